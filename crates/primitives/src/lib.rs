@@ -1,0 +1,16 @@
+//! Chain data types of RiChain: channel ids, heights, headers, blocks, recovered transactions,
+//! receipts, and their binary codec. Pure data: this crate performs no I/O and no cryptography
+//! beyond hashing (signature recovery lives in `ricaas-crypto`).
+
+mod block;
+mod ids;
+mod receipt;
+mod tx;
+
+pub use block::{Block, Header};
+pub use ids::{ChannelId, ChannelIdError, Height};
+pub use receipt::StoredReceipt;
+pub use tx::{RecoveredTx, TxDecodeError, decode_raw_transaction};
+
+pub use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
+pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, keccak256};

@@ -1,0 +1,161 @@
+//! A consistent read view of the chain at one moment (redb MVCC): it sees every block committed
+//! before it was taken and nothing after, however long it is held.
+
+use crate::{
+    StorageError,
+    changes::AccountState,
+    tables::{self, storage_key},
+};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use redb::{ReadOnlyTable, ReadTransaction};
+use ricaas_primitives::{Block, Header, RecoveredTx, StoredReceipt, TxEnvelope};
+
+/// Where a transaction sits in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+pub struct Snapshot {
+    head: Option<u64>,
+    headers: ReadOnlyTable<u64, &'static [u8]>,
+    hash_to_height: ReadOnlyTable<&'static [u8; 32], u64>,
+    bodies: ReadOnlyTable<u64, &'static [u8]>,
+    senders: ReadOnlyTable<u64, &'static [u8]>,
+    receipts: ReadOnlyTable<u64, &'static [u8]>,
+    tx_lookup: ReadOnlyTable<&'static [u8; 32], (u64, u32)>,
+    log_address: ReadOnlyTable<&'static [u8; 28], ()>,
+    accounts: ReadOnlyTable<&'static [u8; 20], &'static [u8; 72]>,
+    storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
+    code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+    lattice: Option<Vec<u8>>,
+}
+
+fn corrupt(table: &'static str, detail: impl ToString) -> StorageError {
+    StorageError::Corrupt { table, detail: detail.to_string() }
+}
+
+impl Snapshot {
+    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StorageError> {
+        let meta = txn.open_table(tables::META)?;
+        let head = match meta.get(tables::META_HEAD)? {
+            Some(bytes) => {
+                let raw: [u8; 8] = bytes.value().try_into().map_err(|_| corrupt("meta", "head is not 8 bytes"))?;
+                Some(u64::from_be_bytes(raw))
+            }
+            None => None,
+        };
+        let lattice = meta.get(tables::META_LATTICE)?.map(|v| v.value().to_vec());
+        Ok(Self {
+            head,
+            headers: txn.open_table(tables::HEADERS)?,
+            hash_to_height: txn.open_table(tables::HASH_TO_HEIGHT)?,
+            bodies: txn.open_table(tables::BODIES)?,
+            senders: txn.open_table(tables::SENDERS)?,
+            receipts: txn.open_table(tables::RECEIPTS)?,
+            tx_lookup: txn.open_table(tables::TX_LOOKUP)?,
+            log_address: txn.open_table(tables::LOG_ADDRESS)?,
+            accounts: txn.open_table(tables::ACCOUNTS)?,
+            storage: txn.open_table(tables::STORAGE)?,
+            code: txn.open_table(tables::CODE)?,
+            lattice,
+        })
+    }
+
+    /// Height of the newest committed block, `None` before genesis.
+    pub fn head_height(&self) -> Option<u64> {
+        self.head
+    }
+
+    pub fn head_header(&self) -> Result<Header, StorageError> {
+        let height = self.head.ok_or(StorageError::NoGenesis)?;
+        self.header(height)?.ok_or_else(|| corrupt("headers", format!("head {height} has no header")))
+    }
+
+    pub(crate) fn lattice_bytes(&self) -> Option<&[u8]> {
+        self.lattice.as_deref()
+    }
+
+    pub fn header(&self, height: u64) -> Result<Option<Header>, StorageError> {
+        let Some(raw) = self.headers.get(height)? else { return Ok(None) };
+        let header = alloy_rlp::Decodable::decode(&mut raw.value()).map_err(|e| corrupt("headers", e))?;
+        Ok(Some(header))
+    }
+
+    pub fn height_of(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
+        Ok(self.hash_to_height.get(&hash.0)?.map(|v| v.value()))
+    }
+
+    pub fn transactions(&self, height: u64) -> Result<Vec<RecoveredTx>, StorageError> {
+        let Some(body) = self.bodies.get(height)? else { return Ok(Vec::new()) };
+        let raw: Vec<Bytes> = alloy_rlp::Decodable::decode(&mut body.value()).map_err(|e| corrupt("bodies", e))?;
+        let senders = self.senders.get(height)?.map(|v| v.value().to_vec()).unwrap_or_default();
+        if senders.len() != raw.len() * 20 {
+            return Err(corrupt("senders", format!("height {height}: {} bytes for {} txs", senders.len(), raw.len())));
+        }
+        raw.into_iter()
+            .zip(senders.chunks_exact(20))
+            .map(|(bytes, sender)| {
+                let envelope = TxEnvelope::decode_2718(&mut bytes.as_ref()).map_err(|e| corrupt("bodies", e))?;
+                Ok(RecoveredTx::from_verified_parts(envelope, Address::from_slice(sender), bytes))
+            })
+            .collect()
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        let Some(header) = self.header(height)? else { return Ok(None) };
+        Ok(Some(Block { header, transactions: self.transactions(height)? }))
+    }
+
+    pub fn receipts(&self, height: u64) -> Result<Vec<StoredReceipt>, StorageError> {
+        let Some(raw) = self.receipts.get(height)? else { return Ok(Vec::new()) };
+        alloy_rlp::Decodable::decode(&mut raw.value()).map_err(|e| corrupt("receipts", e))
+    }
+
+    pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>, StorageError> {
+        Ok(self.tx_lookup.get(&hash.0)?.map(|v| {
+            let (height, index) = v.value();
+            TxLocation { height, index }
+        }))
+    }
+
+    /// Heights in `[from, to]` at which `address` emitted at least one log, ascending.
+    pub fn log_heights(&self, address: &Address, from: u64, to: u64) -> Result<Vec<u64>, StorageError> {
+        let start = tables::log_address_key(address, from);
+        let end = tables::log_address_key(address, to);
+        let mut heights = Vec::new();
+        for entry in self.log_address.range::<&[u8; 28]>(&start..=&end)? {
+            let (key, _) = entry?;
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(&key.value()[20..]);
+            heights.push(u64::from_be_bytes(raw));
+        }
+        Ok(heights)
+    }
+
+    pub fn account(&self, address: &Address) -> Result<Option<AccountState>, StorageError> {
+        Ok(self.accounts.get(&address.0.0)?.map(|v| AccountState::decode(&v.value())))
+    }
+
+    pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StorageError> {
+        Ok(self.storage.get(&storage_key(address, slot))?.map(|v| U256::from_be_bytes(*v.value())).unwrap_or_default())
+    }
+
+    /// Every stored slot of an account (used when its storage is wiped).
+    pub fn storage_of(&self, address: &Address) -> Result<Vec<(U256, U256)>, StorageError> {
+        let start = storage_key(address, &U256::ZERO);
+        let end = storage_key(address, &U256::MAX);
+        let mut slots = Vec::new();
+        for entry in self.storage.range::<&[u8; 52]>(&start..=&end)? {
+            let (key, value) = entry?;
+            slots.push((U256::from_be_slice(&key.value()[20..]), U256::from_be_bytes(*value.value())));
+        }
+        Ok(slots)
+    }
+
+    pub fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.code.get(&code_hash.0)?.map(|v| Bytes::copy_from_slice(v.value())))
+    }
+}

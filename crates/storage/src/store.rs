@@ -1,0 +1,200 @@
+//! The channel's database and its atomic per-block commit.
+
+use crate::{
+    StorageError,
+    changes::StateChanges,
+    commitment::StateLattice,
+    snapshot::Snapshot,
+    tables::{self, storage_key},
+};
+use alloy_primitives::{Address, Bytes, U256};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable};
+use ricaas_primitives::{Block, StoredReceipt};
+use std::{collections::BTreeSet, path::Path};
+
+/// A block together with everything its execution produced, ready to commit.
+#[derive(Clone, Debug)]
+pub struct ExecutedBlock {
+    pub block: Block,
+    pub receipts: Vec<StoredReceipt>,
+    pub changes: StateChanges,
+    /// The state lattice after the block; its root is `block.header.state_root`.
+    pub lattice: StateLattice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// The same block was already committed (delivery is at-least-once; commit is idempotent).
+    AlreadyCommitted,
+}
+
+pub struct ChainStore {
+    db: Database,
+}
+
+impl ChainStore {
+    /// Opens the database at `path`, creating it if absent. redb recovers from an unclean
+    /// shutdown on open: the last durable commit is what it sees.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            // Create every table so snapshots can open them before the first block.
+            txn.open_table(tables::META)?;
+            txn.open_table(tables::HEADERS)?;
+            txn.open_table(tables::HASH_TO_HEIGHT)?;
+            txn.open_table(tables::BODIES)?;
+            txn.open_table(tables::SENDERS)?;
+            txn.open_table(tables::RECEIPTS)?;
+            txn.open_table(tables::TX_LOOKUP)?;
+            txn.open_table(tables::LOG_ADDRESS)?;
+            txn.open_table(tables::ACCOUNTS)?;
+            txn.open_table(tables::STORAGE)?;
+            txn.open_table(tables::CODE)?;
+        }
+        txn.commit()?;
+        Ok(Self { db })
+    }
+
+    pub fn snapshot(&self) -> Result<Snapshot, StorageError> {
+        Snapshot::new(self.db.begin_read()?)
+    }
+
+    /// Writes the block, its receipts, indexes and state changes in one durable transaction.
+    pub fn commit_block(&self, executed: &ExecutedBlock) -> Result<CommitOutcome, StorageError> {
+        let header = &executed.block.header;
+        let height = header.height;
+        let hash = header.hash();
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate).map_err(|e| StorageError::Database(e.to_string()))?;
+        {
+            let mut meta = txn.open_table(tables::META)?;
+            let head = match meta.get(tables::META_HEAD)? {
+                Some(raw) => Some(u64::from_be_bytes(raw.value().try_into().map_err(|_| StorageError::Corrupt {
+                    table: "meta",
+                    detail: "head is not 8 bytes".into(),
+                })?)),
+                None => None,
+            };
+            let expected = head.map_or(0, |h| h + 1);
+            if height < expected {
+                let headers = txn.open_table(tables::HEADERS)?;
+                let stored = headers
+                    .get(height)?
+                    .map(|raw| alloy_rlp::Decodable::decode(&mut raw.value()))
+                    .transpose()
+                    .map_err(|e| StorageError::Corrupt { table: "headers", detail: e.to_string() })?
+                    .map(|h: ricaas_primitives::Header| h.hash());
+                return match stored {
+                    Some(stored) if stored == hash => Ok(CommitOutcome::AlreadyCommitted),
+                    Some(stored) => Err(StorageError::Conflict { height, stored, offered: hash }),
+                    None => Err(StorageError::OutOfOrder { head: head.unwrap_or(0), got: height }),
+                };
+            }
+            if height > expected {
+                return Err(StorageError::OutOfOrder { head: head.unwrap_or(0), got: height });
+            }
+
+            let mut headers = txn.open_table(tables::HEADERS)?;
+            headers.insert(height, alloy_rlp::encode(header).as_slice())?;
+            txn.open_table(tables::HASH_TO_HEIGHT)?.insert(&hash.0, height)?;
+
+            let txs = &executed.block.transactions;
+            let raw: Vec<Bytes> = txs.iter().map(|tx| tx.encoded().clone()).collect();
+            txn.open_table(tables::BODIES)?.insert(height, alloy_rlp::encode(&raw).as_slice())?;
+            let senders: Vec<u8> = txs.iter().flat_map(|tx| tx.sender().0.0).collect();
+            txn.open_table(tables::SENDERS)?.insert(height, senders.as_slice())?;
+            txn.open_table(tables::RECEIPTS)?.insert(height, alloy_rlp::encode(&executed.receipts).as_slice())?;
+
+            let mut lookup = txn.open_table(tables::TX_LOOKUP)?;
+            for (index, tx) in txs.iter().enumerate() {
+                lookup.insert(&tx.hash().0, (height, index as u32))?;
+            }
+            let emitters: BTreeSet<Address> =
+                executed.receipts.iter().flat_map(|r| r.logs.iter().map(|log| log.address)).collect();
+            let mut log_address = txn.open_table(tables::LOG_ADDRESS)?;
+            for address in emitters {
+                log_address.insert(&tables::log_address_key(&address, height), ())?;
+            }
+
+            write_state(&txn, &executed.changes)?;
+            meta.insert(tables::META_LATTICE, executed.lattice.to_bytes().as_slice())?;
+            meta.insert(tables::META_HEAD, height.to_be_bytes().as_slice())?;
+        }
+        txn.commit()?;
+        Ok(CommitOutcome::Committed)
+    }
+}
+
+fn write_state(txn: &redb::WriteTransaction, changes: &StateChanges) -> Result<(), StorageError> {
+    let mut accounts = txn.open_table(tables::ACCOUNTS)?;
+    let mut storage = txn.open_table(tables::STORAGE)?;
+    let mut code = txn.open_table(tables::CODE)?;
+    for address in &changes.wiped_storage {
+        let start = storage_key(address, &U256::ZERO);
+        let end = storage_key(address, &U256::MAX);
+        storage.retain_in::<&[u8; 52], _>(&start..=&end, |_, _| false)?;
+    }
+    for (address, account) in &changes.accounts {
+        match account {
+            Some(account) if !account.is_empty() => {
+                accounts.insert(&address.0.0, &account.encode())?;
+            }
+            _ => {
+                accounts.remove(&address.0.0)?;
+            }
+        }
+    }
+    for ((address, slot), value) in &changes.storage {
+        let key = storage_key(address, slot);
+        if value.is_zero() {
+            storage.remove(&key)?;
+        } else {
+            storage.insert(&key, &value.to_be_bytes::<32>())?;
+        }
+    }
+    for (hash, bytes) in &changes.code {
+        code.insert(&hash.0, bytes.as_ref())?;
+    }
+    Ok(())
+}
+
+impl Snapshot {
+    /// The state lattice after applying `changes` to this snapshot's state. Reads only the old
+    /// values of the keys that change.
+    pub fn lattice_after(&self, changes: &StateChanges) -> Result<StateLattice, StorageError> {
+        let mut lattice = match self.lattice_bytes() {
+            Some(bytes) => StateLattice::from_bytes(bytes).ok_or_else(|| StorageError::Corrupt {
+                table: "meta",
+                detail: "state lattice has the wrong length".into(),
+            })?,
+            None => StateLattice::default(),
+        };
+        for address in &changes.wiped_storage {
+            for (slot, value) in self.storage_of(address)? {
+                lattice.remove_slot(address, &slot, &value);
+            }
+        }
+        for (address, account) in &changes.accounts {
+            if let Some(old) = self.account(address)? {
+                lattice.remove_account(address, &old);
+            }
+            if let Some(new) = account.filter(|a| !a.is_empty()) {
+                lattice.add_account(address, &new);
+            }
+        }
+        for ((address, slot), value) in &changes.storage {
+            if !changes.wiped_storage.contains(address) {
+                let old = self.storage(address, slot)?;
+                if !old.is_zero() {
+                    lattice.remove_slot(address, slot, &old);
+                }
+            }
+            if !value.is_zero() {
+                lattice.add_slot(address, slot, value);
+            }
+        }
+        Ok(lattice)
+    }
+}
