@@ -7,7 +7,10 @@ use std::{fs, io::Write, path::Path};
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("key file {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("key file {path} does not hold a 32-byte hex secp256k1 secret key")]
     Malformed { path: String },
 }
@@ -21,13 +24,17 @@ pub struct DevKey {
 impl std::fmt::Debug for DevKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret.
-        f.debug_struct("DevKey").field("address", &self.address()).finish()
+        f.debug_struct("DevKey")
+            .field("address", &self.address())
+            .finish()
     }
 }
 
 impl DevKey {
     pub fn random() -> Self {
-        Self { secret: SecretKey::new(&mut secp256k1::rand::rng()) }
+        Self {
+            secret: SecretKey::new(&mut secp256k1::rand::rng()),
+        }
     }
 
     pub fn from_secret(secret: SecretKey) -> Self {
@@ -37,7 +44,9 @@ impl DevKey {
     pub fn from_hex(text: &str) -> Option<Self> {
         let text = text.trim().trim_start_matches("0x");
         let bytes: [u8; 32] = hex::decode(text).ok()?.try_into().ok()?;
-        SecretKey::from_byte_array(bytes).ok().map(|secret| Self { secret })
+        SecretKey::from_byte_array(bytes)
+            .ok()
+            .map(|secret| Self { secret })
     }
 
     pub fn secret(&self) -> &SecretKey {
@@ -54,7 +63,10 @@ impl DevKey {
 
     /// Writes the key as hex to a new file readable only by its owner (mode 0600).
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io { path: path.display().to_string(), source };
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let mut options = fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -63,13 +75,19 @@ impl DevKey {
             options.mode(0o600);
         }
         let mut file = options.open(path).map_err(io)?;
-        file.write_all(format!("{}\n", self.secret_hex()).as_bytes()).map_err(io)?;
+        file.write_all(format!("{}\n", self.secret_hex()).as_bytes())
+            .map_err(io)?;
         file.sync_all().map_err(io)
     }
 
     pub fn read(path: &Path) -> Result<Self, KeyError> {
-        let text = fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.display().to_string(), source })?;
-        Self::from_hex(&text).ok_or_else(|| KeyError::Malformed { path: path.display().to_string() })
+        let text = fs::read_to_string(path).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_hex(&text).ok_or_else(|| KeyError::Malformed {
+            path: path.display().to_string(),
+        })
     }
 }
 

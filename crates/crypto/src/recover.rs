@@ -7,8 +7,9 @@ use ricaas_primitives::RecoveredTx;
 use secp256k1::{Message, SECP256K1, SecretKey, ecdsa::RecoverableSignature, ecdsa::RecoveryId};
 
 /// secp256k1 group order divided by two: signatures with a larger `s` are malleable (EIP-2).
-const SECP256K1_HALF_ORDER: U256 =
-    U256::from_be_bytes(alloy_primitives::hex!("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0"));
+const SECP256K1_HALF_ORDER: U256 = U256::from_be_bytes(alloy_primitives::hex!(
+    "7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0"
+));
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SignatureError {
@@ -39,9 +40,10 @@ fn recover_signer(signature: &Signature, prehash: &B256) -> Result<Address, Sign
     let mut compact = [0u8; 64];
     compact[..32].copy_from_slice(&r.to_be_bytes::<32>());
     compact[32..].copy_from_slice(&s.to_be_bytes::<32>());
-    let recovery_id = RecoveryId::try_from(i32::from(signature.v())).map_err(|_| SignatureError::OutOfRange)?;
-    let recoverable =
-        RecoverableSignature::from_compact(&compact, recovery_id).map_err(|_| SignatureError::OutOfRange)?;
+    let recovery_id =
+        RecoveryId::try_from(i32::from(signature.v())).map_err(|_| SignatureError::OutOfRange)?;
+    let recoverable = RecoverableSignature::from_compact(&compact, recovery_id)
+        .map_err(|_| SignatureError::OutOfRange)?;
     let public = SECP256K1
         .recover_ecdsa(Message::from_digest(prehash.0), &recoverable)
         .map_err(|_| SignatureError::Unrecoverable)?;
@@ -89,7 +91,11 @@ mod tests {
 
     #[test]
     fn recovers_the_signer_of_legacy_and_eip1559_transactions() {
-        let eip1559 = TypedTransaction::Eip1559(TxEip1559 { chain_id: 1337, gas_limit: 21_000, ..Default::default() });
+        let eip1559 = TypedTransaction::Eip1559(TxEip1559 {
+            chain_id: 1337,
+            gas_limit: 21_000,
+            ..Default::default()
+        });
         for tx in [legacy(), eip1559] {
             let signed = sign_transaction(tx, &key());
             let recovered = recover_transaction(signed).expect("valid signature");
@@ -100,7 +106,9 @@ mod tests {
     #[test]
     fn tampered_transaction_recovers_a_different_sender() {
         let signed = sign_transaction(legacy(), &key());
-        let TxEnvelope::Legacy(signed) = signed else { unreachable!() };
+        let TxEnvelope::Legacy(signed) = signed else {
+            unreachable!()
+        };
         let (mut tx, sig, _) = signed.into_parts();
         tx.value = U256::from(6);
         let tampered = TxEnvelope::from(tx.into_signed(sig));
@@ -111,7 +119,9 @@ mod tests {
     #[test]
     fn high_s_signatures_are_rejected() {
         let signed = sign_transaction(legacy(), &key());
-        let TxEnvelope::Legacy(signed) = signed else { unreachable!() };
+        let TxEnvelope::Legacy(signed) = signed else {
+            unreachable!()
+        };
         let (tx, sig, _) = signed.into_parts();
         let n = SECP256K1_HALF_ORDER * U256::from(2) + U256::from(1);
         let flipped = Signature::new(sig.r(), n - sig.s(), !sig.v());

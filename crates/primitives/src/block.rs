@@ -78,7 +78,8 @@ mod tests {
             beneficiary: Address::ZERO,
         };
         let encoded = alloy_rlp::encode(&header);
-        let decoded: Header = alloy_rlp::Decodable::decode(&mut encoded.as_slice()).expect("decodes");
+        let decoded: Header =
+            alloy_rlp::Decodable::decode(&mut encoded.as_slice()).expect("decodes");
         assert_eq!(decoded, header);
         let mut changed = header.clone();
         changed.state_root = B256::repeat_byte(5);

@@ -25,8 +25,12 @@ impl ChannelId {
         if name.is_empty() || name.len() > 64 {
             return Err(ChannelIdError::Length(name.len()));
         }
-        let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-        let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let valid_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        let first_ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !first_ok || !name.chars().all(valid_char) {
             return Err(ChannelIdError::Alphabet(name));
         }
@@ -58,7 +62,9 @@ impl fmt::Display for ChannelId {
 }
 
 /// Height of a block in a channel; genesis is height 0.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Height(pub u64);
 
 impl Height {
@@ -84,9 +90,18 @@ mod tests {
         assert!(ChannelId::new("default").is_ok());
         assert!(ChannelId::new("supply-chain_2").is_ok());
         assert_eq!(ChannelId::new(""), Err(ChannelIdError::Length(0)));
-        assert!(matches!(ChannelId::new("Upper"), Err(ChannelIdError::Alphabet(_))));
-        assert!(matches!(ChannelId::new("../etc"), Err(ChannelIdError::Alphabet(_))));
-        assert!(matches!(ChannelId::new("-x"), Err(ChannelIdError::Alphabet(_))));
+        assert!(matches!(
+            ChannelId::new("Upper"),
+            Err(ChannelIdError::Alphabet(_))
+        ));
+        assert!(matches!(
+            ChannelId::new("../etc"),
+            Err(ChannelIdError::Alphabet(_))
+        ));
+        assert!(matches!(
+            ChannelId::new("-x"),
+            Err(ChannelIdError::Alphabet(_))
+        ));
         assert!(ChannelId::new("a".repeat(65)).is_err());
     }
 }

@@ -37,7 +37,8 @@ impl StoredReceipt {
     }
 
     pub fn receipts_root(receipts: &[StoredReceipt]) -> alloy_primitives::B256 {
-        let envelopes: Vec<ReceiptEnvelope> = receipts.iter().map(StoredReceipt::to_envelope).collect();
+        let envelopes: Vec<ReceiptEnvelope> =
+            receipts.iter().map(StoredReceipt::to_envelope).collect();
         alloy_consensus::proofs::calculate_receipt_root(&envelopes)
     }
 }

@@ -27,10 +27,14 @@ pub fn decode_raw_transaction(raw: &[u8], max_size: usize) -> Result<TxEnvelope,
         return Err(TxDecodeError::Empty);
     }
     if raw.len() > max_size {
-        return Err(TxDecodeError::TooLarge { size: raw.len(), limit: max_size });
+        return Err(TxDecodeError::TooLarge {
+            size: raw.len(),
+            limit: max_size,
+        });
     }
     let mut buf = raw;
-    let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| TxDecodeError::Malformed(e.to_string()))?;
+    let envelope =
+        TxEnvelope::decode_2718(&mut buf).map_err(|e| TxDecodeError::Malformed(e.to_string()))?;
     if !buf.is_empty() {
         return Err(TxDecodeError::TrailingBytes(buf.len()));
     }
@@ -55,7 +59,11 @@ impl RecoveredTx {
     /// Pairs an envelope with the sender recovered from its signature. Callers must have verified
     /// the signature; `encoded` must be the envelope's EIP-2718 encoding.
     pub fn from_verified_parts(envelope: TxEnvelope, sender: Address, encoded: Bytes) -> Self {
-        Self { envelope, sender, encoded }
+        Self {
+            envelope,
+            sender,
+            encoded,
+        }
     }
 
     pub fn envelope(&self) -> &TxEnvelope {

@@ -13,7 +13,11 @@ pub struct AccountState {
 
 impl Default for AccountState {
     fn default() -> Self {
-        Self { nonce: 0, balance: U256::ZERO, code_hash: KECCAK256_EMPTY }
+        Self {
+            nonce: 0,
+            balance: U256::ZERO,
+            code_hash: KECCAK256_EMPTY,
+        }
     }
 }
 
@@ -57,6 +61,9 @@ pub struct StateChanges {
 
 impl StateChanges {
     pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty() && self.wiped_storage.is_empty() && self.storage.is_empty() && self.code.is_empty()
+        self.accounts.is_empty()
+            && self.wiped_storage.is_empty()
+            && self.storage.is_empty()
+            && self.code.is_empty()
     }
 }

@@ -64,7 +64,11 @@ impl StateLattice {
 
     fn apply(&mut self, element: &[u16; LANES], add: bool) {
         for (lane, delta) in self.0.iter_mut().zip(element.iter()) {
-            *lane = if add { lane.wrapping_add(*delta) } else { lane.wrapping_sub(*delta) };
+            *lane = if add {
+                lane.wrapping_add(*delta)
+            } else {
+                lane.wrapping_sub(*delta)
+            };
         }
     }
 }
@@ -101,7 +105,11 @@ mod tests {
     use super::*;
 
     fn account(nonce: u64) -> AccountState {
-        AccountState { nonce, balance: U256::from(nonce * 10), ..Default::default() }
+        AccountState {
+            nonce,
+            balance: U256::from(nonce * 10),
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -25,8 +25,14 @@ pub enum StorageError {
     Corrupt { table: &'static str, detail: String },
     #[error("block {got} cannot follow head {head}: blocks commit in height order")]
     OutOfOrder { head: u64, got: u64 },
-    #[error("block at height {height} conflicts with the stored block: stored {stored}, offered {offered}")]
-    Conflict { height: u64, stored: alloy_primitives::B256, offered: alloy_primitives::B256 },
+    #[error(
+        "block at height {height} conflicts with the stored block: stored {stored}, offered {offered}"
+    )]
+    Conflict {
+        height: u64,
+        stored: alloy_primitives::B256,
+        offered: alloy_primitives::B256,
+    },
     #[error("chain is not initialized: no genesis block")]
     NoGenesis,
 }

@@ -34,7 +34,10 @@ pub struct Snapshot {
 }
 
 fn corrupt(table: &'static str, detail: impl ToString) -> StorageError {
-    StorageError::Corrupt { table, detail: detail.to_string() }
+    StorageError::Corrupt {
+        table,
+        detail: detail.to_string(),
+    }
 }
 
 impl Snapshot {
@@ -42,7 +45,10 @@ impl Snapshot {
         let meta = txn.open_table(tables::META)?;
         let head = match meta.get(tables::META_HEAD)? {
             Some(bytes) => {
-                let raw: [u8; 8] = bytes.value().try_into().map_err(|_| corrupt("meta", "head is not 8 bytes"))?;
+                let raw: [u8; 8] = bytes
+                    .value()
+                    .try_into()
+                    .map_err(|_| corrupt("meta", "head is not 8 bytes"))?;
                 Some(u64::from_be_bytes(raw))
             }
             None => None,
@@ -71,7 +77,8 @@ impl Snapshot {
 
     pub fn head_header(&self) -> Result<Header, StorageError> {
         let height = self.head.ok_or(StorageError::NoGenesis)?;
-        self.header(height)?.ok_or_else(|| corrupt("headers", format!("head {height} has no header")))
+        self.header(height)?
+            .ok_or_else(|| corrupt("headers", format!("head {height} has no header")))
     }
 
     pub(crate) fn lattice_bytes(&self) -> Option<&[u8]> {
@@ -79,8 +86,11 @@ impl Snapshot {
     }
 
     pub fn header(&self, height: u64) -> Result<Option<Header>, StorageError> {
-        let Some(raw) = self.headers.get(height)? else { return Ok(None) };
-        let header = alloy_rlp::Decodable::decode(&mut raw.value()).map_err(|e| corrupt("headers", e))?;
+        let Some(raw) = self.headers.get(height)? else {
+            return Ok(None);
+        };
+        let header =
+            alloy_rlp::Decodable::decode(&mut raw.value()).map_err(|e| corrupt("headers", e))?;
         Ok(Some(header))
     }
 
@@ -89,28 +99,54 @@ impl Snapshot {
     }
 
     pub fn transactions(&self, height: u64) -> Result<Vec<RecoveredTx>, StorageError> {
-        let Some(body) = self.bodies.get(height)? else { return Ok(Vec::new()) };
-        let raw: Vec<Bytes> = alloy_rlp::Decodable::decode(&mut body.value()).map_err(|e| corrupt("bodies", e))?;
-        let senders = self.senders.get(height)?.map(|v| v.value().to_vec()).unwrap_or_default();
+        let Some(body) = self.bodies.get(height)? else {
+            return Ok(Vec::new());
+        };
+        let raw: Vec<Bytes> =
+            alloy_rlp::Decodable::decode(&mut body.value()).map_err(|e| corrupt("bodies", e))?;
+        let senders = self
+            .senders
+            .get(height)?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
         if senders.len() != raw.len() * 20 {
-            return Err(corrupt("senders", format!("height {height}: {} bytes for {} txs", senders.len(), raw.len())));
+            return Err(corrupt(
+                "senders",
+                format!(
+                    "height {height}: {} bytes for {} txs",
+                    senders.len(),
+                    raw.len()
+                ),
+            ));
         }
         raw.into_iter()
             .zip(senders.chunks_exact(20))
             .map(|(bytes, sender)| {
-                let envelope = TxEnvelope::decode_2718(&mut bytes.as_ref()).map_err(|e| corrupt("bodies", e))?;
-                Ok(RecoveredTx::from_verified_parts(envelope, Address::from_slice(sender), bytes))
+                let envelope = TxEnvelope::decode_2718(&mut bytes.as_ref())
+                    .map_err(|e| corrupt("bodies", e))?;
+                Ok(RecoveredTx::from_verified_parts(
+                    envelope,
+                    Address::from_slice(sender),
+                    bytes,
+                ))
             })
             .collect()
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
-        let Some(header) = self.header(height)? else { return Ok(None) };
-        Ok(Some(Block { header, transactions: self.transactions(height)? }))
+        let Some(header) = self.header(height)? else {
+            return Ok(None);
+        };
+        Ok(Some(Block {
+            header,
+            transactions: self.transactions(height)?,
+        }))
     }
 
     pub fn receipts(&self, height: u64) -> Result<Vec<StoredReceipt>, StorageError> {
-        let Some(raw) = self.receipts.get(height)? else { return Ok(Vec::new()) };
+        let Some(raw) = self.receipts.get(height)? else {
+            return Ok(Vec::new());
+        };
         alloy_rlp::Decodable::decode(&mut raw.value()).map_err(|e| corrupt("receipts", e))
     }
 
@@ -122,7 +158,12 @@ impl Snapshot {
     }
 
     /// Heights in `[from, to]` at which `address` emitted at least one log, ascending.
-    pub fn log_heights(&self, address: &Address, from: u64, to: u64) -> Result<Vec<u64>, StorageError> {
+    pub fn log_heights(
+        &self,
+        address: &Address,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<u64>, StorageError> {
         let start = tables::log_address_key(address, from);
         let end = tables::log_address_key(address, to);
         let mut heights = Vec::new();
@@ -136,11 +177,18 @@ impl Snapshot {
     }
 
     pub fn account(&self, address: &Address) -> Result<Option<AccountState>, StorageError> {
-        Ok(self.accounts.get(&address.0.0)?.map(|v| AccountState::decode(&v.value())))
+        Ok(self
+            .accounts
+            .get(&address.0.0)?
+            .map(|v| AccountState::decode(&v.value())))
     }
 
     pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StorageError> {
-        Ok(self.storage.get(&storage_key(address, slot))?.map(|v| U256::from_be_bytes(*v.value())).unwrap_or_default())
+        Ok(self
+            .storage
+            .get(&storage_key(address, slot))?
+            .map(|v| U256::from_be_bytes(*v.value()))
+            .unwrap_or_default())
     }
 
     /// Every stored slot of an account (used when its storage is wiped).
@@ -150,12 +198,18 @@ impl Snapshot {
         let mut slots = Vec::new();
         for entry in self.storage.range::<&[u8; 52]>(&start..=&end)? {
             let (key, value) = entry?;
-            slots.push((U256::from_be_slice(&key.value()[20..]), U256::from_be_bytes(*value.value())));
+            slots.push((
+                U256::from_be_slice(&key.value()[20..]),
+                U256::from_be_bytes(*value.value()),
+            ));
         }
         Ok(slots)
     }
 
     pub fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
-        Ok(self.code.get(&code_hash.0)?.map(|v| Bytes::copy_from_slice(v.value())))
+        Ok(self
+            .code
+            .get(&code_hash.0)?
+            .map(|v| Bytes::copy_from_slice(v.value())))
     }
 }

@@ -61,20 +61,42 @@ impl ChainStore {
         Snapshot::new(self.db.begin_read()?)
     }
 
+    /// What admission needs, read without opening a full snapshot: the sender's account and
+    /// whether the transaction is already committed.
+    pub fn admission_view(
+        &self,
+        sender: &Address,
+        tx_hash: &alloy_primitives::B256,
+    ) -> Result<(Option<crate::AccountState>, bool), StorageError> {
+        let txn = self.db.begin_read()?;
+        let committed = txn
+            .open_table(tables::TX_LOOKUP)?
+            .get(&tx_hash.0)?
+            .is_some();
+        let account = txn
+            .open_table(tables::ACCOUNTS)?
+            .get(&sender.0.0)?
+            .map(|v| crate::AccountState::decode(&v.value()));
+        Ok((account, committed))
+    }
+
     /// Writes the block, its receipts, indexes and state changes in one durable transaction.
     pub fn commit_block(&self, executed: &ExecutedBlock) -> Result<CommitOutcome, StorageError> {
         let header = &executed.block.header;
         let height = header.height;
         let hash = header.hash();
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate).map_err(|e| StorageError::Database(e.to_string()))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| StorageError::Database(e.to_string()))?;
         {
             let mut meta = txn.open_table(tables::META)?;
             let head = match meta.get(tables::META_HEAD)? {
-                Some(raw) => Some(u64::from_be_bytes(raw.value().try_into().map_err(|_| StorageError::Corrupt {
-                    table: "meta",
-                    detail: "head is not 8 bytes".into(),
-                })?)),
+                Some(raw) => Some(u64::from_be_bytes(raw.value().try_into().map_err(
+                    |_| StorageError::Corrupt {
+                        table: "meta",
+                        detail: "head is not 8 bytes".into(),
+                    },
+                )?)),
                 None => None,
             };
             let expected = head.map_or(0, |h| h + 1);
@@ -84,35 +106,55 @@ impl ChainStore {
                     .get(height)?
                     .map(|raw| alloy_rlp::Decodable::decode(&mut raw.value()))
                     .transpose()
-                    .map_err(|e| StorageError::Corrupt { table: "headers", detail: e.to_string() })?
+                    .map_err(|e| StorageError::Corrupt {
+                        table: "headers",
+                        detail: e.to_string(),
+                    })?
                     .map(|h: ricaas_primitives::Header| h.hash());
                 return match stored {
                     Some(stored) if stored == hash => Ok(CommitOutcome::AlreadyCommitted),
-                    Some(stored) => Err(StorageError::Conflict { height, stored, offered: hash }),
-                    None => Err(StorageError::OutOfOrder { head: head.unwrap_or(0), got: height }),
+                    Some(stored) => Err(StorageError::Conflict {
+                        height,
+                        stored,
+                        offered: hash,
+                    }),
+                    None => Err(StorageError::OutOfOrder {
+                        head: head.unwrap_or(0),
+                        got: height,
+                    }),
                 };
             }
             if height > expected {
-                return Err(StorageError::OutOfOrder { head: head.unwrap_or(0), got: height });
+                return Err(StorageError::OutOfOrder {
+                    head: head.unwrap_or(0),
+                    got: height,
+                });
             }
 
             let mut headers = txn.open_table(tables::HEADERS)?;
             headers.insert(height, alloy_rlp::encode(header).as_slice())?;
-            txn.open_table(tables::HASH_TO_HEIGHT)?.insert(&hash.0, height)?;
+            txn.open_table(tables::HASH_TO_HEIGHT)?
+                .insert(&hash.0, height)?;
 
             let txs = &executed.block.transactions;
             let raw: Vec<Bytes> = txs.iter().map(|tx| tx.encoded().clone()).collect();
-            txn.open_table(tables::BODIES)?.insert(height, alloy_rlp::encode(&raw).as_slice())?;
+            txn.open_table(tables::BODIES)?
+                .insert(height, alloy_rlp::encode(&raw).as_slice())?;
             let senders: Vec<u8> = txs.iter().flat_map(|tx| tx.sender().0.0).collect();
-            txn.open_table(tables::SENDERS)?.insert(height, senders.as_slice())?;
-            txn.open_table(tables::RECEIPTS)?.insert(height, alloy_rlp::encode(&executed.receipts).as_slice())?;
+            txn.open_table(tables::SENDERS)?
+                .insert(height, senders.as_slice())?;
+            txn.open_table(tables::RECEIPTS)?
+                .insert(height, alloy_rlp::encode(&executed.receipts).as_slice())?;
 
             let mut lookup = txn.open_table(tables::TX_LOOKUP)?;
             for (index, tx) in txs.iter().enumerate() {
                 lookup.insert(&tx.hash().0, (height, index as u32))?;
             }
-            let emitters: BTreeSet<Address> =
-                executed.receipts.iter().flat_map(|r| r.logs.iter().map(|log| log.address)).collect();
+            let emitters: BTreeSet<Address> = executed
+                .receipts
+                .iter()
+                .flat_map(|r| r.logs.iter().map(|log| log.address))
+                .collect();
             let mut log_address = txn.open_table(tables::LOG_ADDRESS)?;
             for address in emitters {
                 log_address.insert(&tables::log_address_key(&address, height), ())?;
@@ -165,10 +207,12 @@ impl Snapshot {
     /// values of the keys that change.
     pub fn lattice_after(&self, changes: &StateChanges) -> Result<StateLattice, StorageError> {
         let mut lattice = match self.lattice_bytes() {
-            Some(bytes) => StateLattice::from_bytes(bytes).ok_or_else(|| StorageError::Corrupt {
-                table: "meta",
-                detail: "state lattice has the wrong length".into(),
-            })?,
+            Some(bytes) => {
+                StateLattice::from_bytes(bytes).ok_or_else(|| StorageError::Corrupt {
+                    table: "meta",
+                    detail: "state lattice has the wrong length".into(),
+                })?
+            }
             None => StateLattice::default(),
         };
         for address in &changes.wiped_storage {

@@ -1,8 +1,16 @@
 use alloy_primitives::{Address, B256, Bloom, U256};
 use ricaas_primitives::{Block, Header};
-use ricaas_storage::{AccountState, ChainStore, CommitOutcome, ExecutedBlock, StateChanges, StateLattice, StorageError};
+use ricaas_storage::{
+    AccountState, ChainStore, CommitOutcome, ExecutedBlock, StateChanges, StateLattice,
+    StorageError,
+};
 
-fn block_with(store: &ChainStore, height: u64, parent: B256, changes: StateChanges) -> ExecutedBlock {
+fn block_with(
+    store: &ChainStore,
+    height: u64,
+    parent: B256,
+    changes: StateChanges,
+) -> ExecutedBlock {
     let snapshot = store.snapshot().expect("snapshot");
     let lattice = snapshot.lattice_after(&changes).expect("lattice");
     let header = Header {
@@ -17,13 +25,24 @@ fn block_with(store: &ChainStore, height: u64, parent: B256, changes: StateChang
         gas_used: 0,
         beneficiary: Address::ZERO,
     };
-    ExecutedBlock { block: Block { header, transactions: vec![] }, receipts: vec![], changes, lattice }
+    ExecutedBlock {
+        block: Block {
+            header,
+            transactions: vec![],
+        },
+        receipts: vec![],
+        changes,
+        lattice,
+    }
 }
 
 fn set_balance(changes: &mut StateChanges, byte: u8, balance: u64) {
     changes.accounts.insert(
         Address::repeat_byte(byte),
-        Some(AccountState { balance: U256::from(balance), ..Default::default() }),
+        Some(AccountState {
+            balance: U256::from(balance),
+            ..Default::default()
+        }),
     );
 }
 
@@ -35,29 +54,65 @@ fn blocks_survive_reopen_and_commit_is_idempotent_by_height() {
         let store = ChainStore::open(&path).expect("open");
         let mut changes = StateChanges::default();
         set_balance(&mut changes, 1, 100);
-        changes.storage.insert((Address::repeat_byte(1), U256::from(7)), U256::from(9));
+        changes
+            .storage
+            .insert((Address::repeat_byte(1), U256::from(7)), U256::from(9));
         let genesis = block_with(&store, 0, B256::ZERO, changes);
-        assert_eq!(store.commit_block(&genesis).expect("commit"), CommitOutcome::Committed);
+        assert_eq!(
+            store.commit_block(&genesis).expect("commit"),
+            CommitOutcome::Committed
+        );
         let mut changes = StateChanges::default();
         set_balance(&mut changes, 2, 5);
-        changes.storage.insert((Address::repeat_byte(1), U256::from(7)), U256::ZERO);
+        changes
+            .storage
+            .insert((Address::repeat_byte(1), U256::from(7)), U256::ZERO);
         let second = block_with(&store, 1, genesis.block.hash(), changes);
         store.commit_block(&second).expect("commit");
-        assert_eq!(store.commit_block(&second).expect("again"), CommitOutcome::AlreadyCommitted);
+        assert_eq!(
+            store.commit_block(&second).expect("again"),
+            CommitOutcome::AlreadyCommitted
+        );
         (genesis, second)
     };
     let store = ChainStore::open(&path).expect("reopen");
     let snapshot = store.snapshot().expect("snapshot");
     assert_eq!(snapshot.head_height(), Some(1));
     assert_eq!(snapshot.head_header().expect("head"), second.block.header);
-    assert_eq!(snapshot.height_of(&genesis.block.hash()).expect("lookup"), Some(0));
-    assert_eq!(snapshot.storage(&Address::repeat_byte(1), &U256::from(7)).expect("slot"), U256::ZERO);
-    assert_eq!(snapshot.account(&Address::repeat_byte(2)).expect("acct").map(|a| a.balance), Some(U256::from(5)));
+    assert_eq!(
+        snapshot.height_of(&genesis.block.hash()).expect("lookup"),
+        Some(0)
+    );
+    assert_eq!(
+        snapshot
+            .storage(&Address::repeat_byte(1), &U256::from(7))
+            .expect("slot"),
+        U256::ZERO
+    );
+    assert_eq!(
+        snapshot
+            .account(&Address::repeat_byte(2))
+            .expect("acct")
+            .map(|a| a.balance),
+        Some(U256::from(5))
+    );
 
     // The incremental state root equals one built from scratch over the final state.
     let mut fresh = StateLattice::default();
-    fresh.add_account(&Address::repeat_byte(1), &AccountState { balance: U256::from(100), ..Default::default() });
-    fresh.add_account(&Address::repeat_byte(2), &AccountState { balance: U256::from(5), ..Default::default() });
+    fresh.add_account(
+        &Address::repeat_byte(1),
+        &AccountState {
+            balance: U256::from(100),
+            ..Default::default()
+        },
+    );
+    fresh.add_account(
+        &Address::repeat_byte(2),
+        &AccountState {
+            balance: U256::from(5),
+            ..Default::default()
+        },
+    );
     assert_eq!(second.block.header.state_root, fresh.root());
 }
 
@@ -70,9 +125,15 @@ fn conflicting_and_out_of_order_blocks_are_refused() {
     let mut other = StateChanges::default();
     set_balance(&mut other, 3, 1);
     let conflicting = block_with(&store, 0, B256::ZERO, other);
-    assert!(matches!(store.commit_block(&conflicting), Err(StorageError::Conflict { height: 0, .. })));
+    assert!(matches!(
+        store.commit_block(&conflicting),
+        Err(StorageError::Conflict { height: 0, .. })
+    ));
     let gap = block_with(&store, 5, genesis.block.hash(), StateChanges::default());
-    assert!(matches!(store.commit_block(&gap), Err(StorageError::OutOfOrder { head: 0, got: 5 })));
+    assert!(matches!(
+        store.commit_block(&gap),
+        Err(StorageError::OutOfOrder { head: 0, got: 5 })
+    ));
 }
 
 #[test]
@@ -82,7 +143,9 @@ fn wiping_storage_removes_every_slot_from_state_and_commitment() {
     let contract = Address::repeat_byte(4);
     let mut changes = StateChanges::default();
     for slot in 0..3u64 {
-        changes.storage.insert((contract, U256::from(slot)), U256::from(slot + 1));
+        changes
+            .storage
+            .insert((contract, U256::from(slot)), U256::from(slot + 1));
     }
     let genesis = block_with(&store, 0, B256::ZERO, changes);
     store.commit_block(&genesis).expect("commit");
@@ -92,5 +155,8 @@ fn wiping_storage_removes_every_slot_from_state_and_commitment() {
     store.commit_block(&block).expect("commit");
     let snapshot = store.snapshot().expect("snapshot");
     assert!(snapshot.storage_of(&contract).expect("range").is_empty());
-    assert_eq!(block.block.header.state_root, StateLattice::default().root());
+    assert_eq!(
+        block.block.header.state_root,
+        StateLattice::default().root()
+    );
 }

@@ -1,0 +1,509 @@
+//! `ricaas bench`: ERC-20 transfer throughput and finality latency of any Ethereum JSON-RPC
+//! endpoint. It deploys a token, funds many senders, pre-signs every transfer, submits them with
+//! the chosen concurrency and watches blocks until each transfer is final.
+
+use alloy_consensus::{TxLegacy, TypedTransaction};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_sol_types::{SolCall, SolValue, sol};
+use anyhow::{Context, anyhow, bail};
+use jsonrpsee::{
+    core::{client::ClientT, params::BatchRequestBuilder},
+    http_client::{HttpClient, HttpClientBuilder},
+    rpc_params,
+    ws_client::WsClientBuilder,
+};
+use ricaas_crypto::{DevKey, sign_transaction};
+use serde_json::Value;
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+sol! {
+    function transfer(address to, uint256 value) returns (bool);
+}
+
+const TOKEN_BYTECODE: &str = include_str!("../contracts/Token.bin");
+const TRANSFER_GAS: u64 = 60_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    Http,
+    Ws,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct BenchArgs {
+    /// JSON-RPC endpoint (http:// or ws://) to measure.
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    rpc: String,
+    /// Key file of a funded account (e.g. ricaas-data/keys/dev.key).
+    #[arg(long, conflicts_with = "private_key")]
+    key_file: Option<PathBuf>,
+    /// Hex private key of a funded account (for endpoints such as anvil's dev accounts).
+    #[arg(long)]
+    private_key: Option<String>,
+    /// Number of ERC-20 transfers to submit.
+    #[arg(long, default_value_t = 20_000)]
+    txs: usize,
+    /// Number of distinct sending accounts.
+    #[arg(long, default_value_t = 500)]
+    senders: usize,
+    /// Concurrent submitters (connections).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Transactions per JSON-RPC request (1 = one eth_sendRawTransaction per request).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Give up waiting for finality after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone)]
+enum Submitter {
+    Http(HttpClient),
+    Ws(Arc<jsonrpsee::ws_client::WsClient>),
+}
+
+impl Submitter {
+    async fn request<R: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: jsonrpsee::core::params::ArrayParams,
+    ) -> anyhow::Result<R> {
+        Ok(match self {
+            Submitter::Http(c) => c.request(method, params).await?,
+            Submitter::Ws(c) => c.request(method, params).await?,
+        })
+    }
+
+    async fn send_batch(&self, raws: &[String]) -> anyhow::Result<Vec<Result<B256, String>>> {
+        let mut batch = BatchRequestBuilder::new();
+        for raw in raws {
+            batch.insert("eth_sendRawTransaction", rpc_params![raw])?;
+        }
+        let response = match self {
+            Submitter::Http(c) => c.batch_request::<B256>(batch).await?,
+            Submitter::Ws(c) => c.batch_request::<B256>(batch).await?,
+        };
+        Ok(response
+            .into_iter()
+            .map(|r| r.map_err(|e| e.message().to_string()))
+            .collect())
+    }
+}
+
+fn http_client(url: &str, concurrency: usize) -> anyhow::Result<HttpClient> {
+    Ok(HttpClientBuilder::default()
+        .max_concurrent_requests(concurrency.max(8))
+        .request_timeout(Duration::from_secs(60))
+        .build(url)?)
+}
+
+async fn submitter(url: &str, concurrency: usize) -> anyhow::Result<Submitter> {
+    if url.starts_with("ws") {
+        let client = WsClientBuilder::default()
+            .max_concurrent_requests(4096)
+            .build(url)
+            .await?;
+        Ok(Submitter::Ws(Arc::new(client)))
+    } else {
+        Ok(Submitter::Http(http_client(url, concurrency)?))
+    }
+}
+
+fn quantity(value: &Value) -> anyhow::Result<u64> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| anyhow!("expected a hex quantity, got {value}"))?;
+    Ok(u64::from_str_radix(text.trim_start_matches("0x"), 16)?)
+}
+
+fn sign(
+    key: &DevKey,
+    chain_id: u64,
+    nonce: u64,
+    gas_price: u128,
+    gas: u64,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+) -> (B256, String) {
+    let tx = TypedTransaction::Legacy(TxLegacy {
+        chain_id: Some(chain_id),
+        nonce,
+        gas_price,
+        gas_limit: gas,
+        to,
+        value,
+        input,
+    });
+    let signed = sign_transaction(tx, key.secret());
+    (
+        *signed.tx_hash(),
+        format!("0x{}", hex::encode(signed.encoded_2718())),
+    )
+}
+
+async fn wait_receipt(client: &Submitter, hash: B256, timeout: Duration) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let receipt: Value = client
+            .request("eth_getTransactionReceipt", rpc_params![hash])
+            .await?;
+        if !receipt.is_null() {
+            return Ok(receipt);
+        }
+        if Instant::now() > deadline {
+            bail!("no receipt for {hash} after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.senders > 0 && args.txs > 0 && args.concurrency > 0 && args.batch > 0,
+        "counts must be positive"
+    );
+    let funder = match (&args.key_file, &args.private_key) {
+        (Some(path), _) => DevKey::read(path)?,
+        (None, Some(hex)) => DevKey::from_hex(hex)
+            .ok_or_else(|| anyhow!("--private-key is not a 32-byte hex key"))?,
+        (None, None) => bail!("give a funded account with --key-file or --private-key"),
+    };
+    let control = submitter(&args.rpc, args.concurrency).await?;
+    let chain_id = quantity(
+        &control
+            .request::<Value>("eth_chainId", rpc_params![])
+            .await?,
+    )?;
+    let gas_price = quantity(
+        &control
+            .request::<Value>("eth_gasPrice", rpc_params![])
+            .await?,
+    )? as u128;
+    let client_version: String = control
+        .request("web3_clientVersion", rpc_params![])
+        .await
+        .unwrap_or_default();
+    eprintln!(
+        "bench: endpoint {} ({client_version}), chain id {chain_id}, gas price {gas_price}",
+        args.rpc
+    );
+
+    // Deploy the token from the funder.
+    let mut funder_nonce = quantity(
+        &control
+            .request::<Value>(
+                "eth_getTransactionCount",
+                rpc_params![funder.address(), "pending"],
+            )
+            .await?,
+    )?;
+    let supply = U256::from(10).pow(U256::from(30));
+    let mut init = hex::decode(TOKEN_BYTECODE.trim()).context("embedded token bytecode")?;
+    init.extend(("Bench".to_string(), "BNCH".to_string(), supply).abi_encode_params());
+    let (deploy_hash, raw) = sign(
+        &funder,
+        chain_id,
+        funder_nonce,
+        gas_price,
+        3_000_000,
+        TxKind::Create,
+        U256::ZERO,
+        init.into(),
+    );
+    funder_nonce += 1;
+    control
+        .request::<B256>("eth_sendRawTransaction", rpc_params![raw])
+        .await
+        .context("deploying the token")?;
+    let receipt = wait_receipt(&control, deploy_hash, Duration::from_secs(60)).await?;
+    let token: Address =
+        serde_json::from_value(receipt["contractAddress"].clone()).context("token address")?;
+    eprintln!("bench: token deployed at {token}");
+
+    // Fund the senders with tokens and, where gas costs something, with ether.
+    let senders: Vec<DevKey> = (0..args.senders).map(|_| DevKey::random()).collect();
+    let per_sender = args.txs.div_ceil(args.senders) as u64;
+    let gas_money = U256::from(gas_price) * U256::from(TRANSFER_GAS) * U256::from(per_sender + 1);
+    let mut last_funding = deploy_hash;
+    let mut funding = Vec::new();
+    for sender in &senders {
+        let call = transferCall {
+            to: sender.address(),
+            value: U256::from(per_sender) * U256::from(1000),
+        };
+        let (hash, raw) = sign(
+            &funder,
+            chain_id,
+            funder_nonce,
+            gas_price,
+            100_000,
+            TxKind::Call(token),
+            U256::ZERO,
+            call.abi_encode().into(),
+        );
+        funder_nonce += 1;
+        funding.push(raw);
+        last_funding = hash;
+        if !gas_money.is_zero() {
+            let (hash, raw) = sign(
+                &funder,
+                chain_id,
+                funder_nonce,
+                gas_price,
+                21_000,
+                TxKind::Call(sender.address()),
+                gas_money,
+                Bytes::new(),
+            );
+            funder_nonce += 1;
+            funding.push(raw);
+            last_funding = hash;
+        }
+    }
+    for chunk in funding.chunks(100) {
+        for result in control.send_batch(chunk).await? {
+            result.map_err(|e| anyhow!("funding transaction rejected: {e}"))?;
+        }
+    }
+    wait_receipt(&control, last_funding, Duration::from_secs(120)).await?;
+    eprintln!("bench: funded {} senders", senders.len());
+
+    // Pre-sign every transfer: sender k % S sends its (k / S)-th transaction.
+    let sign_started = Instant::now();
+    let signed: Vec<Vec<(B256, String)>> = std::thread::scope(|scope| {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let chunk = senders.len().div_ceil(workers);
+        let handles: Vec<_> = senders
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, keys)| {
+                let args = &args;
+                scope.spawn(move || {
+                    keys.iter()
+                        .enumerate()
+                        .map(|(i, key)| {
+                            let index = c * chunk + i;
+                            let count = (args.txs / args.senders)
+                                + usize::from(index < args.txs % args.senders);
+                            (0..count as u64)
+                                .map(|nonce| {
+                                    let to = Address::from_word(alloy_primitives::keccak256(
+                                        (index as u64 * 1_000_003 + nonce).to_be_bytes(),
+                                    ));
+                                    let call = transferCall {
+                                        to,
+                                        value: U256::from(1),
+                                    };
+                                    sign(
+                                        key,
+                                        chain_id,
+                                        nonce,
+                                        gas_price,
+                                        TRANSFER_GAS,
+                                        TxKind::Call(token),
+                                        U256::ZERO,
+                                        call.abi_encode().into(),
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let total: usize = signed.iter().map(Vec::len).sum();
+    eprintln!(
+        "bench: pre-signed {total} transfers in {:.2?}",
+        sign_started.elapsed()
+    );
+
+    // Watch blocks for finality while submitting.
+    let watcher_client = submitter(&args.rpc, 2).await?;
+    let start_height = quantity(
+        &watcher_client
+            .request::<Value>("eth_blockNumber", rpc_params![])
+            .await?,
+    )?;
+    let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let expected = total;
+    let watcher = tokio::spawn(async move {
+        let mut finalized: HashMap<B256, Instant> = HashMap::with_capacity(expected);
+        let mut next = start_height + 1;
+        let deadline = Instant::now() + timeout;
+        while finalized.len() < expected && Instant::now() < deadline {
+            let head = quantity(
+                &watcher_client
+                    .request::<Value>("eth_blockNumber", rpc_params![])
+                    .await?,
+            )?;
+            while next <= head {
+                let block: Value = watcher_client
+                    .request(
+                        "eth_getBlockByNumber",
+                        rpc_params![format!("0x{next:x}"), false],
+                    )
+                    .await?;
+                let seen = Instant::now();
+                for hash in block["transactions"].as_array().into_iter().flatten() {
+                    if let Ok(hash) = serde_json::from_value::<B256>(hash.clone()) {
+                        finalized.insert(hash, seen);
+                    }
+                }
+                next += 1;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                _ = done_rx.changed() => {}
+            }
+        }
+        anyhow::Ok(finalized)
+    });
+
+    let submit_started = Instant::now();
+    let mut tasks = Vec::new();
+    let signed = Arc::new(signed);
+    for worker in 0..args.concurrency {
+        let client = submitter(&args.rpc, args.concurrency).await?;
+        let signed = signed.clone();
+        let (concurrency, batch) = (args.concurrency, args.batch);
+        tasks.push(tokio::spawn(async move {
+            let mine: Vec<&Vec<(B256, String)>> =
+                signed.iter().skip(worker).step_by(concurrency).collect();
+            let rounds = mine.iter().map(|v| v.len()).max().unwrap_or(0);
+            let mut order: Vec<&(B256, String)> = Vec::new();
+            for round in 0..rounds {
+                order.extend(mine.iter().filter_map(|v| v.get(round)));
+            }
+            let mut submitted = Vec::with_capacity(order.len());
+            let mut errors = Vec::new();
+            for chunk in order.chunks(batch) {
+                let raws: Vec<String> = chunk.iter().map(|(_, raw)| raw.clone()).collect();
+                let at = Instant::now();
+                let results = if batch == 1 {
+                    vec![
+                        client
+                            .request::<B256>("eth_sendRawTransaction", rpc_params![&raws[0]])
+                            .await
+                            .map_err(|e| e.to_string()),
+                    ]
+                } else {
+                    client.send_batch(&raws).await.map_err(|e| e.to_string())?
+                };
+                for ((hash, _), result) in chunk.iter().zip(results) {
+                    match result {
+                        Ok(_) => submitted.push((*hash, at)),
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+            Ok::<_, String>((submitted, errors))
+        }));
+    }
+    let mut submitted: HashMap<B256, Instant> = HashMap::with_capacity(total);
+    let mut errors = Vec::new();
+    for task in tasks {
+        let (ok, failed) = task.await?.map_err(|e| anyhow!("submitter failed: {e}"))?;
+        submitted.extend(ok);
+        errors.extend(failed);
+    }
+    let submit_elapsed = submit_started.elapsed();
+    done_tx.send_replace(true);
+    let finalized = watcher.await??;
+
+    let mut latencies: Vec<Duration> = submitted
+        .iter()
+        .filter_map(|(hash, at)| {
+            finalized
+                .get(hash)
+                .map(|f| f.saturating_duration_since(*at))
+        })
+        .collect();
+    latencies.sort();
+    let last_final = finalized.values().max().copied().unwrap_or(submit_started);
+    let final_elapsed = last_final.saturating_duration_since(submit_started);
+    let result = serde_json::json!({
+        "endpoint": args.rpc,
+        "client_version": client_version,
+        "transactions": total,
+        "senders": args.senders,
+        "concurrency": args.concurrency,
+        "batch": args.batch,
+        "accepted": submitted.len(),
+        "rejected": errors.len(),
+        "finalized": latencies.len(),
+        "submit_seconds": submit_elapsed.as_secs_f64(),
+        "submit_tps": submitted.len() as f64 / submit_elapsed.as_secs_f64().max(1e-9),
+        "finalized_tps": latencies.len() as f64 / final_elapsed.as_secs_f64().max(1e-9),
+        "latency_p50_ms": percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
+        "latency_p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+    });
+    if args.json {
+        println!("{result}");
+    } else {
+        println!("endpoint:        {} ({client_version})", args.rpc);
+        println!(
+            "transfers:       {total} from {} senders, concurrency {}, batch {}",
+            args.senders, args.concurrency, args.batch
+        );
+        println!(
+            "accepted:        {} ({} rejected)",
+            submitted.len(),
+            errors.len()
+        );
+        println!("finalized:       {}", latencies.len());
+        println!(
+            "submitted TPS:   {:.0}",
+            result["submit_tps"].as_f64().unwrap_or_default()
+        );
+        println!(
+            "finalized TPS:   {:.0}",
+            result["finalized_tps"].as_f64().unwrap_or_default()
+        );
+        println!(
+            "latency p50:     {:.1} ms",
+            result["latency_p50_ms"].as_f64().unwrap_or_default()
+        );
+        println!(
+            "latency p99:     {:.1} ms",
+            result["latency_p99_ms"].as_f64().unwrap_or_default()
+        );
+    }
+    if let Some(first) = errors.first() {
+        eprintln!("bench: first rejection: {first}");
+    }
+    if latencies.len() < total {
+        bail!(
+            "only {} of {total} transfers were final within {}s",
+            latencies.len(),
+            args.timeout_secs
+        );
+    }
+    Ok(())
+}

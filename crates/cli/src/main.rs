@@ -1,0 +1,58 @@
+//! `ricaas`: one binary for the platform. `up` runs a local network, `node` runs one node from
+//! its configuration file, `bench` measures any Ethereum JSON-RPC endpoint.
+
+mod bench;
+mod up;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "ricaas",
+    version,
+    about = "RiCaaS: consortium blockchain as a service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a local network: creates it on first run (config, developer key, genesis), reopens it after.
+    Up(up::UpArgs),
+    /// Run one node from its TOML configuration.
+    Node {
+        /// Path of the node's configuration file (as written by `ricaas up`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Benchmark an Ethereum JSON-RPC endpoint with pre-signed ERC-20 transfers.
+    Bench(bench::BenchArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RICAAS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,jsonrpsee=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => up::run(args).await,
+            Command::Node { config } => up::run_node_from_config(&config).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    })
+}

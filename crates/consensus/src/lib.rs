@@ -1,0 +1,57 @@
+//! Ordering of transactions into finalized blocks. The chain (the [`Application`]) builds,
+//! verifies and commits blocks; an ordering engine decides when and which block is final. The
+//! solo sequencer here serves a single-node channel; a BFT engine (Commonware simplex) will
+//! implement the same [`Ordering`] trait so the rest of the node cannot tell them apart.
+
+mod solo;
+
+pub use solo::{SoloConfig, SoloSequencer};
+
+use std::{future::Future, sync::Arc};
+
+/// How much work the application has waiting to be ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backlog {
+    Empty,
+    Partial,
+    /// Enough to fill a block: the engine should not wait for the interval.
+    Full,
+}
+
+/// The chain as an ordering engine sees it.
+pub trait Application: Send + Sync + 'static {
+    type Block: Send + 'static;
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    fn backlog(&self) -> Backlog;
+
+    /// Resolves when new work may have arrived since the last call.
+    fn work_arrived(&self) -> impl Future<Output = ()> + Send;
+
+    /// Builds the next block on top of the current head (executing it). `allow_empty` permits a
+    /// block without transactions; otherwise `None` is returned when there is nothing to order.
+    fn propose(&self, allow_empty: bool) -> Result<Option<Self::Block>, Self::Error>;
+
+    /// Checks a block proposed by another node (re-executes it).
+    fn verify(&self, block: &Self::Block) -> Result<(), Self::Error>;
+
+    /// Makes a finalized block durable and visible. Must be idempotent by height.
+    fn finalize(&self, block: Self::Block) -> Result<(), Self::Error>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderingError {
+    #[error("the application failed: {0}")]
+    Application(String),
+    #[error("ordering task failed: {0}")]
+    Task(String),
+}
+
+/// An engine that turns the application's work into finalized blocks until shut down.
+pub trait Ordering: Send + 'static {
+    fn run<A: Application>(
+        self,
+        app: Arc<A>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<(), OrderingError>> + Send;
+}

@@ -1,0 +1,213 @@
+//! Executing an ordered list of transactions into a block.
+
+use crate::{ChainRules, HARDFORK, StateReadError, state::BlockState, tx_env::tx_env};
+use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
+use revm::{
+    Context, ExecuteCommitEvm, MainBuilder, MainContext,
+    context::{BlockEnv, CfgEnv, result::EVMError},
+    context_interface::result::ExecutionResult,
+};
+use ricaas_primitives::{Block, Header, RecoveredTx, StoredReceipt};
+use ricaas_storage::{ExecutedBlock, Snapshot, StateChanges, StorageError};
+
+/// Where the block sits: everything the EVM's block environment is derived from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockContext {
+    pub height: u64,
+    pub timestamp_ms: u64,
+    pub parent_hash: B256,
+    pub beneficiary: Address,
+    pub gas_limit: u64,
+}
+
+impl BlockContext {
+    pub(crate) fn block_env(&self) -> BlockEnv {
+        BlockEnv {
+            number: U256::from(self.height),
+            beneficiary: self.beneficiary,
+            timestamp: U256::from(self.timestamp_ms / 1000),
+            gas_limit: self.gas_limit,
+            basefee: 0,
+            difficulty: U256::ZERO,
+            // No randomness beacon in a permissioned BFT chain: PREVRANDAO is the parent hash,
+            // which is deterministic and known to every node. Contracts must not use it as entropy.
+            prevrandao: Some(self.parent_hash),
+            ..Default::default()
+        }
+    }
+}
+
+pub(crate) fn cfg_env(rules: &ChainRules) -> CfgEnv {
+    let mut cfg = CfgEnv::new_with_spec(HARDFORK);
+    cfg.chain_id = rules.chain_id;
+    cfg.tx_gas_limit_cap = Some(rules.tx_gas_limit);
+    cfg
+}
+
+/// Building a block drops transactions that cannot execute; verifying one refuses the block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Build,
+    Verify,
+}
+
+#[derive(Clone, Debug)]
+pub struct RejectedTx {
+    pub tx: RecoveredTx,
+    pub reason: String,
+}
+
+#[derive(Debug)]
+pub struct BlockOutcome {
+    pub transactions: Vec<RecoveredTx>,
+    pub receipts: Vec<StoredReceipt>,
+    pub changes: StateChanges,
+    pub gas_used: u64,
+    pub logs_bloom: Bloom,
+    /// Transactions that failed validation (nonce, balance, gas) and were left out.
+    pub rejected: Vec<RejectedTx>,
+    /// Valid transactions that did not fit in the block's remaining gas.
+    pub deferred: Vec<RecoveredTx>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    #[error(transparent)]
+    State(#[from] StateReadError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("transaction {index} ({hash}) of the block is invalid: {reason}")]
+    InvalidTransaction {
+        index: usize,
+        hash: B256,
+        reason: String,
+    },
+    #[error("block uses {needed} gas, more than its limit {limit}")]
+    BlockGasExceeded { needed: u64, limit: u64 },
+    #[error("EVM failure: {0}")]
+    Evm(String),
+}
+
+/// Executes `transactions` in order on top of `snapshot`.
+pub fn execute_block(
+    snapshot: &Snapshot,
+    rules: &ChainRules,
+    context: &BlockContext,
+    transactions: impl IntoIterator<Item = RecoveredTx>,
+    mode: Mode,
+) -> Result<BlockOutcome, ExecutionError> {
+    let mut state = BlockState::new(snapshot);
+    let mut outcome = BlockOutcome {
+        transactions: Vec::new(),
+        receipts: Vec::new(),
+        changes: StateChanges::default(),
+        gas_used: 0,
+        logs_bloom: Bloom::default(),
+        rejected: Vec::new(),
+        deferred: Vec::new(),
+    };
+    {
+        let mut evm = Context::mainnet()
+            .with_db(&mut state)
+            .with_block(context.block_env())
+            .with_cfg(cfg_env(rules))
+            .build_mainnet();
+        for (index, tx) in transactions.into_iter().enumerate() {
+            let remaining = context.gas_limit.saturating_sub(outcome.gas_used);
+            if tx.gas_limit() > remaining {
+                match mode {
+                    Mode::Build => {
+                        outcome.deferred.push(tx);
+                        continue;
+                    }
+                    Mode::Verify => {
+                        return Err(ExecutionError::BlockGasExceeded {
+                            needed: outcome.gas_used + tx.gas_limit(),
+                            limit: context.gas_limit,
+                        });
+                    }
+                }
+            }
+            let result = match evm.transact_commit(tx_env(&tx)) {
+                Ok(result) => result,
+                Err(EVMError::Database(e)) => return Err(e.into()),
+                Err(EVMError::Transaction(invalid)) => match mode {
+                    Mode::Build => {
+                        outcome.rejected.push(RejectedTx {
+                            tx,
+                            reason: invalid.to_string(),
+                        });
+                        continue;
+                    }
+                    Mode::Verify => {
+                        return Err(ExecutionError::InvalidTransaction {
+                            index,
+                            hash: tx.hash(),
+                            reason: invalid.to_string(),
+                        });
+                    }
+                },
+                Err(other) => return Err(ExecutionError::Evm(other.to_string())),
+            };
+            let receipt = receipt_for(&tx, &result, outcome.gas_used);
+            outcome.gas_used = receipt.cumulative_gas_used;
+            for log in &receipt.logs {
+                outcome.logs_bloom.accrue_log(log);
+            }
+            outcome.receipts.push(receipt);
+            outcome.transactions.push(tx);
+        }
+    }
+    outcome.changes = state.into_changes();
+    Ok(outcome)
+}
+
+fn receipt_for(tx: &RecoveredTx, result: &ExecutionResult, gas_before: u64) -> StoredReceipt {
+    let gas_used = result.tx_gas_used();
+    let revert_data = match result {
+        ExecutionResult::Revert { output, .. } => output.clone(),
+        _ => Bytes::new(),
+    };
+    StoredReceipt {
+        tx_type: tx.envelope().tx_type() as u8,
+        success: result.is_success(),
+        cumulative_gas_used: gas_before + gas_used,
+        gas_used,
+        logs: result.logs().to_vec(),
+        contract_address: result
+            .created_address()
+            .map(|a| Bytes::copy_from_slice(a.as_slice()))
+            .unwrap_or_default(),
+        revert_data,
+    }
+}
+
+/// Computes the header of an executed block: roots over transactions, receipts and state.
+pub fn seal_block(
+    snapshot: &Snapshot,
+    context: &BlockContext,
+    outcome: BlockOutcome,
+) -> Result<ExecutedBlock, ExecutionError> {
+    let lattice = snapshot.lattice_after(&outcome.changes)?;
+    let header = Header {
+        parent_hash: context.parent_hash,
+        height: context.height,
+        timestamp_ms: context.timestamp_ms,
+        transactions_root: Block::transactions_root(&outcome.transactions),
+        receipts_root: StoredReceipt::receipts_root(&outcome.receipts),
+        state_root: lattice.root(),
+        logs_bloom: outcome.logs_bloom,
+        gas_limit: context.gas_limit,
+        gas_used: outcome.gas_used,
+        beneficiary: context.beneficiary,
+    };
+    Ok(ExecutedBlock {
+        block: Block {
+            header,
+            transactions: outcome.transactions,
+        },
+        receipts: outcome.receipts,
+        changes: outcome.changes,
+        lattice,
+    })
+}

@@ -1,0 +1,182 @@
+//! revm's view of state during one block: the committed snapshot plus what earlier
+//! transactions of the same block wrote.
+
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
+use revm::{
+    Database, DatabaseCommit,
+    bytecode::Bytecode,
+    database_interface::DBErrorMarker,
+    primitives::{AddressMap, StorageKey, StorageValue},
+    state::{Account, AccountInfo},
+};
+use ricaas_storage::{AccountState, Snapshot, StateChanges, StorageError};
+use std::collections::{HashMap, HashSet};
+
+/// A storage failure surfaced through revm. Execution cannot continue past it.
+#[derive(Debug, thiserror::Error)]
+#[error("state read failed: {0}")]
+pub struct StateReadError(String);
+
+impl DBErrorMarker for StateReadError {}
+
+impl From<StorageError> for StateReadError {
+    fn from(e: StorageError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+pub(crate) struct BlockState<'a> {
+    snapshot: &'a Snapshot,
+    accounts: HashMap<Address, Option<AccountState>>,
+    storage: HashMap<(Address, U256), U256>,
+    wiped: HashSet<Address>,
+    code: HashMap<B256, Bytes>,
+}
+
+impl<'a> BlockState<'a> {
+    pub(crate) fn new(snapshot: &'a Snapshot) -> Self {
+        Self {
+            snapshot,
+            accounts: HashMap::new(),
+            storage: HashMap::new(),
+            wiped: HashSet::new(),
+            code: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn account(
+        &self,
+        address: &Address,
+    ) -> Result<Option<AccountState>, StateReadError> {
+        match self.accounts.get(address) {
+            Some(account) => Ok(*account),
+            None => Ok(self.snapshot.account(address)?),
+        }
+    }
+
+    pub(crate) fn set_account(&mut self, address: Address, account: AccountState) {
+        self.accounts.insert(address, Some(account));
+    }
+
+    pub(crate) fn set_code(&mut self, address: Address, code: Bytes) -> Result<(), StateReadError> {
+        let hash = alloy_primitives::keccak256(&code);
+        let mut account = self.account(&address)?.unwrap_or_default();
+        account.code_hash = if code.is_empty() {
+            KECCAK256_EMPTY
+        } else {
+            hash
+        };
+        self.code.insert(hash, code);
+        self.set_account(address, account);
+        Ok(())
+    }
+
+    pub(crate) fn set_storage(&mut self, address: Address, slot: U256, value: U256) {
+        self.storage.insert((address, slot), value);
+    }
+
+    /// Replaces the account's whole storage (state override `state`).
+    pub(crate) fn wipe_storage(&mut self, address: Address) {
+        self.wiped.insert(address);
+        self.storage.retain(|(a, _), _| *a != address);
+    }
+
+    pub(crate) fn into_changes(self) -> StateChanges {
+        StateChanges {
+            accounts: self.accounts.into_iter().collect(),
+            wiped_storage: self.wiped.into_iter().collect(),
+            storage: self.storage.into_iter().collect(),
+            code: self.code.into_iter().collect(),
+        }
+    }
+
+    fn commit_account(&mut self, address: Address, account: Account) {
+        if !account.is_touched() {
+            return;
+        }
+        if account.is_selfdestructed() {
+            self.wipe_storage(address);
+            self.accounts.insert(address, None);
+            return;
+        }
+        if account.is_created() {
+            self.wipe_storage(address);
+        }
+        if let Some(code) = &account.info.code
+            && account.info.code_hash != KECCAK256_EMPTY
+            && !self.code.contains_key(&account.info.code_hash)
+            && !code.is_empty()
+        {
+            self.code
+                .insert(account.info.code_hash, code.original_bytes());
+        }
+        let state = AccountState {
+            nonce: account.info.nonce,
+            balance: account.info.balance,
+            code_hash: account.info.code_hash,
+        };
+        // EIP-161: touched empty accounts are removed.
+        self.accounts
+            .insert(address, (!state.is_empty()).then_some(state));
+        for (slot, value) in account.storage {
+            if value.is_changed() {
+                self.storage.insert((address, slot), value.present_value());
+            }
+        }
+    }
+}
+
+impl Database for BlockState<'_> {
+    type Error = StateReadError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        Ok(self.account(&address)?.map(|a| AccountInfo {
+            balance: a.balance,
+            nonce: a.nonce,
+            code_hash: a.code_hash,
+            code: None,
+            ..Default::default()
+        }))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        if code_hash == KECCAK256_EMPTY {
+            return Ok(Bytecode::default());
+        }
+        let bytes = match self.code.get(&code_hash) {
+            Some(bytes) => bytes.clone(),
+            None => self.snapshot.code(&code_hash)?.unwrap_or_default(),
+        };
+        Ok(Bytecode::new_raw(bytes))
+    }
+
+    fn storage(
+        &mut self,
+        address: Address,
+        index: StorageKey,
+    ) -> Result<StorageValue, Self::Error> {
+        if let Some(value) = self.storage.get(&(address, index)) {
+            return Ok(*value);
+        }
+        if self.wiped.contains(&address) {
+            return Ok(U256::ZERO);
+        }
+        Ok(self.snapshot.storage(&address, &index)?)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        Ok(self
+            .snapshot
+            .header(number)?
+            .map(|h| h.hash())
+            .unwrap_or_default())
+    }
+}
+
+impl DatabaseCommit for BlockState<'_> {
+    fn commit(&mut self, changes: AddressMap<Account>) {
+        for (address, account) in changes {
+            self.commit_account(address, account);
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! One channel on this node: its store, pool and execution rules, as the ordering engine and the
+//! RPC server see it.
+
+use crate::{
+    admission::AdmissionError,
+    config::ChannelConfig,
+    mempool::{Inserted, Mempool},
+};
+use alloy_consensus::Transaction as _;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use parking_lot::{Mutex, RwLock};
+use ricaas_consensus::{Application, Backlog};
+use ricaas_execution::{
+    BlockContext, ChainRules, ExecutionError, Mode, execute_block, intrinsic_gas, seal_block,
+};
+use ricaas_primitives::{
+    Block, ChannelId, Header, RecoveredTx, StoredReceipt, decode_raw_transaction,
+};
+use ricaas_rpc::{ChannelBackend, RejectedTransaction};
+use ricaas_storage::{
+    AccountState, ChainStore, ExecutedBlock, Snapshot, StateChanges, StateLattice, StorageError,
+};
+use std::{path::Path, time::SystemTime};
+use tokio::sync::{Notify, watch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("channel {channel}: {source}")]
+    Storage {
+        channel: ChannelId,
+        source: StorageError,
+    },
+    #[error("channel {channel}: {source}")]
+    Execution {
+        channel: ChannelId,
+        source: ExecutionError,
+    },
+    #[error(
+        "channel {channel}: the genesis in the configuration ({configured}) differs from the chain in the data directory ({stored}); restore the original configuration or use a new data directory"
+    )]
+    GenesisMismatch {
+        channel: ChannelId,
+        configured: B256,
+        stored: B256,
+    },
+}
+
+pub struct Channel {
+    config: ChannelConfig,
+    rules: ChainRules,
+    store: ChainStore,
+    pool: Mutex<Mempool>,
+    work: Notify,
+    head: RwLock<Header>,
+    head_tx: watch::Sender<u64>,
+}
+
+impl Channel {
+    /// Opens (or creates, committing genesis) the channel's chain under `dir`.
+    pub fn open(config: ChannelConfig, dir: &Path) -> Result<Self, ChannelError> {
+        let channel = config.name.clone();
+        let storage = |source| ChannelError::Storage {
+            channel: channel.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| storage(StorageError::Database(format!("{}: {e}", dir.display()))))?;
+        let store = ChainStore::open(&dir.join("chain.redb")).map_err(storage)?;
+        let rules = ChainRules {
+            chain_id: config.chain_id,
+            block_gas_limit: config.block_gas_limit,
+            tx_gas_limit: config.tx_gas_limit,
+        };
+        let genesis = genesis_block(&config);
+        let snapshot = store.snapshot().map_err(storage)?;
+        match snapshot.header(0).map_err(storage)? {
+            Some(stored) if stored.hash() != genesis.block.hash() => {
+                return Err(ChannelError::GenesisMismatch {
+                    channel,
+                    configured: genesis.block.hash(),
+                    stored: stored.hash(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                store.commit_block(&genesis).map_err(storage)?;
+            }
+        }
+        let head = store
+            .snapshot()
+            .and_then(|s| s.head_header())
+            .map_err(storage)?;
+        tracing::info!(channel = %channel, height = head.height, hash = %head.hash(), "channel opened");
+        let (head_tx, _) = watch::channel(head.height);
+        Ok(Self {
+            pool: Mutex::new(Mempool::new(config.mempool.clone())),
+            config,
+            rules,
+            store,
+            work: Notify::new(),
+            head: RwLock::new(head),
+            head_tx,
+        })
+    }
+
+    pub fn config(&self) -> &ChannelConfig {
+        &self.config
+    }
+
+    pub fn head(&self) -> Header {
+        self.head.read().clone()
+    }
+
+    /// Admission of a raw transaction: decode, chain id, gas, signature, nonce, funds, pool.
+    pub fn submit(&self, raw: &[u8]) -> Result<B256, AdmissionError> {
+        let envelope = decode_raw_transaction(raw, self.config.max_tx_bytes)?;
+        match envelope.chain_id() {
+            None => {
+                return Err(AdmissionError::MissingChainId {
+                    expected: self.rules.chain_id,
+                });
+            }
+            Some(id) if id != self.rules.chain_id => {
+                return Err(AdmissionError::WrongChainId {
+                    got: id,
+                    expected: self.rules.chain_id,
+                });
+            }
+            Some(_) => {}
+        }
+        let gas = envelope.gas_limit();
+        if gas > self.rules.tx_gas_limit {
+            return Err(AdmissionError::GasLimitTooHigh {
+                gas,
+                limit: self.rules.tx_gas_limit,
+            });
+        }
+        let price = envelope.max_fee_per_gas();
+        if price < self.config.min_gas_price {
+            return Err(AdmissionError::GasPriceTooLow {
+                price,
+                minimum: self.config.min_gas_price,
+            });
+        }
+        let tx = ricaas_crypto::recover_transaction(envelope)?;
+        let needed = intrinsic_gas(&tx);
+        if gas < needed {
+            return Err(AdmissionError::IntrinsicGasTooLow { gas, needed });
+        }
+        let hash = tx.hash();
+        if self.pool.lock().get(&hash).is_some() {
+            return Ok(hash);
+        }
+        let (account, committed) = self.store.admission_view(&tx.sender(), &hash)?;
+        if committed {
+            return Ok(hash);
+        }
+        let account = account.unwrap_or_default();
+        let cost = U256::from(gas) * U256::from(price) + tx.envelope().value();
+        if account.balance < cost {
+            return Err(AdmissionError::InsufficientFunds {
+                sender: tx.sender(),
+                balance: account.balance,
+                cost,
+            });
+        }
+        let inserted = self.pool.lock().insert(tx, account.nonce)?;
+        if inserted == Inserted::Ready {
+            self.work.notify_one();
+        }
+        Ok(hash)
+    }
+
+    fn build(
+        &self,
+        transactions: Vec<RecoveredTx>,
+        allow_empty: bool,
+    ) -> Result<Option<ExecutedBlock>, ExecutionError> {
+        let snapshot = self.store.snapshot()?;
+        let parent = snapshot.head_header()?;
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let context = BlockContext {
+            height: parent.height + 1,
+            timestamp_ms: now.max(parent.timestamp_ms + 1),
+            parent_hash: parent.hash(),
+            beneficiary: Address::ZERO,
+            gas_limit: self.rules.block_gas_limit,
+        };
+        let outcome = execute_block(&snapshot, &self.rules, &context, transactions, Mode::Build)?;
+        {
+            let mut pool = self.pool.lock();
+            for rejected in &outcome.rejected {
+                tracing::debug!(tx = %rejected.tx.hash(), reason = %rejected.reason, "transaction dropped at execution");
+            }
+            let rejected: Vec<RecoveredTx> =
+                outcome.rejected.iter().map(|r| r.tx.clone()).collect();
+            pool.drop_rejected(&rejected);
+            pool.return_deferred(outcome.deferred.clone());
+        }
+        if outcome.transactions.is_empty() && !allow_empty {
+            return Ok(None);
+        }
+        Ok(Some(seal_block(&snapshot, &context, outcome)?))
+    }
+}
+
+/// The genesis block: the configured accounts funded on an empty state, no transactions.
+fn genesis_block(config: &ChannelConfig) -> ExecutedBlock {
+    let mut changes = StateChanges::default();
+    let mut lattice = StateLattice::default();
+    for account in &config.genesis {
+        let state = AccountState {
+            balance: account.balance,
+            ..Default::default()
+        };
+        changes.accounts.insert(account.address, Some(state));
+        if !state.is_empty() {
+            lattice.add_account(&account.address, &state);
+        }
+    }
+    let header = Header {
+        parent_hash: B256::ZERO,
+        height: 0,
+        timestamp_ms: config.genesis_timestamp_ms,
+        transactions_root: Block::transactions_root(&[]),
+        receipts_root: StoredReceipt::receipts_root(&[]),
+        state_root: lattice.root(),
+        logs_bloom: Default::default(),
+        gas_limit: config.block_gas_limit,
+        gas_used: 0,
+        beneficiary: Address::ZERO,
+    };
+    ExecutedBlock {
+        block: Block {
+            header,
+            transactions: Vec::new(),
+        },
+        receipts: Vec::new(),
+        changes,
+        lattice,
+    }
+}
+
+impl Application for Channel {
+    type Block = ExecutedBlock;
+    type Error = ExecutionError;
+
+    fn backlog(&self) -> Backlog {
+        let ready = self.pool.lock().ready_len();
+        match ready {
+            0 => Backlog::Empty,
+            n if n >= self.config.max_block_txs => Backlog::Full,
+            _ => Backlog::Partial,
+        }
+    }
+
+    async fn work_arrived(&self) {
+        self.work.notified().await
+    }
+
+    fn propose(&self, allow_empty: bool) -> Result<Option<ExecutedBlock>, ExecutionError> {
+        let batch = self.pool.lock().take_ready(self.config.max_block_txs);
+        if batch.is_empty() && !allow_empty {
+            return Ok(None);
+        }
+        self.build(batch, allow_empty)
+    }
+
+    fn verify(&self, block: &ExecutedBlock) -> Result<(), ExecutionError> {
+        let snapshot = self.store.snapshot()?;
+        let header = &block.block.header;
+        let context = BlockContext {
+            height: header.height,
+            timestamp_ms: header.timestamp_ms,
+            parent_hash: header.parent_hash,
+            beneficiary: header.beneficiary,
+            gas_limit: header.gas_limit,
+        };
+        let outcome = execute_block(
+            &snapshot,
+            &self.rules,
+            &context,
+            block.block.transactions.clone(),
+            Mode::Verify,
+        )?;
+        let ours = seal_block(&snapshot, &context, outcome)?;
+        if ours.block.hash() != block.block.hash() {
+            return Err(ExecutionError::Evm(format!(
+                "block {} does not re-execute to its header: ours {:?}, theirs {:?}",
+                header.height, ours.block.header, header
+            )));
+        }
+        Ok(())
+    }
+
+    fn finalize(&self, block: ExecutedBlock) -> Result<(), ExecutionError> {
+        self.store.commit_block(&block)?;
+        self.pool.lock().remove_committed(&block.block.transactions);
+        let height = block.block.header.height;
+        tracing::info!(
+            channel = %self.config.name,
+            height,
+            txs = block.block.transactions.len(),
+            gas_used = block.block.header.gas_used,
+            hash = %block.block.hash(),
+            "block committed"
+        );
+        *self.head.write() = block.block.header;
+        self.head_tx.send_replace(height);
+        Ok(())
+    }
+}
+
+impl ChannelBackend for Channel {
+    fn rules(&self) -> &ChainRules {
+        &self.rules
+    }
+
+    fn min_gas_price(&self) -> u128 {
+        self.config.min_gas_price
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, StorageError> {
+        self.store.snapshot()
+    }
+
+    fn submit_raw_transaction(&self, raw: Bytes) -> Result<B256, RejectedTransaction> {
+        self.submit(&raw).map_err(|e| {
+            tracing::debug!(error = %e, "transaction rejected");
+            RejectedTransaction {
+                code: e.rpc_code(),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    fn pending_nonce(&self, address: &Address) -> Option<u64> {
+        self.pool.lock().pending_nonce(address)
+    }
+
+    fn pending_transaction(&self, hash: &B256) -> Option<RecoveredTx> {
+        self.pool.lock().get(hash).cloned()
+    }
+
+    fn head_watch(&self) -> watch::Receiver<u64> {
+        self.head_tx.subscribe()
+    }
+}

@@ -1,0 +1,301 @@
+//! The node's TOML configuration. `NodeConfig::documented_toml` writes a file in which every
+//! field carries its explanation; `NodeConfig::load` reads it back and checks it.
+
+use alloy_primitives::{Address, U256};
+use ricaas_primitives::ChannelId;
+use serde::{Deserialize, Serialize};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Where the node keeps its databases. Relative paths are relative to the config file.
+    pub data_dir: PathBuf,
+    pub rpc: RpcConfig,
+    pub channel: ChannelConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcConfig {
+    pub listen: SocketAddr,
+    pub max_request_bytes: u32,
+    pub max_connections: u32,
+    pub max_batch_len: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub name: ChannelId,
+    pub chain_id: u64,
+    pub block_interval_ms: u64,
+    pub empty_blocks: bool,
+    pub max_block_txs: usize,
+    pub block_gas_limit: u64,
+    pub tx_gas_limit: u64,
+    pub max_tx_bytes: usize,
+    pub min_gas_price: u128,
+    pub mempool: MempoolConfig,
+    pub genesis_timestamp_ms: u64,
+    #[serde(default)]
+    pub genesis: Vec<GenesisAccount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolConfig {
+    pub max_txs: usize,
+    pub max_queued_per_sender: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    pub address: Address,
+    pub balance: U256,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl ChannelConfig {
+    /// Defaults for a development channel; `genesis` funds the given accounts.
+    pub fn development(
+        chain_id: u64,
+        genesis: Vec<GenesisAccount>,
+        genesis_timestamp_ms: u64,
+    ) -> Self {
+        Self {
+            name: ChannelId::new("default").expect("static name is valid"),
+            chain_id,
+            block_interval_ms: 500,
+            empty_blocks: false,
+            max_block_txs: 20_000,
+            block_gas_limit: 1_500_000_000,
+            tx_gas_limit: 16_777_216,
+            max_tx_bytes: 128 * 1024,
+            min_gas_price: 0,
+            mempool: MempoolConfig {
+                max_txs: 200_000,
+                max_queued_per_sender: 64,
+            },
+            genesis_timestamp_ms,
+            genesis,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let checks = [
+            (self.chain_id == 0, "channel.chain_id must not be 0"),
+            (
+                self.block_interval_ms == 0,
+                "channel.block_interval_ms must be at least 1",
+            ),
+            (
+                self.max_block_txs == 0,
+                "channel.max_block_txs must be at least 1",
+            ),
+            (
+                self.tx_gas_limit < 21_000,
+                "channel.tx_gas_limit must be at least 21000",
+            ),
+            (
+                self.block_gas_limit < self.tx_gas_limit,
+                "channel.block_gas_limit must be at least channel.tx_gas_limit",
+            ),
+            (
+                self.max_tx_bytes < 1024,
+                "channel.max_tx_bytes must be at least 1024",
+            ),
+            (
+                self.mempool.max_txs == 0,
+                "channel.mempool.max_txs must be at least 1",
+            ),
+        ];
+        match checks.iter().find(|(bad, _)| *bad) {
+            Some((_, message)) => Err(message.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        config
+            .channel
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.display().to_string(),
+                message,
+            })?;
+        if config.data_dir.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            config.data_dir = base.join(&config.data_dir);
+        }
+        Ok(config)
+    }
+
+    /// The configuration as TOML with every field explained.
+    pub fn documented_toml(&self) -> String {
+        let c = &self.channel;
+        let genesis: String = c
+            .genesis
+            .iter()
+            .map(|a| {
+                format!(
+                    "\n[[channel.genesis]]\naddress = \"{}\"\nbalance = \"{}\"\n",
+                    a.address, a.balance
+                )
+            })
+            .collect();
+        format!(
+            r#"# RiCaaS node configuration. Run it with: ricaas node --config <this file>
+
+# Directory holding the node's databases (one per channel). Relative to this file.
+data_dir = {data_dir:?}
+
+[rpc]
+# Address of the Ethereum JSON-RPC server; HTTP and WebSocket share this port.
+# The channel is served at /channels/<name> and, for tools that expect one chain, at /.
+listen = "{listen}"
+# Largest request body accepted, in bytes.
+max_request_bytes = {max_request_bytes}
+# Most simultaneous client connections.
+max_connections = {max_connections}
+# Most calls in one JSON-RPC batch.
+max_batch_len = {max_batch_len}
+
+[channel]
+# Channel name: lowercase letters, digits, '-' and '_'.
+name = "{name}"
+# EIP-155 chain id: transactions must be signed for it.
+chain_id = {chain_id}
+# Longest time a transaction waits for its block, in milliseconds (a full block goes sooner).
+block_interval_ms = {block_interval_ms}
+# Produce blocks while idle (every block_interval_ms). Off: blocks only when there are transactions.
+empty_blocks = {empty_blocks}
+# Most transactions in one block.
+max_block_txs = {max_block_txs}
+# Most gas all transactions of one block may use.
+block_gas_limit = {block_gas_limit}
+# Most gas one transaction may ask for.
+tx_gas_limit = {tx_gas_limit}
+# Largest encoded transaction accepted, in bytes.
+max_tx_bytes = {max_tx_bytes}
+# Lowest gas price accepted, in wei. 0 makes the chain gas-free (gas still bounds execution).
+min_gas_price = {min_gas_price}
+# Timestamp of the genesis block, in milliseconds since the Unix epoch. Part of the chain's identity.
+genesis_timestamp_ms = {genesis_timestamp_ms}
+
+[channel.mempool]
+# Most transactions waiting in the pool (ready and queued).
+max_txs = {max_txs}
+# Most future-nonce transactions held per sender until the gap is filled.
+max_queued_per_sender = {max_queued}
+
+# Accounts funded in the genesis block (balance in wei). Changing these after the chain was
+# created makes the node refuse to start: the genesis block would differ.
+{genesis}"#,
+            data_dir = self.data_dir.display().to_string(),
+            listen = self.rpc.listen,
+            max_request_bytes = self.rpc.max_request_bytes,
+            max_connections = self.rpc.max_connections,
+            max_batch_len = self.rpc.max_batch_len,
+            name = c.name,
+            chain_id = c.chain_id,
+            block_interval_ms = c.block_interval_ms,
+            empty_blocks = c.empty_blocks,
+            max_block_txs = c.max_block_txs,
+            block_gas_limit = c.block_gas_limit,
+            tx_gas_limit = c.tx_gas_limit,
+            max_tx_bytes = c.max_tx_bytes,
+            min_gas_price = c.min_gas_price,
+            genesis_timestamp_ms = c.genesis_timestamp_ms,
+            max_txs = c.mempool.max_txs,
+            max_queued = c.mempool.max_queued_per_sender,
+        )
+    }
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            max_request_bytes: 10 * 1024 * 1024,
+            max_connections: 1000,
+            max_batch_len: 1000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_toml_roundtrips_every_field() {
+        let config = NodeConfig {
+            data_dir: PathBuf::from("data"),
+            rpc: RpcConfig::default(),
+            channel: ChannelConfig::development(
+                4242,
+                vec![GenesisAccount {
+                    address: Address::repeat_byte(7),
+                    balance: U256::from(10).pow(U256::from(27)),
+                }],
+                1_700_000_000_000,
+            ),
+        };
+        let text = config.documented_toml();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ricaas.toml");
+        std::fs::write(&path, &text).expect("write");
+        let loaded = NodeConfig::load(&path).expect("loads");
+        assert_eq!(loaded.channel, config.channel);
+        assert_eq!(loaded.rpc, config.rpc);
+        assert_eq!(loaded.data_dir, dir.path().join("data"));
+    }
+
+    #[test]
+    fn invalid_values_and_unknown_fields_are_refused_with_the_field_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ricaas.toml");
+        let mut config = NodeConfig {
+            data_dir: PathBuf::from("data"),
+            rpc: RpcConfig::default(),
+            channel: ChannelConfig::development(1, vec![], 0),
+        };
+        config.channel.chain_id = 0;
+        std::fs::write(&path, config.documented_toml()).expect("write");
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("chain_id"), "{err}");
+        std::fs::write(&path, "data_dir = \"x\"\nbogus = 1\n").expect("write");
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("bogus") || err.contains("unknown field"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! A RiChain node. It assembles a channel — admission, mempool, ordering engine, execution and
+//! storage — serves its JSON-RPC, and runs until shut down. Configuration is one TOML file.
+
+mod admission;
+mod channel;
+mod config;
+mod mempool;
+mod node;
+
+pub use admission::AdmissionError;
+pub use channel::{Channel, ChannelError};
+pub use config::{
+    ChannelConfig, ConfigError, GenesisAccount, MempoolConfig, NodeConfig, RpcConfig,
+};
+pub use mempool::{Mempool, PoolError};
+pub use node::{NodeError, RunningNode, start_node};

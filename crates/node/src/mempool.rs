@@ -1,0 +1,333 @@
+//! Transactions waiting for a block. Per sender, transactions become *ready* in nonce order;
+//! a transaction whose nonce is ahead of the sender's next one is *queued* (bounded per sender
+//! and in total) until the gap is filled. Ready transactions leave in arrival order.
+
+use crate::config::MempoolConfig;
+use alloy_primitives::{Address, B256};
+use ricaas_primitives::RecoveredTx;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PoolError {
+    #[error("nonce too low: account {sender} next nonce is {next}, transaction has {nonce}")]
+    NonceTooLow {
+        sender: Address,
+        nonce: u64,
+        next: u64,
+    },
+    #[error(
+        "nonce {nonce} of account {sender} is already taken by pending transaction {existing}; replacing pending transactions is not supported"
+    )]
+    NonceTaken {
+        sender: Address,
+        nonce: u64,
+        existing: B256,
+    },
+    #[error(
+        "account {sender} already has {limit} queued transactions waiting for nonce {next}; send nonce {next} first"
+    )]
+    SenderQueueFull {
+        sender: Address,
+        limit: usize,
+        next: u64,
+    },
+    #[error("transaction pool is full ({limit} transactions); retry when blocks have drained it")]
+    PoolFull { limit: usize },
+}
+
+/// Whether an insert added something new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    Ready,
+    Queued,
+    AlreadyKnown,
+}
+
+struct SenderState {
+    /// Nonce the next ready transaction of this sender must have.
+    next_nonce: u64,
+    /// Ready transactions of this sender not yet taken into a block.
+    ready: usize,
+    /// Transactions taken into a block being built, not yet committed.
+    in_flight: usize,
+    queued: BTreeMap<u64, RecoveredTx>,
+}
+
+pub struct Mempool {
+    limits: MempoolConfig,
+    ready: VecDeque<RecoveredTx>,
+    senders: HashMap<Address, SenderState>,
+    /// Every pooled or in-flight transaction by hash, with its sender and nonce.
+    known: HashMap<B256, RecoveredTx>,
+    queued_total: usize,
+}
+
+impl Mempool {
+    pub fn new(limits: MempoolConfig) -> Self {
+        Self {
+            limits,
+            ready: VecDeque::new(),
+            senders: HashMap::new(),
+            known: HashMap::new(),
+            queued_total: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.known.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    pub fn get(&self, hash: &B256) -> Option<&RecoveredTx> {
+        self.known.get(hash)
+    }
+
+    /// The nonce a new transaction of `sender` should carry, if the pool holds any of theirs.
+    pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
+        self.senders.get(sender).map(|s| s.next_nonce)
+    }
+
+    /// Adds a verified transaction. `state_nonce` is the sender's nonce in committed state.
+    pub fn insert(&mut self, tx: RecoveredTx, state_nonce: u64) -> Result<Inserted, PoolError> {
+        let hash = tx.hash();
+        if self.known.contains_key(&hash) {
+            return Ok(Inserted::AlreadyKnown);
+        }
+        let sender = tx.sender();
+        let nonce = tx.nonce();
+        if nonce < state_nonce {
+            return Err(PoolError::NonceTooLow {
+                sender,
+                nonce,
+                next: state_nonce,
+            });
+        }
+        if self.known.len() >= self.limits.max_txs {
+            return Err(PoolError::PoolFull {
+                limit: self.limits.max_txs,
+            });
+        }
+        let state = self.senders.entry(sender).or_insert_with(|| SenderState {
+            next_nonce: state_nonce,
+            ready: 0,
+            in_flight: 0,
+            queued: BTreeMap::new(),
+        });
+        state.next_nonce = state.next_nonce.max(state_nonce);
+        if nonce < state.next_nonce {
+            let existing = self
+                .known
+                .values()
+                .find(|t| t.sender() == sender && t.nonce() == nonce)
+                .map(RecoveredTx::hash)
+                .unwrap_or_default();
+            return Err(PoolError::NonceTaken {
+                sender,
+                nonce,
+                existing,
+            });
+        }
+        if nonce > state.next_nonce {
+            if let Some(existing) = state.queued.get(&nonce) {
+                return Err(PoolError::NonceTaken {
+                    sender,
+                    nonce,
+                    existing: existing.hash(),
+                });
+            }
+            if state.queued.len() >= self.limits.max_queued_per_sender {
+                return Err(PoolError::SenderQueueFull {
+                    sender,
+                    limit: self.limits.max_queued_per_sender,
+                    next: state.next_nonce,
+                });
+            }
+            state.queued.insert(nonce, tx.clone());
+            self.queued_total += 1;
+            self.known.insert(hash, tx);
+            return Ok(Inserted::Queued);
+        }
+        self.known.insert(hash, tx.clone());
+        self.ready.push_back(tx);
+        state.ready += 1;
+        state.next_nonce += 1;
+        // Promote queued transactions the new one made contiguous.
+        while let Some(next) = state.queued.remove(&state.next_nonce) {
+            self.queued_total -= 1;
+            self.ready.push_back(next);
+            state.ready += 1;
+            state.next_nonce += 1;
+        }
+        Ok(Inserted::Ready)
+    }
+
+    /// Takes up to `max` ready transactions, oldest first, for a block being built.
+    pub fn take_ready(&mut self, max: usize) -> Vec<RecoveredTx> {
+        let count = max.min(self.ready.len());
+        let batch: Vec<RecoveredTx> = self.ready.drain(..count).collect();
+        for tx in &batch {
+            if let Some(state) = self.senders.get_mut(&tx.sender()) {
+                state.ready -= 1;
+                state.in_flight += 1;
+            }
+        }
+        batch
+    }
+
+    /// Puts back transactions that did not fit in the block, ahead of everything else.
+    pub fn return_deferred(&mut self, deferred: Vec<RecoveredTx>) {
+        for tx in deferred.into_iter().rev() {
+            if let Some(state) = self.senders.get_mut(&tx.sender()) {
+                state.ready += 1;
+                state.in_flight -= 1;
+            }
+            self.ready.push_front(tx);
+        }
+    }
+
+    /// Drops transactions that failed validation at execution. The sender's next nonce falls
+    /// back so a corrected transaction with that nonce can be sent.
+    pub fn drop_rejected(&mut self, rejected: &[RecoveredTx]) {
+        for tx in rejected {
+            self.known.remove(&tx.hash());
+            if let Some(state) = self.senders.get_mut(&tx.sender()) {
+                state.in_flight -= 1;
+                state.next_nonce = state.next_nonce.min(tx.nonce());
+            }
+            self.forget_idle_sender(&tx.sender());
+        }
+    }
+
+    /// Forgets transactions that a committed block included.
+    pub fn remove_committed(&mut self, included: &[RecoveredTx]) {
+        for tx in included {
+            if self.known.remove(&tx.hash()).is_none() {
+                continue;
+            }
+            if let Some(state) = self.senders.get_mut(&tx.sender()) {
+                state.in_flight = state.in_flight.saturating_sub(1);
+            }
+            self.forget_idle_sender(&tx.sender());
+        }
+    }
+
+    fn forget_idle_sender(&mut self, sender: &Address) {
+        if let Some(state) = self.senders.get(sender)
+            && state.ready == 0
+            && state.in_flight == 0
+            && state.queued.is_empty()
+        {
+            self.senders.remove(sender);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{TxLegacy, TypedTransaction};
+    use alloy_primitives::{TxKind, U256};
+    use ricaas_crypto::{recover_transaction, sign_transaction};
+    use secp256k1::SecretKey;
+
+    fn tx(key: u8, nonce: u64) -> RecoveredTx {
+        let secret = SecretKey::from_byte_array([key; 32]).expect("key");
+        let unsigned = TypedTransaction::Legacy(TxLegacy {
+            chain_id: Some(1),
+            nonce,
+            gas_price: 0,
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::ZERO),
+            value: U256::ZERO,
+            input: Default::default(),
+        });
+        recover_transaction(sign_transaction(unsigned, &secret)).expect("valid")
+    }
+
+    fn pool() -> Mempool {
+        Mempool::new(MempoolConfig {
+            max_txs: 10,
+            max_queued_per_sender: 2,
+        })
+    }
+
+    #[test]
+    fn future_nonces_wait_and_are_released_in_order() {
+        let mut pool = pool();
+        assert_eq!(pool.insert(tx(1, 2), 0), Ok(Inserted::Queued));
+        assert_eq!(pool.insert(tx(1, 1), 0), Ok(Inserted::Queued));
+        assert_eq!(pool.ready_len(), 0);
+        assert_eq!(pool.insert(tx(1, 0), 0), Ok(Inserted::Ready));
+        let nonces: Vec<u64> = pool.take_ready(10).iter().map(RecoveredTx::nonce).collect();
+        assert_eq!(nonces, vec![0, 1, 2]);
+        assert_eq!(pool.pending_nonce(&tx(1, 0).sender()), Some(3));
+    }
+
+    #[test]
+    fn resubmission_is_idempotent_and_conflicts_are_explained() {
+        let mut pool = pool();
+        assert_eq!(pool.insert(tx(1, 0), 0), Ok(Inserted::Ready));
+        assert_eq!(pool.insert(tx(1, 0), 0), Ok(Inserted::AlreadyKnown));
+        assert!(matches!(
+            pool.insert(tx(1, 0), 1),
+            Ok(Inserted::AlreadyKnown)
+        ));
+        assert!(matches!(
+            pool.insert(tx(2, 0), 3),
+            Err(PoolError::NonceTooLow { next: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn queues_are_bounded_per_sender_and_in_total() {
+        let mut pool = pool();
+        pool.insert(tx(1, 5), 0).expect("queued");
+        pool.insert(tx(1, 6), 0).expect("queued");
+        assert!(matches!(
+            pool.insert(tx(1, 7), 0),
+            Err(PoolError::SenderQueueFull {
+                limit: 2,
+                next: 0,
+                ..
+            })
+        ));
+        for key in 2..10 {
+            pool.insert(tx(key, 0), 0).expect("fits");
+        }
+        assert_eq!(
+            pool.insert(tx(20, 0), 0),
+            Err(PoolError::PoolFull { limit: 10 })
+        );
+    }
+
+    #[test]
+    fn committed_and_rejected_transactions_leave_the_pool() {
+        let mut pool = pool();
+        pool.insert(tx(1, 0), 0).expect("ready");
+        pool.insert(tx(1, 1), 0).expect("ready");
+        let batch = pool.take_ready(10);
+        pool.remove_committed(&batch[..1]);
+        pool.drop_rejected(&batch[1..]);
+        assert!(pool.is_empty());
+        // After the rejection, nonce 1 can be sent again.
+        assert_eq!(pool.pending_nonce(&batch[0].sender()), None);
+        assert_eq!(pool.insert(tx(1, 1), 1), Ok(Inserted::Ready));
+    }
+
+    #[test]
+    fn deferred_transactions_go_first_in_the_next_block() {
+        let mut pool = pool();
+        pool.insert(tx(1, 0), 0).expect("ready");
+        pool.insert(tx(2, 0), 0).expect("ready");
+        let batch = pool.take_ready(1);
+        pool.return_deferred(batch.clone());
+        assert_eq!(pool.take_ready(1), batch);
+    }
+}

@@ -1,0 +1,159 @@
+//! Our chain types rendered as Ethereum JSON-RPC objects.
+
+use alloy_consensus::{
+    Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxType,
+};
+use alloy_eips::eip2718::Typed2718;
+use alloy_primitives::{B256, Bytes, U256};
+use alloy_rpc_types_eth::{
+    Block, BlockTransactions, Header as RpcHeader, Log, Transaction, TransactionReceipt,
+};
+use ricaas_primitives::{Header, RecoveredTx, StoredReceipt};
+use serde::Serialize;
+
+pub fn rpc_header(header: &Header) -> RpcHeader {
+    let inner = alloy_consensus::Header {
+        parent_hash: header.parent_hash,
+        ommers_hash: alloy_consensus::EMPTY_OMMER_ROOT_HASH,
+        beneficiary: header.beneficiary,
+        state_root: header.state_root,
+        transactions_root: header.transactions_root,
+        receipts_root: header.receipts_root,
+        logs_bloom: header.logs_bloom,
+        difficulty: U256::ZERO,
+        number: header.height,
+        gas_limit: header.gas_limit,
+        gas_used: header.gas_used,
+        timestamp: header.timestamp_secs(),
+        extra_data: Bytes::new(),
+        mix_hash: header.parent_hash,
+        nonce: Default::default(),
+        base_fee_per_gas: Some(0),
+        ..Default::default()
+    };
+    RpcHeader {
+        hash: header.hash(),
+        inner,
+        total_difficulty: Some(U256::ZERO),
+        size: None,
+    }
+}
+
+pub fn rpc_transaction(tx: &RecoveredTx, location: Option<(&Header, u64)>) -> Transaction {
+    let envelope = tx.envelope().clone();
+    let effective_gas_price = Some(envelope.effective_gas_price(Some(0)));
+    Transaction {
+        inner: alloy_consensus::transaction::Recovered::new_unchecked(envelope, tx.sender()),
+        block_hash: location.map(|(h, _)| h.hash()),
+        block_number: location.map(|(h, _)| h.height),
+        transaction_index: location.map(|(_, i)| i),
+        effective_gas_price,
+        block_timestamp: location.map(|(h, _)| h.timestamp_secs()),
+    }
+}
+
+pub fn rpc_block(header: &Header, transactions: &[RecoveredTx], full: bool) -> Block {
+    let transactions = if full {
+        BlockTransactions::Full(
+            transactions
+                .iter()
+                .enumerate()
+                .map(|(i, tx)| rpc_transaction(tx, Some((header, i as u64))))
+                .collect(),
+        )
+    } else {
+        BlockTransactions::Hashes(transactions.iter().map(RecoveredTx::hash).collect())
+    };
+    Block {
+        header: rpc_header(header),
+        uncles: Vec::new(),
+        transactions,
+        withdrawals: None,
+    }
+}
+
+/// The logs of one block, with their positions, in order.
+pub fn block_logs(header: &Header, tx_hashes: &[B256], receipts: &[StoredReceipt]) -> Vec<Log> {
+    let block_hash = header.hash();
+    let mut log_index = 0u64;
+    let mut logs = Vec::new();
+    for (tx_index, (receipt, tx_hash)) in receipts.iter().zip(tx_hashes).enumerate() {
+        for log in &receipt.logs {
+            logs.push(Log {
+                inner: log.clone(),
+                block_hash: Some(block_hash),
+                block_number: Some(header.height),
+                block_timestamp: Some(header.timestamp_secs()),
+                transaction_hash: Some(*tx_hash),
+                transaction_index: Some(tx_index as u64),
+                log_index: Some(log_index),
+                removed: false,
+            });
+            log_index += 1;
+        }
+    }
+    logs
+}
+
+/// A receipt as Ethereum nodes return it, plus `revertReason` (the raw revert data, as Besu
+/// and Hyperledger tools expect) when the transaction reverted with data.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcReceipt {
+    #[serde(flatten)]
+    pub inner: TransactionReceipt<ReceiptEnvelope<Log>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revert_reason: Option<Bytes>,
+}
+
+pub fn rpc_receipt(
+    header: &Header,
+    txs: &[RecoveredTx],
+    receipts: &[StoredReceipt],
+    index: usize,
+) -> Option<RpcReceipt> {
+    let tx = txs.get(index)?;
+    let receipt = receipts.get(index)?;
+    let hashes: Vec<B256> = txs.iter().map(RecoveredTx::hash).collect();
+    let first_log_index: usize = receipts[..index].iter().map(|r| r.logs.len()).sum();
+    let logs: Vec<Log> = block_logs(
+        header,
+        &hashes[index..=index],
+        std::slice::from_ref(receipt),
+    )
+    .into_iter()
+    .enumerate()
+    .map(|(i, mut log)| {
+        log.transaction_index = Some(index as u64);
+        log.log_index = Some((first_log_index + i) as u64);
+        log
+    })
+    .collect();
+    let consensus = Receipt {
+        status: Eip658Value::Eip658(receipt.success),
+        cumulative_gas_used: receipt.cumulative_gas_used,
+        logs,
+    };
+    let tx_type = TxType::try_from(tx.envelope().ty()).unwrap_or(TxType::Legacy);
+    let envelope = ReceiptEnvelope::from_typed(tx_type, ReceiptWithBloom::from(consensus));
+    let inner = TransactionReceipt {
+        inner: envelope,
+        transaction_hash: tx.hash(),
+        transaction_index: Some(index as u64),
+        block_hash: Some(header.hash()),
+        block_number: Some(header.height),
+        gas_used: receipt.gas_used,
+        effective_gas_price: tx.envelope().effective_gas_price(Some(0)),
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: tx.sender(),
+        to: tx.envelope().to(),
+        contract_address: receipt.contract_address(),
+    };
+    let revert_reason =
+        (!receipt.success && !receipt.revert_data.is_empty()).then(|| receipt.revert_data.clone());
+    Some(RpcReceipt {
+        inner,
+        revert_reason,
+    })
+}
