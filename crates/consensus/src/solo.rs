@@ -10,6 +10,11 @@ pub struct SoloConfig {
     pub block_interval: Duration,
     /// Produce a block every interval even without transactions.
     pub empty_blocks: bool,
+    /// Without `empty_blocks`, still follow each burst of activity with one empty block after
+    /// the interval. Clients that wait for "a block after the one holding my transaction"
+    /// (ethers' `tx.wait()` polls the block number and checks `head >= receipt block`, with a
+    /// 250 ms cache) would otherwise stall on an idle chain. One block per burst, not per interval.
+    pub trailing_empty_block: bool,
 }
 
 pub struct SoloSequencer {
@@ -30,19 +35,23 @@ impl Ordering for SoloSequencer {
     ) -> Result<(), OrderingError> {
         let interval = self.config.block_interval;
         let mut last_block = Instant::now();
+        let mut trailing_due = false;
         loop {
             if *shutdown.borrow() {
                 return Ok(());
             }
             // Wait for work (or, with empty blocks, for the interval).
+            let mut allow_empty = self.config.empty_blocks;
             if app.backlog() == Backlog::Empty {
                 let deadline = last_block + interval;
+                let timed =
+                    self.config.empty_blocks || (trailing_due && self.config.trailing_empty_block);
                 tokio::select! {
                     _ = shutdown.changed() => continue,
                     _ = app.work_arrived() => {}
-                    _ = tokio::time::sleep_until(deadline), if self.config.empty_blocks => {}
+                    _ = tokio::time::sleep_until(deadline), if timed => allow_empty = true,
                 }
-                if app.backlog() == Backlog::Empty && !self.config.empty_blocks {
+                if app.backlog() == Backlog::Empty && !allow_empty {
                     continue;
                 }
             }
@@ -55,8 +64,8 @@ impl Ordering for SoloSequencer {
                     _ = tokio::time::sleep_until(deadline) => {}
                 }
             }
-            let allow_empty = self.config.empty_blocks;
             let worker = app.clone();
+            let had_work = app.backlog() != Backlog::Empty;
             let produced = tokio::task::spawn_blocking(move || -> Result<bool, A::Error> {
                 match worker.propose(allow_empty)? {
                     Some(block) => {
@@ -71,6 +80,7 @@ impl Ordering for SoloSequencer {
             .map_err(|e| OrderingError::Application(e.to_string()))?;
             if produced {
                 last_block = Instant::now();
+                trailing_due = had_work;
             }
         }
     }

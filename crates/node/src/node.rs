@@ -55,6 +55,7 @@ pub async fn start_node(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let sequencer = SoloSequencer::new(SoloConfig {
         block_interval: Duration::from_millis(config.channel.block_interval_ms),
         empty_blocks: config.channel.empty_blocks,
+        trailing_empty_block: true,
     });
     let app = channel.clone();
     let sequencer = tokio::spawn(async move { sequencer.run(app, shutdown_rx).await });

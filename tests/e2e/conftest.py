@@ -1,0 +1,78 @@
+"""Fixtures for the end-to-end tests: a real `ricaas up` process and the compiled test contracts."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E = Path(__file__).resolve().parent
+
+
+def ricaas_binary() -> str:
+    binary = os.environ.get("RICAAS_BIN", str(ROOT / "target" / "debug" / "ricaas"))
+    if not Path(binary).exists():
+        pytest.fail(f"ricaas binary not found at {binary}; build it with `cargo build` or set RICAAS_BIN")
+    return binary
+
+
+class Network:
+    """A local network started with `ricaas up`; stopped (by PID) when the test ends."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.process = subprocess.Popen(
+            [ricaas_binary(), "up", "--data-dir", str(data_dir), "--rpc-port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=open(data_dir.parent / "node.log", "ab"),
+            text=True,
+        )
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        text = "".join(lines)
+        http = re.search(r"JSON-RPC HTTP:\s+(\S+)", text)
+        ws = re.search(r"JSON-RPC WS:\s+(\S+)", text)
+        key = re.search(r"developer key:\s+(\S+)", text)
+        if not (http and ws and key):
+            self.stop()
+            raise RuntimeError(f"ricaas up did not report its endpoints:\n{text}")
+        self.http_url, self.ws_url = http.group(1), ws.group(1)
+        self.dev_key = Path(key.group(1)).read_text().strip()
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def network():
+    with tempfile.TemporaryDirectory(prefix="ricaas-e2e-") as tmp:
+        net = Network(Path(tmp) / "data")
+        try:
+            yield net
+        finally:
+            net.stop()
+
+
+@pytest.fixture(scope="session")
+def contracts():
+    out = subprocess.run(["node", str(E2E / "compile.mjs")], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
