@@ -28,6 +28,13 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Verify a stopped node's data: re-execute every block from genesis and check each header
+    /// and the stored state against the chain's commitments.
+    Replay {
+        /// Path of the node's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Benchmark an Ethereum JSON-RPC endpoint with pre-signed ERC-20 transfers.
     Bench(bench::BenchArgs),
 }
@@ -52,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Up(args) => up::run(args).await,
             Command::Node { config } => up::run_node_from_config(&config).await,
+            Command::Replay { config } => up::replay(&config),
             Command::Bench(args) => bench::run(args).await,
         }
     })

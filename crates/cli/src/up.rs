@@ -121,6 +121,29 @@ pub async fn run_node_from_config(path: &Path) -> anyhow::Result<()> {
     serve_until_ctrl_c(node).await
 }
 
+pub fn replay(path: &Path) -> anyhow::Result<()> {
+    let config = NodeConfig::load(path)?;
+    let db = config
+        .data_dir
+        .join("channels")
+        .join(config.channel.name.as_str())
+        .join("chain.redb");
+    anyhow::ensure!(db.exists(), "no chain database at {}", db.display());
+    let scratch = std::env::temp_dir().join(format!("ricaas-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let result = ricaas_node::replay_chain(&config.channel, &db, &scratch);
+    std::fs::remove_dir_all(&scratch).ok();
+    let report = result?;
+    println!(
+        "replay ok: {} blocks, {} transactions re-executed; head {} {}; stored state matches the head's state root",
+        report.head + 1,
+        report.transactions,
+        report.head,
+        report.head_hash
+    );
+    Ok(())
+}
+
 async fn serve_until_ctrl_c(mut node: RunningNode) -> anyhow::Result<()> {
     let failure = tokio::select! {
         signal = shutdown_signal() => {

@@ -137,10 +137,16 @@ fn into_outcome(result: ExecutionResult) -> Result<CallOutcome, CallError> {
             };
             Ok(CallOutcome { output, gas_used })
         }
-        ExecutionResult::Revert { output, .. } => Err(CallError::Reverted {
-            reason: alloy_sol_types::decode_revert_reason(&output),
-            data: output,
-        }),
+        ExecutionResult::Revert { output, .. } => {
+            // geth's wording is "execution reverted: <reason>"; alloy prefixes string reasons
+            // with "revert: ", which would read twice.
+            let reason = alloy_sol_types::decode_revert_reason(&output)
+                .map(|r| r.strip_prefix("revert: ").map(str::to_string).unwrap_or(r));
+            Err(CallError::Reverted {
+                reason,
+                data: output,
+            })
+        }
         ExecutionResult::Halt { reason, .. } => Err(CallError::Halted(format!("{reason:?}"))),
     }
 }

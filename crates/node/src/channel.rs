@@ -208,7 +208,7 @@ impl Channel {
 }
 
 /// The genesis block: the configured accounts funded on an empty state, no transactions.
-fn genesis_block(config: &ChannelConfig) -> ExecutedBlock {
+pub(crate) fn genesis_block(config: &ChannelConfig) -> ExecutedBlock {
     let mut changes = StateChanges::default();
     let mut lattice = StateLattice::default();
     for account in &config.genesis {

@@ -6,6 +6,7 @@ mod channel;
 mod config;
 mod mempool;
 mod node;
+mod replay;
 
 pub use admission::AdmissionError;
 pub use channel::{Channel, ChannelError};
@@ -14,3 +15,4 @@ pub use config::{
 };
 pub use mempool::{Mempool, PoolError};
 pub use node::{NodeError, RunningNode, start_node};
+pub use replay::{ReplayError, ReplayReport, replay_chain};

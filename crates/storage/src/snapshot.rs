@@ -8,7 +8,7 @@ use crate::{
 };
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256};
-use redb::{ReadOnlyTable, ReadTransaction};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 use ricaas_primitives::{Block, Header, RecoveredTx, StoredReceipt, TxEnvelope};
 
 /// Where a transaction sits in the chain.
@@ -211,5 +211,28 @@ impl Snapshot {
             .code
             .get(&code_hash.0)?
             .map(|v| Bytes::copy_from_slice(v.value())))
+    }
+
+    /// The state root computed from scratch over every stored account and slot (a full scan:
+    /// for verification, never on the block path).
+    pub fn recompute_state_root(&self) -> Result<B256, StorageError> {
+        let mut lattice = crate::StateLattice::default();
+        for entry in self.accounts.iter()? {
+            let (address, account) = entry?;
+            lattice.add_account(
+                &Address::from(*address.value()),
+                &AccountState::decode(account.value()),
+            );
+        }
+        for entry in self.storage.iter()? {
+            let (key, value) = entry?;
+            let key = key.value();
+            lattice.add_slot(
+                &Address::from_slice(&key[..20]),
+                &U256::from_be_slice(&key[20..]),
+                &U256::from_be_bytes(*value.value()),
+            );
+        }
+        Ok(lattice.root())
     }
 }

@@ -1,0 +1,108 @@
+//! Independent check of a channel's data directory: re-executes every stored block from genesis
+//! into a scratch store and compares each header, then recomputes the state commitment from a
+//! full scan of the stored state. Used after crashes and by `ricaas replay`.
+
+use crate::{channel::genesis_block, config::ChannelConfig};
+use alloy_primitives::B256;
+use ricaas_execution::{BlockContext, ChainRules, ExecutionError, Mode, execute_block, seal_block};
+use ricaas_storage::{ChainStore, StorageError};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
+    #[error("block {height}: stored header hash {stored} but replay produced {replayed}")]
+    Diverged {
+        height: u64,
+        stored: B256,
+        replayed: B256,
+    },
+    #[error(
+        "stored state does not match the head's state root: header {header}, recomputed {recomputed}"
+    )]
+    StateMismatch { header: B256, recomputed: B256 },
+    #[error("block {0} is missing from the store")]
+    Missing(u64),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub head: u64,
+    pub head_hash: B256,
+    pub transactions: usize,
+}
+
+/// Replays the chain stored in `chain_db` (a `chain.redb`) using `scratch_dir` for the copy.
+pub fn replay_chain(
+    config: &ChannelConfig,
+    chain_db: &Path,
+    scratch_dir: &Path,
+) -> Result<ReplayReport, ReplayError> {
+    let source = ChainStore::open(chain_db)?;
+    let original = source.snapshot()?;
+    let head = original.head_height().ok_or(StorageError::NoGenesis)?;
+    let replica = ChainStore::open(&scratch_dir.join("replay.redb"))?;
+    let rules = ChainRules {
+        chain_id: config.chain_id,
+        block_gas_limit: config.block_gas_limit,
+        tx_gas_limit: config.tx_gas_limit,
+    };
+    let genesis = genesis_block(config);
+    let stored_genesis = original.header(0)?.ok_or(ReplayError::Missing(0))?;
+    if stored_genesis.hash() != genesis.block.hash() {
+        return Err(ReplayError::Diverged {
+            height: 0,
+            stored: stored_genesis.hash(),
+            replayed: genesis.block.hash(),
+        });
+    }
+    replica.commit_block(&genesis)?;
+    let mut transactions = 0;
+    for height in 1..=head {
+        let block = original
+            .block(height)?
+            .ok_or(ReplayError::Missing(height))?;
+        let header = &block.header;
+        let context = BlockContext {
+            height,
+            timestamp_ms: header.timestamp_ms,
+            parent_hash: header.parent_hash,
+            beneficiary: header.beneficiary,
+            gas_limit: header.gas_limit,
+        };
+        let snapshot = replica.snapshot()?;
+        transactions += block.transactions.len();
+        let outcome = execute_block(
+            &snapshot,
+            &rules,
+            &context,
+            block.transactions,
+            Mode::Verify,
+        )?;
+        let replayed = seal_block(&snapshot, &context, outcome)?;
+        if replayed.block.hash() != header.hash() {
+            return Err(ReplayError::Diverged {
+                height,
+                stored: header.hash(),
+                replayed: replayed.block.hash(),
+            });
+        }
+        replica.commit_block(&replayed)?;
+    }
+    let head_header = original.head_header()?;
+    let recomputed = original.recompute_state_root()?;
+    if recomputed != head_header.state_root {
+        return Err(ReplayError::StateMismatch {
+            header: head_header.state_root,
+            recomputed,
+        });
+    }
+    Ok(ReplayReport {
+        head,
+        head_hash: head_header.hash(),
+        transactions,
+    })
+}
