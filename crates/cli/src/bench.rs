@@ -126,30 +126,34 @@ fn quantity(value: &Value) -> anyhow::Result<u64> {
     Ok(u64::from_str_radix(text.trim_start_matches("0x"), 16)?)
 }
 
-fn sign(
-    key: &DevKey,
-    chain_id: u64,
-    nonce: u64,
-    gas_price: u128,
-    gas: u64,
-    to: TxKind,
-    value: U256,
-    input: Bytes,
-) -> (B256, String) {
-    let tx = TypedTransaction::Legacy(TxLegacy {
-        chain_id: Some(chain_id),
-        nonce,
-        gas_price,
-        gas_limit: gas,
-        to,
-        value,
-        input,
-    });
-    let signed = sign_transaction(tx, key.secret());
+/// Signs a legacy EIP-155 transaction (what Caliper and most tools send); returns hash and raw hex.
+fn sign(key: &DevKey, tx: TxLegacy) -> (B256, String) {
+    let signed = sign_transaction(TypedTransaction::Legacy(tx), key.secret());
     (
         *signed.tx_hash(),
         format!("0x{}", hex::encode(signed.encoded_2718())),
     )
+}
+
+/// A call or creation at the bench's gas price.
+struct Call {
+    nonce: u64,
+    gas: u64,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+}
+
+fn legacy(chain_id: u64, gas_price: u128, call: Call) -> TxLegacy {
+    TxLegacy {
+        chain_id: Some(chain_id),
+        nonce: call.nonce,
+        gas_price,
+        gas_limit: call.gas,
+        to: call.to,
+        value: call.value,
+        input: call.input,
+    }
 }
 
 async fn wait_receipt(client: &Submitter, hash: B256, timeout: Duration) -> anyhow::Result<Value> {
@@ -221,13 +225,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     init.extend(("Bench".to_string(), "BNCH".to_string(), supply).abi_encode_params());
     let (deploy_hash, raw) = sign(
         &funder,
-        chain_id,
-        funder_nonce,
-        gas_price,
-        3_000_000,
-        TxKind::Create,
-        U256::ZERO,
-        init.into(),
+        legacy(
+            chain_id,
+            gas_price,
+            Call {
+                nonce: funder_nonce,
+                gas: 3_000_000,
+                to: TxKind::Create,
+                value: U256::ZERO,
+                input: init.into(),
+            },
+        ),
     );
     funder_nonce += 1;
     control
@@ -252,13 +260,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         };
         let (hash, raw) = sign(
             &funder,
-            chain_id,
-            funder_nonce,
-            gas_price,
-            100_000,
-            TxKind::Call(token),
-            U256::ZERO,
-            call.abi_encode().into(),
+            legacy(
+                chain_id,
+                gas_price,
+                Call {
+                    nonce: funder_nonce,
+                    gas: 100_000,
+                    to: TxKind::Call(token),
+                    value: U256::ZERO,
+                    input: call.abi_encode().into(),
+                },
+            ),
         );
         funder_nonce += 1;
         funding.push(raw);
@@ -266,13 +278,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         if !gas_money.is_zero() {
             let (hash, raw) = sign(
                 &funder,
-                chain_id,
-                funder_nonce,
-                gas_price,
-                21_000,
-                TxKind::Call(sender.address()),
-                gas_money,
-                Bytes::new(),
+                legacy(
+                    chain_id,
+                    gas_price,
+                    Call {
+                        nonce: funder_nonce,
+                        gas: 21_000,
+                        to: TxKind::Call(sender.address()),
+                        value: gas_money,
+                        input: Bytes::new(),
+                    },
+                ),
             );
             funder_nonce += 1;
             funding.push(raw);
@@ -317,13 +333,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                                     };
                                     sign(
                                         key,
-                                        chain_id,
-                                        nonce,
-                                        gas_price,
-                                        TRANSFER_GAS,
-                                        TxKind::Call(token),
-                                        U256::ZERO,
-                                        call.abi_encode().into(),
+                                        legacy(
+                                            chain_id,
+                                            gas_price,
+                                            Call {
+                                                nonce,
+                                                gas: TRANSFER_GAS,
+                                                to: TxKind::Call(token),
+                                                value: U256::ZERO,
+                                                input: call.abi_encode().into(),
+                                            },
+                                        ),
                                     )
                                 })
                                 .collect::<Vec<_>>()

@@ -180,7 +180,7 @@ impl Snapshot {
         Ok(self
             .accounts
             .get(&address.0.0)?
-            .map(|v| AccountState::decode(&v.value())))
+            .map(|v| AccountState::decode(v.value())))
     }
 
     pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StorageError> {

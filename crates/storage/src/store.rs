@@ -76,7 +76,7 @@ impl ChainStore {
         let account = txn
             .open_table(tables::ACCOUNTS)?
             .get(&sender.0.0)?
-            .map(|v| crate::AccountState::decode(&v.value()));
+            .map(|v| crate::AccountState::decode(v.value()));
         Ok((account, committed))
     }
 
