@@ -128,3 +128,55 @@ def test_new_heads_over_websocket(network, w3, owner):
             assert head["hash"] == receipt.blockHash
             assert await aw3.eth.unsubscribe(subscription)
     asyncio.run(run())
+
+
+def test_polled_filters(w3, token, owner):
+    block_filter = w3.eth.filter("latest")
+    log_filter = token.events.Transfer.create_filter(from_block="latest")
+    recipient = Account.create().address
+    data = token.functions.transfer(recipient, 5).build_transaction({"from": owner.address, "gas": 100_000, "gasPrice": 0, "nonce": 0, "chainId": 1337})["data"]
+    receipt = send(w3, owner, {"to": token.address, "data": data})
+    assert receipt.blockHash in block_filter.get_new_entries()
+    entries = log_filter.get_new_entries()
+    assert [(e.args.to, e.args.value) for e in entries] == [(recipient, 5)]
+    assert log_filter.get_new_entries() == [], "changes are reported once"
+    assert [e.args.to for e in log_filter.get_all_entries()] == [recipient]
+    assert w3.eth.uninstall_filter(block_filter.filter_id)
+    assert not w3.eth.uninstall_filter(block_filter.filter_id)
+
+
+def test_logs_subscription_over_websocket(network, w3, token, owner):
+    recipient = Account.create().address
+
+    async def run():
+        async with AsyncWeb3(WebSocketProvider(network.ws_url)) as aw3:
+            topic = aw3.keccak(text="Transfer(address,uint256)")  # a different event: must not match
+            wanted = await aw3.eth.subscribe("logs", {"address": token.address})
+            await aw3.eth.subscribe("logs", {"address": token.address, "topics": [topic]})
+            data = token.functions.transfer(recipient, 3).build_transaction({"from": owner.address, "gas": 100_000, "gasPrice": 0, "nonce": 0, "chainId": 1337})["data"]
+            receipt = await asyncio.to_thread(send, w3, owner, {"to": token.address, "data": data})
+
+            async def first():
+                async for message in aw3.socket.process_subscriptions():
+                    return message
+
+            message = await asyncio.wait_for(first(), timeout=20)
+            assert message["subscription"] == wanted
+            log = message["result"]
+            assert log["transactionHash"] == receipt.transactionHash
+            assert log["address"] == token.address
+
+    asyncio.run(run())
+
+
+def test_call_with_state_override_and_fee_history(w3, token):
+    stranger = Account.create().address
+    # Pretend the stranger holds tokens: balanceOf is slot 3 keyed by address (mapping layout).
+    slot = Web3.solidity_keccak(["uint256", "uint256"], [int(stranger, 16), 3])
+    overrides = {token.address: {"stateDiff": {slot.to_0x_hex(): "0x" + (500).to_bytes(32, "big").hex()}}}
+    call = {"to": token.address, "data": token.encode_abi("balanceOf", [stranger])}
+    assert int.from_bytes(w3.eth.call(call, "latest", overrides), "big") == 500
+    assert int.from_bytes(w3.eth.call(call, "latest"), "big") == 0, "overrides are not persisted"
+    history = w3.eth.fee_history(4, "latest", [50])
+    assert len(history["baseFeePerGas"]) == len(history["gasUsedRatio"]) + 1
+    assert all(fee == 0 for fee in history["baseFeePerGas"])

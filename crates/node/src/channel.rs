@@ -189,7 +189,10 @@ impl Channel {
             beneficiary: Address::ZERO,
             gas_limit: self.rules.block_gas_limit,
         };
+        let started = std::time::Instant::now();
+        let offered = transactions.len();
         let outcome = execute_block(&snapshot, &self.rules, &context, transactions, Mode::Build)?;
+        let executed_at = std::time::Instant::now();
         {
             let mut pool = self.pool.lock();
             for rejected in &outcome.rejected {
@@ -203,7 +206,16 @@ impl Channel {
         if outcome.transactions.is_empty() && !allow_empty {
             return Ok(None);
         }
-        Ok(Some(seal_block(&snapshot, &context, outcome)?))
+        let sealed = seal_block(&snapshot, &context, outcome)?;
+        tracing::debug!(
+            height = context.height,
+            offered,
+            included = sealed.block.transactions.len(),
+            execute_ms = (executed_at - started).as_secs_f64() * 1e3,
+            seal_ms = executed_at.elapsed().as_secs_f64() * 1e3,
+            "block built"
+        );
+        Ok(Some(sealed))
     }
 }
 
@@ -297,7 +309,9 @@ impl Application for Channel {
     }
 
     fn finalize(&self, block: ExecutedBlock) -> Result<(), ExecutionError> {
+        let started = std::time::Instant::now();
         self.store.commit_block(&block)?;
+        let commit_ms = started.elapsed().as_secs_f64() * 1e3;
         self.pool.lock().remove_committed(&block.block.transactions);
         let height = block.block.header.height;
         tracing::info!(
@@ -306,6 +320,7 @@ impl Application for Channel {
             txs = block.block.transactions.len(),
             gas_used = block.block.header.gas_used,
             hash = %block.block.hash(),
+            commit_ms,
             "block committed"
         );
         *self.head.write() = block.block.header;
