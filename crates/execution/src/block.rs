@@ -20,6 +20,19 @@ pub struct BlockContext {
     pub gas_limit: u64,
 }
 
+impl From<&Header> for BlockContext {
+    /// The context a header was built in, for re-executing its block (or calling on top of it).
+    fn from(header: &Header) -> Self {
+        Self {
+            height: header.height,
+            timestamp_ms: header.timestamp_ms,
+            parent_hash: header.parent_hash,
+            beneficiary: header.beneficiary,
+            gas_limit: header.gas_limit,
+        }
+    }
+}
+
 impl BlockContext {
     pub(crate) fn block_env(&self) -> BlockEnv {
         BlockEnv {
@@ -86,6 +99,14 @@ pub enum ExecutionError {
     BlockGasExceeded { needed: u64, limit: u64 },
     #[error("EVM failure: {0}")]
     Evm(String),
+    #[error(
+        "block {height} does not re-execute to its header: header hash {expected}, re-executed {actual}"
+    )]
+    Diverged {
+        height: u64,
+        expected: B256,
+        actual: B256,
+    },
 }
 
 /// Executes `transactions` in order on top of `snapshot`.
@@ -210,4 +231,31 @@ pub fn seal_block(
         changes: outcome.changes,
         lattice,
     })
+}
+
+/// Re-executes a block produced elsewhere on top of `snapshot` and checks that it yields exactly
+/// the block's header (transactions, receipts and state roots included).
+pub fn verify_block(
+    snapshot: &Snapshot,
+    rules: &ChainRules,
+    block: &Block,
+) -> Result<ExecutedBlock, ExecutionError> {
+    let context = BlockContext::from(&block.header);
+    let outcome = execute_block(
+        snapshot,
+        rules,
+        &context,
+        block.transactions.clone(),
+        Mode::Verify,
+    )?;
+    let executed = seal_block(snapshot, &context, outcome)?;
+    let (expected, actual) = (block.hash(), executed.block.hash());
+    if expected != actual {
+        return Err(ExecutionError::Diverged {
+            height: block.header.height,
+            expected,
+            actual,
+        });
+    }
+    Ok(executed)
 }

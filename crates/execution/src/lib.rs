@@ -10,6 +10,7 @@ mod tx_env;
 
 pub use block::{
     BlockContext, BlockOutcome, ExecutionError, Mode, RejectedTx, execute_block, seal_block,
+    verify_block,
 };
 pub use call::{CallError, CallOutcome, CallRequest, call, estimate_gas};
 pub use state::StateReadError;

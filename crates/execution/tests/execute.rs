@@ -4,7 +4,9 @@
 use alloy_consensus::{TxLegacy, TypedTransaction};
 use alloy_primitives::{Address, B256, Bloom, Bytes, TxKind, U256};
 use ricaas_crypto::{DevKey, recover_transaction, sign_transaction};
-use ricaas_execution::{BlockContext, ChainRules, Mode, execute_block, seal_block};
+use ricaas_execution::{
+    BlockContext, ChainRules, ExecutionError, Mode, execute_block, seal_block, verify_block,
+};
 use ricaas_primitives::{Block, Header, RecoveredTx};
 use ricaas_storage::{AccountState, ChainStore, ExecutedBlock, StateChanges};
 
@@ -187,6 +189,20 @@ fn building_executes_transfers_creations_and_reverts_and_drops_invalid_transacti
             .hash(),
         built.block.hash()
     );
+
+    assert_eq!(
+        verify_block(&other_snapshot, &RULES, &built.block)
+            .expect("verifies")
+            .block
+            .hash(),
+        built.block.hash()
+    );
+    let mut forged = built.block.clone();
+    forged.header.state_root = B256::repeat_byte(9);
+    assert!(matches!(
+        verify_block(&other_snapshot, &RULES, &forged),
+        Err(ExecutionError::Diverged { height: 1, .. })
+    ));
 
     // A block containing an invalid transaction is refused in verification.
     let err = execute_block(&other_snapshot, &RULES, &ctx, txs, Mode::Verify).unwrap_err();

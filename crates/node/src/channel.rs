@@ -12,6 +12,7 @@ use parking_lot::{Mutex, RwLock};
 use ricaas_consensus::{Application, Backlog};
 use ricaas_execution::{
     BlockContext, ChainRules, ExecutionError, Mode, execute_block, intrinsic_gas, seal_block,
+    verify_block,
 };
 use ricaas_primitives::{
     Block, ChannelId, Header, RecoveredTx, StoredReceipt, decode_raw_transaction,
@@ -283,29 +284,7 @@ impl Application for Channel {
 
     fn verify(&self, block: &ExecutedBlock) -> Result<(), ExecutionError> {
         let snapshot = self.store.snapshot()?;
-        let header = &block.block.header;
-        let context = BlockContext {
-            height: header.height,
-            timestamp_ms: header.timestamp_ms,
-            parent_hash: header.parent_hash,
-            beneficiary: header.beneficiary,
-            gas_limit: header.gas_limit,
-        };
-        let outcome = execute_block(
-            &snapshot,
-            &self.rules,
-            &context,
-            block.block.transactions.clone(),
-            Mode::Verify,
-        )?;
-        let ours = seal_block(&snapshot, &context, outcome)?;
-        if ours.block.hash() != block.block.hash() {
-            return Err(ExecutionError::Evm(format!(
-                "block {} does not re-execute to its header: ours {:?}, theirs {:?}",
-                header.height, ours.block.header, header
-            )));
-        }
-        Ok(())
+        verify_block(&snapshot, &self.rules, &block.block).map(|_| ())
     }
 
     fn finalize(&self, block: ExecutedBlock) -> Result<(), ExecutionError> {

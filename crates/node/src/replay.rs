@@ -4,7 +4,7 @@
 
 use crate::{channel::genesis_block, config::ChannelConfig};
 use alloy_primitives::B256;
-use ricaas_execution::{BlockContext, ChainRules, ExecutionError, Mode, execute_block, seal_block};
+use ricaas_execution::{ChainRules, ExecutionError, verify_block};
 use ricaas_storage::{ChainStore, StorageError};
 use std::path::Path;
 
@@ -14,7 +14,9 @@ pub enum ReplayError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Execution(#[from] ExecutionError),
-    #[error("block {height}: stored header hash {stored} but replay produced {replayed}")]
+    #[error(
+        "block {height}: stored header hash {stored} but the configuration's genesis is {replayed}"
+    )]
     Diverged {
         height: u64,
         stored: B256,
@@ -65,31 +67,8 @@ pub fn replay_chain(
         let block = original
             .block(height)?
             .ok_or(ReplayError::Missing(height))?;
-        let header = &block.header;
-        let context = BlockContext {
-            height,
-            timestamp_ms: header.timestamp_ms,
-            parent_hash: header.parent_hash,
-            beneficiary: header.beneficiary,
-            gas_limit: header.gas_limit,
-        };
-        let snapshot = replica.snapshot()?;
         transactions += block.transactions.len();
-        let outcome = execute_block(
-            &snapshot,
-            &rules,
-            &context,
-            block.transactions,
-            Mode::Verify,
-        )?;
-        let replayed = seal_block(&snapshot, &context, outcome)?;
-        if replayed.block.hash() != header.hash() {
-            return Err(ReplayError::Diverged {
-                height,
-                stored: header.hash(),
-                replayed: replayed.block.hash(),
-            });
-        }
+        let replayed = verify_block(&replica.snapshot()?, &rules, &block)?;
         replica.commit_block(&replayed)?;
     }
     let head_header = original.head_header()?;
