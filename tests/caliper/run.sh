@@ -62,7 +62,10 @@ npx caliper launch manager \
   --caliper-benchconfig benchconfig.yaml \
   --caliper-networkconfig "$work/networkconfig.json" \
   --caliper-flow-skip-start --caliper-flow-skip-end \
-  --caliper-report-path "$work/report.html" 2>&1 | tee "$work/caliper.log"
+  --caliper-report-path "$work/report.html" > "$work/caliper.log" 2>&1 || { cat "$work/caliper.log"; exit 1; }
+# The manager has exited; its workers sometimes linger on open WebSocket handles.
+pkill -f "caliper launch worker --caliper-workspace $here" || true
+grep -E 'Worker|Round|Succ|\| transfer|finished' "$work/caliper.log" | tail -12
 
 # Caliper's summary table: | Name | Succ | Fail | Send Rate (TPS) | ... |
 summary=$(grep -E '^\| transfer' "$work/caliper.log" | tail -1)
