@@ -57,7 +57,8 @@ cat > "$work/networkconfig.json" <<JSON
 }
 JSON
 
-npx caliper launch manager \
+# Bounded: a transaction that never completes would otherwise keep Caliper waiting forever.
+timeout 600 npx caliper launch manager \
   --caliper-workspace "$here" \
   --caliper-benchconfig benchconfig.yaml \
   --caliper-networkconfig "$work/networkconfig.json" \

@@ -91,7 +91,7 @@ impl ChannelConfig {
             min_gas_price: 0,
             mempool: MempoolConfig {
                 max_txs: 200_000,
-                max_queued_per_sender: 64,
+                max_queued_per_sender: 1024,
             },
             genesis_timestamp_ms,
             genesis,
@@ -212,7 +212,8 @@ genesis_timestamp_ms = {genesis_timestamp_ms}
 [channel.mempool]
 # Most transactions waiting in the pool (ready and queued).
 max_txs = {max_txs}
-# Most future-nonce transactions held per sender until the gap is filled.
+# Most future-nonce transactions held per sender until the gap is filled. Tools that sign and
+# send one account's transactions concurrently (Caliper) deliver them out of order: keep this roomy.
 max_queued_per_sender = {max_queued}
 
 # Accounts funded in the genesis block (balance in wei). Changing these after the chain was
