@@ -52,15 +52,29 @@ fn init_logging() {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        match cli.command {
-            Command::Up(args) => up::run(args).await,
-            Command::Node { config } => up::run_node_from_config(&config).await,
-            Command::Replay { config } => up::replay(&config),
-            Command::Bench(args) => bench::run(args).await,
+    use commonware_runtime::Runner as _;
+    match cli.command {
+        Command::Up(args) => {
+            let created = up::prepare(&args)?;
+            if up::is_multi_node(&args)? {
+                tokio_runtime()?.block_on(up::run_validators(args, created))
+            } else {
+                let data_dir = up::data_dir_of(&args).to_path_buf();
+                up::node_runtime(&data_dir).start(|runtime| up::run_solo(args, created, runtime))
+            }
         }
-    })
+        Command::Node { config } => {
+            let data_dir = up::node_data_dir(&config)?;
+            up::node_runtime(&data_dir)
+                .start(|runtime| async move { up::run_node_from_config(&config, runtime).await })
+        }
+        Command::Replay { config } => up::replay(&config),
+        Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
+    }
+}
+
+fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }

@@ -1,12 +1,18 @@
-//! `ricaas up` and `ricaas node`.
+//! `ricaas up` (a local network: one solo node, or N validators as N supervised processes) and
+//! `ricaas node` (one node from its configuration).
 
 use alloy_primitives::U256;
-use anyhow::Context;
+use anyhow::Context as _;
 use ricaas_crypto::DevKey;
-use ricaas_node::{ChannelConfig, GenesisAccount, NodeConfig, RpcConfig, RunningNode, start_node};
+use ricaas_node::{
+    BftConfig, ChannelConfig, GenesisAccount, NodeConfig, RpcConfig, RunningNode, ValidatorEntry,
+    start_node,
+};
 use std::{
-    net::SocketAddr,
+    io::{BufRead, BufReader},
+    net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
     time::SystemTime,
 };
 
@@ -15,69 +21,229 @@ pub struct UpArgs {
     /// Directory for the network's configuration, keys and data.
     #[arg(long, default_value = "ricaas-data")]
     data_dir: PathBuf,
-    /// JSON-RPC port on 127.0.0.1 (0 picks a free port). Overrides the config file.
+    /// Number of validators. 1 runs a single node in this process (solo ordering); more runs
+    /// that many validator processes replicating the chain with BFT consensus (4 tolerates one
+    /// failed validator). Used only when the network is created.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// JSON-RPC port on 127.0.0.1 (validator i gets this port + i; 0 picks free ports when the
+    /// network is created). Overrides the config file for a single node.
     #[arg(long)]
     rpc_port: Option<u16>,
+    /// First p2p port of the validators (validator i gets this port + i; 0 picks free ports).
+    /// Used only when a multi-validator network is created.
+    #[arg(long, default_value_t = 9545)]
+    p2p_port: u16,
     /// EIP-155 chain id of the channel; used only when the network is created.
     #[arg(long, default_value_t = 1337)]
     chain_id: u64,
+    /// Create the network's files and exit without starting it (run each validator with
+    /// `ricaas node --config <data-dir>/nodes/<i>/ricaas.toml`).
+    #[arg(long)]
+    create_only: bool,
 }
 
 const CONFIG_FILE: &str = "ricaas.toml";
 const DEV_KEY_FILE: &str = "keys/dev.key";
+const NODES_DIR: &str = "nodes";
+const NODE_KEY_FILE: &str = "node.key";
 
 /// One billion ether, in wei: enough for any development workload.
 fn developer_balance() -> U256 {
     U256::from(10).pow(U256::from(27))
 }
 
-fn create_network(dir: &Path, chain_id: u64) -> anyhow::Result<()> {
+fn now_ms() -> anyhow::Result<u64> {
+    Ok(SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)?
+        .as_millis() as u64)
+}
+
+fn create_dev_key(dir: &Path) -> anyhow::Result<DevKey> {
     std::fs::create_dir_all(dir.join("keys"))
         .with_context(|| format!("creating {}", dir.display()))?;
     let key = DevKey::random();
     key.write_new(&dir.join(DEV_KEY_FILE))?;
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)?
-        .as_millis() as u64;
+    Ok(key)
+}
+
+fn genesis_for(key: &DevKey) -> Vec<GenesisAccount> {
+    vec![GenesisAccount {
+        address: key.address(),
+        balance: developer_balance(),
+    }]
+}
+
+fn create_solo_network(dir: &Path, chain_id: u64) -> anyhow::Result<()> {
+    let key = create_dev_key(dir)?;
     let config = NodeConfig {
         data_dir: PathBuf::from("."),
         rpc: RpcConfig::default(),
-        channel: ChannelConfig::development(
-            chain_id,
-            vec![GenesisAccount {
-                address: key.address(),
-                balance: developer_balance(),
-            }],
-            now,
-        ),
+        channel: ChannelConfig::development(chain_id, genesis_for(&key), now_ms()?),
+        consensus: None,
     };
     std::fs::write(dir.join(CONFIG_FILE), config.documented_toml())?;
     Ok(())
 }
 
-pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+/// `count` ports on 127.0.0.1: consecutive from `base`, or free ones the OS picked when `base`
+/// is 0.
+fn ports(base: u16, count: usize) -> anyhow::Result<Vec<u16>> {
+    if base != 0 {
+        return (0..count)
+            .map(|i| {
+                u16::try_from(usize::from(base) + i)
+                    .map_err(|_| anyhow::anyhow!("port {base} + {i} is out of range"))
+            })
+            .collect();
+    }
+    // Hold every listener until all are picked so the OS hands out distinct ports.
+    let listeners = (0..count)
+        .map(|_| TcpListener::bind(("127.0.0.1", 0)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+fn node_dir(dir: &Path, index: usize) -> PathBuf {
+    dir.join(NODES_DIR).join(index.to_string())
+}
+
+fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Writes keys and configs of `count` validators that share one genesis.
+fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
+    let count = args.nodes;
+    let dev_key = create_dev_key(dir)?;
+    let rpc_ports = ports(args.rpc_port.unwrap_or(8545), count)?;
+    let p2p_ports = ports(args.p2p_port, count)?;
+    let keys: Vec<_> = (0..count)
+        .map(|_| ricaas_consensus::bft::generate_node_key())
+        .collect();
+    let validators: Vec<ValidatorEntry> = keys
+        .iter()
+        .zip(&p2p_ports)
+        .map(|(key, port)| ValidatorEntry {
+            public_key: ricaas_consensus::bft::public_key_to_hex(
+                &ricaas_consensus::bft::public_key_of(key),
+            ),
+            address: SocketAddr::from(([127, 0, 0, 1], *port)),
+        })
+        .collect();
+    let channel = ChannelConfig::development(args.chain_id, genesis_for(&dev_key), now_ms()?);
+    for (index, key) in keys.iter().enumerate() {
+        let home = node_dir(dir, index);
+        std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+        write_secret(
+            &home.join(NODE_KEY_FILE),
+            &ricaas_consensus::bft::node_key_to_hex(key),
+        )?;
+        let config = NodeConfig {
+            data_dir: PathBuf::from("data"),
+            rpc: RpcConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], rpc_ports[index])),
+                ..RpcConfig::default()
+            },
+            channel: channel.clone(),
+            consensus: Some(BftConfig::local(
+                PathBuf::from(NODE_KEY_FILE),
+                SocketAddr::from(([127, 0, 0, 1], p2p_ports[index])),
+                validators.clone(),
+            )),
+        };
+        std::fs::write(home.join(CONFIG_FILE), config.documented_toml())?;
+    }
+    Ok(())
+}
+
+/// The configuration files of the validators of a multi-node network, in order.
+fn validator_configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut configs = Vec::new();
+    while node_dir(dir, configs.len()).join(CONFIG_FILE).exists() {
+        configs.push(node_dir(dir, configs.len()).join(CONFIG_FILE));
+    }
+    Ok(configs)
+}
+
+fn absolute(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The commonware runtime every node runs on: tokio, with the consensus engine's storage under
+/// the node's data directory.
+pub fn node_runtime(data_dir: &Path) -> commonware_runtime::tokio::Runner {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    commonware_runtime::tokio::Runner::new(
+        commonware_runtime::tokio::Config::new()
+            .with_worker_threads(threads)
+            .with_catch_panics(false)
+            .with_storage_directory(data_dir.join("consensus")),
+    )
+}
+
+/// Where `up` keeps the network's data.
+pub fn data_dir_of(args: &UpArgs) -> &Path {
+    &args.data_dir
+}
+
+/// Creates the network when absent; true if this run created it.
+pub fn prepare(args: &UpArgs) -> anyhow::Result<bool> {
+    let dir = &args.data_dir;
+    let exists = dir.join(CONFIG_FILE).exists() || !validator_configs(dir)?.is_empty();
+    if exists {
+        return Ok(false);
+    }
+    anyhow::ensure!(args.nodes >= 1, "--nodes must be at least 1");
+    if args.nodes == 1 {
+        create_solo_network(dir, args.chain_id)?;
+    } else {
+        create_bft_network(dir, args)?;
+    }
+    Ok(true)
+}
+
+/// Whether the network in `args.data_dir` runs its validators as separate processes.
+pub fn is_multi_node(args: &UpArgs) -> anyhow::Result<bool> {
+    Ok(!validator_configs(&args.data_dir)?.is_empty())
+}
+
+pub async fn run_solo(
+    args: UpArgs,
+    created: bool,
+    runtime: commonware_runtime::tokio::Context,
+) -> anyhow::Result<()> {
     let dir = &args.data_dir;
     let config_path = dir.join(CONFIG_FILE);
-    let created = !config_path.exists();
-    if created {
-        create_network(dir, args.chain_id)?;
-    }
     let mut config = NodeConfig::load(&config_path)?;
     if let Some(port) = args.rpc_port {
         config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], port));
     }
-    let node = start_node(config.clone()).await?;
+    if args.create_only {
+        println!("RiCaaS network created in {}", absolute(dir));
+        return Ok(());
+    }
+    let node = start_node(config.clone(), runtime).await?;
     let key_path =
         std::fs::canonicalize(dir.join(DEV_KEY_FILE)).unwrap_or_else(|_| dir.join(DEV_KEY_FILE));
     let key = DevKey::read(&key_path)?;
     let addr = node.rpc_addr;
     let name = config.channel.name.as_str();
-    let abs = |p: &Path| {
-        std::fs::canonicalize(p)
-            .unwrap_or_else(|_| p.to_path_buf())
-            .display()
-            .to_string()
-    };
     println!(
         "RiCaaS local network is running ({})",
         if created { "created" } else { "reopened" }
@@ -93,23 +259,167 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         key_path.display(),
         key.address()
     );
-    println!("  config:         {}", abs(&config_path));
+    println!("  config:         {}", absolute(&config_path));
     println!(
         "  data:           {}",
-        abs(&config.data_dir.join("channels").join(name))
+        absolute(&config.data_dir.join("channels").join(name))
     );
     println!("Press Ctrl-C to stop.");
     serve_until_ctrl_c(node).await
 }
 
-pub async fn run_node_from_config(path: &Path) -> anyhow::Result<()> {
+/// A validator process started by `up`, killed when dropped.
+struct Supervised {
+    index: usize,
+    child: Child,
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts one `ricaas node` process per validator, waits until each serves JSON-RPC, prints the
+/// endpoints and supervises them until Ctrl-C.
+pub async fn run_validators(args: UpArgs, created: bool) -> anyhow::Result<()> {
+    let dir = &args.data_dir;
+    let configs = validator_configs(dir)?;
+    if args.create_only {
+        println!(
+            "RiCaaS network of {} validators created in {}",
+            configs.len(),
+            absolute(dir)
+        );
+        for config in &configs {
+            println!("  ricaas node --config {}", absolute(config));
+        }
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("locating the ricaas binary")?;
+    let mut children = Vec::new();
+    let mut endpoints = Vec::new();
+    for (index, config_path) in configs.iter().enumerate() {
+        let log_path = config_path.with_file_name("node.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let mut child = Command::new(&exe)
+            .arg("node")
+            .arg("--config")
+            .arg(config_path)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting validator {index}"))?;
+        let stdout = child.stdout.take().context("validator stdout")?;
+        children.push(Supervised { index, child });
+        let url = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut url = None;
+            for line in lines.by_ref() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.trim().strip_prefix("JSON-RPC HTTP:") {
+                    url = rest.split_whitespace().next().map(str::to_string);
+                    break;
+                }
+            }
+            // Keep draining so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            url
+        })
+        .await?;
+        let url = url.with_context(|| {
+            format!(
+                "validator {index} exited before serving JSON-RPC; see {}",
+                log_path.display()
+            )
+        })?;
+        endpoints.push((url, log_path));
+    }
+    let dev_key = absolute(&dir.join(DEV_KEY_FILE));
+    let first = NodeConfig::load(&configs[0])?;
+    println!(
+        "RiCaaS local network is running ({}): {} validators, BFT",
+        if created { "created" } else { "reopened" },
+        configs.len()
+    );
+    println!(
+        "  channel:        {} (chain id {})",
+        first.channel.name, first.channel.chain_id
+    );
+    for (index, (url, log)) in endpoints.iter().enumerate() {
+        println!(
+            "  validator {index}:    JSON-RPC HTTP: {url}   pid {}   log {}",
+            children[index].child.id(),
+            log.display()
+        );
+    }
+    println!("  developer key:  {dev_key}");
+    println!(
+        "  configs:        {}/<i>/ricaas.toml",
+        absolute(&dir.join(NODES_DIR))
+    );
+    println!("Press Ctrl-C to stop.");
+    supervise(children).await
+}
+
+async fn supervise(mut children: Vec<Supervised>) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            signal = shutdown_signal() => {
+                signal?;
+                break;
+            }
+            _ = tick.tick() => {
+                for child in &mut children {
+                    if let Ok(Some(status)) = child.child.try_wait() {
+                        // Reported once; the network keeps going while a quorum is up.
+                        tracing::warn!(validator = child.index, %status, "validator exited");
+                        println!("validator {} exited ({status}); the others continue", child.index);
+                    }
+                }
+                children.retain_mut(|c| !matches!(c.child.try_wait(), Ok(Some(_))));
+            }
+        }
+    }
+    for child in &children {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.child.id().to_string()])
+            .status();
+    }
+    for child in &mut children {
+        let _ = child.child.wait();
+    }
+    Ok(())
+}
+
+pub fn node_data_dir(path: &Path) -> anyhow::Result<PathBuf> {
+    Ok(NodeConfig::load(path)?.data_dir)
+}
+
+pub async fn run_node_from_config(
+    path: &Path,
+    runtime: commonware_runtime::tokio::Context,
+) -> anyhow::Result<()> {
     let config = NodeConfig::load(path)?;
-    let node = start_node(config.clone()).await?;
+    let node = start_node(config.clone(), runtime).await?;
     println!("RiCaaS node is running");
     println!(
         "  channel:        {} (chain id {})",
         config.channel.name, config.channel.chain_id
     );
+    if let Some(bft) = &config.consensus {
+        println!(
+            "  consensus:      BFT validator, {} validators, p2p {}",
+            bft.validators.len(),
+            bft.p2p_listen
+        );
+    }
     println!(
         "  JSON-RPC HTTP:  http://{}/channels/{}",
         node.rpc_addr, config.channel.name

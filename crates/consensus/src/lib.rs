@@ -3,6 +3,7 @@
 //! solo sequencer here serves a single-node channel; a BFT engine (Commonware simplex) will
 //! implement the same [`Ordering`] trait so the rest of the node cannot tell them apart.
 
+pub mod bft;
 mod solo;
 
 pub use solo::{SoloConfig, SoloSequencer};

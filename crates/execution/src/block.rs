@@ -8,7 +8,7 @@ use revm::{
     context_interface::result::ExecutionResult,
 };
 use ricaas_primitives::{Block, Header, RecoveredTx, StoredReceipt};
-use ricaas_storage::{ExecutedBlock, Snapshot, StateChanges, StorageError};
+use ricaas_storage::{ExecutedBlock, StateChanges, StateReader, StorageError};
 
 /// Where the block sits: everything the EVM's block environment is derived from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,8 +110,8 @@ pub enum ExecutionError {
 }
 
 /// Executes `transactions` in order on top of `snapshot`.
-pub fn execute_block(
-    snapshot: &Snapshot,
+pub fn execute_block<S: StateReader + ?Sized>(
+    snapshot: &S,
     rules: &ChainRules,
     context: &BlockContext,
     transactions: impl IntoIterator<Item = RecoveredTx>,
@@ -204,8 +204,8 @@ fn receipt_for(tx: &RecoveredTx, result: &ExecutionResult, gas_before: u64) -> S
 }
 
 /// Computes the header of an executed block: roots over transactions, receipts and state.
-pub fn seal_block(
-    snapshot: &Snapshot,
+pub fn seal_block<S: StateReader + ?Sized>(
+    snapshot: &S,
     context: &BlockContext,
     outcome: BlockOutcome,
 ) -> Result<ExecutedBlock, ExecutionError> {
@@ -235,8 +235,8 @@ pub fn seal_block(
 
 /// Re-executes a block produced elsewhere on top of `snapshot` and checks that it yields exactly
 /// the block's header (transactions, receipts and state roots included).
-pub fn verify_block(
-    snapshot: &Snapshot,
+pub fn verify_block<S: StateReader + ?Sized>(
+    snapshot: &S,
     rules: &ChainRules,
     block: &Block,
 ) -> Result<ExecutedBlock, ExecutionError> {

@@ -42,7 +42,10 @@ pub enum CallError {
     GasExceedsAllowance(u64),
 }
 
-fn apply_overrides(state: &mut BlockState<'_>, overrides: &StateOverride) -> Result<(), CallError> {
+fn apply_overrides(
+    state: &mut BlockState<'_, Snapshot>,
+    overrides: &StateOverride,
+) -> Result<(), CallError> {
     for (address, account) in overrides {
         if account.state.is_some() && account.state_diff.is_some() {
             return Err(CallError::Invalid(format!(

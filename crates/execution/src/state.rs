@@ -9,7 +9,7 @@ use revm::{
     primitives::{AddressMap, StorageKey, StorageValue},
     state::{Account, AccountInfo},
 };
-use ricaas_storage::{AccountState, Snapshot, StateChanges, StorageError};
+use ricaas_storage::{AccountState, StateChanges, StateReader, StorageError};
 use std::collections::{HashMap, HashSet};
 
 /// A storage failure surfaced through revm. Execution cannot continue past it.
@@ -25,16 +25,16 @@ impl From<StorageError> for StateReadError {
     }
 }
 
-pub(crate) struct BlockState<'a> {
-    snapshot: &'a Snapshot,
+pub(crate) struct BlockState<'a, S: StateReader + ?Sized> {
+    snapshot: &'a S,
     accounts: HashMap<Address, Option<AccountState>>,
     storage: HashMap<(Address, U256), U256>,
     wiped: HashSet<Address>,
     code: HashMap<B256, Bytes>,
 }
 
-impl<'a> BlockState<'a> {
-    pub(crate) fn new(snapshot: &'a Snapshot) -> Self {
+impl<'a, S: StateReader + ?Sized> BlockState<'a, S> {
+    pub(crate) fn new(snapshot: &'a S) -> Self {
         Self {
             snapshot,
             accounts: HashMap::new(),
@@ -126,7 +126,7 @@ impl<'a> BlockState<'a> {
     }
 }
 
-impl Database for BlockState<'_> {
+impl<S: StateReader + ?Sized> Database for BlockState<'_, S> {
     type Error = StateReadError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
@@ -165,15 +165,11 @@ impl Database for BlockState<'_> {
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
-        Ok(self
-            .snapshot
-            .header(number)?
-            .map(|h| h.hash())
-            .unwrap_or_default())
+        Ok(self.snapshot.block_hash(number)?.unwrap_or_default())
     }
 }
 
-impl DatabaseCommit for BlockState<'_> {
+impl<S: StateReader + ?Sized> DatabaseCommit for BlockState<'_, S> {
     fn commit(&mut self, changes: AddressMap<Account>) {
         for (address, account) in changes {
             self.commit_account(address, account);

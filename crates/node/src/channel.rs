@@ -1,6 +1,7 @@
 //! One channel on this node: its store, pool and execution rules, as the ordering engine and the
 //! RPC server see it.
 
+use crate::replicated::PendingBlocks;
 use crate::{
     admission::AdmissionError,
     config::ChannelConfig,
@@ -9,6 +10,7 @@ use crate::{
 use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use parking_lot::{Mutex, RwLock};
+use ricaas_consensus::bft::ChainBlock;
 use ricaas_consensus::{Application, Backlog};
 use ricaas_execution::{
     BlockContext, ChainRules, ExecutionError, Mode, execute_block, intrinsic_gas, seal_block,
@@ -21,8 +23,8 @@ use ricaas_rpc::{ChannelBackend, RejectedTransaction};
 use ricaas_storage::{
     AccountState, ChainStore, ExecutedBlock, Snapshot, StateChanges, StateLattice, StorageError,
 };
-use std::{path::Path, time::SystemTime};
-use tokio::sync::{Notify, watch};
+use std::{path::Path, sync::OnceLock, time::SystemTime};
+use tokio::sync::{Notify, mpsc, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -35,6 +37,29 @@ pub enum ChannelError {
     Execution {
         channel: ChannelId,
         source: ExecutionError,
+    },
+    #[error(
+        "channel {channel}: finalized block {height} conflicts with this node's chain: it holds {stored:?} there, consensus finalized {finalized}"
+    )]
+    Conflict {
+        channel: ChannelId,
+        height: u64,
+        stored: Option<B256>,
+        finalized: B256,
+    },
+    #[error("channel {channel}: finalized block {height} is invalid here: {reason}")]
+    InvalidFinalized {
+        channel: ChannelId,
+        height: u64,
+        reason: String,
+    },
+    #[error(
+        "channel {channel}: no state for block {height} ({hash}): it is neither committed nor executed here"
+    )]
+    StateUnavailable {
+        channel: ChannelId,
+        height: u64,
+        hash: B256,
     },
     #[error(
         "channel {channel}: the genesis in the configuration ({configured}) differs from the chain in the data directory ({stored}); restore the original configuration or use a new data directory"
@@ -54,6 +79,10 @@ pub struct Channel {
     work: Notify,
     head: RwLock<Header>,
     head_tx: watch::Sender<u64>,
+    genesis: ExecutedBlock,
+    pending: Mutex<PendingBlocks>,
+    /// Where newly admitted transactions go to be gossiped to the other validators (BFT only).
+    gossip: OnceLock<mpsc::Sender<Bytes>>,
 }
 
 impl Channel {
@@ -101,7 +130,59 @@ impl Channel {
             work: Notify::new(),
             head: RwLock::new(head),
             head_tx,
+            genesis,
+            pending: Mutex::new(PendingBlocks::default()),
+            gossip: OnceLock::new(),
         })
+    }
+
+    /// Sends every transaction this node admits from its clients to `gossip` as well.
+    pub fn set_gossip(&self, gossip: mpsc::Sender<Bytes>) {
+        let _ = self.gossip.set(gossip);
+    }
+
+    pub(crate) fn store(&self) -> &ChainStore {
+        &self.store
+    }
+
+    pub(crate) fn pool(&self) -> &Mutex<Mempool> {
+        &self.pool
+    }
+
+    pub(crate) fn pending(&self) -> &Mutex<PendingBlocks> {
+        &self.pending
+    }
+
+    pub(crate) fn genesis(&self) -> &ExecutedBlock {
+        &self.genesis
+    }
+
+    pub(crate) fn set_head(&self, header: Header) {
+        let height = header.height;
+        *self.head.write() = header;
+        self.head_tx.send_replace(height);
+    }
+
+    pub(crate) fn storage_error(&self, source: StorageError) -> ChannelError {
+        ChannelError::Storage {
+            channel: self.config.name.clone(),
+            source,
+        }
+    }
+
+    pub(crate) fn execution_error(&self, source: ExecutionError) -> ChannelError {
+        ChannelError::Execution {
+            channel: self.config.name.clone(),
+            source,
+        }
+    }
+
+    pub(crate) fn state_unavailable(&self, block: &ChainBlock) -> ChannelError {
+        ChannelError::StateUnavailable {
+            channel: self.config.name.clone(),
+            height: block.header().height,
+            hash: block.hash(),
+        }
     }
 
     pub fn config(&self) -> &ChannelConfig {
@@ -112,8 +193,14 @@ impl Channel {
         self.head.read().clone()
     }
 
-    /// Admission of a raw transaction: decode, chain id, gas, signature, nonce, funds, pool.
+    /// Admission of a raw transaction from a client: decode, chain id, gas, signature, nonce,
+    /// funds, pool; then gossip to the other validators.
     pub fn submit(&self, raw: &[u8]) -> Result<B256, AdmissionError> {
+        self.admit(raw, true)
+    }
+
+    /// Admission; `forward` sends a newly pooled transaction on to the other validators.
+    pub(crate) fn admit(&self, raw: &[u8], forward: bool) -> Result<B256, AdmissionError> {
         let envelope = decode_raw_transaction(raw, self.config.max_tx_bytes)?;
         match envelope.chain_id() {
             None => {
@@ -168,6 +255,14 @@ impl Channel {
         let inserted = self.pool.lock().insert(tx, account.nonce)?;
         if inserted == Inserted::Ready {
             self.work.notify_one();
+        }
+        if forward
+            && let Some(gossip) = self.gossip.get()
+            && gossip.try_send(Bytes::copy_from_slice(raw)).is_err()
+        {
+            // The other validators are far behind; the transaction is pooled here and this node
+            // includes it when it next proposes.
+            tracing::debug!(tx = %hash, "gossip queue full: transaction not forwarded");
         }
         Ok(hash)
     }
@@ -288,23 +383,7 @@ impl Application for Channel {
     }
 
     fn finalize(&self, block: ExecutedBlock) -> Result<(), ExecutionError> {
-        let started = std::time::Instant::now();
-        self.store.commit_block(&block)?;
-        let commit_ms = started.elapsed().as_secs_f64() * 1e3;
-        self.pool.lock().remove_committed(&block.block.transactions);
-        let height = block.block.header.height;
-        tracing::info!(
-            channel = %self.config.name,
-            height,
-            txs = block.block.transactions.len(),
-            gas_used = block.block.header.gas_used,
-            hash = %block.block.hash(),
-            commit_ms,
-            "block committed"
-        );
-        *self.head.write() = block.block.header;
-        self.head_tx.send_replace(height);
-        Ok(())
+        self.commit_executed(&block)
     }
 }
 

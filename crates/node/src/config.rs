@@ -16,6 +16,122 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub rpc: RpcConfig,
     pub channel: ChannelConfig,
+    /// BFT replication among validators. Absent: this node orders blocks alone (solo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<BftConfig>,
+}
+
+/// Settings of a validator in a BFT network. Every validator of a channel lists the same
+/// validators (with their addresses) and timeouts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BftConfig {
+    /// File holding this node's Ed25519 private key (hex), relative to the config file.
+    pub key_file: PathBuf,
+    /// Address the node accepts peer connections on (authenticated and encrypted).
+    pub p2p_listen: SocketAddr,
+    /// How long a view's leader has to propose before validators vote to skip it, in ms.
+    pub leader_timeout_ms: u64,
+    /// How long validators wait for a proposal to be notarized before moving on, in ms.
+    pub certification_timeout_ms: u64,
+    /// With no transactions waiting, a leader proposes an empty block after this long, in ms.
+    /// Must stay below `leader_timeout_ms`.
+    pub empty_block_interval_ms: u64,
+    /// The channel's validators, this node included.
+    pub validators: Vec<ValidatorEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorEntry {
+    /// Ed25519 public key (hex) that identifies the validator on the p2p network and in votes.
+    pub public_key: String,
+    /// Where its p2p endpoint listens.
+    pub address: SocketAddr,
+}
+
+impl BftConfig {
+    /// Defaults for validators on one machine or a LAN.
+    pub fn local(
+        key_file: PathBuf,
+        p2p_listen: SocketAddr,
+        validators: Vec<ValidatorEntry>,
+    ) -> Self {
+        Self {
+            key_file,
+            p2p_listen,
+            leader_timeout_ms: 2_000,
+            certification_timeout_ms: 3_000,
+            empty_block_interval_ms: 1_000,
+            validators,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.validators.is_empty() {
+            return Err("consensus.validators must list at least one validator".into());
+        }
+        if self.empty_block_interval_ms >= self.leader_timeout_ms {
+            return Err(
+                "consensus.empty_block_interval_ms must be below consensus.leader_timeout_ms"
+                    .into(),
+            );
+        }
+        if self.certification_timeout_ms < self.leader_timeout_ms {
+            return Err(
+                "consensus.certification_timeout_ms must be at least consensus.leader_timeout_ms"
+                    .into(),
+            );
+        }
+        let mut keys = std::collections::HashSet::new();
+        for v in &self.validators {
+            if !keys.insert(v.public_key.to_lowercase()) {
+                return Err(format!(
+                    "consensus.validators lists public key {} twice",
+                    v.public_key
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn documented_toml(&self) -> String {
+        let validators: String = self
+            .validators
+            .iter()
+            .map(|v| {
+                format!(
+                    "\n[[consensus.validators]]\npublic_key = \"{}\"\naddress = \"{}\"\n",
+                    v.public_key, v.address
+                )
+            })
+            .collect();
+        format!(
+            r#"
+# BFT replication (Commonware simplex). Remove this section to run a single node alone.
+[consensus]
+# This node's Ed25519 key (hex), relative to this file. Its public key must be listed below.
+key_file = {key_file:?}
+# Address other validators connect to. Connections are authenticated and encrypted; only the
+# validators listed below may connect.
+p2p_listen = "{p2p_listen}"
+# Time a view's leader has to propose before the others vote to skip it, in milliseconds.
+leader_timeout_ms = {leader_timeout_ms}
+# Time to wait for a proposal to be notarized before moving on, in milliseconds.
+certification_timeout_ms = {certification_timeout_ms}
+# With nothing to order, a leader proposes an empty block after this long (below leader_timeout_ms).
+empty_block_interval_ms = {empty_block_interval_ms}
+
+# The validators of the channel, this node included: public key and p2p address. Every
+# validator must list the same set.
+{validators}"#,
+            key_file = self.key_file.display().to_string(),
+            p2p_listen = self.p2p_listen,
+            leader_timeout_ms = self.leader_timeout_ms,
+            certification_timeout_ms = self.certification_timeout_ms,
+            empty_block_interval_ms = self.empty_block_interval_ms,
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +154,9 @@ pub struct ChannelConfig {
     pub block_gas_limit: u64,
     pub tx_gas_limit: u64,
     pub max_tx_bytes: usize,
+    /// Largest encoded block, in bytes (bounds what a validator accepts from a proposer).
+    #[serde(default = "default_max_block_bytes")]
+    pub max_block_bytes: usize,
     pub min_gas_price: u128,
     pub mempool: MempoolConfig,
     pub genesis_timestamp_ms: u64,
@@ -72,6 +191,10 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
 }
 
+fn default_max_block_bytes() -> usize {
+    16 * 1024 * 1024
+}
+
 impl ChannelConfig {
     /// Defaults for a development channel; `genesis` funds the given accounts.
     pub fn development(
@@ -88,6 +211,7 @@ impl ChannelConfig {
             block_gas_limit: 1_500_000_000,
             tx_gas_limit: 16_777_216,
             max_tx_bytes: 128 * 1024,
+            max_block_bytes: default_max_block_bytes(),
             min_gas_price: 0,
             mempool: MempoolConfig {
                 max_txs: 200_000,
@@ -122,6 +246,10 @@ impl ChannelConfig {
                 "channel.max_tx_bytes must be at least 1024",
             ),
             (
+                self.max_block_bytes < self.max_tx_bytes + 4096,
+                "channel.max_block_bytes must exceed channel.max_tx_bytes by at least 4096",
+            ),
+            (
                 self.mempool.max_txs == 0,
                 "channel.mempool.max_txs must be at least 1",
             ),
@@ -150,9 +278,20 @@ impl NodeConfig {
                 path: path.display().to_string(),
                 message,
             })?;
+        if let Some(bft) = &config.consensus {
+            bft.validate().map_err(|message| ConfigError::Invalid {
+                path: path.display().to_string(),
+                message,
+            })?;
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
         if config.data_dir.is_relative() {
-            let base = path.parent().unwrap_or(Path::new("."));
             config.data_dir = base.join(&config.data_dir);
+        }
+        if let Some(bft) = &mut config.consensus
+            && bft.key_file.is_relative()
+        {
+            bft.key_file = base.join(&bft.key_file);
         }
         Ok(config)
     }
@@ -204,6 +343,8 @@ block_gas_limit = {block_gas_limit}
 tx_gas_limit = {tx_gas_limit}
 # Largest encoded transaction accepted, in bytes.
 max_tx_bytes = {max_tx_bytes}
+# Largest encoded block, in bytes: what a proposer may fill and a validator accepts.
+max_block_bytes = {max_block_bytes}
 # Lowest gas price accepted, in wei. 0 makes the chain gas-free (gas still bounds execution).
 min_gas_price = {min_gas_price}
 # Timestamp of the genesis block, in milliseconds since the Unix epoch. Part of the chain's identity.
@@ -218,7 +359,12 @@ max_queued_per_sender = {max_queued}
 
 # Accounts funded in the genesis block (balance in wei). Changing these after the chain was
 # created makes the node refuse to start: the genesis block would differ.
-{genesis}"#,
+{genesis}{consensus}"#,
+            consensus = self
+                .consensus
+                .as_ref()
+                .map(BftConfig::documented_toml)
+                .unwrap_or_default(),
             data_dir = self.data_dir.display().to_string(),
             listen = self.rpc.listen,
             max_request_bytes = self.rpc.max_request_bytes,
@@ -232,6 +378,7 @@ max_queued_per_sender = {max_queued}
             block_gas_limit = c.block_gas_limit,
             tx_gas_limit = c.tx_gas_limit,
             max_tx_bytes = c.max_tx_bytes,
+            max_block_bytes = c.max_block_bytes,
             min_gas_price = c.min_gas_price,
             genesis_timestamp_ms = c.genesis_timestamp_ms,
             max_txs = c.mempool.max_txs,
@@ -260,6 +407,14 @@ mod tests {
         let config = NodeConfig {
             data_dir: PathBuf::from("data"),
             rpc: RpcConfig::default(),
+            consensus: Some(BftConfig::local(
+                PathBuf::from("keys/node.key"),
+                SocketAddr::from(([127, 0, 0, 1], 9000)),
+                vec![ValidatorEntry {
+                    public_key: "ab".repeat(32),
+                    address: SocketAddr::from(([127, 0, 0, 1], 9000)),
+                }],
+            )),
             channel: ChannelConfig::development(
                 4242,
                 vec![GenesisAccount {
@@ -277,6 +432,13 @@ mod tests {
         assert_eq!(loaded.channel, config.channel);
         assert_eq!(loaded.rpc, config.rpc);
         assert_eq!(loaded.data_dir, dir.path().join("data"));
+        let (loaded, written) = (
+            loaded.consensus.expect("bft"),
+            config.consensus.expect("bft"),
+        );
+        assert_eq!(loaded.validators, written.validators);
+        assert_eq!(loaded.key_file, dir.path().join("keys/node.key"));
+        assert_eq!(loaded.leader_timeout_ms, written.leader_timeout_ms);
     }
 
     #[test]
@@ -286,6 +448,7 @@ mod tests {
         let mut config = NodeConfig {
             data_dir: PathBuf::from("data"),
             rpc: RpcConfig::default(),
+            consensus: None,
             channel: ChannelConfig::development(1, vec![], 0),
         };
         config.channel.chain_id = 0;

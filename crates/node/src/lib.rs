@@ -7,11 +7,13 @@ mod config;
 mod mempool;
 mod node;
 mod replay;
+mod replicated;
 
 pub use admission::AdmissionError;
 pub use channel::{Channel, ChannelError};
 pub use config::{
-    ChannelConfig, ConfigError, GenesisAccount, MempoolConfig, NodeConfig, RpcConfig,
+    BftConfig, ChannelConfig, ConfigError, GenesisAccount, MempoolConfig, NodeConfig, RpcConfig,
+    ValidatorEntry,
 };
 pub use mempool::{Mempool, PoolError};
 pub use node::{NodeError, RunningNode, start_node};

@@ -5,7 +5,7 @@
 use crate::config::MempoolConfig;
 use alloy_primitives::{Address, B256};
 use ricaas_primitives::RecoveredTx;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PoolError {
@@ -216,6 +216,100 @@ impl Mempool {
             }
             self.forget_idle_sender(&tx.sender());
         }
+    }
+
+    /// Up to `max` ready transactions, oldest first, left in the pool and skipping `exclude`
+    /// (transactions already in blocks that are ordered but not yet committed). A BFT proposer
+    /// builds from this: its proposal may never be finalized, so nothing leaves the pool until
+    /// a block that holds it commits.
+    pub fn peek_ready(&self, max: usize, exclude: &HashSet<B256>) -> Vec<RecoveredTx> {
+        self.ready
+            .iter()
+            .filter(|tx| !exclude.contains(&tx.hash()))
+            .take(max)
+            .cloned()
+            .collect()
+    }
+
+    /// Removes the transactions of a committed block from wherever they are in the pool, and
+    /// moves each sender's expected nonce past what the block committed: another node may have
+    /// ordered transactions this pool never saw, and the ones queued behind them become ready.
+    pub fn remove_included(&mut self, included: &[RecoveredTx]) {
+        self.evict(included);
+        let mut committed: HashMap<Address, u64> = HashMap::new();
+        for tx in included {
+            let next = committed.entry(tx.sender()).or_default();
+            *next = (*next).max(tx.nonce() + 1);
+        }
+        for (sender, next) in committed {
+            self.advance_sender(&sender, next);
+        }
+    }
+
+    /// Removes transactions that failed validation at execution (a conflicting transaction with
+    /// the same nonce was ordered first, or the funds were spent). The sender's later
+    /// transactions stay; the next committed block realigns its nonce.
+    pub fn remove_invalid(&mut self, invalid: &[RecoveredTx]) {
+        self.evict(invalid);
+    }
+
+    fn evict(&mut self, txs: &[RecoveredTx]) {
+        let gone: HashSet<B256> = txs
+            .iter()
+            .map(RecoveredTx::hash)
+            .filter(|h| self.known.remove(h).is_some())
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        let mut from_ready: HashMap<Address, usize> = HashMap::new();
+        self.ready.retain(|tx| {
+            let keep = !gone.contains(&tx.hash());
+            if !keep {
+                *from_ready.entry(tx.sender()).or_default() += 1;
+            }
+            keep
+        });
+        for tx in txs.iter().filter(|tx| gone.contains(&tx.hash())) {
+            let sender = tx.sender();
+            if let Some(state) = self.senders.get_mut(&sender) {
+                if state.queued.remove(&tx.nonce()).is_some() {
+                    self.queued_total -= 1;
+                } else if let Some(n) = from_ready.get_mut(&sender).filter(|n| **n > 0) {
+                    *n -= 1;
+                    state.ready -= 1;
+                } else {
+                    state.in_flight = state.in_flight.saturating_sub(1);
+                }
+            }
+            self.forget_idle_sender(&sender);
+        }
+    }
+
+    /// The chain has committed the sender's nonces below `next`: drop queued transactions that
+    /// can no longer execute and release the ones that became contiguous.
+    fn advance_sender(&mut self, sender: &Address, next: u64) {
+        let Some(state) = self.senders.get_mut(sender) else {
+            return;
+        };
+        if state.next_nonce >= next {
+            return;
+        }
+        state.next_nonce = next;
+        let stale: Vec<u64> = state.queued.range(..next).map(|(n, _)| *n).collect();
+        for nonce in stale {
+            if let Some(tx) = state.queued.remove(&nonce) {
+                self.queued_total -= 1;
+                self.known.remove(&tx.hash());
+            }
+        }
+        while let Some(tx) = state.queued.remove(&state.next_nonce) {
+            self.queued_total -= 1;
+            self.ready.push_back(tx);
+            state.ready += 1;
+            state.next_nonce += 1;
+        }
+        self.forget_idle_sender(sender);
     }
 
     fn forget_idle_sender(&mut self, sender: &Address) {

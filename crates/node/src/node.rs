@@ -1,7 +1,15 @@
-//! Starting and stopping a node: channel, ordering engine and RPC server wired together.
+//! Starting and stopping a node: channel, ordering engine (solo sequencer or BFT validator) and
+//! RPC server wired together.
 
-use crate::{NodeConfig, channel::Channel, channel::ChannelError};
-use ricaas_consensus::{Ordering, OrderingError, SoloConfig, SoloSequencer};
+use crate::{NodeConfig, channel::Channel, channel::ChannelError, config::BftConfig};
+use commonware_runtime::{Handle, Supervisor as _, tokio::Context};
+use ricaas_consensus::{
+    Ordering, OrderingError, SoloConfig, SoloSequencer,
+    bft::{
+        self, Halted, NetworkError, NodeKeyError, ReplicatedChain as _, Timing, ValidatorConfig,
+        ValidatorHandle,
+    },
+};
 use ricaas_rpc::{RpcLimits, RpcServerError, start_rpc_server};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinHandle};
@@ -16,18 +24,42 @@ pub enum NodeError {
     Ordering(#[from] OrderingError),
     #[error("block production task ended unexpectedly: {0}")]
     Task(String),
+    #[error("cannot read the node key {path}: {detail}")]
+    NodeKey { path: String, detail: String },
+    #[error("consensus.validators: {0}")]
+    Validator(#[from] NodeKeyError),
+    #[error(
+        "this node's public key {0} is not among consensus.validators: add it, or use the key file of a listed validator"
+    )]
+    NotAValidator(String),
+    #[error("p2p network: {0}")]
+    Network(#[from] NetworkError),
+    #[error("CHAIN HALTED: {0}")]
+    Halted(String),
+}
+
+/// What orders this node's blocks.
+enum Engine {
+    Solo {
+        shutdown: watch::Sender<bool>,
+        sequencer: JoinHandle<Result<(), OrderingError>>,
+    },
+    Bft {
+        validator: ValidatorHandle,
+        network: Handle<()>,
+    },
 }
 
 pub struct RunningNode {
     pub rpc_addr: SocketAddr,
     pub channel: Arc<Channel>,
-    shutdown: watch::Sender<bool>,
-    sequencer: JoinHandle<Result<(), OrderingError>>,
+    engine: Engine,
     rpc: jsonrpsee::server::ServerHandle,
 }
 
-/// Opens the channel, starts block production and the RPC server.
-pub async fn start_node(config: NodeConfig) -> Result<RunningNode, NodeError> {
+/// Opens the channel, starts block production and the RPC server. `runtime` carries the
+/// consensus engine's tasks and storage (under the runner's storage directory).
+pub async fn start_node(config: NodeConfig, runtime: Context) -> Result<RunningNode, NodeError> {
     let channel_dir = config
         .data_dir
         .join("channels")
@@ -44,6 +76,10 @@ pub async fn start_node(config: NodeConfig) -> Result<RunningNode, NodeError> {
         max_batch_len: config.rpc.max_batch_len,
         ..RpcLimits::default()
     };
+    let engine = match &config.consensus {
+        None => start_solo(&config, channel.clone()),
+        Some(bft) => start_bft(&config, bft, channel.clone(), runtime).await?,
+    };
     let server = start_rpc_server(
         config.rpc.listen,
         config.channel.name.as_str(),
@@ -51,42 +87,152 @@ pub async fn start_node(config: NodeConfig) -> Result<RunningNode, NodeError> {
         &limits,
     )
     .await?;
+    Ok(RunningNode {
+        rpc_addr: server.local_addr,
+        channel,
+        engine,
+        rpc: server.handle,
+    })
+}
+
+fn start_solo(config: &NodeConfig, channel: Arc<Channel>) -> Engine {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let sequencer = SoloSequencer::new(SoloConfig {
         block_interval: Duration::from_millis(config.channel.block_interval_ms),
         empty_blocks: config.channel.empty_blocks,
         trailing_empty_block: true,
     });
-    let app = channel.clone();
-    let sequencer = tokio::spawn(async move { sequencer.run(app, shutdown_rx).await });
-    Ok(RunningNode {
-        rpc_addr: server.local_addr,
-        channel,
+    let sequencer = tokio::spawn(async move { sequencer.run(channel, shutdown_rx).await });
+    Engine::Solo {
         shutdown,
         sequencer,
-        rpc: server.handle,
+    }
+}
+
+/// Domain separation for every signature and handshake of this channel: votes of one chain can
+/// never count on another.
+fn namespace(channel: &Channel) -> Vec<u8> {
+    let config = channel.config();
+    format!(
+        "ricaas/{}/{}/{}",
+        config.chain_id,
+        config.name,
+        channel.genesis().block.hash()
+    )
+    .into_bytes()
+}
+
+async fn start_bft(
+    config: &NodeConfig,
+    bft_config: &BftConfig,
+    channel: Arc<Channel>,
+    runtime: Context,
+) -> Result<Engine, NodeError> {
+    let key_text =
+        std::fs::read_to_string(&bft_config.key_file).map_err(|e| NodeError::NodeKey {
+            path: bft_config.key_file.display().to_string(),
+            detail: e.to_string(),
+        })?;
+    let signer = bft::node_key_from_hex(&key_text).map_err(|e| NodeError::NodeKey {
+        path: bft_config.key_file.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    let me = bft::public_key_of(&signer);
+    let validators = bft_config
+        .validators
+        .iter()
+        .map(|v| Ok((bft::public_key_from_hex(&v.public_key)?, v.address)))
+        .collect::<Result<Vec<_>, NodeKeyError>>()?;
+    if !validators.iter().any(|(key, _)| *key == me) {
+        return Err(NodeError::NotAValidator(bft::public_key_to_hex(&me)));
+    }
+    let namespace = namespace(&channel);
+    let limits = channel.block_limits();
+    let network = bft::start_network(
+        runtime.child("network"),
+        signer.clone(),
+        &namespace,
+        bft_config.p2p_listen,
+        validators.clone(),
+        bft::max_message_size(validators.len(), &limits),
+    )?;
+    let (gossip, outgoing) = tokio::sync::mpsc::channel(1 << 16);
+    channel.set_gossip(gossip);
+    let validator = bft::start_validator(
+        runtime.child("validator"),
+        ValidatorConfig {
+            namespace,
+            signer,
+            validators: validators.into_iter().map(|(key, _)| key).collect(),
+            partition_prefix: config.channel.name.to_string(),
+            block_limits: limits,
+            timing: Timing {
+                block_interval: Duration::from_millis(config.channel.block_interval_ms),
+                empty_block_interval: Duration::from_millis(bft_config.empty_block_interval_ms),
+            },
+            leader_timeout: Duration::from_millis(bft_config.leader_timeout_ms),
+            certification_timeout: Duration::from_millis(bft_config.certification_timeout_ms),
+        },
+        channel,
+        network.channels,
+        network.oracle.clone(),
+        network.oracle,
+        outgoing,
+    )
+    .await;
+    Ok(Engine::Bft {
+        validator,
+        network: network.handle,
     })
 }
 
 impl RunningNode {
     /// Resolves when block production stops on its own, which only happens on failure.
     pub async fn failed(&mut self) -> NodeError {
-        match (&mut self.sequencer).await {
-            Ok(Ok(())) => NodeError::Task("block production stopped".into()),
-            Ok(Err(e)) => NodeError::Ordering(e),
-            Err(e) => NodeError::Task(e.to_string()),
+        match &mut self.engine {
+            Engine::Solo { sequencer, .. } => match sequencer.await {
+                Ok(Ok(())) => NodeError::Task("block production stopped".into()),
+                Ok(Err(e)) => NodeError::Ordering(e),
+                Err(e) => NodeError::Task(e.to_string()),
+            },
+            Engine::Bft { validator, .. } => {
+                let halted = validator
+                    .halted
+                    .wait_for(Option::is_some)
+                    .await
+                    .ok()
+                    .and_then(|h| h.clone());
+                match halted {
+                    Some(Halted(reason)) => NodeError::Halted(reason),
+                    None => NodeError::Task("consensus stopped".into()),
+                }
+            }
         }
     }
 
     /// Stops block production (finishing the block in progress) and the RPC server.
     pub async fn stop(self) -> Result<(), NodeError> {
-        self.shutdown.send_replace(true);
-        let result = self.sequencer.await;
         let _ = self.rpc.stop();
         self.rpc.stopped().await;
-        match result {
-            Ok(r) => r.map_err(NodeError::from),
-            Err(e) => Err(NodeError::Task(e.to_string())),
+        match self.engine {
+            Engine::Solo {
+                shutdown,
+                sequencer,
+            } => {
+                shutdown.send_replace(true);
+                match sequencer.await {
+                    Ok(r) => r.map_err(NodeError::from),
+                    Err(e) => Err(NodeError::Task(e.to_string())),
+                }
+            }
+            Engine::Bft { validator, network } => {
+                // Everything the engine finalized is already durable; its journals recover
+                // whatever was in flight.
+                validator.consensus.abort();
+                validator.marshal.abort();
+                network.abort();
+                Ok(())
+            }
         }
     }
 }

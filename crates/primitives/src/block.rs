@@ -55,8 +55,13 @@ impl Block {
     /// Ordered trie root over the given transactions, as Ethereum computes it.
     pub fn transactions_root(transactions: &[RecoveredTx]) -> B256 {
         let envelopes: Vec<_> = transactions.iter().map(|tx| tx.envelope()).collect();
-        alloy_consensus::proofs::calculate_transaction_root(&envelopes)
+        transactions_root_of(&envelopes)
     }
+}
+
+/// Ordered trie root over transaction envelopes, as Ethereum computes it.
+pub fn transactions_root_of(envelopes: &[&alloy_consensus::TxEnvelope]) -> B256 {
+    alloy_consensus::proofs::calculate_transaction_root(envelopes)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ mod ids;
 mod receipt;
 mod tx;
 
-pub use block::{Block, Header};
+pub use block::{Block, Header, transactions_root_of};
 pub use ids::{ChannelId, ChannelIdError, Height};
 pub use receipt::StoredReceipt;
 pub use tx::{RecoveredTx, TxDecodeError, decode_raw_transaction};

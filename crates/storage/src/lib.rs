@@ -6,12 +6,14 @@
 
 mod changes;
 mod commitment;
+mod reader;
 mod snapshot;
 mod store;
 mod tables;
 
 pub use changes::{AccountState, StateChanges};
 pub use commitment::StateLattice;
+pub use reader::{PendingState, StateReader};
 pub use snapshot::{Snapshot, TxLocation};
 pub use store::{ChainStore, CommitOutcome, ExecutedBlock};
 

@@ -1,0 +1,270 @@
+//! The adapter between Commonware's marshal and our chain: proposing, verifying and committing.
+
+use super::{ChainBlock, ReplicatedChain, Verdict, block::digest_of};
+use crate::Backlog;
+use commonware_actor::Feedback;
+use commonware_consensus::{
+    Heightable, Reporter,
+    marshal::{Update, ancestry::Ancestry},
+    simplex::{scheme::ed25519, types::Context},
+};
+use commonware_cryptography::{Digested, ed25519::PublicKey, sha256::Digest};
+use commonware_runtime::{Clock, Spawner, Supervisor};
+use commonware_utils::Acknowledgement as _;
+use futures::{FutureExt as _, StreamExt as _};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+use tokio::sync::{mpsc, watch};
+
+/// How long a proposer waits to fill a block.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// With some transactions waiting, propose once this long has passed since the parent.
+    pub block_interval: Duration,
+    /// With nothing waiting, propose an empty block once this long has passed since the parent
+    /// (must stay below consensus' leader timeout, or idle views would time out).
+    pub empty_block_interval: Duration,
+}
+
+/// Why a validator stopped following the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Halted(pub String);
+
+/// Implements marshal's application (propose, verify) and reporter (finalized blocks).
+pub struct Replicated<C: ReplicatedChain> {
+    chain: Arc<C>,
+    timing: Timing,
+    finalized: mpsc::UnboundedSender<(
+        Digested<ChainBlock>,
+        commonware_utils::acknowledgement::Exact,
+    )>,
+}
+
+impl<C: ReplicatedChain> Clone for Replicated<C> {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            timing: self.timing,
+            finalized: self.finalized.clone(),
+        }
+    }
+}
+
+fn millis(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs blocking chain work off the consensus tasks.
+async fn blocking<E, T>(runtime: &E, f: impl FnOnce() -> T + Send + 'static) -> Option<T>
+where
+    E: Spawner,
+    T: Send + 'static,
+{
+    runtime
+        .child("chain")
+        .shared(true)
+        .spawn(move |_| async move { f() })
+        .await
+        .ok()
+}
+
+impl<C: ReplicatedChain> Replicated<C> {
+    /// The adapter, and the task that commits finalized blocks in order. The task stops and
+    /// reports through `halted` when a finalized block cannot be committed.
+    pub fn new<E: Spawner>(
+        runtime: E,
+        chain: Arc<C>,
+        timing: Timing,
+        halted: watch::Sender<Option<Halted>>,
+    ) -> Self {
+        let (finalized, mut rx) = mpsc::unbounded_channel::<(
+            Digested<ChainBlock>,
+            commonware_utils::acknowledgement::Exact,
+        )>();
+        let committer = chain.clone();
+        runtime.child("committer").spawn(move |runtime| async move {
+            while let Some((block, ack)) = rx.recv().await {
+                let chain = committer.clone();
+                let inner = block.inner_shared();
+                let height = block.height().get();
+                let result = blocking(&runtime, move || chain.commit(&inner)).await;
+                match result {
+                    Some(Ok(())) => ack.acknowledge(),
+                    Some(Err(e)) => {
+                        let reason = format!("finalized block {height} cannot be committed: {e}");
+                        tracing::error!(%reason, "CHAIN HALTED: this node stops following the chain rather than diverge");
+                        halted.send_replace(Some(Halted(reason)));
+                        // Hold the acknowledgement: marshal must not consider it delivered.
+                        std::mem::forget(ack);
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        });
+        Self {
+            chain,
+            timing,
+            finalized,
+        }
+    }
+
+    /// Makes the state after the first block of `ancestry` available, executing the ancestors
+    /// this node has not executed (after a restart, or when it missed their proposals).
+    /// `None` when the ancestry does not lead to our committed chain or holds an invalid block.
+    async fn ensure_state<E: Spawner + Clock>(
+        &self,
+        runtime: &E,
+        first: Digested<ChainBlock>,
+        ancestry: &mut (impl Ancestry<ChainBlock> + 'static),
+    ) -> Option<()> {
+        let mut missing = Vec::new();
+        let mut cursor = first;
+        loop {
+            if self.chain.has_state(&cursor.inner().hash()) {
+                break;
+            }
+            if cursor.height().get() <= self.chain.committed_height() {
+                tracing::warn!(height = cursor.height().get(), hash = %cursor.inner().hash(), "ancestry leaves the committed chain");
+                return None;
+            }
+            missing.push(cursor.inner_shared());
+            cursor = ancestry.next().await?;
+        }
+        for block in missing.into_iter().rev() {
+            let chain = self.chain.clone();
+            let now = millis(runtime.current());
+            match blocking(runtime, move || chain.verify(&block, now)).await? {
+                Ok(Verdict::Valid) => {}
+                Ok(Verdict::Invalid(reason)) => {
+                    tracing::warn!(%reason, "ancestor block is invalid");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "executing an ancestor block failed");
+                    return None;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Waits until a block is worth proposing on a parent with timestamp `parent_ms`.
+    async fn wait_for_work<E: Clock>(&self, runtime: &E, parent_ms: u64) {
+        loop {
+            let now = millis(runtime.current());
+            let wait = match self.chain.backlog() {
+                Backlog::Full => return,
+                Backlog::Partial => {
+                    (parent_ms + self.timing.block_interval.as_millis() as u64).saturating_sub(now)
+                }
+                Backlog::Empty => (parent_ms + self.timing.empty_block_interval.as_millis() as u64)
+                    .saturating_sub(now),
+            };
+            if wait == 0 {
+                return;
+            }
+            let sleep = runtime.sleep(Duration::from_millis(wait)).fuse();
+            let work = self.chain.work_arrived().fuse();
+            futures::pin_mut!(sleep, work);
+            futures::select! {
+                _ = sleep => {},
+                _ = work => {},
+            }
+        }
+    }
+}
+
+impl<E, C> commonware_consensus::Application<E> for Replicated<C>
+where
+    E: Spawner + Clock + Supervisor,
+    C: ReplicatedChain,
+{
+    type SigningScheme = ed25519::Scheme;
+    type Context = Context<Digest, PublicKey>;
+    type Block = ChainBlock;
+    type Input = ();
+
+    async fn propose(
+        &mut self,
+        (runtime, _context): (E, Self::Context),
+        mut ancestry: impl Ancestry<Self::Block>,
+        _input: (),
+    ) -> Option<Digested<Self::Block>> {
+        let parent = ancestry.next().await?;
+        let parent_block = parent.inner_shared();
+        self.ensure_state(&runtime, parent, &mut ancestry).await?;
+        self.wait_for_work(&runtime, parent_block.header().timestamp_ms)
+            .await;
+        let chain = self.chain.clone();
+        let now = millis(runtime.current());
+        let built = blocking(&runtime, move || chain.build(&parent_block, now)).await?;
+        match built {
+            Ok(block) => {
+                let digest = digest_of(block.hash());
+                Some(Digested::precomputed(block, digest))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "building a block failed");
+                None
+            }
+        }
+    }
+
+    async fn verify(
+        &mut self,
+        (runtime, _context): (E, Self::Context),
+        mut ancestry: impl Ancestry<Self::Block>,
+    ) -> bool {
+        let Some(block) = ancestry.next().await else {
+            return false;
+        };
+        let Some(parent) = ancestry.next().await else {
+            return false;
+        };
+        if self
+            .ensure_state(&runtime, parent, &mut ancestry)
+            .await
+            .is_none()
+        {
+            return false;
+        }
+        let chain = self.chain.clone();
+        let inner = block.inner_shared();
+        let now = millis(runtime.current());
+        match blocking(&runtime, move || chain.verify(&inner, now)).await {
+            Some(Ok(Verdict::Valid)) => true,
+            Some(Ok(Verdict::Invalid(reason))) => {
+                tracing::warn!(height = block.height().get(), %reason, "rejected a proposed block");
+                false
+            }
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "verifying a proposed block failed");
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+impl<C: ReplicatedChain> Reporter for Replicated<C> {
+    type Activity = Update<ChainBlock>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        match activity {
+            Update::Block(block, ack) => {
+                if self.finalized.send((block, ack)).is_err() {
+                    return Feedback::Closed;
+                }
+            }
+            Update::Tip(_, height, _) => {
+                tracing::debug!(height = height.get(), "finalized tip");
+            }
+        }
+        Feedback::Ok
+    }
+}

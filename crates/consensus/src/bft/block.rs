@@ -1,0 +1,176 @@
+//! The block as consensus carries it: our header plus the transactions' EIP-2718 bytes. Senders
+//! are not on the wire (a Byzantine proposer could lie about them); the chain recovers them when
+//! it executes the block, reusing what admission already verified.
+
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{B256, Bytes};
+use bytes::{Buf as _, BufMut};
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Write};
+use commonware_consensus::{BoundedBlock, Heightable, types::Height};
+use commonware_cryptography::{Digestible, sha256::Digest};
+use ricaas_primitives::{Header, TxEnvelope, decode_raw_transaction};
+
+/// Our block hash as the 32-byte digest consensus votes on.
+pub fn digest_of(hash: B256) -> Digest {
+    Digest(hash.0)
+}
+
+pub fn hash_of(digest: &Digest) -> B256 {
+    B256::from(digest.0)
+}
+
+/// Bounds a received block must respect before anything else looks at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockLimits {
+    pub max_block_bytes: usize,
+    pub max_tx_bytes: usize,
+}
+
+/// Longest RLP header we accept (ours are ~600 bytes).
+const MAX_HEADER_BYTES: usize = 4096;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainBlock {
+    header: Header,
+    transactions: Vec<(TxEnvelope, Bytes)>,
+    hash: B256,
+}
+
+impl ChainBlock {
+    /// A block from a header and its transactions' EIP-2718 bytes, in order.
+    pub fn new(header: Header, transactions: Vec<(TxEnvelope, Bytes)>) -> Self {
+        let hash = header.hash();
+        Self {
+            header,
+            transactions,
+            hash,
+        }
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn hash(&self) -> B256 {
+        self.hash
+    }
+
+    pub fn transactions(&self) -> &[(TxEnvelope, Bytes)] {
+        &self.transactions
+    }
+}
+
+impl Write for ChainBlock {
+    fn write(&self, buf: &mut impl BufMut) {
+        let header = alloy_rlp::encode(&self.header);
+        (header.len() as u32).write(buf);
+        buf.put_slice(&header);
+        (self.transactions.len() as u32).write(buf);
+        for (_, raw) in &self.transactions {
+            (raw.len() as u32).write(buf);
+            buf.put_slice(raw);
+        }
+    }
+}
+
+impl EncodeSize for ChainBlock {
+    fn encode_size(&self) -> usize {
+        4 + alloy_rlp::Encodable::length(&self.header)
+            + 4
+            + self
+                .transactions
+                .iter()
+                .map(|(_, raw)| 4 + raw.len())
+                .sum::<usize>()
+    }
+}
+
+fn take(buf: &mut impl Buf, len: usize) -> Result<Vec<u8>, CodecError> {
+    if buf.remaining() < len {
+        return Err(CodecError::EndOfBuffer);
+    }
+    let mut out = vec![0u8; len];
+    buf.copy_to_slice(&mut out);
+    Ok(out)
+}
+
+impl Read for ChainBlock {
+    type Cfg = BlockLimits;
+
+    /// Accepts only the canonical encoding of a block whose transactions match its header's
+    /// transactions root, so a peer cannot pair a finalized header with other transactions.
+    fn read_cfg(buf: &mut impl Buf, limits: &BlockLimits) -> Result<Self, CodecError> {
+        let mut total = 8usize;
+        let header_len = u32::read(buf)? as usize;
+        if header_len > MAX_HEADER_BYTES {
+            return Err(CodecError::InvalidLength(header_len));
+        }
+        let raw_header = take(buf, header_len)?;
+        total += header_len;
+        let header: Header = alloy_rlp::Decodable::decode(&mut raw_header.as_slice())
+            .map_err(|_| CodecError::Invalid("ChainBlock", "malformed header"))?;
+        if alloy_rlp::encode(&header) != raw_header {
+            return Err(CodecError::Invalid("ChainBlock", "non-canonical header"));
+        }
+        let count = u32::read(buf)? as usize;
+        if count.saturating_mul(4) > limits.max_block_bytes {
+            return Err(CodecError::InvalidLength(count));
+        }
+        let mut transactions = Vec::with_capacity(count);
+        for _ in 0..count {
+            let len = u32::read(buf)? as usize;
+            total = total.saturating_add(4 + len);
+            if len > limits.max_tx_bytes || total > limits.max_block_bytes {
+                return Err(CodecError::InvalidLength(len));
+            }
+            let raw = Bytes::from(take(buf, len)?);
+            let envelope = decode_raw_transaction(&raw, limits.max_tx_bytes)
+                .map_err(|_| CodecError::Invalid("ChainBlock", "malformed transaction"))?;
+            if envelope.encoded_2718() != raw.as_ref() {
+                return Err(CodecError::Invalid(
+                    "ChainBlock",
+                    "non-canonical transaction",
+                ));
+            }
+            transactions.push((envelope, raw));
+        }
+        let envelopes: Vec<&TxEnvelope> = transactions.iter().map(|(e, _)| e).collect();
+        if alloy_consensus_root(&envelopes) != header.transactions_root {
+            return Err(CodecError::Invalid(
+                "ChainBlock",
+                "transactions do not match the header's transactions root",
+            ));
+        }
+        Ok(Self::new(header, transactions))
+    }
+}
+
+fn alloy_consensus_root(envelopes: &[&TxEnvelope]) -> B256 {
+    ricaas_primitives::transactions_root_of(envelopes)
+}
+
+impl Digestible for ChainBlock {
+    type Digest = Digest;
+
+    fn digest(&self) -> Digest {
+        digest_of(self.hash)
+    }
+}
+
+impl Heightable for ChainBlock {
+    fn height(&self) -> Height {
+        Height::new(self.header.height)
+    }
+}
+
+impl commonware_consensus::Block for ChainBlock {
+    fn parent(&self) -> Digest {
+        digest_of(self.header.parent_hash)
+    }
+}
+
+impl BoundedBlock for ChainBlock {
+    fn max_encode_size(limits: &BlockLimits) -> usize {
+        limits.max_block_bytes
+    }
+}

@@ -1,0 +1,75 @@
+//! BFT ordering with Commonware: simplex consensus (Ed25519 votes) orders blocks, marshal
+//! disseminates them, backfills what a node missed and hands finalized blocks to the chain in
+//! height order; an authenticated, encrypted p2p network (only configured validators may
+//! connect) carries votes, blocks and gossiped transactions.
+//!
+//! The chain itself is behind [`ReplicatedChain`]: it builds a block on a given parent (which may
+//! be notarized but not yet finalized), re-executes blocks proposed by others, and commits
+//! finalized ones. Delivery of finalized blocks is at-least-once; commits are idempotent.
+
+mod app;
+mod block;
+mod engine;
+mod gossip;
+mod keys;
+mod network;
+
+pub use app::{Halted, Replicated, Timing};
+pub use block::{BlockLimits, ChainBlock, digest_of, hash_of};
+pub use engine::{Networks, ValidatorConfig, ValidatorHandle, max_message_size, start_validator};
+pub use gossip::{decode_batch, encode_batch};
+pub use keys::{
+    NodeKeyError, generate_node_key, node_key_from_hex, node_key_to_hex, public_key_from_hex,
+    public_key_of, public_key_to_hex,
+};
+pub use network::{NetworkError, ValidatorNetwork, start_network};
+
+pub use commonware_cryptography::ed25519::{PrivateKey as NodeKey, PublicKey as NodePublicKey};
+
+use crate::Backlog;
+use alloy_primitives::{B256, Bytes};
+use std::future::Future;
+
+/// A block's verdict after re-execution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    Invalid(String),
+}
+
+/// The chain as the BFT adapter drives it. Methods that execute or touch storage block the
+/// calling thread; the adapter runs them on blocking threads.
+pub trait ReplicatedChain: Send + Sync + 'static {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The height-zero block every validator starts from.
+    fn genesis(&self) -> ChainBlock;
+
+    fn block_limits(&self) -> BlockLimits;
+
+    fn backlog(&self) -> Backlog;
+
+    /// Resolves when new transactions may have become ready.
+    fn work_arrived(&self) -> impl Future<Output = ()> + Send;
+
+    /// Height of the newest committed (finalized and durable) block.
+    fn committed_height(&self) -> u64;
+
+    /// Whether the state after block `hash` is available to build on: it is the committed head
+    /// or a block this node executed that is not committed yet.
+    fn has_state(&self, hash: &B256) -> bool;
+
+    /// Builds a block on `parent` (whose state must be available) with pending transactions.
+    fn build(&self, parent: &ChainBlock, timestamp_ms: u64) -> Result<ChainBlock, Self::Error>;
+
+    /// Re-executes a block built elsewhere on its parent (whose state must be available) and
+    /// keeps the result for building on it and for committing it.
+    fn verify(&self, block: &ChainBlock, now_ms: u64) -> Result<Verdict, Self::Error>;
+
+    /// Makes a finalized block durable. Fails (and the channel must halt) if the block does not
+    /// re-execute to its header or conflicts with a committed one.
+    fn commit(&self, block: &ChainBlock) -> Result<(), Self::Error>;
+
+    /// Transactions gossiped by another validator, to admit into the pool.
+    fn admit_gossip(&self, transactions: Vec<Bytes>);
+}

@@ -1,0 +1,109 @@
+//! The validators' p2p network: Commonware's authenticated `lookup` network (peers known by
+//! public key and address; SAKE handshake, ChaCha20-Poly1305 transport). A connection from a key
+//! that is not one of the channel's validators is refused during the handshake.
+
+use super::Networks;
+use commonware_cryptography::{
+    ChaCha20Poly1305,
+    ed25519::{PrivateKey, PublicKey},
+};
+use commonware_p2p::{
+    Address, AddressableManager as _,
+    authenticated::lookup::{self, Oracle},
+};
+use commonware_runtime::{
+    Clock, Handle, Metrics, Network as RuntimeNetwork, Quota, Resolver, Spawner, Supervisor,
+};
+use commonware_stream::{
+    cups::{self, Cups},
+    sake::{self, Sake},
+};
+use commonware_utils::{NZU32, NZUsize, ordered::Map};
+use rand_core::CryptoRng;
+use std::{net::SocketAddr, time::Duration};
+
+/// p2p channel numbers of one chain's traffic.
+const VOTES: u64 = 0;
+const CERTIFICATES: u64 = 1;
+const CONSENSUS_RESOLVER: u64 = 2;
+const BACKFILL: u64 = 3;
+const BLOCKS: u64 = 4;
+const TRANSACTIONS: u64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("the validator list holds a public key twice")]
+    DuplicateValidator,
+}
+
+/// A started p2p network: the channels consensus uses, the oracle that knows the peers (and
+/// blocks misbehaving ones), and the network's task.
+pub struct ValidatorNetwork<E: Spawner + Clock + Metrics> {
+    pub channels: Networks<lookup::Sender<PublicKey, E>, lookup::Receiver<PublicKey>>,
+    pub oracle: Oracle<PublicKey>,
+    pub handle: Handle<()>,
+}
+
+/// Binds `listen` and connects to `validators` (this node included).
+pub fn start_network<E>(
+    runtime: E,
+    signer: PrivateKey,
+    namespace: &[u8],
+    listen: SocketAddr,
+    validators: Vec<(PublicKey, SocketAddr)>,
+    max_message_size: usize,
+) -> Result<ValidatorNetwork<E>, NetworkError>
+where
+    E: Spawner + Clock + Metrics + Supervisor + RuntimeNetwork + Resolver + CryptoRng,
+{
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer,
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let peers = validators.len().max(1);
+    let mut config = lookup::Config::recommended(
+        handshake,
+        namespace,
+        listen,
+        NZUsize!(peers),
+        u32::try_from(max_message_size).unwrap_or(u32::MAX),
+        NZUsize!(4096),
+    );
+    // A consortium's validators often share a LAN or a host: private addresses are normal, and
+    // a restarted validator must be able to reconnect at once.
+    config.allow_private_ips = true;
+    config.peer_connection_cooldown = Duration::from_secs(1);
+    config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(16));
+    config.dial_frequency = Duration::from_millis(500);
+    config.ping_frequency = Duration::from_secs(5);
+    let (mut network, mut oracle) = lookup::Network::new(runtime.child("p2p"), config);
+    let map: Map<PublicKey, Address> = validators
+        .into_iter()
+        .map(|(key, addr)| (key, Address::from(addr)))
+        .collect::<Vec<_>>()
+        .try_into()
+        .map_err(|_| NetworkError::DuplicateValidator)?;
+    let _ = oracle.track(0, map);
+    // Messages per second per peer. The inbound mailbox of each channel is sized from these
+    // (one burst from every peer), so they are preallocated: keep them near real traffic.
+    let generous = Quota::per_second(NZU32!(1_000));
+    let channels = Networks {
+        votes: network.register(VOTES, generous),
+        certificates: network.register(CERTIFICATES, generous),
+        consensus_resolver: network.register(CONSENSUS_RESOLVER, generous),
+        backfill: network.register(BACKFILL, generous),
+        blocks: network.register(BLOCKS, generous),
+        transactions: network.register(TRANSACTIONS, generous),
+    };
+    let handle = network.start();
+    Ok(ValidatorNetwork {
+        channels,
+        oracle,
+        handle,
+    })
+}

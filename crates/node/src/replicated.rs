@@ -1,0 +1,369 @@
+//! The channel as a BFT replica: it builds blocks on parents that consensus has notarized but
+//! not finalized, re-executes blocks proposed by other validators before voting for them, and
+//! commits finalized blocks in order. Executed-but-uncommitted blocks are kept in memory (a
+//! small tree hanging off the committed head) so that building and verifying never wait for
+//! finality.
+
+use crate::channel::{Channel, ChannelError};
+use alloy_consensus::Transaction as _;
+use alloy_primitives::{B256, Bytes};
+use rayon::prelude::*;
+use ricaas_consensus::{
+    Backlog,
+    bft::{BlockLimits, ChainBlock, ReplicatedChain, Verdict},
+};
+use ricaas_execution::{
+    BlockContext, ExecutionError, Mode, execute_block, seal_block, verify_block,
+};
+use ricaas_primitives::{Block, RecoveredTx};
+use ricaas_rpc::ChannelBackend as _;
+use ricaas_storage::{ExecutedBlock, PendingState, Snapshot};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+
+/// How far ahead of this node's clock a proposed block's timestamp may be.
+const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
+
+/// Executed blocks above the committed head, by hash.
+#[derive(Default)]
+pub(crate) struct PendingBlocks {
+    blocks: HashMap<B256, Arc<ExecutedBlock>>,
+}
+
+impl PendingBlocks {
+    /// Forgets blocks at or below the committed height: either committed or on a dead branch.
+    fn prune(&mut self, committed: u64) {
+        self.blocks.retain(|_, b| b.block.header.height > committed);
+    }
+}
+
+/// What a block must be built or verified on: the committed snapshot and the uncommitted
+/// ancestors of the parent, oldest first.
+struct ParentState {
+    snapshot: Snapshot,
+    layers: Vec<Arc<ExecutedBlock>>,
+}
+
+impl ParentState {
+    fn reader(&self) -> PendingState<'_> {
+        PendingState::new(&self.snapshot, &self.layers)
+    }
+}
+
+pub(crate) fn chain_block_of(block: &Block) -> ChainBlock {
+    ChainBlock::new(
+        block.header.clone(),
+        block
+            .transactions
+            .iter()
+            .map(|tx| (tx.envelope().clone(), tx.encoded().clone()))
+            .collect(),
+    )
+}
+
+impl Channel {
+    /// The state after `parent`, or `None` when `parent` is neither the committed head nor an
+    /// executed descendant of it.
+    fn state_after(&self, parent: &B256) -> Result<Option<ParentState>, ChannelError> {
+        let snapshot = self.store().snapshot().map_err(|e| self.storage_error(e))?;
+        let head = snapshot.head_header().map_err(|e| self.storage_error(e))?;
+        let head_hash = head.hash();
+        let pending = self.pending().lock();
+        let mut layers = Vec::new();
+        let mut cursor = *parent;
+        while cursor != head_hash {
+            let Some(block) = pending.blocks.get(&cursor) else {
+                return Ok(None);
+            };
+            if block.block.header.height <= head.height {
+                return Ok(None);
+            }
+            cursor = block.block.header.parent_hash;
+            layers.push(block.clone());
+        }
+        layers.reverse();
+        Ok(Some(ParentState { snapshot, layers }))
+    }
+
+    /// Recovers the senders of a block's transactions. A transaction this node admitted already
+    /// had its signature checked: its sender is taken from the pool instead of recovered again.
+    fn recover_block(&self, block: &ChainBlock) -> Result<Block, String> {
+        let known: Vec<Option<RecoveredTx>> = {
+            let pool = self.pool().lock();
+            block
+                .transactions()
+                .iter()
+                .map(|(envelope, _)| pool.get(envelope.tx_hash()).cloned())
+                .collect()
+        };
+        let chain_id = self.rules().chain_id;
+        let transactions = block
+            .transactions()
+            .par_iter()
+            .zip(known)
+            .enumerate()
+            .map(|(index, ((envelope, _), known))| {
+                if envelope.chain_id() != Some(chain_id) {
+                    return Err(format!(
+                        "transaction {index} is not signed for chain id {chain_id}"
+                    ));
+                }
+                match known {
+                    Some(tx) => Ok(tx),
+                    None => ricaas_crypto::recover_transaction(envelope.clone())
+                        .map_err(|e| format!("transaction {index}: {e}")),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Block {
+            header: block.header().clone(),
+            transactions,
+        })
+    }
+
+    fn remember(&self, executed: ExecutedBlock) {
+        let hash = executed.block.hash();
+        let committed = self.head().height;
+        let mut pending = self.pending().lock();
+        pending.prune(committed);
+        pending.blocks.insert(hash, Arc::new(executed));
+    }
+
+    /// Makes an executed block durable, advances the head and clears its transactions from the
+    /// pool. Shared by the solo sequencer and the BFT committer.
+    pub(crate) fn commit_executed(&self, executed: &ExecutedBlock) -> Result<(), ExecutionError> {
+        let started = std::time::Instant::now();
+        self.store().commit_block(executed)?;
+        let commit_ms = started.elapsed().as_secs_f64() * 1e3;
+        let height = executed.block.header.height;
+        self.pool()
+            .lock()
+            .remove_included(&executed.block.transactions);
+        self.pending().lock().prune(height);
+        tracing::info!(
+            channel = %self.config().name,
+            height,
+            txs = executed.block.transactions.len(),
+            gas_used = executed.block.header.gas_used,
+            hash = %executed.block.hash(),
+            commit_ms,
+            "block committed"
+        );
+        self.set_head(executed.block.header.clone());
+        Ok(())
+    }
+}
+
+impl ReplicatedChain for Channel {
+    type Error = ChannelError;
+
+    fn genesis(&self) -> ChainBlock {
+        chain_block_of(&self.genesis().block)
+    }
+
+    fn block_limits(&self) -> BlockLimits {
+        BlockLimits {
+            max_block_bytes: self.config().max_block_bytes,
+            max_tx_bytes: self.config().max_tx_bytes,
+        }
+    }
+
+    fn backlog(&self) -> Backlog {
+        ricaas_consensus::Application::backlog(self)
+    }
+
+    async fn work_arrived(&self) {
+        ricaas_consensus::Application::work_arrived(self).await
+    }
+
+    fn committed_height(&self) -> u64 {
+        self.head().height
+    }
+
+    fn has_state(&self, hash: &B256) -> bool {
+        self.head().hash() == *hash || self.pending().lock().blocks.contains_key(hash)
+    }
+
+    fn build(&self, parent: &ChainBlock, timestamp_ms: u64) -> Result<ChainBlock, ChannelError> {
+        let state = self
+            .state_after(&parent.hash())?
+            .ok_or_else(|| self.state_unavailable(parent))?;
+        let in_flight: HashSet<B256> = state
+            .layers
+            .iter()
+            .flat_map(|l| l.block.transactions.iter().map(RecoveredTx::hash))
+            .collect();
+        let mut candidates = self
+            .pool()
+            .lock()
+            .peek_ready(self.config().max_block_txs, &in_flight);
+        // Leave room for the header and framing; peers refuse larger blocks.
+        let mut budget = self.config().max_block_bytes.saturating_sub(8 * 1024);
+        let fits = candidates
+            .iter()
+            .take_while(|tx| {
+                let size = tx.encoded().len() + 4;
+                let fits = size <= budget;
+                budget = budget.saturating_sub(size);
+                fits
+            })
+            .count();
+        candidates.truncate(fits);
+        let parent_header = parent.header();
+        let context = BlockContext {
+            height: parent_header.height + 1,
+            timestamp_ms: timestamp_ms.max(parent_header.timestamp_ms + 1),
+            parent_hash: parent.hash(),
+            beneficiary: alloy_primitives::Address::ZERO,
+            gas_limit: self.rules().block_gas_limit,
+        };
+        let reader = state.reader();
+        let started = std::time::Instant::now();
+        let offered = candidates.len();
+        let outcome = execute_block(&reader, self.rules(), &context, candidates, Mode::Build)
+            .map_err(|e| self.execution_error(e))?;
+        if !outcome.rejected.is_empty() {
+            for rejected in &outcome.rejected {
+                tracing::debug!(tx = %rejected.tx.hash(), reason = %rejected.reason, "transaction dropped at execution");
+            }
+            let rejected: Vec<RecoveredTx> =
+                outcome.rejected.iter().map(|r| r.tx.clone()).collect();
+            self.pool().lock().remove_invalid(&rejected);
+        }
+        let sealed = seal_block(&reader, &context, outcome).map_err(|e| self.execution_error(e))?;
+        tracing::debug!(
+            height = context.height,
+            offered,
+            included = sealed.block.transactions.len(),
+            build_ms = started.elapsed().as_secs_f64() * 1e3,
+            "block proposed"
+        );
+        let block = chain_block_of(&sealed.block);
+        self.remember(sealed);
+        Ok(block)
+    }
+
+    fn verify(&self, block: &ChainBlock, now_ms: u64) -> Result<Verdict, ChannelError> {
+        let header = block.header();
+        if self.pending().lock().blocks.contains_key(&block.hash()) {
+            return Ok(Verdict::Valid);
+        }
+        let Some(state) = self.state_after(&header.parent_hash)? else {
+            return Ok(Verdict::Invalid(format!(
+                "parent {} of block {} is not known to this node",
+                header.parent_hash, header.height
+            )));
+        };
+        let parent = match state.layers.last() {
+            Some(layer) => layer.block.header.clone(),
+            None => state
+                .snapshot
+                .head_header()
+                .map_err(|e| self.storage_error(e))?,
+        };
+        if header.height != parent.height + 1 {
+            return Ok(Verdict::Invalid(format!(
+                "height {} does not follow its parent's height {}",
+                header.height, parent.height
+            )));
+        }
+        if header.timestamp_ms <= parent.timestamp_ms {
+            return Ok(Verdict::Invalid(format!(
+                "timestamp {} is not after its parent's {}",
+                header.timestamp_ms, parent.timestamp_ms
+            )));
+        }
+        if header.timestamp_ms > now_ms + MAX_CLOCK_DRIFT_MS {
+            return Ok(Verdict::Invalid(format!(
+                "timestamp {} is more than {MAX_CLOCK_DRIFT_MS} ms ahead of this node's clock ({now_ms})",
+                header.timestamp_ms
+            )));
+        }
+        if header.gas_limit != self.rules().block_gas_limit {
+            return Ok(Verdict::Invalid(format!(
+                "gas limit {} differs from the channel's {}",
+                header.gas_limit,
+                self.rules().block_gas_limit
+            )));
+        }
+        let recovered = match self.recover_block(block) {
+            Ok(recovered) => recovered,
+            Err(reason) => return Ok(Verdict::Invalid(reason)),
+        };
+        match verify_block(&state.reader(), self.rules(), &recovered) {
+            Ok(executed) => {
+                self.remember(executed);
+                Ok(Verdict::Valid)
+            }
+            Err(ExecutionError::Storage(e)) => Err(self.storage_error(e)),
+            Err(ExecutionError::State(e)) => Err(self.execution_error(ExecutionError::State(e))),
+            Err(invalid) => Ok(Verdict::Invalid(invalid.to_string())),
+        }
+    }
+
+    fn commit(&self, block: &ChainBlock) -> Result<(), ChannelError> {
+        let height = block.header().height;
+        let head = self.head();
+        if height <= head.height {
+            // Redelivery after a restart: it must be the block we already hold.
+            let snapshot = self.store().snapshot().map_err(|e| self.storage_error(e))?;
+            let stored = snapshot
+                .header(height)
+                .map_err(|e| self.storage_error(e))?
+                .map(|h| h.hash());
+            return match stored {
+                Some(stored) if stored == block.hash() => Ok(()),
+                stored => Err(ChannelError::Conflict {
+                    channel: self.config().name.clone(),
+                    height,
+                    stored,
+                    finalized: block.hash(),
+                }),
+            };
+        }
+        if height != head.height + 1 || block.header().parent_hash != head.hash() {
+            return Err(ChannelError::Conflict {
+                channel: self.config().name.clone(),
+                height: height - 1,
+                stored: Some(head.hash()),
+                finalized: block.header().parent_hash,
+            });
+        }
+        let executed = self.pending().lock().blocks.get(&block.hash()).cloned();
+        let executed = match executed {
+            Some(executed) => executed,
+            None => {
+                // Finalized by the others while this node was away: execute it now.
+                let recovered =
+                    self.recover_block(block)
+                        .map_err(|reason| ChannelError::InvalidFinalized {
+                            channel: self.config().name.clone(),
+                            height,
+                            reason,
+                        })?;
+                let snapshot = self.store().snapshot().map_err(|e| self.storage_error(e))?;
+                Arc::new(
+                    verify_block(&snapshot, self.rules(), &recovered)
+                        .map_err(|e| self.execution_error(e))?,
+                )
+            }
+        };
+        self.commit_executed(&executed)
+            .map_err(|e| self.execution_error(e))
+    }
+
+    fn admit_gossip(&self, transactions: Vec<Bytes>) {
+        let mut rejected = 0usize;
+        for raw in transactions {
+            if let Err(e) = self.admit(&raw, false) {
+                rejected += 1;
+                tracing::trace!(error = %e, "gossiped transaction not admitted");
+            }
+        }
+        if rejected > 0 {
+            tracing::debug!(rejected, "gossiped transactions not admitted");
+        }
+    }
+}
