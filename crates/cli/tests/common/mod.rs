@@ -15,6 +15,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod cluster;
+
 pub const CHAIN_ID: u64 = 1337;
 
 pub struct Node {

@@ -1,0 +1,256 @@
+//! BFT replication across real validator processes: agreement on every block, liveness with one
+//! validator killed, no progress (and no conflicting blocks) without a quorum, catch-up after a
+//! restart and resync of a wiped validator. Each test bounds its waits and kills its processes
+//! by PID when it ends.
+
+mod common;
+
+use alloy_primitives::{B256, U256};
+use common::{cluster::Cluster, transfer};
+use ricaas_crypto::DevKey;
+use serde_json::json;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+const CATCH_UP: Duration = Duration::from_secs(60);
+
+/// Funds `count` fresh accounts from the developer key (sent through validator 0).
+fn funded_senders(cluster: &Cluster, count: usize) -> Vec<DevKey> {
+    let senders: Vec<DevKey> = (0..count).map(|_| DevKey::random()).collect();
+    let rpc = cluster.rpc(0);
+    let mut last = B256::ZERO;
+    for (nonce, sender) in senders.iter().enumerate() {
+        let (hash, raw) = transfer(
+            &cluster.dev_key,
+            nonce as u64,
+            sender.address(),
+            U256::from(10u64).pow(U256::from(20)),
+        );
+        let response = rpc.send_raw(&raw);
+        assert!(response.get("result").is_some(), "{response}");
+        last = hash;
+    }
+    rpc.wait_receipt(last);
+    senders
+}
+
+/// Senders submitting transfers in nonce order to the given validators, round robin, until
+/// stopped; each records the hashes a validator accepted.
+struct Load {
+    stop: Arc<AtomicBool>,
+    accepted: Arc<Mutex<Vec<B256>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(cluster: &Cluster, senders: Vec<DevKey>, targets: &[usize]) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted: Arc<Mutex<Vec<B256>>> = Arc::default();
+        let rpcs: Vec<_> = targets.iter().map(|i| cluster.rpc(*i)).collect();
+        let threads = senders
+            .into_iter()
+            .enumerate()
+            .map(|(n, key)| {
+                let (stop, accepted) = (stop.clone(), accepted.clone());
+                let rpc = rpcs[n % rpcs.len()].clone();
+                std::thread::spawn(move || {
+                    let mut nonce = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let (hash, raw) =
+                            transfer(&key, nonce, DevKey::random().address(), U256::from(1));
+                        match rpc.try_call("eth_sendRawTransaction", json!([raw])) {
+                            Some(_) => {
+                                accepted.lock().expect("lock").push(hash);
+                                nonce += 1;
+                            }
+                            None => std::thread::sleep(Duration::from_millis(10)),
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            accepted,
+            threads,
+        }
+    }
+
+    fn finish(self) -> Vec<B256> {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            thread.join().expect("load thread");
+        }
+        Arc::try_unwrap(self.accepted)
+            .expect("threads joined")
+            .into_inner()
+            .expect("lock")
+    }
+}
+
+/// Every accepted transaction has a receipt on every running validator, in the same block.
+fn assert_all_finalized_everywhere(cluster: &Cluster, accepted: &[B256]) {
+    let deadline = Instant::now() + CATCH_UP;
+    for hash in accepted {
+        let mut placed: HashMap<usize, String> = HashMap::new();
+        for index in cluster.running() {
+            let rpc = cluster.rpc(index);
+            let receipt = loop {
+                if let Some(receipt) = rpc.receipt(*hash) {
+                    break receipt;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "transaction {hash} accepted but not finalized on validator {index}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            assert_eq!(receipt["status"], "0x1", "{receipt}");
+            placed.insert(index, receipt["blockHash"].as_str().unwrap_or("").into());
+        }
+        let blocks: std::collections::HashSet<_> = placed.values().collect();
+        assert_eq!(blocks.len(), 1, "{hash} is in different blocks: {placed:?}");
+    }
+}
+
+#[test]
+fn four_validators_finalize_the_same_blocks_whichever_node_receives_a_transaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start(dir.path(), 4);
+    let senders = funded_senders(&cluster, 4);
+    // Each sender talks to a different validator.
+    let mut hashes = Vec::new();
+    for (index, key) in senders.iter().enumerate() {
+        for nonce in 0..5 {
+            let (hash, raw) = transfer(key, nonce, DevKey::random().address(), U256::from(7));
+            let response = cluster.rpc(index).send_raw(&raw);
+            assert_eq!(response["result"], json!(hash), "{response}");
+            hashes.push(hash);
+        }
+    }
+    assert_all_finalized_everywhere(&cluster, &hashes);
+    let height = cluster.min_height();
+    cluster.wait_all_reach(height, CATCH_UP);
+    cluster.assert_identical_up_to(height);
+    // The same transaction sent to two validators is executed once.
+    let (hash, raw) = transfer(&senders[0], 5, DevKey::random().address(), U256::from(1));
+    cluster.rpc(1).send_raw(&raw);
+    cluster.rpc(2).send_raw(&raw);
+    let receipt = cluster.rpc(3).wait_receipt(hash);
+    assert_eq!(receipt["status"], "0x1");
+    let nonce = cluster.rpc(0).call(
+        "eth_getTransactionCount",
+        json!([senders[0].address(), "latest"]),
+    );
+    assert_eq!(nonce, json!("0x6"));
+}
+
+#[test]
+fn one_validator_killed_under_load_progress_continues_and_it_catches_up_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 4);
+    let senders = funded_senders(&cluster, 6);
+    let load = Load::start(&cluster, senders, &[0, 1, 2]);
+    cluster.wait_all_reach(cluster.min_height() + 3, CATCH_UP);
+
+    cluster.kill_9(3);
+    let before = cluster.min_height();
+    cluster.wait_all_reach(before + 5, CATCH_UP);
+
+    cluster.launch(3);
+    let accepted = load.finish();
+    assert!(accepted.len() > 50, "load too small: {}", accepted.len());
+    assert_all_finalized_everywhere(&cluster, &accepted);
+    let head = cluster.height(0).expect("validator 0 answers");
+    cluster.wait_all_reach(head, CATCH_UP);
+    cluster.assert_identical_up_to(head);
+}
+
+#[test]
+fn without_a_quorum_no_block_is_finalized_and_progress_resumes_when_it_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 4);
+    cluster.wait_all_reach(2, CATCH_UP);
+    cluster.kill_9(2);
+    cluster.kill_9(3);
+    // Let in-flight finalizations land, then watch for a while: nothing may be finalized by
+    // the two remaining validators (2 of 4 is below the 3 votes a quorum needs). This waits
+    // for an absence, so it can only be a bounded observation window.
+    std::thread::sleep(Duration::from_secs(2));
+    let stalled = (
+        cluster.height(0).expect("up"),
+        cluster.height(1).expect("up"),
+    );
+    let senders = funded_senders_no_wait(&cluster);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        (
+            cluster.height(0).expect("up"),
+            cluster.height(1).expect("up")
+        ),
+        stalled,
+        "blocks were finalized without a quorum"
+    );
+    cluster.launch(2);
+    cluster.launch(3);
+    let receipt_deadline = Instant::now() + CATCH_UP;
+    while cluster.rpc(0).receipt(senders).is_none() {
+        assert!(
+            Instant::now() < receipt_deadline,
+            "no progress after the quorum returned"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let head = cluster.height(0).expect("up");
+    cluster.wait_all_reach(head, CATCH_UP);
+    cluster.assert_identical_up_to(head);
+}
+
+/// Submits one transfer without waiting for it; returns its hash.
+fn funded_senders_no_wait(cluster: &Cluster) -> B256 {
+    let (hash, raw) = transfer(
+        &cluster.dev_key,
+        0,
+        DevKey::random().address(),
+        U256::from(1),
+    );
+    let response = cluster.rpc(0).send_raw(&raw);
+    assert!(response.get("result").is_some(), "{response}");
+    hash
+}
+
+#[test]
+fn a_validator_with_a_wiped_data_directory_resyncs_from_genesis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 4);
+    let senders = funded_senders(&cluster, 2);
+    let mut hashes = Vec::new();
+    for key in &senders {
+        for nonce in 0..3 {
+            let (hash, raw) = transfer(key, nonce, DevKey::random().address(), U256::from(3));
+            cluster.rpc(1).send_raw(&raw);
+            hashes.push(hash);
+        }
+    }
+    assert_all_finalized_everywhere(&cluster, &hashes);
+    cluster.kill_9(3);
+    std::fs::remove_dir_all(cluster.data(3)).expect("wipe validator 3");
+    let head = cluster.height(0).expect("up");
+    cluster.launch(3);
+    cluster.wait_all_reach(head, CATCH_UP);
+    cluster.assert_identical_up_to(head);
+    for hash in &hashes {
+        assert!(
+            cluster.rpc(3).receipt(*hash).is_some(),
+            "{hash} missing after resync"
+        );
+    }
+}

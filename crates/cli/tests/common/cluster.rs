@@ -1,0 +1,198 @@
+//! A multi-validator network of real `ricaas node` processes, created by
+//! `ricaas up --nodes N --create-only`. Each process is killed by PID when its handle drops.
+
+use super::Rpc;
+use ricaas_crypto::DevKey;
+use serde_json::{Value, json};
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub struct Validator {
+    child: Child,
+    pub url: String,
+}
+
+impl Validator {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Validator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub nodes: Vec<Option<Validator>>,
+    pub dev_key: DevKey,
+}
+
+impl Cluster {
+    /// Creates `count` validators with free ports and starts them all.
+    pub fn start(dir: &Path, count: usize) -> Cluster {
+        let status = Command::new(env!("CARGO_BIN_EXE_ricaas"))
+            .args(["up", "--create-only", "--rpc-port", "0", "--p2p-port", "0"])
+            .args(["--nodes", &count.to_string(), "--data-dir"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("ricaas up --create-only runs");
+        assert!(status.success(), "creating the network failed");
+        let dev_key = DevKey::read(&dir.join("keys/dev.key")).expect("dev key");
+        let mut cluster = Cluster {
+            dir: dir.to_path_buf(),
+            nodes: (0..count).map(|_| None).collect(),
+            dev_key,
+        };
+        for index in 0..count {
+            cluster.launch(index);
+        }
+        cluster
+    }
+
+    pub fn config(&self, index: usize) -> PathBuf {
+        self.dir
+            .join("nodes")
+            .join(index.to_string())
+            .join("ricaas.toml")
+    }
+
+    pub fn data(&self, index: usize) -> PathBuf {
+        self.dir.join("nodes").join(index.to_string()).join("data")
+    }
+
+    /// Starts validator `index` and waits until it serves JSON-RPC.
+    pub fn launch(&mut self, index: usize) {
+        assert!(self.nodes[index].is_none(), "validator {index} is running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.config(index).with_file_name("node.log"))
+            .expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ricaas"))
+            .arg("node")
+            .arg("--config")
+            .arg(self.config(index))
+            .env("RICAAS_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("ricaas node starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut url = None;
+        for line in lines.by_ref() {
+            let line = line.expect("stdout readable");
+            if let Some(rest) = line.trim().strip_prefix("JSON-RPC HTTP:") {
+                url = rest.split_whitespace().next().map(str::to_string);
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let url = url.unwrap_or_else(|| {
+            panic!(
+                "validator {index} exited before serving JSON-RPC:\n{}",
+                self.log(index)
+            )
+        });
+        self.nodes[index] = Some(Validator { child, url });
+    }
+
+    pub fn log(&self, index: usize) -> String {
+        std::fs::read_to_string(self.config(index).with_file_name("node.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill_9(&mut self, index: usize) {
+        let mut node = self.nodes[index].take().expect("validator is running");
+        node.child.kill().expect("kill -9");
+        node.child.wait().expect("reaped");
+    }
+
+    pub fn rpc(&self, index: usize) -> Rpc {
+        Rpc::new(
+            &self.nodes[index]
+                .as_ref()
+                .expect("validator is running")
+                .url,
+        )
+    }
+
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].is_some())
+            .collect()
+    }
+
+    /// Committed height of a running validator (`None` if it does not answer).
+    pub fn height(&self, index: usize) -> Option<u64> {
+        self.rpc(index)
+            .try_call("eth_blockNumber", json!([]))
+            .map(|v| super::quantity(&v))
+    }
+
+    /// Waits until every running validator has committed `height`.
+    pub fn wait_all_reach(&self, height: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let heights: Vec<_> = self.running().iter().map(|i| self.height(*i)).collect();
+            if heights.iter().all(|h| h.is_some_and(|h| h >= height)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "validators did not all reach height {height} within {within:?}: {heights:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The header fields that must agree across validators, at `height`.
+    pub fn block(&self, index: usize, height: u64) -> Value {
+        let block = self.rpc(index).call(
+            "eth_getBlockByNumber",
+            json!([format!("0x{height:x}"), false]),
+        );
+        assert!(!block.is_null(), "validator {index} has no block {height}");
+        json!({
+            "hash": block["hash"],
+            "stateRoot": block["stateRoot"],
+            "receiptsRoot": block["receiptsRoot"],
+            "transactionsRoot": block["transactionsRoot"],
+        })
+    }
+
+    /// Safety: every running validator holds identical blocks (hash, state, receipts and
+    /// transactions roots) at every height up to `height`.
+    pub fn assert_identical_up_to(&self, height: u64) {
+        let running = self.running();
+        for h in 0..=height {
+            let reference = self.block(running[0], h);
+            for index in &running[1..] {
+                assert_eq!(
+                    self.block(*index, h),
+                    reference,
+                    "validators {} and {index} disagree at height {h}",
+                    running[0]
+                );
+            }
+        }
+    }
+
+    /// Lowest committed height among running validators.
+    pub fn min_height(&self) -> u64 {
+        self.running()
+            .iter()
+            .map(|i| self.height(*i).unwrap_or(0))
+            .min()
+            .unwrap_or(0)
+    }
+}
