@@ -254,3 +254,51 @@ fn a_validator_with_a_wiped_data_directory_resyncs_from_genesis() {
         );
     }
 }
+
+#[test]
+fn a_partitioned_validator_stalls_alone_and_catches_up_when_the_partition_heals() {
+    use common::proxy::Proxy;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::create(dir.path(), 4);
+    // Every connection between validator 3 and the others runs through a proxy the test cuts.
+    let mut proxies = Vec::new();
+    let isolated = 3;
+    let isolated_addr = cluster.p2p_addr(isolated);
+    let to_isolated = Proxy::start(isolated_addr);
+    for other in 0..3 {
+        cluster.redirect(other, isolated_addr, to_isolated.addr);
+        let addr = cluster.p2p_addr(other);
+        let proxy = Proxy::start(addr);
+        cluster.redirect(isolated, addr, proxy.addr);
+        proxies.push(proxy);
+    }
+    proxies.push(to_isolated);
+    for index in 0..4 {
+        cluster.launch(index);
+    }
+    cluster.wait_all_reach(3, CATCH_UP);
+
+    proxies.iter().for_each(Proxy::cut);
+    let stalled_at = cluster.height(isolated).expect("answers");
+    let senders = funded_senders_no_wait(&cluster);
+    let target = cluster.height(0).expect("answers") + 5;
+    let deadline = Instant::now() + CATCH_UP;
+    while (0..3).any(|i| cluster.height(i).is_none_or(|h| h < target)) {
+        assert!(
+            Instant::now() < deadline,
+            "the majority stopped while one validator was cut off"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // At most a block that was already being finalized when the partition started.
+    assert!(
+        cluster.height(isolated).expect("answers") <= stalled_at + 1,
+        "the isolated validator kept finalizing alone"
+    );
+
+    proxies.iter().for_each(Proxy::heal);
+    let head = cluster.height(0).expect("answers");
+    cluster.wait_all_reach(head, CATCH_UP);
+    cluster.assert_identical_up_to(head);
+    assert!(cluster.rpc(isolated).receipt(senders).is_some());
+}

@@ -8,7 +8,7 @@ use ricaas_execution::{
     BlockContext, ChainRules, ExecutionError, Mode, execute_block, seal_block, verify_block,
 };
 use ricaas_primitives::{Block, Header, RecoveredTx};
-use ricaas_storage::{AccountState, ChainStore, ExecutedBlock, StateChanges};
+use ricaas_storage::{AccountState, ChainStore, ExecutedBlock, StateChanges, StateReader as _};
 
 const RULES: ChainRules = ChainRules {
     chain_id: 7,

@@ -367,3 +367,118 @@ impl ReplicatedChain for Channel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ChannelConfig, GenesisAccount};
+    use alloy_consensus::{TxLegacy, TypedTransaction};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_primitives::{Address, TxKind, U256};
+    use ricaas_crypto::{DevKey, sign_transaction};
+
+    fn open(dev: &DevKey) -> (tempfile::TempDir, Channel) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = ChannelConfig::development(
+            1337,
+            vec![GenesisAccount {
+                address: dev.address(),
+                balance: U256::from(10u64).pow(U256::from(24)),
+            }],
+            1_000,
+        );
+        let channel = Channel::open(config, dir.path()).expect("opens");
+        (dir, channel)
+    }
+
+    fn transfer(dev: &DevKey, nonce: u64) -> Vec<u8> {
+        let tx = TxLegacy {
+            chain_id: Some(1337),
+            nonce,
+            gas_price: 0,
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::repeat_byte(9)),
+            value: U256::from(5),
+            input: Default::default(),
+        };
+        sign_transaction(TypedTransaction::Legacy(tx), dev.secret()).encoded_2718()
+    }
+
+    /// A block with one transfer, built by a proposer on genesis.
+    fn proposed(dev: &DevKey) -> ChainBlock {
+        let (_dir, proposer) = open(dev);
+        proposer.submit(&transfer(dev, 0)).expect("admitted");
+        let genesis = ReplicatedChain::genesis(&proposer);
+        proposer.build(&genesis, 20_000).expect("builds")
+    }
+
+    #[test]
+    fn a_finalized_block_that_does_not_re_execute_to_its_header_halts_without_writing() {
+        let dev = DevKey::random();
+        let block = proposed(&dev);
+        let mut header = block.header().clone();
+        header.state_root = B256::repeat_byte(0xee);
+        let forged = ChainBlock::new(header, block.transactions().to_vec());
+        let (_dir, follower) = open(&dev);
+        let err = follower.commit(&forged).expect_err("must refuse");
+        assert!(
+            err.to_string()
+                .contains("does not re-execute to its header"),
+            "{err}"
+        );
+        assert_eq!(follower.head().height, 0, "nothing was committed");
+        // The honest block still commits afterwards: the refusal changed nothing.
+        follower.commit(&block).expect("commits");
+        assert_eq!(follower.head().hash(), block.hash());
+    }
+
+    #[test]
+    fn commits_are_idempotent_and_a_conflicting_finalized_block_is_an_error() {
+        let dev = DevKey::random();
+        let block = proposed(&dev);
+        let (_dir, follower) = open(&dev);
+        assert_eq!(
+            follower.verify(&block, 30_000).expect("verifies"),
+            Verdict::Valid
+        );
+        follower.commit(&block).expect("commits");
+        follower.commit(&block).expect("redelivery is harmless");
+        assert_eq!(follower.head().height, 1);
+        // Another block at height 1 (empty, later timestamp) conflicts with the committed one.
+        let (_d, other) = open(&dev);
+        let genesis = ReplicatedChain::genesis(&other);
+        let rival = other.build(&genesis, 50_000).expect("builds");
+        assert_ne!(rival.hash(), block.hash());
+        let err = follower.commit(&rival).expect_err("conflict");
+        assert!(
+            matches!(err, ChannelError::Conflict { height: 1, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn proposals_with_bad_timestamps_or_unknown_parents_are_rejected_with_a_reason() {
+        let dev = DevKey::random();
+        let block = proposed(&dev);
+        let (_dir, follower) = open(&dev);
+        // Timestamp far ahead of the verifier's clock.
+        match follower
+            .verify(&block, 20_000 - MAX_CLOCK_DRIFT_MS - 1)
+            .expect("verdict")
+        {
+            Verdict::Invalid(reason) => {
+                assert!(reason.contains("ahead of this node's clock"), "{reason}")
+            }
+            Verdict::Valid => panic!("accepted a block from the future"),
+        }
+        // A child of a block this node has never seen.
+        let mut header = block.header().clone();
+        header.parent_hash = B256::repeat_byte(1);
+        header.height = 2;
+        let orphan = ChainBlock::new(header, block.transactions().to_vec());
+        match follower.verify(&orphan, 100_000).expect("verdict") {
+            Verdict::Invalid(reason) => assert!(reason.contains("not known"), "{reason}"),
+            Verdict::Valid => panic!("accepted an orphan"),
+        }
+    }
+}

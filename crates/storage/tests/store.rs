@@ -2,7 +2,7 @@ use alloy_primitives::{Address, B256, Bloom, U256};
 use ricaas_primitives::{Block, Header};
 use ricaas_storage::{
     AccountState, ChainStore, CommitOutcome, ExecutedBlock, StateChanges, StateLattice,
-    StorageError,
+    StateReader as _, StorageError,
 };
 
 fn block_with(

@@ -38,6 +38,15 @@ pub struct Cluster {
 impl Cluster {
     /// Creates `count` validators with free ports and starts them all.
     pub fn start(dir: &Path, count: usize) -> Cluster {
+        let mut cluster = Cluster::create(dir, count);
+        for index in 0..count {
+            cluster.launch(index);
+        }
+        cluster
+    }
+
+    /// Creates the files of `count` validators without starting any.
+    pub fn create(dir: &Path, count: usize) -> Cluster {
         let status = Command::new(env!("CARGO_BIN_EXE_ricaas"))
             .args(["up", "--create-only", "--rpc-port", "0", "--p2p-port", "0"])
             .args(["--nodes", &count.to_string(), "--data-dir"])
@@ -47,15 +56,36 @@ impl Cluster {
             .expect("ricaas up --create-only runs");
         assert!(status.success(), "creating the network failed");
         let dev_key = DevKey::read(&dir.join("keys/dev.key")).expect("dev key");
-        let mut cluster = Cluster {
+        Cluster {
             dir: dir.to_path_buf(),
             nodes: (0..count).map(|_| None).collect(),
             dev_key,
-        };
-        for index in 0..count {
-            cluster.launch(index);
         }
-        cluster
+    }
+
+    /// The p2p address validator `index` listens on.
+    pub fn p2p_addr(&self, index: usize) -> std::net::SocketAddr {
+        let text = std::fs::read_to_string(self.config(index)).expect("config");
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("p2p_listen = "))
+            .expect("p2p_listen in config");
+        line.trim_matches('"').parse().expect("socket address")
+    }
+
+    /// In validator `index`'s config, reach `from` at `to` instead.
+    pub fn redirect(&self, index: usize, from: std::net::SocketAddr, to: std::net::SocketAddr) {
+        let path = self.config(index);
+        let text = std::fs::read_to_string(&path).expect("config");
+        let rewritten = text.replace(
+            &format!("address = \"{from}\""),
+            &format!("address = \"{to}\""),
+        );
+        assert_ne!(
+            rewritten, text,
+            "{from} is not a peer address of validator {index}"
+        );
+        std::fs::write(&path, rewritten).expect("config written");
     }
 
     pub fn config(&self, index: usize) -> PathBuf {

@@ -1,0 +1,386 @@
+//! BFT replication of real channels (redb, revm) under Commonware's deterministic runtime and
+//! simulated network, with fixed seeds: four validators agree on every block; progress survives
+//! a crashed validator; a partitioned validator catches up when the partition heals; an
+//! equivocating Byzantine validator (different proposals to different peers) cannot make the
+//! honest ones diverge or stall.
+
+use alloy_consensus::{TxLegacy, TypedTransaction};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use commonware_consensus::{
+    simplex::{elector::RoundRobin, mocks, scheme::ed25519 as ed25519_scheme},
+    types::Epoch,
+};
+use commonware_cryptography::{
+    Signer as _,
+    ed25519::{PrivateKey, PublicKey},
+    sha256::Sha256,
+};
+use commonware_p2p::simulated::{self, Link, Oracle};
+use commonware_runtime::{Clock, Handle, Quota, Runner as _, Supervisor, deterministic};
+use commonware_utils::{NZU32, NZUsize, ordered::Set};
+use ricaas_consensus::bft::{self, Networks, ReplicatedChain as _, Timing, ValidatorConfig};
+use ricaas_crypto::{DevKey, sign_transaction};
+use ricaas_node::{Channel, ChannelConfig, GenesisAccount};
+use ricaas_rpc::ChannelBackend as _;
+use std::{sync::Arc, time::Duration};
+
+const CHAIN_ID: u64 = 1337;
+const NAMESPACE: &[u8] = b"ricaas-simulated";
+
+type Context = deterministic::Context;
+
+struct Harness {
+    _dirs: Vec<tempfile::TempDir>,
+    keys: Vec<PrivateKey>,
+    channels: Vec<Option<Arc<Channel>>>,
+    handles: Vec<Vec<Handle<()>>>,
+    dev: DevKey,
+}
+
+fn channel_config(dev: &DevKey) -> ChannelConfig {
+    let mut config = ChannelConfig::development(
+        CHAIN_ID,
+        vec![GenesisAccount {
+            address: dev.address(),
+            balance: U256::from(10u64).pow(U256::from(27)),
+        }],
+        0,
+    );
+    config.block_interval_ms = 50;
+    config
+}
+
+fn link() -> Link {
+    Link {
+        latency: Duration::from_millis(10),
+        jitter: Duration::from_millis(3),
+        success_rate: commonware_utils::probability!(1.0),
+    }
+}
+
+async fn connect_all(oracle: &Oracle<PublicKey, Context>, keys: &[PublicKey]) {
+    for a in keys {
+        for b in keys {
+            if a != b {
+                oracle
+                    .add_link(a.clone(), b.clone(), link())
+                    .await
+                    .expect("link");
+            }
+        }
+    }
+}
+
+type SimNetworks = Networks<simulated::Sender<PublicKey, Context>, simulated::Receiver<PublicKey>>;
+
+async fn register(oracle: &Oracle<PublicKey, Context>, key: &PublicKey) -> SimNetworks {
+    let control = oracle.control(key.clone());
+    let quota = Quota::per_second(NZU32!(10_000));
+    let mut pairs = Vec::new();
+    for channel in 0..6u64 {
+        pairs.push(control.register(channel, quota).await.expect("register"));
+    }
+    let mut pairs = pairs.into_iter();
+    let mut next = || pairs.next().expect("six channels");
+    Networks {
+        votes: next(),
+        certificates: next(),
+        consensus_resolver: next(),
+        backfill: next(),
+        blocks: next(),
+        transactions: next(),
+    }
+}
+
+impl Harness {
+    /// `count` validators; the ones in `byzantine` are left for the test to run.
+    async fn start(
+        context: &Context,
+        oracle: &Oracle<PublicKey, Context>,
+        count: usize,
+        byzantine: &[usize],
+    ) -> Harness {
+        let keys: Vec<PrivateKey> = (0..count as u64).map(PrivateKey::from_seed).collect();
+        let publics: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+        connect_all(oracle, &publics).await;
+        let dev = DevKey::from_hex(&"11".repeat(32)).expect("dev key");
+        let mut harness = Harness {
+            _dirs: Vec::new(),
+            keys,
+            channels: Vec::new(),
+            handles: Vec::new(),
+            dev,
+        };
+        for (index, public) in publics.iter().enumerate() {
+            if byzantine.contains(&index) {
+                harness.channels.push(None);
+                harness.handles.push(Vec::new());
+                continue;
+            }
+            let dir = tempfile::tempdir().expect("tempdir");
+            let channel = Arc::new(
+                Channel::open(channel_config(&harness.dev), dir.path()).expect("channel opens"),
+            );
+            harness._dirs.push(dir);
+            let (gossip, outgoing) = tokio::sync::mpsc::channel(1 << 14);
+            channel.set_gossip(gossip);
+            let networks = register(oracle, public).await;
+            let handle = bft::start_validator(
+                context.child("validator").with_attribute("index", index),
+                ValidatorConfig {
+                    namespace: NAMESPACE.to_vec(),
+                    signer: harness.keys[index].clone(),
+                    validators: publics.clone(),
+                    partition_prefix: format!("validator-{index}"),
+                    block_limits: channel.block_limits(),
+                    timing: Timing {
+                        block_interval: Duration::from_millis(50),
+                        empty_block_interval: Duration::from_millis(300),
+                    },
+                    leader_timeout: Duration::from_secs(1),
+                    certification_timeout: Duration::from_secs(2),
+                },
+                channel.clone(),
+                networks,
+                oracle.manager(),
+                oracle.control(public.clone()),
+                outgoing,
+            )
+            .await;
+            harness.channels.push(Some(channel));
+            harness.handles.push(vec![handle.consensus, handle.marshal]);
+        }
+        harness
+    }
+
+    fn honest(&self) -> Vec<&Arc<Channel>> {
+        self.channels.iter().flatten().collect()
+    }
+
+    fn channel(&self, index: usize) -> &Channel {
+        self.channels[index]
+            .as_ref()
+            .expect("validator is honest and running")
+    }
+
+    fn height(&self, index: usize) -> u64 {
+        self.channel(index).head().height
+    }
+
+    /// Stops a validator's consensus tasks: it sends and receives nothing more.
+    fn crash(&mut self, index: usize) {
+        for handle in self.handles[index].drain(..) {
+            handle.abort();
+        }
+        self.channels[index] = None;
+    }
+
+    /// Signs `count` transfers from the developer account, nonces from `first`.
+    fn transfers(&self, first: u64, count: u64) -> Vec<(B256, Vec<u8>)> {
+        (first..first + count)
+            .map(|nonce| {
+                let tx = TxLegacy {
+                    chain_id: Some(CHAIN_ID),
+                    nonce,
+                    gas_price: 0,
+                    gas_limit: 21_000,
+                    to: TxKind::Call(Address::with_last_byte((nonce % 200) as u8 + 1)),
+                    value: U256::from(nonce + 1),
+                    input: Bytes::new(),
+                };
+                let envelope = sign_transaction(TypedTransaction::Legacy(tx), self.dev.secret());
+                (*envelope.tx_hash(), envelope.encoded_2718())
+            })
+            .collect()
+    }
+
+    /// Waits (in simulated time) until every honest validator has committed `height`.
+    async fn wait_all(&self, context: &Context, height: u64) {
+        while self.honest().iter().any(|c| c.head().height < height) {
+            context.sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Safety: identical headers (the hash covers the state, receipts and transactions roots)
+    /// at every height all honest validators have committed. Returns that height.
+    fn assert_agree(&self) -> u64 {
+        let honest = self.honest();
+        let common = honest
+            .iter()
+            .map(|c| c.head().height)
+            .min()
+            .expect("honest validators");
+        for height in 0..=common {
+            let headers: Vec<_> = honest
+                .iter()
+                .map(|c| {
+                    c.snapshot()
+                        .expect("snapshot")
+                        .header(height)
+                        .expect("read")
+                        .expect("committed")
+                })
+                .collect();
+            for header in &headers[1..] {
+                assert_eq!(
+                    header.hash(),
+                    headers[0].hash(),
+                    "divergence at height {height}"
+                );
+                assert_eq!(header.state_root, headers[0].state_root);
+            }
+        }
+        common
+    }
+
+    fn committed(&self, index: usize, tx: &B256) -> bool {
+        let snapshot = self.channel(index).snapshot().expect("snapshot");
+        snapshot.tx_location(tx).expect("read").is_some()
+    }
+}
+
+fn run<F, Fut>(seed: u64, test: F)
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let config = deterministic::Config::new()
+        .with_seed(seed)
+        .with_timeout(Some(Duration::from_secs(600)));
+    deterministic::Runner::new(config).start(test);
+}
+
+async fn network(context: &Context, peers: usize) -> Oracle<PublicKey, Context> {
+    let keys: Vec<PublicKey> = (0..peers as u64)
+        .map(|s| PrivateKey::from_seed(s).public_key())
+        .collect();
+    let (network, oracle) = simulated::Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: 32 * 1024 * 1024,
+            max_peers_per_set: NZUsize!(peers),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        keys,
+    )
+    .await;
+    network.start();
+    oracle
+}
+
+#[test]
+fn simulated_validators_agree_on_every_block_and_survive_one_crash() {
+    for seed in [1, 2] {
+        run(seed, |context| async move {
+            let oracle = network(&context, 4).await;
+            let mut harness = Harness::start(&context, &oracle, 4, &[]).await;
+            let txs = harness.transfers(0, 60);
+            // Transactions reach different validators; gossip carries them to the proposers.
+            for (i, (_, raw)) in txs.iter().enumerate().take(30) {
+                harness.channel(i % 4).submit(raw).expect("admitted");
+            }
+            harness.wait_all(&context, 5).await;
+            harness.crash(3);
+            for (_, raw) in &txs[30..] {
+                harness.channel(1).submit(raw).expect("admitted");
+            }
+            let target = harness.height(0) + 10;
+            harness.wait_all(&context, target).await;
+            harness.assert_agree();
+            for index in 0..3 {
+                for (hash, _) in &txs {
+                    assert!(
+                        harness.committed(index, hash),
+                        "{hash} not committed on {index}"
+                    );
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn simulated_partitioned_validator_catches_up_when_the_partition_heals() {
+    run(7, |context| async move {
+        let oracle = network(&context, 4).await;
+        let harness = Harness::start(&context, &oracle, 4, &[]).await;
+        harness.wait_all(&context, 3).await;
+        let publics: Vec<PublicKey> = harness.keys.iter().map(|k| k.public_key()).collect();
+        for other in &publics[..3] {
+            oracle
+                .remove_link(publics[3].clone(), other.clone())
+                .await
+                .expect("cut");
+            oracle
+                .remove_link(other.clone(), publics[3].clone())
+                .await
+                .expect("cut");
+        }
+        let isolated_at = harness.height(3);
+        for (_, raw) in harness.transfers(0, 20) {
+            harness.channel(0).submit(&raw).expect("admitted");
+        }
+        // The majority keeps finalizing while the minority is cut off.
+        let majority_target = harness.height(0) + 10;
+        while (0..3).any(|i| harness.height(i) < majority_target) {
+            context.sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            harness.height(3) <= isolated_at + 1,
+            "the isolated validator finalized on its own: {} -> {}",
+            isolated_at,
+            harness.height(3)
+        );
+        for other in &publics[..3] {
+            oracle
+                .add_link(publics[3].clone(), other.clone(), link())
+                .await
+                .expect("heal");
+            oracle
+                .add_link(other.clone(), publics[3].clone(), link())
+                .await
+                .expect("heal");
+        }
+        harness.wait_all(&context, majority_target + 2).await;
+        harness.assert_agree();
+        for (hash, _) in harness.transfers(0, 20) {
+            assert!(harness.committed(3, &hash), "{hash} missing after healing");
+        }
+    });
+}
+
+#[test]
+fn simulated_equivocating_validator_cannot_split_or_stall_the_honest_ones() {
+    run(11, |context| async move {
+        let oracle = network(&context, 4).await;
+        let harness = Harness::start(&context, &oracle, 4, &[0]).await;
+        // Validator 0 is Byzantine: as leader it sends a different proposal to each peer.
+        let publics: Vec<PublicKey> = harness.keys.iter().map(|k| k.public_key()).collect();
+        let participants = Set::from_iter_dedup(publics.iter().cloned());
+        let scheme =
+            ed25519_scheme::Scheme::signer(NAMESPACE, participants, harness.keys[0].clone())
+                .expect("signer");
+        let equivocator = mocks::equivocator::Equivocator::new(
+            context.child("byzantine"),
+            mocks::equivocator::Config::<_, _, Sha256> {
+                scheme,
+                elector: RoundRobin::<Sha256>::default(),
+                epoch: Epoch::zero(),
+                relay: Arc::new(mocks::relay::Relay::new()),
+            },
+        );
+        let networks = register(&oracle, &publics[0]).await;
+        equivocator.start(networks.votes, networks.certificates);
+        let txs = harness.transfers(0, 20);
+        for (_, raw) in &txs {
+            harness.channel(1).submit(raw).expect("admitted");
+        }
+        harness.wait_all(&context, 8).await;
+        assert!(harness.assert_agree() >= 8);
+        for (hash, _) in &txs {
+            assert!(harness.committed(2, hash), "{hash} not committed");
+        }
+    });
+}
