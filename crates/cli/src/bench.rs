@@ -64,6 +64,14 @@ pub struct BenchArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Offered load in transactions per second (open loop: submissions are paced to this rate
+    /// whatever the endpoint's speed). Without it, submitters send as fast as they are answered.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// More endpoints of the same chain (e.g. the other validators) to spread submissions over;
+    /// submitter i uses endpoint i mod n. Blocks are watched on `--rpc`.
+    #[arg(long, value_delimiter = ',')]
+    also_submit_to: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -409,10 +417,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let submit_started = Instant::now();
     let mut tasks = Vec::new();
     let signed = Arc::new(signed);
+    let endpoints: Vec<&String> = std::iter::once(&args.rpc)
+        .chain(&args.also_submit_to)
+        .collect();
+    anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
     for worker in 0..args.concurrency {
-        let client = submitter(&args.rpc, args.concurrency).await?;
+        let client = submitter(endpoints[worker % endpoints.len()], args.concurrency).await?;
         let signed = signed.clone();
-        let (concurrency, batch) = (args.concurrency, args.batch);
+        let (concurrency, batch, rate) = (args.concurrency, args.batch, args.rate);
         tasks.push(tokio::spawn(async move {
             let mine: Vec<&Vec<(B256, String)>> =
                 signed.iter().skip(worker).step_by(concurrency).collect();
@@ -423,7 +435,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
             let mut submitted = Vec::with_capacity(order.len());
             let mut errors = Vec::new();
-            for chunk in order.chunks(batch) {
+            for (index, chunk) in order.chunks(batch).enumerate() {
+                if let Some(rate) = rate {
+                    // This chunk's place in the global submission order sets when it is due.
+                    let position = (index * concurrency + worker) * batch;
+                    let due = submit_started + Duration::from_secs_f64(position as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let raws: Vec<String> = chunk.iter().map(|(_, raw)| raw.clone()).collect();
                 let at = Instant::now();
                 let results = if batch == 1 {
@@ -474,6 +492,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "transactions": total,
         "senders": args.senders,
         "concurrency": args.concurrency,
+        "rate": args.rate,
+        "endpoints": endpoints.len(),
         "batch": args.batch,
         "accepted": submitted.len(),
         "rejected": errors.len(),
@@ -488,6 +508,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{result}");
     } else {
         println!("endpoint:        {} ({client_version})", args.rpc);
+        if !args.also_submit_to.is_empty() {
+            println!("also submitted:  {}", args.also_submit_to.join(", "));
+        }
+        if let Some(rate) = args.rate {
+            println!("offered rate:    {rate} tx/s");
+        }
         println!(
             "transfers:       {total} from {} senders, concurrency {}, batch {}",
             args.senders, args.concurrency, args.batch

@@ -37,7 +37,9 @@ fn funded_senders(cluster: &Cluster, count: usize) -> Vec<DevKey> {
         assert!(response.get("result").is_some(), "{response}");
         last = hash;
     }
-    rpc.wait_receipt(last);
+    let receipt = rpc.wait_receipt(last);
+    // Validators commit a finalized block independently: wait until all hold the funding.
+    cluster.wait_all_reach(common::quantity(&receipt["blockNumber"]), CATCH_UP);
     senders
 }
 
