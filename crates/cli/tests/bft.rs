@@ -6,16 +6,11 @@
 mod common;
 
 use alloy_primitives::{B256, U256};
-use common::{cluster::Cluster, transfer};
+use common::{cluster::Cluster, load::Load, transfer};
 use ricaas_crypto::DevKey;
 use serde_json::json;
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -41,61 +36,6 @@ fn funded_senders(cluster: &Cluster, count: usize) -> Vec<DevKey> {
     // Validators commit a finalized block independently: wait until all hold the funding.
     cluster.wait_all_reach(common::quantity(&receipt["blockNumber"]), CATCH_UP);
     senders
-}
-
-/// Senders submitting transfers in nonce order to the given validators, round robin, until
-/// stopped; each records the hashes a validator accepted.
-struct Load {
-    stop: Arc<AtomicBool>,
-    accepted: Arc<Mutex<Vec<B256>>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(cluster: &Cluster, senders: Vec<DevKey>, targets: &[usize]) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let accepted: Arc<Mutex<Vec<B256>>> = Arc::default();
-        let rpcs: Vec<_> = targets.iter().map(|i| cluster.rpc(*i)).collect();
-        let threads = senders
-            .into_iter()
-            .enumerate()
-            .map(|(n, key)| {
-                let (stop, accepted) = (stop.clone(), accepted.clone());
-                let rpc = rpcs[n % rpcs.len()].clone();
-                std::thread::spawn(move || {
-                    let mut nonce = 0;
-                    while !stop.load(Ordering::Relaxed) {
-                        let (hash, raw) =
-                            transfer(&key, nonce, DevKey::random().address(), U256::from(1));
-                        match rpc.try_call("eth_sendRawTransaction", json!([raw])) {
-                            Some(_) => {
-                                accepted.lock().expect("lock").push(hash);
-                                nonce += 1;
-                            }
-                            None => std::thread::sleep(Duration::from_millis(10)),
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            accepted,
-            threads,
-        }
-    }
-
-    fn finish(self) -> Vec<B256> {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads {
-            thread.join().expect("load thread");
-        }
-        Arc::try_unwrap(self.accepted)
-            .expect("threads joined")
-            .into_inner()
-            .expect("lock")
-    }
 }
 
 /// Every accepted transaction has a receipt on every running validator, in the same block.
@@ -160,7 +100,8 @@ fn one_validator_killed_under_load_progress_continues_and_it_catches_up_after_re
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = Cluster::start(dir.path(), 4);
     let senders = funded_senders(&cluster, 6);
-    let load = Load::start(&cluster, senders, &[0, 1, 2]);
+    let endpoints: Vec<_> = (0..3).map(|i| cluster.rpc(i)).collect();
+    let load = Load::start(&endpoints, senders, Duration::from_millis(2));
     cluster.wait_all_reach(cluster.min_height() + 3, CATCH_UP);
 
     cluster.kill_9(3);

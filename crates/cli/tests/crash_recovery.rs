@@ -4,15 +4,11 @@
 mod common;
 
 use alloy_primitives::{B256, U256};
-use common::{Node, quantity, transfer};
+use common::{Node, load::Load, quantity, transfer};
 use ricaas_crypto::DevKey;
 use serde_json::json;
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
     time::{Duration, Instant},
 };
 
@@ -38,28 +34,7 @@ fn kill_9_under_load_loses_no_acknowledged_transaction_and_state_replays() {
     rpc.wait_receipt(last);
 
     // Sustained load: every sender submits transfers in nonce order until the node dies.
-    let stop = Arc::new(AtomicBool::new(false));
-    let accepted: Arc<Mutex<Vec<B256>>> = Arc::default();
-    let loaders: Vec<_> = senders
-        .into_iter()
-        .map(|key| {
-            let (rpc, stop, accepted) = (rpc.clone(), stop.clone(), accepted.clone());
-            std::thread::spawn(move || {
-                let mut nonce = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let (hash, raw) =
-                        transfer(&key, nonce, DevKey::random().address(), U256::from(1));
-                    match rpc.try_call("eth_sendRawTransaction", json!([raw])) {
-                        Some(_) => {
-                            accepted.lock().expect("lock").push(hash);
-                            nonce += 1;
-                        }
-                        None => std::thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-            })
-        })
-        .collect();
+    let load = Load::start(std::slice::from_ref(&rpc), senders, Duration::ZERO);
 
     // A client polls receipts; what it saw must survive the crash.
     let mut seen: HashMap<B256, (String, u64)> = HashMap::new();
@@ -69,9 +44,8 @@ fn kill_9_under_load_loses_no_acknowledged_transaction_and_state_replays() {
             started.elapsed() < Duration::from_secs(60),
             "load did not produce receipts in time"
         );
-        let pending: Vec<B256> = accepted
-            .lock()
-            .expect("lock")
+        let pending: Vec<B256> = load
+            .accepted()
             .iter()
             .filter(|h| !seen.contains_key(*h))
             .copied()
@@ -89,10 +63,7 @@ fn kill_9_under_load_loses_no_acknowledged_transaction_and_state_replays() {
     }
     let highest_seen = seen.values().map(|(_, n)| *n).max().expect("receipts seen");
     node.kill_9();
-    stop.store(true, Ordering::Relaxed);
-    for loader in loaders {
-        loader.join().expect("loader thread");
-    }
+    load.finish();
 
     let node = Node::up(&data);
     let rpc = node.rpc();

@@ -16,6 +16,7 @@ use std::{
 };
 
 pub mod cluster;
+pub mod load;
 pub mod proxy;
 
 pub const CHAIN_ID: u64 = 1337;
