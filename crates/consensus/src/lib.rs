@@ -1,7 +1,8 @@
 //! Ordering of transactions into finalized blocks. The chain (the [`Application`]) builds,
 //! verifies and commits blocks; an ordering engine decides when and which block is final. The
-//! solo sequencer here serves a single-node channel; a BFT engine (Commonware simplex) will
-//! implement the same [`Ordering`] trait so the rest of the node cannot tell them apart.
+//! solo sequencer serves a single-node channel through [`Ordering`]; [`bft`] replicates a channel
+//! among validators with Commonware simplex, driving the chain through
+//! [`bft::ReplicatedChain`] (build on notarized parents, verify, commit finalized blocks).
 
 pub mod bft;
 mod solo;

@@ -174,3 +174,66 @@ impl BoundedBlock for ChainBlock {
         limits.max_block_bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Address, B256};
+    use commonware_codec::Encode as _;
+    use ricaas_primitives::transactions_root_of;
+
+    const LIMITS: BlockLimits = BlockLimits {
+        max_block_bytes: 1 << 20,
+        max_tx_bytes: 1 << 16,
+    };
+
+    fn empty_block() -> ChainBlock {
+        let header = Header {
+            parent_hash: B256::repeat_byte(1),
+            height: 7,
+            timestamp_ms: 1_000,
+            transactions_root: transactions_root_of(&[]),
+            receipts_root: B256::ZERO,
+            state_root: B256::repeat_byte(2),
+            logs_bloom: Default::default(),
+            gas_limit: 30_000_000,
+            gas_used: 0,
+            beneficiary: Address::ZERO,
+        };
+        ChainBlock::new(header, Vec::new())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<ChainBlock, CodecError> {
+        ChainBlock::read_cfg(&mut bytes::Bytes::copy_from_slice(bytes), &LIMITS)
+    }
+
+    #[test]
+    fn blocks_round_trip_and_forged_or_oversized_encodings_are_refused() {
+        let block = empty_block();
+        let encoded = block.encode();
+        assert_eq!(decode(&encoded).expect("decodes"), block);
+        // A transactions root that does not match the (empty) transaction list.
+        let mut header = block.header().clone();
+        header.transactions_root = B256::repeat_byte(9);
+        let forged = ChainBlock::new(header, Vec::new()).encode();
+        assert!(matches!(decode(&forged), Err(CodecError::Invalid(_, _))));
+        // A header length beyond the cap, and a transaction count beyond the block size.
+        let mut huge_header = (MAX_HEADER_BYTES as u32 + 1).to_be_bytes().to_vec();
+        huge_header.extend_from_slice(&[0u8; 16]);
+        assert!(matches!(
+            decode(&huge_header),
+            Err(CodecError::InvalidLength(_))
+        ));
+        let mut many = encoded.to_vec();
+        let count_at = 4 + alloy_rlp::Encodable::length(block.header());
+        many[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(decode(&many), Err(CodecError::InvalidLength(_))));
+        // Truncation anywhere fails cleanly.
+        for cut in 0..encoded.len() {
+            assert!(
+                decode(&encoded[..cut]).is_err(),
+                "decoded a block cut at {cut}"
+            );
+        }
+    }
+}

@@ -93,3 +93,24 @@ pub(crate) fn start_gossip<E, C, S, R>(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_round_trip_and_malformed_ones_are_refused() {
+        let txs = vec![Bytes::from(vec![1u8, 2, 3]), Bytes::from(vec![4u8; 100])];
+        let encoded = encode_batch(&txs);
+        assert_eq!(decode_batch(&encoded, 10), Some(txs.clone()));
+        // Truncated entry, trailing garbage, too many entries, empty input.
+        assert_eq!(decode_batch(&encoded[..encoded.len() - 1], 10), None);
+        let mut trailing = encoded.clone();
+        trailing.push(0);
+        assert_eq!(decode_batch(&trailing, 10), None);
+        assert_eq!(decode_batch(&encoded, 1), None);
+        assert_eq!(decode_batch(&[], 10), None);
+        // A count that claims more than the limit is refused before allocating.
+        assert_eq!(decode_batch(&u32::MAX.to_be_bytes(), 10), None);
+    }
+}
