@@ -4,6 +4,7 @@
 
 mod block;
 mod ids;
+pub mod policy;
 mod receipt;
 mod tx;
 
