@@ -3,14 +3,19 @@
 //! OrganizationalUnit (`admin`, `client`, `node`, as Fabric's NodeOUs), the organization its O.
 //! Keys: secp256k1 (Ethereum-compatible clients), P-256, Ed25519 (nodes).
 
-use der::{Decode as _, EncodePem as _, pem::LineEnding};
-use std::{str::FromStr, time::Duration};
+use der::{Decode as _, Encode as _, EncodePem as _, pem::LineEnding};
+use std::{
+    str::FromStr,
+    time::{Duration, SystemTime},
+};
 use x509_cert::{
     Certificate,
     builder::{Builder, CertificateBuilder, Profile},
+    crl::{CertificateList, RevokedCert, TbsCertList},
     name::Name,
     serial_number::SerialNumber,
     spki::SubjectPublicKeyInfoOwned,
+    time::Time,
     time::Validity,
 };
 
@@ -22,6 +27,27 @@ pub enum CaError {
     Encoding(String),
     #[error("signing the certificate failed: {0}")]
     Signing(String),
+    #[error("invalid private key file: {0}")]
+    Key(String),
+}
+
+/// Why a certificate is not a valid identity of an organization.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("certificate was not issued by {ca}: issuer is {issuer}")]
+    WrongIssuer { ca: String, issuer: String },
+    #[error("certificate signature does not verify against the CA's key")]
+    BadSignature,
+    #[error("the CA key algorithm {0} is not supported")]
+    UnsupportedAlgorithm(String),
+    #[error("certificate is not valid before {0}")]
+    NotYetValid(String),
+    #[error("certificate expired at {0}")]
+    Expired(String),
+    #[error("certificate {serial} was revoked at {at}")]
+    Revoked { serial: String, at: String },
+    #[error("malformed certificate: {0}")]
+    Malformed(String),
 }
 
 /// What an identity may do, carried in the certificate's OU.
@@ -103,6 +129,36 @@ impl IdentityKey {
         .map_err(|e| CaError::Encoding(e.to_string()))?;
         SubjectPublicKeyInfoOwned::from_der(der.as_bytes())
             .map_err(|e| CaError::Encoding(e.to_string()))
+    }
+}
+
+impl IdentityKey {
+    /// PKCS#8 PEM of the private key (keep it in a 0600 file).
+    pub fn to_pkcs8_pem(&self) -> Result<String, CaError> {
+        use pkcs8::EncodePrivateKey as _;
+        let pem = match self {
+            IdentityKey::Secp256k1(k) => k.to_pkcs8_pem(LineEnding::LF),
+            IdentityKey::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
+            IdentityKey::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+        }
+        .map_err(|e| CaError::Key(e.to_string()))?;
+        Ok(pem.to_string())
+    }
+
+    /// Reads a PKCS#8 PEM private key of any supported algorithm.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, CaError> {
+        use pkcs8::DecodePrivateKey as _;
+        if let Ok(k) = k256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
+            return Ok(IdentityKey::Secp256k1(k));
+        }
+        if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
+            return Ok(IdentityKey::P256(k));
+        }
+        ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map(IdentityKey::Ed25519)
+            .map_err(|_| {
+                CaError::Key("not a PKCS#8 secp256k1, P-256 or Ed25519 private key".into())
+            })
     }
 }
 
@@ -227,6 +283,63 @@ fn validity(days: u32) -> Result<Validity, CaError> {
 }
 
 impl CertificateAuthority {
+    /// A CA from its certificate and private key (as saved by [`Self::key`]'s PEM).
+    pub fn from_parts(certificate: Certificate, key: IdentityKey) -> Result<Self, CaError> {
+        let org = org_of(&certificate)
+            .ok_or_else(|| CaError::Encoding("CA certificate names no organization".into()))?;
+        if key.public_key_info()? != certificate.tbs_certificate.subject_public_key_info {
+            return Err(CaError::Key(
+                "the private key does not belong to the CA certificate".into(),
+            ));
+        }
+        Ok(Self {
+            org,
+            key,
+            certificate,
+        })
+    }
+
+    pub fn key(&self) -> &IdentityKey {
+        &self.key
+    }
+
+    /// A certificate revocation list of `revoked` (serial, time of revocation), valid for
+    /// `days`, signed by this CA.
+    pub fn crl(
+        &self,
+        revoked: &[(SerialNumber, SystemTime)],
+        days: u32,
+    ) -> Result<CertificateList, CaError> {
+        let time = |t: SystemTime| Time::try_from(t).map_err(|e| CaError::Encoding(e.to_string()));
+        let now = SystemTime::now();
+        let entries = revoked
+            .iter()
+            .map(|(serial, at)| {
+                Ok(RevokedCert {
+                    serial_number: serial.clone(),
+                    revocation_date: time(*at)?,
+                    crl_entry_extensions: None,
+                })
+            })
+            .collect::<Result<Vec<_>, CaError>>()?;
+        let algorithm = signature_algorithm(&self.key)?;
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: algorithm.clone(),
+            issuer: self.certificate.tbs_certificate.subject.clone(),
+            this_update: time(now)?,
+            next_update: Some(time(now + Duration::from_secs(u64::from(days) * 86_400))?),
+            revoked_certificates: (!entries.is_empty()).then_some(entries),
+            crl_extensions: None,
+        };
+        let signed = tbs.to_der().map_err(|e| CaError::Encoding(e.to_string()))?;
+        Ok(CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: algorithm,
+            signature: sign_bytes(&self.key, &signed)?,
+        })
+    }
+
     /// A new self-signed root CA for `org`, valid for `days`.
     pub fn new_root(org: &str, algorithm: KeyAlgorithm, days: u32) -> Result<Self, CaError> {
         let key = IdentityKey::generate(algorithm);
@@ -263,6 +376,145 @@ impl CertificateAuthority {
         let name = subject(&self.org, Some(role), common_name)?;
         build_signed(profile, name, public_key, days, &self.key)
     }
+}
+
+fn signature_algorithm(key: &IdentityKey) -> Result<spki::AlgorithmIdentifierOwned, CaError> {
+    use spki::DynSignatureAlgorithmIdentifier as _;
+    match key {
+        IdentityKey::Secp256k1(k) => k.signature_algorithm_identifier(),
+        IdentityKey::P256(k) => k.signature_algorithm_identifier(),
+        IdentityKey::Ed25519(k) => Ed25519Signer(k).signature_algorithm_identifier(),
+    }
+    .map_err(|e| CaError::Encoding(e.to_string()))
+}
+
+fn sign_bytes(key: &IdentityKey, message: &[u8]) -> Result<der::asn1::BitString, CaError> {
+    use signature::Signer as _;
+    use spki::SignatureBitStringEncoding as _;
+    match key {
+        IdentityKey::Secp256k1(k) => {
+            let sig: k256::ecdsa::DerSignature = k
+                .try_sign(message)
+                .map_err(|e| CaError::Signing(e.to_string()))?;
+            sig.to_bitstring()
+        }
+        IdentityKey::P256(k) => {
+            let sig: p256::ecdsa::DerSignature = k
+                .try_sign(message)
+                .map_err(|e| CaError::Signing(e.to_string()))?;
+            sig.to_bitstring()
+        }
+        IdentityKey::Ed25519(k) => Ed25519Signer(k)
+            .try_sign(message)
+            .map_err(|e| CaError::Signing(e.to_string()))?
+            .to_bitstring(),
+    }
+    .map_err(|e| CaError::Encoding(e.to_string()))
+}
+
+const ID_EC_PUBLIC_KEY: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const SECP256K1: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.132.0.10");
+const PRIME256V1: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+
+/// Checks a signature made by the holder of `spki` over `message`.
+fn verify_signature(
+    spki: &SubjectPublicKeyInfoOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    use signature::Verifier as _;
+    let key = spki.subject_public_key.raw_bytes();
+    let algorithm = &spki.algorithm;
+    let curve = algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<const_oid::ObjectIdentifier>().ok());
+    let ok = if algorithm.oid == ID_EC_PUBLIC_KEY && curve == Some(SECP256K1) {
+        let key = k256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+            .map_err(|_| VerifyError::BadSignature)?;
+        let sig = k256::ecdsa::DerSignature::from_bytes(signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        key.verify(message, &sig).is_ok()
+    } else if algorithm.oid == ID_EC_PUBLIC_KEY && curve == Some(PRIME256V1) {
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+            .map_err(|_| VerifyError::BadSignature)?;
+        let sig = p256::ecdsa::DerSignature::from_bytes(signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        key.verify(message, &sig).is_ok()
+    } else if algorithm.oid == ID_ED25519 {
+        let bytes: [u8; 32] = key.try_into().map_err(|_| VerifyError::BadSignature)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| VerifyError::BadSignature)?;
+        let sig = ed25519_dalek::Signature::from_slice(signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        key.verify_strict(message, &sig).is_ok()
+    } else {
+        return Err(VerifyError::UnsupportedAlgorithm(algorithm.oid.to_string()));
+    };
+    ok.then_some(()).ok_or(VerifyError::BadSignature)
+}
+
+/// Checks that `certificate` was issued by `ca` (issuer name and signature), is valid at `now`
+/// and is not among `revoked` (serial, time of revocation).
+pub fn verify_issued(
+    ca: &Certificate,
+    certificate: &Certificate,
+    now: SystemTime,
+    revoked: &[(SerialNumber, SystemTime)],
+) -> Result<(), VerifyError> {
+    let tbs = &certificate.tbs_certificate;
+    if tbs.issuer != ca.tbs_certificate.subject {
+        return Err(VerifyError::WrongIssuer {
+            ca: ca.tbs_certificate.subject.to_string(),
+            issuer: tbs.issuer.to_string(),
+        });
+    }
+    let signed = tbs
+        .to_der()
+        .map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    let signature = certificate
+        .signature
+        .as_bytes()
+        .ok_or_else(|| VerifyError::Malformed("signature has unused bits".into()))?;
+    verify_signature(
+        &ca.tbs_certificate.subject_public_key_info,
+        &signed,
+        signature,
+    )?;
+    if now < tbs.validity.not_before.to_system_time() {
+        return Err(VerifyError::NotYetValid(
+            tbs.validity.not_before.to_string(),
+        ));
+    }
+    if now > tbs.validity.not_after.to_system_time() {
+        return Err(VerifyError::Expired(tbs.validity.not_after.to_string()));
+    }
+    if let Some((serial, at)) = revoked
+        .iter()
+        .find(|(serial, at)| *serial == tbs.serial_number && *at <= now)
+    {
+        return Err(VerifyError::Revoked {
+            serial: serial.to_string(),
+            at: humantime_utc(*at),
+        });
+    }
+    Ok(())
+}
+
+fn humantime_utc(at: SystemTime) -> String {
+    Time::try_from(at).map_or_else(|_| format!("{at:?}"), |t| t.to_string())
+}
+
+/// PEM text of a CRL.
+pub fn crl_pem(crl: &CertificateList) -> Result<String, CaError> {
+    let der = crl
+        .to_der()
+        .map_err(|e| CaError::Encoding(e.to_string()))?;
+    der::pem::encode_string("X509 CRL", LineEnding::LF, &der)
+        .map_err(|e| CaError::Encoding(e.to_string()))
 }
 
 /// PEM text of a certificate.
@@ -326,6 +578,66 @@ mod tests {
                     ca.certificate().tbs_certificate.subject
                 );
             }
+        }
+    }
+
+    #[test]
+    fn verification_checks_issuer_signature_validity_and_revocation() {
+        for algorithm in [
+            KeyAlgorithm::Secp256k1,
+            KeyAlgorithm::P256,
+            KeyAlgorithm::Ed25519,
+        ] {
+            let ca = CertificateAuthority::new_root("org1", algorithm, 365).expect("root");
+            let other = CertificateAuthority::new_root("org1", algorithm, 365).expect("root");
+            let key = IdentityKey::generate(KeyAlgorithm::Secp256k1);
+            let cert = ca
+                .issue(
+                    "alice",
+                    Role::Client,
+                    key.public_key_info().expect("spki"),
+                    30,
+                )
+                .expect("issued");
+            let now = SystemTime::now();
+            assert_eq!(verify_issued(ca.certificate(), &cert, now, &[]), Ok(()));
+            // Same organization name, different CA key: the signature gives it away.
+            assert_eq!(
+                verify_issued(other.certificate(), &cert, now, &[]),
+                Err(VerifyError::BadSignature)
+            );
+            let later = now + Duration::from_secs(31 * 86_400);
+            assert!(matches!(
+                verify_issued(ca.certificate(), &cert, later, &[]),
+                Err(VerifyError::Expired(_))
+            ));
+            let serial = cert.tbs_certificate.serial_number.clone();
+            let revoked = [(serial, now - Duration::from_secs(5))];
+            assert!(matches!(
+                verify_issued(ca.certificate(), &cert, now, &revoked),
+                Err(VerifyError::Revoked { .. })
+            ));
+            // Another organization's CA is not this certificate's issuer.
+            let org2 = CertificateAuthority::new_root("org2", algorithm, 365).expect("root");
+            assert!(matches!(
+                verify_issued(org2.certificate(), &cert, now, &[]),
+                Err(VerifyError::WrongIssuer { .. })
+            ));
+            // Keys survive a PEM round trip and must match the CA certificate.
+            let pem = ca.key().to_pkcs8_pem().expect("pem");
+            let reloaded = CertificateAuthority::from_parts(
+                ca.certificate().clone(),
+                IdentityKey::from_pkcs8_pem(&pem).expect("reads"),
+            )
+            .expect("same CA");
+            assert_eq!(reloaded.org(), "org1");
+            assert!(
+                CertificateAuthority::from_parts(
+                    ca.certificate().clone(),
+                    IdentityKey::generate(algorithm)
+                )
+                .is_err()
+            );
         }
     }
 
