@@ -2,6 +2,7 @@
 //! its configuration file, `bench` measures any Ethereum JSON-RPC endpoint.
 
 mod bench;
+mod ca;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     },
     /// Benchmark an Ethereum JSON-RPC endpoint with pre-signed ERC-20 transfers.
     Bench(bench::BenchArgs),
+    /// An organization's certificate authority: init, enroll, renew, revoke, crl, verify.
+    Ca(ca::CaArgs),
 }
 
 fn init_logging() {
@@ -69,6 +72,7 @@ fn main() -> anyhow::Result<()> {
                 .start(|runtime| async move { up::run_node_from_config(&config, runtime).await })
         }
         Command::Replay { config } => up::replay(&config),
+        Command::Ca(args) => ca::run(args),
         Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
     }
 }

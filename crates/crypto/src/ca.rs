@@ -68,6 +68,20 @@ impl Role {
     }
 }
 
+impl FromStr for KeyAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "secp256k1" => Ok(KeyAlgorithm::Secp256k1),
+            "p256" | "P-256" => Ok(KeyAlgorithm::P256),
+            "ed25519" => Ok(KeyAlgorithm::Ed25519),
+            other => Err(format!(
+                "unknown key type {other:?}: expected secp256k1, p256 or ed25519"
+            )),
+        }
+    }
+}
+
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -108,6 +122,18 @@ impl IdentityKey {
             KeyAlgorithm::Ed25519 => {
                 IdentityKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut rng))
             }
+        }
+    }
+
+    /// The Ethereum address of a secp256k1 identity (how its transactions name it).
+    pub fn ethereum_address(&self) -> Option<alloy_primitives::Address> {
+        match self {
+            IdentityKey::Secp256k1(k) => {
+                let point = k.verifying_key().to_encoded_point(false);
+                let hash = alloy_primitives::keccak256(&point.as_bytes()[1..]);
+                Some(alloy_primitives::Address::from_slice(&hash[12..]))
+            }
+            _ => None,
         }
     }
 
@@ -510,9 +536,7 @@ fn humantime_utc(at: SystemTime) -> String {
 
 /// PEM text of a CRL.
 pub fn crl_pem(crl: &CertificateList) -> Result<String, CaError> {
-    let der = crl
-        .to_der()
-        .map_err(|e| CaError::Encoding(e.to_string()))?;
+    let der = crl.to_der().map_err(|e| CaError::Encoding(e.to_string()))?;
     der::pem::encode_string("X509 CRL", LineEnding::LF, &der)
         .map_err(|e| CaError::Encoding(e.to_string()))
 }
