@@ -12,7 +12,6 @@ use ricaas_crypto::ca::{
 };
 use std::{
     io::Write as _,
-    os::unix::fs::OpenOptionsExt as _,
     path::{Path, PathBuf},
     time::{Duration, SystemTime},
 };
@@ -76,17 +75,6 @@ enum CaCommand {
         #[arg(long)]
         cert: PathBuf,
     },
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
 }
 
 fn read_certificate(path: &Path) -> anyhow::Result<Certificate> {
@@ -176,7 +164,7 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
             }
             let ca = CertificateAuthority::new_root(&args.org, key_type, days)?;
             std::fs::create_dir_all(&dir)?;
-            write_private(&dir.join("ca.key"), &ca.key().to_pkcs8_pem()?)?;
+            crate::up::write_secret(&dir.join("ca.key"), &ca.key().to_pkcs8_pem()?)?;
             std::fs::write(dir.join("ca.pem"), certificate_pem(ca.certificate())?)?;
             let crl = store.write_crl(&ca, 7)?;
             println!(
@@ -203,7 +191,7 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
             let key = IdentityKey::generate(key_type);
             let certificate = ca.issue(&name, role, key.public_key_info()?, days)?;
             std::fs::create_dir_all(&dir)?;
-            write_private(&dir.join("key.pem"), &key.to_pkcs8_pem()?)?;
+            crate::up::write_secret(&dir.join("key.pem"), &key.to_pkcs8_pem()?)?;
             std::fs::write(dir.join("cert.pem"), certificate_pem(&certificate)?)?;
             println!(
                 "enrolled {name} ({}) in {}: serial {}",

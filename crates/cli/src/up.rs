@@ -111,7 +111,8 @@ fn node_dir(dir: &Path, index: usize) -> PathBuf {
     dir.join(NODES_DIR).join(index.to_string())
 }
 
-fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes a new file readable by its owner only (private keys).
+pub(crate) fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut file = std::fs::OpenOptions::new()
