@@ -205,19 +205,6 @@ impl Mempool {
         }
     }
 
-    /// Forgets transactions that a committed block included.
-    pub fn remove_committed(&mut self, included: &[RecoveredTx]) {
-        for tx in included {
-            if self.known.remove(&tx.hash()).is_none() {
-                continue;
-            }
-            if let Some(state) = self.senders.get_mut(&tx.sender()) {
-                state.in_flight = state.in_flight.saturating_sub(1);
-            }
-            self.forget_idle_sender(&tx.sender());
-        }
-    }
-
     /// Up to `max` ready transactions, oldest first, left in the pool and skipping `exclude`
     /// (transactions already in blocks that are ordered but not yet committed). A BFT proposer
     /// builds from this: its proposal may never be finalized, so nothing leaves the pool until
@@ -407,12 +394,35 @@ mod tests {
         pool.insert(tx(1, 0), 0).expect("ready");
         pool.insert(tx(1, 1), 0).expect("ready");
         let batch = pool.take_ready(10);
-        pool.remove_committed(&batch[..1]);
+        pool.remove_included(&batch[..1]);
         pool.drop_rejected(&batch[1..]);
         assert!(pool.is_empty());
         // After the rejection, nonce 1 can be sent again.
         assert_eq!(pool.pending_nonce(&batch[0].sender()), None);
         assert_eq!(pool.insert(tx(1, 1), 1), Ok(Inserted::Ready));
+    }
+
+    #[test]
+    fn a_block_ordered_elsewhere_releases_the_nonces_queued_behind_it() {
+        let mut pool = pool();
+        // Nonces 2 and 3 wait for 0 and 1, which this pool never saw.
+        pool.insert(tx(1, 2), 0).expect("queued");
+        pool.insert(tx(1, 3), 0).expect("queued");
+        assert_eq!(pool.ready_len(), 0);
+        let elsewhere = [tx(1, 0), tx(1, 1)];
+        pool.remove_included(&elsewhere);
+        assert_eq!(pool.ready_len(), 2);
+        // Peeking leaves them in the pool and skips the excluded (already ordered) ones.
+        let ready = pool.peek_ready(10, &HashSet::new());
+        assert_eq!(
+            ready.iter().map(RecoveredTx::nonce).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        let exclude: HashSet<B256> = [ready[0].hash()].into_iter().collect();
+        assert_eq!(pool.peek_ready(10, &exclude), ready[1..].to_vec());
+        assert_eq!(pool.ready_len(), 2);
+        pool.remove_included(&ready);
+        assert!(pool.is_empty());
     }
 
     #[test]
