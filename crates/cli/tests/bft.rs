@@ -88,6 +88,8 @@ fn four_validators_finalize_the_same_blocks_whichever_node_receives_a_transactio
     cluster.rpc(2).send_raw(&raw);
     let receipt = cluster.rpc(3).wait_receipt(hash);
     assert_eq!(receipt["status"], "0x1");
+    // Validators commit a finalized block independently: read node 0 once it holds it too.
+    cluster.wait_all_reach(common::quantity(&receipt["blockNumber"]), CATCH_UP);
     let nonce = cluster.rpc(0).call(
         "eth_getTransactionCount",
         json!([senders[0].address(), "latest"]),
