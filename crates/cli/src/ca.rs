@@ -33,7 +33,7 @@ pub struct CaArgs {
 enum CaCommand {
     /// Create the organization's self-signed root CA.
     Init {
-        /// secp256k1, p256 or ed25519.
+        /// secp256k1, p256, ed25519 or sm2.
         #[arg(long, default_value = "p256")]
         key_type: KeyAlgorithm,
         #[arg(long, default_value_t = 3650)]
@@ -46,7 +46,7 @@ enum CaCommand {
         /// admin, client or node.
         #[arg(long)]
         role: Role,
-        /// secp256k1 (Ethereum-compatible, default), p256 or ed25519 (nodes).
+        /// secp256k1 (Ethereum-compatible, default), p256, ed25519 (nodes) or sm2 (SM2-with-SM3).
         #[arg(long, default_value = "secp256k1")]
         key_type: KeyAlgorithm,
         #[arg(long, default_value_t = 365)]

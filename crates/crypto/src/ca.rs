@@ -1,7 +1,8 @@
 //! Organization certificate authorities: a self-signed root per organization that issues X.509
 //! certificates to its admins, clients and nodes. The role is the certificate's
 //! OrganizationalUnit (`admin`, `client`, `node`, as Fabric's NodeOUs), the organization its O.
-//! Keys: secp256k1 (Ethereum-compatible clients), P-256, Ed25519 (nodes).
+//! Keys: secp256k1 (Ethereum-compatible clients), P-256, Ed25519 (nodes) and SM2 (GB/T 32918,
+//! signed SM2-with-SM3 with the standard's default distinguishing identifier).
 
 use der::{Decode as _, Encode as _, EncodePem as _, pem::LineEnding};
 use std::{
@@ -75,8 +76,9 @@ impl FromStr for KeyAlgorithm {
             "secp256k1" => Ok(KeyAlgorithm::Secp256k1),
             "p256" | "P-256" => Ok(KeyAlgorithm::P256),
             "ed25519" => Ok(KeyAlgorithm::Ed25519),
+            "sm2" | "SM2" => Ok(KeyAlgorithm::Sm2),
             other => Err(format!(
-                "unknown key type {other:?}: expected secp256k1, p256 or ed25519"
+                "unknown key type {other:?}: expected secp256k1, p256, ed25519 or sm2"
             )),
         }
     }
@@ -102,13 +104,19 @@ pub enum KeyAlgorithm {
     Secp256k1,
     P256,
     Ed25519,
+    Sm2,
 }
+
+/// The SM2 distinguishing identifier (ID_A) every RiCaaS SM2 signature uses: the default of
+/// GB/T 35276 §8.1, which OpenSSL, GmSSL and Tongsuo also assume when none is configured.
+pub const SM2_DIST_ID: &str = "1234567812345678";
 
 /// A private key of one of the supported algorithms.
 pub enum IdentityKey {
     Secp256k1(k256::ecdsa::SigningKey),
     P256(p256::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
+    Sm2(sm2::dsa::SigningKey),
 }
 
 impl IdentityKey {
@@ -122,6 +130,13 @@ impl IdentityKey {
             KeyAlgorithm::Ed25519 => {
                 IdentityKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut rng))
             }
+            KeyAlgorithm::Sm2 => loop {
+                // `new` fails only for the negligible keys whose Z value cannot be formed.
+                let secret = sm2::SecretKey::random(&mut rng);
+                if let Ok(key) = sm2::dsa::SigningKey::new(SM2_DIST_ID, &secret) {
+                    break IdentityKey::Sm2(key);
+                }
+            },
         }
     }
 
@@ -142,6 +157,7 @@ impl IdentityKey {
             IdentityKey::Secp256k1(_) => KeyAlgorithm::Secp256k1,
             IdentityKey::P256(_) => KeyAlgorithm::P256,
             IdentityKey::Ed25519(_) => KeyAlgorithm::Ed25519,
+            IdentityKey::Sm2(_) => KeyAlgorithm::Sm2,
         }
     }
 
@@ -151,6 +167,7 @@ impl IdentityKey {
             IdentityKey::Secp256k1(k) => k.verifying_key().to_public_key_der(),
             IdentityKey::P256(k) => k.verifying_key().to_public_key_der(),
             IdentityKey::Ed25519(k) => k.verifying_key().to_public_key_der(),
+            IdentityKey::Sm2(k) => sm2::PublicKey::from(k.verifying_key()).to_public_key_der(),
         }
         .map_err(|e| CaError::Encoding(e.to_string()))?;
         SubjectPublicKeyInfoOwned::from_der(der.as_bytes())
@@ -166,6 +183,7 @@ impl IdentityKey {
             IdentityKey::Secp256k1(k) => k.to_pkcs8_pem(LineEnding::LF),
             IdentityKey::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
             IdentityKey::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+            IdentityKey::Sm2(k) => sm2_secret(k).to_pkcs8_pem(LineEnding::LF),
         }
         .map_err(|e| CaError::Key(e.to_string()))?;
         Ok(pem.to_string())
@@ -180,12 +198,21 @@ impl IdentityKey {
         if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
             return Ok(IdentityKey::P256(k));
         }
+        if let Ok(k) = sm2::SecretKey::from_pkcs8_pem(pem) {
+            return sm2::dsa::SigningKey::new(SM2_DIST_ID, &k)
+                .map(IdentityKey::Sm2)
+                .map_err(|e| CaError::Key(e.to_string()));
+        }
         ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
             .map(IdentityKey::Ed25519)
             .map_err(|_| {
-                CaError::Key("not a PKCS#8 secp256k1, P-256 or Ed25519 private key".into())
+                CaError::Key("not a PKCS#8 secp256k1, P-256, Ed25519 or SM2 private key".into())
             })
     }
+}
+
+fn sm2_secret(key: &sm2::dsa::SigningKey) -> sm2::SecretKey {
+    sm2::SecretKey::from(key.as_nonzero_scalar())
 }
 
 fn checked(name: &str) -> Result<&str, CaError> {
@@ -248,6 +275,49 @@ fn build_signed(
         IdentityKey::Ed25519(k) => {
             build::<_, Ed25519Sig>(profile, subject, public_key, days, &Ed25519Signer(k))
         }
+        IdentityKey::Sm2(k) => {
+            build::<_, Sm2DerSig>(profile, subject, public_key, days, &Sm2Signer(k))
+        }
+    }
+}
+
+/// sm2's signer lacks the X.509 builder's traits and signs raw `r‖s`; certificates carry
+/// SM2-with-SM3 (OID 1.2.156.10197.1.501, GB/T 35276) signatures as DER `SEQUENCE {r, s}`.
+struct Sm2Signer<'a>(&'a sm2::dsa::SigningKey);
+struct Sm2DerSig(ecdsa::der::Signature<sm2::Sm2>);
+
+const SM2_WITH_SM3: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.156.10197.1.501");
+const SM2_CURVE: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.156.10197.1.301");
+
+impl spki::SignatureBitStringEncoding for Sm2DerSig {
+    fn to_bitstring(&self) -> der::Result<der::asn1::BitString> {
+        der::asn1::BitString::from_bytes(self.0.as_bytes())
+    }
+}
+
+impl signature::Signer<Sm2DerSig> for Sm2Signer<'_> {
+    fn try_sign(&self, message: &[u8]) -> Result<Sm2DerSig, signature::Error> {
+        let raw: sm2::dsa::Signature = self.0.try_sign(message)?;
+        let components = ecdsa::Signature::<sm2::Sm2>::from_scalars(raw.r_bytes(), raw.s_bytes())?;
+        Ok(Sm2DerSig(components.to_der()))
+    }
+}
+
+impl signature::Keypair for Sm2Signer<'_> {
+    type VerifyingKey = sm2::PublicKey;
+    fn verifying_key(&self) -> Self::VerifyingKey {
+        sm2::PublicKey::from(self.0.verifying_key())
+    }
+}
+
+impl spki::DynSignatureAlgorithmIdentifier for Sm2Signer<'_> {
+    fn signature_algorithm_identifier(&self) -> spki::Result<spki::AlgorithmIdentifierOwned> {
+        Ok(spki::AlgorithmIdentifierOwned {
+            oid: SM2_WITH_SM3,
+            parameters: None,
+        })
     }
 }
 
@@ -410,6 +480,7 @@ fn signature_algorithm(key: &IdentityKey) -> Result<spki::AlgorithmIdentifierOwn
         IdentityKey::Secp256k1(k) => k.signature_algorithm_identifier(),
         IdentityKey::P256(k) => k.signature_algorithm_identifier(),
         IdentityKey::Ed25519(k) => Ed25519Signer(k).signature_algorithm_identifier(),
+        IdentityKey::Sm2(k) => Sm2Signer(k).signature_algorithm_identifier(),
     }
     .map_err(|e| CaError::Encoding(e.to_string()))
 }
@@ -431,6 +502,10 @@ fn sign_bytes(key: &IdentityKey, message: &[u8]) -> Result<der::asn1::BitString,
             sig.to_bitstring()
         }
         IdentityKey::Ed25519(k) => Ed25519Signer(k)
+            .try_sign(message)
+            .map_err(|e| CaError::Signing(e.to_string()))?
+            .to_bitstring(),
+        IdentityKey::Sm2(k) => Sm2Signer(k)
             .try_sign(message)
             .map_err(|e| CaError::Signing(e.to_string()))?
             .to_bitstring(),
@@ -468,6 +543,16 @@ fn verify_signature(
         let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(key)
             .map_err(|_| VerifyError::BadSignature)?;
         let sig = p256::ecdsa::DerSignature::from_bytes(signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        key.verify(message, &sig).is_ok()
+    } else if algorithm.oid == ID_EC_PUBLIC_KEY && curve == Some(SM2_CURVE) {
+        let key = sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DIST_ID, key)
+            .map_err(|_| VerifyError::BadSignature)?;
+        let der = ecdsa::der::Signature::<sm2::Sm2>::from_bytes(signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        let components =
+            ecdsa::Signature::<sm2::Sm2>::try_from(der).map_err(|_| VerifyError::BadSignature)?;
+        let sig = sm2::dsa::Signature::from_slice(&components.to_bytes())
             .map_err(|_| VerifyError::BadSignature)?;
         key.verify(message, &sig).is_ok()
     } else if algorithm.oid == ID_ED25519 {
@@ -588,6 +673,7 @@ mod tests {
             KeyAlgorithm::Secp256k1,
             KeyAlgorithm::P256,
             KeyAlgorithm::Ed25519,
+            KeyAlgorithm::Sm2,
         ] {
             let ca = CertificateAuthority::new_root("org1", algorithm, 365).expect("root");
             for role in [Role::Admin, Role::Client, Role::Node] {
@@ -611,6 +697,7 @@ mod tests {
             KeyAlgorithm::Secp256k1,
             KeyAlgorithm::P256,
             KeyAlgorithm::Ed25519,
+            KeyAlgorithm::Sm2,
         ] {
             let ca = CertificateAuthority::new_root("org1", algorithm, 365).expect("root");
             let other = CertificateAuthority::new_root("org1", algorithm, 365).expect("root");
@@ -695,6 +782,7 @@ mod tests {
             KeyAlgorithm::Secp256k1,
             KeyAlgorithm::P256,
             KeyAlgorithm::Ed25519,
+            KeyAlgorithm::Sm2,
         ]
         .into_iter()
         .enumerate()
@@ -729,8 +817,18 @@ mod tests {
                 stdout.contains("OU = node") || stdout.contains("OU=node"),
                 "{stdout}"
             );
+            if algorithm == KeyAlgorithm::Sm2 {
+                assert!(stdout.contains("SM2-with-SM3"), "{stdout}");
+            }
+            // OpenSSL's own default SM2 identifier is empty; ours is GB/T 35276's, so name it.
+            let sm2_id: &[&str] = if algorithm == KeyAlgorithm::Sm2 {
+                &["-vfyopt", "distid:1234567812345678"]
+            } else {
+                &[]
+            };
             let verify = std::process::Command::new("openssl")
                 .arg("verify")
+                .args(sm2_id)
                 .arg("-CAfile")
                 .arg(&ca_path)
                 .arg(&cert_path)
@@ -752,6 +850,7 @@ mod tests {
             .expect("write");
             let refused = std::process::Command::new("openssl")
                 .arg("verify")
+                .args(sm2_id)
                 .arg("-CAfile")
                 .arg(&other_path)
                 .arg(&cert_path)
