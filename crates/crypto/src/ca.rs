@@ -9,8 +9,8 @@ use std::{
     str::FromStr,
     time::{Duration, SystemTime},
 };
+pub use x509_cert::Certificate;
 use x509_cert::{
-    Certificate,
     builder::{Builder, CertificateBuilder, Profile},
     crl::{CertificateList, RevokedCert, TbsCertList},
     name::Name,
@@ -576,25 +576,8 @@ pub fn verify_issued(
     now: SystemTime,
     revoked: &[(SerialNumber, SystemTime)],
 ) -> Result<(), VerifyError> {
+    verify_issuer(ca, certificate)?;
     let tbs = &certificate.tbs_certificate;
-    if tbs.issuer != ca.tbs_certificate.subject {
-        return Err(VerifyError::WrongIssuer {
-            ca: ca.tbs_certificate.subject.to_string(),
-            issuer: tbs.issuer.to_string(),
-        });
-    }
-    let signed = tbs
-        .to_der()
-        .map_err(|e| VerifyError::Malformed(e.to_string()))?;
-    let signature = certificate
-        .signature
-        .as_bytes()
-        .ok_or_else(|| VerifyError::Malformed("signature has unused bits".into()))?;
-    verify_signature(
-        &ca.tbs_certificate.subject_public_key_info,
-        &signed,
-        signature,
-    )?;
     if now < tbs.validity.not_before.to_system_time() {
         return Err(VerifyError::NotYetValid(
             tbs.validity.not_before.to_string(),
@@ -613,6 +596,29 @@ pub fn verify_issued(
         });
     }
     Ok(())
+}
+
+/// Checks only that `ca` issued `certificate` (issuer name and signature), not when it is valid.
+pub fn verify_issuer(ca: &Certificate, certificate: &Certificate) -> Result<(), VerifyError> {
+    let tbs = &certificate.tbs_certificate;
+    if tbs.issuer != ca.tbs_certificate.subject {
+        return Err(VerifyError::WrongIssuer {
+            ca: ca.tbs_certificate.subject.to_string(),
+            issuer: tbs.issuer.to_string(),
+        });
+    }
+    let signed = tbs
+        .to_der()
+        .map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    let signature = certificate
+        .signature
+        .as_bytes()
+        .ok_or_else(|| VerifyError::Malformed("signature has unused bits".into()))?;
+    verify_signature(
+        &ca.tbs_certificate.subject_public_key_info,
+        &signed,
+        signature,
+    )
 }
 
 fn humantime_utc(at: SystemTime) -> String {
@@ -661,6 +667,66 @@ fn attribute(certificate: &Certificate, oid: const_oid::ObjectIdentifier) -> Opt
                         .ok()
                 })
         })
+}
+
+/// Reads a DER certificate.
+pub fn certificate_from_der(der: &[u8]) -> Result<Certificate, VerifyError> {
+    Certificate::from_der(der).map_err(|e| VerifyError::Malformed(e.to_string()))
+}
+
+/// Reads a PEM certificate.
+pub fn certificate_from_pem(pem: &str) -> Result<Certificate, VerifyError> {
+    use der::DecodePem as _;
+    Certificate::from_pem(pem.as_bytes()).map_err(|e| VerifyError::Malformed(e.to_string()))
+}
+
+/// DER bytes of a certificate.
+pub fn certificate_der(certificate: &Certificate) -> Result<Vec<u8>, CaError> {
+    certificate
+        .to_der()
+        .map_err(|e| CaError::Encoding(e.to_string()))
+}
+
+/// The Ethereum address of the certificate's key, if it is a secp256k1 key.
+pub fn ethereum_address_of(certificate: &Certificate) -> Option<alloy_primitives::Address> {
+    let spki = &certificate.tbs_certificate.subject_public_key_info;
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<const_oid::ObjectIdentifier>().ok());
+    if spki.algorithm.oid != ID_EC_PUBLIC_KEY || curve != Some(SECP256K1) {
+        return None;
+    }
+    let key = k256::PublicKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).ok()?;
+    let point = k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, false);
+    let hash = alloy_primitives::keccak256(&point.as_bytes()[1..]);
+    Some(alloy_primitives::Address::from_slice(&hash[12..]))
+}
+
+/// The certificate's Ed25519 public key (node keys), if it has one.
+pub fn ed25519_key_of(certificate: &Certificate) -> Option<[u8; 32]> {
+    let spki = &certificate.tbs_certificate.subject_public_key_info;
+    (spki.algorithm.oid == ID_ED25519)
+        .then(|| spki.subject_public_key.raw_bytes().try_into().ok())
+        .flatten()
+}
+
+/// The certificate's validity window as Unix seconds (not before, not after).
+pub fn validity_of(certificate: &Certificate) -> (u64, u64) {
+    let validity = &certificate.tbs_certificate.validity;
+    let secs = |t: &Time| {
+        t.to_system_time()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    (secs(&validity.not_before), secs(&validity.not_after))
+}
+
+/// A Unix time in seconds as RFC 3339 UTC text (for messages).
+pub fn unix_time_text(secs: u64) -> String {
+    der::DateTime::from_unix_duration(Duration::from_secs(secs))
+        .map_or_else(|_| format!("unix time {secs}"), |t| t.to_string())
 }
 
 #[cfg(test)]

@@ -1,6 +1,13 @@
 //! Executing an ordered list of transactions into a block.
 
-use crate::{ChainRules, HARDFORK, StateReadError, state::BlockState, tx_env::tx_env};
+use crate::{
+    ChainRules, HARDFORK, StateReadError,
+    state::BlockState,
+    system::{
+        self, Action, Consortium, ConsortiumError, StateSlots, membership::RiChainPrecompiles,
+    },
+    tx_env::tx_env,
+};
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
 use revm::{
     Context, ExecuteCommitEvm, MainBuilder, MainContext,
@@ -99,6 +106,8 @@ pub enum ExecutionError {
     BlockGasExceeded { needed: u64, limit: u64 },
     #[error("EVM failure: {0}")]
     Evm(String),
+    #[error(transparent)]
+    Consortium(#[from] ConsortiumError),
     #[error(
         "block {height} does not re-execute to its header: header hash {expected}, re-executed {actual}"
     )]
@@ -127,13 +136,49 @@ pub fn execute_block<S: StateReader + ?Sized>(
         rejected: Vec::new(),
         deferred: Vec::new(),
     };
+    let consortium = Consortium::load(&mut StateSlots(snapshot))?;
+    let now_secs = context.timestamp_ms / 1000;
     {
         let mut evm = Context::mainnet()
             .with_db(&mut state)
             .with_block(context.block_env())
             .with_cfg(cfg_env(rules))
-            .build_mainnet();
+            .build_mainnet()
+            .with_precompiles(RiChainPrecompiles::new(consortium.clone()));
         for (index, tx) in transactions.into_iter().enumerate() {
+            // Every node checks the sender against the membership state as of this point of
+            // the block: a proposer cannot slip in a transaction admission would refuse.
+            if let Some(consortium) = &consortium {
+                let action = if alloy_consensus::Transaction::kind(tx.envelope()).is_create() {
+                    Action::Deploy
+                } else {
+                    Action::Write
+                };
+                if let Err(refused) = system::check_sender(
+                    consortium,
+                    *revm::context::ContextTr::db_mut(&mut evm.ctx),
+                    tx.sender(),
+                    action,
+                    now_secs,
+                )? {
+                    match mode {
+                        Mode::Build => {
+                            outcome.rejected.push(RejectedTx {
+                                tx,
+                                reason: refused.to_string(),
+                            });
+                            continue;
+                        }
+                        Mode::Verify => {
+                            return Err(ExecutionError::InvalidTransaction {
+                                index,
+                                hash: tx.hash(),
+                                reason: refused.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
             let remaining = context.gas_limit.saturating_sub(outcome.gas_used);
             if tx.gas_limit() > remaining {
                 match mode {

@@ -1,6 +1,11 @@
 //! Read-only execution: `eth_call` and `eth_estimateGas`, with optional state overrides.
 
-use crate::{BlockContext, ChainRules, StateReadError, block::cfg_env, state::BlockState};
+use crate::{
+    BlockContext, ChainRules, StateReadError,
+    block::cfg_env,
+    state::BlockState,
+    system::{Consortium, StateSlots, membership::RiChainPrecompiles},
+};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_rpc_types_eth::state::StateOverride;
 use revm::{
@@ -111,11 +116,14 @@ fn run(
         chain_id: Some(rules.chain_id),
         ..Default::default()
     };
+    let consortium = Consortium::load(&mut StateSlots(snapshot))
+        .map_err(|e| CallError::Invalid(e.to_string()))?;
     let mut evm = Context::mainnet()
         .with_db(&mut state)
         .with_block(context.block_env())
         .with_cfg(cfg)
-        .build_mainnet();
+        .build_mainnet()
+        .with_precompiles(RiChainPrecompiles::new(consortium));
     match evm.transact(tx) {
         Ok(result) => Ok(result.result),
         Err(EVMError::Database(e)) => Err(e.into()),

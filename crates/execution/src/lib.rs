@@ -6,6 +6,7 @@
 mod block;
 mod call;
 mod state;
+pub mod system;
 mod tx_env;
 
 pub use block::{

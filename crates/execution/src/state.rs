@@ -176,3 +176,9 @@ impl<S: StateReader + ?Sized> DatabaseCommit for BlockState<'_, S> {
         }
     }
 }
+
+impl<S: StateReader + ?Sized> crate::system::SlotReader for BlockState<'_, S> {
+    fn slot(&mut self, address: Address, slot: U256) -> Result<U256, StateReadError> {
+        Database::storage(self, address, slot)
+    }
+}

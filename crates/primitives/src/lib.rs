@@ -6,6 +6,7 @@ mod block;
 mod ids;
 pub mod policy;
 mod receipt;
+pub mod system;
 mod tx;
 
 pub use block::{Block, Header, transactions_root_of};

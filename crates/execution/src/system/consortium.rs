@@ -1,0 +1,293 @@
+//! The channel configuration held by the config system contract, parsed and checked: member
+//! organizations with their CA certificates, validators with their node certificates, and the
+//! channel policies.
+
+use super::SlotReader;
+use crate::StateReadError;
+use alloy_primitives::{Address, U256, keccak256};
+use ricaas_crypto::ca::{self, Certificate, Role};
+use ricaas_primitives::{
+    policy::{Policy, PolicyError},
+    system::{
+        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, MAX_ORG_NAME, MEMBERSHIP_ADDRESS,
+        StoredRole, bytes_from_slots, bytes_to_slots,
+    },
+};
+use std::sync::{Arc, Mutex};
+
+/// Slot of the config contract holding the configuration JSON (Solidity `bytes` layout).
+const CONFIG_SLOT: U256 = U256::ZERO;
+/// Slot holding the Keccak-256 of that JSON: one read tells whether a cached parse is current.
+const CONFIG_HASH_SLOT: U256 = U256::from_limbs([1, 0, 0, 0]);
+/// Largest configuration accepted from state (bounds the reads a corrupt length could cause).
+const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsortiumError {
+    #[error("channel configuration is not valid JSON: {0}")]
+    Json(String),
+    #[error("channel configuration names no organization")]
+    NoOrgs,
+    #[error("organization {0:?} is listed twice")]
+    DuplicateOrg(String),
+    #[error("organization name {0:?} is empty or longer than {MAX_ORG_NAME} bytes")]
+    OrgName(String),
+    #[error("CA certificate of {org}: {reason}")]
+    CaCertificate { org: String, reason: String },
+    #[error("{name} policy: {error}")]
+    Policy {
+        name: &'static str,
+        error: PolicyError,
+    },
+    #[error("validator certificate {index}: {reason}")]
+    Validator { index: usize, reason: String },
+    #[error("genesis identity {index}: {reason}")]
+    Identity { index: usize, reason: String },
+    #[error("the channel configuration in state is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    State(#[from] StateReadError),
+}
+
+/// A member organization: its name and root CA certificate.
+#[derive(Clone, Debug)]
+pub struct MemberOrg {
+    pub name: String,
+    pub ca: Certificate,
+}
+
+/// A validator: the node certificate its org CA issued and the Ed25519 key in it.
+#[derive(Clone, Debug)]
+pub struct Validator {
+    pub org: String,
+    pub certificate: Certificate,
+    pub public_key: [u8; 32],
+}
+
+/// The channel's policies, parsed.
+#[derive(Clone, Debug)]
+pub struct ChannelPolicies {
+    pub readers: Policy,
+    pub writers: Policy,
+    pub contract_deployers: Policy,
+    pub admins: Policy,
+}
+
+/// The channel configuration, checked: every CA certificate is self-signed by its named
+/// organization, every validator certificate was issued by a member CA to a node, and every
+/// policy parses and names only member organizations.
+#[derive(Clone, Debug)]
+pub struct Consortium {
+    pub channel: String,
+    pub orgs: Vec<MemberOrg>,
+    pub org_names: Vec<String>,
+    pub validators: Vec<Validator>,
+    pub policies: ChannelPolicies,
+    state: ChannelConfigState,
+}
+
+impl Consortium {
+    pub fn new(state: ChannelConfigState) -> Result<Self, ConsortiumError> {
+        if state.orgs.is_empty() {
+            return Err(ConsortiumError::NoOrgs);
+        }
+        let mut orgs: Vec<MemberOrg> = Vec::with_capacity(state.orgs.len());
+        for org in &state.orgs {
+            if org.name.is_empty() || org.name.len() > MAX_ORG_NAME {
+                return Err(ConsortiumError::OrgName(org.name.clone()));
+            }
+            if orgs.iter().any(|o| o.name == org.name) {
+                return Err(ConsortiumError::DuplicateOrg(org.name.clone()));
+            }
+            let bad = |reason: String| ConsortiumError::CaCertificate {
+                org: org.name.clone(),
+                reason,
+            };
+            let der = hex::decode(&org.ca_certificate).map_err(|e| bad(e.to_string()))?;
+            let certificate = ca::certificate_from_der(&der).map_err(|e| bad(e.to_string()))?;
+            if ca::org_of(&certificate).as_deref() != Some(org.name.as_str()) {
+                return Err(bad(format!(
+                    "its subject names organization {:?}",
+                    ca::org_of(&certificate).unwrap_or_default()
+                )));
+            }
+            ca::verify_issuer(&certificate, &certificate)
+                .map_err(|e| bad(format!("not a self-signed root: {e}")))?;
+            orgs.push(MemberOrg {
+                name: org.name.clone(),
+                ca: certificate,
+            });
+        }
+        let org_names: Vec<String> = orgs.iter().map(|o| o.name.clone()).collect();
+        let policy = |name: &'static str, text: &str| {
+            let policy: Policy = text
+                .parse()
+                .map_err(|error| ConsortiumError::Policy { name, error })?;
+            policy
+                .check_orgs(&org_names)
+                .map_err(|error| ConsortiumError::Policy { name, error })?;
+            Ok::<_, ConsortiumError>(policy)
+        };
+        let policies = ChannelPolicies {
+            readers: policy("Readers", &state.policies.readers)?,
+            writers: policy("Writers", &state.policies.writers)?,
+            contract_deployers: policy("ContractDeployers", &state.policies.contract_deployers)?,
+            admins: policy("Admins", &state.policies.admins)?,
+        };
+        let mut consortium = Self {
+            channel: state.channel.clone(),
+            orgs,
+            org_names,
+            validators: Vec::new(),
+            policies,
+            state: ChannelConfigState {
+                validators: Vec::new(),
+                ..state.clone()
+            },
+        };
+        for (index, hex_der) in state.validators.iter().enumerate() {
+            let bad = |reason: String| ConsortiumError::Validator { index, reason };
+            let der = hex::decode(hex_der).map_err(|e| bad(e.to_string()))?;
+            let certificate = ca::certificate_from_der(&der).map_err(|e| bad(e.to_string()))?;
+            let (org, role) = consortium.issued_by_member(&certificate).map_err(bad)?;
+            if role != Role::Node {
+                return Err(bad(format!("role is {}, not node", role.as_str())));
+            }
+            let public_key = ca::ed25519_key_of(&certificate)
+                .ok_or_else(|| bad("a validator's node key must be Ed25519".into()))?;
+            if consortium
+                .validators
+                .iter()
+                .any(|v| v.public_key == public_key)
+            {
+                return Err(bad("the same node key is listed twice".into()));
+            }
+            consortium.validators.push(Validator {
+                org,
+                certificate,
+                public_key,
+            });
+        }
+        consortium.state.validators = state.validators;
+        Ok(consortium)
+    }
+
+    /// The organization and role of a certificate issued by the CA of the member organization
+    /// its subject names (an organization's CA cannot issue for another organization).
+    pub fn issued_by_member(&self, certificate: &Certificate) -> Result<(String, Role), String> {
+        let org = ca::org_of(certificate).ok_or("the certificate names no organization")?;
+        let member = self.org(&org).ok_or_else(|| {
+            format!(
+                "organization {org} is not a member of channel {}",
+                self.channel
+            )
+        })?;
+        ca::verify_issuer(&member.ca, certificate).map_err(|e| e.to_string())?;
+        let role = ca::role_of(certificate)
+            .ok_or("the certificate carries no role (OU admin, client or node)")?;
+        Ok((org, role))
+    }
+
+    pub fn org(&self, name: &str) -> Option<&MemberOrg> {
+        self.orgs.iter().find(|o| o.name == name)
+    }
+
+    pub fn state(&self) -> &ChannelConfigState {
+        &self.state
+    }
+
+    /// Storage of the system contracts at genesis: this configuration, and the `identities`
+    /// (secp256k1 certificates of member organizations) enrolled from the first block.
+    pub fn genesis_storage(
+        &self,
+        identities: &[Certificate],
+    ) -> Result<Vec<(Address, U256, U256)>, ConsortiumError> {
+        let json =
+            serde_json::to_vec(&self.state).map_err(|e| ConsortiumError::Json(e.to_string()))?;
+        let mut writes: Vec<(Address, U256, U256)> = bytes_to_slots(CONFIG_SLOT, &json)
+            .into_iter()
+            .map(|(slot, value)| (CONFIG_ADDRESS, slot, value))
+            .collect();
+        writes.push((
+            CONFIG_ADDRESS,
+            CONFIG_HASH_SLOT,
+            U256::from_be_bytes(keccak256(&json).0),
+        ));
+        for (index, certificate) in identities.iter().enumerate() {
+            let bad = |reason: String| ConsortiumError::Identity { index, reason };
+            let (account, record) = self.identity_record(certificate).map_err(bad)?;
+            let values = record
+                .encode()
+                .ok_or_else(|| bad("organization name too long".into()))?;
+            for (slot, value) in IdentityRecord::slots(&account).into_iter().zip(values) {
+                writes.push((MEMBERSHIP_ADDRESS, slot, value));
+            }
+        }
+        Ok(writes)
+    }
+
+    /// The account and membership record a certificate enrolls (validity is checked by the
+    /// caller, at its own notion of now).
+    pub fn identity_record(
+        &self,
+        certificate: &Certificate,
+    ) -> Result<(Address, IdentityRecord), String> {
+        let (org, role) = self.issued_by_member(certificate)?;
+        let account = ca::ethereum_address_of(certificate).ok_or(
+            "only secp256k1 certificates map to Ethereum accounts; sign with the native envelope instead",
+        )?;
+        let (not_before, not_after) = ca::validity_of(certificate);
+        let role = match role {
+            Role::Admin => StoredRole::Admin,
+            Role::Client => StoredRole::Client,
+            Role::Node => StoredRole::Node,
+        };
+        Ok((
+            account,
+            IdentityRecord {
+                org,
+                role,
+                not_before,
+                not_after,
+                revoked_at: None,
+            },
+        ))
+    }
+
+    /// Reads the channel configuration from state; `None` on a chain without one. Parsed
+    /// configurations are cached by hash, so a block pays one slot read when nothing changed.
+    pub fn load(reader: &mut impl SlotReader) -> Result<Option<Arc<Self>>, ConsortiumError> {
+        static CACHE: Mutex<Vec<(U256, Arc<Consortium>)>> = Mutex::new(Vec::new());
+        const CACHED: usize = 16;
+        let hash = reader.slot(CONFIG_ADDRESS, CONFIG_HASH_SLOT)?;
+        if hash.is_zero() {
+            return Ok(None);
+        }
+        let cached = |cache: &[(U256, Arc<Consortium>)]| {
+            cache
+                .iter()
+                .find(|(h, _)| *h == hash)
+                .map(|(_, c)| c.clone())
+        };
+        if let Some(found) = CACHE.lock().ok().and_then(|c| cached(&c)) {
+            return Ok(Some(found));
+        }
+        let json = bytes_from_slots(CONFIG_SLOT, MAX_CONFIG_BYTES, |slot| {
+            reader.slot(CONFIG_ADDRESS, slot)
+        })?
+        .ok_or_else(|| ConsortiumError::Corrupt("bad length".into()))?;
+        if U256::from_be_bytes(keccak256(&json).0) != hash {
+            return Err(ConsortiumError::Corrupt("hash does not match".into()));
+        }
+        let state: ChannelConfigState =
+            serde_json::from_slice(&json).map_err(|e| ConsortiumError::Json(e.to_string()))?;
+        let consortium = Arc::new(Self::new(state)?);
+        if let Ok(mut cache) = CACHE.lock() {
+            if cache.len() >= CACHED {
+                cache.remove(0);
+            }
+            cache.push((hash, consortium.clone()));
+        }
+        Ok(Some(consortium))
+    }
+}

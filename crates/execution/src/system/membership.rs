@@ -1,0 +1,358 @@
+//! The membership contract, run natively: `enroll`, `revoke` and `identityOf` of
+//! [`IMembership`], reading and writing its storage through revm's journal.
+
+use super::{Consortium, PermissionError, SlotReader, check_record};
+use crate::StateReadError;
+use alloy_primitives::{Address, Bytes, Log, U256};
+use alloy_sol_types::{Revert, SolCall, SolError, SolEvent, SolInterface};
+use revm::{
+    Database,
+    context::{Block, Cfg, ContextTr, JournalTr},
+    handler::{EthPrecompiles, PrecompileProvider},
+    interpreter::{CallInputs, CallScheme, CallValue, Gas, InstructionResult, InterpreterResult},
+    primitives::AddressSet,
+};
+use ricaas_crypto::ca;
+use ricaas_primitives::system::{IMembership, IdentityRecord, MEMBERSHIP_ADDRESS, StoredRole};
+use std::sync::Arc;
+
+/// Gas of the membership calls: a certificate check costs about one signature verification.
+const ENROLL_BASE_GAS: u64 = 20_000;
+const ENROLL_PER_CERTIFICATE_GAS: u64 = 60_000;
+const REVOKE_GAS: u64 = 25_000;
+const VIEW_GAS: u64 = 5_000;
+
+/// Ethereum's precompiles plus the channel's native system contracts.
+pub(crate) struct RiChainPrecompiles {
+    eth: EthPrecompiles,
+    addresses: AddressSet,
+    consortium: Option<Arc<Consortium>>,
+}
+
+impl RiChainPrecompiles {
+    pub(crate) fn new(consortium: Option<Arc<Consortium>>) -> Self {
+        let eth = EthPrecompiles::new(crate::HARDFORK);
+        let mut addresses = eth.warm_addresses().clone();
+        addresses.insert(MEMBERSHIP_ADDRESS);
+        Self {
+            eth,
+            addresses,
+            consortium,
+        }
+    }
+}
+
+impl<CTX> PrecompileProvider<CTX> for RiChainPrecompiles
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    type Output = InterpreterResult;
+
+    fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
+        let changed = <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.eth, spec);
+        if changed {
+            let mut addresses = self.eth.warm_addresses().clone();
+            addresses.insert(MEMBERSHIP_ADDRESS);
+            self.addresses = addresses;
+        }
+        changed
+    }
+
+    fn run(
+        &mut self,
+        context: &mut CTX,
+        inputs: &CallInputs,
+    ) -> Result<Option<InterpreterResult>, String> {
+        if inputs.bytecode_address != MEMBERSHIP_ADDRESS {
+            return self.eth.run(context, inputs);
+        }
+        let input = Bytes::copy_from_slice(&inputs.input.as_bytes(context));
+        let outcome = match &self.consortium {
+            None => Outcome::Revert(
+                "this channel has no membership configuration".into(),
+                VIEW_GAS,
+            ),
+            Some(consortium) => {
+                membership_call(context, inputs, &input, consortium).map_err(|e| e.to_string())?
+            }
+        };
+        Ok(Some(outcome.into_result(inputs.gas_limit)))
+    }
+
+    fn warm_addresses(&self) -> &AddressSet {
+        &self.addresses
+    }
+
+    fn contains(&self, address: &Address) -> bool {
+        self.addresses.contains(address)
+    }
+}
+
+enum Outcome {
+    Return(Bytes, u64),
+    Revert(String, u64),
+}
+
+impl Outcome {
+    fn into_result(self, gas_limit: u64) -> InterpreterResult {
+        let (result, output, cost) = match self {
+            Outcome::Return(output, cost) => (InstructionResult::Return, output, cost),
+            Outcome::Revert(reason, cost) => (
+                InstructionResult::Revert,
+                Bytes::from(Revert::from(reason).abi_encode()),
+                cost,
+            ),
+        };
+        let mut gas = Gas::new(gas_limit);
+        if !gas.record_regular_cost(cost) {
+            gas.spend_all();
+            return InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), gas);
+        }
+        InterpreterResult::new(result, output, gas)
+    }
+}
+
+/// The membership contract's storage, read and written through the journal.
+struct Journal<'a, CTX>(&'a mut CTX);
+
+impl<CTX> SlotReader for Journal<'_, CTX>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    fn slot(&mut self, address: Address, slot: U256) -> Result<U256, StateReadError> {
+        let journal = self.0.journal_mut();
+        journal.load_account(address)?;
+        Ok(journal.sload(address, slot)?.data)
+    }
+}
+
+impl<CTX> Journal<'_, CTX>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    fn write_record(
+        &mut self,
+        account: &Address,
+        record: &IdentityRecord,
+    ) -> Result<(), StateReadError> {
+        let Some(values) = record.encode() else {
+            return Ok(());
+        };
+        let journal = self.0.journal_mut();
+        journal.load_account(MEMBERSHIP_ADDRESS)?;
+        for (slot, value) in IdentityRecord::slots(account).into_iter().zip(values) {
+            journal.sstore(MEMBERSHIP_ADDRESS, slot, value)?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, account: &Address) -> Result<Option<IdentityRecord>, StateReadError> {
+        let [a, b] = IdentityRecord::slots(account);
+        Ok(IdentityRecord::decode([
+            self.slot(MEMBERSHIP_ADDRESS, a)?,
+            self.slot(MEMBERSHIP_ADDRESS, b)?,
+        ]))
+    }
+
+    fn log(&mut self, data: alloy_primitives::LogData) {
+        self.0.journal_mut().log(Log {
+            address: MEMBERSHIP_ADDRESS,
+            data,
+        });
+    }
+}
+
+fn membership_call<CTX>(
+    context: &mut CTX,
+    inputs: &CallInputs,
+    input: &[u8],
+    consortium: &Consortium,
+) -> Result<Outcome, StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    if matches!(
+        inputs.scheme,
+        CallScheme::DelegateCall | CallScheme::CallCode
+    ) {
+        return Ok(Outcome::Revert(
+            "system contracts cannot be delegate-called".into(),
+            VIEW_GAS,
+        ));
+    }
+    if matches!(inputs.value, CallValue::Transfer(v) if !v.is_zero()) {
+        return Ok(Outcome::Revert(
+            "system contracts do not accept value".into(),
+            VIEW_GAS,
+        ));
+    }
+    let Ok(call) = IMembership::IMembershipCalls::abi_decode(input) else {
+        return Ok(Outcome::Revert(
+            "unknown function or malformed arguments".into(),
+            VIEW_GAS,
+        ));
+    };
+    let height = context.block().number().saturating_to::<u64>();
+    let now = context.block().timestamp().saturating_to::<u64>();
+    let caller = inputs.caller;
+    let mut journal = Journal(context);
+    match call {
+        IMembership::IMembershipCalls::identityOf(call) => {
+            let Some(record) = journal.record(&call.account)? else {
+                return Ok(Outcome::Revert(
+                    format!(
+                        "account {} is not enrolled in channel {}",
+                        call.account, consortium.channel
+                    ),
+                    VIEW_GAS,
+                ));
+            };
+            let output = IMembership::identityOfCall::abi_encode_returns_tuple(&(
+                record.org.clone(),
+                record.role.as_str().to_string(),
+                record.not_before,
+                record.not_after,
+                record.revoked_at.unwrap_or_default(),
+                record.revoked_at.is_some(),
+            ));
+            Ok(Outcome::Return(output.into(), VIEW_GAS))
+        }
+        IMembership::IMembershipCalls::enroll(call) => {
+            let cost = ENROLL_BASE_GAS.saturating_add(
+                ENROLL_PER_CERTIFICATE_GAS.saturating_mul(call.certificates.len() as u64),
+            );
+            if inputs.is_static {
+                return Ok(Outcome::Revert("enroll writes state".into(), cost));
+            }
+            if cost > inputs.gas_limit {
+                return Ok(Outcome::Revert("out of gas".into(), inputs.gas_limit));
+            }
+            let admin = match admin_of(&mut journal, consortium, caller, now)? {
+                Ok(admin) => admin,
+                Err(reason) => return Ok(Outcome::Revert(reason, cost)),
+            };
+            for (index, der) in call.certificates.iter().enumerate() {
+                let refuse = |reason: String| {
+                    Outcome::Revert(format!("certificate {index}: {reason}"), cost)
+                };
+                let certificate = match ca::certificate_from_der(der) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(refuse(e.to_string())),
+                };
+                let (account, record) = match consortium.identity_record(&certificate) {
+                    Ok(found) => found,
+                    Err(reason) => return Ok(refuse(reason)),
+                };
+                if record.org != admin.org {
+                    return Ok(refuse(format!(
+                        "admins of {} cannot enroll identities of {}",
+                        admin.org, record.org
+                    )));
+                }
+                if now > record.not_after {
+                    return Ok(refuse(format!(
+                        "certificate expired at {}",
+                        ca::unix_time_text(record.not_after)
+                    )));
+                }
+                if let Some(previous) = journal.record(&account)?
+                    && let Some(at) = previous.revoked_at
+                {
+                    return Ok(refuse(format!(
+                        "account {account} was revoked at height {at}; enroll a new key"
+                    )));
+                }
+                journal.write_record(&account, &record)?;
+                journal.log(
+                    IMembership::Enrolled {
+                        account,
+                        org: record.org.clone(),
+                        role: record.role.as_str().to_string(),
+                        notAfter: record.not_after,
+                    }
+                    .encode_log_data(),
+                );
+            }
+            Ok(Outcome::Return(Bytes::new(), cost))
+        }
+        IMembership::IMembershipCalls::revoke(call) => {
+            if inputs.is_static {
+                return Ok(Outcome::Revert("revoke writes state".into(), REVOKE_GAS));
+            }
+            let admin = match admin_of(&mut journal, consortium, caller, now)? {
+                Ok(admin) => admin,
+                Err(reason) => return Ok(Outcome::Revert(reason, REVOKE_GAS)),
+            };
+            let Some(mut record) = journal.record(&call.account)? else {
+                return Ok(Outcome::Revert(
+                    format!("account {} is not enrolled", call.account),
+                    REVOKE_GAS,
+                ));
+            };
+            if record.org != admin.org {
+                return Ok(Outcome::Revert(
+                    format!(
+                        "admins of {} cannot revoke identities of {}",
+                        admin.org, record.org
+                    ),
+                    REVOKE_GAS,
+                ));
+            }
+            if let Some(at) = record.revoked_at {
+                return Ok(Outcome::Revert(
+                    format!(
+                        "account {} was already revoked at height {at}",
+                        call.account
+                    ),
+                    REVOKE_GAS,
+                ));
+            }
+            record.revoked_at = Some(height);
+            journal.write_record(&call.account, &record)?;
+            journal.log(
+                IMembership::Revoked {
+                    account: call.account,
+                    height,
+                }
+                .encode_log_data(),
+            );
+            Ok(Outcome::Return(Bytes::new(), REVOKE_GAS))
+        }
+    }
+}
+
+/// The caller's identity if it is a valid admin of a member organization, else why not.
+fn admin_of<CTX>(
+    journal: &mut Journal<'_, CTX>,
+    consortium: &Consortium,
+    caller: Address,
+    now: u64,
+) -> Result<Result<IdentityRecord, String>, StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    let Some(record) = journal.record(&caller)? else {
+        return Ok(Err(PermissionError::NotEnrolled {
+            sender: caller,
+            channel: consortium.channel.clone(),
+        }
+        .to_string()));
+    };
+    let record = match check_record(consortium, caller, record, now) {
+        Ok(record) => record,
+        Err(refused) => return Ok(Err(refused.to_string())),
+    };
+    if record.role != StoredRole::Admin {
+        return Ok(Err(format!(
+            "caller {caller} is a {} of {}, not an admin",
+            record.role.as_str(),
+            record.org
+        )));
+    }
+    Ok(Ok(record))
+}

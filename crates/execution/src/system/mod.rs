@@ -1,0 +1,170 @@
+//! System contracts of a channel and the permission check every transaction passes.
+//!
+//! The config contract ([`CONFIG_ADDRESS`]) holds the channel configuration in its storage;
+//! the membership contract ([`MEMBERSHIP_ADDRESS`]) maps Ethereum accounts to enrolled
+//! certificates and runs natively inside the EVM (a precompile with access to the journal), so
+//! its writes revert with the transaction and land in the state commitment like any other.
+//! Admission and block execution both call [`check_sender`]: a block carrying a transaction
+//! whose sender is not permitted does not verify.
+
+mod consortium;
+pub(crate) mod membership;
+
+pub use consortium::{ChannelPolicies, Consortium, ConsortiumError, MemberOrg, Validator};
+
+use crate::StateReadError;
+use alloy_primitives::{Address, U256};
+use ricaas_primitives::{
+    policy::Signer,
+    system::{IdentityRecord, MEMBERSHIP_ADDRESS},
+};
+use ricaas_storage::StateReader;
+
+pub use ricaas_primitives::system::{CONFIG_ADDRESS, MEMBERSHIP_ADDRESS as MEMBERSHIP};
+
+/// Reads one storage slot of one account.
+pub trait SlotReader {
+    fn slot(&mut self, address: Address, slot: U256) -> Result<U256, StateReadError>;
+}
+
+/// A [`SlotReader`] over a committed or pending state.
+pub struct StateSlots<'a, S: ?Sized>(pub &'a S);
+
+impl<S: StateReader + ?Sized> SlotReader for StateSlots<'_, S> {
+    fn slot(&mut self, address: Address, slot: U256) -> Result<U256, StateReadError> {
+        Ok(self.0.storage(&address, &slot)?)
+    }
+}
+
+/// What a transaction does, as far as policies care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Queries state or blocks: the Readers policy.
+    Read,
+    /// Calls or transfers: the Writers policy.
+    Write,
+    /// Creates a contract: the ContractDeployers policy.
+    Deploy,
+}
+
+/// Why a sender may not do what its transaction does.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PermissionError {
+    #[error("sender {sender} is not enrolled in channel {channel}")]
+    NotEnrolled { sender: Address, channel: String },
+    #[error("sender {sender}: certificate revoked at height {height}")]
+    Revoked { sender: Address, height: u64 },
+    #[error("sender {sender}: certificate expired at {at}")]
+    Expired { sender: Address, at: String },
+    #[error("sender {sender}: certificate is not valid before {from}")]
+    NotYetValid { sender: Address, from: String },
+    #[error("sender {sender} belongs to {org}, which is not a member of channel {channel}")]
+    NotAMember {
+        sender: Address,
+        org: String,
+        channel: String,
+    },
+    #[error(
+        "sender {sender} ({org}.{role}) is not allowed by the {policy_name} policy of channel {channel}: {policy}"
+    )]
+    Denied {
+        sender: Address,
+        org: String,
+        role: &'static str,
+        policy_name: &'static str,
+        policy: String,
+        channel: String,
+    },
+}
+
+/// The identity of `account` if it is enrolled, valid at `now_secs` and not revoked.
+pub fn valid_identity(
+    consortium: &Consortium,
+    reader: &mut impl SlotReader,
+    account: Address,
+    now_secs: u64,
+) -> Result<Result<IdentityRecord, PermissionError>, StateReadError> {
+    let [a, b] = IdentityRecord::slots(&account);
+    let values = [
+        reader.slot(MEMBERSHIP_ADDRESS, a)?,
+        reader.slot(MEMBERSHIP_ADDRESS, b)?,
+    ];
+    let Some(record) = IdentityRecord::decode(values) else {
+        return Ok(Err(PermissionError::NotEnrolled {
+            sender: account,
+            channel: consortium.channel.clone(),
+        }));
+    };
+    Ok(check_record(consortium, account, record, now_secs))
+}
+
+fn check_record(
+    consortium: &Consortium,
+    account: Address,
+    record: IdentityRecord,
+    now_secs: u64,
+) -> Result<IdentityRecord, PermissionError> {
+    if let Some(height) = record.revoked_at {
+        return Err(PermissionError::Revoked {
+            sender: account,
+            height,
+        });
+    }
+    if now_secs > record.not_after {
+        return Err(PermissionError::Expired {
+            sender: account,
+            at: ricaas_crypto::ca::unix_time_text(record.not_after),
+        });
+    }
+    if now_secs < record.not_before {
+        return Err(PermissionError::NotYetValid {
+            sender: account,
+            from: ricaas_crypto::ca::unix_time_text(record.not_before),
+        });
+    }
+    if consortium.org(&record.org).is_none() {
+        return Err(PermissionError::NotAMember {
+            sender: account,
+            org: record.org,
+            channel: consortium.channel.clone(),
+        });
+    }
+    Ok(record)
+}
+
+/// Whether `sender` may do `action` at `now_secs`: enrolled, valid,
+/// unrevoked, of a member organization, and admitted by the Writers (or ContractDeployers)
+/// policy. The outer error is a state read failure, the inner one the refusal.
+pub fn check_sender(
+    consortium: &Consortium,
+    reader: &mut impl SlotReader,
+    sender: Address,
+    action: Action,
+    now_secs: u64,
+) -> Result<Result<(), PermissionError>, StateReadError> {
+    let record = match valid_identity(consortium, reader, sender, now_secs)? {
+        Ok(record) => record,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let (policy_name, policy) = match action {
+        Action::Read => ("Readers", &consortium.policies.readers),
+        Action::Write => ("Writers", &consortium.policies.writers),
+        Action::Deploy => ("ContractDeployers", &consortium.policies.contract_deployers),
+    };
+    let signer = Signer {
+        org: record.org.clone(),
+        role: record.role.policy_role(),
+    };
+    if policy.is_satisfied(std::slice::from_ref(&signer), &consortium.org_names) {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(PermissionError::Denied {
+            sender,
+            org: record.org,
+            role: record.role.as_str(),
+            policy_name,
+            policy: policy.to_string(),
+            channel: consortium.channel.clone(),
+        }))
+    }
+}

@@ -1,0 +1,272 @@
+//! The channel's system contracts: fixed addresses, their Solidity interfaces, and how the
+//! membership contract lays out an identity in its storage. Execution implements them; clients,
+//! the node's admission and tools read and call them through these definitions.
+
+use crate::{Address, B256, U256, keccak256};
+use alloy_primitives::address;
+use serde::{Deserialize, Serialize};
+
+/// Holds the channel configuration (member organizations, validators, policies).
+pub const CONFIG_ADDRESS: Address = address!("0x0000000000000000000000000000000000001000");
+/// Maps Ethereum accounts to enrolled certificates and records revocations.
+pub const MEMBERSHIP_ADDRESS: Address = address!("0x0000000000000000000000000000000000001001");
+
+alloy_sol_types::sol! {
+    /// The membership system contract. An organization's admin enrolls certificates its CA
+    /// issued (`enroll`), and revokes its organization's accounts (`revoke`).
+    #[derive(Debug, PartialEq, Eq)]
+    interface IMembership {
+        /// Enrolls secp256k1 certificates (DER); each must be issued by the CA of the
+        /// organization its subject names, which must be the caller's organization.
+        function enroll(bytes[] certificates) external;
+        /// Revokes an account of the caller's organization from this block on.
+        function revoke(address account) external;
+        /// The identity behind `account`; reverts when it is not enrolled.
+        function identityOf(address account) external view returns (
+            string org, string role, uint64 notBefore, uint64 notAfter, uint64 revokedAtHeight, bool revoked
+        );
+        event Enrolled(address indexed account, string org, string role, uint64 notAfter);
+        event Revoked(address indexed account, uint64 height);
+    }
+}
+
+/// The role an enrolled identity holds (its certificate's OU), as stored on chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoredRole {
+    Admin = 1,
+    Client = 2,
+    Node = 3,
+}
+
+impl StoredRole {
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            1 => Some(Self::Admin),
+            2 => Some(Self::Client),
+            3 => Some(Self::Node),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Client => "client",
+            Self::Node => "node",
+        }
+    }
+
+    pub fn policy_role(self) -> crate::policy::PolicyRole {
+        use crate::policy::PolicyRole;
+        match self {
+            Self::Admin => PolicyRole::Admin,
+            Self::Client => PolicyRole::Client,
+            Self::Node => PolicyRole::Node,
+        }
+    }
+}
+
+/// An enrolled identity as the membership contract stores it for one account.
+///
+/// Storage: slot `keccak(account ‖ 0)` packs `[1, role, 0…, not_before: u64, not_after: u64,
+/// revoked_at: u64]` (big-endian; `revoked_at` is the revocation height + 1, 0 while valid);
+/// slot `keccak(account ‖ 1)` holds the organization name, left-aligned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityRecord {
+    pub org: String,
+    pub role: StoredRole,
+    /// Validity of the certificate, Unix seconds.
+    pub not_before: u64,
+    pub not_after: u64,
+    /// Height of the block that revoked the account.
+    pub revoked_at: Option<u64>,
+}
+
+/// Longest organization name the membership contract can store.
+pub const MAX_ORG_NAME: usize = 32;
+
+fn record_slot(account: &Address, field: u8) -> U256 {
+    let mut preimage = [0u8; 64];
+    preimage[12..32].copy_from_slice(account.as_slice());
+    preimage[63] = field;
+    U256::from_be_bytes(keccak256(preimage).0)
+}
+
+impl IdentityRecord {
+    /// The two storage slots that hold `account`'s record.
+    pub fn slots(account: &Address) -> [U256; 2] {
+        [record_slot(account, 0), record_slot(account, 1)]
+    }
+
+    /// The slot values of this record (`None` if the organization name is too long).
+    pub fn encode(&self) -> Option<[U256; 2]> {
+        let name = self.org.as_bytes();
+        if name.is_empty() || name.len() > MAX_ORG_NAME {
+            return None;
+        }
+        let mut packed = [0u8; 32];
+        packed[0] = 1;
+        packed[1] = self.role as u8;
+        packed[8..16].copy_from_slice(&self.not_before.to_be_bytes());
+        packed[16..24].copy_from_slice(&self.not_after.to_be_bytes());
+        let revoked = self.revoked_at.map_or(0, |h| h.saturating_add(1));
+        packed[24..32].copy_from_slice(&revoked.to_be_bytes());
+        let mut org = [0u8; 32];
+        org[..name.len()].copy_from_slice(name);
+        Some([U256::from_be_bytes(packed), U256::from_be_bytes(org)])
+    }
+
+    /// Reads a record back from its slot values; `None` when nothing (or garbage) is stored.
+    pub fn decode(values: [U256; 2]) -> Option<Self> {
+        let packed: [u8; 32] = values[0].to_be_bytes();
+        if packed[0] != 1 {
+            return None;
+        }
+        let role = StoredRole::from_byte(packed[1])?;
+        let word = |range: std::ops::Range<usize>| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&packed[range]);
+            u64::from_be_bytes(bytes)
+        };
+        let revoked = word(24..32);
+        let org_bytes: [u8; 32] = values[1].to_be_bytes();
+        let len = org_bytes.iter().position(|b| *b == 0).unwrap_or(32);
+        let org = std::str::from_utf8(&org_bytes[..len]).ok()?.to_string();
+        Some(Self {
+            org,
+            role,
+            not_before: word(8..16),
+            not_after: word(16..24),
+            revoked_at: revoked.checked_sub(1),
+        })
+    }
+}
+
+/// The channel configuration as the config contract holds it: JSON in its storage (Solidity
+/// `bytes` layout at slot 0). Certificates are DER, hex-encoded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfigState {
+    pub channel: String,
+    pub orgs: Vec<OrgState>,
+    pub policies: PolicyTexts,
+    /// Node certificates of the validators (their Ed25519 keys vote and connect).
+    pub validators: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgState {
+    pub name: String,
+    /// The organization's root CA certificate, DER as hex.
+    pub ca_certificate: String,
+}
+
+/// The four channel policies, in the policy language of [`crate::policy`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTexts {
+    pub readers: String,
+    pub writers: String,
+    pub contract_deployers: String,
+    pub admins: String,
+}
+
+/// Storage slots and values of `bytes` stored Solidity-style at slot `base`: short values
+/// (< 32 bytes) inline with `len * 2`; long ones as `len * 2 + 1` with the data in 32-byte
+/// words from `keccak(base)`.
+pub fn bytes_to_slots(base: U256, data: &[u8]) -> Vec<(U256, U256)> {
+    let len = U256::from(data.len());
+    if data.len() < 32 {
+        let mut word = [0u8; 32];
+        word[..data.len()].copy_from_slice(data);
+        word[31] = (data.len() * 2) as u8;
+        return vec![(base, U256::from_be_bytes(word))];
+    }
+    let mut slots = vec![(base, len * U256::from(2) + U256::from(1))];
+    let start = U256::from_be_bytes(keccak256(B256::from(base)).0);
+    for (i, chunk) in data.chunks(32).enumerate() {
+        let mut word = [0u8; 32];
+        word[..chunk.len()].copy_from_slice(chunk);
+        slots.push((start + U256::from(i), U256::from_be_bytes(word)));
+    }
+    slots
+}
+
+/// Reads `bytes` stored by [`bytes_to_slots`] through `read` (slot → value).
+pub fn bytes_from_slots<E>(
+    base: U256,
+    max_len: usize,
+    mut read: impl FnMut(U256) -> Result<U256, E>,
+) -> Result<Option<Vec<u8>>, E> {
+    let head = read(base)?;
+    let head_bytes: [u8; 32] = head.to_be_bytes();
+    if head_bytes[31] & 1 == 0 {
+        let len = usize::from(head_bytes[31] / 2);
+        return Ok((len < 32).then(|| head_bytes[..len].to_vec()));
+    }
+    let Ok(len) = usize::try_from((head - U256::from(1)) / U256::from(2)) else {
+        return Ok(None);
+    };
+    if len > max_len {
+        return Ok(None);
+    }
+    let start = U256::from_be_bytes(keccak256(B256::from(base)).0);
+    let mut data = Vec::with_capacity(len);
+    for i in 0..len.div_ceil(32) {
+        let word: [u8; 32] = read(start + U256::from(i))?.to_be_bytes();
+        let take = (len - data.len()).min(32);
+        data.extend_from_slice(&word[..take]);
+    }
+    Ok(Some(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn records_round_trip_through_their_slots() {
+        let record = IdentityRecord {
+            org: "org1".into(),
+            role: StoredRole::Client,
+            not_before: 1_700_000_000,
+            not_after: 1_800_000_000,
+            revoked_at: Some(0),
+        };
+        let values = record.encode().expect("encodes");
+        assert_eq!(IdentityRecord::decode(values), Some(record.clone()));
+        let valid = IdentityRecord {
+            revoked_at: None,
+            ..record
+        };
+        assert_eq!(
+            IdentityRecord::decode(valid.encode().expect("encodes")),
+            Some(valid)
+        );
+        assert_eq!(IdentityRecord::decode([U256::ZERO, U256::ZERO]), None);
+        let long = IdentityRecord {
+            org: "o".repeat(33),
+            role: StoredRole::Admin,
+            not_before: 0,
+            not_after: 0,
+            revoked_at: None,
+        };
+        assert_eq!(long.encode(), None);
+    }
+
+    #[test]
+    fn bytes_round_trip_short_and_long() {
+        for len in [0usize, 1, 31, 32, 33, 64, 1000] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let slots: HashMap<U256, U256> =
+                bytes_to_slots(U256::ZERO, &data).into_iter().collect();
+            let read = bytes_from_slots::<()>(U256::ZERO, 4096, |slot| {
+                Ok(slots.get(&slot).copied().unwrap_or_default())
+            })
+            .expect("reads");
+            assert_eq!(read, Some(data), "length {len}");
+        }
+    }
+}
