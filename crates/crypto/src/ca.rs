@@ -438,7 +438,12 @@ impl CertificateAuthority {
 
     /// A new self-signed root CA for `org`, valid for `days`.
     pub fn new_root(org: &str, algorithm: KeyAlgorithm, days: u32) -> Result<Self, CaError> {
-        let key = IdentityKey::generate(algorithm);
+        Self::root_with_key(org, IdentityKey::generate(algorithm), days)
+    }
+
+    /// A self-signed root certificate for `org` over an existing key (renewing a root keeps
+    /// its key, so certificates it issued stay verifiable).
+    pub fn root_with_key(org: &str, key: IdentityKey, days: u32) -> Result<Self, CaError> {
         let name = subject(org, None, &format!("ca.{org}"))?;
         let certificate = build_signed(Profile::Root, name, key.public_key_info()?, days, &key)?;
         Ok(Self {

@@ -49,6 +49,17 @@ impl DevKey {
             .map(|secret| Self { secret })
     }
 
+    /// The same key as an X.509 identity key (to be certified by an organization's CA).
+    pub fn identity_key(&self) -> crate::ca::IdentityKey {
+        let bytes = self.secret.secret_bytes();
+        match k256::ecdsa::SigningKey::from_slice(&bytes) {
+            Ok(key) => crate::ca::IdentityKey::Secp256k1(key),
+            // Both libraries accept exactly the scalars in [1, n): a valid secp256k1 secret
+            // is always a valid k256 one.
+            Err(_) => unreachable!("secp256k1 secret rejected by k256"),
+        }
+    }
+
     pub fn secret(&self) -> &SecretKey {
         &self.secret
     }

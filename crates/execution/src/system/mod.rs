@@ -168,3 +168,26 @@ pub fn check_sender(
         }))
     }
 }
+
+/// The system contracts' state in a channel's genesis: the configuration and the `identities`
+/// enrolled from the first block. The contract accounts get nonce 1 so they are never empty
+/// (EIP-161 would otherwise clear them).
+pub fn genesis_state(
+    consortium: &Consortium,
+    identities: &[ricaas_crypto::ca::Certificate],
+) -> Result<ricaas_storage::StateChanges, ConsortiumError> {
+    let mut changes = ricaas_storage::StateChanges::default();
+    for address in [CONFIG_ADDRESS, MEMBERSHIP_ADDRESS] {
+        changes.accounts.insert(
+            address,
+            Some(ricaas_storage::AccountState {
+                nonce: 1,
+                ..Default::default()
+            }),
+        );
+    }
+    for (address, slot, value) in consortium.genesis_storage(identities)? {
+        changes.storage.insert((address, slot), value);
+    }
+    Ok(changes)
+}

@@ -1,0 +1,462 @@
+//! Permissions in block execution: who may send, deploy, enroll and revoke, decided from the
+//! membership contract's state and the channel policies, identically when building and
+//! verifying a block.
+
+use alloy_consensus::{TxLegacy, TypedTransaction};
+use alloy_primitives::{Address, B256, Bloom, Bytes, TxKind, U256};
+use alloy_sol_types::SolCall;
+use ricaas_crypto::{
+    DevKey,
+    ca::{self, CertificateAuthority, IdentityKey, KeyAlgorithm, Role},
+    recover_transaction, sign_transaction,
+};
+use ricaas_execution::{
+    BlockContext, ChainRules, ExecutionError, Mode, execute_block, seal_block,
+    system::{self, Consortium},
+    verify_block,
+};
+use ricaas_primitives::{
+    Block, Header, RecoveredTx,
+    system::{ChannelConfigState, IMembership, MEMBERSHIP_ADDRESS, OrgState, PolicyTexts},
+};
+use ricaas_storage::{AccountState, ChainStore, ExecutedBlock, StateReader as _};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const RULES: ChainRules = ChainRules {
+    chain_id: 7,
+    block_gas_limit: 30_000_000,
+    tx_gas_limit: 10_000_000,
+};
+
+struct Org {
+    ca: CertificateAuthority,
+    admin: DevKey,
+    client: DevKey,
+}
+
+impl Org {
+    fn new(name: &str, algorithm: KeyAlgorithm) -> Self {
+        Self {
+            ca: CertificateAuthority::new_root(name, algorithm, 3650).expect("CA"),
+            admin: DevKey::random(),
+            client: DevKey::random(),
+        }
+    }
+
+    fn certify(&self, key: &DevKey, name: &str, role: Role, days: u32) -> ca::Certificate {
+        let spki = key.identity_key().public_key_info().expect("spki");
+        self.ca.issue(name, role, spki, days).expect("issued")
+    }
+}
+
+struct Chain {
+    _dir: tempfile::TempDir,
+    store: ChainStore,
+    org1: Org,
+    org2: Org,
+    nonces: std::collections::HashMap<Address, u64>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
+}
+
+impl Chain {
+    /// org1 (P-256 CA) and org2 (SM2 CA); admins and clients of both enrolled at genesis;
+    /// only admins may deploy contracts.
+    fn new() -> Self {
+        let org1 = Org::new("org1", KeyAlgorithm::P256);
+        let org2 = Org::new("org2", KeyAlgorithm::Sm2);
+        let state = ChannelConfigState {
+            channel: "default".into(),
+            orgs: [("org1", &org1), ("org2", &org2)]
+                .into_iter()
+                .map(|(name, org)| OrgState {
+                    name: name.into(),
+                    ca_certificate: hex::encode(
+                        ca::certificate_der(org.ca.certificate()).expect("der"),
+                    ),
+                })
+                .collect(),
+            policies: PolicyTexts {
+                readers: "ANY Members".into(),
+                writers: "ANY Members".into(),
+                contract_deployers: "ANY Admins".into(),
+                admins: "MAJORITY Admins".into(),
+            },
+            validators: vec![],
+        };
+        let consortium = Consortium::new(state).expect("valid configuration");
+        let identities = vec![
+            org1.certify(&org1.admin, "admin", Role::Admin, 365),
+            org1.certify(&org1.client, "client", Role::Client, 365),
+            org2.certify(&org2.admin, "admin", Role::Admin, 365),
+            org2.certify(&org2.client, "client", Role::Client, 365),
+        ];
+        let mut changes = system::genesis_state(&consortium, &identities).expect("genesis");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ChainStore::open(&dir.path().join("chain.redb")).expect("open");
+        for key in [&org1.admin, &org1.client, &org2.admin, &org2.client] {
+            changes.accounts.insert(
+                key.address(),
+                Some(AccountState {
+                    balance: U256::from(10u64).pow(U256::from(18)),
+                    ..Default::default()
+                }),
+            );
+        }
+        let lattice = store
+            .snapshot()
+            .expect("snapshot")
+            .lattice_after(&changes)
+            .expect("lattice");
+        let header = Header {
+            parent_hash: B256::ZERO,
+            height: 0,
+            timestamp_ms: now_ms(),
+            transactions_root: Block::transactions_root(&[]),
+            receipts_root: B256::ZERO,
+            state_root: lattice.root(),
+            logs_bloom: Bloom::default(),
+            gas_limit: RULES.block_gas_limit,
+            gas_used: 0,
+            beneficiary: Address::ZERO,
+        };
+        store
+            .commit_block(&ExecutedBlock {
+                block: Block {
+                    header,
+                    transactions: vec![],
+                },
+                receipts: vec![],
+                changes,
+                lattice,
+            })
+            .expect("genesis");
+        Self {
+            _dir: dir,
+            store,
+            org1,
+            org2,
+            nonces: Default::default(),
+        }
+    }
+
+    fn tx(&mut self, key: &DevKey, to: TxKind, input: Vec<u8>) -> RecoveredTx {
+        let nonce = self.nonces.entry(key.address()).or_default();
+        let unsigned = TypedTransaction::Legacy(TxLegacy {
+            chain_id: Some(RULES.chain_id),
+            nonce: *nonce,
+            gas_price: 0,
+            gas_limit: 1_000_000,
+            to,
+            value: U256::ZERO,
+            input: Bytes::from(input),
+        });
+        *nonce += 1;
+        recover_transaction(sign_transaction(unsigned, key.secret())).expect("valid signature")
+    }
+
+    fn transfer(&mut self, key: &DevKey) -> RecoveredTx {
+        self.tx(key, TxKind::Call(Address::repeat_byte(0x42)), vec![])
+    }
+
+    fn enroll(&mut self, admin: &DevKey, certificates: &[&ca::Certificate]) -> RecoveredTx {
+        let call = IMembership::enrollCall {
+            certificates: certificates
+                .iter()
+                .map(|c| Bytes::from(ca::certificate_der(c).expect("der")))
+                .collect(),
+        };
+        self.tx(admin, TxKind::Call(MEMBERSHIP_ADDRESS), call.abi_encode())
+    }
+
+    fn revoke(&mut self, admin: &DevKey, account: Address) -> RecoveredTx {
+        let call = IMembership::revokeCall { account };
+        self.tx(admin, TxKind::Call(MEMBERSHIP_ADDRESS), call.abi_encode())
+    }
+
+    fn context(&self, after_ms: u64) -> BlockContext {
+        let parent = self
+            .store
+            .snapshot()
+            .expect("snapshot")
+            .head_header()
+            .expect("head");
+        BlockContext {
+            height: parent.height + 1,
+            timestamp_ms: parent.timestamp_ms.max(now_ms()) + after_ms,
+            parent_hash: parent.hash(),
+            beneficiary: Address::ZERO,
+            gas_limit: RULES.block_gas_limit,
+        }
+    }
+
+    /// Builds and commits a block of `txs`; returns (included receipts' success, refusals).
+    fn block(&mut self, txs: Vec<RecoveredTx>) -> (Vec<bool>, Vec<String>) {
+        self.block_at(txs, 1_000)
+    }
+
+    fn block_at(&mut self, txs: Vec<RecoveredTx>, after_ms: u64) -> (Vec<bool>, Vec<String>) {
+        let snapshot = self.store.snapshot().expect("snapshot");
+        let context = self.context(after_ms);
+        let outcome =
+            execute_block(&snapshot, &RULES, &context, txs, Mode::Build).expect("executes");
+        let refused = outcome.rejected.iter().map(|r| r.reason.clone()).collect();
+        let executed = seal_block(&snapshot, &context, outcome).expect("seals");
+        let success = executed.receipts.iter().map(|r| r.success).collect();
+        self.store.commit_block(&executed).expect("commits");
+        (success, refused)
+    }
+
+    /// The revert reason of the single membership call in a block.
+    fn reverted(&mut self, tx: RecoveredTx) -> String {
+        let snapshot = self.store.snapshot().expect("snapshot");
+        let context = self.context(1_000);
+        let outcome =
+            execute_block(&snapshot, &RULES, &context, vec![tx], Mode::Build).expect("executes");
+        assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+        let receipt = &outcome.receipts[0];
+        assert!(!receipt.success, "the call should revert");
+        let reason = alloy_sol_types::Revert::abi_decode(&receipt.revert_data)
+            .expect("Error(string)")
+            .reason;
+        let executed = seal_block(&snapshot, &context, outcome).expect("seals");
+        self.store.commit_block(&executed).expect("commits");
+        reason
+    }
+}
+
+use alloy_sol_types::SolError as _;
+
+#[test]
+fn enrolled_members_write_and_strangers_are_refused_with_the_reason() {
+    let mut chain = Chain::new();
+    let client = chain.org1.client.clone();
+    let stranger = DevKey::random();
+    let ok = chain.transfer(&client);
+    let refused = chain.transfer(&stranger);
+    let (success, refusals) = chain.block(vec![ok, refused]);
+    assert_eq!(success, vec![true]);
+    assert_eq!(
+        refusals,
+        vec![format!(
+            "sender {} is not enrolled in channel default",
+            stranger.address()
+        )]
+    );
+}
+
+#[test]
+fn contract_deployers_policy_admits_admins_only() {
+    let mut chain = Chain::new();
+    let (client, admin) = (chain.org2.client.clone(), chain.org2.admin.clone());
+    let stop = vec![0x00];
+    let by_client = chain.tx(&client, TxKind::Create, stop.clone());
+    let by_admin = chain.tx(&admin, TxKind::Create, stop);
+    let (success, refusals) = chain.block(vec![by_client, by_admin]);
+    assert_eq!(success, vec![true]);
+    assert_eq!(refusals.len(), 1);
+    assert!(
+        refusals[0].contains("(org2.client) is not allowed by the ContractDeployers policy")
+            && refusals[0].contains("ANY Admins"),
+        "{}",
+        refusals[0]
+    );
+}
+
+#[test]
+fn an_admin_enrolls_a_new_client_who_can_then_write() {
+    let mut chain = Chain::new();
+    let admin = chain.org1.admin.clone();
+    let newcomer = DevKey::random();
+    let cert = chain.org1.certify(&newcomer, "newcomer", Role::Client, 30);
+    let before = chain.transfer(&newcomer);
+    let (_, refusals) = chain.block(vec![before]);
+    assert!(refusals[0].contains("is not enrolled"), "{refusals:?}");
+    chain.nonces.insert(newcomer.address(), 0);
+    // Enrollment and a transfer by the newcomer in the same block: the check sees the
+    // membership state as of the newcomer's position in the block.
+    let enroll = chain.enroll(&admin, &[&cert]);
+    let after = chain.transfer(&newcomer);
+    let (success, refusals) = chain.block(vec![enroll, after]);
+    assert_eq!((success, refusals), (vec![true, true], vec![]));
+    // identityOf reads back what enrollment stored.
+    let snapshot = chain.store.snapshot().expect("snapshot");
+    let head = snapshot.head_header().expect("head");
+    let out = ricaas_execution::call(
+        &snapshot,
+        &RULES,
+        &BlockContext::from(&head),
+        &ricaas_execution::CallRequest {
+            to: Some(MEMBERSHIP_ADDRESS),
+            input: IMembership::identityOfCall {
+                account: newcomer.address(),
+            }
+            .abi_encode()
+            .into(),
+            ..Default::default()
+        },
+        None,
+    )
+    .expect("view call");
+    let identity = IMembership::identityOfCall::abi_decode_returns(&out.output).expect("decodes");
+    assert_eq!(identity.org, "org1");
+    assert_eq!(identity.role, "client");
+    assert!(!identity.revoked);
+}
+
+#[test]
+fn admins_cannot_enroll_for_another_org_and_clients_cannot_enroll_at_all() {
+    let mut chain = Chain::new();
+    let (admin1, client1) = (chain.org1.admin.clone(), chain.org1.client.clone());
+    let newcomer = DevKey::random();
+    let org2_cert = chain.org2.certify(&newcomer, "newcomer", Role::Client, 30);
+    let reason = {
+        let tx = chain.enroll(&admin1, &[&org2_cert]);
+        chain.reverted(tx)
+    };
+    assert!(
+        reason.contains("admins of org1 cannot enroll identities of org2"),
+        "{reason}"
+    );
+    let org1_cert = chain.org1.certify(&newcomer, "newcomer", Role::Client, 30);
+    let reason = {
+        let tx = chain.enroll(&client1, &[&org1_cert]);
+        chain.reverted(tx)
+    };
+    assert!(
+        reason.contains("is a client of org1, not an admin"),
+        "{reason}"
+    );
+    // A CA that merely calls itself org2 is not org2's CA.
+    let impostor = Org::new("org2", KeyAlgorithm::Secp256k1);
+    let forged = impostor.certify(&newcomer, "newcomer", Role::Client, 30);
+    let admin2 = chain.org2.admin.clone();
+    let reason = {
+        let tx = chain.enroll(&admin2, &[&forged]);
+        chain.reverted(tx)
+    };
+    assert!(reason.contains("signature does not verify"), "{reason}");
+    // Nothing was enrolled.
+    let attempt = chain.transfer(&newcomer);
+    let (_, refusals) = chain.block(vec![attempt]);
+    assert!(refusals[0].contains("is not enrolled"), "{refusals:?}");
+}
+
+#[test]
+fn a_certificate_one_org_ca_issued_in_another_orgs_name_is_refused() {
+    let mut chain = Chain::new();
+    // org1's CA key signs a certificate whose subject and issuer claim org2 (what a rogue
+    // org1 CA operator could do with any X.509 tool).
+    let newcomer = DevKey::random();
+    let spki = newcomer.identity_key().public_key_info().expect("spki");
+    let org1_key = IdentityKey::from_pkcs8_pem(&chain.org1.ca.key().to_pkcs8_pem().expect("pem"))
+        .expect("key");
+    let rogue = CertificateAuthority::root_with_key("org2", org1_key, 30).expect("CA");
+    let cert = rogue
+        .issue("evil", Role::Admin, spki, 30)
+        .expect("issued in org2's name");
+    assert_eq!(
+        cert.tbs_certificate.issuer,
+        chain.org2.ca.certificate().tbs_certificate.subject
+    );
+    let admin2 = chain.org2.admin.clone();
+    let reason = {
+        let tx = chain.enroll(&admin2, &[&cert]);
+        chain.reverted(tx)
+    };
+    assert!(
+        reason.starts_with("certificate 0:") && reason.contains("signature does not verify"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn revoked_accounts_are_refused_from_the_next_transaction_and_cannot_be_reenrolled() {
+    let mut chain = Chain::new();
+    let (admin1, client1) = (chain.org1.admin.clone(), chain.org1.client.clone());
+    let revoke = chain.revoke(&admin1, client1.address());
+    let (success, _) = chain.block(vec![revoke]);
+    assert_eq!(success, vec![true]);
+    let revoked_at = chain
+        .store
+        .snapshot()
+        .expect("snapshot")
+        .head_header()
+        .expect("head")
+        .height;
+    let attempt = chain.transfer(&client1);
+    let (_, refusals) = chain.block(vec![attempt]);
+    assert_eq!(
+        refusals,
+        vec![format!(
+            "sender {}: certificate revoked at height {revoked_at}",
+            client1.address()
+        )]
+    );
+    let renewed = chain.org1.certify(&client1, "client", Role::Client, 30);
+    let reason = {
+        let tx = chain.enroll(&admin1, &[&renewed]);
+        chain.reverted(tx)
+    };
+    assert!(reason.contains("was revoked at height"), "{reason}");
+    // Admins of another organization cannot revoke org1's accounts.
+    let admin2 = chain.org2.admin.clone();
+    let reason = {
+        let tx = chain.revoke(&admin2, admin1.address());
+        chain.reverted(tx)
+    };
+    assert!(
+        reason.contains("admins of org2 cannot revoke identities of org1"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn expired_certificates_stop_writing_at_their_not_after() {
+    let mut chain = Chain::new();
+    let admin = chain.org1.admin.clone();
+    let short = DevKey::random();
+    let cert = chain.org1.certify(&short, "short", Role::Client, 1);
+    let enroll = chain.enroll(&admin, &[&cert]);
+    chain.block(vec![enroll]);
+    let attempt = chain.transfer(&short);
+    let (_, refusals) = chain.block_at(vec![attempt], 2 * 86_400 * 1000);
+    assert_eq!(refusals.len(), 1);
+    assert!(
+        refusals[0].contains("certificate expired at"),
+        "{}",
+        refusals[0]
+    );
+}
+
+#[test]
+fn a_block_carrying_an_unauthorized_transaction_does_not_verify() {
+    let mut chain = Chain::new();
+    let stranger = DevKey::random();
+    let snapshot = chain.store.snapshot().expect("snapshot");
+    let context = chain.context(1_000);
+    // A Byzantine proposer builds the block without checks: here, by sealing a block built
+    // by an honest builder and then swapping in the stranger's transaction.
+    let honest = {
+        let tx = chain.transfer(&chain.org1.client.clone());
+        execute_block(&snapshot, &RULES, &context, vec![tx], Mode::Build).expect("executes")
+    };
+    let mut forged = seal_block(&snapshot, &context, honest)
+        .expect("seals")
+        .block;
+    forged.transactions = vec![chain.transfer(&stranger)];
+    match verify_block(&snapshot, &RULES, &forged) {
+        Err(ExecutionError::InvalidTransaction { reason, .. }) => {
+            assert!(
+                reason.contains("is not enrolled in channel default"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected the block to be refused, got {other:?}"),
+    }
+}
