@@ -3,6 +3,7 @@
 
 mod bench;
 mod ca;
+mod orgs;
 mod up;
 
 use clap::{Parser, Subcommand};

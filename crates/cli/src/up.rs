@@ -24,8 +24,13 @@ pub struct UpArgs {
     /// Number of validators. 1 runs a single node in this process (solo ordering); more runs
     /// that many validator processes replicating the chain with BFT consensus (4 tolerates one
     /// failed validator). Used only when the network is created.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 4)]
     nodes: usize,
+    /// Number of member organizations (org1, org2, …), each with a CA, an admin, a client and
+    /// the node identities of its validators (validator i belongs to org (i mod orgs) + 1).
+    /// Used only when the network is created.
+    #[arg(long, default_value_t = 4)]
+    orgs: usize,
     /// JSON-RPC port on 127.0.0.1 (validator i gets this port + i; 0 picks free ports when the
     /// network is created). Overrides the config file for a single node.
     #[arg(long)]
@@ -46,7 +51,6 @@ pub struct UpArgs {
 const CONFIG_FILE: &str = "ricaas.toml";
 const DEV_KEY_FILE: &str = "keys/dev.key";
 const NODES_DIR: &str = "nodes";
-const NODE_KEY_FILE: &str = "node.key";
 
 /// One billion ether, in wei: enough for any development workload.
 fn developer_balance() -> U256 {
@@ -59,31 +63,51 @@ fn now_ms() -> anyhow::Result<u64> {
         .as_millis() as u64)
 }
 
-fn create_dev_key(dir: &Path) -> anyhow::Result<DevKey> {
-    std::fs::create_dir_all(dir.join("keys"))
-        .with_context(|| format!("creating {}", dir.display()))?;
-    let key = DevKey::random();
-    key.write_new(&dir.join(DEV_KEY_FILE))?;
-    Ok(key)
+fn genesis_for(keys: &[&DevKey]) -> Vec<GenesisAccount> {
+    keys.iter()
+        .map(|key| GenesisAccount {
+            address: key.address(),
+            balance: developer_balance(),
+        })
+        .collect()
 }
 
-fn genesis_for(key: &DevKey) -> Vec<GenesisAccount> {
-    vec![GenesisAccount {
-        address: key.address(),
-        balance: developer_balance(),
-    }]
+/// The channel of a new network: its consortium's members enrolled and funded.
+fn consortium_channel(
+    dir: &Path,
+    args: &UpArgs,
+) -> anyhow::Result<(ChannelConfig, crate::orgs::CreatedConsortium)> {
+    let created = crate::orgs::create(dir, args.orgs, args.nodes)?;
+    let mut channel = ChannelConfig::development(
+        args.chain_id,
+        genesis_for(&[&created.dev_key, &created.admin_key]),
+        now_ms()?,
+    );
+    channel.consortium = Some(created.config.clone());
+    Ok((channel, created))
 }
 
-fn create_solo_network(dir: &Path, chain_id: u64) -> anyhow::Result<()> {
-    let key = create_dev_key(dir)?;
+fn create_solo_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
+    let (channel, _) = consortium_channel(dir, args)?;
     let config = NodeConfig {
         data_dir: PathBuf::from("."),
         rpc: RpcConfig::default(),
-        channel: ChannelConfig::development(chain_id, genesis_for(&key), now_ms()?),
+        channel,
         consensus: None,
     };
     std::fs::write(dir.join(CONFIG_FILE), config.documented_toml())?;
     Ok(())
+}
+
+fn print_consortium(dir: &Path) {
+    println!(
+        "  organizations:  {}/<org>/{{ca,admin,client,node<i>}}  (certificates and keys)",
+        absolute(&dir.join(crate::orgs::ORGS_DIR))
+    );
+    println!(
+        "  org1 admin key: {}  (enrolls identities: ricaas ca, then IMembership.enroll at 0x…1001)",
+        absolute(&dir.join("keys/org1-admin.key"))
+    );
 }
 
 /// `count` ports on 127.0.0.1: consecutive from `base`, or free ones the OS picked when `base`
@@ -128,30 +152,27 @@ pub(crate) fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Writes keys and configs of `count` validators that share one genesis.
 fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
     let count = args.nodes;
-    let dev_key = create_dev_key(dir)?;
+    let (channel, created) = consortium_channel(dir, args)?;
     let rpc_ports = ports(args.rpc_port.unwrap_or(8545), count)?;
     let p2p_ports = ports(args.p2p_port, count)?;
-    let keys: Vec<_> = (0..count)
-        .map(|_| ricaas_consensus::bft::generate_node_key())
-        .collect();
-    let validators: Vec<ValidatorEntry> = keys
+    let validators: Vec<ValidatorEntry> = created
+        .validators
         .iter()
         .zip(&p2p_ports)
-        .map(|(key, port)| ValidatorEntry {
-            public_key: ricaas_consensus::bft::public_key_to_hex(
-                &ricaas_consensus::bft::public_key_of(key),
-            ),
+        .map(|((_, public_key), port)| ValidatorEntry {
+            public_key: public_key.clone(),
             address: SocketAddr::from(([127, 0, 0, 1], *port)),
         })
         .collect();
-    let channel = ChannelConfig::development(args.chain_id, genesis_for(&dev_key), now_ms()?);
-    for (index, key) in keys.iter().enumerate() {
+    for (index, (key_path, _)) in created.validators.iter().enumerate() {
         let home = node_dir(dir, index);
         std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
-        write_secret(
-            &home.join(NODE_KEY_FILE),
-            &ricaas_consensus::bft::node_key_to_hex(key),
-        )?;
+        // The node key is its certificate's key, kept with the certificate under orgs/.
+        let key_file = PathBuf::from("../..").join(
+            key_path
+                .strip_prefix(dir)
+                .context("node key outside the data directory")?,
+        );
         let config = NodeConfig {
             data_dir: PathBuf::from("data"),
             rpc: RpcConfig {
@@ -160,7 +181,7 @@ fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
             },
             channel: channel.clone(),
             consensus: Some(BftConfig::local(
-                PathBuf::from(NODE_KEY_FILE),
+                key_file,
                 SocketAddr::from(([127, 0, 0, 1], p2p_ports[index])),
                 validators.clone(),
             )),
@@ -212,7 +233,7 @@ pub fn prepare(args: &UpArgs) -> anyhow::Result<bool> {
     }
     anyhow::ensure!(args.nodes >= 1, "--nodes must be at least 1");
     if args.nodes == 1 {
-        create_solo_network(dir, args.chain_id)?;
+        create_solo_network(dir, args)?;
     } else {
         create_bft_network(dir, args)?;
     }
@@ -256,10 +277,11 @@ pub async fn run_solo(
     println!("  JSON-RPC HTTP:  http://{addr}/channels/{name}   (also http://{addr}/)");
     println!("  JSON-RPC WS:    ws://{addr}/channels/{name}   (also ws://{addr}/)");
     println!(
-        "  developer key:  {}  (account {}, funded in genesis)",
+        "  developer key:  {}  (account {}, org1 client, enrolled and funded in genesis)",
         key_path.display(),
         key.address()
     );
+    print_consortium(dir);
     println!("  config:         {}", absolute(&config_path));
     println!(
         "  data:           {}",
@@ -359,7 +381,8 @@ pub async fn run_validators(args: UpArgs, created: bool) -> anyhow::Result<()> {
             log.display()
         );
     }
-    println!("  developer key:  {dev_key}");
+    println!("  developer key:  {dev_key}  (org1 client, enrolled and funded in genesis)");
+    print_consortium(dir);
     println!(
         "  configs:        {}/<i>/ricaas.toml",
         absolute(&dir.join(NODES_DIR))

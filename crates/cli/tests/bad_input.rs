@@ -64,6 +64,9 @@ fn assert_intact(f: &Fixture, balance: U256, height: u64) {
 fn bad_transactions_are_rejected_precisely_and_the_node_keeps_its_data() {
     let f = fixture();
     let key = &f.node.dev_key;
+    let stranger = DevKey::random();
+    let unfunded = DevKey::random();
+    common::enroll_clients(&f.rpc, &f.node.data_dir, std::slice::from_ref(&unfunded));
     // One good transaction first, so there is data to lose.
     let (hash, raw) = transfer(key, 0, Address::repeat_byte(0x22), U256::from(5));
     f.rpc.send_raw(&raw);
@@ -181,8 +184,14 @@ fn bad_transactions_are_rejected_precisely_and_the_node_keeps_its_data() {
             "nonce too low",
         ),
         (
+            "not enrolled",
+            transfer(&stranger, 0, Address::ZERO, U256::from(1)).1,
+            -32000,
+            "is not enrolled in channel default",
+        ),
+        (
             "insufficient funds",
-            transfer(&DevKey::random(), 0, Address::ZERO, U256::from(1)).1,
+            transfer(&unfunded, 0, Address::ZERO, U256::from(1)).1,
             -32000,
             "insufficient funds",
         ),

@@ -32,9 +32,10 @@ fn funded_senders(cluster: &Cluster, count: usize) -> Vec<DevKey> {
         assert!(response.get("result").is_some(), "{response}");
         last = hash;
     }
-    let receipt = rpc.wait_receipt(last);
-    // Validators commit a finalized block independently: wait until all hold the funding.
-    cluster.wait_all_reach(common::quantity(&receipt["blockNumber"]), CATCH_UP);
+    rpc.wait_receipt(last);
+    let enrolled = common::enroll_clients(&rpc, &cluster.dir, &senders);
+    // Validators commit a finalized block independently: wait until all hold the enrollment.
+    cluster.wait_all_reach(enrolled, CATCH_UP);
     senders
 }
 

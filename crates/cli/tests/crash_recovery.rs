@@ -32,6 +32,7 @@ fn kill_9_under_load_loses_no_acknowledged_transaction_and_state_replays() {
         last = hash;
     }
     rpc.wait_receipt(last);
+    common::enroll_clients(&rpc, &data, &senders);
 
     // Sustained load: every sender submits transfers in nonce order until the node dies.
     let load = Load::start(std::slice::from_ref(&rpc), senders, Duration::ZERO);

@@ -34,9 +34,13 @@ pub enum AdmissionError {
         cost: U256,
     },
     #[error(transparent)]
+    Permission(ricaas_execution::system::PermissionError),
+    #[error(transparent)]
     Pool(#[from] PoolError),
     #[error("node storage error: {0}")]
     Storage(#[from] StorageError),
+    #[error("node state error: {0}")]
+    State(String),
 }
 
 impl AdmissionError {
@@ -45,7 +49,7 @@ impl AdmissionError {
     pub fn rpc_code(&self) -> i32 {
         match self {
             AdmissionError::Decode(_) => -32602,
-            AdmissionError::Storage(_) => -32603,
+            AdmissionError::Storage(_) | AdmissionError::State(_) => -32603,
             _ => -32000,
         }
     }

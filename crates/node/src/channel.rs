@@ -28,6 +28,8 @@ use tokio::sync::{Notify, mpsc, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
+    #[error("channel {channel}: {message}")]
+    Config { channel: ChannelId, message: String },
     #[error("channel {channel}: {source}")]
     Storage {
         channel: ChannelId,
@@ -101,7 +103,10 @@ impl Channel {
             block_gas_limit: config.block_gas_limit,
             tx_gas_limit: config.tx_gas_limit,
         };
-        let genesis = genesis_block(&config);
+        let genesis = genesis_block(&config).map_err(|message| ChannelError::Config {
+            channel: channel.clone(),
+            message,
+        })?;
         let snapshot = store.snapshot().map_err(storage)?;
         match snapshot.header(0).map_err(storage)? {
             Some(stored) if stored.hash() != genesis.block.hash() => {
@@ -243,6 +248,7 @@ impl Channel {
         if committed {
             return Ok(hash);
         }
+        self.check_permission(&tx)?;
         let account = account.unwrap_or_default();
         let cost = U256::from(gas) * U256::from(price) + tx.envelope().value();
         if account.balance < cost {
@@ -265,6 +271,51 @@ impl Channel {
             tracing::debug!(tx = %hash, "gossip queue full: transaction not forwarded");
         }
         Ok(hash)
+    }
+
+    /// The channel configuration as of the head block (`None` for an open development channel).
+    pub fn consortium(
+        &self,
+    ) -> Result<Option<std::sync::Arc<ricaas_execution::system::Consortium>>, ChannelError> {
+        let snapshot = self
+            .store
+            .snapshot()
+            .map_err(|source| ChannelError::Storage {
+                channel: self.config.name.clone(),
+                source,
+            })?;
+        ricaas_execution::system::Consortium::load(&mut ricaas_execution::system::StateSlots(
+            &snapshot,
+        ))
+        .map_err(|e| ChannelError::Config {
+            channel: self.config.name.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The sender must be an enrolled, valid identity the channel's Writers (for contract
+    /// creation: ContractDeployers) policy admits, as of the head state and the wall clock.
+    fn check_permission(&self, tx: &RecoveredTx) -> Result<(), AdmissionError> {
+        use ricaas_execution::system::{self, Action, Consortium, StateSlots};
+        let snapshot = self.store.snapshot()?;
+        let mut slots = StateSlots(&snapshot);
+        let read = |e: ricaas_execution::StateReadError| AdmissionError::State(e.to_string());
+        let Some(consortium) =
+            Consortium::load(&mut slots).map_err(|e| AdmissionError::State(e.to_string()))?
+        else {
+            return Ok(());
+        };
+        let action = if alloy_consensus::Transaction::kind(tx.envelope()).is_create() {
+            Action::Deploy
+        } else {
+            Action::Write
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        system::check_sender(&consortium, &mut slots, tx.sender(), action, now)
+            .map_err(read)?
+            .map_err(AdmissionError::Permission)
     }
 
     fn build(
@@ -315,18 +366,42 @@ impl Channel {
     }
 }
 
-/// The genesis block: the configured accounts funded on an empty state, no transactions.
-pub(crate) fn genesis_block(config: &ChannelConfig) -> ExecutedBlock {
-    let mut changes = StateChanges::default();
-    let mut lattice = StateLattice::default();
+/// The genesis block: the configured accounts funded and, in a consortium channel, the system
+/// contracts holding the channel configuration and the identities enrolled from the start.
+pub(crate) fn genesis_block(config: &ChannelConfig) -> Result<ExecutedBlock, String> {
+    let mut changes = match &config.consortium {
+        Some(consortium) => ricaas_execution::system::genesis_state(
+            &consortium.consortium(&config.name)?,
+            &consortium.member_certificates()?,
+        )
+        .map_err(|e| format!("channel.consortium: {e}"))?,
+        None => StateChanges::default(),
+    };
     for account in &config.genesis {
         let state = AccountState {
             balance: account.balance,
             ..Default::default()
         };
-        changes.accounts.insert(account.address, Some(state));
-        if !state.is_empty() {
-            lattice.add_account(&account.address, &state);
+        if changes
+            .accounts
+            .insert(account.address, Some(state))
+            .is_some()
+        {
+            return Err(format!(
+                "channel.genesis funds {}, a system contract address",
+                account.address
+            ));
+        }
+    }
+    let mut lattice = StateLattice::default();
+    for (address, state) in &changes.accounts {
+        if let Some(state) = state.filter(|s| !s.is_empty()) {
+            lattice.add_account(address, &state);
+        }
+    }
+    for ((address, slot), value) in &changes.storage {
+        if !value.is_zero() {
+            lattice.add_slot(address, slot, value);
         }
     }
     let header = Header {
@@ -341,7 +416,7 @@ pub(crate) fn genesis_block(config: &ChannelConfig) -> ExecutedBlock {
         gas_used: 0,
         beneficiary: Address::ZERO,
     };
-    ExecutedBlock {
+    Ok(ExecutedBlock {
         block: Block {
             header,
             transactions: Vec::new(),
@@ -349,7 +424,7 @@ pub(crate) fn genesis_block(config: &ChannelConfig) -> ExecutedBlock {
         receipts: Vec::new(),
         changes,
         lattice,
-    }
+    })
 }
 
 impl Application for Channel {

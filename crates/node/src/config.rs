@@ -162,6 +162,150 @@ pub struct ChannelConfig {
     pub genesis_timestamp_ms: u64,
     #[serde(default)]
     pub genesis: Vec<GenesisAccount>,
+    /// Member organizations, validators, policies and the identities enrolled at genesis.
+    /// Absent: an open development channel that admits every correctly signed transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consortium: Option<ConsortiumConfig>,
+}
+
+/// The consortium part of a channel's genesis. Certificates are PEM text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsortiumConfig {
+    /// Who may query state and blocks.
+    pub readers: String,
+    /// Who may send transactions.
+    pub writers: String,
+    /// Who may create contracts.
+    pub contract_deployers: String,
+    /// Who approves changes of the channel configuration.
+    pub admins: String,
+    pub orgs: Vec<OrgConfig>,
+    /// Node certificates (Ed25519) of the channel's validators.
+    #[serde(default)]
+    pub validators: Vec<String>,
+    /// secp256k1 certificates enrolled from the first block (admins and clients).
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConfig {
+    pub name: String,
+    /// The organization's root CA certificate (PEM).
+    pub ca_certificate: String,
+}
+
+/// A certificate given in the configuration, or why it is not one.
+fn pem_certificate(what: &str, pem: &str) -> Result<ricaas_crypto::ca::Certificate, String> {
+    ricaas_crypto::ca::certificate_from_pem(pem).map_err(|e| format!("{what}: {e}"))
+}
+
+impl ConsortiumConfig {
+    /// The configuration the config contract will hold, checked.
+    pub fn consortium(
+        &self,
+        channel: &ChannelId,
+    ) -> Result<ricaas_execution::system::Consortium, String> {
+        use ricaas_primitives::system::{ChannelConfigState, OrgState, PolicyTexts};
+        let der_hex = |what: &str, pem: &str| {
+            let certificate = pem_certificate(what, pem)?;
+            ricaas_crypto::ca::certificate_der(&certificate)
+                .map(hex::encode)
+                .map_err(|e| format!("{what}: {e}"))
+        };
+        let state = ChannelConfigState {
+            channel: channel.to_string(),
+            orgs: self
+                .orgs
+                .iter()
+                .map(|org| {
+                    Ok(OrgState {
+                        name: org.name.clone(),
+                        ca_certificate: der_hex(
+                            &format!("channel.consortium.orgs {}", org.name),
+                            &org.ca_certificate,
+                        )?,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            policies: PolicyTexts {
+                readers: self.readers.clone(),
+                writers: self.writers.clone(),
+                contract_deployers: self.contract_deployers.clone(),
+                admins: self.admins.clone(),
+            },
+            validators: self
+                .validators
+                .iter()
+                .enumerate()
+                .map(|(i, pem)| der_hex(&format!("channel.consortium.validators[{i}]"), pem))
+                .collect::<Result<_, String>>()?,
+        };
+        ricaas_execution::system::Consortium::new(state)
+            .map_err(|e| format!("channel.consortium: {e}"))
+    }
+
+    /// The identities enrolled at genesis.
+    pub fn member_certificates(&self) -> Result<Vec<ricaas_crypto::ca::Certificate>, String> {
+        self.members
+            .iter()
+            .enumerate()
+            .map(|(i, pem)| pem_certificate(&format!("channel.consortium.members[{i}]"), pem))
+            .collect()
+    }
+
+    fn documented_toml(&self) -> String {
+        let pem = |text: &str| format!("'''\n{}'''", text.trim_end().to_string() + "\n");
+        let orgs: String = self
+            .orgs
+            .iter()
+            .map(|o| {
+                format!(
+                    "\n[[channel.consortium.orgs]]\nname = \"{}\"\nca_certificate = {}\n",
+                    o.name,
+                    pem(&o.ca_certificate)
+                )
+            })
+            .collect();
+        let list = |items: &[String]| -> String {
+            items
+                .iter()
+                .map(|c| format!("  {},\n", pem(c)))
+                .collect::<String>()
+        };
+        format!(
+            r#"
+# The consortium: member organizations (their root CA certificates), the validators' node
+# certificates, the identities enrolled at genesis, and the channel policies. Policies use
+# ANY / ALL / MAJORITY / N OF (...) over Org.role or Admins / Clients / Nodes / Members.
+# All of it is part of the genesis: every node of the channel must hold the same text.
+[channel.consortium]
+# Who may query state and blocks.
+readers = "{readers}"
+# Who may send transactions.
+writers = "{writers}"
+# Who may create contracts.
+contract_deployers = "{contract_deployers}"
+# Who approves changes of the channel configuration.
+admins = "{admins}"
+# Node certificates of the validators (Ed25519 keys, issued by member CAs with OU=node).
+validators = [
+{validators}]
+# secp256k1 certificates enrolled from the first block; later ones are enrolled by their
+# organization's admin through the membership contract (0x…1001).
+members = [
+{members}]
+{orgs}"#,
+            readers = self.readers,
+            writers = self.writers,
+            contract_deployers = self.contract_deployers,
+            admins = self.admins,
+            validators = list(&self.validators),
+            members = list(&self.members),
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -219,6 +363,7 @@ impl ChannelConfig {
             },
             genesis_timestamp_ms,
             genesis,
+            consortium: None,
         }
     }
 
@@ -254,10 +399,14 @@ impl ChannelConfig {
                 "channel.mempool.max_txs must be at least 1",
             ),
         ];
-        match checks.iter().find(|(bad, _)| *bad) {
-            Some((_, message)) => Err(message.to_string()),
-            None => Ok(()),
+        if let Some((_, message)) = checks.iter().find(|(bad, _)| *bad) {
+            return Err(message.to_string());
         }
+        if let Some(consortium) = &self.consortium {
+            consortium.consortium(&self.name)?;
+            consortium.member_certificates()?;
+        }
+        Ok(())
     }
 }
 
@@ -359,7 +508,12 @@ max_queued_per_sender = {max_queued}
 
 # Accounts funded in the genesis block (balance in wei). Changing these after the chain was
 # created makes the node refuse to start: the genesis block would differ.
-{genesis}{consensus}"#,
+{genesis}{consortium}{consensus}"#,
+            consortium = c
+                .consortium
+                .as_ref()
+                .map(ConsortiumConfig::documented_toml)
+                .unwrap_or_default(),
             consensus = self
                 .consensus
                 .as_ref()

@@ -12,8 +12,8 @@ mod replicated;
 pub use admission::AdmissionError;
 pub use channel::{Channel, ChannelError};
 pub use config::{
-    BftConfig, ChannelConfig, ConfigError, GenesisAccount, MempoolConfig, NodeConfig, RpcConfig,
-    ValidatorEntry,
+    BftConfig, ChannelConfig, ConfigError, ConsortiumConfig, GenesisAccount, MempoolConfig,
+    NodeConfig, OrgConfig, RpcConfig, ValidatorEntry,
 };
 pub use mempool::{Mempool, PoolError};
 pub use node::{NodeError, RunningNode, start_node};

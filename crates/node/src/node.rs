@@ -32,6 +32,8 @@ pub enum NodeError {
         "this node's public key {0} is not among consensus.validators: add it, or use the key file of a listed validator"
     )]
     NotAValidator(String),
+    #[error("{0}")]
+    Uncertified(String),
     #[error("p2p network: {0}")]
     Network(#[from] NetworkError),
     #[error("CHAIN HALTED: {0}")]
@@ -133,16 +135,55 @@ async fn start_bft(
             path: bft_config.key_file.display().to_string(),
             detail: e.to_string(),
         })?;
-    let signer = bft::node_key_from_hex(&key_text).map_err(|e| NodeError::NodeKey {
+    let key_error = |detail: String| NodeError::NodeKey {
         path: bft_config.key_file.display().to_string(),
-        detail: e.to_string(),
-    })?;
+        detail,
+    };
+    // A node key is the PKCS#8 Ed25519 key of the node's certificate (or, for networks
+    // created before certificates, a hex seed).
+    let signer = if key_text.trim_start().starts_with("-----BEGIN") {
+        match ricaas_crypto::ca::IdentityKey::from_pkcs8_pem(&key_text) {
+            Ok(ricaas_crypto::ca::IdentityKey::Ed25519(key)) => {
+                bft::node_key_from_hex(&hex::encode(key.to_bytes()))
+                    .map_err(|e| key_error(e.to_string()))?
+            }
+            Ok(_) => return Err(key_error("a node key must be an Ed25519 key".into())),
+            Err(e) => return Err(key_error(e.to_string())),
+        }
+    } else {
+        bft::node_key_from_hex(&key_text).map_err(|e| key_error(e.to_string()))?
+    };
     let me = bft::public_key_of(&signer);
     let validators = bft_config
         .validators
         .iter()
         .map(|v| Ok((bft::public_key_from_hex(&v.public_key)?, v.address)))
         .collect::<Result<Vec<_>, NodeKeyError>>()?;
+    // In a consortium channel the validators are those whose node certificates the channel
+    // configuration holds; the config file only says where to reach them.
+    if let Some(consortium) = channel.consortium()? {
+        let certified: Vec<String> = consortium
+            .validators
+            .iter()
+            .map(|v| hex::encode(v.public_key))
+            .collect();
+        let listed: Vec<String> = validators
+            .iter()
+            .map(|(key, _)| bft::public_key_to_hex(key))
+            .collect();
+        if let Some(stray) = listed.iter().find(|k| !certified.contains(k)) {
+            return Err(NodeError::Uncertified(format!(
+                "consensus.validators lists {stray}, which is not the key of a validator certificate in channel {}",
+                consortium.channel
+            )));
+        }
+        if let Some(missing) = certified.iter().find(|k| !listed.contains(k)) {
+            return Err(NodeError::Uncertified(format!(
+                "validator {missing} of channel {} has no address in consensus.validators",
+                consortium.channel
+            )));
+        }
+    }
     if !validators.iter().any(|(key, _)| *key == me) {
         return Err(NodeError::NotAValidator(bft::public_key_to_hex(&me)));
     }

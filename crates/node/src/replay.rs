@@ -10,6 +10,8 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
+    #[error("configuration: {0}")]
+    Config(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -52,7 +54,7 @@ pub fn replay_chain(
         block_gas_limit: config.block_gas_limit,
         tx_gas_limit: config.tx_gas_limit,
     };
-    let genesis = genesis_block(config);
+    let genesis = genesis_block(config).map_err(ReplayError::Config)?;
     let stored_genesis = original.header(0)?.ok_or(ReplayError::Missing(0))?;
     if stored_genesis.hash() != genesis.block.hash() {
         return Err(ReplayError::Diverged {

@@ -32,7 +32,7 @@ impl Node {
     /// Runs `ricaas up` on `data_dir` (creating or reopening the network) and waits for its endpoints.
     pub fn up(data_dir: &Path) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ricaas"))
-            .args(["up", "--data-dir"])
+            .args(["up", "--nodes", "1", "--data-dir"])
             .arg(data_dir)
             .args(["--rpc-port", "0"])
             .env("RICAAS_LOG", "warn")
@@ -241,4 +241,61 @@ pub fn signed(key: &DevKey, tx: TxLegacy) -> (B256, String) {
         *envelope.tx_hash(),
         format!("0x{}", hex::encode(envelope.encoded_2718())),
     )
+}
+
+/// Enrolls `keys` as clients of org1 in the network under `data_dir`: org1's CA (on disk, as
+/// `ricaas up` wrote it) certifies each key, and org1's admin sends one `enroll` transaction
+/// to the membership contract through `rpc`. Returns once the enrollment is in a block; returns
+/// that block's number.
+pub fn enroll_clients(rpc: &Rpc, data_dir: &Path, keys: &[DevKey]) -> u64 {
+    use alloy_sol_types::SolCall as _;
+    use ricaas_crypto::ca::{self, CertificateAuthority, IdentityKey, Role};
+    let ca_dir = data_dir.join("orgs/org1/ca");
+    let certificate = ca::certificate_from_pem(
+        &std::fs::read_to_string(ca_dir.join("ca.pem")).expect("org1 CA certificate"),
+    )
+    .expect("PEM");
+    let key = IdentityKey::from_pkcs8_pem(
+        &std::fs::read_to_string(ca_dir.join("ca.key")).expect("org1 CA key"),
+    )
+    .expect("PKCS#8");
+    let org1 = CertificateAuthority::from_parts(certificate, key).expect("org1 CA");
+    let admin = DevKey::read(&data_dir.join("keys/org1-admin.key")).expect("org1 admin key");
+    let certificates = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let spki = key.identity_key().public_key_info().expect("spki");
+            let cert = org1
+                .issue(&format!("test-client-{i}"), Role::Client, spki, 30)
+                .expect("issued");
+            Bytes::from(ca::certificate_der(&cert).expect("der"))
+        })
+        .collect();
+    let nonce = quantity(&rpc.call(
+        "eth_getTransactionCount",
+        json!([admin.address(), "pending"]),
+    ));
+    let (hash, raw) = signed(
+        &admin,
+        TxLegacy {
+            chain_id: Some(CHAIN_ID),
+            nonce,
+            gas_price: 0,
+            gas_limit: 100_000 + 70_000 * keys.len() as u64,
+            to: TxKind::Call(ricaas_primitives::system::MEMBERSHIP_ADDRESS),
+            value: U256::ZERO,
+            input: ricaas_primitives::system::IMembership::enrollCall { certificates }
+                .abi_encode()
+                .into(),
+        },
+    );
+    let response = rpc.send_raw(&raw);
+    assert!(
+        response.get("result").is_some(),
+        "enroll refused: {response}"
+    );
+    let receipt = rpc.wait_receipt(hash);
+    assert_eq!(receipt["status"], "0x1", "enroll reverted: {receipt}");
+    quantity(&receipt["blockNumber"])
 }
