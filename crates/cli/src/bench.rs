@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// Hex private key of a funded account (for endpoints such as anvil's dev accounts).
     #[arg(long)]
     private_key: Option<String>,
+    /// Data directory of a RiCaaS network (`ricaas up`): the senders are certified by org1's
+    /// CA and enrolled by org1's admin first, as a consortium channel admits members only.
+    #[arg(long)]
+    enroll_from: Option<PathBuf>,
     /// Number of ERC-20 transfers to submit.
     #[arg(long, default_value_t = 20_000)]
     txs: usize,
@@ -188,6 +192,55 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// Certifies `senders` with org1's CA under `dir` and enrolls them from org1's admin, 100
+/// certificates per transaction.
+async fn enroll(
+    control: &Submitter,
+    dir: &std::path::Path,
+    chain_id: u64,
+    gas_price: u128,
+    senders: &[DevKey],
+) -> anyhow::Result<()> {
+    let ca = ricaas_crypto::ca::CertificateAuthority::read_dir(&dir.join("orgs/org1/ca"))?;
+    let admin = DevKey::read(&dir.join("keys/org1-admin.key"))?;
+    let mut nonce = quantity(
+        &control
+            .request::<Value>(
+                "eth_getTransactionCount",
+                rpc_params![admin.address(), "pending"],
+            )
+            .await?,
+    )?;
+    let mut last = None;
+    for chunk in senders.chunks(100) {
+        let (hash, raw) = sign(
+            &admin,
+            legacy(
+                chain_id,
+                gas_price,
+                Call {
+                    nonce,
+                    gas: 100_000 + 70_000 * chunk.len() as u64,
+                    to: TxKind::Call(ricaas_primitives::system::MEMBERSHIP_ADDRESS),
+                    value: U256::ZERO,
+                    input: ca.enroll_clients_call("bench", chunk, 7)?,
+                },
+            ),
+        );
+        control
+            .request::<B256>("eth_sendRawTransaction", rpc_params![raw])
+            .await
+            .context("enrolling the senders")?;
+        nonce += 1;
+        last = Some(hash);
+    }
+    if let Some(hash) = last {
+        let receipt = wait_receipt(control, hash, Duration::from_secs(120)).await?;
+        anyhow::ensure!(receipt["status"] == "0x1", "enrollment reverted: {receipt}");
+    }
+    Ok(())
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.senders > 0 && args.txs > 0 && args.concurrency > 0 && args.batch > 0,
@@ -310,6 +363,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     wait_receipt(&control, last_funding, Duration::from_secs(120)).await?;
     eprintln!("bench: funded {} senders", senders.len());
+    if let Some(dir) = &args.enroll_from {
+        enroll(&control, dir, chain_id, gas_price, &senders).await?;
+        eprintln!("bench: enrolled {} senders as org1 clients", senders.len());
+    }
 
     // Pre-sign every transfer: sender k % S sends its (k / S)-th transaction.
     let sign_started = Instant::now();

@@ -674,6 +674,42 @@ fn attribute(certificate: &Certificate, oid: const_oid::ObjectIdentifier) -> Opt
         })
 }
 
+impl CertificateAuthority {
+    /// The CA kept in `dir` as `ca.pem` and `ca.key` (the layout of `ricaas ca` and `ricaas up`).
+    pub fn read_dir(dir: &std::path::Path) -> Result<Self, CaError> {
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .map_err(|e| CaError::Key(format!("{}: {e}", dir.join(name).display())))
+        };
+        let certificate = certificate_from_pem(&read("ca.pem")?)
+            .map_err(|e| CaError::Encoding(e.to_string()))?;
+        Self::from_parts(certificate, IdentityKey::from_pkcs8_pem(&read("ca.key")?)?)
+    }
+
+    /// Calldata of `IMembership.enroll` for client certificates this CA issues to `keys`
+    /// (named `<prefix>-<i>`), valid for `days`.
+    pub fn enroll_clients_call(
+        &self,
+        prefix: &str,
+        keys: &[crate::DevKey],
+        days: u32,
+    ) -> Result<alloy_primitives::Bytes, CaError> {
+        use alloy_sol_types::SolCall as _;
+        let certificates = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let spki = key.identity_key().public_key_info()?;
+                let certificate = self.issue(&format!("{prefix}-{i}"), Role::Client, spki, days)?;
+                certificate_der(&certificate).map(alloy_primitives::Bytes::from)
+            })
+            .collect::<Result<Vec<_>, CaError>>()?;
+        Ok(ricaas_primitives::system::IMembership::enrollCall { certificates }
+            .abi_encode()
+            .into())
+    }
+}
+
 /// Reads a DER certificate.
 pub fn certificate_from_der(der: &[u8]) -> Result<Certificate, VerifyError> {
     Certificate::from_der(der).map_err(|e| VerifyError::Malformed(e.to_string()))

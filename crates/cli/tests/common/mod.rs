@@ -248,30 +248,12 @@ pub fn signed(key: &DevKey, tx: TxLegacy) -> (B256, String) {
 /// to the membership contract through `rpc`. Returns once the enrollment is in a block; returns
 /// that block's number.
 pub fn enroll_clients(rpc: &Rpc, data_dir: &Path, keys: &[DevKey]) -> u64 {
-    use alloy_sol_types::SolCall as _;
-    use ricaas_crypto::ca::{self, CertificateAuthority, IdentityKey, Role};
-    let ca_dir = data_dir.join("orgs/org1/ca");
-    let certificate = ca::certificate_from_pem(
-        &std::fs::read_to_string(ca_dir.join("ca.pem")).expect("org1 CA certificate"),
-    )
-    .expect("PEM");
-    let key = IdentityKey::from_pkcs8_pem(
-        &std::fs::read_to_string(ca_dir.join("ca.key")).expect("org1 CA key"),
-    )
-    .expect("PKCS#8");
-    let org1 = CertificateAuthority::from_parts(certificate, key).expect("org1 CA");
+    let org1 = ricaas_crypto::ca::CertificateAuthority::read_dir(&data_dir.join("orgs/org1/ca"))
+        .expect("org1 CA");
     let admin = DevKey::read(&data_dir.join("keys/org1-admin.key")).expect("org1 admin key");
-    let certificates = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            let spki = key.identity_key().public_key_info().expect("spki");
-            let cert = org1
-                .issue(&format!("test-client-{i}"), Role::Client, spki, 30)
-                .expect("issued");
-            Bytes::from(ca::certificate_der(&cert).expect("der"))
-        })
-        .collect();
+    let input = org1
+        .enroll_clients_call("test-client", keys, 30)
+        .expect("certificates");
     let nonce = quantity(&rpc.call(
         "eth_getTransactionCount",
         json!([admin.address(), "pending"]),
@@ -285,9 +267,7 @@ pub fn enroll_clients(rpc: &Rpc, data_dir: &Path, keys: &[DevKey]) -> u64 {
             gas_limit: 100_000 + 70_000 * keys.len() as u64,
             to: TxKind::Call(ricaas_primitives::system::MEMBERSHIP_ADDRESS),
             value: U256::ZERO,
-            input: ricaas_primitives::system::IMembership::enrollCall { certificates }
-                .abi_encode()
-                .into(),
+            input,
         },
     );
     let response = rpc.send_raw(&raw);
