@@ -248,3 +248,51 @@ fn a_partitioned_validator_stalls_alone_and_catches_up_when_the_partition_heals(
     cluster.assert_identical_up_to(head);
     assert!(cluster.rpc(isolated).receipt(senders).is_some());
 }
+
+/// Validators are the holders of the node certificates in the channel configuration: a config
+/// that lists another key is refused at start, with the reason.
+#[test]
+fn a_validator_key_without_a_certificate_in_the_channel_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::create(dir.path(), 4);
+    let path = cluster.config(0);
+    let text = std::fs::read_to_string(&path).expect("config");
+    let listed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("public_key = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("a listed validator key")
+        .to_string();
+    let stranger = ricaas_consensus::bft::public_key_to_hex(&ricaas_consensus::bft::public_key_of(
+        &ricaas_consensus::bft::generate_node_key(),
+    ));
+    std::fs::write(&path, text.replacen(&listed, &stranger, 1)).expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ricaas"))
+        .args(["node", "--config"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ricaas node starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the node kept running with an uncertified validator key");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!(
+            "consensus.validators lists {stranger}, which is not the key of a validator certificate in channel default"
+        )),
+        "{stderr}"
+    );
+}

@@ -681,8 +681,8 @@ impl CertificateAuthority {
             std::fs::read_to_string(dir.join(name))
                 .map_err(|e| CaError::Key(format!("{}: {e}", dir.join(name).display())))
         };
-        let certificate = certificate_from_pem(&read("ca.pem")?)
-            .map_err(|e| CaError::Encoding(e.to_string()))?;
+        let certificate =
+            certificate_from_pem(&read("ca.pem")?).map_err(|e| CaError::Encoding(e.to_string()))?;
         Self::from_parts(certificate, IdentityKey::from_pkcs8_pem(&read("ca.key")?)?)
     }
 
@@ -704,9 +704,11 @@ impl CertificateAuthority {
                 certificate_der(&certificate).map(alloy_primitives::Bytes::from)
             })
             .collect::<Result<Vec<_>, CaError>>()?;
-        Ok(ricaas_primitives::system::IMembership::enrollCall { certificates }
-            .abi_encode()
-            .into())
+        Ok(
+            ricaas_primitives::system::IMembership::enrollCall { certificates }
+                .abi_encode()
+                .into(),
+        )
     }
 }
 

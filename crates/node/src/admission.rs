@@ -34,7 +34,7 @@ pub enum AdmissionError {
         cost: U256,
     },
     #[error(transparent)]
-    Permission(ricaas_execution::system::PermissionError),
+    Permission(Box<ricaas_execution::system::PermissionError>),
     #[error(transparent)]
     Pool(#[from] PoolError),
     #[error("node storage error: {0}")]

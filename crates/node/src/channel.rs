@@ -315,7 +315,7 @@ impl Channel {
             .map_or(0, |d| d.as_secs());
         system::check_sender(&consortium, &mut slots, tx.sender(), action, now)
             .map_err(read)?
-            .map_err(AdmissionError::Permission)
+            .map_err(|refused| AdmissionError::Permission(Box::new(refused)))
     }
 
     fn build(
