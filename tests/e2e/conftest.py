@@ -22,6 +22,19 @@ def ricaas_binary() -> str:
     return binary
 
 
+def read_headers(key: str, channel: str, chain_id: int, lifetime: int = 3600) -> dict:
+    """`Authorization` header with a RiCaaS read token: a personal_sign of the read statement."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    expires = int(time.time()) + lifetime
+    statement = f"RiCaaS read access\nchannel: {channel}\nchain id: {chain_id}\nexpires: {expires}"
+    signature = Account.from_key(key).sign_message(encode_defunct(text=statement)).signature.hex()
+    if not signature.startswith("0x"):
+        signature = "0x" + signature
+    return {"Authorization": f"Bearer ricaas-read.{expires}.{signature}"}
+
+
 class Network:
     """A local network started with `ricaas up`; stopped (by PID) when the test ends."""
 
@@ -51,6 +64,9 @@ class Network:
             raise RuntimeError(f"ricaas up did not report its endpoints:\n{text}")
         self.http_url, self.ws_url = http.group(1), ws.group(1)
         self.dev_key = Path(key.group(1)).read_text().strip()
+        chain_id = int(re.search(r"chain id (\d+)", text).group(1))
+        channel = self.http_url.rsplit("/channels/", 1)[1].strip("/")
+        self.read_headers = read_headers(self.dev_key, channel, chain_id)
 
     def stop(self):
         if self.process.poll() is None:

@@ -5,14 +5,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { ethers } from "ethers";
 import { compileContracts } from "./compile.mjs";
-import { startNetwork } from "./network.mjs";
+import { startNetwork, readHeaders } from "./network.mjs";
 
 let net, provider, wallet, owner, token, artifacts;
 
 before(async () => {
   artifacts = compileContracts();
   net = await startNetwork();
-  provider = new ethers.JsonRpcProvider(net.http, undefined, { staticNetwork: true, pollingInterval: 50 });
+  provider = net.provider({ staticNetwork: true, pollingInterval: 50 });
   // ethers caches identical requests for 250 ms, so back-to-back sends from one Wallet can reuse
   // a stale "pending" nonce on any fast chain; NonceManager is ethers' answer to that.
   wallet = new ethers.Wallet(net.devKey, provider);
@@ -96,7 +96,7 @@ test("revert reasons reach the client", { timeout: 30_000 }, async () => {
 });
 
 test("newHeads subscription over WebSocket delivers the block of a new transaction", { timeout: 30_000 }, async () => {
-  const ws = new ethers.WebSocketProvider(net.ws);
+  const ws = net.wsProvider();
   try {
     const heads = [];
     const got = new Promise((resolve) => {
@@ -111,5 +111,28 @@ test("newHeads subscription over WebSocket delivers the block of a new transacti
     assert.ok(heads.includes(receipt.blockNumber), `heads ${heads} should include ${receipt.blockNumber}`);
   } finally {
     await ws.destroy();
+  }
+});
+
+test("reads need a read token of an enrolled account", { timeout: 30_000 }, async () => {
+  const anonymous = new ethers.JsonRpcProvider(net.http, undefined, { staticNetwork: true });
+  try {
+    await assert.rejects(anonymous.getBlockNumber(), (error) => {
+      assert.match(String(error.error?.message ?? error.message), /read access denied/);
+      return true;
+    });
+    const stranger = ethers.Wallet.createRandom();
+    const request = new ethers.FetchRequest(net.http);
+    for (const [name, value] of Object.entries(await readHeaders(stranger.privateKey, net.channel, net.chainId))) {
+      request.setHeader(name, value);
+    }
+    const asStranger = new ethers.JsonRpcProvider(request, undefined, { staticNetwork: true });
+    await assert.rejects(asStranger.getBlockNumber(), (error) => {
+      assert.match(String(error.error?.message ?? error.message), new RegExp(`reader ${stranger.address} is not enrolled`));
+      return true;
+    });
+    asStranger.destroy();
+  } finally {
+    anonymous.destroy();
   }
 });

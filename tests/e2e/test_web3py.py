@@ -12,9 +12,17 @@ from web3.providers.persistent import WebSocketProvider
 SUPPLY = 10**24
 
 
+def ws_headers(network):
+    """Header kwargs for web3's WebSocket client (legacy websockets client or the new one)."""
+    import web3.providers.persistent.websocket as websocket
+
+    legacy = "legacy" in getattr(websocket.connect, "__module__", "")
+    return {("extra_headers" if legacy else "additional_headers"): network.read_headers}
+
+
 @pytest.fixture(scope="module")
 def w3(network):
-    w3 = Web3(Web3.HTTPProvider(network.http_url))
+    w3 = Web3(Web3.HTTPProvider(network.http_url, request_kwargs={"headers": {"Content-Type": "application/json", **network.read_headers}}))
     assert w3.is_connected()
     return w3
 
@@ -117,7 +125,7 @@ def test_revert_reasons(w3, token, owner):
 
 def test_new_heads_over_websocket(network, w3, owner):
     async def run():
-        async with AsyncWeb3(WebSocketProvider(network.ws_url)) as aw3:
+        async with AsyncWeb3(WebSocketProvider(network.ws_url, websocket_kwargs=ws_headers(network))) as aw3:
             subscription = await aw3.eth.subscribe("newHeads")
             receipt = await asyncio.to_thread(send, w3, owner, {"to": Account.create().address, "value": 1, "gas": 21_000})
             async def first_head():
@@ -149,7 +157,7 @@ def test_logs_subscription_over_websocket(network, w3, token, owner):
     recipient = Account.create().address
 
     async def run():
-        async with AsyncWeb3(WebSocketProvider(network.ws_url)) as aw3:
+        async with AsyncWeb3(WebSocketProvider(network.ws_url, websocket_kwargs=ws_headers(network))) as aw3:
             topic = aw3.keccak(text="Transfer(address,uint256)")  # a different event: must not match
             wanted = await aw3.eth.subscribe("logs", {"address": token.address})
             await aw3.eth.subscribe("logs", {"address": token.address, "topics": [topic]})
@@ -180,3 +188,18 @@ def test_call_with_state_override_and_fee_history(w3, token):
     history = w3.eth.fee_history(4, "latest", [50])
     assert len(history["baseFeePerGas"]) == len(history["gasUsedRatio"]) + 1
     assert all(fee == 0 for fee in history["baseFeePerGas"])
+
+
+def test_reads_without_a_token_are_refused_and_chain_identity_is_public(network):
+    anonymous = Web3(Web3.HTTPProvider(network.http_url))
+    assert anonymous.eth.chain_id == 1337
+    with pytest.raises(Exception) as error:
+        anonymous.eth.block_number
+    assert "read access denied" in str(error.value)
+    stranger = Account.create()
+    import conftest
+
+    as_stranger = Web3(Web3.HTTPProvider(network.http_url, request_kwargs={"headers": {"Content-Type": "application/json", **conftest.read_headers(stranger.key.hex(), "default", 1337)}}))
+    with pytest.raises(Exception) as error:
+        as_stranger.eth.block_number
+    assert f"reader {stranger.address} is not enrolled in channel default" in str(error.value)

@@ -112,10 +112,47 @@ impl Submitter {
     }
 }
 
+/// `Authorization` headers: a read token of the bench's account for the endpoint's channel
+/// (`/channels/<name>`, else `default`), as RiCaaS nodes require for queries.
+fn read_headers(
+    url: &str,
+    key: &DevKey,
+    chain_id: u64,
+) -> anyhow::Result<jsonrpsee::http_client::HeaderMap> {
+    let channel = url
+        .split("/channels/")
+        .nth(1)
+        .map(|rest| rest.trim_end_matches('/'))
+        .filter(|name| !name.is_empty())
+        .unwrap_or("default");
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        + 86_400;
+    let token = ricaas_crypto::token::read_token(key, channel, chain_id, expires);
+    let mut headers = jsonrpsee::http_client::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {token}").parse().context("header value")?,
+    );
+    Ok(headers)
+}
+
+/// Who the bench reads as (set once the chain id is known).
+static READ_AS: std::sync::OnceLock<(DevKey, u64)> = std::sync::OnceLock::new();
+
+fn headers_for(url: &str) -> anyhow::Result<jsonrpsee::http_client::HeaderMap> {
+    match READ_AS.get() {
+        Some((key, chain_id)) => read_headers(url, key, *chain_id),
+        None => Ok(jsonrpsee::http_client::HeaderMap::new()),
+    }
+}
+
 fn http_client(url: &str, concurrency: usize) -> anyhow::Result<HttpClient> {
     Ok(HttpClientBuilder::default()
         .max_concurrent_requests(concurrency.max(8))
         .request_timeout(Duration::from_secs(60))
+        .set_headers(headers_for(url)?)
         .build(url)?)
 }
 
@@ -123,6 +160,7 @@ async fn submitter(url: &str, concurrency: usize) -> anyhow::Result<Submitter> {
     if url.starts_with("ws") {
         let client = WsClientBuilder::default()
             .max_concurrent_requests(4096)
+            .set_headers(headers_for(url)?)
             .build(url)
             .await?;
         Ok(Submitter::Ws(Arc::new(client)))
@@ -258,6 +296,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .request::<Value>("eth_chainId", rpc_params![])
             .await?,
     )?;
+    // eth_chainId needs no token; everything after reads as the funder.
+    let _ = READ_AS.set((funder.clone(), chain_id));
+    let control = submitter(&args.rpc, args.concurrency).await?;
     let gas_price = quantity(
         &control
             .request::<Value>("eth_gasPrice", rpc_params![])

@@ -42,6 +42,11 @@ pub struct UpArgs {
     /// EIP-155 chain id of the channel; used only when the network is created.
     #[arg(long, default_value_t = 1337)]
     chain_id: u64,
+    /// Let clients without a read token query the channel (a local developer convenience; off
+    /// by default: clients sign a read token with an enrolled key). Used when the network is
+    /// created.
+    #[arg(long)]
+    anonymous_reads: bool,
     /// Create the network's files and exit without starting it (run each validator with
     /// `ricaas node --config <data-dir>/nodes/<i>/ricaas.toml`).
     #[arg(long)]
@@ -91,7 +96,10 @@ fn create_solo_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
     let (channel, _) = consortium_channel(dir, args)?;
     let config = NodeConfig {
         data_dir: PathBuf::from("."),
-        rpc: RpcConfig::default(),
+        rpc: RpcConfig {
+            anonymous_reads: args.anonymous_reads,
+            ..RpcConfig::default()
+        },
         channel,
         consensus: None,
     };
@@ -177,6 +185,7 @@ fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
             data_dir: PathBuf::from("data"),
             rpc: RpcConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], rpc_ports[index])),
+                anonymous_reads: args.anonymous_reads,
                 ..RpcConfig::default()
             },
             channel: channel.clone(),

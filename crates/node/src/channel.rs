@@ -85,6 +85,8 @@ pub struct Channel {
     pending: Mutex<PendingBlocks>,
     /// Where newly admitted transactions go to be gossiped to the other validators (BFT only).
     gossip: OnceLock<mpsc::Sender<Bytes>>,
+    /// Serve reads without a read token (a local developer network's choice; off by default).
+    anonymous_reads: std::sync::atomic::AtomicBool,
 }
 
 impl Channel {
@@ -138,6 +140,7 @@ impl Channel {
             genesis,
             pending: Mutex::new(PendingBlocks::default()),
             gossip: OnceLock::new(),
+            anonymous_reads: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -291,6 +294,12 @@ impl Channel {
             channel: self.config.name.clone(),
             message: e.to_string(),
         })
+    }
+
+    /// Lets clients without a read token query the channel (`rpc.anonymous_reads`).
+    pub fn set_anonymous_reads(&self, allowed: bool) {
+        self.anonymous_reads
+            .store(allowed, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The sender must be an enrolled, valid identity the channel's Writers (for contract
@@ -465,6 +474,56 @@ impl Application for Channel {
 impl ChannelBackend for Channel {
     fn rules(&self) -> &ChainRules {
         &self.rules
+    }
+
+    fn authorize_read(&self, authorization: Option<&str>) -> Result<(), String> {
+        use ricaas_execution::system::{self, Action, StateSlots};
+        let consortium = self.consortium().map_err(|e| e.to_string())?;
+        let Some(token) = authorization else {
+            if consortium.is_none()
+                || self
+                    .anonymous_reads
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                return Ok(());
+            }
+            return Err(format!(
+                "this node serves channel {} to enrolled identities only: send \
+                 `Authorization: Bearer ricaas-read.<expires>.<signature>`, a personal_sign of \
+                 \"{}\" by your account",
+                self.config.name,
+                ricaas_crypto::token::read_token_statement(
+                    self.config.name.as_str(),
+                    self.rules.chain_id,
+                    0
+                )
+                .replace('\n', "\\n")
+                .replace("expires: 0", "expires: <unix seconds>")
+            ));
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let reader = ricaas_crypto::token::verify_read_token(
+            token,
+            self.config.name.as_str(),
+            self.rules.chain_id,
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        let Some(consortium) = consortium else {
+            return Ok(());
+        };
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        system::check_sender(
+            &consortium,
+            &mut StateSlots(&snapshot),
+            reader,
+            Action::Read,
+            now,
+        )
+        .map_err(|e| e.to_string())?
+        .map_err(|refused| refused.to_string().replacen("sender", "reader", 1))
     }
 
     fn min_gas_price(&self) -> u128 {

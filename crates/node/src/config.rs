@@ -141,6 +141,9 @@ pub struct RpcConfig {
     pub max_request_bytes: u32,
     pub max_connections: u32,
     pub max_batch_len: u32,
+    /// Serve reads to clients without a read token. Off unless a local developer network asks.
+    #[serde(default)]
+    pub anonymous_reads: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -474,6 +477,11 @@ max_request_bytes = {max_request_bytes}
 max_connections = {max_connections}
 # Most calls in one JSON-RPC batch.
 max_batch_len = {max_batch_len}
+# Serve queries (eth_call, balances, blocks, logs, …) to clients that present no read token.
+# Off: a client sends `Authorization: Bearer ricaas-read.<expires>.<signature>` (an Ethereum
+# personal_sign by an enrolled account, see README) and the channel's Readers policy decides.
+# Sending transactions, eth_chainId, net_version and web3_clientVersion need no token.
+anonymous_reads = {anonymous_reads}
 
 [channel]
 # Channel name: lowercase letters, digits, '-' and '_'.
@@ -524,6 +532,7 @@ max_queued_per_sender = {max_queued}
             max_request_bytes = self.rpc.max_request_bytes,
             max_connections = self.rpc.max_connections,
             max_batch_len = self.rpc.max_batch_len,
+            anonymous_reads = self.rpc.anonymous_reads,
             name = c.name,
             chain_id = c.chain_id,
             block_interval_ms = c.block_interval_ms,
@@ -548,6 +557,7 @@ impl Default for RpcConfig {
             max_request_bytes: 10 * 1024 * 1024,
             max_connections: 1000,
             max_batch_len: 1000,
+            anonymous_reads: false,
         }
     }
 }

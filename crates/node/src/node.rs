@@ -72,6 +72,7 @@ pub async fn start_node(config: NodeConfig, runtime: Context) -> Result<RunningN
             .await
             .map_err(|e| NodeError::Task(e.to_string()))??,
     );
+    channel.set_anonymous_reads(config.rpc.anonymous_reads);
     let limits = RpcLimits {
         max_request_bytes: config.rpc.max_request_bytes,
         max_connections: config.rpc.max_connections,

@@ -33,4 +33,8 @@ pub trait ChannelBackend: Send + Sync + 'static {
 
     /// Height of the newest committed block; changes whenever a block commits.
     fn head_watch(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// Whether the bearer of `authorization` (the HTTP `Authorization` header, if any) may read
+    /// the channel; the error says why not.
+    fn authorize_read(&self, authorization: Option<&str>) -> Result<(), String>;
 }

@@ -154,6 +154,7 @@ impl Cluster {
                 .expect("validator is running")
                 .url,
         )
+        .reading_as(&self.dev_key)
     }
 
     pub fn running(&self) -> Vec<usize> {

@@ -89,8 +89,9 @@ impl Node {
         }
     }
 
+    /// A client reading as the developer account (org1's client), with a read token.
     pub fn rpc(&self) -> Rpc {
-        Rpc::new(&self.url)
+        Rpc::new(&self.url).reading_as(&self.dev_key)
     }
 }
 
@@ -106,6 +107,8 @@ impl Drop for Node {
 pub struct Rpc {
     agent: ureq::Agent,
     pub url: String,
+    /// `Authorization` header value (a read token), if any.
+    authorization: Option<String>,
 }
 
 impl Rpc {
@@ -118,6 +121,42 @@ impl Rpc {
         Rpc {
             agent,
             url: url.to_string(),
+            authorization: None,
+        }
+    }
+
+    /// The same client presenting a read token signed by `key` (valid for a day).
+    pub fn reading_as(mut self, key: &DevKey) -> Rpc {
+        let expires = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 86_400;
+        let token = ricaas_crypto::token::read_token(key, "default", CHAIN_ID, expires);
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
+    /// The same client sending `value` as its `Authorization` header.
+    pub fn with_authorization(mut self, value: &str) -> Rpc {
+        self.authorization = Some(value.to_string());
+        self
+    }
+
+    /// The same client without a read token.
+    pub fn anonymous(mut self) -> Rpc {
+        self.authorization = None;
+        self
+    }
+
+    fn post(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        let request = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json");
+        match &self.authorization {
+            Some(value) => request.header("Authorization", value),
+            None => request,
         }
     }
 
@@ -128,9 +167,7 @@ impl Rpc {
 
     pub fn post_to(&self, url: &str, body: impl Into<String>) -> (u16, String) {
         let mut response = self
-            .agent
             .post(url)
-            .header("Content-Type", "application/json")
             .send(body.into())
             .expect("HTTP request completes");
         let status = response.status().as_u16();
@@ -147,12 +184,7 @@ impl Rpc {
     pub fn try_call(&self, method: &str, params: Value) -> Option<Value> {
         let body =
             json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-        let mut response = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "application/json")
-            .send(body)
-            .ok()?;
+        let mut response = self.post(&self.url).send(body).ok()?;
         let value: Value =
             serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()?;
         value.get("result").cloned()

@@ -1,0 +1,140 @@
+//! Read tokens: how a client proves, on every JSON-RPC request, which enrolled account reads.
+//!
+//! A token is an Ethereum `personal_sign` (EIP-191) signature over a statement naming the
+//! channel, its chain id and an expiry, so any Ethereum wallet or library can make one:
+//!
+//! ```text
+//! RiCaaS read access
+//! channel: default
+//! chain id: 1337
+//! expires: 1763856000
+//! ```
+//!
+//! Sent as `Authorization: Bearer ricaas-read.<expires>.<65-byte signature, hex>`. The node
+//! recovers the account and checks it against the channel's Readers policy.
+
+use alloy_primitives::{Address, keccak256};
+use secp256k1::{
+    Message, SECP256K1,
+    ecdsa::{RecoverableSignature, RecoveryId},
+};
+
+/// Prefix of every read token.
+pub const READ_TOKEN_PREFIX: &str = "ricaas-read.";
+/// Longest lifetime a token may claim: a leaked token is useful for at most this long.
+pub const MAX_READ_TOKEN_LIFETIME_SECS: u64 = 7 * 86_400;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReadTokenError {
+    #[error("malformed read token: expected ricaas-read.<expires>.<signature hex>")]
+    Malformed,
+    #[error("read token expired at unix time {0}; sign a new one")]
+    Expired(u64),
+    #[error(
+        "read token expires at unix time {expires}, more than {MAX_READ_TOKEN_LIFETIME_SECS} s from now; sign one with a shorter lifetime"
+    )]
+    TooLong { expires: u64 },
+    #[error("read token signature does not verify")]
+    BadSignature,
+}
+
+/// The statement a read token signs.
+pub fn read_token_statement(channel: &str, chain_id: u64, expires: u64) -> String {
+    format!("RiCaaS read access\nchannel: {channel}\nchain id: {chain_id}\nexpires: {expires}")
+}
+
+fn personal_hash(message: &str) -> [u8; 32] {
+    let mut data = format!("\x19Ethereum Signed Message:\n{}", message.len()).into_bytes();
+    data.extend_from_slice(message.as_bytes());
+    keccak256(&data).0
+}
+
+/// A token for `key` to read `channel` until `expires` (Unix seconds).
+pub fn read_token(key: &crate::DevKey, channel: &str, chain_id: u64, expires: u64) -> String {
+    let hash = personal_hash(&read_token_statement(channel, chain_id, expires));
+    let signature = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(hash), key.secret());
+    let (recovery, compact) = signature.serialize_compact();
+    let mut bytes = compact.to_vec();
+    bytes.push(27 + i32::from(recovery) as u8);
+    format!("{READ_TOKEN_PREFIX}{expires}.0x{}", hex::encode(bytes))
+}
+
+/// The account that signed `token` for `channel` (chain `chain_id`), if it is valid at `now`.
+pub fn verify_read_token(
+    token: &str,
+    channel: &str,
+    chain_id: u64,
+    now: u64,
+) -> Result<Address, ReadTokenError> {
+    let rest = token
+        .trim()
+        .strip_prefix(READ_TOKEN_PREFIX)
+        .ok_or(ReadTokenError::Malformed)?;
+    let (expires, signature) = rest.split_once('.').ok_or(ReadTokenError::Malformed)?;
+    let expires: u64 = expires.parse().map_err(|_| ReadTokenError::Malformed)?;
+    let bytes = hex::decode(signature.trim_start_matches("0x"))
+        .map_err(|_| ReadTokenError::Malformed)?;
+    if bytes.len() != 65 {
+        return Err(ReadTokenError::Malformed);
+    }
+    if expires < now {
+        return Err(ReadTokenError::Expired(expires));
+    }
+    if expires - now > MAX_READ_TOKEN_LIFETIME_SECS {
+        return Err(ReadTokenError::TooLong { expires });
+    }
+    let v = match bytes[64] {
+        27 | 28 => bytes[64] - 27,
+        0 | 1 => bytes[64],
+        _ => return Err(ReadTokenError::BadSignature),
+    };
+    let recovery = RecoveryId::try_from(i32::from(v)).map_err(|_| ReadTokenError::BadSignature)?;
+    let signature = RecoverableSignature::from_compact(&bytes[..64], recovery)
+        .map_err(|_| ReadTokenError::BadSignature)?;
+    let hash = personal_hash(&read_token_statement(channel, chain_id, expires));
+    let public = SECP256K1
+        .recover_ecdsa(Message::from_digest(hash), &signature)
+        .map_err(|_| ReadTokenError::BadSignature)?;
+    let point = public.serialize_uncompressed();
+    Ok(Address::from_slice(&keccak256(&point[1..])[12..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_name_their_signer_and_bind_channel_chain_and_expiry() {
+        let key = crate::DevKey::random();
+        let token = read_token(&key, "default", 1337, 2_000);
+        assert_eq!(
+            verify_read_token(&token, "default", 1337, 1_000),
+            Ok(key.address())
+        );
+        // Another channel or chain recovers some other account, never this one.
+        assert_ne!(
+            verify_read_token(&token, "other", 1337, 1_000).ok(),
+            Some(key.address())
+        );
+        assert_ne!(
+            verify_read_token(&token, "default", 1, 1_000).ok(),
+            Some(key.address())
+        );
+        assert_eq!(
+            verify_read_token(&token, "default", 1337, 2_001),
+            Err(ReadTokenError::Expired(2_000))
+        );
+        let long = read_token(&key, "default", 1337, 1_000 + MAX_READ_TOKEN_LIFETIME_SECS + 1);
+        assert!(matches!(
+            verify_read_token(&long, "default", 1337, 1_000),
+            Err(ReadTokenError::TooLong { .. })
+        ));
+        for bad in ["", "ricaas-read.", "ricaas-read.x.00", "ricaas-read.5.0xzz"] {
+            assert_eq!(
+                verify_read_token(bad, "default", 1337, 1),
+                Err(ReadTokenError::Malformed),
+                "{bad:?}"
+            );
+        }
+    }
+}
