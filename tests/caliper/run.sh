@@ -42,6 +42,22 @@ fs.writeFileSync(process.argv[1], JSON.stringify({ name: "CaliperToken", abi: c.
 ' "$work/CaliperToken.json"
 
 seed="0x$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# Caliper's workers send from accounts derived from the seed (m/44'/60'/<worker>'/0/0); a
+# consortium channel admits enrolled identities only, so org1's CA certifies them and org1's
+# admin enrolls them on chain first, as an operator would.
+certs=()
+for worker in 0 1; do
+  node -e '
+const HDKey = require("ethereumjs-wallet/hdkey");
+const wallet = HDKey.fromMasterSeed(process.argv[1]).derivePath("m/44'"'"'/60'"'"'/" + process.argv[2] + "'"'"'/0/0").getWallet();
+process.stdout.write(wallet.getPrivateKey().toString("hex"));
+' "$seed" "$worker" > "$work/worker$worker.key"
+  "$bin" ca --dir "$work/data/orgs" --org org1 enroll --name "caliper-worker$worker" --role client \
+    --key-file "$work/worker$worker.key" --days 1 > /dev/null
+  certs+=(--cert "$work/data/orgs/org1/caliper-worker$worker/cert.pem")
+done
+http=$(grep -o 'http://[^ ]*/channels/default' "$work/up.out" | head -1)
+"$bin" member --rpc "$http" --admin-key-file "$work/data/keys/org1-admin.key" enroll "${certs[@]}"
 cat > "$work/networkconfig.json" <<JSON
 {
   "caliper": { "blockchain": "ethereum" },

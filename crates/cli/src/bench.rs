@@ -79,13 +79,13 @@ pub struct BenchArgs {
 }
 
 #[derive(Clone)]
-enum Submitter {
+pub(crate) enum Submitter {
     Http(HttpClient),
     Ws(Arc<jsonrpsee::ws_client::WsClient>),
 }
 
 impl Submitter {
-    async fn request<R: serde::de::DeserializeOwned>(
+    pub(crate) async fn request<R: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         params: jsonrpsee::core::params::ArrayParams,
@@ -139,7 +139,7 @@ fn read_headers(
 }
 
 /// Who the bench reads as (set once the chain id is known).
-static READ_AS: std::sync::OnceLock<(DevKey, u64)> = std::sync::OnceLock::new();
+pub(crate) static READ_AS: std::sync::OnceLock<(DevKey, u64)> = std::sync::OnceLock::new();
 
 fn headers_for(url: &str) -> anyhow::Result<jsonrpsee::http_client::HeaderMap> {
     match READ_AS.get() {
@@ -156,7 +156,7 @@ fn http_client(url: &str, concurrency: usize) -> anyhow::Result<HttpClient> {
         .build(url)?)
 }
 
-async fn submitter(url: &str, concurrency: usize) -> anyhow::Result<Submitter> {
+pub(crate) async fn submitter(url: &str, concurrency: usize) -> anyhow::Result<Submitter> {
     if url.starts_with("ws") {
         let client = WsClientBuilder::default()
             .max_concurrent_requests(4096)
@@ -169,7 +169,7 @@ async fn submitter(url: &str, concurrency: usize) -> anyhow::Result<Submitter> {
     }
 }
 
-fn quantity(value: &Value) -> anyhow::Result<u64> {
+pub(crate) fn quantity(value: &Value) -> anyhow::Result<u64> {
     let text = value
         .as_str()
         .ok_or_else(|| anyhow!("expected a hex quantity, got {value}"))?;
@@ -177,7 +177,7 @@ fn quantity(value: &Value) -> anyhow::Result<u64> {
 }
 
 /// Signs a legacy EIP-155 transaction (what Caliper and most tools send); returns hash and raw hex.
-fn sign(key: &DevKey, tx: TxLegacy) -> (B256, String) {
+pub(crate) fn sign(key: &DevKey, tx: TxLegacy) -> (B256, String) {
     let signed = sign_transaction(TypedTransaction::Legacy(tx), key.secret());
     (
         *signed.tx_hash(),
@@ -186,15 +186,15 @@ fn sign(key: &DevKey, tx: TxLegacy) -> (B256, String) {
 }
 
 /// A call or creation at the bench's gas price.
-struct Call {
-    nonce: u64,
-    gas: u64,
-    to: TxKind,
-    value: U256,
-    input: Bytes,
+pub(crate) struct Call {
+    pub(crate) nonce: u64,
+    pub(crate) gas: u64,
+    pub(crate) to: TxKind,
+    pub(crate) value: U256,
+    pub(crate) input: Bytes,
 }
 
-fn legacy(chain_id: u64, gas_price: u128, call: Call) -> TxLegacy {
+pub(crate) fn legacy(chain_id: u64, gas_price: u128, call: Call) -> TxLegacy {
     TxLegacy {
         chain_id: Some(chain_id),
         nonce: call.nonce,
@@ -206,7 +206,11 @@ fn legacy(chain_id: u64, gas_price: u128, call: Call) -> TxLegacy {
     }
 }
 
-async fn wait_receipt(client: &Submitter, hash: B256, timeout: Duration) -> anyhow::Result<Value> {
+pub(crate) async fn wait_receipt(
+    client: &Submitter,
+    hash: B256,
+    timeout: Duration,
+) -> anyhow::Result<Value> {
     let deadline = Instant::now() + timeout;
     loop {
         let receipt: Value = client
@@ -241,41 +245,16 @@ async fn enroll(
 ) -> anyhow::Result<()> {
     let ca = ricaas_crypto::ca::CertificateAuthority::read_dir(&dir.join("orgs/org1/ca"))?;
     let admin = DevKey::read(&dir.join("keys/org1-admin.key"))?;
-    let mut nonce = quantity(
-        &control
-            .request::<Value>(
-                "eth_getTransactionCount",
-                rpc_params![admin.address(), "pending"],
-            )
-            .await?,
-    )?;
-    let mut last = None;
-    for chunk in senders.chunks(100) {
-        let (hash, raw) = sign(
-            &admin,
-            legacy(
-                chain_id,
-                gas_price,
-                Call {
-                    nonce,
-                    gas: 100_000 + 70_000 * chunk.len() as u64,
-                    to: TxKind::Call(ricaas_primitives::system::MEMBERSHIP_ADDRESS),
-                    value: U256::ZERO,
-                    input: ca.enroll_clients_call("bench", chunk, 7)?,
-                },
-            ),
-        );
-        control
-            .request::<B256>("eth_sendRawTransaction", rpc_params![raw])
-            .await
-            .context("enrolling the senders")?;
-        nonce += 1;
-        last = Some(hash);
-    }
-    if let Some(hash) = last {
-        let receipt = wait_receipt(control, hash, Duration::from_secs(120)).await?;
-        anyhow::ensure!(receipt["status"] == "0x1", "enrollment reverted: {receipt}");
-    }
+    let calls = senders
+        .chunks(100)
+        .map(|chunk| {
+            Ok((
+                ca.enroll_clients_call("bench", chunk, 7)?,
+                100_000 + 70_000 * chunk.len() as u64,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    crate::member::send_membership_calls(control, &admin, chain_id, gas_price, calls).await?;
     Ok(())
 }
 

@@ -49,6 +49,10 @@ enum CaCommand {
         /// secp256k1 (Ethereum-compatible, default), p256, ed25519 (nodes) or sm2 (SM2-with-SM3).
         #[arg(long, default_value = "secp256k1")]
         key_type: KeyAlgorithm,
+        /// Certify an existing secp256k1 key (hex file, as `keys/dev.key`) instead of generating
+        /// one: its key stays where it is, only the certificate is written.
+        #[arg(long, conflicts_with = "key_type")]
+        key_file: Option<PathBuf>,
         #[arg(long, default_value_t = 365)]
         days: u32,
     },
@@ -178,6 +182,7 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
             name,
             role,
             key_type,
+            key_file,
             days,
         } => {
             let ca = store.load_ca()?;
@@ -188,10 +193,18 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
                     args.org
                 );
             }
-            let key = IdentityKey::generate(key_type);
+            let (key, key_path) = match &key_file {
+                Some(path) => (
+                    ricaas_crypto::DevKey::read(path)?.identity_key(),
+                    path.clone(),
+                ),
+                None => (IdentityKey::generate(key_type), dir.join("key.pem")),
+            };
             let certificate = ca.issue(&name, role, key.public_key_info()?, days)?;
             std::fs::create_dir_all(&dir)?;
-            crate::up::write_secret(&dir.join("key.pem"), &key.to_pkcs8_pem()?)?;
+            if key_file.is_none() {
+                crate::up::write_secret(&key_path, &key.to_pkcs8_pem()?)?;
+            }
             std::fs::write(dir.join("cert.pem"), certificate_pem(&certificate)?)?;
             println!(
                 "enrolled {name} ({}) in {}: serial {}",
@@ -200,7 +213,7 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
                 serial_hex(&certificate)
             );
             println!("  certificate: {}", dir.join("cert.pem").display());
-            println!("  key:         {}", dir.join("key.pem").display());
+            println!("  key:         {}", key_path.display());
             if let Some(address) = key.ethereum_address() {
                 println!("  address:     {address}");
             }

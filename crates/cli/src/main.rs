@@ -3,6 +3,7 @@
 
 mod bench;
 mod ca;
+mod member;
 mod orgs;
 mod up;
 
@@ -41,6 +42,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// An organization's certificate authority: init, enroll, renew, revoke, crl, verify.
     Ca(ca::CaArgs),
+    /// Enroll, revoke or show identities on chain (membership system contract), as an org admin.
+    Member(member::MemberArgs),
 }
 
 fn init_logging() {
@@ -74,6 +77,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Replay { config } => up::replay(&config),
         Command::Ca(args) => ca::run(args),
+        Command::Member(args) => tokio_runtime()?.block_on(member::run(args)),
         Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
     }
 }

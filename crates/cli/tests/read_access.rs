@@ -30,7 +30,9 @@ fn reads_need_the_token_of_an_enrolled_unrevoked_reader() {
     // signed transaction authenticates itself.
     let message = denial(&anonymous.call_raw("eth_blockNumber", json!([])));
     assert!(
-        message.starts_with("read access denied: this node serves channel default to enrolled identities only"),
+        message.starts_with(
+            "read access denied: this node serves channel default to enrolled identities only"
+        ),
         "{message}"
     );
     assert_eq!(anonymous.call("eth_chainId", json!([])), json!("0x539"));
@@ -47,7 +49,13 @@ fn reads_need_the_token_of_an_enrolled_unrevoked_reader() {
         .to_string(),
     );
     let batch: Vec<Value> = serde_json::from_str(&text).expect("batch response");
-    let by_id = |id: u64| batch.iter().find(|r| r["id"] == id).expect("answered").clone();
+    let by_id = |id: u64| {
+        batch
+            .iter()
+            .find(|r| r["id"] == id)
+            .expect("answered")
+            .clone()
+    };
     assert_eq!(by_id(1)["result"], "0x539");
     assert!(denial(&by_id(2)).contains("enrolled identities only"));
 
@@ -87,7 +95,10 @@ fn reads_need_the_token_of_an_enrolled_unrevoked_reader() {
             .with_authorization(&format!("Bearer {expired}"))
             .call_raw("eth_blockNumber", json!([])),
     );
-    assert!(message.contains("read token expired at unix time 1"), "{message}");
+    assert!(
+        message.contains("read token expired at unix time 1"),
+        "{message}"
+    );
 
     // A token signed for another channel names some other account, which is not enrolled.
     let elsewhere = ricaas_crypto::token::read_token(&node.dev_key, "other", CHAIN_ID, u64::MAX);
@@ -101,7 +112,12 @@ fn reads_need_the_token_of_an_enrolled_unrevoked_reader() {
     let reader = DevKey::random();
     common::enroll_clients(&member, &node.data_dir, std::slice::from_ref(&reader));
     let as_reader = anonymous.clone().reading_as(&reader);
-    assert!(as_reader.call_raw("eth_blockNumber", json!([])).get("result").is_some());
+    assert!(
+        as_reader
+            .call_raw("eth_blockNumber", json!([]))
+            .get("result")
+            .is_some()
+    );
     let admin = DevKey::read(&node.data_dir.join("keys/org1-admin.key")).expect("admin key");
     let nonce = quantity(&member.call(
         "eth_getTransactionCount",

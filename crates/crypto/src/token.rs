@@ -72,8 +72,8 @@ pub fn verify_read_token(
         .ok_or(ReadTokenError::Malformed)?;
     let (expires, signature) = rest.split_once('.').ok_or(ReadTokenError::Malformed)?;
     let expires: u64 = expires.parse().map_err(|_| ReadTokenError::Malformed)?;
-    let bytes = hex::decode(signature.trim_start_matches("0x"))
-        .map_err(|_| ReadTokenError::Malformed)?;
+    let bytes =
+        hex::decode(signature.trim_start_matches("0x")).map_err(|_| ReadTokenError::Malformed)?;
     if bytes.len() != 65 {
         return Err(ReadTokenError::Malformed);
     }
@@ -124,7 +124,12 @@ mod tests {
             verify_read_token(&token, "default", 1337, 2_001),
             Err(ReadTokenError::Expired(2_000))
         );
-        let long = read_token(&key, "default", 1337, 1_000 + MAX_READ_TOKEN_LIFETIME_SECS + 1);
+        let long = read_token(
+            &key,
+            "default",
+            1337,
+            1_000 + MAX_READ_TOKEN_LIFETIME_SECS + 1,
+        );
         assert!(matches!(
             verify_read_token(&long, "default", 1337, 1_000),
             Err(ReadTokenError::TooLong { .. })

@@ -107,7 +107,9 @@ pub async fn start_rpc_server<B: ChannelBackend>(
     let server = Server::builder()
         .set_config(config)
         .set_http_middleware(middleware)
-        .set_rpc_middleware(jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(ReadGate::new))
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(ReadGate::new),
+        )
         .build(addr)
         .await
         .map_err(|source| RpcServerError::Bind { addr, source })?;
@@ -149,14 +151,11 @@ where
         if self.paths.iter().any(|p| p == path) {
             // Decided at most once per HTTP request (per connection for WebSocket), and only
             // when a call needs it: `ReadGate` knows the method.
-            let header = request
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .map(|v| {
-                    v.to_str()
-                        .map(|s| s.trim_start_matches("Bearer ").trim().to_string())
-                        .map_err(|_| ())
-                });
+            let header = request.headers().get(http::header::AUTHORIZATION).map(|v| {
+                v.to_str()
+                    .map(|s| s.trim_start_matches("Bearer ").trim().to_string())
+                    .map_err(|_| ())
+            });
             let access = ReadAccess {
                 header,
                 authorize: self.authorize.clone(),
@@ -269,9 +268,10 @@ where
         async move {
             match denial(request.extensions(), request.method_name()) {
                 None => inner.call(request).await,
-                Some(reason) => {
-                    jsonrpsee::MethodResponse::error(request.id().into_owned(), denied_error(reason))
-                }
+                Some(reason) => jsonrpsee::MethodResponse::error(
+                    request.id().into_owned(),
+                    denied_error(reason),
+                ),
             }
         }
     }
@@ -283,8 +283,10 @@ where
         use jsonrpsee::server::middleware::rpc::{BatchEntry, BatchEntryErr};
         for entry in batch.iter_mut() {
             let refusal = match entry {
-                Ok(BatchEntry::Call(request)) => denial(request.extensions(), request.method_name())
-                    .map(|reason| (request.id().into_owned(), reason)),
+                Ok(BatchEntry::Call(request)) => {
+                    denial(request.extensions(), request.method_name())
+                        .map(|reason| (request.id().into_owned(), reason))
+                }
                 _ => None,
             };
             if let Some((id, reason)) = refusal {
