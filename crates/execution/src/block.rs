@@ -3,9 +3,7 @@
 use crate::{
     ChainRules, HARDFORK, StateReadError,
     state::BlockState,
-    system::{
-        self, Action, Consortium, ConsortiumError, StateSlots, membership::RiChainPrecompiles,
-    },
+    system::{self, Action, Consortium, ConsortiumError, membership::RiChainPrecompiles},
     tx_env::tx_env,
 };
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
@@ -136,7 +134,9 @@ pub fn execute_block<S: StateReader + ?Sized>(
         rejected: Vec::new(),
         deferred: Vec::new(),
     };
-    let consortium = Consortium::load(&mut StateSlots(snapshot))?;
+    // Governance changes due at this height apply before any transaction sees the state.
+    system::apply_due_changes(&mut state, context.height)?;
+    let consortium = Consortium::load(&mut state)?;
     let now_secs = context.timestamp_ms / 1000;
     {
         let mut evm = Context::mainnet()

@@ -182,3 +182,10 @@ impl<S: StateReader + ?Sized> crate::system::SlotReader for BlockState<'_, S> {
         Database::storage(self, address, slot)
     }
 }
+
+impl<S: StateReader + ?Sized> crate::system::SlotStore for BlockState<'_, S> {
+    fn write(&mut self, address: Address, slot: U256, value: U256) -> Result<(), StateReadError> {
+        self.set_storage(address, slot, value);
+        Ok(())
+    }
+}

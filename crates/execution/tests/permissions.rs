@@ -460,3 +460,220 @@ fn a_block_carrying_an_unauthorized_transaction_does_not_verify() {
         other => panic!("expected the block to be refused, got {other:?}"),
     }
 }
+
+mod governance {
+    use super::*;
+    use ricaas_primitives::system::{GOVERNANCE_ADDRESS, IGovernance};
+
+    impl Chain {
+        fn govern(&mut self, admin: &DevKey, call: Vec<u8>) -> RecoveredTx {
+            self.tx(admin, TxKind::Call(GOVERNANCE_ADDRESS), call)
+        }
+
+        fn head(&self) -> u64 {
+            self.store
+                .snapshot()
+                .expect("snapshot")
+                .head_header()
+                .expect("head")
+                .height
+        }
+
+        fn proposal(&self, id: u64) -> serde_json::Value {
+            let snapshot = self.store.snapshot().expect("snapshot");
+            let head = snapshot.head_header().expect("head");
+            let out = ricaas_execution::call(
+                &snapshot,
+                &RULES,
+                &BlockContext::from(&head),
+                &ricaas_execution::CallRequest {
+                    to: Some(GOVERNANCE_ADDRESS),
+                    input: IGovernance::proposalCall { id }.abi_encode().into(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .expect("view call");
+            let json = IGovernance::proposalCall::abi_decode_returns(&out.output).expect("json");
+            serde_json::from_str(&json).expect("proposal JSON")
+        }
+
+        /// Empty blocks until the head reaches `height`.
+        fn advance_to(&mut self, height: u64) {
+            while self.head() < height {
+                self.block(vec![]);
+            }
+        }
+    }
+
+    fn set_policy(policy: &str, text: &str, at: u64) -> Vec<u8> {
+        IGovernance::proposeSetPolicyCall {
+            policy: policy.into(),
+            text: text.into(),
+            effectiveHeight: at,
+        }
+        .abi_encode()
+    }
+
+    #[test]
+    fn a_policy_change_needs_the_admins_policy_and_applies_at_its_height() {
+        let mut chain = Chain::new();
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let client2 = chain.org2.client.clone();
+        let at = chain.head() + 8;
+        let propose = chain.govern(&admin1, set_policy("contract_deployers", "ANY Members", at));
+        let (success, _) = chain.block(vec![propose]);
+        assert_eq!(success, vec![true]);
+        let proposal = chain.proposal(0);
+        assert_eq!(proposal["status"]["state"], "voting", "{proposal}");
+        assert_eq!(proposal["approvals"], serde_json::json!(["org1"]));
+        // A client's vote does not count; the same org cannot vote twice.
+        let reason = {
+            let tx = chain.govern(&client2, IGovernance::voteCall { id: 0 }.abi_encode());
+            chain.reverted(tx)
+        };
+        assert!(
+            reason.contains("is a client of org2, not an admin"),
+            "{reason}"
+        );
+        let reason = {
+            let tx = chain.govern(&admin1, IGovernance::voteCall { id: 0 }.abi_encode());
+            chain.reverted(tx)
+        };
+        assert!(
+            reason.contains("org1 already voted for proposal 0"),
+            "{reason}"
+        );
+        // MAJORITY of two organizations is both: org2's admin approves.
+        let vote = chain.govern(&admin2, IGovernance::voteCall { id: 0 }.abi_encode());
+        assert_eq!(chain.block(vec![vote]).0, vec![true]);
+        assert_eq!(chain.proposal(0)["status"]["state"], "approved");
+        // Until the effective height the old policy holds.
+        let early = chain.tx(&client2, TxKind::Create, vec![0x00]);
+        let (_, refusals) = chain.block(vec![early]);
+        assert!(refusals[0].contains("ContractDeployers"), "{refusals:?}");
+        // The refused deployment consumed no nonce (its vote, which reverted, did).
+        chain.nonces.insert(client2.address(), 1);
+        chain.advance_to(at - 1);
+        let deploy = chain.tx(&client2, TxKind::Create, vec![0x00]);
+        let (success, refusals) = chain.block(vec![deploy]);
+        assert_eq!((success, refusals), (vec![true], vec![]));
+        assert_eq!(
+            chain.proposal(0)["status"],
+            serde_json::json!({"state": "applied", "height": at})
+        );
+    }
+
+    #[test]
+    fn strangers_cannot_propose_and_invalid_changes_are_refused_up_front() {
+        let mut chain = Chain::new();
+        let stranger = DevKey::random();
+        let admin1 = chain.org1.admin.clone();
+        let attempt = chain.govern(&stranger, set_policy("writers", "ANY Members", 10));
+        let (_, refusals) = chain.block(vec![attempt]);
+        assert!(refusals[0].contains("is not enrolled"), "{refusals:?}");
+        let reason = {
+            let tx = chain.govern(&admin1, set_policy("writers", "ANY org9.client", 10));
+            chain.reverted(tx)
+        };
+        assert!(
+            reason.starts_with("the change would make an invalid configuration: Writers policy"),
+            "{reason}"
+        );
+        let reason = {
+            let tx = chain.govern(
+                &admin1,
+                IGovernance::proposeRemoveValidatorCall {
+                    nodeKey: B256::ZERO,
+                    effectiveHeight: 10,
+                }
+                .abi_encode(),
+            );
+            chain.reverted(tx)
+        };
+        assert!(reason.contains("need consensus epochs"), "{reason}");
+    }
+
+    #[test]
+    fn governance_revokes_and_removes_and_adds_organizations() {
+        let mut chain = Chain::new();
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let client1 = chain.org1.client.clone();
+        // Revoke org1's client by vote.
+        let at = chain.head() + 3;
+        let propose = chain.govern(
+            &admin2,
+            IGovernance::proposeRevokeCall {
+                account: client1.address(),
+                effectiveHeight: at,
+            }
+            .abi_encode(),
+        );
+        let vote = chain.govern(&admin1, IGovernance::voteCall { id: 0 }.abi_encode());
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        chain.advance_to(at);
+        let attempt = chain.transfer(&client1);
+        let (_, refusals) = chain.block(vec![attempt]);
+        assert_eq!(
+            refusals,
+            vec![format!(
+                "sender {}: certificate revoked at height {at}",
+                client1.address()
+            )]
+        );
+
+        // Add org3 with its first admin, who then enrolls org3's client.
+        let org3 = Org::new("org3", KeyAlgorithm::Ed25519);
+        let admin3_cert = org3.certify(&org3.admin, "admin", Role::Admin, 30);
+        let at = chain.head() + 2;
+        let propose = chain.govern(
+            &admin1,
+            IGovernance::proposeAddOrgCall {
+                name: "org3".into(),
+                caCertificate: ca::certificate_der(org3.ca.certificate())
+                    .expect("der")
+                    .into(),
+                admins: vec![ca::certificate_der(&admin3_cert).expect("der").into()],
+                effectiveHeight: at,
+            }
+            .abi_encode(),
+        );
+        let vote = chain.govern(&admin2, IGovernance::voteCall { id: 1 }.abi_encode());
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        chain.advance_to(at);
+        assert_eq!(chain.proposal(1)["status"]["state"], "applied");
+        let client3_cert = org3.certify(&org3.client, "client", Role::Client, 30);
+        let admin3 = org3.admin.clone();
+        let client3 = org3.client.clone();
+        let enroll = chain.enroll(&admin3, &[&client3_cert]);
+        let transfer = chain.transfer(&client3);
+        assert_eq!(
+            chain.block(vec![enroll, transfer]),
+            (vec![true, true], vec![])
+        );
+
+        // Remove org2: now MAJORITY of three needs two organizations.
+        let at = chain.head() + 2;
+        let propose = chain.govern(
+            &admin1,
+            IGovernance::proposeRemoveOrgCall {
+                name: "org2".into(),
+                effectiveHeight: at,
+            }
+            .abi_encode(),
+        );
+        let vote = chain.govern(&admin3, IGovernance::voteCall { id: 2 }.abi_encode());
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        chain.advance_to(at);
+        let client2 = chain.org2.client.clone();
+        let attempt = chain.transfer(&client2);
+        let (_, refusals) = chain.block(vec![attempt]);
+        assert_eq!(
+            refusals,
+            vec![format!(
+                "sender {} belongs to org2, which is not a member of channel default",
+                client2.address()
+            )]
+        );
+    }
+}

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub const CONFIG_ADDRESS: Address = address!("0x0000000000000000000000000000000000001000");
 /// Maps Ethereum accounts to enrolled certificates and records revocations.
 pub const MEMBERSHIP_ADDRESS: Address = address!("0x0000000000000000000000000000000000001001");
+/// Proposals to change the channel configuration, voted by organization admins.
+pub const GOVERNANCE_ADDRESS: Address = address!("0x0000000000000000000000000000000000001002");
 
 alloy_sol_types::sol! {
     /// The membership system contract. An organization's admin enrolls certificates its CA
@@ -27,6 +29,31 @@ alloy_sol_types::sol! {
         );
         event Enrolled(address indexed account, string org, string role, uint64 notAfter);
         event Revoked(address indexed account, uint64 height);
+    }
+}
+
+alloy_sol_types::sol! {
+    /// The governance system contract. An admin of a member organization proposes a change of
+    /// the channel configuration; admins vote (one vote per organization, the proposer's
+    /// included); once the channel's Admins policy is satisfied the change is approved and takes
+    /// effect at the start of block `effectiveHeight` (or the next block, if that has passed).
+    #[derive(Debug, PartialEq, Eq)]
+    interface IGovernance {
+        /// `admins`: the new organization's first admin certificates (secp256k1, issued by its CA),
+        /// enrolled when the change applies.
+        function proposeAddOrg(string name, bytes caCertificate, bytes[] admins, uint64 effectiveHeight) external returns (uint64 id);
+        function proposeRemoveOrg(string name, uint64 effectiveHeight) external returns (uint64 id);
+        /// `policy` is one of readers, writers, contract_deployers, admins.
+        function proposeSetPolicy(string policy, string text, uint64 effectiveHeight) external returns (uint64 id);
+        function proposeRevoke(address account, uint64 effectiveHeight) external returns (uint64 id);
+        function proposeAddValidator(bytes nodeCertificate, uint64 effectiveHeight) external returns (uint64 id);
+        function proposeRemoveValidator(bytes32 nodeKey, uint64 effectiveHeight) external returns (uint64 id);
+        function vote(uint64 id) external;
+        /// The proposal as JSON: change, proposer, effective height, approving orgs, status.
+        function proposal(uint64 id) external view returns (string json);
+        event Proposed(uint64 indexed id, address proposer, string change);
+        event Voted(uint64 indexed id, address voter, string org);
+        event Approved(uint64 indexed id, uint64 effectiveHeight);
     }
 }
 

@@ -254,6 +254,21 @@ impl Consortium {
         ))
     }
 
+    /// Replaces the configuration in state with `state` (already checked by [`Self::new`]).
+    pub(crate) fn store(
+        store: &mut impl super::SlotStore,
+        state: &ChannelConfigState,
+    ) -> Result<(), ConsortiumError> {
+        let json = serde_json::to_vec(state).map_err(|e| ConsortiumError::Json(e.to_string()))?;
+        super::write_bytes(store, CONFIG_ADDRESS, CONFIG_SLOT, &json)?;
+        store.write(
+            CONFIG_ADDRESS,
+            CONFIG_HASH_SLOT,
+            U256::from_be_bytes(keccak256(&json).0),
+        )?;
+        Ok(())
+    }
+
     /// Reads the channel configuration from state; `None` on a chain without one. Parsed
     /// configurations are cached by hash, so a block pays one slot read when nothing changed.
     pub fn load(reader: &mut impl SlotReader) -> Result<Option<Arc<Self>>, ConsortiumError> {

@@ -13,14 +13,16 @@ use revm::{
     primitives::AddressSet,
 };
 use ricaas_crypto::ca;
-use ricaas_primitives::system::{IMembership, IdentityRecord, MEMBERSHIP_ADDRESS, StoredRole};
+use ricaas_primitives::system::{
+    GOVERNANCE_ADDRESS, IMembership, IdentityRecord, MEMBERSHIP_ADDRESS, StoredRole,
+};
 use std::sync::Arc;
 
 /// Gas of the membership calls: a certificate check costs about one signature verification.
 const ENROLL_BASE_GAS: u64 = 20_000;
 const ENROLL_PER_CERTIFICATE_GAS: u64 = 60_000;
 const REVOKE_GAS: u64 = 25_000;
-const VIEW_GAS: u64 = 5_000;
+pub(super) const VIEW_GAS: u64 = 5_000;
 
 /// Ethereum's precompiles plus the channel's native system contracts.
 pub(crate) struct RiChainPrecompiles {
@@ -34,6 +36,7 @@ impl RiChainPrecompiles {
         let eth = EthPrecompiles::new(crate::HARDFORK);
         let mut addresses = eth.warm_addresses().clone();
         addresses.insert(MEMBERSHIP_ADDRESS);
+        addresses.insert(GOVERNANCE_ADDRESS);
         Self {
             eth,
             addresses,
@@ -54,6 +57,7 @@ where
         if changed {
             let mut addresses = self.eth.warm_addresses().clone();
             addresses.insert(MEMBERSHIP_ADDRESS);
+            addresses.insert(GOVERNANCE_ADDRESS);
             self.addresses = addresses;
         }
         changed
@@ -64,6 +68,18 @@ where
         context: &mut CTX,
         inputs: &CallInputs,
     ) -> Result<Option<InterpreterResult>, String> {
+        if inputs.bytecode_address == GOVERNANCE_ADDRESS {
+            let input = Bytes::copy_from_slice(&inputs.input.as_bytes(context));
+            let outcome = match &self.consortium {
+                None => Outcome::Revert(
+                    "this channel has no governance configuration".into(),
+                    VIEW_GAS,
+                ),
+                Some(consortium) => super::governance::call(context, inputs, &input, consortium)
+                    .map_err(|e| e.to_string())?,
+            };
+            return Ok(Some(outcome.into_result(inputs.gas_limit)));
+        }
         if inputs.bytecode_address != MEMBERSHIP_ADDRESS {
             return self.eth.run(context, inputs);
         }
@@ -89,7 +105,7 @@ where
     }
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Return(Bytes, u64),
     Revert(String, u64),
 }
@@ -114,7 +130,7 @@ impl Outcome {
 }
 
 /// The membership contract's storage, read and written through the journal.
-struct Journal<'a, CTX>(&'a mut CTX);
+pub(super) struct Journal<'a, CTX>(pub(super) &'a mut CTX);
 
 impl<CTX> SlotReader for Journal<'_, CTX>
 where
@@ -128,12 +144,25 @@ where
     }
 }
 
+impl<CTX> super::SlotStore for Journal<'_, CTX>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    fn write(&mut self, address: Address, slot: U256, value: U256) -> Result<(), StateReadError> {
+        let journal = self.0.journal_mut();
+        journal.load_account(address)?;
+        journal.sstore(address, slot, value)?;
+        Ok(())
+    }
+}
+
 impl<CTX> Journal<'_, CTX>
 where
     CTX: ContextTr,
     CTX::Db: Database<Error = StateReadError>,
 {
-    fn write_record(
+    pub(super) fn write_record(
         &mut self,
         account: &Address,
         record: &IdentityRecord,
@@ -149,7 +178,10 @@ where
         Ok(())
     }
 
-    fn record(&mut self, account: &Address) -> Result<Option<IdentityRecord>, StateReadError> {
+    pub(super) fn record(
+        &mut self,
+        account: &Address,
+    ) -> Result<Option<IdentityRecord>, StateReadError> {
         let [a, b] = IdentityRecord::slots(account);
         Ok(IdentityRecord::decode([
             self.slot(MEMBERSHIP_ADDRESS, a)?,
@@ -157,7 +189,7 @@ where
         ]))
     }
 
-    fn log(&mut self, data: alloy_primitives::LogData) {
+    pub(super) fn log(&mut self, data: alloy_primitives::LogData) {
         self.0.journal_mut().log(Log {
             address: MEMBERSHIP_ADDRESS,
             data,
@@ -326,7 +358,7 @@ where
 }
 
 /// The caller's identity if it is a valid admin of a member organization, else why not.
-fn admin_of<CTX>(
+pub(super) fn admin_of<CTX>(
     journal: &mut Journal<'_, CTX>,
     consortium: &Consortium,
     caller: Address,

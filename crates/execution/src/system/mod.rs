@@ -8,6 +8,7 @@
 //! whose sender is not permitted does not verify.
 
 mod consortium;
+mod governance;
 pub(crate) mod membership;
 
 pub use consortium::{ChannelPolicies, Consortium, ConsortiumError, MemberOrg, Validator};
@@ -25,6 +26,51 @@ pub use ricaas_primitives::system::{CONFIG_ADDRESS, MEMBERSHIP_ADDRESS as MEMBER
 /// Reads one storage slot of one account.
 pub trait SlotReader {
     fn slot(&mut self, address: Address, slot: U256) -> Result<U256, StateReadError>;
+}
+
+/// Reads and writes storage slots (the EVM journal inside a call, the block state between
+/// transactions).
+pub trait SlotStore: SlotReader {
+    fn write(&mut self, address: Address, slot: U256, value: U256) -> Result<(), StateReadError>;
+}
+
+pub use governance::{Change, Proposal, ProposalStatus, apply_due_changes};
+
+/// Reads `bytes` stored Solidity-style at `base` of `address` (at most `max_len` bytes).
+pub(crate) fn read_bytes(
+    store: &mut impl SlotReader,
+    address: Address,
+    base: U256,
+    max_len: usize,
+) -> Result<Option<Vec<u8>>, StateReadError> {
+    ricaas_primitives::system::bytes_from_slots(base, max_len, |slot| store.slot(address, slot))
+}
+
+/// Writes `data` as `bytes` at `base` of `address`, zeroing words a longer old value used.
+pub(crate) fn write_bytes(
+    store: &mut impl SlotStore,
+    address: Address,
+    base: U256,
+    data: &[u8],
+) -> Result<(), StateReadError> {
+    let old_len = read_bytes(store, address, base, usize::MAX)?.map_or(0, |old| old.len());
+    let writes = ricaas_primitives::system::bytes_to_slots(base, data);
+    if old_len >= 32 {
+        let start =
+            U256::from_be_bytes(alloy_primitives::keccak256(alloy_primitives::B256::from(base)).0);
+        let new_words = if data.len() >= 32 {
+            data.len().div_ceil(32)
+        } else {
+            0
+        };
+        for i in new_words..old_len.div_ceil(32) {
+            store.write(address, start + U256::from(i), U256::ZERO)?;
+        }
+    }
+    for (slot, value) in writes {
+        store.write(address, slot, value)?;
+    }
+    Ok(())
 }
 
 /// A [`SlotReader`] over a committed or pending state.
@@ -177,7 +223,11 @@ pub fn genesis_state(
     identities: &[ricaas_crypto::ca::Certificate],
 ) -> Result<ricaas_storage::StateChanges, ConsortiumError> {
     let mut changes = ricaas_storage::StateChanges::default();
-    for address in [CONFIG_ADDRESS, MEMBERSHIP_ADDRESS] {
+    for address in [
+        CONFIG_ADDRESS,
+        MEMBERSHIP_ADDRESS,
+        ricaas_primitives::system::GOVERNANCE_ADDRESS,
+    ] {
         changes.accounts.insert(
             address,
             Some(ricaas_storage::AccountState {

@@ -1,0 +1,502 @@
+//! The governance contract: admins of member organizations propose changes of the channel
+//! configuration and vote on them; a change approved under the Admins policy takes effect at the
+//! start of its effective block, on every node alike (`apply_due_changes` runs before the
+//! block's transactions, in building and in verification).
+//!
+//! Storage: slot 0 the next proposal id; slot 1 the ids approved but not yet applied (JSON);
+//! each proposal as JSON (`bytes`) at `keccak(id ‖ 2)`.
+
+use super::{
+    Consortium, SlotReader, SlotStore,
+    membership::{Journal, Outcome, VIEW_GAS, admin_of},
+    read_bytes, write_bytes,
+};
+use crate::StateReadError;
+use alloy_primitives::{Address, Bytes, U256, keccak256};
+use alloy_sol_types::{SolCall, SolEvent, SolInterface};
+use revm::{
+    Database,
+    context::{Block, ContextTr},
+    interpreter::{CallInputs, CallScheme, CallValue},
+};
+use ricaas_crypto::ca;
+use ricaas_primitives::{
+    policy::Signer,
+    system::{
+        ChannelConfigState, GOVERNANCE_ADDRESS, IGovernance, IdentityRecord, MEMBERSHIP_ADDRESS,
+        OrgState, StoredRole,
+    },
+};
+use serde::{Deserialize, Serialize};
+
+const NEXT_ID_SLOT: U256 = U256::ZERO;
+const APPROVED_SLOT: U256 = U256::from_limbs([1, 0, 0, 0]);
+const MAX_PROPOSAL_BYTES: usize = 1024 * 1024;
+const PROPOSE_GAS: u64 = 100_000;
+const VOTE_GAS: u64 = 50_000;
+
+/// A change of the channel configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    AddOrg {
+        name: String,
+        ca_certificate: String,
+        /// First admin certificates (DER, hex), enrolled when the change applies.
+        admins: Vec<String>,
+    },
+    RemoveOrg {
+        name: String,
+    },
+    SetPolicy {
+        policy: String,
+        text: String,
+    },
+    Revoke {
+        account: Address,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ProposalStatus {
+    Voting,
+    Approved,
+    Applied {
+        height: u64,
+    },
+    /// Approved, but the configuration it would produce was no longer valid when it came due.
+    Failed {
+        height: u64,
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: u64,
+    pub change: Change,
+    pub proposer: Address,
+    pub effective_height: u64,
+    /// Organizations whose admins voted for it.
+    pub approvals: Vec<String>,
+    pub status: ProposalStatus,
+}
+
+fn proposal_slot(id: u64) -> U256 {
+    let mut preimage = [0u8; 64];
+    preimage[24..32].copy_from_slice(&id.to_be_bytes());
+    preimage[63] = 2;
+    U256::from_be_bytes(keccak256(preimage).0)
+}
+
+fn read_proposal(store: &mut impl SlotReader, id: u64) -> Result<Option<Proposal>, StateReadError> {
+    Ok(read_bytes(
+        store,
+        GOVERNANCE_ADDRESS,
+        proposal_slot(id),
+        MAX_PROPOSAL_BYTES,
+    )?
+    .filter(|bytes| !bytes.is_empty())
+    .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+fn write_proposal(store: &mut impl SlotStore, proposal: &Proposal) -> Result<(), StateReadError> {
+    let json = serde_json::to_vec(proposal).unwrap_or_default();
+    write_bytes(store, GOVERNANCE_ADDRESS, proposal_slot(proposal.id), &json)
+}
+
+fn approved_ids(store: &mut impl SlotReader) -> Result<Vec<u64>, StateReadError> {
+    Ok(
+        read_bytes(store, GOVERNANCE_ADDRESS, APPROVED_SLOT, MAX_PROPOSAL_BYTES)?
+            .filter(|bytes| !bytes.is_empty())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default(),
+    )
+}
+
+fn write_approved_ids(store: &mut impl SlotStore, ids: &[u64]) -> Result<(), StateReadError> {
+    let json = if ids.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(ids).unwrap_or_default()
+    };
+    write_bytes(store, GOVERNANCE_ADDRESS, APPROVED_SLOT, &json)
+}
+
+/// The configuration `change` produces from `state`, checked as a whole.
+fn changed_config(
+    state: &ChannelConfigState,
+    change: &Change,
+) -> Result<ChannelConfigState, String> {
+    let mut next = state.clone();
+    match change {
+        Change::AddOrg {
+            name,
+            ca_certificate,
+            ..
+        } => {
+            if next.orgs.iter().any(|o| &o.name == name) {
+                return Err(format!("organization {name} is already a member"));
+            }
+            next.orgs.push(OrgState {
+                name: name.clone(),
+                ca_certificate: ca_certificate.clone(),
+            });
+        }
+        Change::RemoveOrg { name } => {
+            let before = next.orgs.len();
+            next.orgs.retain(|o| &o.name != name);
+            if next.orgs.len() == before {
+                return Err(format!("organization {name} is not a member"));
+            }
+        }
+        Change::SetPolicy { policy, text } => {
+            let slot = match policy.as_str() {
+                "readers" => &mut next.policies.readers,
+                "writers" => &mut next.policies.writers,
+                "contract_deployers" => &mut next.policies.contract_deployers,
+                "admins" => &mut next.policies.admins,
+                other => {
+                    return Err(format!(
+                        "unknown policy {other:?}: expected readers, writers, contract_deployers or admins"
+                    ));
+                }
+            };
+            *slot = text.clone();
+        }
+        Change::Revoke { .. } => {}
+    }
+    let checked = Consortium::new(next.clone()).map_err(|e| e.to_string())?;
+    if let Change::AddOrg { name, admins, .. } = change {
+        if admins.is_empty() {
+            return Err(format!(
+                "organization {name} needs at least one admin certificate"
+            ));
+        }
+        for (index, der) in admins.iter().enumerate() {
+            let (_, record) = first_admin(&checked, name, der)
+                .map_err(|reason| format!("admin certificate {index}: {reason}"))?;
+            debug_assert_eq!(record.org, *name);
+        }
+    }
+    if let Change::RemoveOrg { name } = change
+        && checked.validators.iter().any(|v| &v.org == name)
+    {
+        return Err(format!(
+            "organization {name} still runs validators; the validator set cannot change without consensus epochs yet"
+        ));
+    }
+    Ok(next)
+}
+
+/// An admin certificate of the organization `org` being added, as a membership record.
+fn first_admin(
+    consortium: &Consortium,
+    org: &str,
+    der_hex: &str,
+) -> Result<(Address, IdentityRecord), String> {
+    let der = hex::decode(der_hex).map_err(|e| e.to_string())?;
+    let certificate = ca::certificate_from_der(&der).map_err(|e| e.to_string())?;
+    let (account, record) = consortium.identity_record(&certificate)?;
+    if record.org != org || record.role != StoredRole::Admin {
+        return Err(format!(
+            "it is a {} of {}, not an admin of {org}",
+            record.role.as_str(),
+            record.org
+        ));
+    }
+    Ok((account, record))
+}
+
+/// Applies every approved change whose effective height has come (`height` is the block being
+/// executed). Runs before the block's transactions.
+pub fn apply_due_changes(
+    store: &mut impl SlotStore,
+    height: u64,
+) -> Result<(), super::ConsortiumError> {
+    let approved = approved_ids(store)?;
+    if approved.is_empty() {
+        return Ok(());
+    }
+    let mut remaining = Vec::new();
+    for id in approved {
+        let Some(mut proposal) = read_proposal(store, id)? else {
+            continue;
+        };
+        if proposal.effective_height > height {
+            remaining.push(id);
+            continue;
+        }
+        let Some(current) = Consortium::load(store)? else {
+            continue;
+        };
+        proposal.status = match apply(store, current.state(), &proposal.change, height)? {
+            Ok(()) => ProposalStatus::Applied { height },
+            Err(reason) => ProposalStatus::Failed { height, reason },
+        };
+        write_proposal(store, &proposal)?;
+    }
+    write_approved_ids(store, &remaining)?;
+    Ok(())
+}
+
+fn apply(
+    store: &mut impl SlotStore,
+    state: &ChannelConfigState,
+    change: &Change,
+    height: u64,
+) -> Result<Result<(), String>, super::ConsortiumError> {
+    if let Change::Revoke { account } = change {
+        let [a, b] = IdentityRecord::slots(account);
+        let values = [
+            store.slot(MEMBERSHIP_ADDRESS, a)?,
+            store.slot(MEMBERSHIP_ADDRESS, b)?,
+        ];
+        let Some(mut record) = IdentityRecord::decode(values) else {
+            return Ok(Err(format!("account {account} is not enrolled")));
+        };
+        if record.revoked_at.is_none() {
+            record.revoked_at = Some(height);
+            if let Some(values) = record.encode() {
+                store.write(MEMBERSHIP_ADDRESS, a, values[0])?;
+                store.write(MEMBERSHIP_ADDRESS, b, values[1])?;
+            }
+        }
+        return Ok(Ok(()));
+    }
+    let next = match changed_config(state, change) {
+        Ok(next) => next,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    Consortium::store(store, &next)?;
+    if let Change::AddOrg { name, admins, .. } = change {
+        let consortium = Consortium::new(next)?;
+        for der in admins {
+            let Ok((account, record)) = first_admin(&consortium, name, der) else {
+                continue;
+            };
+            if let Some(values) = record.encode() {
+                for (slot, value) in IdentityRecord::slots(&account).into_iter().zip(values) {
+                    store.write(MEMBERSHIP_ADDRESS, slot, value)?;
+                }
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Whether the admins of `approvals` satisfy the channel's Admins policy.
+fn admins_agree(consortium: &Consortium, approvals: &[String]) -> bool {
+    let signers: Vec<Signer> = approvals
+        .iter()
+        .map(|org| Signer {
+            org: org.clone(),
+            role: StoredRole::Admin.policy_role(),
+        })
+        .collect();
+    consortium
+        .policies
+        .admins
+        .is_satisfied(&signers, &consortium.org_names)
+}
+
+pub(super) fn call<CTX>(
+    context: &mut CTX,
+    inputs: &CallInputs,
+    input: &[u8],
+    consortium: &Consortium,
+) -> Result<Outcome, StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    if matches!(
+        inputs.scheme,
+        CallScheme::DelegateCall | CallScheme::CallCode
+    ) {
+        return Ok(Outcome::Revert(
+            "system contracts cannot be delegate-called".into(),
+            VIEW_GAS,
+        ));
+    }
+    if matches!(inputs.value, CallValue::Transfer(v) if !v.is_zero()) {
+        return Ok(Outcome::Revert(
+            "system contracts do not accept value".into(),
+            VIEW_GAS,
+        ));
+    }
+    let Ok(call) = IGovernance::IGovernanceCalls::abi_decode(input) else {
+        return Ok(Outcome::Revert(
+            "unknown function or malformed arguments".into(),
+            VIEW_GAS,
+        ));
+    };
+    let height = context.block().number().saturating_to::<u64>();
+    let now = context.block().timestamp().saturating_to::<u64>();
+    let caller = inputs.caller;
+    let mut journal = Journal(context);
+    use IGovernance::IGovernanceCalls as Calls;
+    let (change, effective) = match call {
+        Calls::proposal(call) => {
+            let json = read_proposal(&mut journal, call.id)?
+                .map(|p| serde_json::to_string(&p).unwrap_or_default());
+            return Ok(match json {
+                Some(json) => Outcome::Return(
+                    IGovernance::proposalCall::abi_encode_returns(&json).into(),
+                    VIEW_GAS,
+                ),
+                None => Outcome::Revert(format!("no proposal {}", call.id), VIEW_GAS),
+            });
+        }
+        Calls::vote(call) => return vote(&mut journal, consortium, caller, call.id, height, now),
+        Calls::proposeAddOrg(call) => (
+            Change::AddOrg {
+                name: call.name,
+                ca_certificate: hex::encode(&call.caCertificate),
+                admins: call.admins.iter().map(hex::encode).collect(),
+            },
+            call.effectiveHeight,
+        ),
+        Calls::proposeRemoveOrg(call) => {
+            (Change::RemoveOrg { name: call.name }, call.effectiveHeight)
+        }
+        Calls::proposeSetPolicy(call) => (
+            Change::SetPolicy {
+                policy: call.policy,
+                text: call.text,
+            },
+            call.effectiveHeight,
+        ),
+        Calls::proposeRevoke(call) => (
+            Change::Revoke {
+                account: call.account,
+            },
+            call.effectiveHeight,
+        ),
+        Calls::proposeAddValidator(_) | Calls::proposeRemoveValidator(_) => {
+            return Ok(Outcome::Revert(
+                "validator set changes need consensus epochs, which this release does not run yet"
+                    .into(),
+                PROPOSE_GAS,
+            ));
+        }
+    };
+    if inputs.is_static {
+        return Ok(Outcome::Revert("propose writes state".into(), PROPOSE_GAS));
+    }
+    let admin = match admin_of(&mut journal, consortium, caller, now)? {
+        Ok(admin) => admin,
+        Err(reason) => return Ok(Outcome::Revert(reason, PROPOSE_GAS)),
+    };
+    if let Err(reason) = changed_config(consortium.state(), &change) {
+        return Ok(Outcome::Revert(
+            format!("the change would make an invalid configuration: {reason}"),
+            PROPOSE_GAS,
+        ));
+    }
+    let id = journal
+        .slot(GOVERNANCE_ADDRESS, NEXT_ID_SLOT)?
+        .saturating_to::<u64>();
+    journal.write(GOVERNANCE_ADDRESS, NEXT_ID_SLOT, U256::from(id + 1))?;
+    let proposal = Proposal {
+        id,
+        change,
+        proposer: caller,
+        effective_height: effective.max(height + 1),
+        approvals: vec![admin.org.clone()],
+        status: ProposalStatus::Voting,
+    };
+    journal.log(
+        IGovernance::Proposed {
+            id,
+            proposer: caller,
+            change: serde_json::to_string(&proposal.change).unwrap_or_default(),
+        }
+        .encode_log_data(),
+    );
+    journal.log(
+        IGovernance::Voted {
+            id,
+            voter: caller,
+            org: admin.org.clone(),
+        }
+        .encode_log_data(),
+    );
+    finish_vote(&mut journal, consortium, proposal)?;
+    Ok(Outcome::Return(
+        IGovernance::proposeAddOrgCall::abi_encode_returns(&id).into(),
+        PROPOSE_GAS,
+    ))
+}
+
+fn vote<CTX>(
+    journal: &mut Journal<'_, CTX>,
+    consortium: &Consortium,
+    caller: Address,
+    id: u64,
+    height: u64,
+    now: u64,
+) -> Result<Outcome, StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    let admin = match admin_of(journal, consortium, caller, now)? {
+        Ok(admin) => admin,
+        Err(reason) => return Ok(Outcome::Revert(reason, VOTE_GAS)),
+    };
+    let Some(mut proposal) = read_proposal(journal, id)? else {
+        return Ok(Outcome::Revert(format!("no proposal {id}"), VOTE_GAS));
+    };
+    if proposal.status != ProposalStatus::Voting {
+        return Ok(Outcome::Revert(
+            format!("proposal {id} is no longer open for votes"),
+            VOTE_GAS,
+        ));
+    }
+    if proposal.approvals.contains(&admin.org) {
+        return Ok(Outcome::Revert(
+            format!("{} already voted for proposal {id}", admin.org),
+            VOTE_GAS,
+        ));
+    }
+    proposal.approvals.push(admin.org.clone());
+    proposal.effective_height = proposal.effective_height.max(height + 1);
+    journal.log(
+        IGovernance::Voted {
+            id,
+            voter: caller,
+            org: admin.org,
+        }
+        .encode_log_data(),
+    );
+    finish_vote(journal, consortium, proposal)?;
+    Ok(Outcome::Return(Bytes::new(), VOTE_GAS))
+}
+
+/// Stores the proposal, approving it when the Admins policy is now satisfied.
+fn finish_vote<CTX>(
+    journal: &mut Journal<'_, CTX>,
+    consortium: &Consortium,
+    mut proposal: Proposal,
+) -> Result<(), StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    if admins_agree(consortium, &proposal.approvals) {
+        proposal.status = ProposalStatus::Approved;
+        let mut approved = approved_ids(journal)?;
+        approved.push(proposal.id);
+        write_approved_ids(journal, &approved)?;
+        journal.log(
+            IGovernance::Approved {
+                id: proposal.id,
+                effectiveHeight: proposal.effective_height,
+            }
+            .encode_log_data(),
+        );
+    }
+    write_proposal(journal, &proposal)
+}
