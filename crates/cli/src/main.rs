@@ -3,6 +3,7 @@
 
 mod bench;
 mod ca;
+mod governance;
 mod member;
 mod orgs;
 mod up;
@@ -44,6 +45,8 @@ enum Command {
     Ca(ca::CaArgs),
     /// Enroll, revoke or show identities on chain (membership system contract), as an org admin.
     Member(member::MemberArgs),
+    /// Propose and vote on channel configuration changes (governance system contract).
+    Governance(governance::GovernanceArgs),
 }
 
 fn init_logging() {
@@ -78,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         Command::Replay { config } => up::replay(&config),
         Command::Ca(args) => ca::run(args),
         Command::Member(args) => tokio_runtime()?.block_on(member::run(args)),
+        Command::Governance(args) => tokio_runtime()?.block_on(governance::run(args)),
         Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
     }
 }

@@ -51,6 +51,27 @@ pub(crate) async fn send_membership_calls(
     gas_price: u128,
     calls: Vec<(Bytes, u64)>,
 ) -> anyhow::Result<Value> {
+    send_system_calls(
+        control,
+        admin,
+        chain_id,
+        gas_price,
+        MEMBERSHIP_ADDRESS,
+        calls,
+    )
+    .await
+}
+
+/// Sends each (calldata, gas) to the system contract at `to` from `admin`, in nonce order, and
+/// fails with the revert reason unless the last one succeeds.
+pub(crate) async fn send_system_calls(
+    control: &Submitter,
+    admin: &DevKey,
+    chain_id: u64,
+    gas_price: u128,
+    to: Address,
+    calls: Vec<(Bytes, u64)>,
+) -> anyhow::Result<Value> {
     let mut nonce = quantity(
         &control
             .request::<Value>(
@@ -69,7 +90,7 @@ pub(crate) async fn send_membership_calls(
                 Call {
                     nonce,
                     gas,
-                    to: TxKind::Call(MEMBERSHIP_ADDRESS),
+                    to: TxKind::Call(to),
                     value: U256::ZERO,
                     input,
                 },
@@ -93,26 +114,35 @@ pub(crate) async fn send_membership_calls(
             .and_then(|data| alloy_sol_types::Revert::abi_decode(&data).ok())
             .map(|revert| revert.reason)
             .unwrap_or_else(|| "no reason given".into());
-        bail!("the membership contract refused: {reason}");
+        bail!("the system contract refused: {reason}");
     }
     Ok(receipt)
 }
 
-pub async fn run(args: MemberArgs) -> anyhow::Result<()> {
-    let admin = DevKey::read(&args.admin_key_file)?;
+/// A client of `rpc` reading as `admin`: (client, chain id, gas price).
+pub(crate) async fn admin_client(
+    rpc: &str,
+    admin: &DevKey,
+) -> anyhow::Result<(Submitter, u64, u128)> {
     let chain_id = quantity(
-        &submitter(&args.rpc, 4)
+        &submitter(rpc, 4)
             .await?
             .request::<Value>("eth_chainId", rpc_params![])
             .await?,
     )?;
     let _ = READ_AS.set((admin.clone(), chain_id));
-    let control = submitter(&args.rpc, 4).await?;
+    let control = submitter(rpc, 4).await?;
     let gas_price = quantity(
         &control
             .request::<Value>("eth_gasPrice", rpc_params![])
             .await?,
     )? as u128;
+    Ok((control, chain_id, gas_price))
+}
+
+pub async fn run(args: MemberArgs) -> anyhow::Result<()> {
+    let admin = DevKey::read(&args.admin_key_file)?;
+    let (control, chain_id, gas_price) = admin_client(&args.rpc, &admin).await?;
     match args.command {
         MemberCommand::Enroll { certs } => {
             let certificates = certs

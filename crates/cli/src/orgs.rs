@@ -20,7 +20,7 @@ pub struct CreatedConsortium {
     pub config: ConsortiumConfig,
     /// org1's client: the developer account tools use (`keys/dev.key`).
     pub dev_key: DevKey,
-    /// org1's admin (`keys/org1-admin.key`): enrolls further identities of org1.
+    /// org1's admin (`keys/org1-admin.key`; every org's admin has `keys/<org>-admin.key`).
     pub admin_key: DevKey,
     /// Per validator: its node key file (PKCS#8 Ed25519) and public key (hex).
     pub validators: Vec<(PathBuf, String)>,
@@ -56,6 +56,8 @@ pub fn create(dir: &Path, orgs: usize, validators: usize) -> anyhow::Result<Crea
     let mut cas = Vec::new();
     let mut dev_key = None;
     let mut admin_key = None;
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).with_context(|| format!("creating {}", keys.display()))?;
     for index in 1..=orgs {
         let name = format!("org{index}");
         let org_dir = dir.join(ORGS_DIR).join(&name);
@@ -86,6 +88,10 @@ pub fn create(dir: &Path, orgs: usize, validators: usize) -> anyhow::Result<Crea
             let pem = certificate_pem(&certificate)?;
             write_identity(&org_dir, role.as_str(), &identity, &pem)?;
             config.members.push(pem);
+            if role == Role::Admin {
+                // Hex copy for Ethereum tools (`ricaas member`, `ricaas governance`).
+                key.write_new(&keys.join(format!("{name}-admin.key")))?;
+            }
             if index == 1 {
                 match role {
                     Role::Admin => admin_key = Some(key),
@@ -112,10 +118,7 @@ pub fn create(dir: &Path, orgs: usize, validators: usize) -> anyhow::Result<Crea
     let (Some(dev_key), Some(admin_key)) = (dev_key, admin_key) else {
         anyhow::bail!("no organization was created");
     };
-    let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).with_context(|| format!("creating {}", keys.display()))?;
     dev_key.write_new(&keys.join("dev.key"))?;
-    admin_key.write_new(&keys.join("org1-admin.key"))?;
     Ok(CreatedConsortium {
         config,
         dev_key,

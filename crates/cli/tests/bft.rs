@@ -8,7 +8,7 @@ mod common;
 use alloy_primitives::{B256, U256};
 use common::{cluster::Cluster, load::Load, transfer};
 use ricaas_crypto::DevKey;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
@@ -295,4 +295,103 @@ fn a_validator_key_without_a_certificate_in_the_channel_is_refused_at_start() {
         )),
         "{stderr}"
     );
+}
+
+/// Runs `ricaas governance` against validator `index`; returns (success, stdout + stderr).
+fn governance(cluster: &Cluster, index: usize, key: &str, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ricaas"))
+        .args([
+            "governance",
+            "--rpc",
+            &cluster.rpc(index).url,
+            "--admin-key-file",
+        ])
+        .arg(cluster.dir.join("keys").join(key))
+        .args(args)
+        .output()
+        .expect("ricaas governance runs");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// A policy change voted by a majority of the four organizations' admins (through different
+/// validators) takes effect on every validator at its height, and only then.
+#[test]
+fn a_governance_policy_change_applies_on_every_validator_at_its_height() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start(dir.path(), 4);
+    let at = cluster.rpc(0).block_number() + 12;
+    let at_text = at.to_string();
+    let (ok, out) = governance(
+        &cluster,
+        0,
+        "org1-admin.key",
+        &[
+            "set-policy",
+            "--policy",
+            "contract_deployers",
+            "--text",
+            "ANY Admins",
+            "--at",
+            &at_text,
+        ],
+    );
+    assert!(ok && out.contains("proposal 0 submitted"), "{out}");
+    // The developer key is org1's client: its vote is refused.
+    let (ok, out) = governance(&cluster, 1, "dev.key", &["vote", "--id", "0"]);
+    assert!(
+        !ok && out.contains("is a client of org1, not an admin"),
+        "{out}"
+    );
+    for (index, key) in [(1, "org2-admin.key"), (2, "org3-admin.key")] {
+        let (ok, out) = governance(&cluster, index, key, &["vote", "--id", "0"]);
+        assert!(ok, "{out}");
+    }
+    let (ok, out) = governance(&cluster, 3, "org4-admin.key", &["show", "--id", "0"]);
+    assert!(ok && out.contains("\"state\":\"approved\""), "{out}");
+    assert!(
+        cluster.rpc(3).block_number() < at,
+        "the test was too slow to see the change pending"
+    );
+
+    cluster.wait_all_reach(at, CATCH_UP);
+    // Every validator applied it in the same block.
+    let hashes: Vec<Value> = (0..4)
+        .map(|i| cluster.block(i, at)["hash"].clone())
+        .collect();
+    assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
+    // Every validator now refuses a client's contract creation, naming the new policy.
+    let nonce = common::quantity(&cluster.rpc(0).call(
+        "eth_getTransactionCount",
+        serde_json::json!([cluster.dev_key.address(), "pending"]),
+    ));
+    let (_, raw) = common::signed(
+        &cluster.dev_key,
+        alloy_consensus::TxLegacy {
+            chain_id: Some(common::CHAIN_ID),
+            nonce,
+            gas_price: 0,
+            gas_limit: 100_000,
+            to: alloy_primitives::TxKind::Create,
+            value: U256::ZERO,
+            input: alloy_primitives::Bytes::from(vec![0x00]),
+        },
+    );
+    for index in 0..4 {
+        let response = cluster.rpc(index).send_raw(&raw);
+        let message = response["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.contains("(org1.client) is not allowed by the ContractDeployers policy of channel default: ANY Admins"),
+            "validator {index}: {response}"
+        );
+    }
 }

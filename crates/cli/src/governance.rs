@@ -1,0 +1,168 @@
+//! `ricaas governance`: an organization admin proposes changes of the channel configuration
+//! and votes on them through the governance system contract.
+
+use crate::member::{admin_client, send_system_calls};
+use alloy_primitives::{Address, Bytes};
+use alloy_sol_types::{SolCall as _, SolEvent as _};
+use anyhow::Context as _;
+use jsonrpsee::rpc_params;
+use ricaas_crypto::DevKey;
+use ricaas_primitives::system::{GOVERNANCE_ADDRESS, IGovernance};
+use std::path::{Path, PathBuf};
+
+const GAS: u64 = 1_000_000;
+
+#[derive(clap::Args)]
+pub struct GovernanceArgs {
+    /// JSON-RPC endpoint of a node of the channel.
+    #[arg(long, default_value = "http://127.0.0.1:8545/channels/default")]
+    rpc: String,
+    /// Key file (hex) of the organization admin who signs.
+    #[arg(long)]
+    admin_key_file: PathBuf,
+    #[command(subcommand)]
+    command: GovernanceCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum GovernanceCommand {
+    /// Propose a new policy text for readers, writers, contract_deployers or admins.
+    SetPolicy {
+        #[arg(long)]
+        policy: String,
+        #[arg(long)]
+        text: String,
+        /// Block height at which the change takes effect (later if approved after it).
+        #[arg(long)]
+        at: u64,
+    },
+    /// Propose revoking an account of any member organization.
+    Revoke {
+        #[arg(long)]
+        account: Address,
+        #[arg(long)]
+        at: u64,
+    },
+    /// Propose a new member organization: its CA certificate and first admin certificates.
+    AddOrg {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        ca_cert: PathBuf,
+        #[arg(long = "admin-cert", required = true)]
+        admin_certs: Vec<PathBuf>,
+        #[arg(long)]
+        at: u64,
+    },
+    /// Propose removing a member organization.
+    RemoveOrg {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        at: u64,
+    },
+    /// Vote for a proposal (one vote per organization).
+    Vote {
+        #[arg(long)]
+        id: u64,
+    },
+    /// Show a proposal: change, approvals, status.
+    Show {
+        #[arg(long)]
+        id: u64,
+    },
+}
+
+fn der_of(path: &Path) -> anyhow::Result<Bytes> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let certificate = ricaas_crypto::ca::certificate_from_pem(&text)
+        .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+    Ok(ricaas_crypto::ca::certificate_der(&certificate)?.into())
+}
+
+pub async fn run(args: GovernanceArgs) -> anyhow::Result<()> {
+    let admin = DevKey::read(&args.admin_key_file)?;
+    let (control, chain_id, gas_price) = admin_client(&args.rpc, &admin).await?;
+    let input: Vec<u8> = match args.command {
+        GovernanceCommand::Show { id } => {
+            let data = Bytes::from(IGovernance::proposalCall { id }.abi_encode());
+            let output: Bytes = control
+                .request(
+                    "eth_call",
+                    rpc_params![
+                        serde_json::json!({"to": GOVERNANCE_ADDRESS, "data": data}),
+                        "latest"
+                    ],
+                )
+                .await?;
+            println!(
+                "{}",
+                IGovernance::proposalCall::abi_decode_returns(&output)?
+            );
+            return Ok(());
+        }
+        GovernanceCommand::Vote { id } => IGovernance::voteCall { id }.abi_encode(),
+        GovernanceCommand::SetPolicy { policy, text, at } => IGovernance::proposeSetPolicyCall {
+            policy,
+            text,
+            effectiveHeight: at,
+        }
+        .abi_encode(),
+        GovernanceCommand::Revoke { account, at } => IGovernance::proposeRevokeCall {
+            account,
+            effectiveHeight: at,
+        }
+        .abi_encode(),
+        GovernanceCommand::AddOrg {
+            name,
+            ca_cert,
+            admin_certs,
+            at,
+        } => IGovernance::proposeAddOrgCall {
+            name,
+            caCertificate: der_of(&ca_cert)?,
+            admins: admin_certs
+                .iter()
+                .map(|p| der_of(p))
+                .collect::<anyhow::Result<_>>()?,
+            effectiveHeight: at,
+        }
+        .abi_encode(),
+        GovernanceCommand::RemoveOrg { name, at } => IGovernance::proposeRemoveOrgCall {
+            name,
+            effectiveHeight: at,
+        }
+        .abi_encode(),
+    };
+    let receipt = send_system_calls(
+        &control,
+        &admin,
+        chain_id,
+        gas_price,
+        GOVERNANCE_ADDRESS,
+        vec![(input.into(), GAS)],
+    )
+    .await?;
+    // Proposals return their id in the Proposed event's first topic.
+    let proposed = IGovernance::Proposed::SIGNATURE_HASH;
+    let id = receipt["logs"].as_array().and_then(|logs| {
+        logs.iter().find_map(|log| {
+            let topics = log["topics"].as_array()?;
+            (topics.first()?.as_str()? == proposed.to_string())
+                .then(|| topics.get(1)?.as_str().map(str::to_string))?
+        })
+    });
+    match id {
+        Some(topic) => println!(
+            "proposal {} submitted in block {}",
+            u64::from_str_radix(topic.trim_start_matches("0x"), 16).unwrap_or_default(),
+            receipt["blockNumber"].as_str().unwrap_or_default()
+        ),
+        None => println!(
+            "vote recorded in block {}",
+            receipt["blockNumber"].as_str().unwrap_or_default()
+        ),
+    }
+    Ok(())
+}
