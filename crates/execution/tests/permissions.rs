@@ -677,3 +677,84 @@ mod governance {
         );
     }
 }
+
+mod readers {
+    use super::*;
+    use ricaas_execution::system::{Action, StateSlots, check_sender};
+    use ricaas_primitives::system::GOVERNANCE_ADDRESS;
+
+    fn decide(chain: &Chain, who: Address, action: Action) -> Result<(), String> {
+        let snapshot = chain.store.snapshot().expect("snapshot");
+        let consortium = Consortium::load(&mut StateSlots(&snapshot))
+            .expect("loads")
+            .expect("a consortium channel");
+        check_sender(
+            &consortium,
+            &mut StateSlots(&snapshot),
+            who,
+            action,
+            now_ms() / 1000,
+        )
+        .expect("state reads")
+        .map_err(|e| e.to_string())
+    }
+
+    /// Readers, Writers and ContractDeployers are decided separately, from the policies in
+    /// state: here Readers is narrowed by governance to org1's members.
+    #[test]
+    fn each_policy_decides_its_own_action() {
+        let mut chain = Chain::new();
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let (client1, client2) = (chain.org1.client.clone(), chain.org2.client.clone());
+        for who in [client1.address(), client2.address()] {
+            assert_eq!(decide(&chain, who, Action::Read), Ok(()));
+            assert_eq!(decide(&chain, who, Action::Write), Ok(()));
+        }
+        assert!(decide(&chain, client2.address(), Action::Deploy).is_err());
+        assert_eq!(decide(&chain, admin2.address(), Action::Deploy), Ok(()));
+        let at = {
+            let head = chain
+                .store
+                .snapshot()
+                .expect("snapshot")
+                .head_header()
+                .expect("head")
+                .height;
+            head + 2
+        };
+        let propose = chain.tx(
+            &admin1,
+            TxKind::Call(GOVERNANCE_ADDRESS),
+            ricaas_primitives::system::IGovernance::proposeSetPolicyCall {
+                policy: "readers".into(),
+                text: "ANY org1.member".into(),
+                effectiveHeight: at,
+            }
+            .abi_encode(),
+        );
+        let vote = chain.tx(
+            &admin2,
+            TxKind::Call(GOVERNANCE_ADDRESS),
+            ricaas_primitives::system::IGovernance::voteCall { id: 0 }.abi_encode(),
+        );
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        chain.block(vec![]);
+        assert_eq!(decide(&chain, client1.address(), Action::Read), Ok(()));
+        assert_eq!(
+            decide(&chain, client2.address(), Action::Read),
+            Err(format!(
+                "sender {} (org2.client) is not allowed by the Readers policy of channel default: ANY org1.member",
+                client2.address()
+            ))
+        );
+        // Writing is still open to every member.
+        assert_eq!(decide(&chain, client2.address(), Action::Write), Ok(()));
+        let stranger = DevKey::random().address();
+        assert_eq!(
+            decide(&chain, stranger, Action::Read),
+            Err(format!(
+                "sender {stranger} is not enrolled in channel default"
+            ))
+        );
+    }
+}
