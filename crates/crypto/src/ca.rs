@@ -490,7 +490,10 @@ fn signature_algorithm(key: &IdentityKey) -> Result<spki::AlgorithmIdentifierOwn
     .map_err(|e| CaError::Encoding(e.to_string()))
 }
 
-fn sign_bytes(key: &IdentityKey, message: &[u8]) -> Result<der::asn1::BitString, CaError> {
+pub(crate) fn sign_bytes(
+    key: &IdentityKey,
+    message: &[u8],
+) -> Result<der::asn1::BitString, CaError> {
     use signature::Signer as _;
     use spki::SignatureBitStringEncoding as _;
     match key {
@@ -526,7 +529,7 @@ const PRIME256V1: const_oid::ObjectIdentifier =
     const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
 /// Checks a signature made by the holder of `spki` over `message`.
-fn verify_signature(
+pub(crate) fn verify_signature(
     spki: &SubjectPublicKeyInfoOwned,
     message: &[u8],
     signature: &[u8],
@@ -728,6 +731,22 @@ pub fn certificate_der(certificate: &Certificate) -> Result<Vec<u8>, CaError> {
     certificate
         .to_der()
         .map_err(|e| CaError::Encoding(e.to_string()))
+}
+
+/// The account a certificate's key controls on chain: the Ethereum address for a secp256k1
+/// key, else the last 20 bytes of Keccak-256 of its SubjectPublicKeyInfo (DER).
+pub fn account_of(certificate: &Certificate) -> Option<alloy_primitives::Address> {
+    if let Some(address) = ethereum_address_of(certificate) {
+        return Some(address);
+    }
+    let spki = certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .ok()?;
+    Some(alloy_primitives::Address::from_slice(
+        &alloy_primitives::keccak256(spki)[12..],
+    ))
 }
 
 /// The Ethereum address of the certificate's key, if it is a secp256k1 key.

@@ -5,8 +5,10 @@
 
 pub mod ca;
 mod keys;
+pub mod native;
 mod recover;
 pub mod token;
 
 pub use keys::{DevKey, KeyError};
+pub use native::recover;
 pub use recover::{SignatureError, address_of, recover_transaction, sign_transaction};

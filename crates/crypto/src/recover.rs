@@ -19,6 +19,12 @@ pub enum SignatureError {
     OutOfRange,
     #[error("invalid signature: no public key recovers from it")]
     Unrecoverable,
+    #[error(
+        "invalid signature: the native envelope's signature does not verify against its certificate's key"
+    )]
+    NativeSignature,
+    #[error("invalid native envelope certificate: {0}")]
+    Certificate(String),
 }
 
 /// Verifies the transaction's signature and returns it with its sender.
@@ -26,7 +32,11 @@ pub fn recover_transaction(envelope: TxEnvelope) -> Result<RecoveredTx, Signatur
     let signature = *envelope.signature();
     let sender = recover_signer(&signature, &envelope.signature_hash())?;
     let encoded = envelope.encoded_2718().into();
-    Ok(RecoveredTx::from_verified_parts(envelope, sender, encoded))
+    Ok(RecoveredTx::from_verified_parts(
+        ricaas_primitives::ChainTx::Ethereum(envelope),
+        sender,
+        encoded,
+    ))
 }
 
 fn recover_signer(signature: &Signature, prehash: &B256) -> Result<Address, SignatureError> {

@@ -149,7 +149,7 @@ pub fn execute_block<S: StateReader + ?Sized>(
             // Every node checks the sender against the membership state as of this point of
             // the block: a proposer cannot slip in a transaction admission would refuse.
             if let Some(consortium) = &consortium {
-                let action = if alloy_consensus::Transaction::kind(tx.envelope()).is_create() {
+                let action = if tx.envelope().is_create() {
                     Action::Deploy
                 } else {
                     Action::Write
@@ -235,7 +235,7 @@ fn receipt_for(tx: &RecoveredTx, result: &ExecutionResult, gas_before: u64) -> S
         _ => Bytes::new(),
     };
     StoredReceipt {
-        tx_type: tx.envelope().tx_type() as u8,
+        tx_type: tx.envelope().tx_type(),
         success: result.is_success(),
         cumulative_gas_used: gas_before + gas_used,
         gas_used,

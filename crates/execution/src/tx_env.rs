@@ -2,10 +2,28 @@
 
 use alloy_consensus::{Transaction, TxEnvelope};
 use revm::context::{TxEnv, either::Either};
-use ricaas_primitives::RecoveredTx;
+use ricaas_primitives::{ChainTx, RecoveredTx};
 
 pub(crate) fn tx_env(tx: &RecoveredTx) -> TxEnv {
-    let envelope = tx.envelope();
+    let envelope = match tx.envelope() {
+        ChainTx::Ethereum(envelope) => envelope,
+        // Native envelopes execute with legacy semantics: one gas price, no access list.
+        ChainTx::Native { tx: native, .. } => {
+            let fields = &native.fields;
+            return TxEnv {
+                tx_type: 0,
+                caller: tx.sender(),
+                gas_limit: fields.gas_limit,
+                gas_price: fields.gas_price,
+                kind: tx.envelope().kind(),
+                value: fields.value,
+                data: fields.input.clone(),
+                nonce: fields.nonce,
+                chain_id: Some(fields.chain_id),
+                ..Default::default()
+            };
+        }
+    };
     let (gas_price, priority) = match envelope {
         TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) => (envelope.max_fee_per_gas(), None),
         _ => (

@@ -7,7 +7,6 @@ use crate::{
     config::ChannelConfig,
     mempool::{Inserted, Mempool},
 };
-use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use parking_lot::{Mutex, RwLock};
 use ricaas_consensus::bft::ChainBlock;
@@ -238,7 +237,7 @@ impl Channel {
                 minimum: self.config.min_gas_price,
             });
         }
-        let tx = ricaas_crypto::recover_transaction(envelope)?;
+        let tx = ricaas_crypto::recover(envelope)?;
         let needed = intrinsic_gas(&tx);
         if gas < needed {
             return Err(AdmissionError::IntrinsicGasTooLow { gas, needed });
@@ -314,7 +313,7 @@ impl Channel {
         else {
             return Ok(());
         };
-        let action = if alloy_consensus::Transaction::kind(tx.envelope()).is_create() {
+        let action = if tx.envelope().is_create() {
             Action::Deploy
         } else {
             Action::Write

@@ -187,7 +187,7 @@ pub struct ConsortiumConfig {
     /// Node certificates (Ed25519) of the channel's validators.
     #[serde(default)]
     pub validators: Vec<String>,
-    /// secp256k1 certificates enrolled from the first block (admins and clients).
+    /// Certificates enrolled from the first block (admins and clients).
     #[serde(default)]
     pub members: Vec<String>,
 }
@@ -296,7 +296,7 @@ admins = "{admins}"
 # Node certificates of the validators (Ed25519 keys, issued by member CAs with OU=node).
 validators = [
 {validators}]
-# secp256k1 certificates enrolled from the first block; later ones are enrolled by their
+# Certificates enrolled from the first block; later ones are enrolled by their
 # organization's admin through the membership contract (0x…1001).
 members = [
 {members}]

@@ -5,7 +5,6 @@
 //! finality.
 
 use crate::channel::{Channel, ChannelError};
-use alloy_consensus::Transaction as _;
 use alloy_primitives::{B256, Bytes};
 use rayon::prelude::*;
 use ricaas_consensus::{
@@ -95,7 +94,7 @@ impl Channel {
             block
                 .transactions()
                 .iter()
-                .map(|(envelope, _)| pool.get(envelope.tx_hash()).cloned())
+                .map(|(envelope, _)| pool.get(&envelope.hash()).cloned())
                 .collect()
         };
         let chain_id = self.rules().chain_id;
@@ -112,7 +111,7 @@ impl Channel {
                 }
                 match known {
                     Some(tx) => Ok(tx),
-                    None => ricaas_crypto::recover_transaction(envelope.clone())
+                    None => ricaas_crypto::recover(envelope.clone())
                         .map_err(|e| format!("transaction {index}: {e}")),
                 }
             })

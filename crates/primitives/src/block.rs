@@ -54,14 +54,19 @@ impl Block {
 
     /// Ordered trie root over the given transactions, as Ethereum computes it.
     pub fn transactions_root(transactions: &[RecoveredTx]) -> B256 {
-        let envelopes: Vec<_> = transactions.iter().map(|tx| tx.envelope()).collect();
-        transactions_root_of(&envelopes)
+        let encoded: Vec<&[u8]> = transactions
+            .iter()
+            .map(|tx| tx.encoded().as_ref())
+            .collect();
+        transactions_root_of(&encoded)
     }
 }
 
-/// Ordered trie root over transaction envelopes, as Ethereum computes it.
-pub fn transactions_root_of(envelopes: &[&alloy_consensus::TxEnvelope]) -> B256 {
-    alloy_consensus::proofs::calculate_transaction_root(envelopes)
+/// Ordered trie root over EIP-2718 encoded transactions, as Ethereum computes it.
+pub fn transactions_root_of(encoded: &[&[u8]]) -> B256 {
+    alloy_consensus::proofs::ordered_trie_root_with_encoder(encoded, |tx: &&[u8], buf| {
+        buf.extend_from_slice(tx)
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,10 @@ mod tx;
 pub use block::{Block, Header, transactions_root_of};
 pub use ids::{ChannelId, ChannelIdError, Height};
 pub use receipt::StoredReceipt;
-pub use tx::{RecoveredTx, TxDecodeError, decode_raw_transaction};
+pub use tx::{
+    ChainTx, NATIVE_TX_TYPE, NativeTx, NativeTxFields, RecoveredTx, TxDecodeError,
+    decode_raw_transaction,
+};
 
 pub use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
 pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, keccak256};

@@ -18,7 +18,8 @@ alloy_sol_types::sol! {
     /// issued (`enroll`), and revokes its organization's accounts (`revoke`).
     #[derive(Debug, PartialEq, Eq)]
     interface IMembership {
-        /// Enrolls secp256k1 certificates (DER); each must be issued by the CA of the
+        /// Enrolls certificates (DER; secp256k1 keys act through Ethereum transactions, SM2, P-256
+        /// and Ed25519 keys through the native envelope); each must be issued by the CA of the
         /// organization its subject names, which must be the caller's organization.
         function enroll(bytes[] certificates) external;
         /// Revokes an account of the caller's organization from this block on.

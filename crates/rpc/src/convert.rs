@@ -3,12 +3,11 @@
 use alloy_consensus::{
     Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxType,
 };
-use alloy_eips::eip2718::Typed2718;
-use alloy_primitives::{B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U128, U256};
 use alloy_rpc_types_eth::{
     Block, BlockTransactions, Header as RpcHeader, Log, Transaction, TransactionReceipt,
 };
-use ricaas_primitives::{Header, RecoveredTx, StoredReceipt};
+use ricaas_primitives::{ChainTx, Header, RecoveredTx, StoredReceipt};
 use serde::Serialize;
 
 pub fn rpc_header(header: &Header) -> RpcHeader {
@@ -39,20 +38,81 @@ pub fn rpc_header(header: &Header) -> RpcHeader {
     }
 }
 
-pub fn rpc_transaction(tx: &RecoveredTx, location: Option<(&Header, u64)>) -> Transaction {
-    let envelope = tx.envelope().clone();
-    let effective_gas_price = Some(envelope.effective_gas_price(Some(0)));
-    Transaction {
-        inner: alloy_consensus::transaction::Recovered::new_unchecked(envelope, tx.sender()),
-        block_hash: location.map(|(h, _)| h.hash()),
-        block_number: location.map(|(h, _)| h.height),
-        transaction_index: location.map(|(_, i)| i),
-        effective_gas_price,
-        block_timestamp: location.map(|(h, _)| h.timestamp_secs()),
+/// A transaction as JSON-RPC shows it: Ethereum's shape, or the native envelope's.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum RpcTransaction {
+    Ethereum(Box<Transaction>),
+    Native(Box<NativeRpcTransaction>),
+}
+
+/// A native-envelope transaction: Ethereum's legacy fields, type `0x52`, and the signer's
+/// certificate and signature instead of `v, r, s`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NativeRpcTransaction {
+    #[serde(rename = "type")]
+    pub tx_type: U64,
+    pub hash: B256,
+    pub nonce: U64,
+    pub block_hash: Option<B256>,
+    pub block_number: Option<U64>,
+    pub transaction_index: Option<U64>,
+    pub from: Address,
+    pub to: Option<Address>,
+    pub value: U256,
+    pub gas_price: U128,
+    pub gas: U64,
+    pub input: Bytes,
+    pub chain_id: U64,
+    pub certificate: Bytes,
+    pub signature: Bytes,
+}
+
+/// Blocks whose full transactions may be of either envelope.
+pub type RpcBlock = Block<RpcTransaction>;
+
+pub fn rpc_transaction(tx: &RecoveredTx, location: Option<(&Header, u64)>) -> RpcTransaction {
+    match tx.envelope() {
+        ChainTx::Ethereum(envelope) => {
+            let envelope = envelope.clone();
+            let effective_gas_price = Some(envelope.effective_gas_price(Some(0)));
+            RpcTransaction::Ethereum(Box::new(Transaction {
+                inner: alloy_consensus::transaction::Recovered::new_unchecked(
+                    envelope,
+                    tx.sender(),
+                ),
+                block_hash: location.map(|(h, _)| h.hash()),
+                block_number: location.map(|(h, _)| h.height),
+                transaction_index: location.map(|(_, i)| i),
+                effective_gas_price,
+                block_timestamp: location.map(|(h, _)| h.timestamp_secs()),
+            }))
+        }
+        ChainTx::Native { tx: native, hash } => {
+            let fields = &native.fields;
+            RpcTransaction::Native(Box::new(NativeRpcTransaction {
+                tx_type: U64::from(ricaas_primitives::NATIVE_TX_TYPE),
+                hash: *hash,
+                nonce: U64::from(fields.nonce),
+                block_hash: location.map(|(h, _)| h.hash()),
+                block_number: location.map(|(h, _)| U64::from(h.height)),
+                transaction_index: location.map(|(_, i)| U64::from(i)),
+                from: tx.sender(),
+                to: tx.envelope().kind().to().copied(),
+                value: fields.value,
+                gas_price: U128::from(fields.gas_price),
+                gas: U64::from(fields.gas_limit),
+                input: fields.input.clone(),
+                chain_id: U64::from(fields.chain_id),
+                certificate: native.certificate.clone(),
+                signature: native.signature.clone(),
+            }))
+        }
     }
 }
 
-pub fn rpc_block(header: &Header, transactions: &[RecoveredTx], full: bool) -> Block {
+pub fn rpc_block(header: &Header, transactions: &[RecoveredTx], full: bool) -> RpcBlock {
     let transactions = if full {
         BlockTransactions::Full(
             transactions
@@ -96,14 +156,42 @@ pub fn block_logs(header: &Header, tx_hashes: &[B256], receipts: &[StoredReceipt
 }
 
 /// A receipt as Ethereum nodes return it, plus `revertReason` (the raw revert data, as Besu
-/// and Hyperledger tools expect) when the transaction reverted with data.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// and Hyperledger tools expect) when the transaction reverted with data. Receipts of native
+/// envelopes have the legacy receipt's fields and `type` `0x52`.
+#[derive(Clone, Debug)]
 pub struct RpcReceipt {
-    #[serde(flatten)]
     pub inner: TransactionReceipt<ReceiptEnvelope<Log>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub revert_reason: Option<Bytes>,
+    pub native: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReceiptFields<'a> {
+    #[serde(flatten)]
+    inner: &'a TransactionReceipt<ReceiptEnvelope<Log>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revert_reason: &'a Option<Bytes>,
+}
+
+impl Serialize for RpcReceipt {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = ReceiptFields {
+            inner: &self.inner,
+            revert_reason: &self.revert_reason,
+        };
+        if !self.native {
+            return fields.serialize(serializer);
+        }
+        let mut value = serde_json::to_value(&fields).map_err(serde::ser::Error::custom)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert(
+                "type".into(),
+                serde_json::Value::String(format!("{:#x}", ricaas_primitives::NATIVE_TX_TYPE)),
+            );
+        }
+        value.serialize(serializer)
+    }
 }
 
 pub fn rpc_receipt(
@@ -134,7 +222,7 @@ pub fn rpc_receipt(
         cumulative_gas_used: receipt.cumulative_gas_used,
         logs,
     };
-    let tx_type = TxType::try_from(tx.envelope().ty()).unwrap_or(TxType::Legacy);
+    let tx_type = TxType::try_from(tx.envelope().tx_type()).unwrap_or(TxType::Legacy);
     let envelope = ReceiptEnvelope::from_typed(tx_type, ReceiptWithBloom::from(consensus));
     let inner = TransactionReceipt {
         inner: envelope,
@@ -143,11 +231,14 @@ pub fn rpc_receipt(
         block_hash: Some(header.hash()),
         block_number: Some(header.height),
         gas_used: receipt.gas_used,
-        effective_gas_price: tx.envelope().effective_gas_price(Some(0)),
+        effective_gas_price: match tx.envelope() {
+            ChainTx::Ethereum(envelope) => envelope.effective_gas_price(Some(0)),
+            ChainTx::Native { tx, .. } => tx.fields.gas_price,
+        },
         blob_gas_used: None,
         blob_gas_price: None,
         from: tx.sender(),
-        to: tx.envelope().to(),
+        to: tx.envelope().kind().to().copied(),
         contract_address: receipt.contract_address(),
     };
     let revert_reason =
@@ -155,5 +246,6 @@ pub fn rpc_receipt(
     Some(RpcReceipt {
         inner,
         revert_reason,
+        native: tx.envelope().ethereum().is_none(),
     })
 }

@@ -2,14 +2,14 @@
 
 use crate::{
     backend::ChannelBackend,
-    convert::{self, RpcReceipt},
+    convert::{self, RpcBlock, RpcReceipt, RpcTransaction},
     errors,
     filters::{FilterKind, Filters},
 };
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::{
-    Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, FilterBlockOption, FilterChanges, Index,
-    Log, SyncStatus, Transaction, TransactionRequest, state::StateOverride,
+    BlockId, BlockNumberOrTag, FeeHistory, Filter, FilterBlockOption, FilterChanges, Index, Log,
+    SyncStatus, TransactionRequest, state::StateOverride,
 };
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionMessage,
@@ -60,9 +60,9 @@ pub trait EthApi {
     ) -> RpcResult<FeeHistory>;
 
     #[method(name = "eth_getBlockByNumber", blocking)]
-    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<RpcBlock>>;
     #[method(name = "eth_getBlockByHash", blocking)]
-    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<RpcBlock>>;
     #[method(name = "eth_getBlockTransactionCountByNumber", blocking)]
     fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
     #[method(name = "eth_getBlockTransactionCountByHash", blocking)]
@@ -71,19 +71,19 @@ pub trait EthApi {
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>>;
 
     #[method(name = "eth_getTransactionByHash", blocking)]
-    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<RpcTransaction>>;
     #[method(name = "eth_getTransactionByBlockNumberAndIndex", blocking)]
     fn transaction_by_number_and_index(
         &self,
         number: BlockNumberOrTag,
         index: Index,
-    ) -> RpcResult<Option<Transaction>>;
+    ) -> RpcResult<Option<RpcTransaction>>;
     #[method(name = "eth_getTransactionByBlockHashAndIndex", blocking)]
     fn transaction_by_hash_and_index(
         &self,
         hash: B256,
         index: Index,
-    ) -> RpcResult<Option<Transaction>>;
+    ) -> RpcResult<Option<RpcTransaction>>;
     #[method(name = "eth_getTransactionReceipt", blocking)]
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<RpcReceipt>>;
     #[method(name = "eth_sendRawTransaction")]
@@ -240,7 +240,7 @@ fn block_at<B: ChannelBackend>(
     rpc: &EthRpc<B>,
     height: Option<u64>,
     full: bool,
-) -> RpcResult<Option<Block>> {
+) -> RpcResult<Option<RpcBlock>> {
     let Some(height) = height else {
         return Ok(None);
     };
@@ -259,7 +259,7 @@ fn transaction_at(
     snapshot: &Snapshot,
     height: Option<u64>,
     index: usize,
-) -> RpcResult<Option<Transaction>> {
+) -> RpcResult<Option<RpcTransaction>> {
     let Some(height) = height else {
         return Ok(None);
     };
@@ -470,12 +470,12 @@ impl<B: ChannelBackend> EthApiServer for EthRpc<B> {
         })
     }
 
-    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<RpcBlock>> {
         let height = resolve_tag(&self.snapshot()?, number)?;
         block_at(self, height, full)
     }
 
-    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<RpcBlock>> {
         let height = self.snapshot()?.height_of(&hash).map_err(errors::storage)?;
         block_at(self, height, full)
     }
@@ -500,7 +500,7 @@ impl<B: ChannelBackend> EthApiServer for EthRpc<B> {
         }
     }
 
-    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<RpcTransaction>> {
         let snapshot = self.snapshot()?;
         if let Some(location) = snapshot.tx_location(&hash).map_err(errors::storage)? {
             return transaction_at(&snapshot, Some(location.height), location.index as usize);
@@ -515,7 +515,7 @@ impl<B: ChannelBackend> EthApiServer for EthRpc<B> {
         &self,
         number: BlockNumberOrTag,
         index: Index,
-    ) -> RpcResult<Option<Transaction>> {
+    ) -> RpcResult<Option<RpcTransaction>> {
         let snapshot = self.snapshot()?;
         let height = resolve_tag(&snapshot, number)?;
         transaction_at(&snapshot, height, index.0)
@@ -525,7 +525,7 @@ impl<B: ChannelBackend> EthApiServer for EthRpc<B> {
         &self,
         hash: B256,
         index: Index,
-    ) -> RpcResult<Option<Transaction>> {
+    ) -> RpcResult<Option<RpcTransaction>> {
         let snapshot = self.snapshot()?;
         let height = snapshot.height_of(&hash).map_err(errors::storage)?;
         transaction_at(&snapshot, height, index.0)

@@ -6,10 +6,9 @@ use crate::{
     changes::AccountState,
     tables::{self, storage_key},
 };
-use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
-use ricaas_primitives::{Block, Header, RecoveredTx, StoredReceipt, TxEnvelope};
+use ricaas_primitives::{Block, Header, RecoveredTx, StoredReceipt};
 
 /// Where a transaction sits in the chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +121,7 @@ impl Snapshot {
         raw.into_iter()
             .zip(senders.chunks_exact(20))
             .map(|(bytes, sender)| {
-                let envelope = TxEnvelope::decode_2718(&mut bytes.as_ref())
+                let envelope = ricaas_primitives::decode_raw_transaction(&bytes, usize::MAX)
                     .map_err(|e| corrupt("bodies", e))?;
                 Ok(RecoveredTx::from_verified_parts(
                     envelope,

@@ -2,13 +2,12 @@
 //! are not on the wire (a Byzantine proposer could lie about them); the chain recovers them when
 //! it executes the block, reusing what admission already verified.
 
-use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{B256, Bytes};
 use bytes::{Buf as _, BufMut};
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Write};
 use commonware_consensus::{BoundedBlock, Heightable, types::Height};
 use commonware_cryptography::{Digestible, sha256::Digest};
-use ricaas_primitives::{Header, TxEnvelope, decode_raw_transaction};
+use ricaas_primitives::{ChainTx, Header, decode_raw_transaction};
 
 /// Our block hash as the 32-byte digest consensus votes on.
 pub fn digest_of(hash: B256) -> Digest {
@@ -32,13 +31,13 @@ const MAX_HEADER_BYTES: usize = 4096;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainBlock {
     header: Header,
-    transactions: Vec<(TxEnvelope, Bytes)>,
+    transactions: Vec<(ChainTx, Bytes)>,
     hash: B256,
 }
 
 impl ChainBlock {
     /// A block from a header and its transactions' EIP-2718 bytes, in order.
-    pub fn new(header: Header, transactions: Vec<(TxEnvelope, Bytes)>) -> Self {
+    pub fn new(header: Header, transactions: Vec<(ChainTx, Bytes)>) -> Self {
         let hash = header.hash();
         Self {
             header,
@@ -55,7 +54,7 @@ impl ChainBlock {
         self.hash
     }
 
-    pub fn transactions(&self) -> &[(TxEnvelope, Bytes)] {
+    pub fn transactions(&self) -> &[(ChainTx, Bytes)] {
         &self.transactions
     }
 }
@@ -126,7 +125,7 @@ impl Read for ChainBlock {
             let raw = Bytes::from(take(buf, len)?);
             let envelope = decode_raw_transaction(&raw, limits.max_tx_bytes)
                 .map_err(|_| CodecError::Invalid("ChainBlock", "malformed transaction"))?;
-            if envelope.encoded_2718() != raw.as_ref() {
+            if envelope.encoded() != raw.as_ref() {
                 return Err(CodecError::Invalid(
                     "ChainBlock",
                     "non-canonical transaction",
@@ -134,8 +133,8 @@ impl Read for ChainBlock {
             }
             transactions.push((envelope, raw));
         }
-        let envelopes: Vec<&TxEnvelope> = transactions.iter().map(|(e, _)| e).collect();
-        if alloy_consensus_root(&envelopes) != header.transactions_root {
+        let encoded: Vec<&[u8]> = transactions.iter().map(|(_, raw)| raw.as_ref()).collect();
+        if ricaas_primitives::transactions_root_of(&encoded) != header.transactions_root {
             return Err(CodecError::Invalid(
                 "ChainBlock",
                 "transactions do not match the header's transactions root",
@@ -143,10 +142,6 @@ impl Read for ChainBlock {
         }
         Ok(Self::new(header, transactions))
     }
-}
-
-fn alloy_consensus_root(envelopes: &[&TxEnvelope]) -> B256 {
-    ricaas_primitives::transactions_root_of(envelopes)
 }
 
 impl Digestible for ChainBlock {

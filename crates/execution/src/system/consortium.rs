@@ -233,9 +233,9 @@ impl Consortium {
         certificate: &Certificate,
     ) -> Result<(Address, IdentityRecord), String> {
         let (org, role) = self.issued_by_member(certificate)?;
-        let account = ca::ethereum_address_of(certificate).ok_or(
-            "only secp256k1 certificates map to Ethereum accounts; sign with the native envelope instead",
-        )?;
+        // secp256k1 keys act through Ethereum transactions; SM2, P-256 and Ed25519 keys through
+        // the native envelope, from the account their key derives.
+        let account = ca::account_of(certificate).ok_or("the certificate's key is unreadable")?;
         let (not_before, not_after) = ca::validity_of(certificate);
         let role = match role {
             Role::Admin => StoredRole::Admin,
