@@ -606,6 +606,96 @@ mod tests {
     }
 
     #[test]
+    fn the_consortium_section_round_trips_and_bad_certificates_are_refused() {
+        use ricaas_crypto::ca::{
+            CertificateAuthority, IdentityKey, KeyAlgorithm, Role, certificate_pem,
+        };
+        let org1 = CertificateAuthority::new_root("org1", KeyAlgorithm::P256, 30).expect("CA");
+        let org2 = CertificateAuthority::new_root("org2", KeyAlgorithm::Sm2, 30).expect("CA");
+        let node_key = IdentityKey::generate(KeyAlgorithm::Ed25519);
+        let node = org2
+            .issue(
+                "node0",
+                Role::Node,
+                node_key.public_key_info().expect("spki"),
+                30,
+            )
+            .expect("node cert");
+        let admin_key = IdentityKey::generate(KeyAlgorithm::Secp256k1);
+        let admin = org1
+            .issue(
+                "admin",
+                Role::Admin,
+                admin_key.public_key_info().expect("spki"),
+                30,
+            )
+            .expect("admin cert");
+        let mut channel = ChannelConfig::development(7, vec![], 1_700_000_000_000);
+        channel.consortium = Some(ConsortiumConfig {
+            readers: "ANY Members".into(),
+            writers: "ANY Members".into(),
+            contract_deployers: "ANY Admins".into(),
+            admins: "MAJORITY Admins".into(),
+            orgs: vec![
+                OrgConfig {
+                    name: "org1".into(),
+                    ca_certificate: certificate_pem(org1.certificate()).expect("pem"),
+                },
+                OrgConfig {
+                    name: "org2".into(),
+                    ca_certificate: certificate_pem(org2.certificate()).expect("pem"),
+                },
+            ],
+            validators: vec![certificate_pem(&node).expect("pem")],
+            members: vec![certificate_pem(&admin).expect("pem")],
+        });
+        let config = NodeConfig {
+            data_dir: PathBuf::from("data"),
+            rpc: RpcConfig::default(),
+            consensus: None,
+            channel,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ricaas.toml");
+        std::fs::write(&path, config.documented_toml()).expect("write");
+        let loaded = NodeConfig::load(&path).expect("loads");
+        assert_eq!(loaded.channel, config.channel);
+        assert!(
+            !loaded.rpc.anonymous_reads,
+            "anonymous reads are off by default"
+        );
+
+        // A validator certificate issued by no member CA is refused at load, with the reason.
+        let stranger = CertificateAuthority::new_root("org3", KeyAlgorithm::P256, 30).expect("CA");
+        let foreign = stranger
+            .issue(
+                "node9",
+                Role::Node,
+                node_key.public_key_info().expect("spki"),
+                30,
+            )
+            .expect("cert");
+        let mut bad = config.clone();
+        if let Some(consortium) = bad.channel.consortium.as_mut() {
+            consortium.validators = vec![certificate_pem(&foreign).expect("pem")];
+        }
+        std::fs::write(&path, bad.documented_toml()).expect("write");
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("validator certificate 0: organization org3 is not a member"),
+            "{err}"
+        );
+        // A policy naming a non-member organization is refused.
+        let mut bad = config.clone();
+        if let Some(consortium) = bad.channel.consortium.as_mut() {
+            consortium.writers = "ANY org7.client".into();
+        }
+        std::fs::write(&path, bad.documented_toml()).expect("write");
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("Writers policy"), "{err}");
+    }
+
+    #[test]
     fn invalid_values_and_unknown_fields_are_refused_with_the_field_name() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ricaas.toml");

@@ -8,7 +8,7 @@
 
 use super::{
     Consortium, SlotReader, SlotStore,
-    membership::{Journal, Outcome, VIEW_GAS, admin_of},
+    membership::{Journal, Outcome, VIEW_GAS, admin_of, refuse_indirect_or_paid},
     read_bytes, write_bytes,
 };
 use crate::StateReadError;
@@ -17,7 +17,7 @@ use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use revm::{
     Database,
     context::{Block, ContextTr},
-    interpreter::{CallInputs, CallScheme, CallValue},
+    interpreter::CallInputs,
 };
 use ricaas_crypto::ca;
 use ricaas_primitives::{
@@ -311,20 +311,8 @@ where
     CTX: ContextTr,
     CTX::Db: Database<Error = StateReadError>,
 {
-    if matches!(
-        inputs.scheme,
-        CallScheme::DelegateCall | CallScheme::CallCode
-    ) {
-        return Ok(Outcome::Revert(
-            "system contracts cannot be delegate-called".into(),
-            VIEW_GAS,
-        ));
-    }
-    if matches!(inputs.value, CallValue::Transfer(v) if !v.is_zero()) {
-        return Ok(Outcome::Revert(
-            "system contracts do not accept value".into(),
-            VIEW_GAS,
-        ));
+    if let Some(refused) = refuse_indirect_or_paid(inputs) {
+        return Ok(refused);
     }
     let Ok(call) = IGovernance::IGovernanceCalls::abi_decode(input) else {
         return Ok(Outcome::Revert(

@@ -197,6 +197,27 @@ where
     }
 }
 
+/// System contracts act for their direct caller only and hold no ether: delegate calls (which
+/// would let a contract act with its caller's identity) and value transfers are refused.
+pub(super) fn refuse_indirect_or_paid(inputs: &CallInputs) -> Option<Outcome> {
+    if matches!(
+        inputs.scheme,
+        CallScheme::DelegateCall | CallScheme::CallCode
+    ) {
+        return Some(Outcome::Revert(
+            "system contracts cannot be delegate-called".into(),
+            VIEW_GAS,
+        ));
+    }
+    if matches!(inputs.value, CallValue::Transfer(v) if !v.is_zero()) {
+        return Some(Outcome::Revert(
+            "system contracts do not accept value".into(),
+            VIEW_GAS,
+        ));
+    }
+    None
+}
+
 fn membership_call<CTX>(
     context: &mut CTX,
     inputs: &CallInputs,
@@ -207,20 +228,8 @@ where
     CTX: ContextTr,
     CTX::Db: Database<Error = StateReadError>,
 {
-    if matches!(
-        inputs.scheme,
-        CallScheme::DelegateCall | CallScheme::CallCode
-    ) {
-        return Ok(Outcome::Revert(
-            "system contracts cannot be delegate-called".into(),
-            VIEW_GAS,
-        ));
-    }
-    if matches!(inputs.value, CallValue::Transfer(v) if !v.is_zero()) {
-        return Ok(Outcome::Revert(
-            "system contracts do not accept value".into(),
-            VIEW_GAS,
-        ));
+    if let Some(refused) = refuse_indirect_or_paid(inputs) {
+        return Ok(refused);
     }
     let Ok(call) = IMembership::IMembershipCalls::abi_decode(input) else {
         return Ok(Outcome::Revert(
