@@ -258,6 +258,14 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
             writeln!(file, "{serial} {}", now.as_secs())?;
             let crl = store.write_crl(&ca, 7)?;
             println!("revoked {name} (serial {serial}); CRL: {}", crl.display());
+            // The CRL is for off-chain verifiers; channels learn of it through their
+            // membership contract.
+            if let Some(account) = ricaas_crypto::ca::account_of(&certificate) {
+                println!(
+                    "  on each channel: ricaas member --admin-key-file <{} admin key> revoke --account {account}",
+                    args.org
+                );
+            }
         }
         CaCommand::Crl { days } => {
             let ca = store.load_ca()?;
