@@ -36,6 +36,15 @@ enum GovernanceCommand {
         #[arg(long)]
         at: u64,
     },
+    /// Propose a chain parameter: tx_gas_limit or min_gas_price.
+    SetParameter {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        value: u128,
+        #[arg(long)]
+        at: u64,
+    },
     /// Propose revoking an account of any member organization.
     Revoke {
         #[arg(long)]
@@ -109,6 +118,14 @@ pub async fn run(args: GovernanceArgs) -> anyhow::Result<()> {
             effectiveHeight: at,
         }
         .abi_encode(),
+        GovernanceCommand::SetParameter { name, value, at } => {
+            IGovernance::proposeSetParameterCall {
+                name,
+                value: alloy_primitives::U256::from(value),
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        }
         GovernanceCommand::Revoke { account, at } => IGovernance::proposeRevokeCall {
             account,
             effectiveHeight: at,

@@ -137,12 +137,16 @@ pub fn execute_block<S: StateReader + ?Sized>(
     // Governance changes due at this height apply before any transaction sees the state.
     system::apply_due_changes(&mut state, context.height)?;
     let consortium = Consortium::load(&mut state)?;
+    let rules = match &consortium {
+        Some(consortium) => consortium.rules(rules),
+        None => rules.clone(),
+    };
     let now_secs = context.timestamp_ms / 1000;
     {
         let mut evm = Context::mainnet()
             .with_db(&mut state)
             .with_block(context.block_env())
-            .with_cfg(cfg_env(rules))
+            .with_cfg(cfg_env(&rules))
             .build_mainnet()
             .with_precompiles(RiChainPrecompiles::new(consortium.clone()));
         for (index, tx) in transactions.into_iter().enumerate() {

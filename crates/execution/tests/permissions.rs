@@ -88,6 +88,7 @@ impl Chain {
                 admins: "MAJORITY Admins".into(),
             },
             validators: vec![],
+            parameters: Default::default(),
         };
         let consortium = Consortium::new(state).expect("valid configuration");
         let identities = vec![
@@ -561,6 +562,49 @@ mod governance {
         assert_eq!(
             chain.proposal(0)["status"],
             serde_json::json!({"state": "applied", "height": at})
+        );
+    }
+
+    #[test]
+    fn a_chain_parameter_changes_by_vote_at_its_height() {
+        let mut chain = Chain::new();
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let client = chain.org1.client.clone();
+        let reason = {
+            let tx = chain.govern(
+                &admin1,
+                IGovernance::proposeSetParameterCall {
+                    name: "block_interval".into(),
+                    value: U256::from(1),
+                    effectiveHeight: 10,
+                }
+                .abi_encode(),
+            );
+            chain.reverted(tx)
+        };
+        assert!(reason.contains("unknown parameter"), "{reason}");
+        let at = chain.head() + 3;
+        let propose = chain.govern(
+            &admin1,
+            IGovernance::proposeSetParameterCall {
+                name: "tx_gas_limit".into(),
+                value: U256::from(30_000),
+                effectiveHeight: at,
+            }
+            .abi_encode(),
+        );
+        let vote = chain.govern(&admin2, IGovernance::voteCall { id: 0 }.abi_encode());
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        // Chain::tx asks for 1,000,000 gas: fine before, over the cap after.
+        let before = chain.transfer(&client);
+        assert_eq!(chain.block(vec![before]).1, Vec::<String>::new());
+        chain.advance_to(at);
+        let after = chain.transfer(&client);
+        let (_, refusals) = chain.block(vec![after]);
+        assert_eq!(refusals.len(), 1);
+        assert!(
+            refusals[0].contains("greater than the cap (30000)"),
+            "{refusals:?}"
         );
     }
 

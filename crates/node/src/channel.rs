@@ -223,18 +223,29 @@ impl Channel {
             }
             Some(_) => {}
         }
+        // Governance may have changed the per-transaction gas cap and the minimum price.
+        let consortium = self
+            .consortium()
+            .map_err(|e| AdmissionError::State(e.to_string()))?;
+        let (tx_gas_limit, min_gas_price) = match &consortium {
+            Some(c) => (
+                c.rules(&self.rules).tx_gas_limit,
+                c.min_gas_price(self.config.min_gas_price),
+            ),
+            None => (self.rules.tx_gas_limit, self.config.min_gas_price),
+        };
         let gas = envelope.gas_limit();
-        if gas > self.rules.tx_gas_limit {
+        if gas > tx_gas_limit {
             return Err(AdmissionError::GasLimitTooHigh {
                 gas,
-                limit: self.rules.tx_gas_limit,
+                limit: tx_gas_limit,
             });
         }
         let price = envelope.max_fee_per_gas();
-        if price < self.config.min_gas_price {
+        if price < min_gas_price {
             return Err(AdmissionError::GasPriceTooLow {
                 price,
-                minimum: self.config.min_gas_price,
+                minimum: min_gas_price,
             });
         }
         let tx = ricaas_crypto::recover(envelope)?;
@@ -250,7 +261,7 @@ impl Channel {
         if committed {
             return Ok(hash);
         }
-        self.check_permission(&tx)?;
+        self.check_permission(&tx, consortium.as_deref())?;
         let account = account.unwrap_or_default();
         let cost = U256::from(gas) * U256::from(price) + tx.envelope().value();
         if account.balance < cost {
@@ -303,16 +314,18 @@ impl Channel {
 
     /// The sender must be an enrolled, valid identity the channel's Writers (for contract
     /// creation: ContractDeployers) policy admits, as of the head state and the wall clock.
-    fn check_permission(&self, tx: &RecoveredTx) -> Result<(), AdmissionError> {
-        use ricaas_execution::system::{self, Action, Consortium, StateSlots};
+    fn check_permission(
+        &self,
+        tx: &RecoveredTx,
+        consortium: Option<&ricaas_execution::system::Consortium>,
+    ) -> Result<(), AdmissionError> {
+        use ricaas_execution::system::{self, Action, StateSlots};
+        let Some(consortium) = consortium else {
+            return Ok(());
+        };
         let snapshot = self.store.snapshot()?;
         let mut slots = StateSlots(&snapshot);
         let read = |e: ricaas_execution::StateReadError| AdmissionError::State(e.to_string());
-        let Some(consortium) =
-            Consortium::load(&mut slots).map_err(|e| AdmissionError::State(e.to_string()))?
-        else {
-            return Ok(());
-        };
         let action = if tx.envelope().is_create() {
             Action::Deploy
         } else {
@@ -321,7 +334,7 @@ impl Channel {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        system::check_sender(&consortium, &mut slots, tx.sender(), action, now)
+        system::check_sender(consortium, &mut slots, tx.sender(), action, now)
             .map_err(read)?
             .map_err(|refused| AdmissionError::Permission(Box::new(refused)))
     }
@@ -526,7 +539,10 @@ impl ChannelBackend for Channel {
     }
 
     fn min_gas_price(&self) -> u128 {
-        self.config.min_gas_price
+        match self.consortium() {
+            Ok(Some(consortium)) => consortium.min_gas_price(self.config.min_gas_price),
+            _ => self.config.min_gas_price,
+        }
     }
 
     fn snapshot(&self) -> Result<Snapshot, StorageError> {

@@ -245,6 +245,7 @@ impl ConsortiumConfig {
                 .enumerate()
                 .map(|(i, pem)| der_hex(&format!("channel.consortium.validators[{i}]"), pem))
                 .collect::<Result<_, String>>()?,
+            parameters: Default::default(),
         };
         ricaas_execution::system::Consortium::new(state)
             .map_err(|e| format!("channel.consortium: {e}"))

@@ -47,6 +47,8 @@ alloy_sol_types::sol! {
         /// `policy` is one of readers, writers, contract_deployers, admins.
         function proposeSetPolicy(string policy, string text, uint64 effectiveHeight) external returns (uint64 id);
         function proposeRevoke(address account, uint64 effectiveHeight) external returns (uint64 id);
+        /// `name` is tx_gas_limit or min_gas_price.
+        function proposeSetParameter(string name, uint256 value, uint64 effectiveHeight) external returns (uint64 id);
         function proposeAddValidator(bytes nodeCertificate, uint64 effectiveHeight) external returns (uint64 id);
         function proposeRemoveValidator(bytes32 nodeKey, uint64 effectiveHeight) external returns (uint64 id);
         function vote(uint64 id) external;
@@ -180,6 +182,27 @@ pub struct ChannelConfigState {
     pub policies: PolicyTexts,
     /// Node certificates of the validators (their Ed25519 keys vote and connect).
     pub validators: Vec<String>,
+    /// Chain parameters changed by governance since genesis (absent: the node configuration's).
+    #[serde(default, skip_serializing_if = "ChainParameters::is_empty")]
+    pub parameters: ChainParameters,
+}
+
+/// Chain parameters governance may change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainParameters {
+    /// Most gas one transaction may ask for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_gas_limit: Option<u64>,
+    /// Lowest gas price admitted, in wei.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gas_price: Option<u128>,
+}
+
+impl ChainParameters {
+    pub fn is_empty(&self) -> bool {
+        self.tx_gas_limit.is_none() && self.min_gas_price.is_none()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

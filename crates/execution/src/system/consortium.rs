@@ -188,6 +188,21 @@ impl Consortium {
         Ok((org, role))
     }
 
+    /// The chain rules in force: the genesis `rules` with governance's changes applied.
+    pub fn rules(&self, rules: &crate::ChainRules) -> crate::ChainRules {
+        let mut effective = rules.clone();
+        if let Some(limit) = self.state.parameters.tx_gas_limit {
+            // Never above what a block can hold.
+            effective.tx_gas_limit = limit.min(rules.block_gas_limit);
+        }
+        effective
+    }
+
+    /// The lowest gas price admitted: governance's value, else `configured`.
+    pub fn min_gas_price(&self, configured: u128) -> u128 {
+        self.state.parameters.min_gas_price.unwrap_or(configured)
+    }
+
     pub fn org(&self, name: &str) -> Option<&MemberOrg> {
         self.orgs.iter().find(|o| o.name == name)
     }

@@ -48,6 +48,10 @@ pub enum Change {
     RemoveOrg {
         name: String,
     },
+    SetParameter {
+        name: String,
+        value: U256,
+    },
     SetPolicy {
         policy: String,
         text: String,
@@ -164,6 +168,27 @@ fn changed_config(
                 }
             };
             *slot = text.clone();
+        }
+        Change::SetParameter { name, value } => {
+            let too_big = || format!("{name} {value} is out of range");
+            match name.as_str() {
+                "tx_gas_limit" => {
+                    let limit = u64::try_from(*value).map_err(|_| too_big())?;
+                    if limit < 21_000 {
+                        return Err("tx_gas_limit must be at least 21000".into());
+                    }
+                    next.parameters.tx_gas_limit = Some(limit);
+                }
+                "min_gas_price" => {
+                    next.parameters.min_gas_price =
+                        Some(u128::try_from(*value).map_err(|_| too_big())?);
+                }
+                other => {
+                    return Err(format!(
+                        "unknown parameter {other:?}: expected tx_gas_limit or min_gas_price"
+                    ));
+                }
+            }
         }
         Change::Revoke { .. } => {}
     }
@@ -353,6 +378,13 @@ where
             Change::SetPolicy {
                 policy: call.policy,
                 text: call.text,
+            },
+            call.effectiveHeight,
+        ),
+        Calls::proposeSetParameter(call) => (
+            Change::SetParameter {
+                name: call.name,
+                value: call.value,
             },
             call.effectiveHeight,
         ),
