@@ -326,7 +326,9 @@ fn governance(cluster: &Cluster, index: usize, key: &str, args: &[&str]) -> (boo
 fn a_governance_policy_change_applies_on_every_validator_at_its_height() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cluster = Cluster::start(dir.path(), 4);
-    let at = cluster.rpc(0).block_number() + 12;
+    // Far enough ahead that proposing and three votes (each awaiting its receipt) fit before it
+    // on a loaded machine; idle validators make a block a second.
+    let at = cluster.rpc(0).block_number() + 30;
     let at_text = at.to_string();
     let (ok, out) = governance(
         &cluster,
@@ -353,6 +355,8 @@ fn a_governance_policy_change_applies_on_every_validator_at_its_height() {
         let (ok, out) = governance(&cluster, index, key, &["vote", "--id", "0"]);
         assert!(ok, "{out}");
     }
+    // Validators commit finalized blocks independently: let validator 3 hold the last vote.
+    cluster.wait_all_reach(cluster.rpc(2).block_number(), CATCH_UP);
     let (ok, out) = governance(&cluster, 3, "org4-admin.key", &["show", "--id", "0"]);
     assert!(ok && out.contains("\"state\":\"approved\""), "{out}");
     assert!(
