@@ -165,22 +165,8 @@ pub fn execute_block<S: StateReader + ?Sized>(
                     action,
                     now_secs,
                 )? {
-                    match mode {
-                        Mode::Build => {
-                            outcome.rejected.push(RejectedTx {
-                                tx,
-                                reason: refused.to_string(),
-                            });
-                            continue;
-                        }
-                        Mode::Verify => {
-                            return Err(ExecutionError::InvalidTransaction {
-                                index,
-                                hash: tx.hash(),
-                                reason: refused.to_string(),
-                            });
-                        }
-                    }
+                    reject(mode, &mut outcome, index, tx, refused.to_string())?;
+                    continue;
                 }
             }
             let remaining = context.gas_limit.saturating_sub(outcome.gas_used);
@@ -201,22 +187,10 @@ pub fn execute_block<S: StateReader + ?Sized>(
             let result = match evm.transact_commit(tx_env(&tx)) {
                 Ok(result) => result,
                 Err(EVMError::Database(e)) => return Err(e.into()),
-                Err(EVMError::Transaction(invalid)) => match mode {
-                    Mode::Build => {
-                        outcome.rejected.push(RejectedTx {
-                            tx,
-                            reason: invalid.to_string(),
-                        });
-                        continue;
-                    }
-                    Mode::Verify => {
-                        return Err(ExecutionError::InvalidTransaction {
-                            index,
-                            hash: tx.hash(),
-                            reason: invalid.to_string(),
-                        });
-                    }
-                },
+                Err(EVMError::Transaction(invalid)) => {
+                    reject(mode, &mut outcome, index, tx, invalid.to_string())?;
+                    continue;
+                }
                 Err(other) => return Err(ExecutionError::Evm(other.to_string())),
             };
             let receipt = receipt_for(&tx, &result, outcome.gas_used);
@@ -230,6 +204,28 @@ pub fn execute_block<S: StateReader + ?Sized>(
     }
     outcome.changes = state.into_changes();
     Ok(outcome)
+}
+
+/// A transaction that cannot be executed: left out of a block being built, fatal to a block
+/// being verified.
+fn reject(
+    mode: Mode,
+    outcome: &mut BlockOutcome,
+    index: usize,
+    tx: RecoveredTx,
+    reason: String,
+) -> Result<(), ExecutionError> {
+    match mode {
+        Mode::Build => {
+            outcome.rejected.push(RejectedTx { tx, reason });
+            Ok(())
+        }
+        Mode::Verify => Err(ExecutionError::InvalidTransaction {
+            index,
+            hash: tx.hash(),
+            reason,
+        }),
+    }
 }
 
 fn receipt_for(tx: &RecoveredTx, result: &ExecutionResult, gas_before: u64) -> StoredReceipt {

@@ -224,8 +224,10 @@ impl Channel {
             Some(_) => {}
         }
         // Governance may have changed the per-transaction gas cap and the minimum price.
+        // One view of the head state for every check of this transaction.
+        let snapshot = self.store.snapshot()?;
         let consortium = self
-            .consortium()
+            .consortium_in(&snapshot)
             .map_err(|e| AdmissionError::State(e.to_string()))?;
         let (tx_gas_limit, min_gas_price) = match &consortium {
             Some(c) => (
@@ -261,7 +263,7 @@ impl Channel {
         if committed {
             return Ok(hash);
         }
-        self.check_permission(&tx, consortium.as_deref())?;
+        self.check_permission(&tx, consortium.as_deref(), &snapshot)?;
         let account = account.unwrap_or_default();
         let cost = U256::from(gas) * U256::from(price) + tx.envelope().value();
         if account.balance < cost {
@@ -297,8 +299,16 @@ impl Channel {
                 channel: self.config.name.clone(),
                 source,
             })?;
+        self.consortium_in(&snapshot)
+    }
+
+    /// The channel configuration in `snapshot` (parsed once per configuration, then cached).
+    fn consortium_in(
+        &self,
+        snapshot: &ricaas_storage::Snapshot,
+    ) -> Result<Option<std::sync::Arc<ricaas_execution::system::Consortium>>, ChannelError> {
         ricaas_execution::system::Consortium::load(&mut ricaas_execution::system::StateSlots(
-            &snapshot,
+            snapshot,
         ))
         .map_err(|e| ChannelError::Config {
             channel: self.config.name.clone(),
@@ -318,23 +328,20 @@ impl Channel {
         &self,
         tx: &RecoveredTx,
         consortium: Option<&ricaas_execution::system::Consortium>,
+        snapshot: &ricaas_storage::Snapshot,
     ) -> Result<(), AdmissionError> {
         use ricaas_execution::system::{self, Action, StateSlots};
         let Some(consortium) = consortium else {
             return Ok(());
         };
-        let snapshot = self.store.snapshot()?;
-        let mut slots = StateSlots(&snapshot);
+        let mut slots = StateSlots(snapshot);
         let read = |e: ricaas_execution::StateReadError| AdmissionError::State(e.to_string());
         let action = if tx.envelope().is_create() {
             Action::Deploy
         } else {
             Action::Write
         };
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        system::check_sender(consortium, &mut slots, tx.sender(), action, now)
+        system::check_sender(consortium, &mut slots, tx.sender(), action, unix_now_secs())
             .map_err(read)?
             .map_err(|refused| AdmissionError::Permission(Box::new(refused)))
     }
@@ -385,6 +392,13 @@ impl Channel {
         );
         Ok(Some(sealed))
     }
+}
+
+/// Wall-clock Unix seconds: validity of certificates and read tokens at admission.
+fn unix_now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The genesis block: the configured accounts funded and, in a consortium channel, the system
@@ -490,7 +504,8 @@ impl ChannelBackend for Channel {
 
     fn authorize_read(&self, authorization: Option<&str>) -> Result<(), String> {
         use ricaas_execution::system::{self, Action, StateSlots};
-        let consortium = self.consortium().map_err(|e| e.to_string())?;
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        let consortium = self.consortium_in(&snapshot).map_err(|e| e.to_string())?;
         let Some(token) = authorization else {
             if consortium.is_none()
                 || self
@@ -513,9 +528,7 @@ impl ChannelBackend for Channel {
                 .replace("expires: 0", "expires: <unix seconds>")
             ));
         };
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = unix_now_secs();
         let reader = ricaas_crypto::token::verify_read_token(
             token,
             self.config.name.as_str(),
@@ -526,7 +539,6 @@ impl ChannelBackend for Channel {
         let Some(consortium) = consortium else {
             return Ok(());
         };
-        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
         system::check_sender(
             &consortium,
             &mut StateSlots(&snapshot),

@@ -8,12 +8,12 @@
 
 use super::{
     Consortium, SlotReader, SlotStore,
-    membership::{Journal, Outcome, VIEW_GAS, admin_of, refuse_indirect_or_paid},
+    membership::{Journal, Outcome, VIEW_GAS, admin_of, decode_system_call},
     read_bytes, write_bytes,
 };
 use crate::StateReadError;
 use alloy_primitives::{Address, Bytes, U256, keccak256};
-use alloy_sol_types::{SolCall, SolEvent, SolInterface};
+use alloy_sol_types::{SolCall, SolEvent};
 use revm::{
     Database,
     context::{Block, ContextTr},
@@ -336,14 +336,9 @@ where
     CTX: ContextTr,
     CTX::Db: Database<Error = StateReadError>,
 {
-    if let Some(refused) = refuse_indirect_or_paid(inputs) {
-        return Ok(refused);
-    }
-    let Ok(call) = IGovernance::IGovernanceCalls::abi_decode(input) else {
-        return Ok(Outcome::Revert(
-            "unknown function or malformed arguments".into(),
-            VIEW_GAS,
-        ));
+    let call = match decode_system_call::<IGovernance::IGovernanceCalls>(inputs, input) {
+        Ok(call) => call,
+        Err(refused) => return Ok(refused),
     };
     let height = context.block().number().saturating_to::<u64>();
     let now = context.block().timestamp().saturating_to::<u64>();

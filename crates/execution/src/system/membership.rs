@@ -197,9 +197,22 @@ where
     }
 }
 
-/// System contracts act for their direct caller only and hold no ether: delegate calls (which
-/// would let a contract act with its caller's identity) and value transfers are refused.
-pub(super) fn refuse_indirect_or_paid(inputs: &CallInputs) -> Option<Outcome> {
+/// The call a system contract received, or the revert refusing it: system contracts act for
+/// their direct caller only and hold no ether, and take only their own interface's calls.
+pub(super) fn decode_system_call<Calls: SolInterface>(
+    inputs: &CallInputs,
+    input: &[u8],
+) -> Result<Calls, Outcome> {
+    if let Some(refused) = refuse_indirect_or_paid(inputs) {
+        return Err(refused);
+    }
+    Calls::abi_decode(input)
+        .map_err(|_| Outcome::Revert("unknown function or malformed arguments".into(), VIEW_GAS))
+}
+
+/// Delegate calls (which would let a contract act with its caller's identity) and value
+/// transfers are refused.
+fn refuse_indirect_or_paid(inputs: &CallInputs) -> Option<Outcome> {
     if matches!(
         inputs.scheme,
         CallScheme::DelegateCall | CallScheme::CallCode
@@ -228,14 +241,9 @@ where
     CTX: ContextTr,
     CTX::Db: Database<Error = StateReadError>,
 {
-    if let Some(refused) = refuse_indirect_or_paid(inputs) {
-        return Ok(refused);
-    }
-    let Ok(call) = IMembership::IMembershipCalls::abi_decode(input) else {
-        return Ok(Outcome::Revert(
-            "unknown function or malformed arguments".into(),
-            VIEW_GAS,
-        ));
+    let call = match decode_system_call::<IMembership::IMembershipCalls>(inputs, input) {
+        Ok(call) => call,
+        Err(refused) => return Ok(refused),
     };
     let height = context.block().number().saturating_to::<u64>();
     let now = context.block().timestamp().saturating_to::<u64>();
