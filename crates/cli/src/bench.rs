@@ -138,34 +138,39 @@ fn read_headers(
     Ok(headers)
 }
 
-/// Who the bench reads as (set once the chain id is known).
-pub(crate) static READ_AS: std::sync::OnceLock<(DevKey, u64)> = std::sync::OnceLock::new();
+/// Who a client reads as: an account's key and the chain id its read token names.
+pub(crate) type Reader<'a> = Option<(&'a DevKey, u64)>;
 
-fn headers_for(url: &str) -> anyhow::Result<jsonrpsee::http_client::HeaderMap> {
-    match READ_AS.get() {
-        Some((key, chain_id)) => read_headers(url, key, *chain_id),
+fn headers_for(url: &str, reader: Reader<'_>) -> anyhow::Result<jsonrpsee::http_client::HeaderMap> {
+    match reader {
+        Some((key, chain_id)) => read_headers(url, key, chain_id),
         None => Ok(jsonrpsee::http_client::HeaderMap::new()),
     }
 }
 
-fn http_client(url: &str, concurrency: usize) -> anyhow::Result<HttpClient> {
+fn http_client(url: &str, concurrency: usize, reader: Reader<'_>) -> anyhow::Result<HttpClient> {
     Ok(HttpClientBuilder::default()
         .max_concurrent_requests(concurrency.max(8))
         .request_timeout(Duration::from_secs(60))
-        .set_headers(headers_for(url)?)
+        .set_headers(headers_for(url, reader)?)
         .build(url)?)
 }
 
-pub(crate) async fn submitter(url: &str, concurrency: usize) -> anyhow::Result<Submitter> {
+/// A client of `url`; `reader` signs the read token queries need (none for `eth_chainId`).
+pub(crate) async fn submitter(
+    url: &str,
+    concurrency: usize,
+    reader: Reader<'_>,
+) -> anyhow::Result<Submitter> {
     if url.starts_with("ws") {
         let client = WsClientBuilder::default()
             .max_concurrent_requests(4096)
-            .set_headers(headers_for(url)?)
+            .set_headers(headers_for(url, reader)?)
             .build(url)
             .await?;
         Ok(Submitter::Ws(Arc::new(client)))
     } else {
-        Ok(Submitter::Http(http_client(url, concurrency)?))
+        Ok(Submitter::Http(http_client(url, concurrency, reader)?))
     }
 }
 
@@ -269,15 +274,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow!("--private-key is not a 32-byte hex key"))?,
         (None, None) => bail!("give a funded account with --key-file or --private-key"),
     };
-    let control = submitter(&args.rpc, args.concurrency).await?;
+    let control = submitter(&args.rpc, args.concurrency, None).await?;
     let chain_id = quantity(
         &control
             .request::<Value>("eth_chainId", rpc_params![])
             .await?,
     )?;
     // eth_chainId needs no token; everything after reads as the funder.
-    let _ = READ_AS.set((funder.clone(), chain_id));
-    let control = submitter(&args.rpc, args.concurrency).await?;
+    let reader = Some((&funder, chain_id));
+    let control = submitter(&args.rpc, args.concurrency, reader).await?;
     let gas_price = quantity(
         &control
             .request::<Value>("eth_gasPrice", rpc_params![])
@@ -449,7 +454,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
 
     // Watch blocks for finality while submitting.
-    let watcher_client = submitter(&args.rpc, 2).await?;
+    let watcher_client = submitter(&args.rpc, 2, reader).await?;
     let start_height = quantity(
         &watcher_client
             .request::<Value>("eth_blockNumber", rpc_params![])
@@ -499,7 +504,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .collect();
     anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
     for worker in 0..args.concurrency {
-        let client = submitter(endpoints[worker % endpoints.len()], args.concurrency).await?;
+        let client = submitter(
+            endpoints[worker % endpoints.len()],
+            args.concurrency,
+            reader,
+        )
+        .await?;
         let signed = signed.clone();
         let (concurrency, batch, rate) = (args.concurrency, args.batch, args.rate);
         tasks.push(tokio::spawn(async move {

@@ -1,7 +1,7 @@
 //! `ricaas member`: an organization admin's on-chain membership operations — enroll
 //! certificates its CA issued, revoke accounts of its organization, show an account's identity.
 
-use crate::bench::{Call, READ_AS, Submitter, legacy, quantity, sign, submitter, wait_receipt};
+use crate::bench::{Call, Submitter, legacy, quantity, sign, submitter, wait_receipt};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_sol_types::{SolCall as _, SolError as _};
 use anyhow::{Context as _, bail};
@@ -125,13 +125,12 @@ pub(crate) async fn admin_client(
     admin: &DevKey,
 ) -> anyhow::Result<(Submitter, u64, u128)> {
     let chain_id = quantity(
-        &submitter(rpc, 4)
+        &submitter(rpc, 4, None)
             .await?
             .request::<Value>("eth_chainId", rpc_params![])
             .await?,
     )?;
-    let _ = READ_AS.set((admin.clone(), chain_id));
-    let control = submitter(rpc, 4).await?;
+    let control = submitter(rpc, 4, Some((admin, chain_id))).await?;
     let gas_price = quantity(
         &control
             .request::<Value>("eth_gasPrice", rpc_params![])

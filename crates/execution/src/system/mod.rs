@@ -17,11 +17,9 @@ use crate::StateReadError;
 use alloy_primitives::{Address, U256};
 use ricaas_primitives::{
     policy::Signer,
-    system::{IdentityRecord, MEMBERSHIP_ADDRESS},
+    system::{CONFIG_ADDRESS, IdentityRecord, MEMBERSHIP_ADDRESS},
 };
 use ricaas_storage::StateReader;
-
-pub use ricaas_primitives::system::{CONFIG_ADDRESS, MEMBERSHIP_ADDRESS as MEMBERSHIP};
 
 /// Reads one storage slot of one account.
 pub trait SlotReader {
