@@ -70,6 +70,25 @@ enum GovernanceCommand {
         #[arg(long)]
         at: u64,
     },
+    /// Propose a validator: its node certificate (Ed25519, OU=node, issued by a member CA) and
+    /// the p2p address (ip:port) the other nodes reach it on. It votes from the consensus epoch
+    /// after the change applies.
+    AddValidator {
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        p2p_address: std::net::SocketAddr,
+        #[arg(long)]
+        at: u64,
+    },
+    /// Propose removing a validator (by its Ed25519 public key, hex) from the consensus epoch
+    /// after the change applies.
+    RemoveValidator {
+        #[arg(long)]
+        key: alloy_primitives::B256,
+        #[arg(long)]
+        at: u64,
+    },
     /// Vote for a proposal (one vote per organization).
     Vote {
         #[arg(long)]
@@ -148,6 +167,21 @@ pub async fn run(args: GovernanceArgs) -> anyhow::Result<()> {
         .abi_encode(),
         GovernanceCommand::RemoveOrg { name, at } => IGovernance::proposeRemoveOrgCall {
             name,
+            effectiveHeight: at,
+        }
+        .abi_encode(),
+        GovernanceCommand::AddValidator {
+            cert,
+            p2p_address,
+            at,
+        } => IGovernance::proposeAddValidatorCall {
+            nodeCertificate: der_of(&cert)?,
+            p2pAddress: p2p_address.to_string(),
+            effectiveHeight: at,
+        }
+        .abi_encode(),
+        GovernanceCommand::RemoveValidator { key, at } => IGovernance::proposeRemoveValidatorCall {
+            nodeKey: key,
             effectiveHeight: at,
         }
         .abi_encode(),

@@ -42,7 +42,12 @@ fn write_identity(
 
 /// Creates `orgs` organizations (org1, org2, …) under `<dir>/orgs` and `validators` node
 /// identities assigned round-robin (validator i belongs to org (i mod orgs) + 1).
-pub fn create(dir: &Path, orgs: usize, validators: usize) -> anyhow::Result<CreatedConsortium> {
+pub fn create(
+    dir: &Path,
+    orgs: usize,
+    validators: usize,
+    epoch_length: u64,
+) -> anyhow::Result<CreatedConsortium> {
     anyhow::ensure!(orgs >= 1, "--orgs must be at least 1");
     let mut config = ConsortiumConfig {
         readers: "ANY Members".into(),
@@ -52,6 +57,7 @@ pub fn create(dir: &Path, orgs: usize, validators: usize) -> anyhow::Result<Crea
         orgs: Vec::new(),
         validators: Vec::new(),
         members: Vec::new(),
+        epoch_length,
     };
     let mut cas = Vec::new();
     let mut dev_key = None;

@@ -47,6 +47,10 @@ pub struct UpArgs {
     /// created.
     #[arg(long)]
     anonymous_reads: bool,
+    /// Heights per consensus epoch: validators added or removed by governance take part from
+    /// the epoch after the change applies. Used when the network is created.
+    #[arg(long, default_value_t = ricaas_primitives::system::DEFAULT_EPOCH_LENGTH, value_parser = clap::value_parser!(u64).range(2..))]
+    epoch_length: u64,
     /// Create the network's files and exit without starting it (run each validator with
     /// `ricaas node --config <data-dir>/nodes/<i>/ricaas.toml`).
     #[arg(long)]
@@ -82,7 +86,7 @@ fn consortium_channel(
     dir: &Path,
     args: &UpArgs,
 ) -> anyhow::Result<(ChannelConfig, crate::orgs::CreatedConsortium)> {
-    let created = crate::orgs::create(dir, args.orgs, args.nodes)?;
+    let created = crate::orgs::create(dir, args.orgs, args.nodes, args.epoch_length)?;
     let mut channel = ChannelConfig::development(
         args.chain_id,
         genesis_for(&[&created.dev_key, &created.admin_key]),

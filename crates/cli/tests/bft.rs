@@ -399,3 +399,146 @@ fn a_governance_policy_change_applies_on_every_validator_at_its_height() {
         );
     }
 }
+
+/// A fresh local address for a node to listen on.
+fn free_addr() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// Proposes a validator change through validator 0 as org1's admin and has org2 and org3 vote
+/// (MAJORITY of four); returns the height it applies at.
+fn vote_validator_change(cluster: &Cluster, id: u64, change: &[&str]) -> u64 {
+    let at = cluster.rpc(0).block_number() + 4;
+    let mut args = change.to_vec();
+    let at_text = at.to_string();
+    args.extend(["--at", &at_text]);
+    let (ok, out) = governance(cluster, 0, "org1-admin.key", &args);
+    assert!(ok && out.contains(&format!("proposal {id} submitted")), "{out}");
+    let id_text = id.to_string();
+    for key in ["org2-admin.key", "org3-admin.key"] {
+        let (ok, out) = governance(cluster, 0, key, &["vote", "--id", &id_text]);
+        assert!(ok, "{out}");
+    }
+    let (ok, out) = governance(cluster, 0, "org4-admin.key", &["show", "--id", &id_text]);
+    assert!(ok && out.contains("\"state\":\"approved\""), "{out}");
+    // Approved after `at` had passed: it applies in the next block.
+    at.max(cluster.rpc(0).block_number())
+}
+
+/// The running nodes all commit `blocks` more blocks within `within`.
+fn progresses(cluster: &Cluster, blocks: u64, within: Duration) {
+    let from = cluster
+        .running()
+        .iter()
+        .filter_map(|i| cluster.height(*i))
+        .max()
+        .unwrap_or(0);
+    cluster.wait_all_reach(from + blocks, within);
+}
+
+/// Governance changes the validator set of a running network without stopping it: a fifth
+/// validator, voted in, joins at the next consensus epoch (it syncs from genesis as a follower,
+/// then votes), and a validator voted out stops counting from the epoch after. The end state is
+/// proved by quorum arithmetic: with validators 2 and 3 down, only {0, 1, new} run. Under the
+/// original four they could not finalize (2 of 4 < 3), nor under five (3 of 5 < 4); they do
+/// only under {0, 1, 2, new}, where 3 of 4 suffice, so the new validator votes and the removed
+/// one no longer counts.
+#[test]
+fn a_fifth_validator_joins_and_one_is_removed_without_stopping_the_chain() {
+    const EPOCH: u64 = 10;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::create_with(dir.path(), 4, &["--epoch-length", "10"]);
+    for index in 0..4 {
+        cluster.launch(index);
+    }
+
+    // org2 certifies a new node; its configuration is a copy of validator 0's with its own key,
+    // listen addresses and data.
+    let orgs = cluster.dir.join("orgs");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ricaas"))
+        .args(["ca", "--dir"])
+        .arg(&orgs)
+        .args(["--org", "org2", "enroll", "--name", "node4", "--role", "node"])
+        .args(["--key-type", "ed25519"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("ricaas ca runs");
+    assert!(status.success());
+    let p2p = free_addr();
+    let template = std::fs::read_to_string(cluster.config(0)).expect("config");
+    let mut config = String::new();
+    for line in template.lines() {
+        let line = if line.starts_with("key_file = ") {
+            "key_file = \"../../orgs/org2/node4/key.pem\"".to_string()
+        } else if line.starts_with("p2p_listen = ") {
+            format!("p2p_listen = \"{p2p}\"")
+        } else if line.starts_with("listen = ") {
+            "listen = \"127.0.0.1:0\"".to_string()
+        } else {
+            line.to_string()
+        };
+        config.push_str(&line);
+        config.push('\n');
+    }
+    let joiner = cluster.add_node(&config);
+    assert_eq!(joiner, 4);
+    // Not a validator yet: it starts, serves its (empty) chain, and waits.
+    cluster.launch(joiner);
+
+    let certificate = orgs.join("org2/node4/cert.pem");
+    let p2p_text = p2p.to_string();
+    let applied = vote_validator_change(
+        &cluster,
+        0,
+        &[
+            "add-validator",
+            "--cert",
+            certificate.to_str().expect("utf-8 path"),
+            "--p2p-address",
+            &p2p_text,
+        ],
+    );
+    // It votes from the epoch after the one the change applied in.
+    let joined_at = (applied / EPOCH + 1) * EPOCH;
+    cluster.wait_all_reach(joined_at + 3, CATCH_UP * 2);
+    cluster.assert_identical_up_to(joined_at + 3);
+    let joined_epoch = format!("entered consensus epoch epoch={} validators=5 voting=true", joined_at / EPOCH);
+    let log = cluster.log(joiner);
+    assert!(log.contains(&joined_epoch), "{log}");
+    let log = cluster.log(0);
+    assert!(
+        log.contains(&format!("entered consensus epoch epoch={} validators=5", joined_at / EPOCH)),
+        "{log}"
+    );
+
+    // One original validator down: 3 of the 4 originals cannot finalize alone among 5.
+    cluster.kill_9(3);
+    progresses(&cluster, 5, CATCH_UP);
+
+    // Remove the stopped validator; from the next epoch the remaining four need only three.
+    let removed_key = cluster.public_key(3);
+    let applied = vote_validator_change(
+        &cluster,
+        1,
+        &["remove-validator", "--key", &format!("0x{removed_key}")],
+    );
+    let smaller_from = (applied / EPOCH + 1) * EPOCH;
+    cluster.wait_all_reach(smaller_from + 2, CATCH_UP);
+    let log = cluster.log(0);
+    assert!(
+        log.contains(&format!("entered consensus epoch epoch={} validators=4", smaller_from / EPOCH)),
+        "{log}"
+    );
+    cluster.kill_9(2);
+    progresses(&cluster, 5, CATCH_UP);
+    let next_epoch = (cluster.min_height() / EPOCH + 1) * EPOCH;
+    cluster.wait_all_reach(next_epoch + 1, CATCH_UP);
+
+    // Validator 2 restarts epochs later: it resumes from its recorded epochs, catches up across
+    // the boundaries it missed and votes again.
+    cluster.launch(2);
+    progresses(&cluster, 3, CATCH_UP);
+    let height = cluster.min_height();
+    cluster.assert_identical_up_to(height);
+}

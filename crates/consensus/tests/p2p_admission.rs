@@ -3,7 +3,11 @@
 
 use commonware_p2p::{Receiver as _, Recipients, Sender as _};
 use commonware_runtime::{IoBuf, Runner as _, Supervisor as _, tokio};
-use ricaas_consensus::bft::{generate_node_key, public_key_of, start_network};
+use commonware_consensus::types::Epoch;
+use ricaas_consensus::bft::{
+    EpochValidator, LookupPeers, NodePublicKey, PeerTracker as _, ValidatorSet,
+    generate_node_key, public_key_of, start_network,
+};
 use std::{
     net::{SocketAddr, TcpListener},
     time::Duration,
@@ -19,6 +23,24 @@ fn free_addrs(count: usize) -> Vec<SocketAddr> {
         .iter()
         .map(|l| l.local_addr().expect("addr"))
         .collect()
+}
+
+/// Tracks `peers` as epoch 0's validators of a started network.
+fn track(network: &ricaas_consensus::bft::ValidatorNetwork<tokio::Context>, peers: &[(NodePublicKey, SocketAddr)]) {
+    let set = ValidatorSet(
+        peers
+            .iter()
+            .map(|(key, address)| EpochValidator {
+                key: key.clone(),
+                address: Some(*address),
+            })
+            .collect(),
+    );
+    let mut tracker = LookupPeers {
+        oracle: network.oracle.clone(),
+        configured: Default::default(),
+    };
+    tracker.track(Epoch::zero(), &set, &ValidatorSet(Vec::new()));
 }
 
 #[test]
@@ -39,29 +61,26 @@ fn only_listed_validators_can_connect_and_deliver_messages() {
             a,
             NAMESPACE,
             addrs[0],
-            validators.clone(),
             1 << 16,
-        )
-        .expect("a starts");
+        );
+        track(&net_a, &validators);
         let mut net_b = start_network(
             context.child("b"),
             b.clone(),
             NAMESPACE,
             addrs[1],
-            validators,
             1 << 16,
-        )
-        .expect("b starts");
+        );
+        track(&net_b, &validators);
         // The outsider lists validator a as its peer (it knows a's key and address).
         let mut net_x = start_network(
             context.child("outsider"),
             outsider.clone(),
             NAMESPACE,
             addrs[2],
-            vec![(public_key_of(&outsider), addrs[2]), (a_key, addrs[0])],
             1 << 16,
-        )
-        .expect("outsider starts");
+        );
+        track(&net_x, &[(public_key_of(&outsider), addrs[2]), (a_key, addrs[0])]);
 
         // A listed validator gets through (retry while connections are being established).
         let (sender_b, _) = &mut net_b.channels.transactions;

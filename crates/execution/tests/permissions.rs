@@ -88,6 +88,8 @@ impl Chain {
                 admins: "MAJORITY Admins".into(),
             },
             validators: vec![],
+            validator_addresses: Default::default(),
+            epoch_length: 10,
             parameters: Default::default(),
         };
         let consortium = Consortium::new(state).expect("valid configuration");
@@ -635,7 +637,136 @@ mod governance {
             );
             chain.reverted(tx)
         };
-        assert!(reason.contains("need consensus epochs"), "{reason}");
+        assert!(
+            reason.ends_with(&format!("{} is not a validator of this channel", hex::encode(B256::ZERO))),
+            "{reason}"
+        );
+    }
+
+    /// A node certificate of `org` for a fresh Ed25519 key; returns it (DER) and the key.
+    fn node_certificate(org: &Org, name: &str, role: Role) -> (Bytes, [u8; 32]) {
+        let key = IdentityKey::generate(KeyAlgorithm::Ed25519);
+        let certificate = org
+            .ca
+            .issue(name, role, key.public_key_info().expect("spki"), 30)
+            .expect("issued");
+        let public = ca::ed25519_key_of(&certificate).expect("ed25519");
+        (ca::certificate_der(&certificate).expect("der").into(), public)
+    }
+
+    fn configuration(chain: &Chain) -> ChannelConfigState {
+        let snapshot = chain.store.snapshot().expect("snapshot");
+        Consortium::load(&mut system::StateSlots(&snapshot))
+            .expect("loads")
+            .expect("a consortium channel")
+            .state()
+            .clone()
+    }
+
+    #[test]
+    fn validators_are_added_and_removed_by_vote_with_their_addresses() {
+        let mut chain = Chain::new();
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let add = |certificate: &Bytes, address: &str, at: u64| {
+            IGovernance::proposeAddValidatorCall {
+                nodeCertificate: certificate.clone(),
+                p2pAddress: address.into(),
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        };
+        // Refused up front: a client certificate, a non-Ed25519 node key, a bad address.
+        let (client_cert, _) = node_certificate(&chain.org1, "not-a-node", Role::Client);
+        let tx = chain.govern(&admin1, add(&client_cert, "10.0.0.5:9000", 10));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("role is client, not node"), "{reason}");
+        let p256 = IdentityKey::generate(KeyAlgorithm::P256);
+        let p256_cert = chain
+            .org1
+            .ca
+            .issue("p256-node", Role::Node, p256.public_key_info().expect("spki"), 30)
+            .expect("issued");
+        let p256_der: Bytes = ca::certificate_der(&p256_cert).expect("der").into();
+        let tx = chain.govern(&admin1, add(&p256_der, "10.0.0.5:9000", 10));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("node key must be Ed25519"), "{reason}");
+        let (node5, key5) = node_certificate(&chain.org2, "node5", Role::Node);
+        let tx = chain.govern(&admin1, add(&node5, "validator-5:9000", 10));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("is not an ip:port address"), "{reason}");
+        // A node certificate org1's CA issued in org2's name is refused.
+        let forged_key = IdentityKey::generate(KeyAlgorithm::Ed25519);
+        let forged = ca::CertificateAuthority::new_root("org2", KeyAlgorithm::P256, 30)
+            .expect("CA")
+            .issue("forged", Role::Node, forged_key.public_key_info().expect("spki"), 30)
+            .expect("issued");
+        let forged: Bytes = ca::certificate_der(&forged).expect("der").into();
+        let tx = chain.govern(&admin1, add(&forged, "10.0.0.6:9000", 10));
+        let reason = chain.reverted(tx);
+        assert!(reason.starts_with("the change would make an invalid configuration: validator certificate 0"), "{reason}");
+
+        // Proposed by org1, not applied before org2's vote (MAJORITY of two needs both).
+        let at = chain.head() + 3;
+        let propose = chain.govern(&admin1, add(&node5, "10.0.0.5:9000", at));
+        assert_eq!(chain.block(vec![propose]).0, vec![true]);
+        chain.advance_to(at + 1);
+        assert!(configuration(&chain).validators.is_empty());
+        let at = chain.head() + 2;
+        let vote = chain.govern(&admin2, IGovernance::voteCall { id: 0 }.abi_encode());
+        assert_eq!(chain.block(vec![vote]).0, vec![true]);
+        chain.advance_to(at);
+        let config = configuration(&chain);
+        assert_eq!(config.validators, vec![hex::encode(&node5)]);
+        assert_eq!(
+            config.validator_addresses.get(&hex::encode(key5)),
+            Some(&"10.0.0.5:9000".parse().expect("addr"))
+        );
+
+        // The same key twice, and a second validator on the same address, are refused.
+        let tx = chain.govern(&admin1, add(&node5, "10.0.0.7:9000", 10));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("the same node key is listed twice"), "{reason}");
+        let (node6, key6) = node_certificate(&chain.org1, "node6", Role::Node);
+        let tx = chain.govern(&admin1, add(&node6, "10.0.0.5:9000", 10));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("10.0.0.5:9000 is already used"), "{reason}");
+
+        // Add node6, then remove node5; the last validator cannot be removed.
+        let at = chain.head() + 2;
+        let propose = chain.govern(&admin1, add(&node6, "10.0.0.6:9000", at));
+        let vote = chain.govern(&admin2, IGovernance::voteCall { id: 1 }.abi_encode());
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        chain.advance_to(at);
+        let remove = |key: [u8; 32], at: u64| {
+            IGovernance::proposeRemoveValidatorCall {
+                nodeKey: B256::from(key),
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        };
+        let at = chain.head() + 2;
+        let propose = chain.govern(&admin2, remove(key5, at));
+        let vote = chain.govern(&admin1, IGovernance::voteCall { id: 2 }.abi_encode());
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        chain.advance_to(at);
+        let config = configuration(&chain);
+        assert_eq!(config.validators, vec![hex::encode(&node6)]);
+        assert!(!config.validator_addresses.contains_key(&hex::encode(key5)));
+        assert_eq!(chain.proposal(2)["status"]["state"], "applied");
+        let tx = chain.govern(&admin1, remove(key6, chain.head() + 2));
+        let reason = chain.reverted(tx);
+        assert!(reason.ends_with("the channel's last validator cannot be removed"), "{reason}");
+        // org1 runs a validator now: it cannot be removed before its validator.
+        let tx = chain.govern(
+            &admin2,
+            IGovernance::proposeRemoveOrgCall {
+                name: "org1".into(),
+                effectiveHeight: chain.head() + 2,
+            }
+            .abi_encode(),
+        );
+        let reason = chain.reverted(tx);
+        assert!(reason.ends_with("organization org1 still runs validators: remove them first (proposeRemoveValidator)"), "{reason}");
     }
 
     #[test]

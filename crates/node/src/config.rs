@@ -190,6 +190,14 @@ pub struct ConsortiumConfig {
     /// Certificates enrolled from the first block (admins and clients).
     #[serde(default)]
     pub members: Vec<String>,
+    /// Heights per consensus epoch: validators added or removed by governance vote from the
+    /// epoch after the change applies.
+    #[serde(default = "default_epoch_length")]
+    pub epoch_length: u64,
+}
+
+fn default_epoch_length() -> u64 {
+    ricaas_primitives::system::DEFAULT_EPOCH_LENGTH
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +253,8 @@ impl ConsortiumConfig {
                 .enumerate()
                 .map(|(i, pem)| der_hex(&format!("channel.consortium.validators[{i}]"), pem))
                 .collect::<Result<_, String>>()?,
+            validator_addresses: Default::default(),
+            epoch_length: self.epoch_length,
             parameters: Default::default(),
         };
         ricaas_execution::system::Consortium::new(state)
@@ -294,6 +304,9 @@ writers = "{writers}"
 contract_deployers = "{contract_deployers}"
 # Who approves changes of the channel configuration.
 admins = "{admins}"
+# Heights per consensus epoch. Validators added or removed by a governance vote take part from
+# the epoch after the change applies.
+epoch_length = {epoch_length}
 # Node certificates of the validators (Ed25519 keys, issued by member CAs with OU=node).
 validators = [
 {validators}]
@@ -306,6 +319,7 @@ members = [
             writers = self.writers,
             contract_deployers = self.contract_deployers,
             admins = self.admins,
+            epoch_length = self.epoch_length,
             validators = list(&self.validators),
             members = list(&self.members),
         )
@@ -633,6 +647,7 @@ mod tests {
             .expect("admin cert");
         let mut channel = ChannelConfig::development(7, vec![], 1_700_000_000_000);
         channel.consortium = Some(ConsortiumConfig {
+            epoch_length: 25,
             readers: "ANY Members".into(),
             writers: "ANY Members".into(),
             contract_deployers: "ANY Admins".into(),

@@ -6,10 +6,11 @@ use commonware_runtime::{Handle, Supervisor as _, tokio::Context};
 use ricaas_consensus::{
     Ordering, OrderingError, SoloConfig, SoloSequencer,
     bft::{
-        self, Halted, NetworkError, NodeKeyError, ReplicatedChain as _, Timing, ValidatorConfig,
+        self, Halted, NodeKeyError, ReplicatedChain as _, StartError, Timing, ValidatorConfig,
         ValidatorHandle,
     },
 };
+use ricaas_primitives::system::MAX_VALIDATORS;
 use ricaas_rpc::{RpcLimits, RpcServerError, start_rpc_server};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinHandle};
@@ -28,14 +29,10 @@ pub enum NodeError {
     NodeKey { path: String, detail: String },
     #[error("consensus.validators: {0}")]
     Validator(#[from] NodeKeyError),
-    #[error(
-        "this node's public key {0} is not among consensus.validators: add it, or use the key file of a listed validator"
-    )]
-    NotAValidator(String),
     #[error("{0}")]
     Uncertified(String),
-    #[error("p2p network: {0}")]
-    Network(#[from] NetworkError),
+    #[error("consensus: {0}")]
+    Consensus(#[from] StartError),
     #[error("CHAIN HALTED: {0}")]
     Halted(String),
 }
@@ -155,38 +152,68 @@ async fn start_bft(
         bft::node_key_from_hex(&key_text).map_err(|e| key_error(e.to_string()))?
     };
     let me = bft::public_key_of(&signer);
-    let validators = bft_config
+    let listed = bft_config
         .validators
         .iter()
         .map(|v| Ok((bft::public_key_from_hex(&v.public_key)?, v.address)))
         .collect::<Result<Vec<_>, NodeKeyError>>()?;
     // In a consortium channel the validators are those whose node certificates the channel
-    // configuration holds; the config file only says where to reach them.
-    if let Some(consortium) = channel.consortium()? {
-        let certified: Vec<String> = consortium
-            .validators
-            .iter()
-            .map(|v| hex::encode(v.public_key))
-            .collect();
-        let listed: Vec<String> = validators
-            .iter()
-            .map(|(key, _)| bft::public_key_to_hex(key))
-            .collect();
-        if let Some(stray) = listed.iter().find(|k| !certified.contains(k)) {
-            return Err(NodeError::Uncertified(format!(
-                "consensus.validators lists {stray}, which is not the key of a validator certificate in channel {}",
-                consortium.channel
-            )));
+    // configuration holds (at genesis, then as governance changes them); the config file says
+    // where to reach the genesis validators.
+    let (genesis_validators, epoch_length) = match &config.channel.consortium {
+        Some(genesis) => {
+            let genesis_consortium = genesis
+                .consortium(&config.channel.name)
+                .map_err(|message| ChannelError::Config {
+                    channel: config.channel.name.clone(),
+                    message,
+                })?;
+            let current = channel.consortium()?;
+            let certified = |key: &str| {
+                std::iter::once(&genesis_consortium)
+                    .chain(current.as_deref())
+                    .any(|c| c.validators.iter().any(|v| hex::encode(v.public_key) == key))
+            };
+            let listed_hex: Vec<String> = listed
+                .iter()
+                .map(|(key, _)| bft::public_key_to_hex(key))
+                .collect();
+            if let Some(stray) = listed_hex.iter().find(|k| !certified(k)) {
+                return Err(NodeError::Uncertified(format!(
+                    "consensus.validators lists {stray}, which is not the key of a validator certificate in channel {}",
+                    genesis_consortium.channel
+                )));
+            }
+            let genesis_keys = genesis_consortium
+                .validators
+                .iter()
+                .map(|v| hex::encode(v.public_key))
+                .collect::<Vec<_>>();
+            if let Some(missing) = genesis_keys.iter().find(|k| !listed_hex.contains(k)) {
+                return Err(NodeError::Uncertified(format!(
+                    "genesis validator {missing} of channel {} has no address in consensus.validators",
+                    genesis_consortium.channel
+                )));
+            }
+            let keys = genesis_keys
+                .iter()
+                .map(|k| bft::public_key_from_hex(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            let length = std::num::NonZeroU64::new(genesis.epoch_length)
+                .unwrap_or(std::num::NonZeroU64::MIN);
+            (keys, length)
         }
-        if let Some(missing) = certified.iter().find(|k| !listed.contains(k)) {
-            return Err(NodeError::Uncertified(format!(
-                "validator {missing} of channel {} has no address in consensus.validators",
-                consortium.channel
-            )));
-        }
-    }
-    if !validators.iter().any(|(key, _)| *key == me) {
-        return Err(NodeError::NotAValidator(bft::public_key_to_hex(&me)));
+        // An open development channel: the listed validators, for good.
+        None => (
+            listed.iter().map(|(key, _)| key.clone()).collect(),
+            std::num::NonZeroU64::new(1 << 62).unwrap_or(std::num::NonZeroU64::MAX),
+        ),
+    };
+    if !genesis_validators.contains(&me) {
+        tracing::info!(
+            key = %bft::public_key_to_hex(&me),
+            "this node is not a genesis validator: it follows the chain, and votes from the epoch whose validator set includes its key"
+        );
     }
     let namespace = namespace(&channel);
     let limits = channel.block_limits();
@@ -195,17 +222,21 @@ async fn start_bft(
         signer.clone(),
         &namespace,
         bft_config.p2p_listen,
-        validators.clone(),
-        bft::max_message_size(validators.len(), &limits),
-    )?;
+        bft::max_message_size(MAX_VALIDATORS, &limits),
+    );
     let (gossip, outgoing) = tokio::sync::mpsc::channel(1 << 16);
     channel.set_gossip(gossip);
+    let tracker = bft::LookupPeers {
+        oracle: network.oracle.clone(),
+        configured: listed.into_iter().collect(),
+    };
     let validator = bft::start_validator(
         runtime.child("validator"),
         ValidatorConfig {
             namespace,
             signer,
-            validators: validators.into_iter().map(|(key, _)| key).collect(),
+            validators: genesis_validators,
+            epoch_length,
             partition_prefix: config.channel.name.to_string(),
             block_limits: limits,
             timing: Timing {
@@ -219,9 +250,10 @@ async fn start_bft(
         network.channels,
         network.oracle.clone(),
         network.oracle,
+        tracker,
         outgoing,
     )
-    .await;
+    .await?;
     Ok(Engine::Bft {
         validator,
         network: network.handle,

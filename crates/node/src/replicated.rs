@@ -181,6 +181,25 @@ impl ReplicatedChain for Channel {
         self.head().height
     }
 
+    fn validators(
+        &self,
+    ) -> Result<Option<Vec<([u8; 32], Option<std::net::SocketAddr>)>>, ChannelError> {
+        Ok(self.consortium()?.map(|consortium| {
+            consortium
+                .validators
+                .iter()
+                .map(|v| {
+                    let address = consortium
+                        .state()
+                        .validator_addresses
+                        .get(&hex::encode(v.public_key))
+                        .copied();
+                    (v.public_key, address)
+                })
+                .collect()
+        }))
+    }
+
     fn has_state(&self, hash: &B256) -> bool {
         self.head().hash() == *hash || self.pending().lock().blocks.contains_key(hash)
     }

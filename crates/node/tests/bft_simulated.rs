@@ -16,7 +16,10 @@ use commonware_cryptography::{
     ed25519::{PrivateKey, PublicKey},
     sha256::Sha256,
 };
-use commonware_p2p::simulated::{self, Link, Oracle};
+use commonware_p2p::{
+    simulated::{self, Link, Oracle},
+    utils::mux::Muxer,
+};
 use commonware_runtime::{Clock, Handle, Quota, Runner as _, Supervisor, deterministic};
 use commonware_utils::{NZU32, NZUsize, ordered::Set};
 use ricaas_consensus::bft::{self, Networks, ReplicatedChain as _, Timing, ValidatorConfig};
@@ -132,6 +135,7 @@ impl Harness {
                     namespace: NAMESPACE.to_vec(),
                     signer: harness.keys[index].clone(),
                     validators: publics.clone(),
+                    epoch_length: std::num::NonZeroU64::new(1 << 62).expect("non-zero"),
                     partition_prefix: format!("validator-{index}"),
                     block_limits: channel.block_limits(),
                     timing: Timing {
@@ -145,9 +149,11 @@ impl Harness {
                 networks,
                 oracle.manager(),
                 oracle.control(public.clone()),
+                bft::FixedPeers,
                 outgoing,
             )
-            .await;
+            .await
+            .expect("validator starts");
             harness.channels.push(Some(channel));
             harness.handles.push(vec![handle.consensus, handle.marshal]);
         }
@@ -371,8 +377,24 @@ fn simulated_equivocating_validator_cannot_split_or_stall_the_honest_ones() {
                 relay: Arc::new(mocks::relay::Relay::new()),
             },
         );
+        // Honest nodes carry consensus traffic on per-epoch sub-channels: speak epoch 0's.
         let networks = register(&oracle, &publics[0]).await;
-        equivocator.start(networks.votes, networks.certificates);
+        let (votes_mux, mut votes) = Muxer::new(
+            context.child("byzantine_votes"),
+            networks.votes.0,
+            networks.votes.1,
+        );
+        votes_mux.start();
+        let (certificates_mux, mut certificates) = Muxer::new(
+            context.child("byzantine_certificates"),
+            networks.certificates.0,
+            networks.certificates.1,
+        );
+        certificates_mux.start();
+        equivocator.start(
+            votes.register(0).await.expect("epoch 0 votes"),
+            certificates.register(0).await.expect("epoch 0 certificates"),
+        );
         let txs = harness.transfers(0, 20);
         for (_, raw) in &txs {
             harness.channel(1).submit(raw).expect("admitted");

@@ -49,7 +49,12 @@ alloy_sol_types::sol! {
         function proposeRevoke(address account, uint64 effectiveHeight) external returns (uint64 id);
         /// `name` is tx_gas_limit or min_gas_price.
         function proposeSetParameter(string name, uint256 value, uint64 effectiveHeight) external returns (uint64 id);
-        function proposeAddValidator(bytes nodeCertificate, uint64 effectiveHeight) external returns (uint64 id);
+        /// Adds a validator from the next consensus epoch after `effectiveHeight`: `nodeCertificate`
+        /// (DER) was issued by a member CA with OU=node and holds the node's Ed25519 key;
+        /// `p2pAddress` (`host:port`, an IP address) is where the other nodes reach it.
+        function proposeAddValidator(bytes nodeCertificate, string p2pAddress, uint64 effectiveHeight) external returns (uint64 id);
+        /// Removes the validator with Ed25519 key `nodeKey` from the next consensus epoch after
+        /// `effectiveHeight`.
         function proposeRemoveValidator(bytes32 nodeKey, uint64 effectiveHeight) external returns (uint64 id);
         function vote(uint64 id) external;
         /// The proposal as JSON: change, proposer, effective height, approving orgs, status.
@@ -182,9 +187,27 @@ pub struct ChannelConfigState {
     pub policies: PolicyTexts,
     /// Node certificates of the validators (their Ed25519 keys vote and connect).
     pub validators: Vec<String>,
+    /// p2p addresses (`ip:port`) of validators added by governance, by Ed25519 key (hex). The
+    /// genesis validators' addresses are in each node's configuration.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub validator_addresses: std::collections::BTreeMap<String, std::net::SocketAddr>,
+    /// Heights per consensus epoch. The validators of epoch e+1 are those of this
+    /// configuration after epoch e's last block. Fixed at genesis.
+    #[serde(default = "default_epoch_length")]
+    pub epoch_length: u64,
     /// Chain parameters changed by governance since genesis (absent: the node configuration's).
     #[serde(default, skip_serializing_if = "ChainParameters::is_empty")]
     pub parameters: ChainParameters,
+}
+
+/// Heights per consensus epoch unless the genesis configuration says otherwise.
+pub const DEFAULT_EPOCH_LENGTH: u64 = 100;
+
+/// Most validators a channel may have (it sizes the p2p network and consensus certificates).
+pub const MAX_VALIDATORS: usize = 16;
+
+fn default_epoch_length() -> u64 {
+    DEFAULT_EPOCH_LENGTH
 }
 
 /// Chain parameters governance may change.

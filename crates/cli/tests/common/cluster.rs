@@ -47,9 +47,16 @@ impl Cluster {
 
     /// Creates the files of `count` validators without starting any.
     pub fn create(dir: &Path, count: usize) -> Cluster {
+        Cluster::create_with(dir, count, &[])
+    }
+
+    /// Creates the files of `count` validators with more `ricaas up` options.
+    pub fn create_with(dir: &Path, count: usize, options: &[&str]) -> Cluster {
         let status = Command::new(env!("CARGO_BIN_EXE_ricaas"))
             .args(["up", "--create-only", "--rpc-port", "0", "--p2p-port", "0"])
-            .args(["--nodes", &count.to_string(), "--data-dir"])
+            .args(["--nodes", &count.to_string()])
+            .args(options)
+            .arg("--data-dir")
             .arg(dir)
             .stdout(Stdio::null())
             .status()
@@ -61,6 +68,27 @@ impl Cluster {
             nodes: (0..count).map(|_| None).collect(),
             dev_key,
         }
+    }
+
+    /// Adds a node (not started) with configuration `config`; returns its index.
+    pub fn add_node(&mut self, config: &str) -> usize {
+        let index = self.nodes.len();
+        let path = self.config(index);
+        std::fs::create_dir_all(path.parent().expect("node directory")).expect("node directory");
+        std::fs::write(&path, config).expect("config written");
+        self.nodes.push(None);
+        index
+    }
+
+    /// The Ed25519 public key (hex) of validator `index`, as its configuration lists it.
+    pub fn public_key(&self, index: usize) -> String {
+        let text = std::fs::read_to_string(self.config(0)).expect("config");
+        text.lines()
+            .filter_map(|l| l.strip_prefix("public_key = \""))
+            .nth(index)
+            .and_then(|rest| rest.strip_suffix('"'))
+            .expect("a listed validator key")
+            .to_string()
     }
 
     /// The p2p address validator `index` listens on.

@@ -1,14 +1,21 @@
 //! The adapter between Commonware's marshal and our chain: proposing, verifying and committing.
 
-use super::{ChainBlock, ReplicatedChain, Verdict, block::digest_of};
+use super::{
+    ChainBlock, ReplicatedChain, Verdict,
+    block::digest_of,
+    epochs::{EpochValidator, ValidatorSet},
+    orchestrator::Transition,
+};
 use crate::Backlog;
 use commonware_actor::Feedback;
 use commonware_consensus::{
     Heightable, Reporter,
     marshal::{Update, ancestry::Ancestry},
     simplex::{scheme::ed25519, types::Context},
+    types::{Epocher as _, FixedEpocher},
 };
-use commonware_cryptography::{Digested, ed25519::PublicKey, sha256::Digest};
+use commonware_codec::DecodeExt as _;
+use commonware_cryptography::{Digested, Digestible as _, ed25519::PublicKey, sha256::Digest};
 use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_utils::Acknowledgement as _;
 use futures::{FutureExt as _, StreamExt as _};
@@ -16,7 +23,7 @@ use std::{
     sync::Arc,
     time::{Duration, SystemTime},
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// How long a proposer waits to fill a block.
 #[derive(Clone, Copy, Debug)]
@@ -73,12 +80,16 @@ where
 }
 
 impl<C: ReplicatedChain> Replicated<C> {
-    /// The adapter, and the task that commits finalized blocks in order. The task stops and
-    /// reports through `halted` when a finalized block cannot be committed.
+    /// The adapter, and the task that commits finalized blocks in order. After an epoch's last
+    /// block it hands the next epoch's validators (read from the state that block produced) to
+    /// the orchestrator, and acknowledges the block only once the next epoch is running. The task
+    /// stops and reports through `halted` when a finalized block cannot be committed.
     pub fn new<E: Spawner>(
         runtime: E,
         chain: Arc<C>,
         timing: Timing,
+        epocher: FixedEpocher,
+        transitions: mpsc::UnboundedSender<Transition>,
         halted: watch::Sender<Option<Halted>>,
     ) -> Self {
         let (finalized, mut rx) = mpsc::unbounded_channel::<(
@@ -87,23 +98,67 @@ impl<C: ReplicatedChain> Replicated<C> {
         )>();
         let committer = chain.clone();
         runtime.child("committer").spawn(move |runtime| async move {
+            let halt = |reason: String| {
+                tracing::error!(%reason, "CHAIN HALTED: this node stops following the chain rather than diverge");
+                halted.send_replace(Some(Halted(reason)));
+            };
             while let Some((block, ack)) = rx.recv().await {
                 let chain = committer.clone();
                 let inner = block.inner_shared();
-                let height = block.height().get();
-                let result = blocking(&runtime, move || chain.commit(&inner)).await;
-                match result {
-                    Some(Ok(())) => ack.acknowledge(),
+                let height = block.height();
+                match blocking(&runtime, move || chain.commit(&inner)).await {
+                    Some(Ok(())) => {}
                     Some(Err(e)) => {
-                        let reason = format!("finalized block {height} cannot be committed: {e}");
-                        tracing::error!(%reason, "CHAIN HALTED: this node stops following the chain rather than diverge");
-                        halted.send_replace(Some(Halted(reason)));
+                        halt(format!("finalized block {height} cannot be committed: {e}"));
                         // Hold the acknowledgement: marshal must not consider it delivered.
                         std::mem::forget(ack);
                         return;
                     }
                     None => return,
                 }
+                if let Some(info) = epocher.containing(height)
+                    && info.last() == height
+                {
+                    let epoch = info.epoch().next();
+                    let chain = committer.clone();
+                    let validators = match blocking(&runtime, move || chain.validators()).await {
+                        Some(Ok(validators)) => validators,
+                        Some(Err(e)) => {
+                            halt(format!("the validators of epoch {epoch} cannot be read: {e}"));
+                            std::mem::forget(ack);
+                            return;
+                        }
+                        None => return,
+                    };
+                    let validators = match validators.map(validator_set).transpose() {
+                        Ok(validators) => validators,
+                        Err(reason) => {
+                            halt(format!("the validators of epoch {epoch}: {reason}"));
+                            std::mem::forget(ack);
+                            return;
+                        }
+                    };
+                    let (done, entered) = oneshot::channel();
+                    let transition = Transition {
+                        epoch,
+                        boundary: block.digest(),
+                        validators,
+                        done,
+                    };
+                    if transitions.send(transition).is_err() {
+                        return;
+                    }
+                    match entered.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(reason)) => {
+                            halt(format!("entering epoch {epoch}: {reason}"));
+                            std::mem::forget(ack);
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                ack.acknowledge();
             }
         });
         Self {
@@ -249,6 +304,19 @@ where
             None => false,
         }
     }
+}
+
+/// The chain's validator list as consensus keys.
+pub(super) fn validator_set(validators: Vec<([u8; 32], Option<std::net::SocketAddr>)>) -> Result<ValidatorSet, String> {
+    validators
+        .into_iter()
+        .map(|(key, address)| {
+            PublicKey::decode(bytes::Bytes::copy_from_slice(&key))
+                .map(|key| EpochValidator { key, address })
+                .map_err(|_| format!("{} is not an Ed25519 public key", hex::encode(key)))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(ValidatorSet)
 }
 
 impl<C: ReplicatedChain> Reporter for Replicated<C> {

@@ -1,8 +1,15 @@
-//! Wiring one validator: marshal (archives, block broadcast, backfill resolver), the simplex
-//! engine, and transaction gossip, over p2p channels the caller provides (the authenticated
-//! network in a node, the simulated one in deterministic tests).
+//! Wiring one node of a BFT channel: marshal (archives, block broadcast, backfill resolver), the
+//! epoch orchestrator with its simplex engines, and transaction gossip, over p2p channels the
+//! caller provides (the authenticated network in a node, the simulated one in deterministic
+//! tests). A node whose key is not in an epoch's validator set follows that epoch: it verifies
+//! and commits finalized blocks without voting.
 
-use super::{BlockLimits, ChainBlock, Halted, Replicated, ReplicatedChain, Timing, gossip};
+use super::{
+    BlockLimits, ChainBlock, Halted, Replicated, ReplicatedChain, Timing,
+    epochs::{EpochProvider, EpochRecords, EpochValidator, PeerTracker, ValidatorSet},
+    gossip,
+    orchestrator::{EngineSettings, Orchestrator},
+};
 use alloy_primitives::Bytes;
 use commonware_broadcast::buffered;
 use commonware_consensus::{
@@ -12,19 +19,12 @@ use commonware_consensus::{
         resolver::p2p as marshal_resolver,
         standard::{Inline, Standard},
     },
-    simplex::{
-        self,
-        config::{Floor, ForwardPolicy, SkipBudget, SkipPolicy},
-        elector::RoundRobin,
-        scheme::ed25519,
-    },
-    types::{Epoch, FixedEpocher, ViewDelta},
+    simplex::scheme::ed25519,
+    types::{Epoch, Epocher as _, FixedEpocher, Height, ViewDelta},
 };
 use commonware_cryptography::{
     Digested, Digestible as _,
-    certificate::ConstantProvider,
     ed25519::{PrivateKey, PublicKey},
-    sha256::Sha256,
 };
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
@@ -32,19 +32,26 @@ use commonware_runtime::{
     Clock, Handle, Metrics, Network, Spawner, Storage, Supervisor, buffer::paged::CacheRef,
 };
 use commonware_storage::archive::immutable;
-use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, ordered::Set};
+use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
 use rand_core::CryptoRng;
-use std::{num::NonZeroUsize, sync::Arc, time::Duration};
+use std::{
+    num::{NonZeroU64, NonZeroUsize},
+    sync::Arc,
+    time::Duration,
+};
 use tokio::sync::{mpsc, watch};
 
-/// One validator's consensus settings. Every validator of a channel must agree on `namespace`,
-/// `validators` and `block_limits`.
+/// One node's consensus settings. Every node of a channel must agree on `namespace`,
+/// `validators`, `epoch_length` and `block_limits`.
 #[derive(Clone, Debug)]
 pub struct ValidatorConfig {
     /// Domain separation for every signature (e.g. `ricaas/<chain id>/<channel>`).
     pub namespace: Vec<u8>,
     pub signer: PrivateKey,
+    /// The validators of epoch 0 (later epochs' come from the chain).
     pub validators: Vec<PublicKey>,
+    /// Heights per consensus epoch; the validator set can change only between epochs.
+    pub epoch_length: NonZeroU64,
     /// Prefix of the engine's storage partitions (under the runtime's storage directory).
     pub partition_prefix: String,
     pub block_limits: BlockLimits,
@@ -63,7 +70,18 @@ pub struct Networks<S, R> {
     pub transactions: (S, R),
 }
 
-/// A running validator: the channel's halt signal and the engine's tasks.
+/// Why a node's consensus could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("consensus epoch records: {0}")]
+    EpochRecords(String),
+    #[error("reading the validator set from the chain: {0}")]
+    Chain(String),
+    #[error("the last block of epoch {0} is missing from the finalized block archive")]
+    MissingBoundary(u64),
+}
+
+/// A running node: the channel's halt signal and the engine's tasks.
 pub struct ValidatorHandle {
     pub halted: watch::Receiver<Option<Halted>>,
     pub marshal: Handle<()>,
@@ -101,18 +119,19 @@ fn archive_config<C>(
     }
 }
 
-/// Starts marshal, simplex and gossip for one validator. `outgoing` carries the transactions
-/// this node admitted, to gossip to the others.
+/// Starts marshal, the epoch orchestrator and gossip for one node. `outgoing` carries the
+/// transactions this node admitted, to gossip to the others.
 #[allow(clippy::too_many_arguments)]
-pub async fn start_validator<E, C, S, R, P, B>(
+pub async fn start_validator<E, C, S, R, P, B, T>(
     runtime: E,
     config: ValidatorConfig,
     chain: Arc<C>,
     networks: Networks<S, R>,
     peers: P,
     blocker: B,
+    tracker: T,
     outgoing: mpsc::Receiver<Bytes>,
-) -> ValidatorHandle
+) -> Result<ValidatorHandle, StartError>
 where
     E: Spawner + Clock + Storage + Metrics + Network + Supervisor + CryptoRng,
     C: ReplicatedChain,
@@ -120,23 +139,73 @@ where
     R: Receiver<PublicKey = PublicKey>,
     P: Provider<PublicKey = PublicKey>,
     B: Blocker<PublicKey = PublicKey>,
+    T: PeerTracker,
 {
     let me = commonware_cryptography::Signer::public_key(&config.signer);
-    let participants = Set::from_iter_dedup(config.validators.iter().cloned());
-    let scheme = ed25519::Scheme::signer(&config.namespace, participants, config.signer.clone())
-        .expect("the node key is one of the channel's validators (checked by the node config)");
-    let provider = ConstantProvider::<ed25519::Scheme, Epoch>::new(scheme.clone());
-    // One epoch for now: validator-set changes (a new epoch) arrive with on-chain governance.
-    let epocher = FixedEpocher::new(NZU64!(1 << 62));
+    let epocher = FixedEpocher::new(config.epoch_length);
     let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
     let prefix = config.partition_prefix.clone();
     let mailbox_size = NZUsize!(1024);
 
+    // The validator sets of the epochs this node has entered, and the epoch it resumes in: the
+    // one holding the block after its committed head.
+    let mut records = EpochRecords::open(runtime.child("epochs"), format!("{prefix}-epochs"))
+        .await
+        .map_err(|e| StartError::EpochRecords(e.to_string()))?;
+    if records.get(Epoch::zero()).is_none() {
+        let genesis_set = ValidatorSet(
+            config
+                .validators
+                .iter()
+                .map(|key| EpochValidator {
+                    key: key.clone(),
+                    address: None,
+                })
+                .collect(),
+        );
+        records
+            .put(Epoch::zero(), &genesis_set)
+            .await
+            .map_err(StartError::EpochRecords)?;
+    }
+    let committed = Height::new(chain.committed_height());
+    let start = epocher
+        .containing(committed.next())
+        .map(|info| info.epoch())
+        .unwrap_or_else(Epoch::zero);
+    if records.get(start).is_none() {
+        // Stopped right after committing the previous epoch's last block, before recording
+        // the next set: the committed head is exactly the state that decides it.
+        let previous = start.previous().unwrap_or_else(Epoch::zero);
+        if epocher.last(previous) != Some(committed) {
+            return Err(StartError::EpochRecords(format!(
+                "no validator set recorded for epoch {start}, which holds committed height {committed}"
+            )));
+        }
+        let set = match chain
+            .validators()
+            .map_err(|e| StartError::Chain(e.to_string()))?
+        {
+            Some(validators) => super::app::validator_set(validators).map_err(StartError::Chain)?,
+            None => records
+                .get(previous)
+                .ok_or_else(|| StartError::EpochRecords(format!("no validator set recorded for epoch {previous}")))?,
+        };
+        records.put(start, &set).await.map_err(StartError::EpochRecords)?;
+    }
+    let provider = EpochProvider::new(config.namespace.clone(), config.signer.clone());
+    for (epoch, set) in records.all() {
+        provider.register(epoch, &set);
+    }
+
     let (halt_tx, halted) = watch::channel(None);
+    let (transitions, transitions_rx) = mpsc::unbounded_channel();
     let application = Replicated::new(
         runtime.child("application"),
         chain.clone(),
         config.timing,
+        epocher.clone(),
+        transitions,
         halt_tx,
     );
 
@@ -212,60 +281,72 @@ where
     .await;
     let marshal_handle = actor.start(application.clone(), buffer, resolver);
 
+    // The engine of the starting epoch begins on the previous epoch's last block.
+    let floor = match start.previous() {
+        None => genesis_digest,
+        Some(previous) => {
+            let height = epocher
+                .last(previous)
+                .ok_or(StartError::MissingBoundary(previous.get()))?;
+            let block = mailbox
+                .get_block(height)
+                .await
+                .ok_or(StartError::MissingBoundary(previous.get()))?;
+            block.digest()
+        }
+    };
+
     // Simplex with inline verification: a validator votes only for blocks it re-executed.
-    let inline: Inline<E, ed25519::Scheme, Replicated<C>, ChainBlock, FixedEpocher> =
-        Inline::new(runtime.child("inline"), application, mailbox, epocher);
-    let engine = simplex::Engine::new(
-        runtime.child("simplex"),
-        simplex::config::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: inline.clone(),
-            relay: inline.clone(),
-            reporter: inline,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex-epoch0"),
-            mailbox_size,
-            epoch: Epoch::zero(),
-            floor: Floor::Genesis(genesis_digest),
-            replay_buffer: NZUsize!(1 << 20),
-            write_buffer: NZUsize!(1 << 20),
+    let inline: Inline<E, ed25519::Scheme, Replicated<C>, ChainBlock, FixedEpocher> = Inline::new(
+        runtime.child("inline"),
+        application,
+        mailbox.clone(),
+        epocher.clone(),
+    );
+    let orchestrator = Orchestrator {
+        runtime: runtime.child("orchestrator"),
+        provider,
+        records,
+        tracker,
+        blocker,
+        inline,
+        marshal: mailbox,
+        epocher,
+        settings: EngineSettings {
+            partition_prefix: prefix,
             page_cache,
             leader_timeout: config.leader_timeout,
             certification_timeout: config.certification_timeout,
-            timeout_retry: config.certification_timeout,
-            view_retention: ViewDelta::new(256),
-            skip: SkipPolicy::Enabled {
-                timeout: config.certification_timeout * 2,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(Duration::from_secs(1)),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
         },
-    );
-    let consensus = engine.start(
-        networks.votes,
-        networks.certificates,
-        networks.consensus_resolver,
-    );
+        me,
+    };
+    let consensus = runtime.child("epochs").spawn(move |_| {
+        orchestrator.run(
+            start,
+            floor,
+            networks.votes,
+            networks.certificates,
+            networks.consensus_resolver,
+            transitions_rx,
+        )
+    });
     gossip::start_gossip(
         runtime.child("gossip"),
         chain,
         outgoing,
         networks.transactions,
     );
-    ValidatorHandle {
+    Ok(ValidatorHandle {
         halted,
         marshal: marshal_handle,
         consensus,
-    }
+    })
 }
 
-/// The largest message any of the validator's channels carries, for sizing the p2p network.
+/// The largest message any of the node's channels carries, for sizing the p2p network: a block
+/// with a certificate of up to `validators` signatures, plus the epoch sub-channel prefix.
 pub fn max_message_size(validators: usize, limits: &BlockLimits) -> usize {
     marshal::max_payload_size::<Standard<ChainBlock>, ed25519::Scheme>(validators as u32, limits)
         .max(gossip::MAX_BATCH_BYTES + 64)
+        + 16
 }

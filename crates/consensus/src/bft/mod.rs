@@ -10,25 +10,30 @@
 mod app;
 mod block;
 mod engine;
+mod epochs;
 mod gossip;
 mod keys;
 mod network;
+mod orchestrator;
 
 pub use app::{Halted, Replicated, Timing};
 pub use block::{BlockLimits, ChainBlock, digest_of, hash_of};
-pub use engine::{Networks, ValidatorConfig, ValidatorHandle, max_message_size, start_validator};
+pub use engine::{
+    Networks, StartError, ValidatorConfig, ValidatorHandle, max_message_size, start_validator,
+};
+pub use epochs::{EpochValidator, FixedPeers, LookupPeers, PeerTracker, ValidatorSet};
 pub use gossip::{decode_batch, encode_batch};
 pub use keys::{
     NodeKeyError, generate_node_key, node_key_from_hex, node_key_to_hex, public_key_from_hex,
     public_key_of, public_key_to_hex,
 };
-pub use network::{NetworkError, ValidatorNetwork, start_network};
+pub use network::{ValidatorNetwork, start_network};
 
 pub use commonware_cryptography::ed25519::{PrivateKey as NodeKey, PublicKey as NodePublicKey};
 
 use crate::Backlog;
 use alloy_primitives::{B256, Bytes};
-use std::future::Future;
+use std::{future::Future, net::SocketAddr};
 
 /// A block's verdict after re-execution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +74,12 @@ pub trait ReplicatedChain: Send + Sync + 'static {
     /// Makes a finalized block durable. Fails (and the channel must halt) if the block does not
     /// re-execute to its header or conflicts with a committed one.
     fn commit(&self, block: &ChainBlock) -> Result<(), Self::Error>;
+
+    /// The validators in the channel configuration of the committed head state: Ed25519 keys
+    /// and, where the configuration records them, p2p addresses. `None` for a chain whose
+    /// validator set is fixed at genesis (no configuration on chain).
+    #[allow(clippy::type_complexity)]
+    fn validators(&self) -> Result<Option<Vec<([u8; 32], Option<SocketAddr>)>>, Self::Error>;
 
     /// Transactions gossiped by another validator, to admit into the pool.
     fn admit_gossip(&self, transactions: Vec<Bytes>);

@@ -1,6 +1,7 @@
-//! The validators' p2p network: Commonware's authenticated `lookup` network (peers known by
-//! public key and address; SAKE handshake, ChaCha20-Poly1305 transport). A connection from a key
-//! that is not one of the channel's validators is refused during the handshake.
+//! The nodes' p2p network: Commonware's authenticated `lookup` network (peers known by public key
+//! and address; SAKE handshake, ChaCha20-Poly1305 transport). Which keys may connect is decided
+//! per consensus epoch (see [`super::LookupPeers`]): a connection from any other key is refused
+//! during the handshake.
 
 use super::Networks;
 use commonware_cryptography::{
@@ -8,7 +9,6 @@ use commonware_cryptography::{
     ed25519::{PrivateKey, PublicKey},
 };
 use commonware_p2p::{
-    Address, AddressableManager as _,
     authenticated::lookup::{self, Oracle},
 };
 use commonware_runtime::{
@@ -18,7 +18,7 @@ use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
 };
-use commonware_utils::{NZU32, NZUsize, ordered::Map};
+use commonware_utils::{NZU32, NZUsize};
 use rand_core::CryptoRng;
 use std::{net::SocketAddr, time::Duration};
 
@@ -30,12 +30,6 @@ const BACKFILL: u64 = 3;
 const BLOCKS: u64 = 4;
 const TRANSACTIONS: u64 = 5;
 
-#[derive(Debug, thiserror::Error)]
-pub enum NetworkError {
-    #[error("the validator list holds a public key twice")]
-    DuplicateValidator,
-}
-
 /// A started p2p network: the channels consensus uses, the oracle that knows the peers (and
 /// blocks misbehaving ones), and the network's task.
 pub struct ValidatorNetwork<E: Spawner + Clock + Metrics> {
@@ -44,15 +38,14 @@ pub struct ValidatorNetwork<E: Spawner + Clock + Metrics> {
     pub handle: Handle<()>,
 }
 
-/// Binds `listen` and connects to `validators` (this node included).
+/// Binds `listen`; peers are tracked per epoch by the orchestrator.
 pub fn start_network<E>(
     runtime: E,
     signer: PrivateKey,
     namespace: &[u8],
     listen: SocketAddr,
-    validators: Vec<(PublicKey, SocketAddr)>,
     max_message_size: usize,
-) -> Result<ValidatorNetwork<E>, NetworkError>
+) -> ValidatorNetwork<E>
 where
     E: Spawner + Clock + Metrics + Supervisor + RuntimeNetwork + Resolver + CryptoRng,
 {
@@ -65,7 +58,8 @@ where
         },
         cups::Version::V1,
     );
-    let peers = validators.len().max(1);
+    // An epoch's validators, plus the ones leaving at its start.
+    let peers = 2 * ricaas_primitives::system::MAX_VALIDATORS;
     let mut config = lookup::Config::recommended(
         handshake,
         namespace,
@@ -81,14 +75,7 @@ where
     config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(16));
     config.dial_frequency = Duration::from_millis(500);
     config.ping_frequency = Duration::from_secs(5);
-    let (mut network, mut oracle) = lookup::Network::new(runtime.child("p2p"), config);
-    let map: Map<PublicKey, Address> = validators
-        .into_iter()
-        .map(|(key, addr)| (key, Address::from(addr)))
-        .collect::<Vec<_>>()
-        .try_into()
-        .map_err(|_| NetworkError::DuplicateValidator)?;
-    let _ = oracle.track(0, map);
+    let (mut network, oracle) = lookup::Network::new(runtime.child("p2p"), config);
     // Messages per second per peer. The inbound mailbox of each channel is sized from these
     // (one burst from every peer), so they are preallocated: keep them near real traffic.
     let generous = Quota::per_second(NZU32!(1_000));
@@ -101,9 +88,9 @@ where
         transactions: network.register(TRANSACTIONS, generous),
     };
     let handle = network.start();
-    Ok(ValidatorNetwork {
+    ValidatorNetwork {
         channels,
         oracle,
         handle,
-    })
+    }
 }

@@ -9,8 +9,8 @@ use ricaas_crypto::ca::{self, Certificate, Role};
 use ricaas_primitives::{
     policy::{Policy, PolicyError},
     system::{
-        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, MAX_ORG_NAME, MEMBERSHIP_ADDRESS,
-        StoredRole, bytes_from_slots, bytes_to_slots,
+        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, MAX_ORG_NAME, MAX_VALIDATORS,
+        MEMBERSHIP_ADDRESS, StoredRole, bytes_from_slots, bytes_to_slots,
     },
 };
 use std::sync::{Arc, Mutex};
@@ -41,6 +41,12 @@ pub enum ConsortiumError {
     },
     #[error("validator certificate {index}: {reason}")]
     Validator { index: usize, reason: String },
+    #[error("a channel may have at most {MAX_VALIDATORS} validators, this configuration lists {0}")]
+    TooManyValidators(usize),
+    #[error("a p2p address is recorded for {0}, which is not a validator")]
+    StrayAddress(String),
+    #[error("epoch_length must be at least 2 heights, got {0}")]
+    EpochLength(u64),
     #[error("genesis identity {index}: {reason}")]
     Identity { index: usize, reason: String },
     #[error("the channel configuration in state is unreadable: {0}")]
@@ -90,6 +96,12 @@ impl Consortium {
     pub fn new(state: ChannelConfigState) -> Result<Self, ConsortiumError> {
         if state.orgs.is_empty() {
             return Err(ConsortiumError::NoOrgs);
+        }
+        if state.validators.len() > MAX_VALIDATORS {
+            return Err(ConsortiumError::TooManyValidators(state.validators.len()));
+        }
+        if state.epoch_length < 2 {
+            return Err(ConsortiumError::EpochLength(state.epoch_length));
         }
         let mut orgs: Vec<MemberOrg> = Vec::with_capacity(state.orgs.len());
         for org in &state.orgs {
@@ -167,6 +179,14 @@ impl Consortium {
                 certificate,
                 public_key,
             });
+        }
+        if let Some(stray) = state.validator_addresses.keys().find(|key| {
+            !consortium
+                .validators
+                .iter()
+                .any(|v| hex::encode(v.public_key) == **key)
+        }) {
+            return Err(ConsortiumError::StrayAddress(stray.clone()));
         }
         consortium.state.validators = state.validators;
         Ok(consortium)

@@ -59,6 +59,15 @@ pub enum Change {
     Revoke {
         account: Address,
     },
+    AddValidator {
+        /// The node certificate, DER as hex.
+        certificate: String,
+        address: std::net::SocketAddr,
+    },
+    RemoveValidator {
+        /// The validator's Ed25519 key, hex.
+        key: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +158,12 @@ fn changed_config(
             });
         }
         Change::RemoveOrg { name } => {
+            let current = Consortium::new(state.clone()).map_err(|e| e.to_string())?;
+            if current.validators.iter().any(|v| &v.org == name) {
+                return Err(format!(
+                    "organization {name} still runs validators: remove them first (proposeRemoveValidator)"
+                ));
+            }
             let before = next.orgs.len();
             next.orgs.retain(|o| &o.name != name);
             if next.orgs.len() == before {
@@ -191,6 +206,36 @@ fn changed_config(
             }
         }
         Change::Revoke { .. } => {}
+        Change::AddValidator {
+            certificate,
+            address,
+        } => {
+            let der = hex::decode(certificate).map_err(|e| e.to_string())?;
+            let parsed = ca::certificate_from_der(&der).map_err(|e| e.to_string())?;
+            let key = ca::ed25519_key_of(&parsed)
+                .ok_or("a validator's node key must be Ed25519")?;
+            let key = hex::encode(key);
+            if state.validator_addresses.values().any(|a| a == address) {
+                return Err(format!("p2p address {address} is already used by a validator"));
+            }
+            next.validators.push(certificate.clone());
+            next.validator_addresses.insert(key, *address);
+        }
+        Change::RemoveValidator { key } => {
+            let consortium = Consortium::new(state.clone()).map_err(|e| e.to_string())?;
+            let Some(index) = consortium
+                .validators
+                .iter()
+                .position(|v| hex::encode(v.public_key) == *key)
+            else {
+                return Err(format!("{key} is not a validator of this channel"));
+            };
+            if consortium.validators.len() == 1 {
+                return Err("the channel's last validator cannot be removed".into());
+            }
+            next.validators.remove(index);
+            next.validator_addresses.remove(key);
+        }
     }
     let checked = Consortium::new(next.clone()).map_err(|e| e.to_string())?;
     if let Change::AddOrg { name, admins, .. } = change {
@@ -204,13 +249,6 @@ fn changed_config(
                 .map_err(|reason| format!("admin certificate {index}: {reason}"))?;
             debug_assert_eq!(record.org, *name);
         }
-    }
-    if let Change::RemoveOrg { name } = change
-        && checked.validators.iter().any(|v| &v.org == name)
-    {
-        return Err(format!(
-            "organization {name} still runs validators; the validator set cannot change without consensus epochs yet"
-        ));
     }
     Ok(next)
 }
@@ -389,13 +427,33 @@ where
             },
             call.effectiveHeight,
         ),
-        Calls::proposeAddValidator(_) | Calls::proposeRemoveValidator(_) => {
-            return Ok(Outcome::Revert(
-                "validator set changes need consensus epochs, which this release does not run yet"
-                    .into(),
-                PROPOSE_GAS,
-            ));
+        Calls::proposeAddValidator(call) => {
+            let address = match call.p2pAddress.parse::<std::net::SocketAddr>() {
+                Ok(address) => address,
+                Err(_) => {
+                    return Ok(Outcome::Revert(
+                        format!(
+                            "p2p address {:?} is not an ip:port address",
+                            call.p2pAddress
+                        ),
+                        PROPOSE_GAS,
+                    ));
+                }
+            };
+            (
+                Change::AddValidator {
+                    certificate: hex::encode(&call.nodeCertificate),
+                    address,
+                },
+                call.effectiveHeight,
+            )
         }
+        Calls::proposeRemoveValidator(call) => (
+            Change::RemoveValidator {
+                key: hex::encode(call.nodeKey),
+            },
+            call.effectiveHeight,
+        ),
     };
     if inputs.is_static {
         return Ok(Outcome::Revert("propose writes state".into(), PROPOSE_GAS));
