@@ -414,7 +414,10 @@ fn vote_validator_change(cluster: &Cluster, id: u64, change: &[&str]) -> u64 {
     let at_text = at.to_string();
     args.extend(["--at", &at_text]);
     let (ok, out) = governance(cluster, 0, "org1-admin.key", &args);
-    assert!(ok && out.contains(&format!("proposal {id} submitted")), "{out}");
+    assert!(
+        ok && out.contains(&format!("proposal {id} submitted")),
+        "{out}"
+    );
     let id_text = id.to_string();
     for key in ["org2-admin.key", "org3-admin.key"] {
         let (ok, out) = governance(cluster, 0, key, &["vote", "--id", &id_text]);
@@ -459,7 +462,9 @@ fn a_fifth_validator_joins_and_one_is_removed_without_stopping_the_chain() {
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_ricaas"))
         .args(["ca", "--dir"])
         .arg(&orgs)
-        .args(["--org", "org2", "enroll", "--name", "node4", "--role", "node"])
+        .args([
+            "--org", "org2", "enroll", "--name", "node4", "--role", "node",
+        ])
         .args(["--key-type", "ed25519"])
         .stdout(std::process::Stdio::null())
         .status()
@@ -503,12 +508,18 @@ fn a_fifth_validator_joins_and_one_is_removed_without_stopping_the_chain() {
     let joined_at = (applied / EPOCH + 1) * EPOCH;
     cluster.wait_all_reach(joined_at + 3, CATCH_UP * 2);
     cluster.assert_identical_up_to(joined_at + 3);
-    let joined_epoch = format!("entered consensus epoch epoch={} validators=5 voting=true", joined_at / EPOCH);
+    let joined_epoch = format!(
+        "entered consensus epoch epoch={} validators=5 voting=true",
+        joined_at / EPOCH
+    );
     let log = cluster.log(joiner);
     assert!(log.contains(&joined_epoch), "{log}");
     let log = cluster.log(0);
     assert!(
-        log.contains(&format!("entered consensus epoch epoch={} validators=5", joined_at / EPOCH)),
+        log.contains(&format!(
+            "entered consensus epoch epoch={} validators=5",
+            joined_at / EPOCH
+        )),
         "{log}"
     );
 
@@ -527,7 +538,10 @@ fn a_fifth_validator_joins_and_one_is_removed_without_stopping_the_chain() {
     cluster.wait_all_reach(smaller_from + 2, CATCH_UP);
     let log = cluster.log(0);
     assert!(
-        log.contains(&format!("entered consensus epoch epoch={} validators=4", smaller_from / EPOCH)),
+        log.contains(&format!(
+            "entered consensus epoch epoch={} validators=4",
+            smaller_from / EPOCH
+        )),
         "{log}"
     );
     cluster.kill_9(2);

@@ -1,12 +1,12 @@
 //! The validators' p2p network over real sockets: listed validators exchange messages; a node
 //! whose key is not in a validator's list can neither connect to it nor get a message through.
 
+use commonware_consensus::types::Epoch;
 use commonware_p2p::{Receiver as _, Recipients, Sender as _};
 use commonware_runtime::{IoBuf, Runner as _, Supervisor as _, tokio};
-use commonware_consensus::types::Epoch;
 use ricaas_consensus::bft::{
-    EpochValidator, LookupPeers, NodePublicKey, PeerTracker as _, ValidatorSet,
-    generate_node_key, public_key_of, start_network,
+    EpochValidator, LookupPeers, NodePublicKey, PeerTracker as _, ValidatorSet, generate_node_key,
+    public_key_of, start_network,
 };
 use std::{
     net::{SocketAddr, TcpListener},
@@ -26,7 +26,10 @@ fn free_addrs(count: usize) -> Vec<SocketAddr> {
 }
 
 /// Tracks `peers` as epoch 0's validators of a started network.
-fn track(network: &ricaas_consensus::bft::ValidatorNetwork<tokio::Context>, peers: &[(NodePublicKey, SocketAddr)]) {
+fn track(
+    network: &ricaas_consensus::bft::ValidatorNetwork<tokio::Context>,
+    peers: &[(NodePublicKey, SocketAddr)],
+) {
     let set = ValidatorSet(
         peers
             .iter()
@@ -56,21 +59,9 @@ fn only_listed_validators_can_connect_and_deliver_messages() {
         let addrs = free_addrs(3);
         let a_key = public_key_of(&a);
         let validators = vec![(a_key.clone(), addrs[0]), (public_key_of(&b), addrs[1])];
-        let mut net_a = start_network(
-            context.child("a"),
-            a,
-            NAMESPACE,
-            addrs[0],
-            1 << 16,
-        );
+        let mut net_a = start_network(context.child("a"), a, NAMESPACE, addrs[0], 1 << 16);
         track(&net_a, &validators);
-        let mut net_b = start_network(
-            context.child("b"),
-            b.clone(),
-            NAMESPACE,
-            addrs[1],
-            1 << 16,
-        );
+        let mut net_b = start_network(context.child("b"), b.clone(), NAMESPACE, addrs[1], 1 << 16);
         track(&net_b, &validators);
         // The outsider lists validator a as its peer (it knows a's key and address).
         let mut net_x = start_network(
@@ -80,7 +71,10 @@ fn only_listed_validators_can_connect_and_deliver_messages() {
             addrs[2],
             1 << 16,
         );
-        track(&net_x, &[(public_key_of(&outsider), addrs[2]), (a_key, addrs[0])]);
+        track(
+            &net_x,
+            &[(public_key_of(&outsider), addrs[2]), (a_key, addrs[0])],
+        );
 
         // A listed validator gets through (retry while connections are being established).
         let (sender_b, _) = &mut net_b.channels.transactions;

@@ -638,7 +638,10 @@ mod governance {
             chain.reverted(tx)
         };
         assert!(
-            reason.ends_with(&format!("{} is not a validator of this channel", hex::encode(B256::ZERO))),
+            reason.ends_with(&format!(
+                "{} is not a validator of this channel",
+                hex::encode(B256::ZERO)
+            )),
             "{reason}"
         );
     }
@@ -651,7 +654,10 @@ mod governance {
             .issue(name, role, key.public_key_info().expect("spki"), 30)
             .expect("issued");
         let public = ca::ed25519_key_of(&certificate).expect("ed25519");
-        (ca::certificate_der(&certificate).expect("der").into(), public)
+        (
+            ca::certificate_der(&certificate).expect("der").into(),
+            public,
+        )
     }
 
     fn configuration(chain: &Chain) -> ChannelConfigState {
@@ -684,7 +690,12 @@ mod governance {
         let p256_cert = chain
             .org1
             .ca
-            .issue("p256-node", Role::Node, p256.public_key_info().expect("spki"), 30)
+            .issue(
+                "p256-node",
+                Role::Node,
+                p256.public_key_info().expect("spki"),
+                30,
+            )
             .expect("issued");
         let p256_der: Bytes = ca::certificate_der(&p256_cert).expect("der").into();
         let tx = chain.govern(&admin1, add(&p256_der, "10.0.0.5:9000", 10));
@@ -698,12 +709,22 @@ mod governance {
         let forged_key = IdentityKey::generate(KeyAlgorithm::Ed25519);
         let forged = ca::CertificateAuthority::new_root("org2", KeyAlgorithm::P256, 30)
             .expect("CA")
-            .issue("forged", Role::Node, forged_key.public_key_info().expect("spki"), 30)
+            .issue(
+                "forged",
+                Role::Node,
+                forged_key.public_key_info().expect("spki"),
+                30,
+            )
             .expect("issued");
         let forged: Bytes = ca::certificate_der(&forged).expect("der").into();
         let tx = chain.govern(&admin1, add(&forged, "10.0.0.6:9000", 10));
         let reason = chain.reverted(tx);
-        assert!(reason.starts_with("the change would make an invalid configuration: validator certificate 0"), "{reason}");
+        assert!(
+            reason.starts_with(
+                "the change would make an invalid configuration: validator certificate 0"
+            ),
+            "{reason}"
+        );
 
         // Proposed by org1, not applied before org2's vote (MAJORITY of two needs both).
         let at = chain.head() + 3;
@@ -725,7 +746,10 @@ mod governance {
         // The same key twice, and a second validator on the same address, are refused.
         let tx = chain.govern(&admin1, add(&node5, "10.0.0.7:9000", 10));
         let reason = chain.reverted(tx);
-        assert!(reason.contains("the same node key is listed twice"), "{reason}");
+        assert!(
+            reason.contains("the same node key is listed twice"),
+            "{reason}"
+        );
         let (node6, key6) = node_certificate(&chain.org1, "node6", Role::Node);
         let tx = chain.govern(&admin1, add(&node6, "10.0.0.5:9000", 10));
         let reason = chain.reverted(tx);
@@ -755,7 +779,10 @@ mod governance {
         assert_eq!(chain.proposal(2)["status"]["state"], "applied");
         let tx = chain.govern(&admin1, remove(key6, chain.head() + 2));
         let reason = chain.reverted(tx);
-        assert!(reason.ends_with("the channel's last validator cannot be removed"), "{reason}");
+        assert!(
+            reason.ends_with("the channel's last validator cannot be removed"),
+            "{reason}"
+        );
         // org1 runs a validator now: it cannot be removed before its validator.
         let tx = chain.govern(
             &admin2,

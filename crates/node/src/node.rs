@@ -162,17 +162,22 @@ async fn start_bft(
     // where to reach the genesis validators.
     let (genesis_validators, epoch_length) = match &config.channel.consortium {
         Some(genesis) => {
-            let genesis_consortium = genesis
-                .consortium(&config.channel.name)
-                .map_err(|message| ChannelError::Config {
-                    channel: config.channel.name.clone(),
-                    message,
-                })?;
+            let genesis_consortium =
+                genesis
+                    .consortium(&config.channel.name)
+                    .map_err(|message| ChannelError::Config {
+                        channel: config.channel.name.clone(),
+                        message,
+                    })?;
             let current = channel.consortium()?;
             let certified = |key: &str| {
                 std::iter::once(&genesis_consortium)
                     .chain(current.as_deref())
-                    .any(|c| c.validators.iter().any(|v| hex::encode(v.public_key) == key))
+                    .any(|c| {
+                        c.validators
+                            .iter()
+                            .any(|v| hex::encode(v.public_key) == key)
+                    })
             };
             let listed_hex: Vec<String> = listed
                 .iter()

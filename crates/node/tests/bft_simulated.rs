@@ -393,7 +393,10 @@ fn simulated_equivocating_validator_cannot_split_or_stall_the_honest_ones() {
         certificates_mux.start();
         equivocator.start(
             votes.register(0).await.expect("epoch 0 votes"),
-            certificates.register(0).await.expect("epoch 0 certificates"),
+            certificates
+                .register(0)
+                .await
+                .expect("epoch 0 certificates"),
         );
         let txs = harness.transfers(0, 20);
         for (_, raw) in &txs {

@@ -8,13 +8,13 @@ use super::{
 };
 use crate::Backlog;
 use commonware_actor::Feedback;
+use commonware_codec::DecodeExt as _;
 use commonware_consensus::{
     Heightable, Reporter,
     marshal::{Update, ancestry::Ancestry},
     simplex::{scheme::ed25519, types::Context},
     types::{Epocher as _, FixedEpocher},
 };
-use commonware_codec::DecodeExt as _;
 use commonware_cryptography::{Digested, Digestible as _, ed25519::PublicKey, sha256::Digest};
 use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_utils::Acknowledgement as _;
@@ -307,7 +307,9 @@ where
 }
 
 /// The chain's validator list as consensus keys.
-pub(super) fn validator_set(validators: Vec<([u8; 32], Option<std::net::SocketAddr>)>) -> Result<ValidatorSet, String> {
+pub(super) fn validator_set(
+    validators: Vec<([u8; 32], Option<std::net::SocketAddr>)>,
+) -> Result<ValidatorSet, String> {
     validators
         .into_iter()
         .map(|(key, address)| {

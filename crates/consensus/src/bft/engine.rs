@@ -187,11 +187,14 @@ where
             .map_err(|e| StartError::Chain(e.to_string()))?
         {
             Some(validators) => super::app::validator_set(validators).map_err(StartError::Chain)?,
-            None => records
-                .get(previous)
-                .ok_or_else(|| StartError::EpochRecords(format!("no validator set recorded for epoch {previous}")))?,
+            None => records.get(previous).ok_or_else(|| {
+                StartError::EpochRecords(format!("no validator set recorded for epoch {previous}"))
+            })?,
         };
-        records.put(start, &set).await.map_err(StartError::EpochRecords)?;
+        records
+            .put(start, &set)
+            .await
+            .map_err(StartError::EpochRecords)?;
     }
     let provider = EpochProvider::new(config.namespace.clone(), config.signer.clone());
     for (epoch, set) in records.all() {

@@ -8,9 +8,7 @@ use commonware_cryptography::{
     ChaCha20Poly1305,
     ed25519::{PrivateKey, PublicKey},
 };
-use commonware_p2p::{
-    authenticated::lookup::{self, Oracle},
-};
+use commonware_p2p::authenticated::lookup::{self, Oracle};
 use commonware_runtime::{
     Clock, Handle, Metrics, Network as RuntimeNetwork, Quota, Resolver, Spawner, Supervisor,
 };

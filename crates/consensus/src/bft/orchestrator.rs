@@ -123,7 +123,8 @@ where
         .with_backup()
         .build();
         mux.start();
-        let (mux, resolver) = Muxer::new(self.runtime.child("resolver_mux"), resolver.0, resolver.1);
+        let (mux, resolver) =
+            Muxer::new(self.runtime.child("resolver_mux"), resolver.0, resolver.1);
         mux.start();
         let mut channels = Channels {
             votes,
@@ -184,8 +185,13 @@ where
             return;
         }
         if let Some(boundary) = self.epocher.last(ours) {
-            tracing::debug!(ours = ours.get(), theirs, "peer is in a later epoch; fetching our epoch's last block");
-            self.marshal.hint_finalized(boundary, NonEmptyVec::new(from));
+            tracing::debug!(
+                ours = ours.get(),
+                theirs,
+                "peer is in a later epoch; fetching our epoch's last block"
+            );
+            self.marshal
+                .hint_finalized(boundary, NonEmptyVec::new(from));
         }
     }
 

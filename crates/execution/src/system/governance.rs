@@ -212,11 +212,13 @@ fn changed_config(
         } => {
             let der = hex::decode(certificate).map_err(|e| e.to_string())?;
             let parsed = ca::certificate_from_der(&der).map_err(|e| e.to_string())?;
-            let key = ca::ed25519_key_of(&parsed)
-                .ok_or("a validator's node key must be Ed25519")?;
+            let key =
+                ca::ed25519_key_of(&parsed).ok_or("a validator's node key must be Ed25519")?;
             let key = hex::encode(key);
             if state.validator_addresses.values().any(|a| a == address) {
-                return Err(format!("p2p address {address} is already used by a validator"));
+                return Err(format!(
+                    "p2p address {address} is already used by a validator"
+                ));
             }
             next.validators.push(certificate.clone());
             next.validator_addresses.insert(key, *address);
