@@ -1,6 +1,7 @@
 //! The native envelope end to end: an SM2 identity certified by org1's CA and enrolled by
 //! org1's admin sends a transaction signed SM2-with-SM3 through `eth_sendRawTransaction`; the
 //! node verifies it against the certificate, admits it by the membership state and executes it.
+//! Once enrolled, the identity may name its certificate by id instead of carrying it.
 
 mod common;
 
@@ -9,7 +10,7 @@ use common::{CHAIN_ID, Node, quantity};
 use ricaas_crypto::{
     DevKey,
     ca::{self, CertificateAuthority, IdentityKey, KeyAlgorithm, Role},
-    native::sign_native,
+    native::{sign_native, sign_native_enrolled},
 };
 use ricaas_primitives::NativeTxFields;
 use serde_json::json;
@@ -20,7 +21,23 @@ fn native_raw(
     nonce: u64,
     to: Address,
 ) -> (String, alloy_primitives::B256) {
-    let tx = sign_native(
+    native_raw_with(sign_native, certificate, key, nonce, to)
+}
+
+type Signer = fn(
+    NativeTxFields,
+    &ca::Certificate,
+    &IdentityKey,
+) -> Result<ricaas_primitives::NativeTx, ca::CaError>;
+
+fn native_raw_with(
+    sign: Signer,
+    certificate: &ca::Certificate,
+    key: &IdentityKey,
+    nonce: u64,
+    to: Address,
+) -> (String, alloy_primitives::B256) {
+    let tx = sign(
         NativeTxFields {
             chain_id: CHAIN_ID,
             nonce,
@@ -150,6 +167,73 @@ fn an_enrolled_sm2_identity_transacts_through_the_native_envelope() {
     );
     let other = IdentityKey::generate(KeyAlgorithm::Sm2);
     let (forged, _) = native_raw(&certificate, &other, 1, recipient);
+    let response = rpc.send_raw(&forged);
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not verify against its certificate's key")),
+        "{response}"
+    );
+
+    // Enrolled: the certificate may be named by its id (32 bytes instead of ~500).
+    let der = ca::certificate_der(&certificate).expect("der");
+    let id = ricaas_primitives::certificate_id(&der);
+    let (raw, hash) = native_raw_with(sign_native_enrolled, &certificate, &key, 1, recipient);
+    assert!(raw.len() < der.len(), "the id form is shorter");
+    let response = rpc.send_raw(&raw);
+    assert_eq!(response["result"], json!(hash), "{response}");
+    let receipt = rpc.wait_receipt(hash);
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert_eq!(receipt["from"], json!(account));
+    let tx = rpc.call("eth_getTransactionByHash", json!([hash]));
+    assert_eq!(tx["certificate"], json!(id));
+    // The membership contract tells anyone the key behind an id.
+    let key_info = {
+        use alloy_sol_types::SolCall as _;
+        let data = ricaas_primitives::system::IMembership::publicKeyOfCall { certificateId: id }
+            .abi_encode();
+        let out = rpc.call(
+            "eth_call",
+            json!([{"to": ricaas_primitives::system::MEMBERSHIP_ADDRESS, "data": Bytes::from(data)}, "latest"]),
+        );
+        let out: Bytes = serde_json::from_value(out).expect("bytes");
+        ricaas_primitives::system::IMembership::publicKeyOfCall::abi_decode_returns(&out)
+            .expect("decodes")
+    };
+    assert_eq!(
+        key_info.as_ref(),
+        ca::public_key_info_der(&certificate)
+            .expect("spki")
+            .as_slice()
+    );
+    // An id nobody enrolled, and an enrolled id signed by another key, are refused.
+    let stranger = IdentityKey::generate(KeyAlgorithm::Sm2);
+    let stranger_certificate = org1
+        .issue(
+            "stranger",
+            Role::Client,
+            stranger.public_key_info().expect("spki"),
+            30,
+        )
+        .expect("issued");
+    let (raw, _) = native_raw_with(
+        sign_native_enrolled,
+        &stranger_certificate,
+        &stranger,
+        0,
+        recipient,
+    );
+    let response = rpc.send_raw(&raw);
+    let stranger_id = ricaas_primitives::certificate_id(
+        &ca::certificate_der(&stranger_certificate).expect("der"),
+    );
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("certificate id {stranger_id} is not enrolled"))),
+        "{response}"
+    );
+    let (forged, _) = native_raw_with(sign_native_enrolled, &certificate, &other, 2, recipient);
     let response = rpc.send_raw(&forged);
     assert!(
         response["error"]["message"]

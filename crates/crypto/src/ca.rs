@@ -736,22 +736,40 @@ pub fn certificate_der(certificate: &Certificate) -> Result<Vec<u8>, CaError> {
 /// The account a certificate's key controls on chain: the Ethereum address for a secp256k1
 /// key, else the last 20 bytes of Keccak-256 of its SubjectPublicKeyInfo (DER).
 pub fn account_of(certificate: &Certificate) -> Option<alloy_primitives::Address> {
-    if let Some(address) = ethereum_address_of(certificate) {
+    account_of_key(&certificate.tbs_certificate.subject_public_key_info)
+}
+
+/// The account a public key controls on chain (see [`account_of`]).
+pub fn account_of_key(spki: &SubjectPublicKeyInfoOwned) -> Option<alloy_primitives::Address> {
+    if let Some(address) = ethereum_address_of_key(spki) {
         return Some(address);
     }
-    let spki = certificate
+    let der = spki.to_der().ok()?;
+    Some(alloy_primitives::Address::from_slice(
+        &alloy_primitives::keccak256(der)[12..],
+    ))
+}
+
+/// A SubjectPublicKeyInfo from its DER encoding.
+pub fn public_key_info_from_der(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, VerifyError> {
+    SubjectPublicKeyInfoOwned::from_der(der).map_err(|e| VerifyError::Malformed(e.to_string()))
+}
+
+/// DER of a certificate's SubjectPublicKeyInfo.
+pub fn public_key_info_der(certificate: &Certificate) -> Result<Vec<u8>, CaError> {
+    certificate
         .tbs_certificate
         .subject_public_key_info
         .to_der()
-        .ok()?;
-    Some(alloy_primitives::Address::from_slice(
-        &alloy_primitives::keccak256(spki)[12..],
-    ))
+        .map_err(|e| CaError::Encoding(e.to_string()))
 }
 
 /// The Ethereum address of the certificate's key, if it is a secp256k1 key.
 pub fn ethereum_address_of(certificate: &Certificate) -> Option<alloy_primitives::Address> {
-    let spki = &certificate.tbs_certificate.subject_public_key_info;
+    ethereum_address_of_key(&certificate.tbs_certificate.subject_public_key_info)
+}
+
+fn ethereum_address_of_key(spki: &SubjectPublicKeyInfoOwned) -> Option<alloy_primitives::Address> {
     let curve = spki
         .algorithm
         .parameters

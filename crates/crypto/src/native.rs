@@ -1,14 +1,17 @@
 //! The native transaction envelope: signed by an X.509 identity's own key (SM2, P-256, Ed25519,
-//! or secp256k1) and carrying the certificate, so the signature verifies without state. The
-//! sender is the account the certificate's key controls ([`crate::ca::account_of`]); whether
-//! that account is enrolled, valid and allowed is the permission check's business.
+//! or secp256k1), carrying the certificate (the signature verifies without state) or only the id
+//! of a certificate enrolled on chain (the caller resolves it to the key). The sender is the
+//! account the key controls ([`crate::ca::account_of_key`]); whether that account is enrolled,
+//! valid and allowed is the permission check's business.
 
 use crate::{
     SignatureError,
     ca::{self, CaError, Certificate, IdentityKey},
 };
-use alloy_primitives::{Address, Bytes};
-use ricaas_primitives::{ChainTx, NativeTx, NativeTxFields, RecoveredTx};
+use alloy_primitives::{Address, B256, Bytes};
+use ricaas_primitives::{
+    ChainTx, NativeTx, NativeTxFields, RecoveredTx, SignerCertificate, certificate_id,
+};
 
 /// Signs `fields` with `key`, whose certificate is `certificate`.
 pub fn sign_native(
@@ -24,31 +27,66 @@ pub fn sign_native(
     })
 }
 
-/// The account that signed `tx`, if its signature verifies against its certificate's key.
-pub fn verify_native(tx: &NativeTx) -> Result<Address, SignatureError> {
-    let certificate = ca::certificate_from_der(&tx.certificate)
-        .map_err(|e| SignatureError::Certificate(e.to_string()))?;
-    ca::verify_signature(
-        &certificate.tbs_certificate.subject_public_key_info,
-        &tx.fields.signing_payload(),
-        &tx.signature,
-    )
-    .map_err(|e| match e {
-        ca::VerifyError::UnsupportedAlgorithm(oid) => {
-            SignatureError::Certificate(format!("unsupported key algorithm {oid}"))
+/// Signs `fields` with `key`, naming its certificate by id: the certificate must be enrolled in
+/// the channel for the transaction to be accepted.
+pub fn sign_native_enrolled(
+    fields: NativeTxFields,
+    certificate: &Certificate,
+    key: &IdentityKey,
+) -> Result<NativeTx, CaError> {
+    let mut tx = sign_native(fields, certificate, key)?;
+    tx.certificate = Bytes::copy_from_slice(certificate_id(&tx.certificate).as_slice());
+    Ok(tx)
+}
+
+/// The account that signed `tx`, if its signature verifies against its signer's key. An
+/// enrolled certificate's id is resolved to its key (SubjectPublicKeyInfo DER) by `enrolled`.
+pub fn verify_native(
+    tx: &NativeTx,
+    enrolled: impl FnOnce(B256) -> Option<Vec<u8>>,
+) -> Result<Address, SignatureError> {
+    let spki = match tx.signer_certificate() {
+        SignerCertificate::Carried(der) => {
+            ca::certificate_from_der(der)
+                .map_err(|e| SignatureError::Certificate(e.to_string()))?
+                .tbs_certificate
+                .subject_public_key_info
         }
-        _ => SignatureError::NativeSignature,
-    })?;
-    ca::account_of(&certificate)
+        SignerCertificate::Enrolled(id) => {
+            let der = enrolled(id).ok_or_else(|| {
+                SignatureError::Certificate(format!("certificate id {id} is not enrolled"))
+            })?;
+            ca::public_key_info_from_der(&der)
+                .map_err(|e| SignatureError::Certificate(e.to_string()))?
+        }
+    };
+    ca::verify_signature(&spki, &tx.fields.signing_payload(), &tx.signature).map_err(
+        |e| match e {
+            ca::VerifyError::UnsupportedAlgorithm(oid) => {
+                SignatureError::Certificate(format!("unsupported key algorithm {oid}"))
+            }
+            _ => SignatureError::NativeSignature,
+        },
+    )?;
+    ca::account_of_key(&spki)
         .ok_or_else(|| SignatureError::Certificate("unreadable public key".into()))
 }
 
-/// Verifies any transaction's signature and returns it with its sender.
+/// Verifies any transaction's signature and returns it with its sender. A native transaction
+/// naming an enrolled certificate by id needs [`recover_with`].
 pub fn recover(tx: ChainTx) -> Result<RecoveredTx, SignatureError> {
+    recover_with(tx, |_| None)
+}
+
+/// [`recover`], resolving enrolled certificate ids to keys with `enrolled`.
+pub fn recover_with(
+    tx: ChainTx,
+    enrolled: impl FnOnce(B256) -> Option<Vec<u8>>,
+) -> Result<RecoveredTx, SignatureError> {
     match tx {
         ChainTx::Ethereum(envelope) => crate::recover_transaction(envelope),
         ChainTx::Native { tx: native, hash } => {
-            let sender = verify_native(&native)?;
+            let sender = verify_native(&native, enrolled)?;
             let encoded = native.encoded().into();
             Ok(RecoveredTx::from_verified_parts(
                 ChainTx::Native { tx: native, hash },
@@ -110,7 +148,7 @@ mod tests {
             let mut tampered = tx.clone();
             tampered.fields.value = U256::from(6);
             assert_eq!(
-                verify_native(&tampered),
+                verify_native(&tampered, |_| None),
                 Err(SignatureError::NativeSignature),
                 "{algorithm:?}"
             );
@@ -127,7 +165,7 @@ mod tests {
             let mut swapped = tx.clone();
             swapped.certificate = ca::certificate_der(&other_cert).expect("der").into();
             assert_eq!(
-                verify_native(&swapped),
+                verify_native(&swapped, |_| None),
                 Err(SignatureError::NativeSignature)
             );
         }
@@ -142,6 +180,50 @@ mod tests {
             )
             .expect("issued");
         assert_eq!(ca::account_of(&cert), Some(key.address()));
+    }
+
+    #[test]
+    fn an_enrolled_certificate_is_named_by_id_and_resolved_to_its_key() {
+        let ca = CertificateAuthority::new_root("org1", KeyAlgorithm::Sm2, 30).expect("CA");
+        let key = IdentityKey::generate(KeyAlgorithm::Sm2);
+        let cert = ca
+            .issue(
+                "alice",
+                Role::Client,
+                key.public_key_info().expect("spki"),
+                30,
+            )
+            .expect("issued");
+        let der = ca::certificate_der(&cert).expect("der");
+        let spki = ca::public_key_info_der(&cert).expect("spki der");
+        let tx = sign_native_enrolled(fields(), &cert, &key).expect("signs");
+        assert_eq!(tx.certificate.as_ref(), certificate_id(&der).as_slice());
+        let decoded =
+            ricaas_primitives::decode_raw_transaction(&tx.encoded(), 1 << 20).expect("decodes");
+        // Unknown id: refused, naming it.
+        let err = recover(decoded.clone()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            SignatureError::Certificate(format!(
+                "certificate id {} is not enrolled",
+                certificate_id(&der)
+            ))
+            .to_string()
+        );
+        // Resolved: the sender is the certificate's account, as with the carried form.
+        let recovered = recover_with(decoded, |id| {
+            (id == certificate_id(&der)).then(|| spki.clone())
+        })
+        .expect("verifies");
+        assert_eq!(Some(recovered.sender()), ca::account_of(&cert));
+        // Resolved to another key: the signature does not verify.
+        let other = IdentityKey::generate(KeyAlgorithm::Sm2);
+        let other_spki = other.public_key_info().expect("spki");
+        let other_der = der::Encode::to_der(&other_spki).expect("der");
+        assert_eq!(
+            verify_native(&tx, |_| Some(other_der)),
+            Err(SignatureError::NativeSignature)
+        );
     }
 
     #[test]
@@ -172,7 +254,7 @@ mod tests {
             tx
         });
         assert!(matches!(
-            verify_native(&unsigned_cert.expect("signs")),
+            verify_native(&unsigned_cert.expect("signs"), |_| None),
             Err(SignatureError::Certificate(_))
         ));
     }

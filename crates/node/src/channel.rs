@@ -250,7 +250,15 @@ impl Channel {
                 minimum: min_gas_price,
             });
         }
-        let tx = ricaas_crypto::recover(envelope)?;
+        // A native transaction may name its signer's certificate by the id it was enrolled with.
+        let tx = ricaas_crypto::native::recover_with(envelope, |id| {
+            ricaas_execution::system::enrolled_key(
+                &mut ricaas_execution::system::StateSlots(&snapshot),
+                &id,
+            )
+            .ok()
+            .flatten()
+        })?;
         let needed = intrinsic_gas(&tx);
         if gas < needed {
             return Err(AdmissionError::IntrinsicGasTooLow { gas, needed });

@@ -88,7 +88,27 @@ impl Channel {
 
     /// Recovers the senders of a block's transactions. A transaction this node admitted already
     /// had its signature checked: its sender is taken from the pool instead of recovered again.
-    fn recover_block(&self, block: &ChainBlock) -> Result<Block, String> {
+    /// Native transactions naming an enrolled certificate by id resolve it in `parent` (the
+    /// state the block executes on: the certificate must be enrolled before the block).
+    fn recover_block(
+        &self,
+        block: &ChainBlock,
+        parent: &(impl ricaas_storage::StateReader + ?Sized),
+    ) -> Result<Block, String> {
+        let mut enrolled: HashMap<B256, Option<Vec<u8>>> = HashMap::new();
+        for (envelope, _) in block.transactions() {
+            if let ricaas_primitives::ChainTx::Native { tx, .. } = envelope
+                && let ricaas_primitives::SignerCertificate::Enrolled(id) = tx.signer_certificate()
+                && !enrolled.contains_key(&id)
+            {
+                let key = ricaas_execution::system::enrolled_key(
+                    &mut ricaas_execution::system::StateSlots(parent),
+                    &id,
+                )
+                .map_err(|e| format!("reading enrolled certificate {id}: {e}"))?;
+                enrolled.insert(id, key);
+            }
+        }
         let known: Vec<Option<RecoveredTx>> = {
             let pool = self.pool().lock();
             block
@@ -111,8 +131,10 @@ impl Channel {
                 }
                 match known {
                     Some(tx) => Ok(tx),
-                    None => ricaas_crypto::recover(envelope.clone())
-                        .map_err(|e| format!("transaction {index}: {e}")),
+                    None => ricaas_crypto::native::recover_with(envelope.clone(), |id| {
+                        enrolled.get(&id).cloned().flatten()
+                    })
+                    .map_err(|e| format!("transaction {index}: {e}")),
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -306,7 +328,7 @@ impl ReplicatedChain for Channel {
                 self.rules().block_gas_limit
             )));
         }
-        let recovered = match self.recover_block(block) {
+        let recovered = match self.recover_block(block, &state.reader()) {
             Ok(recovered) => recovered,
             Err(reason) => return Ok(Verdict::Invalid(reason)),
         };
@@ -354,14 +376,14 @@ impl ReplicatedChain for Channel {
             Some(executed) => executed,
             None => {
                 // Finalized by the others while this node was away: execute it now.
-                let recovered =
-                    self.recover_block(block)
-                        .map_err(|reason| ChannelError::InvalidFinalized {
-                            channel: self.config().name.clone(),
-                            height,
-                            reason,
-                        })?;
                 let snapshot = self.store().snapshot().map_err(|e| self.storage_error(e))?;
+                let recovered = self.recover_block(block, &snapshot).map_err(|reason| {
+                    ChannelError::InvalidFinalized {
+                        channel: self.config().name.clone(),
+                        height,
+                        reason,
+                    }
+                })?;
                 Arc::new(
                     verify_block(&snapshot, self.rules(), &recovered)
                         .map_err(|e| self.execution_error(e))?,
@@ -497,6 +519,53 @@ mod tests {
         match follower.verify(&orphan, 100_000).expect("verdict") {
             Verdict::Invalid(reason) => assert!(reason.contains("not known"), "{reason}"),
             Verdict::Valid => panic!("accepted an orphan"),
+        }
+    }
+
+    /// A Byzantine proposer cannot get a native transaction in by naming a certificate id the
+    /// channel never enrolled: the block fails verification, naming the id.
+    #[test]
+    fn a_block_naming_an_unenrolled_certificate_id_is_invalid() {
+        use ricaas_crypto::ca::{CertificateAuthority, IdentityKey, KeyAlgorithm, Role};
+        let dev = DevKey::random();
+        let block = proposed(&dev);
+        let ca = CertificateAuthority::new_root("org1", KeyAlgorithm::P256, 30).expect("CA");
+        let key = IdentityKey::generate(KeyAlgorithm::P256);
+        let certificate = ca
+            .issue(
+                "alice",
+                Role::Client,
+                key.public_key_info().expect("spki"),
+                30,
+            )
+            .expect("issued");
+        let tx = ricaas_crypto::native::sign_native_enrolled(
+            ricaas_primitives::NativeTxFields {
+                chain_id: 1337,
+                nonce: 0,
+                gas_price: 0,
+                gas_limit: 50_000,
+                to: Bytes::copy_from_slice(Address::repeat_byte(9).as_slice()),
+                value: U256::ZERO,
+                input: Bytes::new(),
+            },
+            &certificate,
+            &key,
+        )
+        .expect("signs");
+        let raw = Bytes::from(tx.encoded());
+        let envelope = ricaas_primitives::decode_raw_transaction(&raw, 1 << 20).expect("decodes");
+        let forged = ChainBlock::new(block.header().clone(), vec![(envelope, raw)]);
+        let (_dir, follower) = open(&dev);
+        let id = ricaas_primitives::certificate_id(
+            &ricaas_crypto::ca::certificate_der(&certificate).expect("der"),
+        );
+        match follower.verify(&forged, 30_000).expect("verdict") {
+            Verdict::Invalid(reason) => assert!(
+                reason.contains(&format!("certificate id {id} is not enrolled")),
+                "{reason}"
+            ),
+            Verdict::Valid => panic!("accepted a transaction from an unenrolled certificate id"),
         }
     }
 }

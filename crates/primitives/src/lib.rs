@@ -13,8 +13,8 @@ pub use block::{Block, Header, transactions_root_of};
 pub use ids::{ChannelId, ChannelIdError, Height};
 pub use receipt::StoredReceipt;
 pub use tx::{
-    ChainTx, NATIVE_TX_TYPE, NativeTx, NativeTxFields, RecoveredTx, TxDecodeError,
-    decode_raw_transaction,
+    ChainTx, NATIVE_TX_TYPE, NativeTx, NativeTxFields, RecoveredTx, SignerCertificate,
+    TxDecodeError, certificate_id, decode_raw_transaction,
 };
 
 pub use alloy_consensus::{ReceiptEnvelope, TxEnvelope};

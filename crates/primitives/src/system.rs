@@ -24,6 +24,10 @@ alloy_sol_types::sol! {
         function enroll(bytes[] certificates) external;
         /// Revokes an account of the caller's organization from this block on.
         function revoke(address account) external;
+        /// The public key (SubjectPublicKeyInfo, DER) of the enrolled certificate whose id is
+        /// `certificateId` (Keccak-256 of its DER); reverts when none is enrolled. Native
+        /// transactions may name their signer's certificate by this id.
+        function publicKeyOf(bytes32 certificateId) external view returns (bytes publicKeyInfo);
         /// The identity behind `account`; reverts when it is not enrolled.
         function identityOf(address account) external view returns (
             string org, string role, uint64 notBefore, uint64 notAfter, uint64 revokedAtHeight, bool revoked
@@ -119,6 +123,18 @@ pub struct IdentityRecord {
 
 /// Longest organization name the membership contract can store.
 pub const MAX_ORG_NAME: usize = 32;
+
+/// Longest public key record the membership contract keeps (SubjectPublicKeyInfo DER).
+pub const MAX_KEY_INFO_BYTES: usize = 1024;
+
+/// Base slot of the membership contract's `bytes` holding the public key (SubjectPublicKeyInfo
+/// DER) of the enrolled certificate with id `id`: `keccak(id ‖ 3)`.
+pub fn certificate_key_slot(id: &B256) -> U256 {
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(id.as_slice());
+    preimage[63] = 3;
+    U256::from_be_bytes(keccak256(preimage).0)
+}
 
 fn record_slot(account: &Address, field: u8) -> U256 {
     let mut preimage = [0u8; 64];

@@ -44,8 +44,10 @@ impl NativeTxFields {
 }
 
 /// The native envelope: `0x52 ‖ rlp([fields, certificate, signature])`. `certificate` is the
-/// signer's X.509 certificate (DER) and `signature` its signature over
-/// [`NativeTxFields::signing_payload`] (DER for SM2 and P-256, 64 bytes for Ed25519).
+/// signer's X.509 certificate (DER), or the 32-byte id ([`certificate_id`]) of a certificate
+/// enrolled in the channel's membership contract (no DER certificate is 32 bytes long), and
+/// `signature` its signature over [`NativeTxFields::signing_payload`] (DER for SM2 and P-256,
+/// 64 bytes for Ed25519).
 #[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct NativeTx {
     pub fields: NativeTxFields,
@@ -53,7 +55,29 @@ pub struct NativeTx {
     pub signature: Bytes,
 }
 
+/// The id of a certificate: Keccak-256 of its DER encoding.
+pub fn certificate_id(der: &[u8]) -> B256 {
+    keccak256(der)
+}
+
+/// How a native transaction names its signer's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignerCertificate<'a> {
+    /// The whole certificate (DER).
+    Carried(&'a [u8]),
+    /// The id of a certificate enrolled on chain.
+    Enrolled(B256),
+}
+
 impl NativeTx {
+    pub fn signer_certificate(&self) -> SignerCertificate<'_> {
+        if self.certificate.len() == 32 {
+            SignerCertificate::Enrolled(B256::from_slice(&self.certificate))
+        } else {
+            SignerCertificate::Carried(&self.certificate)
+        }
+    }
+
     pub fn encoded(&self) -> Vec<u8> {
         let mut out = vec![NATIVE_TX_TYPE];
         self.encode(&mut out);

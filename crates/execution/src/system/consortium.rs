@@ -9,8 +9,9 @@ use ricaas_crypto::ca::{self, Certificate, Role};
 use ricaas_primitives::{
     policy::{Policy, PolicyError},
     system::{
-        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, MAX_ORG_NAME, MAX_VALIDATORS,
-        MEMBERSHIP_ADDRESS, StoredRole, bytes_from_slots, bytes_to_slots,
+        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, MAX_KEY_INFO_BYTES, MAX_ORG_NAME,
+        MAX_VALIDATORS, MEMBERSHIP_ADDRESS, StoredRole, bytes_from_slots, bytes_to_slots,
+        certificate_key_slot,
     },
 };
 use std::sync::{Arc, Mutex};
@@ -53,6 +54,37 @@ pub enum ConsortiumError {
     Corrupt(String),
     #[error(transparent)]
     State(#[from] StateReadError),
+}
+
+/// Where the membership contract keeps an enrolled certificate's public key, and the key
+/// (SubjectPublicKeyInfo DER): native transactions may name the certificate by id.
+pub fn key_record(certificate: &Certificate) -> Result<(U256, Vec<u8>), String> {
+    let der = ca::certificate_der(certificate).map_err(|e| e.to_string())?;
+    let key = ca::public_key_info_der(certificate).map_err(|e| e.to_string())?;
+    if key.len() > MAX_KEY_INFO_BYTES {
+        return Err(format!(
+            "its public key is {} bytes, more than {MAX_KEY_INFO_BYTES}",
+            key.len()
+        ));
+    }
+    Ok((
+        certificate_key_slot(&ricaas_primitives::certificate_id(&der)),
+        key,
+    ))
+}
+
+/// The public key (SubjectPublicKeyInfo DER) of the enrolled certificate with id `id`.
+pub fn enrolled_key(
+    reader: &mut impl SlotReader,
+    id: &alloy_primitives::B256,
+) -> Result<Option<Vec<u8>>, StateReadError> {
+    Ok(super::read_bytes(
+        reader,
+        MEMBERSHIP_ADDRESS,
+        certificate_key_slot(id),
+        MAX_KEY_INFO_BYTES,
+    )?
+    .filter(|key| !key.is_empty()))
 }
 
 /// A member organization: its name and root CA certificate.
@@ -255,6 +287,10 @@ impl Consortium {
                 .encode()
                 .ok_or_else(|| bad("organization name too long".into()))?;
             for (slot, value) in IdentityRecord::slots(&account).into_iter().zip(values) {
+                writes.push((MEMBERSHIP_ADDRESS, slot, value));
+            }
+            let (base, key) = key_record(certificate).map_err(bad)?;
+            for (slot, value) in bytes_to_slots(base, &key) {
                 writes.push((MEMBERSHIP_ADDRESS, slot, value));
             }
         }

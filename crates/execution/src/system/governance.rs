@@ -346,6 +346,13 @@ fn apply(
                     store.write(MEMBERSHIP_ADDRESS, slot, value)?;
                 }
             }
+            let key = hex::decode(der)
+                .ok()
+                .and_then(|der| ca::certificate_from_der(&der).ok())
+                .and_then(|certificate| super::key_record(&certificate).ok());
+            if let Some((slot, key)) = key {
+                write_bytes(store, MEMBERSHIP_ADDRESS, slot, &key)?;
+            }
         }
     }
     Ok(Ok(()))

@@ -250,6 +250,18 @@ where
     let caller = inputs.caller;
     let mut journal = Journal(context);
     match call {
+        IMembership::IMembershipCalls::publicKeyOf(call) => Ok(
+            match super::enrolled_key(&mut journal, &call.certificateId)? {
+                Some(key) => Outcome::Return(
+                    IMembership::publicKeyOfCall::abi_encode_returns(&Bytes::from(key)).into(),
+                    VIEW_GAS,
+                ),
+                None => Outcome::Revert(
+                    format!("no certificate with id {} is enrolled", call.certificateId),
+                    VIEW_GAS,
+                ),
+            },
+        ),
         IMembership::IMembershipCalls::identityOf(call) => {
             let Some(record) = journal.record(&call.account)? else {
                 return Ok(Outcome::Revert(
@@ -315,7 +327,12 @@ where
                         "account {account} was revoked at height {at}; enroll a new key"
                     )));
                 }
+                let (key_slot, key) = match super::key_record(&certificate) {
+                    Ok(found) => found,
+                    Err(reason) => return Ok(refuse(reason)),
+                };
                 journal.write_record(&account, &record)?;
+                super::write_bytes(&mut journal, MEMBERSHIP_ADDRESS, key_slot, &key)?;
                 journal.log(
                     IMembership::Enrolled {
                         account,

@@ -11,7 +11,9 @@ mod consortium;
 mod governance;
 pub(crate) mod membership;
 
-pub use consortium::{ChannelPolicies, Consortium, ConsortiumError, MemberOrg, Validator};
+pub use consortium::{
+    ChannelPolicies, Consortium, ConsortiumError, MemberOrg, Validator, enrolled_key, key_record,
+};
 
 use crate::StateReadError;
 use alloy_primitives::{Address, U256};
