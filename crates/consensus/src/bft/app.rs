@@ -119,43 +119,17 @@ impl<C: ReplicatedChain> Replicated<C> {
                 if let Some(info) = epocher.containing(height)
                     && info.last() == height
                 {
-                    let epoch = info.epoch().next();
-                    let chain = committer.clone();
-                    let validators = match blocking(&runtime, move || chain.validators()).await {
-                        Some(Ok(validators)) => validators,
-                        Some(Err(e)) => {
-                            halt(format!("the validators of epoch {epoch} cannot be read: {e}"));
+                    let next = info.epoch().next();
+                    match hand_over_epoch(&runtime, &committer, &transitions, next, block.digest())
+                        .await
+                    {
+                        Ok(()) => {}
+                        Err(Stop::Halt(reason)) => {
+                            halt(format!("entering epoch {next}: {reason}"));
                             std::mem::forget(ack);
                             return;
                         }
-                        None => return,
-                    };
-                    let validators = match validators.map(validator_set).transpose() {
-                        Ok(validators) => validators,
-                        Err(reason) => {
-                            halt(format!("the validators of epoch {epoch}: {reason}"));
-                            std::mem::forget(ack);
-                            return;
-                        }
-                    };
-                    let (done, entered) = oneshot::channel();
-                    let transition = Transition {
-                        epoch,
-                        boundary: block.digest(),
-                        validators,
-                        done,
-                    };
-                    if transitions.send(transition).is_err() {
-                        return;
-                    }
-                    match entered.await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(reason)) => {
-                            halt(format!("entering epoch {epoch}: {reason}"));
-                            std::mem::forget(ack);
-                            return;
-                        }
-                        Err(_) => return,
+                        Err(Stop::Shutdown) => return,
                     }
                 }
                 ack.acknowledge();
@@ -304,6 +278,46 @@ where
             None => false,
         }
     }
+}
+
+/// Why the committer stops.
+enum Stop {
+    /// This node cannot follow the chain on (reported through `halted`).
+    Halt(String),
+    /// The runtime or the orchestrator is shutting down.
+    Shutdown,
+}
+
+/// After epoch `next - 1`'s last block (`boundary`) is committed: reads the validators of
+/// epoch `next` from the committed state and waits until the orchestrator runs that epoch.
+async fn hand_over_epoch<E: Spawner, C: ReplicatedChain>(
+    runtime: &E,
+    chain: &Arc<C>,
+    transitions: &mpsc::UnboundedSender<Transition>,
+    next: commonware_consensus::types::Epoch,
+    boundary: Digest,
+) -> Result<(), Stop> {
+    let reader = chain.clone();
+    let validators = blocking(runtime, move || reader.validators())
+        .await
+        .ok_or(Stop::Shutdown)?
+        .map_err(|e| Stop::Halt(format!("its validators cannot be read: {e}")))?
+        .map(validator_set)
+        .transpose()
+        .map_err(Stop::Halt)?;
+    let (done, entered) = oneshot::channel();
+    transitions
+        .send(Transition {
+            epoch: next,
+            boundary,
+            validators,
+            done,
+        })
+        .map_err(|_| Stop::Shutdown)?;
+    entered
+        .await
+        .map_err(|_| Stop::Shutdown)?
+        .map_err(Stop::Halt)
 }
 
 /// The chain's validator list as consensus keys.

@@ -209,7 +209,7 @@ where
         config.timing,
         epocher.clone(),
         transitions,
-        halt_tx,
+        halt_tx.clone(),
     );
 
     // Marshal: finalized block and certificate archives, block broadcast, backfill.
@@ -322,6 +322,7 @@ where
             certification_timeout: config.certification_timeout,
         },
         me,
+        halt: halt_tx,
     };
     let consensus = runtime.child("epochs").spawn(move |_| {
         orchestrator.run(

@@ -6,7 +6,7 @@
 //! marshal is asked to fetch the boundary block's finalization from the sender.
 
 use super::{
-    ChainBlock, Replicated, ReplicatedChain,
+    ChainBlock, Halted, Replicated, ReplicatedChain,
     epochs::{EpochProvider, EpochRecords, PeerTracker, ValidatorSet},
 };
 use commonware_consensus::{
@@ -34,7 +34,7 @@ use commonware_runtime::{
 use commonware_utils::{NZDuration, NZUsize, vec::NonEmptyVec};
 use rand_core::CryptoRng;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The next epoch, handed over by the committer once the previous epoch's last block is durable.
 pub struct Transition {
@@ -70,6 +70,8 @@ where
     pub epocher: FixedEpocher,
     pub settings: EngineSettings,
     pub me: PublicKey,
+    /// Where a failure to run consensus is reported (the node stops).
+    pub halt: watch::Sender<Option<Halted>>,
 }
 
 struct ActiveEpoch {
@@ -131,8 +133,14 @@ where
             certificates,
             resolver,
         };
-        let Some(mut active) = self.enter(start, floor, &mut channels).await else {
-            return;
+        let mut active = match self.enter(start, floor, &mut channels).await {
+            Ok(active) => active,
+            Err(reason) => {
+                let reason = format!("starting consensus in epoch {start}: {reason}");
+                tracing::error!(%reason, "CHAIN HALTED");
+                self.halt.send_replace(Some(Halted(reason)));
+                return;
+            }
         };
         loop {
             tokio::select! {
@@ -166,9 +174,12 @@ where
                         return;
                     }
                     self.provider.register(transition.epoch, &validators);
-                    let Some(next) = self.enter(transition.epoch, transition.boundary, &mut channels).await else {
-                        let _ = transition.done.send(Err(format!("could not start the engine of epoch {}", transition.epoch)));
-                        return;
+                    let next = match self.enter(transition.epoch, transition.boundary, &mut channels).await {
+                        Ok(next) => next,
+                        Err(reason) => {
+                            let _ = transition.done.send(Err(reason));
+                            return;
+                        }
                     };
                     // Dropping the previous epoch stops its engine.
                     active = next;
@@ -200,9 +211,15 @@ where
         epoch: Epoch,
         floor: Digest,
         channels: &mut Channels<S>,
-    ) -> Option<ActiveEpoch> {
-        let validators = self.records.get(epoch)?;
-        let scheme = self.provider.engine_scheme(epoch)?;
+    ) -> Result<ActiveEpoch, String> {
+        let validators = self
+            .records
+            .get(epoch)
+            .ok_or_else(|| format!("no validator set recorded for epoch {epoch}"))?;
+        let scheme = self
+            .provider
+            .engine_scheme(epoch)
+            .ok_or_else(|| format!("no signing scheme registered for epoch {epoch}"))?;
         let previous = epoch
             .previous()
             .and_then(|previous| self.records.get(previous))
@@ -216,9 +233,18 @@ where
                 .collect(),
         );
         self.tracker.track(epoch, &validators, &leaving);
-        let votes = channels.votes.register(epoch.get()).await.ok()?;
-        let certificates = channels.certificates.register(epoch.get()).await.ok()?;
-        let resolver = channels.resolver.register(epoch.get()).await.ok()?;
+        let closed = |e: commonware_p2p::utils::mux::Error| format!("p2p sub-channel: {e}");
+        let votes = channels.votes.register(epoch.get()).await.map_err(closed)?;
+        let certificates = channels
+            .certificates
+            .register(epoch.get())
+            .await
+            .map_err(closed)?;
+        let resolver = channels
+            .resolver
+            .register(epoch.get())
+            .await
+            .map_err(closed)?;
         let settings = &self.settings;
         let mailbox_size = NZUsize!(1024);
         let engine = simplex::Engine::new(
@@ -260,6 +286,6 @@ where
             voting = votes_here,
             "entered consensus epoch"
         );
-        Some(ActiveEpoch { epoch, engine })
+        Ok(ActiveEpoch { epoch, engine })
     }
 }
