@@ -2,7 +2,7 @@
 //! simulated network, with fixed seeds: four validators agree on every block; progress survives
 //! a crashed validator; a partitioned validator catches up when the partition heals; an
 //! equivocating Byzantine validator (different proposals to different peers) cannot make the
-//! honest ones diverge or stall.
+//! honest ones diverge or stall; the validator set changes at epoch boundaries.
 
 use alloy_consensus::{TxLegacy, TypedTransaction};
 use alloy_eips::eip2718::Encodable2718;
@@ -408,4 +408,162 @@ fn simulated_equivocating_validator_cannot_split_or_stall_the_honest_ones() {
             assert!(harness.committed(2, hash), "{hash} not committed");
         }
     });
+}
+
+/// A channel whose validator set follows a script by committed height, standing in for
+/// governance (which needs a consortium channel): the first four keys, all five once `join_at`
+/// is committed, and without validator 3 once `leave_at` is.
+struct Scripted {
+    channel: Arc<Channel>,
+    keys: Vec<PublicKey>,
+    join_at: u64,
+    leave_at: u64,
+}
+
+impl bft::ReplicatedChain for Scripted {
+    type Error = ricaas_node::ChannelError;
+
+    fn genesis(&self) -> bft::ChainBlock {
+        self.channel.genesis()
+    }
+    fn block_limits(&self) -> bft::BlockLimits {
+        self.channel.block_limits()
+    }
+    fn backlog(&self) -> ricaas_consensus::Backlog {
+        self.channel.backlog()
+    }
+    async fn work_arrived(&self) {
+        bft::ReplicatedChain::work_arrived(self.channel.as_ref()).await
+    }
+    fn committed_height(&self) -> u64 {
+        self.channel.committed_height()
+    }
+    fn has_state(&self, hash: &B256) -> bool {
+        self.channel.has_state(hash)
+    }
+    fn build(
+        &self,
+        parent: &bft::ChainBlock,
+        timestamp_ms: u64,
+    ) -> Result<bft::ChainBlock, Self::Error> {
+        self.channel.build(parent, timestamp_ms)
+    }
+    fn verify(&self, block: &bft::ChainBlock, now_ms: u64) -> Result<bft::Verdict, Self::Error> {
+        self.channel.verify(block, now_ms)
+    }
+    fn commit(&self, block: &bft::ChainBlock) -> Result<(), Self::Error> {
+        self.channel.commit(block)
+    }
+    #[allow(clippy::type_complexity)]
+    fn validators(
+        &self,
+    ) -> Result<Option<Vec<([u8; 32], Option<std::net::SocketAddr>)>>, Self::Error> {
+        let height = self.channel.committed_height();
+        let members: Vec<usize> = if height >= self.leave_at {
+            vec![0, 1, 2, 4]
+        } else if height >= self.join_at {
+            vec![0, 1, 2, 3, 4]
+        } else {
+            vec![0, 1, 2, 3]
+        };
+        Ok(Some(
+            members
+                .into_iter()
+                .map(|i| {
+                    let key: [u8; 32] = self.keys[i].as_ref().try_into().expect("32-byte key");
+                    (key, None)
+                })
+                .collect(),
+        ))
+    }
+    fn admit_gossip(&self, transactions: Vec<Bytes>) {
+        self.channel.admit_gossip(transactions)
+    }
+}
+
+/// Epochs of 10 heights under the deterministic runtime: a fifth node follows from genesis and
+/// votes from the epoch after it joins the set (heights 20+), validator 3 leaves from height 40.
+/// With validators 2 and 3 crashed, {0, 1, 4} still finalize: that is a quorum only of
+/// {0, 1, 2, 4} (3 of 4), never of the original four (2 of 4) nor of all five (3 of 5).
+#[test]
+fn simulated_validator_set_changes_at_epoch_boundaries() {
+    for seed in [3, 4] {
+        run(seed, |context| async move {
+            let oracle = network(&context, 5).await;
+            let keys: Vec<PrivateKey> = (0..5u64).map(PrivateKey::from_seed).collect();
+            let publics: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+            connect_all(&oracle, &publics).await;
+            let dev = DevKey::from_hex(&"11".repeat(32)).expect("dev key");
+            let mut harness = Harness {
+                _dirs: Vec::new(),
+                keys: keys.clone(),
+                channels: Vec::new(),
+                handles: Vec::new(),
+                dev,
+            };
+            for (index, public) in publics.iter().enumerate() {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let channel = Arc::new(
+                    Channel::open(channel_config(&harness.dev), dir.path()).expect("opens"),
+                );
+                harness._dirs.push(dir);
+                let (gossip, outgoing) = tokio::sync::mpsc::channel(1 << 14);
+                channel.set_gossip(gossip);
+                let chain = Arc::new(Scripted {
+                    channel: channel.clone(),
+                    keys: publics.clone(),
+                    join_at: 15,
+                    leave_at: 35,
+                });
+                let networks = register(&oracle, public).await;
+                let handle = bft::start_validator(
+                    context.child("node").with_attribute("index", index),
+                    ValidatorConfig {
+                        namespace: NAMESPACE.to_vec(),
+                        signer: keys[index].clone(),
+                        validators: publics[..4].to_vec(),
+                        epoch_length: std::num::NonZeroU64::new(10).expect("non-zero"),
+                        partition_prefix: format!("node-{index}"),
+                        block_limits: channel.block_limits(),
+                        timing: Timing {
+                            block_interval: Duration::from_millis(50),
+                            empty_block_interval: Duration::from_millis(300),
+                        },
+                        leader_timeout: Duration::from_secs(1),
+                        certification_timeout: Duration::from_secs(2),
+                    },
+                    chain,
+                    networks,
+                    oracle.manager(),
+                    oracle.control(public.clone()),
+                    bft::FixedPeers,
+                    outgoing,
+                )
+                .await
+                .expect("node starts");
+                harness.channels.push(Some(channel));
+                harness.handles.push(vec![handle.consensus, handle.marshal]);
+            }
+            // The follower commits the same blocks as the validators through epochs 0 and 1.
+            harness.wait_all(&context, 45).await;
+            harness.assert_agree();
+            let txs = harness.transfers(0, 20);
+            harness.crash(3);
+            harness.crash(2);
+            for (_, raw) in &txs {
+                harness.channel(4).submit(raw).expect("admitted");
+            }
+            let target = harness.height(0) + 10;
+            harness.wait_all(&context, target).await;
+            harness.assert_agree();
+            for index in [0, 1, 4] {
+                for (hash, _) in &txs {
+                    assert!(
+                        harness.committed(index, hash),
+                        "{hash} not committed on {index}"
+                    );
+                }
+            }
+        });
+    }
 }
