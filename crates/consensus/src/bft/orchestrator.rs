@@ -159,34 +159,40 @@ where
                         let _ = transition.done.send(Ok(()));
                         continue;
                     }
-                    let validators = match transition.validators {
-                        Some(set) => set,
-                        None => match self.records.get(active.epoch) {
-                            Some(set) => set,
-                            None => {
-                                let _ = transition.done.send(Err(format!("no validator set recorded for epoch {}", active.epoch)));
-                                return;
-                            }
-                        },
-                    };
-                    if let Err(reason) = self.records.put(transition.epoch, &validators).await {
-                        let _ = transition.done.send(Err(reason));
-                        return;
-                    }
-                    self.provider.register(transition.epoch, &validators);
-                    let next = match self.enter(transition.epoch, transition.boundary, &mut channels).await {
-                        Ok(next) => next,
+                    match self.next_epoch(&active, &transition, &mut channels).await {
+                        Ok(next) => {
+                            // Dropping the previous epoch stops its engine.
+                            active = next;
+                            let _ = transition.done.send(Ok(()));
+                        }
                         Err(reason) => {
                             let _ = transition.done.send(Err(reason));
                             return;
                         }
-                    };
-                    // Dropping the previous epoch stops its engine.
-                    active = next;
-                    let _ = transition.done.send(Ok(()));
+                    }
                 }
             }
         }
+    }
+
+    /// Records the validators of the epoch after `active` and starts its engine.
+    async fn next_epoch<S: Sender<PublicKey = PublicKey>>(
+        &mut self,
+        active: &ActiveEpoch,
+        transition: &Transition,
+        channels: &mut Channels<S>,
+    ) -> Result<ActiveEpoch, String> {
+        let validators = match &transition.validators {
+            Some(set) => set.clone(),
+            None => self
+                .records
+                .get(active.epoch)
+                .ok_or_else(|| format!("no validator set recorded for epoch {}", active.epoch))?,
+        };
+        self.records.put(transition.epoch, &validators).await?;
+        self.provider.register(transition.epoch, &validators);
+        self.enter(transition.epoch, transition.boundary, channels)
+            .await
     }
 
     /// Traffic of a later epoch: the network moved past our epoch's last block, which we have
