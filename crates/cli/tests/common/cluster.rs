@@ -206,10 +206,24 @@ impl Cluster {
             if heights.iter().all(|h| h.is_some_and(|h| h >= height)) {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "validators did not all reach height {height} within {within:?}: {heights:?}"
-            );
+            if Instant::now() >= deadline {
+                // The last lines of the log of every node that does not answer (halted or dead).
+                let silent: String = self
+                    .running()
+                    .iter()
+                    .zip(&heights)
+                    .filter(|(_, h)| h.is_none())
+                    .map(|(i, _)| {
+                        let log = self.log(*i);
+                        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                        let tail: Vec<&str> = tail.into_iter().rev().collect();
+                        format!("\n--- node {i} log (last lines) ---\n{}", tail.join("\n"))
+                    })
+                    .collect();
+                panic!(
+                    "validators did not all reach height {height} within {within:?}: {heights:?}{silent}"
+                );
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -198,6 +198,10 @@ impl<E: Storage + Clock + Metrics> EpochRecords<E> {
     }
 }
 
+/// Most peers one epoch's p2p set holds: its validators, and validators leaving at its start
+/// while room remains (this node included). It sizes the network's preallocated mailboxes.
+pub const MAX_PEERS_PER_SET: usize = ricaas_primitives::system::MAX_VALIDATORS + 4;
+
 /// Tells the p2p network whom to accept and dial when an epoch begins: the epoch's validators
 /// (primary: dialed and accepted) and others still allowed to connect (secondary: accepted).
 pub trait PeerTracker: Send + 'static {
@@ -237,9 +241,20 @@ impl LookupPeers {
 
 impl PeerTracker for LookupPeers {
     fn track(&mut self, epoch: Epoch, primary: &ValidatorSet, secondary: &ValidatorSet) {
+        // The set must fit the network's bound (this node counts even when not listed).
+        let room = MAX_PEERS_PER_SET.saturating_sub(primary.0.len() + 1);
+        if secondary.0.len() > room {
+            tracing::warn!(
+                epoch = epoch.get(),
+                leaving = secondary.0.len(),
+                room,
+                "too many validators leave at once: only some may still connect"
+            );
+        }
+        let secondary = ValidatorSet(secondary.0.iter().take(room).cloned().collect());
         let peers = commonware_p2p::AddressableTrackedPeers::new(
             self.addresses(primary),
-            self.addresses(secondary),
+            self.addresses(&secondary),
         );
         let _ = self.oracle.track(epoch.get(), peers);
     }

@@ -56,8 +56,9 @@ where
         },
         cups::Version::V1,
     );
-    // An epoch's validators, plus the ones leaving at its start.
-    let peers = 2 * ricaas_primitives::system::MAX_VALIDATORS;
+    // An epoch's validators plus a few leaving at its start (see `LookupPeers`); the current and
+    // the previous epoch's sets stay tracked.
+    let peers = super::epochs::MAX_PEERS_PER_SET;
     let mut config = lookup::Config::recommended(
         handshake,
         namespace,
@@ -66,6 +67,7 @@ where
         u32::try_from(max_message_size).unwrap_or(u32::MAX),
         NZUsize!(4096),
     );
+    config.tracked_peer_sets = NZUsize!(2);
     // A consortium's validators often share a LAN or a host: private addresses are normal, and
     // a restarted validator must be able to reconnect at once.
     config.allow_private_ips = true;
@@ -74,16 +76,18 @@ where
     config.dial_frequency = Duration::from_millis(500);
     config.ping_frequency = Duration::from_secs(5);
     let (mut network, oracle) = lookup::Network::new(runtime.child("p2p"), config);
-    // Messages per second per peer. The inbound mailbox of each channel is sized from these
-    // (one burst from every peer), so they are preallocated: keep them near real traffic.
-    let generous = Quota::per_second(NZU32!(1_000));
+    // Messages per second per peer. The inbound mailbox of each channel is preallocated for one
+    // burst from every peer the network may retain (2 sets of MAX_PEERS_PER_SET), so these stay
+    // near real traffic: a few votes and certificates per view, one block per height, requests
+    // of a catching-up peer; transactions are gossiped in batches as they are admitted.
+    let consensus = Quota::per_second(NZU32!(256));
     let channels = Networks {
-        votes: network.register(VOTES, generous),
-        certificates: network.register(CERTIFICATES, generous),
-        consensus_resolver: network.register(CONSENSUS_RESOLVER, generous),
-        backfill: network.register(BACKFILL, generous),
-        blocks: network.register(BLOCKS, generous),
-        transactions: network.register(TRANSACTIONS, generous),
+        votes: network.register(VOTES, consensus),
+        certificates: network.register(CERTIFICATES, consensus),
+        consensus_resolver: network.register(CONSENSUS_RESOLVER, consensus),
+        backfill: network.register(BACKFILL, consensus),
+        blocks: network.register(BLOCKS, Quota::per_second(NZU32!(64))),
+        transactions: network.register(TRANSACTIONS, Quota::per_second(NZU32!(1_000))),
     };
     let handle = network.start();
     ValidatorNetwork {
