@@ -400,12 +400,6 @@ fn a_governance_policy_change_applies_on_every_validator_at_its_height() {
     }
 }
 
-/// A fresh local address for a node to listen on.
-fn free_addr() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
 /// Proposes a validator change through validator 0 as org1's admin and has org2 and org3 vote
 /// (MAJORITY of four); returns the height it applies at.
 fn vote_validator_change(cluster: &Cluster, id: u64, change: &[&str]) -> u64 {
@@ -470,7 +464,8 @@ fn a_fifth_validator_joins_and_one_is_removed_without_stopping_the_chain() {
         .status()
         .expect("ricaas ca runs");
     assert!(status.success());
-    let p2p = free_addr();
+    // The cluster's next reserved p2p port (validators 0-3 use the first four).
+    let p2p = std::net::SocketAddr::from(([127, 0, 0, 1], cluster.p2p_base + 4));
     let template = std::fs::read_to_string(cluster.config(0)).expect("config");
     let mut config = String::new();
     for line in template.lines() {

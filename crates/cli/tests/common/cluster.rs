@@ -33,6 +33,19 @@ pub struct Cluster {
     pub dir: PathBuf,
     pub nodes: Vec<Option<Validator>>,
     pub dev_key: DevKey,
+    /// First of the 8 p2p ports reserved for this cluster (validator i listens on base + i).
+    pub p2p_base: u16,
+}
+
+/// Ports for a new cluster: 8 p2p ports, and 8 JSON-RPC ports 6,000 above them, below the
+/// kernel's ephemeral range (32768+), by process id and a per-process counter. Picking free
+/// ports when a network is created and binding them when its nodes start would race with
+/// another test creating its network meanwhile (a node whose p2p port was taken dies).
+fn reserve_ports() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let cluster = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 8;
+    let slot = (std::process::id() % 90) as u16;
+    20_000 + slot * 64 + cluster * 8
 }
 
 impl Cluster {
@@ -52,8 +65,12 @@ impl Cluster {
 
     /// Creates the files of `count` validators with more `ricaas up` options.
     pub fn create_with(dir: &Path, count: usize, options: &[&str]) -> Cluster {
+        assert!(count < 8, "a cluster has 8 ports");
+        let p2p_base = reserve_ports();
         let status = Command::new(env!("CARGO_BIN_EXE_ricaas"))
-            .args(["up", "--create-only", "--rpc-port", "0", "--p2p-port", "0"])
+            .args(["up", "--create-only"])
+            .args(["--rpc-port", &(p2p_base + 6_000).to_string()])
+            .args(["--p2p-port", &p2p_base.to_string()])
             .args(["--nodes", &count.to_string()])
             .args(options)
             .arg("--data-dir")
@@ -67,6 +84,7 @@ impl Cluster {
             dir: dir.to_path_buf(),
             nodes: (0..count).map(|_| None).collect(),
             dev_key,
+            p2p_base,
         }
     }
 
