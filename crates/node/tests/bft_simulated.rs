@@ -54,6 +54,29 @@ fn channel_config(dev: &DevKey) -> ChannelConfig {
     config
 }
 
+/// Consensus settings of a simulated node: `validators` in epoch 0, epochs of `epoch_length`.
+fn node_config(
+    key: &PrivateKey,
+    validators: Vec<PublicKey>,
+    epoch_length: u64,
+    channel: &Channel,
+) -> ValidatorConfig {
+    ValidatorConfig {
+        namespace: NAMESPACE.to_vec(),
+        signer: key.clone(),
+        validators,
+        epoch_length: std::num::NonZeroU64::new(epoch_length).expect("non-zero"),
+        partition_prefix: format!("node-{}", key.public_key()),
+        block_limits: channel.block_limits(),
+        timing: Timing {
+            block_interval: Duration::from_millis(50),
+            empty_block_interval: Duration::from_millis(300),
+        },
+        leader_timeout: Duration::from_secs(1),
+        certification_timeout: Duration::from_secs(2),
+    }
+}
+
 fn link() -> Link {
     Link {
         latency: Duration::from_millis(10),
@@ -131,20 +154,7 @@ impl Harness {
             let networks = register(oracle, public).await;
             let handle = bft::start_validator(
                 context.child("validator").with_attribute("index", index),
-                ValidatorConfig {
-                    namespace: NAMESPACE.to_vec(),
-                    signer: harness.keys[index].clone(),
-                    validators: publics.clone(),
-                    epoch_length: std::num::NonZeroU64::new(1 << 62).expect("non-zero"),
-                    partition_prefix: format!("validator-{index}"),
-                    block_limits: channel.block_limits(),
-                    timing: Timing {
-                        block_interval: Duration::from_millis(50),
-                        empty_block_interval: Duration::from_millis(300),
-                    },
-                    leader_timeout: Duration::from_secs(1),
-                    certification_timeout: Duration::from_secs(2),
-                },
+                node_config(&harness.keys[index], publics.clone(), 1 << 62, &channel),
                 channel.clone(),
                 networks,
                 oracle.manager(),
@@ -518,20 +528,7 @@ fn simulated_validator_set_changes_at_epoch_boundaries() {
                 let networks = register(&oracle, public).await;
                 let handle = bft::start_validator(
                     context.child("node").with_attribute("index", index),
-                    ValidatorConfig {
-                        namespace: NAMESPACE.to_vec(),
-                        signer: keys[index].clone(),
-                        validators: publics[..4].to_vec(),
-                        epoch_length: std::num::NonZeroU64::new(10).expect("non-zero"),
-                        partition_prefix: format!("node-{index}"),
-                        block_limits: channel.block_limits(),
-                        timing: Timing {
-                            block_interval: Duration::from_millis(50),
-                            empty_block_interval: Duration::from_millis(300),
-                        },
-                        leader_timeout: Duration::from_secs(1),
-                        certification_timeout: Duration::from_secs(2),
-                    },
+                    node_config(&keys[index], publics[..4].to_vec(), 10, &channel),
                     chain,
                     networks,
                     oracle.manager(),
