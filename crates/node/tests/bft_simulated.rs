@@ -127,6 +127,31 @@ impl Harness {
         count: usize,
         byzantine: &[usize],
     ) -> Harness {
+        let all = count;
+        Harness::start_with(
+            context,
+            oracle,
+            count,
+            all,
+            1 << 62,
+            byzantine,
+            |channel, _| channel,
+        )
+        .await
+    }
+
+    /// `count` nodes, the first `genesis` of them validators of epoch 0, epochs of
+    /// `epoch_length`; each node's chain is `chain_of(its channel, every node's key)`.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_with<C: bft::ReplicatedChain>(
+        context: &Context,
+        oracle: &Oracle<PublicKey, Context>,
+        count: usize,
+        genesis: usize,
+        epoch_length: u64,
+        byzantine: &[usize],
+        chain_of: impl Fn(Arc<Channel>, &[PublicKey]) -> Arc<C>,
+    ) -> Harness {
         let keys: Vec<PrivateKey> = (0..count as u64).map(PrivateKey::from_seed).collect();
         let publics: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
         connect_all(oracle, &publics).await;
@@ -154,8 +179,13 @@ impl Harness {
             let networks = register(oracle, public).await;
             let handle = bft::start_validator(
                 context.child("validator").with_attribute("index", index),
-                node_config(&harness.keys[index], publics.clone(), 1 << 62, &channel),
-                channel.clone(),
+                node_config(
+                    &harness.keys[index],
+                    publics[..genesis].to_vec(),
+                    epoch_length,
+                    &channel,
+                ),
+                chain_of(channel.clone(), &publics),
                 networks,
                 oracle.manager(),
                 oracle.control(public.clone()),
@@ -500,47 +530,16 @@ fn simulated_validator_set_changes_at_epoch_boundaries() {
     for seed in [3, 4] {
         run(seed, |context| async move {
             let oracle = network(&context, 5).await;
-            let keys: Vec<PrivateKey> = (0..5u64).map(PrivateKey::from_seed).collect();
-            let publics: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-            connect_all(&oracle, &publics).await;
-            let dev = DevKey::from_hex(&"11".repeat(32)).expect("dev key");
-            let mut harness = Harness {
-                _dirs: Vec::new(),
-                keys: keys.clone(),
-                channels: Vec::new(),
-                handles: Vec::new(),
-                dev,
-            };
-            for (index, public) in publics.iter().enumerate() {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let channel = Arc::new(
-                    Channel::open(channel_config(&harness.dev), dir.path()).expect("opens"),
-                );
-                harness._dirs.push(dir);
-                let (gossip, outgoing) = tokio::sync::mpsc::channel(1 << 14);
-                channel.set_gossip(gossip);
-                let chain = Arc::new(Scripted {
-                    channel: channel.clone(),
-                    keys: publics.clone(),
-                    join_at: 15,
-                    leave_at: 35,
-                });
-                let networks = register(&oracle, public).await;
-                let handle = bft::start_validator(
-                    context.child("node").with_attribute("index", index),
-                    node_config(&keys[index], publics[..4].to_vec(), 10, &channel),
-                    chain,
-                    networks,
-                    oracle.manager(),
-                    oracle.control(public.clone()),
-                    bft::FixedPeers,
-                    outgoing,
-                )
-                .await
-                .expect("node starts");
-                harness.channels.push(Some(channel));
-                harness.handles.push(vec![handle.consensus, handle.marshal]);
-            }
+            let mut harness =
+                Harness::start_with(&context, &oracle, 5, 4, 10, &[], |channel, keys| {
+                    Arc::new(Scripted {
+                        channel,
+                        keys: keys.to_vec(),
+                        join_at: 15,
+                        leave_at: 35,
+                    })
+                })
+                .await;
             // The follower commits the same blocks as the validators through epochs 0 and 1.
             harness.wait_all(&context, 45).await;
             harness.assert_agree();
