@@ -3,6 +3,7 @@
 
 mod bench;
 mod ca;
+mod channel;
 mod governance;
 mod member;
 mod orgs;
@@ -47,6 +48,9 @@ enum Command {
     Member(member::MemberArgs),
     /// Propose and vote on channel configuration changes (governance system contract).
     Governance(governance::GovernanceArgs),
+    /// Create a channel (configuration signed by its members' admins), join a node to it, list
+    /// a node's channels.
+    Channel(channel::ChannelArgs),
 }
 
 fn init_logging() {
@@ -82,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         Command::Ca(args) => ca::run(args),
         Command::Member(args) => tokio_runtime()?.block_on(member::run(args)),
         Command::Governance(args) => tokio_runtime()?.block_on(governance::run(args)),
+        Command::Channel(args) => tokio_runtime()?.block_on(channel::run(args)),
         Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
     }
 }

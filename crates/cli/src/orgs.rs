@@ -58,6 +58,7 @@ pub fn create(
         validators: Vec::new(),
         members: Vec::new(),
         epoch_length,
+        validator_addresses: Default::default(),
     };
     let mut cas = Vec::new();
     let mut dev_key = None;

@@ -5,8 +5,8 @@ use alloy_primitives::U256;
 use anyhow::Context as _;
 use ricaas_crypto::DevKey;
 use ricaas_node::{
-    BftConfig, ChannelConfig, GenesisAccount, NodeConfig, RpcConfig, RunningNode, ValidatorEntry,
-    start_node,
+    BftConfig, ChannelConfig, GenesisAccount, NetworkConfig, NodeConfig, RpcConfig, RunningNode,
+    ValidatorEntry, start_node,
 };
 use std::{
     io::{BufRead, BufReader},
@@ -106,6 +106,7 @@ fn create_solo_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
         },
         channel,
         consensus: None,
+        network: None,
     };
     std::fs::write(dir.join(CONFIG_FILE), config.documented_toml())?;
     Ok(())
@@ -198,6 +199,13 @@ fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
                 SocketAddr::from(([127, 0, 0, 1], p2p_ports[index])),
                 validators.clone(),
             )),
+            // Validator i belongs to org (i mod orgs) + 1 (see `orgs::create`); a new channel
+            // needs every member's admin to sign it.
+            network: Some(NetworkConfig {
+                org: format!("org{}", index % args.orgs.max(1) + 1),
+                channel_creation_policy: "ALL Admins".into(),
+                orgs: created.config.orgs.clone(),
+            }),
         };
         std::fs::write(home.join(CONFIG_FILE), config.documented_toml())?;
     }

@@ -5,7 +5,7 @@ use commonware_consensus::types::Epoch;
 use commonware_p2p::{Receiver as _, Recipients, Sender as _};
 use commonware_runtime::{IoBuf, Runner as _, Supervisor as _, tokio};
 use ricaas_consensus::bft::{
-    EpochValidator, LookupPeers, NodePublicKey, PeerTracker as _, ValidatorSet, generate_node_key,
+    EpochValidator, NetworkPeers, NodePublicKey, PeerTracker as _, ValidatorSet, generate_node_key,
     public_key_of, start_network,
 };
 use std::{
@@ -39,10 +39,7 @@ fn track(
             })
             .collect(),
     );
-    let mut tracker = LookupPeers {
-        oracle: network.oracle.clone(),
-        configured: Default::default(),
-    };
+    let mut tracker = NetworkPeers::new(network.oracle.clone(), Default::default()).chain(0);
     tracker.track(Epoch::zero(), &set, &ValidatorSet(Vec::new()));
 }
 

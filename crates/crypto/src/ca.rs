@@ -490,6 +490,26 @@ fn signature_algorithm(key: &IdentityKey) -> Result<spki::AlgorithmIdentifierOwn
     .map_err(|e| CaError::Encoding(e.to_string()))
 }
 
+/// Signs `message` with an identity key the way certificates and native transactions are
+/// signed (ECDSA/SM2 in DER, Ed25519 raw): for documents an identity endorses, such as a channel
+/// configuration.
+pub fn sign_document(key: &IdentityKey, message: &[u8]) -> Result<Vec<u8>, CaError> {
+    Ok(sign_bytes(key, message)?.raw_bytes().to_vec())
+}
+
+/// Checks a [`sign_document`] signature against the key of `certificate`.
+pub fn verify_document(
+    certificate: &Certificate,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    verify_signature(
+        &certificate.tbs_certificate.subject_public_key_info,
+        message,
+        signature,
+    )
+}
+
 pub(crate) fn sign_bytes(
     key: &IdentityKey,
     message: &[u8],

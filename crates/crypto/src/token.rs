@@ -99,6 +99,86 @@ pub fn verify_read_token(
     Ok(Address::from_slice(&keccak256(&point[1..])[12..]))
 }
 
+/// Prefix of every admin token.
+pub const ADMIN_TOKEN_PREFIX: &str = "ricaas-admin.";
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AdminTokenError {
+    #[error(
+        "malformed admin token: expected ricaas-admin.<expires>.<certificate DER hex>.<signature hex>"
+    )]
+    Malformed,
+    #[error("admin token expired at unix time {0}; sign a new one")]
+    Expired(u64),
+    #[error(
+        "admin token expires at unix time {expires}, more than {MAX_READ_TOKEN_LIFETIME_SECS} s from now; sign one with a shorter lifetime"
+    )]
+    TooLong { expires: u64 },
+    #[error("admin token: {0}")]
+    Certificate(String),
+    #[error("admin token signature does not verify (signed for another node?)")]
+    BadSignature,
+}
+
+/// The statement an admin token signs: it is good for one node (by its p2p public key) only.
+pub fn admin_token_statement(node: &str, expires: u64) -> String {
+    format!("RiCaaS admin access\nnode: {node}\nexpires: {expires}")
+}
+
+/// A token for the holder of `certificate` and `key` (any identity algorithm) to call the admin
+/// API of `node` until `expires` (Unix seconds). Sent as `Authorization: Bearer <token>`.
+pub fn admin_token(
+    certificate: &crate::ca::Certificate,
+    key: &crate::ca::IdentityKey,
+    node: &str,
+    expires: u64,
+) -> Result<String, crate::ca::CaError> {
+    let signature = crate::ca::sign_bytes(key, admin_token_statement(node, expires).as_bytes())?;
+    let der = crate::ca::certificate_der(certificate)?;
+    Ok(format!(
+        "{ADMIN_TOKEN_PREFIX}{expires}.{}.{}",
+        hex::encode(der),
+        hex::encode(signature.raw_bytes())
+    ))
+}
+
+/// The certificate whose key signed `token` for `node`, if the token is valid at `now`. Whether
+/// that certificate is an admin of the right organization is the caller's check.
+pub fn verify_admin_token(
+    token: &str,
+    node: &str,
+    now: u64,
+) -> Result<crate::ca::Certificate, AdminTokenError> {
+    let rest = token
+        .trim()
+        .strip_prefix(ADMIN_TOKEN_PREFIX)
+        .ok_or(AdminTokenError::Malformed)?;
+    let mut parts = rest.split('.');
+    let (Some(expires), Some(certificate), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AdminTokenError::Malformed);
+    };
+    let expires: u64 = expires.parse().map_err(|_| AdminTokenError::Malformed)?;
+    let der = hex::decode(certificate).map_err(|_| AdminTokenError::Malformed)?;
+    let signature = hex::decode(signature).map_err(|_| AdminTokenError::Malformed)?;
+    if expires < now {
+        return Err(AdminTokenError::Expired(expires));
+    }
+    if expires - now > MAX_READ_TOKEN_LIFETIME_SECS {
+        return Err(AdminTokenError::TooLong { expires });
+    }
+    let certificate = crate::ca::certificate_from_der(&der)
+        .map_err(|e| AdminTokenError::Certificate(e.to_string()))?;
+    crate::ca::verify_signature(
+        &certificate.tbs_certificate.subject_public_key_info,
+        admin_token_statement(node, expires).as_bytes(),
+        &signature,
+    )
+    .map_err(|_| AdminTokenError::BadSignature)?;
+    Ok(certificate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +218,76 @@ mod tests {
             assert_eq!(
                 verify_read_token(bad, "default", 1337, 1),
                 Err(ReadTokenError::Malformed),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn admin_tokens_name_their_certificate_and_bind_node_and_expiry() {
+        use crate::ca::{CertificateAuthority, IdentityKey, KeyAlgorithm, Role, certificate_der};
+        let ca = CertificateAuthority::new_root("org1", KeyAlgorithm::P256, 1).expect("ca");
+        for algorithm in [
+            KeyAlgorithm::Secp256k1,
+            KeyAlgorithm::Sm2,
+            KeyAlgorithm::Ed25519,
+        ] {
+            let key = IdentityKey::generate(algorithm);
+            let certificate = ca
+                .issue(
+                    "admin",
+                    Role::Admin,
+                    key.public_key_info().expect("spki"),
+                    1,
+                )
+                .expect("issue");
+            let token = admin_token(&certificate, &key, "node-a", 2_000).expect("token");
+            let verified = verify_admin_token(&token, "node-a", 1_000).expect("verifies");
+            assert_eq!(
+                certificate_der(&verified).ok(),
+                certificate_der(&certificate).ok()
+            );
+            assert_eq!(
+                verify_admin_token(&token, "node-b", 1_000).err(),
+                Some(AdminTokenError::BadSignature)
+            );
+            assert_eq!(
+                verify_admin_token(&token, "node-a", 2_001).err(),
+                Some(AdminTokenError::Expired(2_000))
+            );
+            // Another certificate cannot borrow the signature.
+            let other_key = IdentityKey::generate(algorithm);
+            let other = ca
+                .issue(
+                    "x",
+                    Role::Admin,
+                    other_key.public_key_info().expect("spki"),
+                    1,
+                )
+                .expect("issue");
+            let (head, signature) = token.rsplit_once('.').expect("parts");
+            let (expires, _) = head
+                .strip_prefix(ADMIN_TOKEN_PREFIX)
+                .and_then(|h| h.split_once('.'))
+                .expect("parts");
+            let forged = format!(
+                "{ADMIN_TOKEN_PREFIX}{expires}.{}.{signature}",
+                hex::encode(certificate_der(&other).expect("der"))
+            );
+            assert_eq!(
+                verify_admin_token(&forged, "node-a", 1_000).err(),
+                Some(AdminTokenError::BadSignature)
+            );
+        }
+        for bad in [
+            "",
+            "ricaas-admin.",
+            "ricaas-admin.1.00",
+            "ricaas-admin.5.zz.00",
+        ] {
+            assert_eq!(
+                verify_admin_token(bad, "node-a", 1).err(),
+                Some(AdminTokenError::Malformed),
                 "{bad:?}"
             );
         }

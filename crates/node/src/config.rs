@@ -5,6 +5,7 @@ use alloy_primitives::{Address, U256};
 use ricaas_primitives::ChannelId;
 use serde::{Deserialize, Serialize};
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
 };
@@ -19,6 +20,85 @@ pub struct NodeConfig {
     /// BFT replication among validators. Absent: this node orders blocks alone (solo).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus: Option<BftConfig>,
+    /// The network of organizations this node belongs to. Absent: the node serves only the
+    /// channel above and cannot join others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkConfig>,
+}
+
+/// Who operates this node and which organizations may create channels with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// The organization that operates this node: its admins call the node's admin API.
+    pub org: String,
+    /// Whose admins must sign a channel's configuration before this node opens it: a policy over
+    /// the channel's member organizations (e.g. `ALL Admins`: every member consents).
+    pub channel_creation_policy: String,
+    /// The network's organizations and their root CA certificates: a channel may only name
+    /// these, with these CAs.
+    pub orgs: Vec<OrgConfig>,
+}
+
+impl NetworkConfig {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let policy: ricaas_primitives::policy::Policy = self
+            .channel_creation_policy
+            .parse()
+            .map_err(|e| format!("network.channel_creation_policy: {e}"))?;
+        let names: Vec<String> = self.orgs.iter().map(|o| o.name.clone()).collect();
+        policy
+            .check_orgs(&names)
+            .map_err(|e| format!("network.channel_creation_policy: {e}"))?;
+        if !names.contains(&self.org) {
+            return Err(format!(
+                "network.org {} is not among network.orgs",
+                self.org
+            ));
+        }
+        for org in &self.orgs {
+            pem_certificate(&format!("network.orgs {}", org.name), &org.ca_certificate)?;
+        }
+        Ok(())
+    }
+
+    /// The root CA certificate of `org`, if it belongs to the network.
+    pub fn ca_of(&self, org: &str) -> Option<&str> {
+        self.orgs
+            .iter()
+            .find(|o| o.name == org)
+            .map(|o| o.ca_certificate.as_str())
+    }
+
+    fn documented_toml(&self) -> String {
+        let orgs: String = self
+            .orgs
+            .iter()
+            .map(|o| {
+                format!(
+                    "\n[[network.orgs]]\nname = \"{}\"\nca_certificate = '''\n{}\n'''\n",
+                    o.name,
+                    o.ca_certificate.trim_end()
+                )
+            })
+            .collect();
+        format!(
+            r#"
+# The network of organizations this node belongs to. Channels beyond the one above are joined
+# through the admin API (`ricaas channel join`), from a channel configuration signed by the
+# admins of the channel's member organizations.
+[network]
+# The organization operating this node: its admins (certificates issued by its CA) may call
+# the admin API at /admin.
+org = "{org}"
+# Whose admins must sign a channel configuration before this node opens the channel: a policy
+# over the channel's member organizations (ANY / ALL / MAJORITY / N OF).
+channel_creation_policy = "{policy}"
+{orgs}"#,
+            org = self.org,
+            policy = self.channel_creation_policy,
+        )
+    }
 }
 
 /// Settings of a validator in a BFT network. Every validator of a channel lists the same
@@ -194,6 +274,11 @@ pub struct ConsortiumConfig {
     /// epoch after the change applies.
     #[serde(default = "default_epoch_length")]
     pub epoch_length: u64,
+    /// Where the validators' p2p endpoints listen, by Ed25519 public key (hex). A node learns the
+    /// addresses of a channel's genesis validators from here when its own configuration does
+    /// not list them (channels joined after the first).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub validator_addresses: BTreeMap<String, SocketAddr>,
 }
 
 fn default_epoch_length() -> u64 {
@@ -253,7 +338,11 @@ impl ConsortiumConfig {
                 .enumerate()
                 .map(|(i, pem)| der_hex(&format!("channel.consortium.validators[{i}]"), pem))
                 .collect::<Result<_, String>>()?,
-            validator_addresses: Default::default(),
+            validator_addresses: self
+                .validator_addresses
+                .iter()
+                .map(|(key, address)| (key.to_lowercase(), *address))
+                .collect(),
             epoch_length: self.epoch_length,
             parameters: Default::default(),
         };
@@ -314,7 +403,19 @@ validators = [
 # organization's admin through the membership contract (0x…1001).
 members = [
 {members}]
-{orgs}"#,
+{orgs}{addresses}"#,
+            addresses = if self.validator_addresses.is_empty() {
+                String::new()
+            } else {
+                let entries: String = self
+                    .validator_addresses
+                    .iter()
+                    .map(|(key, address)| format!("\"{key}\" = \"{address}\"\n"))
+                    .collect();
+                format!(
+                    "\n# Where the validators' p2p endpoints listen, by public key (hex).\n[channel.consortium.validator_addresses]\n{entries}"
+                )
+            },
             readers = self.readers,
             writers = self.writers,
             contract_deployers = self.contract_deployers,
@@ -451,6 +552,12 @@ impl NodeConfig {
                 message,
             })?;
         }
+        if let Some(network) = &config.network {
+            network.validate().map_err(|message| ConfigError::Invalid {
+                path: path.display().to_string(),
+                message,
+            })?;
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         if config.data_dir.is_relative() {
             config.data_dir = base.join(&config.data_dir);
@@ -531,7 +638,12 @@ max_queued_per_sender = {max_queued}
 
 # Accounts funded in the genesis block (balance in wei). Changing these after the chain was
 # created makes the node refuse to start: the genesis block would differ.
-{genesis}{consortium}{consensus}"#,
+{genesis}{consortium}{consensus}{network}"#,
+            network = self
+                .network
+                .as_ref()
+                .map(NetworkConfig::documented_toml)
+                .unwrap_or_default(),
             consortium = c
                 .consortium
                 .as_ref()
@@ -602,6 +714,7 @@ mod tests {
                 }],
                 1_700_000_000_000,
             ),
+            network: None,
         };
         let text = config.documented_toml();
         let dir = tempfile::tempdir().expect("tempdir");
@@ -664,11 +777,13 @@ mod tests {
             ],
             validators: vec![certificate_pem(&node).expect("pem")],
             members: vec![certificate_pem(&admin).expect("pem")],
+            validator_addresses: Default::default(),
         });
         let config = NodeConfig {
             data_dir: PathBuf::from("data"),
             rpc: RpcConfig::default(),
             consensus: None,
+            network: None,
             channel,
         };
         let dir = tempfile::tempdir().expect("tempdir");
@@ -719,6 +834,7 @@ mod tests {
             data_dir: PathBuf::from("data"),
             rpc: RpcConfig::default(),
             consensus: None,
+            network: None,
             channel: ChannelConfig::development(1, vec![], 0),
         };
         config.channel.chain_id = 0;

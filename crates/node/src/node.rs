@@ -1,19 +1,44 @@
-//! Starting and stopping a node: channel, ordering engine (solo sequencer or BFT validator) and
-//! RPC server wired together.
+//! A node: the channels it serves, each with its own store, mempool, ordering engine (solo
+//! sequencer or BFT consensus among the channel's validators) and JSON-RPC endpoint
+//! `/channels/<name>`, over one RPC server and, for BFT, one p2p network whose connections every
+//! channel shares (its traffic reaching only the channel's members). Channels beyond the one in
+//! the configuration are joined at run time through the admin API and reopened at start.
 
-use crate::{NodeConfig, channel::Channel, channel::ChannelError, config::BftConfig};
+use crate::{
+    NodeConfig,
+    channel::{Channel, ChannelError},
+    config::{BftConfig, NetworkConfig},
+    creation::{CreationError, MAX_SIGNED_CONFIG_BYTES, SignedChannelConfig},
+};
 use commonware_runtime::{Handle, Supervisor as _, tokio::Context};
 use ricaas_consensus::{
     Ordering, OrderingError, SoloConfig, SoloSequencer,
     bft::{
-        self, Halted, NodeKeyError, ReplicatedChain as _, StartError, Timing, ValidatorConfig,
-        ValidatorHandle,
+        self, Halted, LookupOracle, LookupSender, NetworkPeers, NodeKey, NodeKeyError,
+        NodePublicKey, OpenChainError, ReplicatedChain as _, SharedNetwork, StartError, Timing,
+        ValidatorConfig, ValidatorHandle,
     },
 };
 use ricaas_primitives::system::MAX_VALIDATORS;
-use ricaas_rpc::{RpcLimits, RpcServerError, start_rpc_server};
-use std::{net::SocketAddr, sync::Arc, time::Duration};
-use tokio::{sync::watch, task::JoinHandle};
+use ricaas_rpc::{RpcLimits, RpcRouter, RpcServerError, start_rpc_server};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+
+/// File in a joined channel's directory holding its signed configuration.
+pub const JOINED_CHANNEL_FILE: &str = "channel.json";
+
+/// Domain separation of the node-to-node handshake. Peers are admitted by key (the validators of
+/// the channels a node serves); each channel's votes carry their own namespace.
+const P2P_NAMESPACE: &[u8] = b"ricaas/p2p/v1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -33,84 +58,233 @@ pub enum NodeError {
     Uncertified(String),
     #[error("consensus: {0}")]
     Consensus(#[from] StartError),
+    #[error("p2p: {0}")]
+    P2p(#[from] OpenChainError),
     #[error("CHAIN HALTED: {0}")]
     Halted(String),
+    #[error(transparent)]
+    Creation(#[from] CreationError),
+    #[error("cannot join channel {channel}: {message}")]
+    Join { channel: String, message: String },
+    #[error("joined channel in {path}: {message}")]
+    Joined { path: String, message: String },
 }
 
-/// What orders this node's blocks.
+/// What orders one channel's blocks on this node.
 enum Engine {
     Solo {
         shutdown: watch::Sender<bool>,
-        sequencer: JoinHandle<Result<(), OrderingError>>,
+        sequencer: JoinHandle<()>,
     },
     Bft {
         validator: ValidatorHandle,
-        network: Handle<()>,
+        watcher: JoinHandle<()>,
     },
+}
+
+struct ServedChannel {
+    channel: Arc<Channel>,
+    engine: Engine,
+    /// Joined through the admin API (not the channel of the configuration file).
+    joined: bool,
+}
+
+/// The node's share of the p2p network: its key, the connections all channels use, and the
+/// union of their peer sets.
+struct P2p {
+    signer: NodeKey,
+    me: NodePublicKey,
+    settings: BftConfig,
+    shared: SharedNetwork<LookupSender<Context>>,
+    peers: NetworkPeers,
+    oracle: LookupOracle,
+    handle: Handle<()>,
+    /// The validators (and addresses) the configuration file lists.
+    listed: Vec<(NodePublicKey, SocketAddr)>,
+}
+
+/// A channel as `ricaas channel list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelSummary {
+    pub name: String,
+    pub chain_id: u64,
+    pub height: u64,
+    /// `/channels/<name>` on this node's RPC address.
+    pub path: String,
+    pub members: Vec<String>,
+    /// Whether this node votes in the channel's current validator set.
+    pub validator: bool,
+    /// Joined at run time (kept in the data directory) rather than configured.
+    pub joined: bool,
+}
+
+/// The channels one node serves.
+pub struct ChannelManager {
+    data_dir: PathBuf,
+    anonymous_reads: bool,
+    network: Option<NetworkConfig>,
+    router: Arc<RpcRouter>,
+    p2p: Option<P2p>,
+    runtime: Context,
+    channels: tokio::sync::Mutex<BTreeMap<String, ServedChannel>>,
+    failures: mpsc::UnboundedSender<NodeError>,
 }
 
 pub struct RunningNode {
     pub rpc_addr: SocketAddr,
+    /// The channel of the configuration file (also served at `/`).
     pub channel: Arc<Channel>,
-    engine: Engine,
+    pub manager: Arc<ChannelManager>,
     rpc: jsonrpsee::server::ServerHandle,
+    failures: mpsc::UnboundedReceiver<NodeError>,
 }
 
-/// Opens the channel, starts block production and the RPC server. `runtime` carries the
-/// consensus engine's tasks and storage (under the runner's storage directory).
+/// Opens the configured channel and every channel joined before, starts their engines, the p2p
+/// network (BFT) and the RPC server. `runtime` carries the consensus engines' tasks and storage
+/// (under the runner's storage directory).
 pub async fn start_node(config: NodeConfig, runtime: Context) -> Result<RunningNode, NodeError> {
-    let channel_dir = config
-        .data_dir
-        .join("channels")
-        .join(config.channel.name.as_str());
-    let channel_config = config.channel.clone();
-    let channel = Arc::new(
-        tokio::task::spawn_blocking(move || Channel::open(channel_config, &channel_dir))
-            .await
-            .map_err(|e| NodeError::Task(e.to_string()))??,
-    );
-    channel.set_anonymous_reads(config.rpc.anonymous_reads);
+    let channel = open_channel(&config.data_dir, config.channel.clone()).await?;
+    let p2p = match &config.consensus {
+        None => None,
+        Some(settings) => Some(start_p2p(settings, &channel, &runtime)?),
+    };
+    let (failures, failed) = mpsc::unbounded_channel();
+    let manager = Arc::new(ChannelManager {
+        data_dir: config.data_dir.clone(),
+        anonymous_reads: config.rpc.anonymous_reads,
+        network: config.network.clone(),
+        router: RpcRouter::new(),
+        p2p,
+        runtime,
+        channels: tokio::sync::Mutex::new(BTreeMap::new()),
+        failures,
+    });
+    manager.serve(channel.clone(), false).await?;
+    for (path, signed) in joined_channels(&config.data_dir, config.channel.name.as_str())? {
+        let joined = manager
+            .verify_join(&signed)
+            .map_err(|e| NodeError::Joined {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        let opened = open_channel(&config.data_dir, joined).await?;
+        manager.serve(opened, true).await?;
+    }
+    if config.network.is_some() {
+        crate::admin::serve_admin(&manager);
+    }
     let limits = RpcLimits {
         max_request_bytes: config.rpc.max_request_bytes,
         max_connections: config.rpc.max_connections,
         max_batch_len: config.rpc.max_batch_len,
         ..RpcLimits::default()
     };
-    let engine = match &config.consensus {
-        None => start_solo(&config, channel.clone()),
-        Some(bft) => start_bft(&config, bft, channel.clone(), runtime).await?,
-    };
-    let server = start_rpc_server(
-        config.rpc.listen,
-        config.channel.name.as_str(),
-        channel.clone(),
-        &limits,
-    )
-    .await?;
+    let server = start_rpc_server(config.rpc.listen, manager.router.clone(), &limits).await?;
     Ok(RunningNode {
         rpc_addr: server.local_addr,
         channel,
-        engine,
+        manager,
         rpc: server.handle,
+        failures: failed,
     })
 }
 
-fn start_solo(config: &NodeConfig, channel: Arc<Channel>) -> Engine {
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let sequencer = SoloSequencer::new(SoloConfig {
-        block_interval: Duration::from_millis(config.channel.block_interval_ms),
-        empty_blocks: config.channel.empty_blocks,
-        trailing_empty_block: true,
-    });
-    let sequencer = tokio::spawn(async move { sequencer.run(channel, shutdown_rx).await });
-    Engine::Solo {
-        shutdown,
-        sequencer,
+async fn open_channel(
+    data_dir: &Path,
+    config: crate::ChannelConfig,
+) -> Result<Arc<Channel>, NodeError> {
+    let dir = data_dir.join("channels").join(config.name.as_str());
+    let channel = tokio::task::spawn_blocking(move || Channel::open(config, &dir))
+        .await
+        .map_err(|e| NodeError::Task(e.to_string()))??;
+    Ok(Arc::new(channel))
+}
+
+/// The signed configurations of the channels joined before, by directory.
+fn joined_channels(
+    data_dir: &Path,
+    configured: &str,
+) -> Result<Vec<(PathBuf, SignedChannelConfig)>, NodeError> {
+    let root = data_dir.join("channels");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path().join(JOINED_CHANNEL_FILE);
+        if entry.file_name() == configured || !path.is_file() {
+            continue;
+        }
+        let error = |message: String| NodeError::Joined {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| error(e.to_string()))?;
+        let signed: SignedChannelConfig =
+            serde_json::from_str(&text).map_err(|e| error(e.to_string()))?;
+        found.push((path, signed));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+fn read_node_key(settings: &BftConfig) -> Result<NodeKey, NodeError> {
+    let key_error = |detail: String| NodeError::NodeKey {
+        path: settings.key_file.display().to_string(),
+        detail,
+    };
+    let key_text =
+        std::fs::read_to_string(&settings.key_file).map_err(|e| key_error(e.to_string()))?;
+    // A node key is the PKCS#8 Ed25519 key of the node's certificate (or, for networks
+    // created before certificates, a hex seed).
+    if key_text.trim_start().starts_with("-----BEGIN") {
+        match ricaas_crypto::ca::IdentityKey::from_pkcs8_pem(&key_text) {
+            Ok(ricaas_crypto::ca::IdentityKey::Ed25519(key)) => {
+                bft::node_key_from_hex(&hex::encode(key.to_bytes()))
+                    .map_err(|e| key_error(e.to_string()))
+            }
+            Ok(_) => Err(key_error("a node key must be an Ed25519 key".into())),
+            Err(e) => Err(key_error(e.to_string())),
+        }
+    } else {
+        bft::node_key_from_hex(&key_text).map_err(|e| key_error(e.to_string()))
     }
 }
 
-/// Domain separation for every signature and handshake of this channel: votes of one chain can
-/// never count on another.
+fn start_p2p(settings: &BftConfig, channel: &Channel, runtime: &Context) -> Result<P2p, NodeError> {
+    let signer = read_node_key(settings)?;
+    let me = bft::public_key_of(&signer);
+    let listed = settings
+        .validators
+        .iter()
+        .map(|v| Ok((bft::public_key_from_hex(&v.public_key)?, v.address)))
+        .collect::<Result<Vec<_>, NodeKeyError>>()?;
+    // Every channel's blocks are bounded by its own limits; the network carries the largest
+    // the configured channel allows (joined channels are held to it).
+    let network = bft::start_network(
+        runtime.child("network"),
+        signer.clone(),
+        P2P_NAMESPACE,
+        settings.p2p_listen,
+        bft::max_message_size(MAX_VALIDATORS, &channel.block_limits()),
+    );
+    let shared = SharedNetwork::start(runtime.child("channels"), network.channels);
+    let peers = NetworkPeers::new(network.oracle.clone(), listed.iter().cloned().collect());
+    Ok(P2p {
+        signer,
+        me,
+        settings: settings.clone(),
+        shared,
+        peers,
+        oracle: network.oracle,
+        handle: network.handle,
+        listed,
+    })
+}
+
+/// Domain separation for every signature of one channel: votes of one chain can never count on
+/// another.
 fn namespace(channel: &Channel) -> Vec<u8> {
     let config = channel.config();
     format!(
@@ -122,53 +296,245 @@ fn namespace(channel: &Channel) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn start_bft(
-    config: &NodeConfig,
-    bft_config: &BftConfig,
-    channel: Arc<Channel>,
-    runtime: Context,
-) -> Result<Engine, NodeError> {
-    let key_text =
-        std::fs::read_to_string(&bft_config.key_file).map_err(|e| NodeError::NodeKey {
-            path: bft_config.key_file.display().to_string(),
-            detail: e.to_string(),
-        })?;
-    let key_error = |detail: String| NodeError::NodeKey {
-        path: bft_config.key_file.display().to_string(),
-        detail,
-    };
-    // A node key is the PKCS#8 Ed25519 key of the node's certificate (or, for networks
-    // created before certificates, a hex seed).
-    let signer = if key_text.trim_start().starts_with("-----BEGIN") {
-        match ricaas_crypto::ca::IdentityKey::from_pkcs8_pem(&key_text) {
-            Ok(ricaas_crypto::ca::IdentityKey::Ed25519(key)) => {
-                bft::node_key_from_hex(&hex::encode(key.to_bytes()))
-                    .map_err(|e| key_error(e.to_string()))?
-            }
-            Ok(_) => return Err(key_error("a node key must be an Ed25519 key".into())),
-            Err(e) => return Err(key_error(e.to_string())),
+impl ChannelManager {
+    /// The node's p2p public key (hex), which admin tokens name; `None` for a solo node.
+    pub fn node_key(&self) -> Option<String> {
+        self.p2p.as_ref().map(|p2p| bft::public_key_to_hex(&p2p.me))
+    }
+
+    pub fn network(&self) -> Option<&NetworkConfig> {
+        self.network.as_ref()
+    }
+
+    pub(crate) fn router(&self) -> &RpcRouter {
+        &self.router
+    }
+
+    /// The channel `name`, if this node serves it.
+    pub async fn channel(&self, name: &str) -> Option<Arc<Channel>> {
+        self.channels
+            .lock()
+            .await
+            .get(name)
+            .map(|served| served.channel.clone())
+    }
+
+    pub async fn list(&self) -> Vec<ChannelSummary> {
+        let me = self.p2p.as_ref().map(|p| p.me.clone());
+        let channels = self.channels.lock().await;
+        channels
+            .iter()
+            .map(|(name, served)| {
+                let config = served.channel.config();
+                let consortium = served.channel.consortium().ok().flatten();
+                let validator = match (&me, consortium.as_deref()) {
+                    (None, _) => true,
+                    (Some(me), Some(c)) => c
+                        .validators
+                        .iter()
+                        .any(|v| v.public_key.as_slice() == me.as_ref()),
+                    (Some(_), None) => true,
+                };
+                ChannelSummary {
+                    name: name.clone(),
+                    chain_id: config.chain_id,
+                    height: served.channel.head().height,
+                    path: format!("/channels/{name}"),
+                    members: consortium
+                        .map(|c| c.orgs.iter().map(|o| o.name.clone()).collect())
+                        .unwrap_or_default(),
+                    validator,
+                    joined: served.joined,
+                }
+            })
+            .collect()
+    }
+
+    /// The configuration of a channel this node may open: endorsed per the network's
+    /// channel-creation policy, with this node among its validators.
+    pub(crate) fn verify_join(
+        &self,
+        signed: &SignedChannelConfig,
+    ) -> Result<crate::ChannelConfig, NodeError> {
+        let Some(network) = &self.network else {
+            return Err(NodeError::Join {
+                channel: "?".into(),
+                message: "this node's configuration has no [network] section".into(),
+            });
+        };
+        let config = signed.verify(network)?;
+        let channel = config.name.to_string();
+        let Some(p2p) = &self.p2p else {
+            return Err(NodeError::Join {
+                channel,
+                message: "a solo node serves only its configured channel".into(),
+            });
+        };
+        let me = bft::public_key_to_hex(&p2p.me);
+        let genesis = config
+            .consortium
+            .as_ref()
+            .map(|c| c.consortium(&config.name))
+            .transpose()
+            .map_err(|message| NodeError::Join {
+                channel: channel.clone(),
+                message,
+            })?;
+        let is_validator = genesis
+            .iter()
+            .flat_map(|c| c.validators.iter())
+            .any(|v| hex::encode(v.public_key) == me);
+        if !is_validator {
+            return Err(NodeError::Join {
+                channel,
+                message: format!(
+                    "this node (key {me}) is not among the channel's validators; only validators open a channel"
+                ),
+            });
         }
-    } else {
-        bft::node_key_from_hex(&key_text).map_err(|e| key_error(e.to_string()))?
-    };
-    let me = bft::public_key_of(&signer);
-    let listed = bft_config
-        .validators
-        .iter()
-        .map(|v| Ok((bft::public_key_from_hex(&v.public_key)?, v.address)))
-        .collect::<Result<Vec<_>, NodeKeyError>>()?;
-    // In a consortium channel the validators are those whose node certificates the channel
-    // configuration holds (at genesis, then as governance changes them); the config file says
-    // where to reach the genesis validators.
-    let (genesis_validators, epoch_length) = match &config.channel.consortium {
-        Some(genesis) => {
-            let genesis_consortium =
-                genesis
-                    .consortium(&config.channel.name)
-                    .map_err(|message| ChannelError::Config {
-                        channel: config.channel.name.clone(),
-                        message,
-                    })?;
+        Ok(config)
+    }
+
+    /// Verifies `signed`, opens the channel (creating its genesis), starts its consensus and
+    /// serves it, then keeps the document so the channel reopens at the next start.
+    pub async fn join(&self, signed: SignedChannelConfig) -> Result<ChannelSummary, NodeError> {
+        let config = self.verify_join(&signed)?;
+        let name = config.name.to_string();
+        if self.channels.lock().await.contains_key(&name) {
+            return Err(NodeError::Join {
+                channel: name,
+                message: "this node already serves it".into(),
+            });
+        }
+        let channel = open_channel(&self.data_dir, config).await?;
+        let path = self
+            .data_dir
+            .join("channels")
+            .join(&name)
+            .join(JOINED_CHANNEL_FILE);
+        let text = serde_json::to_string_pretty(&signed).map_err(|e| NodeError::Join {
+            channel: name.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(&path, text).map_err(|e| NodeError::Join {
+            channel: name.clone(),
+            message: format!("writing {}: {e}", path.display()),
+        })?;
+        self.serve(channel, true).await?;
+        tracing::info!(channel = %name, "joined channel");
+        self.list()
+            .await
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or(NodeError::Join {
+                channel: name,
+                message: "not served after joining".into(),
+            })
+    }
+
+    /// Starts `channel`'s engine and serves its JSON-RPC.
+    async fn serve(&self, channel: Arc<Channel>, joined: bool) -> Result<(), NodeError> {
+        let name = channel.config().name.to_string();
+        let mut channels = self.channels.lock().await;
+        if channels.contains_key(&name) {
+            return Err(NodeError::Join {
+                channel: name,
+                message: "this node already serves it".into(),
+            });
+        }
+        channel.set_anonymous_reads(self.anonymous_reads);
+        let engine = match &self.p2p {
+            None => self.start_solo(channel.clone()),
+            Some(p2p) => self.start_bft(p2p, channel.clone(), joined).await?,
+        };
+        self.router.serve_channel(&name, channel.clone())?;
+        channels.insert(
+            name,
+            ServedChannel {
+                channel,
+                engine,
+                joined,
+            },
+        );
+        Ok(())
+    }
+
+    fn start_solo(&self, channel: Arc<Channel>) -> Engine {
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let config = channel.config();
+        let sequencer = SoloSequencer::new(SoloConfig {
+            block_interval: Duration::from_millis(config.block_interval_ms),
+            empty_blocks: config.empty_blocks,
+            trailing_empty_block: true,
+        });
+        let failures = self.failures.clone();
+        let sequencer = tokio::spawn(async move {
+            let failure = match sequencer.run(channel, shutdown_rx.clone()).await {
+                Ok(()) if *shutdown_rx.borrow() => return,
+                Ok(()) => NodeError::Task("block production stopped".into()),
+                Err(e) => NodeError::Ordering(e),
+            };
+            let _ = failures.send(failure);
+        });
+        Engine::Solo {
+            shutdown,
+            sequencer,
+        }
+    }
+
+    /// The validators of epoch 0 and the epoch length of `channel`.
+    fn genesis_validators(
+        &self,
+        p2p: &P2p,
+        channel: &Channel,
+        joined: bool,
+    ) -> Result<(Vec<NodePublicKey>, std::num::NonZeroU64), NodeError> {
+        let config = channel.config();
+        let Some(genesis) = &config.consortium else {
+            // An open development channel: the listed validators, for good.
+            return Ok((
+                p2p.listed.iter().map(|(key, _)| key.clone()).collect(),
+                std::num::NonZeroU64::new(1 << 62).unwrap_or(std::num::NonZeroU64::MAX),
+            ));
+        };
+        let genesis_consortium =
+            genesis
+                .consortium(&config.name)
+                .map_err(|message| ChannelError::Config {
+                    channel: config.name.clone(),
+                    message,
+                })?;
+        let genesis_keys: Vec<String> = genesis_consortium
+            .validators
+            .iter()
+            .map(|v| hex::encode(v.public_key))
+            .collect();
+        let listed_hex: Vec<String> = p2p
+            .listed
+            .iter()
+            .map(|(key, _)| bft::public_key_to_hex(key))
+            .collect();
+        if joined {
+            // The channel's genesis says where its validators listen; the node's own list (its
+            // first channel's) may add closer routes.
+            let me = bft::public_key_to_hex(&p2p.me);
+            if let Some(missing) = genesis_keys.iter().find(|k| {
+                **k != me
+                    && !listed_hex.contains(k)
+                    && !genesis
+                        .validator_addresses
+                        .keys()
+                        .any(|a| a.eq_ignore_ascii_case(k))
+            }) {
+                return Err(NodeError::Uncertified(format!(
+                    "genesis validator {missing} of channel {} has no p2p address in the channel configuration",
+                    config.name
+                )));
+            }
+        } else {
+            // In the configured channel the validators are those whose node certificates the
+            // channel configuration holds (at genesis, then as governance changes them); the
+            // config file says where to reach the genesis validators.
             let current = channel.consortium()?;
             let certified = |key: &str| {
                 std::iter::once(&genesis_consortium)
@@ -179,139 +545,151 @@ async fn start_bft(
                             .any(|v| hex::encode(v.public_key) == key)
                     })
             };
-            let listed_hex: Vec<String> = listed
-                .iter()
-                .map(|(key, _)| bft::public_key_to_hex(key))
-                .collect();
             if let Some(stray) = listed_hex.iter().find(|k| !certified(k)) {
                 return Err(NodeError::Uncertified(format!(
                     "consensus.validators lists {stray}, which is not the key of a validator certificate in channel {}",
                     genesis_consortium.channel
                 )));
             }
-            let genesis_keys = genesis_consortium
-                .validators
-                .iter()
-                .map(|v| hex::encode(v.public_key))
-                .collect::<Vec<_>>();
             if let Some(missing) = genesis_keys.iter().find(|k| !listed_hex.contains(k)) {
                 return Err(NodeError::Uncertified(format!(
                     "genesis validator {missing} of channel {} has no address in consensus.validators",
                     genesis_consortium.channel
                 )));
             }
-            let keys = genesis_keys
-                .iter()
-                .map(|k| bft::public_key_from_hex(k))
-                .collect::<Result<Vec<_>, _>>()?;
-            let length = std::num::NonZeroU64::new(genesis.epoch_length)
-                .unwrap_or(std::num::NonZeroU64::MIN);
-            (keys, length)
         }
-        // An open development channel: the listed validators, for good.
-        None => (
-            listed.iter().map(|(key, _)| key.clone()).collect(),
-            std::num::NonZeroU64::new(1 << 62).unwrap_or(std::num::NonZeroU64::MAX),
-        ),
-    };
-    if !genesis_validators.contains(&me) {
-        tracing::info!(
-            key = %bft::public_key_to_hex(&me),
-            "this node is not a genesis validator: it follows the chain, and votes from the epoch whose validator set includes its key"
-        );
+        let keys = genesis_keys
+            .iter()
+            .map(|k| bft::public_key_from_hex(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let length =
+            std::num::NonZeroU64::new(genesis.epoch_length).unwrap_or(std::num::NonZeroU64::MIN);
+        Ok((keys, length))
     }
-    let namespace = namespace(&channel);
-    let limits = channel.block_limits();
-    let network = bft::start_network(
-        runtime.child("network"),
-        signer.clone(),
-        &namespace,
-        bft_config.p2p_listen,
-        bft::max_message_size(MAX_VALIDATORS, &limits),
-    );
-    let (gossip, outgoing) = tokio::sync::mpsc::channel(1 << 16);
-    channel.set_gossip(gossip);
-    let tracker = bft::LookupPeers {
-        oracle: network.oracle.clone(),
-        configured: listed.into_iter().collect(),
-    };
-    let validator = bft::start_validator(
-        runtime.child("validator"),
-        ValidatorConfig {
-            namespace,
-            signer,
-            validators: genesis_validators,
-            epoch_length,
-            partition_prefix: config.channel.name.to_string(),
-            block_limits: limits,
-            timing: Timing {
-                block_interval: Duration::from_millis(config.channel.block_interval_ms),
-                empty_block_interval: Duration::from_millis(bft_config.empty_block_interval_ms),
+
+    async fn start_bft(
+        &self,
+        p2p: &P2p,
+        channel: Arc<Channel>,
+        joined: bool,
+    ) -> Result<Engine, NodeError> {
+        let name = channel.config().name.to_string();
+        let (validators, epoch_length) = self.genesis_validators(p2p, &channel, joined)?;
+        if !validators.contains(&p2p.me) {
+            tracing::info!(
+                channel = %name,
+                key = %bft::public_key_to_hex(&p2p.me),
+                "this node is not a genesis validator: it follows the chain, and votes from the epoch whose validator set includes its key"
+            );
+        }
+        if let Some(genesis) = &channel.config().consortium {
+            p2p.peers
+                .learn_addresses(genesis.validator_addresses.iter().filter_map(
+                    |(key, address)| Some((bft::public_key_from_hex(key).ok()?, *address)),
+                ));
+        }
+        let namespace = namespace(&channel);
+        let number = bft::chain_number(&namespace);
+        let peers = p2p.peers.chain(number);
+        let networks = p2p.shared.open(number, peers.members()).await?;
+        let (gossip, outgoing) = mpsc::channel(1 << 16);
+        channel.set_gossip(gossip);
+        let settings = &p2p.settings;
+        let runtime = self
+            .runtime
+            .child("channel")
+            .with_attribute("channel", &name);
+        let validator = bft::start_validator(
+            runtime,
+            ValidatorConfig {
+                namespace,
+                signer: p2p.signer.clone(),
+                validators,
+                epoch_length,
+                partition_prefix: name.clone(),
+                block_limits: channel.block_limits(),
+                timing: Timing {
+                    block_interval: Duration::from_millis(channel.config().block_interval_ms),
+                    empty_block_interval: Duration::from_millis(settings.empty_block_interval_ms),
+                },
+                leader_timeout: Duration::from_millis(settings.leader_timeout_ms),
+                certification_timeout: Duration::from_millis(settings.certification_timeout_ms),
             },
-            leader_timeout: Duration::from_millis(bft_config.leader_timeout_ms),
-            certification_timeout: Duration::from_millis(bft_config.certification_timeout_ms),
-        },
-        channel,
-        network.channels,
-        network.oracle.clone(),
-        network.oracle,
-        tracker,
-        outgoing,
-    )
-    .await?;
-    Ok(Engine::Bft {
-        validator,
-        network: network.handle,
-    })
+            channel,
+            networks,
+            peers.clone(),
+            p2p.oracle.clone(),
+            peers,
+            outgoing,
+        )
+        .await?;
+        let mut halted = validator.halted.clone();
+        let failures = self.failures.clone();
+        let watcher = tokio::spawn(async move {
+            let reason = halted
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|h| h.clone());
+            let failure = match reason {
+                Some(Halted(reason)) => NodeError::Halted(format!("channel {name}: {reason}")),
+                None => NodeError::Task(format!("consensus of channel {name} stopped")),
+            };
+            let _ = failures.send(failure);
+        });
+        Ok(Engine::Bft { validator, watcher })
+    }
 }
 
 impl RunningNode {
-    /// Resolves when block production stops on its own, which only happens on failure.
+    /// Resolves when block production of any channel stops on its own, which only happens on
+    /// failure.
     pub async fn failed(&mut self) -> NodeError {
-        match &mut self.engine {
-            Engine::Solo { sequencer, .. } => match sequencer.await {
-                Ok(Ok(())) => NodeError::Task("block production stopped".into()),
-                Ok(Err(e)) => NodeError::Ordering(e),
-                Err(e) => NodeError::Task(e.to_string()),
-            },
-            Engine::Bft { validator, .. } => {
-                let halted = validator
-                    .halted
-                    .wait_for(Option::is_some)
-                    .await
-                    .ok()
-                    .and_then(|h| h.clone());
-                match halted {
-                    Some(Halted(reason)) => NodeError::Halted(reason),
-                    None => NodeError::Task("consensus stopped".into()),
-                }
-            }
-        }
+        self.failures
+            .recv()
+            .await
+            .unwrap_or_else(|| NodeError::Task("the node stopped".into()))
     }
 
-    /// Stops block production (finishing the block in progress) and the RPC server.
+    /// Stops every channel's block production (a solo sequencer finishes the block in
+    /// progress), the p2p network and the RPC server.
     pub async fn stop(self) -> Result<(), NodeError> {
         let _ = self.rpc.stop();
         self.rpc.stopped().await;
-        match self.engine {
-            Engine::Solo {
-                shutdown,
-                sequencer,
-            } => {
-                shutdown.send_replace(true);
-                match sequencer.await {
-                    Ok(r) => r.map_err(NodeError::from),
-                    Err(e) => Err(NodeError::Task(e.to_string())),
+        let channels = std::mem::take(&mut *self.manager.channels.lock().await);
+        for (_, served) in channels {
+            match served.engine {
+                Engine::Solo {
+                    shutdown,
+                    sequencer,
+                } => {
+                    shutdown.send_replace(true);
+                    sequencer
+                        .await
+                        .map_err(|e| NodeError::Task(e.to_string()))?;
+                }
+                Engine::Bft { validator, watcher } => {
+                    // Everything the engine finalized is already durable; its journals recover
+                    // whatever was in flight.
+                    watcher.abort();
+                    validator.consensus.abort();
+                    validator.marshal.abort();
                 }
             }
-            Engine::Bft { validator, network } => {
-                // Everything the engine finalized is already durable; its journals recover
-                // whatever was in flight.
-                validator.consensus.abort();
-                validator.marshal.abort();
-                network.abort();
-                Ok(())
-            }
         }
+        if let Some(p2p) = &self.manager.p2p {
+            p2p.handle.abort();
+        }
+        Ok(())
     }
+}
+
+/// Ensures a file read from a client stays bounded before it is parsed.
+pub(crate) fn check_signed_size(len: usize) -> Result<(), String> {
+    if len > MAX_SIGNED_CONFIG_BYTES {
+        return Err(format!(
+            "the signed channel configuration is {len} bytes; at most {MAX_SIGNED_CONFIG_BYTES} are accepted"
+        ));
+    }
+    Ok(())
 }

@@ -20,7 +20,9 @@ use commonware_p2p::{
     simulated::{self, Link, Oracle},
     utils::mux::Muxer,
 };
-use commonware_runtime::{Clock, Handle, Quota, Runner as _, Supervisor, deterministic};
+use commonware_runtime::{
+    Clock, Handle, Quota, Runner as _, Spawner as _, Supervisor, deterministic,
+};
 use commonware_utils::{NZU32, NZUsize, ordered::Set};
 use ricaas_consensus::bft::{self, Networks, ReplicatedChain as _, Timing, ValidatorConfig};
 use ricaas_crypto::{DevKey, sign_transaction};
@@ -562,4 +564,200 @@ fn simulated_validator_set_changes_at_epoch_boundaries() {
             }
         });
     }
+}
+
+/// One node's share of a chain: its index, its channel and the chain's members as it sees them.
+type ChainMember = (usize, Arc<Channel>, bft::Members);
+
+/// Waits (in simulated time) until every one of `nodes` has committed `height`.
+async fn wait_for(context: &Context, nodes: &[ChainMember], height: u64) {
+    while nodes.iter().any(|(_, c, _)| c.head().height < height) {
+        context.sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Counts what arrives on each of a chain's six sub-channels at one node.
+fn count_arrivals<S, R>(
+    context: &Context,
+    networks: Networks<S, R>,
+) -> (Vec<S>, Arc<std::sync::atomic::AtomicU64>)
+where
+    S: Send + 'static,
+    R: commonware_p2p::Receiver<PublicKey = PublicKey>,
+{
+    let arrived = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let Networks {
+        votes,
+        certificates,
+        consensus_resolver,
+        backfill,
+        blocks,
+        transactions,
+    } = networks;
+    let mut senders = Vec::new();
+    for (sender, mut receiver) in [
+        votes,
+        certificates,
+        consensus_resolver,
+        backfill,
+        blocks,
+        transactions,
+    ] {
+        senders.push(sender);
+        let arrived = arrived.clone();
+        context.child("spy").spawn(move |_| async move {
+            while receiver.recv().await.is_ok() {
+                arrived.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+    (senders, arrived)
+}
+
+#[test]
+fn simulated_channels_share_connections_but_not_traffic() {
+    run(7, |context| async move {
+        // Five nodes, all connected to all. Channel A runs on nodes 0-3, channel B on nodes
+        // 1-4: node 4 is outside A and node 0 outside B, yet both hold connections to the
+        // members of the channel they are not in (for the other one).
+        let oracle = network(&context, 5).await;
+        let keys: Vec<PrivateKey> = (0..5u64).map(PrivateKey::from_seed).collect();
+        let publics: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+        connect_all(&oracle, &publics).await;
+        let mut shared = Vec::new();
+        for (index, public) in publics.iter().enumerate() {
+            let networks = register(&oracle, public).await;
+            shared.push(bft::SharedNetwork::start(
+                context.child("channels").with_attribute("index", index),
+                networks,
+            ));
+        }
+        let dev = DevKey::from_hex(&"11".repeat(32)).expect("dev key");
+        let mut dirs = Vec::new();
+        let mut chains: Vec<(u64, Vec<ChainMember>)> = Vec::new();
+        for (label, chain_id, members) in [("a", 1337u64, 0..4usize), ("b", 1338, 1..5)] {
+            let mut config = channel_config(&dev);
+            config.chain_id = chain_id;
+            config.name = ricaas_primitives::ChannelId::new(label).expect("name");
+            let validators: Vec<PublicKey> = publics[members.clone()].to_vec();
+            let mut nodes = Vec::new();
+            let mut number = 0;
+            for index in members {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let channel =
+                    Arc::new(Channel::open(config.clone(), dir.path()).expect("channel opens"));
+                dirs.push(dir);
+                let namespace = format!("ricaas-simulated/{label}").into_bytes();
+                number = bft::chain_number(&namespace);
+                let peers = bft::ChainPeers::standalone(number);
+                let networks = shared[index]
+                    .open(number, peers.members())
+                    .await
+                    .expect("sub-channels open");
+                let (gossip, outgoing) = tokio::sync::mpsc::channel(1 << 14);
+                channel.set_gossip(gossip);
+                let mut settings = node_config(&keys[index], validators.clone(), 1 << 62, &channel);
+                settings.namespace = namespace;
+                settings.partition_prefix = format!("{label}-{index}");
+                bft::start_validator(
+                    context
+                        .child("validator")
+                        .with_attribute("chain", label)
+                        .with_attribute("index", index),
+                    settings,
+                    channel.clone(),
+                    networks,
+                    peers.clone(),
+                    oracle.control(publics[index].clone()),
+                    peers.clone(),
+                    outgoing,
+                )
+                .await
+                .expect("validator starts");
+                nodes.push((index, channel, peers.members()));
+            }
+            chains.push((number, nodes));
+        }
+        let (number_a, number_b) = (chains[0].0, chains[1].0);
+        assert_ne!(number_a, number_b);
+        // A second chain on the same number is refused on a node that serves the first.
+        assert!(matches!(
+            shared[0].open(number_a, bft::Members::default()).await,
+            Err(bft::OpenChainError::AlreadyOpen(_))
+        ));
+
+        // The outsiders listen on the other channel's sub-channels, accepting anyone: what an
+        // outsider that wanted the traffic would do.
+        let everyone = bft::Members::default();
+        everyone.replace(publics.clone());
+        let (spy_a_senders, spy_a) = count_arrivals(
+            &context,
+            shared[4]
+                .open(number_a, everyone.clone())
+                .await
+                .expect("node 4 does not serve A"),
+        );
+        let (_spy_b_senders, spy_b) = count_arrivals(
+            &context,
+            shared[0]
+                .open(number_b, everyone)
+                .await
+                .expect("node 0 does not serve B"),
+        );
+
+        // Both chains order transactions (gossiped among their members) and agree.
+        let harness = Harness {
+            _dirs: Vec::new(),
+            keys: keys.clone(),
+            channels: Vec::new(),
+            handles: Vec::new(),
+            dev: dev.clone(),
+        };
+        // Transactions only on A (signed for its chain id); B orders empty blocks.
+        let txs = harness.transfers(0, 20);
+        for (i, (_, raw)) in txs.iter().enumerate() {
+            chains[0].1[i % 4].1.submit(raw).expect("admitted");
+        }
+        wait_for(&context, &chains[0].1, 10).await;
+        wait_for(&context, &chains[1].1, 10).await;
+        for (_, nodes) in &chains {
+            let heads: Vec<B256> = nodes
+                .iter()
+                .map(|(_, c, _)| c.snapshot().expect("snapshot").header(10).expect("read"))
+                .map(|h| h.expect("committed").hash())
+                .collect();
+            assert!(heads.iter().all(|h| *h == heads[0]), "members agree");
+        }
+        for (hash, _) in &txs {
+            let snapshot = chains[0].1[0].1.snapshot().expect("snapshot");
+            assert!(snapshot.tx_location(hash).expect("read").is_some());
+        }
+
+        // Not one vote, certificate, block or transaction of A reached node 4, nor of B node 0,
+        // although both are connected to every member.
+        assert_eq!(spy_a.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(spy_b.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(shared[4].unrouted(number_a), 0);
+        assert_eq!(shared[0].unrouted(number_b), 0);
+
+        // What an outsider sends on A's sub-channels is dropped by A's members before their
+        // engines see it, and A keeps going.
+        let members_a: Vec<PublicKey> = publics[0..4].to_vec();
+        for mut sender in spy_a_senders {
+            commonware_p2p::Sender::send(
+                &mut sender,
+                commonware_p2p::Recipients::Some(members_a.clone()),
+                b"not a member".to_vec(),
+                false,
+            );
+        }
+        let height = chains[0].1[0].1.head().height;
+        wait_for(&context, &chains[0].1, height + 5).await;
+        let dropped: u64 = chains[0].1.iter().map(|(_, _, m)| m.dropped()).sum();
+        assert!(
+            dropped >= 4,
+            "members of A dropped the outsider's messages ({dropped})"
+        );
+        drop(dirs);
+    });
 }

@@ -12,4 +12,4 @@ mod server;
 
 pub use backend::{ChannelBackend, RejectedTransaction};
 pub use eth::{EthApiServer, EthRpc};
-pub use server::{RpcLimits, RpcServer, RpcServerError, start_rpc_server};
+pub use server::{RpcLimits, RpcRouter, RpcServer, RpcServerError, start_rpc_server};

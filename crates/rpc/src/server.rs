@@ -6,17 +6,12 @@ use crate::{
 };
 use futures::FutureExt;
 use jsonrpsee::server::{
-    BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, IdProvider, Server, ServerConfig,
-    ServerHandle,
+    BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, IdProvider, Methods, Server,
+    ServerConfig, ServerHandle,
 };
 use jsonrpsee::types::SubscriptionId;
-use std::{
-    future::Future,
-    net::SocketAddr,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::{future::Future, net::SocketAddr, sync::Arc};
+use tower::Service as _;
 
 /// Limits that protect the node from oversized or abusive requests.
 #[derive(Clone, Debug)]
@@ -79,11 +74,121 @@ fn rand_u128() -> u128 {
     (u128::from(a) << 64) | u128::from(b)
 }
 
-/// Serves the channel at `/` and at `/channels/<name>`; any other path is 404.
-pub async fn start_rpc_server<B: ChannelBackend>(
+type Authorize = Arc<dyn Fn(Option<&str>) -> Result<(), String> + Send + Sync>;
+
+/// What one path serves: its methods and who may call those that are not open to everyone.
+#[derive(Clone)]
+struct Route {
+    methods: Methods,
+    authorize: Authorize,
+    /// Names the refused access in errors ("read access", "admin access").
+    access: &'static str,
+}
+
+/// The paths one server answers: `/channels/<name>` for each channel the node serves (and `/`
+/// for its first one), `/admin` for the node's admin API. Channels are added while the server
+/// runs; every request is routed by its path when it arrives (a WebSocket by its upgrade
+/// request).
+#[derive(Default)]
+pub struct RpcRouter {
+    channels: parking_lot::RwLock<std::collections::BTreeMap<String, Route>>,
+    default_channel: parking_lot::RwLock<Option<String>>,
+    admin: parking_lot::RwLock<Option<Route>>,
+}
+
+impl RpcRouter {
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    /// Serves `backend` at `/channels/<name>`; the first channel served also answers at `/`.
+    pub fn serve_channel<B: ChannelBackend>(
+        &self,
+        name: &str,
+        backend: Arc<B>,
+    ) -> Result<(), RpcServerError> {
+        let gate = backend.clone();
+        let route = Route {
+            methods: EthRpc::new(backend).into_rpc().into(),
+            authorize: Arc::new(move |header: Option<&str>| gate.authorize_read(header)),
+            access: "read access",
+        };
+        let mut channels = self.channels.write();
+        if channels.contains_key(name) {
+            return Err(RpcServerError::Register(format!(
+                "channel {name} is already served"
+            )));
+        }
+        channels.insert(name.to_string(), route);
+        self.default_channel
+            .write()
+            .get_or_insert_with(|| name.to_string());
+        Ok(())
+    }
+
+    /// Serves the node's admin API at `/admin`: every method needs `authorize` to accept the
+    /// caller's bearer token.
+    pub fn serve_admin(
+        &self,
+        methods: impl Into<Methods>,
+        authorize: impl Fn(Option<&str>) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        *self.admin.write() = Some(Route {
+            methods: methods.into(),
+            authorize: Arc::new(authorize),
+            access: "admin access",
+        });
+    }
+
+    /// The channels served, by name.
+    pub fn channels(&self) -> Vec<String> {
+        self.channels.read().keys().cloned().collect()
+    }
+
+    fn route(&self, path: &str) -> Option<Route> {
+        let path = path.trim_end_matches('/');
+        if path.is_empty() {
+            let name = self.default_channel.read().clone()?;
+            return self.channels.read().get(&name).cloned();
+        }
+        if path == "/admin" {
+            return self.admin.read().clone();
+        }
+        let name = path.strip_prefix("/channels/")?;
+        self.channels.read().get(name).cloned()
+    }
+
+    fn not_found(&self, path: &str) -> HttpResponse {
+        let served: Vec<String> = self
+            .channels()
+            .iter()
+            .map(|name| format!("/channels/{name}"))
+            .collect();
+        let message = format!(
+            "no channel is served at {path}; this node serves {}\n",
+            if served.is_empty() {
+                "none yet".to_string()
+            } else {
+                served.join(", ")
+            }
+        );
+        http::Response::builder()
+            .status(http::StatusCode::NOT_FOUND)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(HttpBody::from(message))
+            .unwrap_or_else(|_| http::Response::new(HttpBody::empty()))
+    }
+}
+
+/// A request the JSON-RPC service could not answer (the connection ends).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ConnectionError(String);
+
+/// Starts the node's JSON-RPC server on `addr`, answering what `router` serves.
+pub async fn start_rpc_server(
     addr: SocketAddr,
-    channel: &str,
-    backend: Arc<B>,
+    router: Arc<RpcRouter>,
     limits: &RpcLimits,
 ) -> Result<RpcServer, RpcServerError> {
     let config = ServerConfig::builder()
@@ -94,91 +199,80 @@ pub async fn start_rpc_server<B: ChannelBackend>(
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_len))
         .set_id_provider(HexIdProvider)
         .build();
-    let paths: Arc<[String]> = Arc::from(vec!["/".to_string(), format!("/channels/{channel}")]);
-    let gate_backend = backend.clone();
-    let middleware = tower::ServiceBuilder::new().layer_fn(move |inner| PathFilter {
-        inner,
-        paths: paths.clone(),
-        authorize: {
-            let backend = gate_backend.clone();
-            Arc::new(move |header: Option<&str>| backend.authorize_read(header))
-        },
-    });
-    let server = Server::builder()
+    let services = Server::builder()
         .set_config(config)
-        .set_http_middleware(middleware)
         .set_rpc_middleware(
             jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(ReadGate::new),
         )
-        .build(addr)
+        .to_service_builder();
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| RpcServerError::Bind { addr, source })?;
-    let local_addr = server
+    let local_addr = listener
         .local_addr()
         .map_err(|source| RpcServerError::Bind { addr, source })?;
-    let module = EthRpc::new(backend).into_rpc();
-    let handle = server.start(module);
-    Ok(RpcServer { local_addr, handle })
-}
-
-type Authorize = Arc<dyn Fn(Option<&str>) -> Result<(), String> + Send + Sync>;
-
-#[derive(Clone)]
-struct PathFilter<S> {
-    inner: S,
-    paths: Arc<[String]>,
-    authorize: Authorize,
-}
-
-impl<S, B> tower::Service<HttpRequest<B>> for PathFilter<S>
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, mut request: HttpRequest<B>) -> Self::Future {
-        let path = request.uri().path().trim_end_matches('/');
-        let path = if path.is_empty() { "/" } else { path };
-        if self.paths.iter().any(|p| p == path) {
-            // Decided at most once per HTTP request (per connection for WebSocket), and only
-            // when a call needs it: `ReadGate` knows the method.
-            let header = request.headers().get(http::header::AUTHORIZATION).map(|v| {
-                v.to_str()
-                    .map(|s| s.trim_start_matches("Bearer ").trim().to_string())
-                    .map_err(|_| ())
-            });
-            let access = ReadAccess {
-                header,
-                authorize: self.authorize.clone(),
-                decided: Arc::new(std::sync::OnceLock::new()),
+    let (stop, handle) = jsonrpsee::server::stop_channel();
+    tokio::spawn(async move {
+        loop {
+            let socket = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => socket,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting a JSON-RPC connection failed");
+                        continue;
+                    }
+                },
+                _ = stop.clone().shutdown() => break,
             };
-            request.extensions_mut().insert(access);
-            return self
-                .inner
-                .call(request)
-                .map(|r| r.map_err(Into::into))
-                .boxed();
+            let router = router.clone();
+            let services = services.clone();
+            let connection_stop = stop.clone();
+            let service = tower::service_fn(
+                move |mut request: HttpRequest<hyper::body::Incoming>| -> futures::future::BoxFuture<
+                    'static,
+                    Result<HttpResponse, ConnectionError>,
+                > {
+                    let path = request.uri().path().to_string();
+                    let Some(route) = router.route(&path) else {
+                        let response = router.not_found(&path);
+                        return async move { Ok(response) }.boxed();
+                    };
+                    // Decided at most once per HTTP request (per connection for WebSocket),
+                    // and only when a call needs it: `ReadGate` knows the method.
+                    let header = request.headers().get(http::header::AUTHORIZATION).map(|v| {
+                        v.to_str()
+                            .map(|s| s.trim_start_matches("Bearer ").trim().to_string())
+                            .map_err(|_| ())
+                    });
+                    request.extensions_mut().insert(ReadAccess {
+                        header,
+                        authorize: route.authorize,
+                        access: route.access,
+                        decided: Arc::new(std::sync::OnceLock::new()),
+                    });
+                    let mut service = services
+                        .clone()
+                        .build(route.methods, connection_stop.clone());
+                    async move {
+                        service
+                            .call(request)
+                            .await
+                            .map_err(|e| ConnectionError(e.to_string()))
+                    }
+                    .boxed()
+                },
+            );
+            let stopped = stop.clone().shutdown();
+            tokio::spawn(async move {
+                if let Err(e) =
+                    jsonrpsee::server::serve_with_graceful_shutdown(socket, service, stopped).await
+                {
+                    tracing::debug!(error = %e, "JSON-RPC connection ended");
+                }
+            });
         }
-        let message = format!(
-            "no channel is served at {path}; use {}\n",
-            self.paths.join(" or ")
-        );
-        let response = http::Response::builder()
-            .status(http::StatusCode::NOT_FOUND)
-            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(HttpBody::from(message))
-            .unwrap_or_else(|_| http::Response::new(HttpBody::empty()));
-        async move { Ok(response) }.boxed()
-    }
+    });
+    Ok(RpcServer { local_addr, handle })
 }
 
 /// Whether the caller of this HTTP request (or WebSocket connection) may read the channel,
@@ -187,6 +281,7 @@ where
 struct ReadAccess {
     header: Option<Result<String, ()>>,
     authorize: Authorize,
+    access: &'static str,
     decided: Arc<std::sync::OnceLock<Result<(), String>>>,
 }
 
@@ -204,12 +299,13 @@ impl ReadAccess {
 
 /// Methods anyone may call: sending a transaction (its signature is its authentication and
 /// admission checks the sender) and the chain's public identity, which clients need before they
-/// can sign anything.
-const OPEN_METHODS: [&str; 4] = [
+/// can sign anything (and on `/admin`, the node key admin tokens name).
+const OPEN_METHODS: [&str; 5] = [
     "eth_sendRawTransaction",
     "eth_chainId",
     "net_version",
     "web3_clientVersion",
+    "admin_nodeKey",
 ];
 
 /// JSON-RPC error code for a refused read.
@@ -231,19 +327,17 @@ fn denial(extensions: &jsonrpsee::Extensions, method: &str) -> Option<String> {
     if OPEN_METHODS.contains(&method) {
         return None;
     }
-    match extensions.get::<ReadAccess>().map(ReadAccess::decide) {
-        Some(Ok(())) => None,
-        Some(Err(reason)) => Some(reason),
-        None => Some("no read access was established for this connection".into()),
-    }
+    let Some(access) = extensions.get::<ReadAccess>() else {
+        return Some("access denied: no access was established for this connection".into());
+    };
+    access
+        .decide()
+        .err()
+        .map(|reason| format!("{} denied: {reason}", access.access))
 }
 
-fn denied_error(reason: String) -> jsonrpsee::types::ErrorObjectOwned {
-    jsonrpsee::types::ErrorObject::owned(
-        READ_DENIED_CODE,
-        format!("read access denied: {reason}"),
-        None::<()>,
-    )
+fn denied_error(message: String) -> jsonrpsee::types::ErrorObjectOwned {
+    jsonrpsee::types::ErrorObject::owned(READ_DENIED_CODE, message, None::<()>)
 }
 
 impl<S> jsonrpsee::server::middleware::rpc::RpcServiceT for ReadGate<S>

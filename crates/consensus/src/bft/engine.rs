@@ -348,9 +348,10 @@ where
 }
 
 /// The largest message any of the node's channels carries, for sizing the p2p network: a block
-/// with a certificate of up to `validators` signatures, plus the epoch sub-channel prefix.
+/// with a certificate of up to `validators` signatures, plus the chain and epoch sub-channel
+/// prefixes (a varint each).
 pub fn max_message_size(validators: usize, limits: &BlockLimits) -> usize {
     marshal::max_payload_size::<Standard<ChainBlock>, ed25519::Scheme>(validators as u32, limits)
         .max(gossip::MAX_BATCH_BYTES + 64)
-        + 16
+        + 32
 }

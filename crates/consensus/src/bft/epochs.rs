@@ -5,20 +5,25 @@
 //! consensus and marshal the scheme of each epoch: a signer where this node votes, a verifier
 //! where it only follows.
 
+use super::channels::{ChainNumber, Members};
 use commonware_consensus::{simplex::scheme::ed25519, types::Epoch};
 use commonware_cryptography::{
     certificate::{Provider, Scoped},
     ed25519::{PrivateKey, PublicKey},
 };
-use commonware_p2p::{Address, AddressableManager as _, authenticated::lookup::Oracle};
+use commonware_p2p::{
+    Address, AddressableManager as _, PeerSetSubscription, PeerSetUpdate, Provider as PeerProvider,
+    TrackedPeers, authenticated::lookup::Oracle,
+};
 use commonware_runtime::{Clock, Metrics, Storage};
 use commonware_storage::metadata::{self, Metadata};
+use commonware_utils::channel::mpsc;
 use commonware_utils::{ordered::Map, ordered::Set, sequence::U64};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, HashMap},
     net::SocketAddr,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
 };
 
 /// One validator of an epoch: its Ed25519 key and, when the channel configuration records it,
@@ -215,17 +220,75 @@ impl PeerTracker for FixedPeers {
     fn track(&mut self, _: Epoch, _: &ValidatorSet, _: &ValidatorSet) {}
 }
 
-/// Tracking for the authenticated `lookup` network. Addresses in the node's configuration win
-/// over those the channel configuration records (an operator may know a closer route).
-pub struct LookupPeers {
-    pub oracle: Oracle<PublicKey>,
-    pub configured: HashMap<PublicKey, SocketAddr>,
+/// The peer sets of every chain a node serves, tracked on the authenticated `lookup` network as
+/// one set, their union (the network knows one sequence of sets; a new one is tracked whenever
+/// any chain enters an epoch). Addresses in the node's configuration win over those the channel
+/// configurations record (an operator may know a closer route).
+#[derive(Clone)]
+pub struct NetworkPeers {
+    inner: Arc<Mutex<NetworkPeersInner>>,
 }
 
-impl LookupPeers {
-    fn addresses(&self, set: &ValidatorSet) -> Map<PublicKey, Address> {
-        let entries: Vec<(PublicKey, Address)> = set
-            .0
+struct NetworkPeersInner {
+    oracle: Oracle<PublicKey>,
+    configured: HashMap<PublicKey, SocketAddr>,
+    next_id: u64,
+    /// Per chain: its current primary and secondary peers with their addresses.
+    chains: BTreeMap<ChainNumber, (AddressedPeers, AddressedPeers)>,
+}
+
+type AddressedPeers = Vec<(PublicKey, Address)>;
+
+impl NetworkPeers {
+    pub fn new(oracle: Oracle<PublicKey>, configured: HashMap<PublicKey, SocketAddr>) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(NetworkPeersInner {
+                oracle,
+                configured,
+                next_id: 0,
+                chains: BTreeMap::new(),
+            })),
+        }
+    }
+
+    /// The tracker and peer provider of chain `number`.
+    pub fn chain(&self, number: ChainNumber) -> ChainPeers {
+        ChainPeers::new(number, Some(self.clone()))
+    }
+
+    /// Addresses for validators the node's configuration does not list (a joined channel's
+    /// genesis records them); configured addresses keep precedence.
+    pub fn learn_addresses(&self, addresses: impl IntoIterator<Item = (PublicKey, SocketAddr)>) {
+        if let Ok(mut inner) = self.inner.lock() {
+            for (key, address) in addresses {
+                inner.configured.entry(key).or_insert(address);
+            }
+        }
+    }
+
+    /// Stops tracking the peers of a chain this node no longer serves.
+    pub fn forget(&self, number: ChainNumber) {
+        if let Ok(mut inner) = self.inner.lock()
+            && inner.chains.remove(&number).is_some()
+        {
+            inner.retrack();
+        }
+    }
+
+    fn update(&self, number: ChainNumber, primary: &ValidatorSet, secondary: &ValidatorSet) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let primary = inner.addresses(primary);
+        let secondary = inner.addresses(secondary);
+        inner.chains.insert(number, (primary, secondary));
+        inner.retrack();
+    }
+}
+
+impl NetworkPeersInner {
+    fn addresses(&self, set: &ValidatorSet) -> Vec<(PublicKey, Address)> {
+        set.0
             .iter()
             .filter_map(|v| {
                 let address = self.configured.get(&v.key).copied().or(v.address);
@@ -234,28 +297,148 @@ impl LookupPeers {
                 }
                 address.map(|a| (v.key.clone(), Address::from(a)))
             })
+            .collect()
+    }
+
+    /// Tracks the union of the chains' sets as the network's next set. A peer primary in any
+    /// chain is primary; the set must fit the network's bound (this node counts even when not
+    /// listed), so secondary peers are cut first.
+    fn retrack(&mut self) {
+        let mut primary: BTreeMap<PublicKey, Address> = BTreeMap::new();
+        let mut secondary: BTreeMap<PublicKey, Address> = BTreeMap::new();
+        for (p, s) in self.chains.values() {
+            primary.extend(p.iter().cloned());
+            secondary.extend(s.iter().cloned());
+        }
+        secondary.retain(|key, _| !primary.contains_key(key));
+        let room = MAX_PEERS_PER_SET.saturating_sub(1);
+        if primary.len() + secondary.len() > room {
+            tracing::warn!(
+                peers = primary.len() + secondary.len(),
+                room,
+                "this node's channels together name more peers than the network holds: some may not connect"
+            );
+        }
+        let primary: Vec<_> = primary.into_iter().take(room).collect();
+        let secondary: Vec<_> = secondary
+            .into_iter()
+            .take(room.saturating_sub(primary.len()))
             .collect();
-        Map::from_iter_dedup(entries)
+        let peers = commonware_p2p::AddressableTrackedPeers::new(
+            Map::from_iter_dedup(primary),
+            Map::from_iter_dedup(secondary),
+        );
+        let id = self.next_id;
+        self.next_id += 1;
+        let _ = self.oracle.track(id, peers);
     }
 }
 
-impl PeerTracker for LookupPeers {
-    fn track(&mut self, epoch: Epoch, primary: &ValidatorSet, secondary: &ValidatorSet) {
-        // The set must fit the network's bound (this node counts even when not listed).
-        let room = MAX_PEERS_PER_SET.saturating_sub(primary.0.len() + 1);
-        if secondary.0.len() > room {
-            tracing::warn!(
-                epoch = epoch.get(),
-                leaving = secondary.0.len(),
-                room,
-                "too many validators leave at once: only some may still connect"
-            );
-        }
-        let secondary = ValidatorSet(secondary.0.iter().take(room).cloned().collect());
-        let peers = commonware_p2p::AddressableTrackedPeers::new(
-            self.addresses(primary),
-            self.addresses(&secondary),
+/// One chain's view of its peers: the tracker its orchestrator reports epochs to, the provider its
+/// block broadcast and backfill ask whom to talk to, and the members its p2p sub-channels are
+/// narrowed to (see [`super::channels`]).
+#[derive(Clone)]
+pub struct ChainPeers {
+    number: ChainNumber,
+    members: Members,
+    network: Option<NetworkPeers>,
+    sets: Arc<Mutex<ChainSets>>,
+}
+
+#[derive(Default)]
+struct ChainSets {
+    /// The last two epochs' sets (the network keeps as many).
+    tracked: BTreeMap<u64, TrackedPeers<PublicKey>>,
+    subscribers: Vec<mpsc::UnboundedSender<PeerSetUpdate<PublicKey>>>,
+}
+
+impl ChainSets {
+    fn latest_update(&self) -> Option<PeerSetUpdate<PublicKey>> {
+        let (index, latest) = self.tracked.last_key_value()?;
+        let primary = Set::from_iter_dedup(
+            self.tracked
+                .values()
+                .flat_map(|t| t.primary.iter().cloned()),
         );
-        let _ = self.oracle.track(epoch.get(), peers);
+        let secondary = Set::from_iter_dedup(
+            self.tracked
+                .values()
+                .flat_map(|t| t.secondary.iter().cloned())
+                .filter(|k| primary.position(k).is_none()),
+        );
+        Some(PeerSetUpdate {
+            index: *index,
+            latest: latest.clone(),
+            all: TrackedPeers::new(primary, secondary),
+        })
+    }
+}
+
+impl std::fmt::Debug for ChainPeers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChainPeers({:016x})", self.number)
+    }
+}
+
+impl ChainPeers {
+    fn new(number: ChainNumber, network: Option<NetworkPeers>) -> Self {
+        Self {
+            number,
+            members: Members::default(),
+            network,
+            sets: Arc::default(),
+        }
+    }
+
+    /// A chain on a network whose connections are fixed when it is built (the simulated network
+    /// of tests): only the chain's members and provider follow its epochs.
+    pub fn standalone(number: ChainNumber) -> Self {
+        Self::new(number, None)
+    }
+
+    pub fn members(&self) -> Members {
+        self.members.clone()
+    }
+}
+
+impl PeerTracker for ChainPeers {
+    fn track(&mut self, epoch: Epoch, primary: &ValidatorSet, secondary: &ValidatorSet) {
+        self.members
+            .replace(primary.0.iter().chain(&secondary.0).map(|v| v.key.clone()));
+        if let Ok(mut sets) = self.sets.lock() {
+            sets.tracked.insert(
+                epoch.get(),
+                TrackedPeers::new(primary.keys(), secondary.keys()),
+            );
+            while sets.tracked.len() > 2 {
+                sets.tracked.pop_first();
+            }
+            if let Some(update) = sets.latest_update() {
+                sets.subscribers
+                    .retain(|subscriber| subscriber.send(update.clone()).is_ok());
+            }
+        }
+        if let Some(network) = &self.network {
+            network.update(self.number, primary, secondary);
+        }
+    }
+}
+
+impl PeerProvider for ChainPeers {
+    type PublicKey = PublicKey;
+
+    async fn peer_set(&mut self, id: u64) -> Option<TrackedPeers<PublicKey>> {
+        self.sets.lock().ok()?.tracked.get(&id).cloned()
+    }
+
+    async fn subscribe(&mut self) -> PeerSetSubscription<PublicKey> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        if let Ok(mut sets) = self.sets.lock() {
+            if let Some(update) = sets.latest_update() {
+                let _ = sender.send(update);
+            }
+            sets.subscribers.push(sender);
+        }
+        receiver
     }
 }

@@ -9,6 +9,7 @@
 
 mod app;
 mod block;
+mod channels;
 mod engine;
 mod epochs;
 mod gossip;
@@ -18,16 +19,23 @@ mod orchestrator;
 
 pub use app::{Halted, Replicated, Timing};
 pub use block::{BlockLimits, ChainBlock, digest_of, hash_of};
+pub use channels::{
+    ChainNetworks, ChainNumber, Members, OpenChainError, SharedNetwork, chain_number,
+};
 pub use engine::{
     Networks, StartError, ValidatorConfig, ValidatorHandle, max_message_size, start_validator,
 };
-pub use epochs::{EpochValidator, FixedPeers, LookupPeers, PeerTracker, ValidatorSet};
+pub use epochs::{ChainPeers, EpochValidator, FixedPeers, NetworkPeers, PeerTracker, ValidatorSet};
 pub use gossip::{decode_batch, encode_batch};
 pub use keys::{
     NodeKeyError, generate_node_key, node_key_from_hex, node_key_to_hex, public_key_from_hex,
     public_key_of, public_key_to_hex,
 };
 pub use network::{ValidatorNetwork, start_network};
+
+/// The authenticated network's sender and peer oracle, as a node holds them.
+pub type LookupSender<E> = commonware_p2p::authenticated::lookup::Sender<NodePublicKey, E>;
+pub type LookupOracle = commonware_p2p::authenticated::lookup::Oracle<NodePublicKey>;
 
 pub use commonware_cryptography::ed25519::{PrivateKey as NodeKey, PublicKey as NodePublicKey};
 
