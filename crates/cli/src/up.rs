@@ -408,6 +408,9 @@ pub async fn run_validators(args: UpArgs, created: bool) -> anyhow::Result<()> {
         "  configs:        {}/<i>/ricaas.toml",
         absolute(&dir.join(NODES_DIR))
     );
+    println!(
+        "  channels:       validator i belongs to org (i mod orgs)+1; `ricaas channel create` writes a new channel signed by its members' admins, `ricaas channel join --rpc <validator> --admin-cert … --admin-key …` opens it on a running validator (README: Channels)"
+    );
     println!("Press Ctrl-C to stop.");
     supervise(children).await
 }
@@ -473,6 +476,18 @@ pub async fn run_node_from_config(
         "  JSON-RPC WS:    ws://{}/channels/{}",
         node.rpc_addr, config.channel.name
     );
+    for joined in node.manager.list().await.iter().filter(|c| c.joined) {
+        println!(
+            "  joined channel: {} (chain id {})   http://{}{}",
+            joined.name, joined.chain_id, node.rpc_addr, joined.path
+        );
+    }
+    if let Some(network) = &config.network {
+        println!(
+            "  admin API:      http://{}/admin   (admins of {}; ricaas channel join|list)",
+            node.rpc_addr, network.org
+        );
+    }
     serve_until_ctrl_c(node).await
 }
 

@@ -777,13 +777,27 @@ mod tests {
             ],
             validators: vec![certificate_pem(&node).expect("pem")],
             members: vec![certificate_pem(&admin).expect("pem")],
-            validator_addresses: Default::default(),
+            validator_addresses: [(
+                hex::encode(ricaas_crypto::ca::ed25519_key_of(&node).expect("ed25519")),
+                SocketAddr::from(([10, 0, 0, 2], 9000)),
+            )]
+            .into_iter()
+            .collect(),
         });
+        let orgs = channel
+            .consortium
+            .as_ref()
+            .map(|c| c.orgs.clone())
+            .unwrap_or_default();
         let config = NodeConfig {
             data_dir: PathBuf::from("data"),
             rpc: RpcConfig::default(),
             consensus: None,
-            network: None,
+            network: Some(NetworkConfig {
+                org: "org2".into(),
+                channel_creation_policy: "ALL Admins".into(),
+                orgs,
+            }),
             channel,
         };
         let dir = tempfile::tempdir().expect("tempdir");
@@ -791,6 +805,31 @@ mod tests {
         std::fs::write(&path, config.documented_toml()).expect("write");
         let loaded = NodeConfig::load(&path).expect("loads");
         assert_eq!(loaded.channel, config.channel);
+        assert_eq!(loaded.network, config.network);
+        // The recorded address reaches the genesis configuration of the chain.
+        let genesis = config
+            .channel
+            .consortium
+            .as_ref()
+            .map(|c| c.consortium(&config.channel.name).expect("valid"))
+            .expect("consortium");
+        assert_eq!(
+            genesis.state().validator_addresses.values().next(),
+            Some(&SocketAddr::from(([10, 0, 0, 2], 9000)))
+        );
+        // The network section must name its own org among its orgs, and a parsable policy.
+        for (field, value) in [("org", "org9"), ("policy", "SOME Admins")] {
+            let mut bad = config.clone();
+            if let Some(network) = bad.network.as_mut() {
+                match field {
+                    "org" => network.org = value.into(),
+                    _ => network.channel_creation_policy = value.into(),
+                }
+            }
+            std::fs::write(&path, bad.documented_toml()).expect("write");
+            let err = NodeConfig::load(&path).unwrap_err().to_string();
+            assert!(err.contains("network."), "{err}");
+        }
         assert!(
             !loaded.rpc.anonymous_reads,
             "anonymous reads are off by default"

@@ -202,3 +202,168 @@ impl SignedChannelConfig {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConsortiumConfig, OrgConfig};
+    use ricaas_crypto::ca::{CertificateAuthority, KeyAlgorithm, certificate_pem};
+
+    struct Org {
+        ca: CertificateAuthority,
+        admin: (Certificate, IdentityKey),
+        client: (Certificate, IdentityKey),
+        node: Certificate,
+    }
+
+    fn identity(
+        ca: &CertificateAuthority,
+        name: &str,
+        role: Role,
+        algorithm: KeyAlgorithm,
+    ) -> (Certificate, IdentityKey) {
+        let key = IdentityKey::generate(algorithm);
+        let certificate = ca
+            .issue(name, role, key.public_key_info().expect("spki"), 1)
+            .expect("issue");
+        (certificate, key)
+    }
+
+    fn org(name: &str) -> Org {
+        let ca = CertificateAuthority::new_root(name, KeyAlgorithm::P256, 1).expect("ca");
+        Org {
+            admin: identity(&ca, "admin", Role::Admin, KeyAlgorithm::Secp256k1),
+            client: identity(&ca, "client", Role::Client, KeyAlgorithm::Secp256k1),
+            node: identity(&ca, "node0", Role::Node, KeyAlgorithm::Ed25519).0,
+            ca,
+        }
+    }
+
+    fn org_config(org: &Org) -> OrgConfig {
+        OrgConfig {
+            name: org.ca.org().to_string(),
+            ca_certificate: certificate_pem(org.ca.certificate()).expect("pem"),
+        }
+    }
+
+    fn network(orgs: &[&Org], policy: &str) -> NetworkConfig {
+        NetworkConfig {
+            org: orgs[0].ca.org().to_string(),
+            channel_creation_policy: policy.into(),
+            orgs: orgs.iter().map(|o| org_config(o)).collect(),
+        }
+    }
+
+    fn channel(members: &[&Org]) -> ChannelConfig {
+        let mut config = ChannelConfig::development(4000, Vec::new(), 0);
+        config.name = ricaas_primitives::ChannelId::new("beta").expect("name");
+        config.consortium = Some(ConsortiumConfig {
+            readers: "ANY Members".into(),
+            writers: "ANY Members".into(),
+            contract_deployers: "ANY Members".into(),
+            admins: "MAJORITY Admins".into(),
+            orgs: members.iter().map(|o| org_config(o)).collect(),
+            validators: members
+                .iter()
+                .map(|o| certificate_pem(&o.node).expect("pem"))
+                .collect(),
+            members: members
+                .iter()
+                .map(|o| certificate_pem(&o.admin.0).expect("pem"))
+                .collect(),
+            epoch_length: 10,
+            validator_addresses: Default::default(),
+        });
+        config
+    }
+
+    fn signed_by(
+        config: &ChannelConfig,
+        signers: &[&(Certificate, IdentityKey)],
+    ) -> SignedChannelConfig {
+        let mut signed = SignedChannelConfig::new(config).expect("document");
+        for (certificate, key) in signers {
+            signed.sign(certificate, key).expect("sign");
+        }
+        signed
+    }
+
+    #[test]
+    fn a_channel_opens_only_with_the_endorsements_the_network_policy_asks_for() {
+        let (o1, o2, o3, outsider) = (org("org1"), org("org2"), org("org3"), org("org4"));
+        let all = network(&[&o1, &o2, &o3, &outsider], "ALL Admins");
+        let config = channel(&[&o1, &o2, &o3]);
+
+        let signed = signed_by(&config, &[&o1.admin, &o2.admin, &o3.admin]);
+        let verified = signed.verify(&all).expect("every member's admin signed");
+        assert_eq!(verified, config);
+        // The document survives its own JSON round trip (it travels as a file).
+        let text = serde_json::to_string(&signed).expect("json");
+        let back: SignedChannelConfig = serde_json::from_str(&text).expect("parse");
+        assert!(back.verify(&all).is_ok());
+
+        // One member missing: refused under ALL, accepted under MAJORITY.
+        let two = signed_by(&config, &[&o1.admin, &o2.admin]);
+        let error = two.verify(&all).expect_err("org3 did not sign").to_string();
+        assert!(
+            error.contains("org1, org2") && error.contains("ALL Admins"),
+            "{error}"
+        );
+        assert!(
+            two.verify(&network(&[&o1, &o2, &o3], "MAJORITY Admins"))
+                .is_ok()
+        );
+
+        // A client's signature does not count; an outsider's admin is not a member.
+        let client = signed_by(&config, &[&o1.admin, &o2.admin, &o3.client]);
+        let error = client.verify(&all).expect_err("client").to_string();
+        assert!(error.contains("not an admin of org3"), "{error}");
+        let foreign = signed_by(&config, &[&o1.admin, &o2.admin, &outsider.admin]);
+        let error = foreign.verify(&all).expect_err("outsider").to_string();
+        assert!(
+            error.contains("org4 is not a member of channel beta"),
+            "{error}"
+        );
+
+        // Changing the configuration after signing breaks every signature.
+        let mut tampered = signed.clone();
+        tampered.config = tampered.config.replace("4000", "4001");
+        let error = tampered.verify(&all).expect_err("tampered").to_string();
+        assert!(error.contains("does not verify"), "{error}");
+
+        // An admin's signature moved onto another admin's certificate does not verify.
+        let mut swapped = signed.clone();
+        swapped.signatures[2].certificate = swapped.signatures[1].certificate.clone();
+        assert!(swapped.verify(&all).is_err());
+    }
+
+    #[test]
+    fn a_channel_may_only_name_the_network_orgs_with_their_own_cas() {
+        let (o1, o2, o3) = (org("org1"), org("org2"), org("org3"));
+        // org3 is not in this network.
+        let two = network(&[&o1, &o2], "ALL Admins");
+        let config = channel(&[&o1, &o2, &o3]);
+        let signed = signed_by(&config, &[&o1.admin, &o2.admin, &o3.admin]);
+        assert!(matches!(
+            signed.verify(&two),
+            Err(CreationError::UnknownOrg { org, .. }) if org == "org3"
+        ));
+        // A look-alike "org2" with its own CA (and its own admin) is not the network's org2.
+        let fake = org("org2");
+        let config = channel(&[&o1, &fake]);
+        let signed = signed_by(&config, &[&o1.admin, &fake.admin]);
+        assert!(matches!(
+            signed.verify(&two),
+            Err(CreationError::ForeignCa { org, .. }) if org == "org2"
+        ));
+        // Garbage is a clear error, not a panic.
+        let garbage = SignedChannelConfig {
+            config: "{not json".into(),
+            signatures: Vec::new(),
+        };
+        assert!(matches!(
+            garbage.verify(&two),
+            Err(CreationError::Malformed(_))
+        ));
+    }
+}

@@ -101,6 +101,8 @@ struct P2p {
     handle: Handle<()>,
     /// The validators (and addresses) the configuration file lists.
     listed: Vec<(NodePublicKey, SocketAddr)>,
+    /// Largest message the network carries: every channel's blocks must fit.
+    max_message_size: usize,
 }
 
 /// A channel as `ricaas channel list` shows it.
@@ -262,12 +264,13 @@ fn start_p2p(settings: &BftConfig, channel: &Channel, runtime: &Context) -> Resu
         .collect::<Result<Vec<_>, NodeKeyError>>()?;
     // Every channel's blocks are bounded by its own limits; the network carries the largest
     // the configured channel allows (joined channels are held to it).
+    let max_message_size = bft::max_message_size(MAX_VALIDATORS, &channel.block_limits());
     let network = bft::start_network(
         runtime.child("network"),
         signer.clone(),
         P2P_NAMESPACE,
         settings.p2p_listen,
-        bft::max_message_size(MAX_VALIDATORS, &channel.block_limits()),
+        max_message_size,
     );
     let shared = SharedNetwork::start(runtime.child("channels"), network.channels);
     let peers = NetworkPeers::new(network.oracle.clone(), listed.iter().cloned().collect());
@@ -280,6 +283,7 @@ fn start_p2p(settings: &BftConfig, channel: &Channel, runtime: &Context) -> Resu
         oracle: network.oracle,
         handle: network.handle,
         listed,
+        max_message_size,
     })
 }
 
@@ -370,6 +374,19 @@ impl ChannelManager {
                 message: "a solo node serves only its configured channel".into(),
             });
         };
+        let limits = bft::BlockLimits {
+            max_block_bytes: config.max_block_bytes,
+            max_tx_bytes: config.max_tx_bytes,
+        };
+        if bft::max_message_size(MAX_VALIDATORS, &limits) > p2p.max_message_size {
+            return Err(NodeError::Join {
+                channel,
+                message: format!(
+                    "its blocks (max_block_bytes {}) do not fit this node's p2p messages, sized for the configured channel's blocks; lower max_block_bytes",
+                    config.max_block_bytes
+                ),
+            });
+        }
         let me = bft::public_key_to_hex(&p2p.me);
         let genesis = config
             .consortium
@@ -448,6 +465,13 @@ impl ChannelManager {
             Some(p2p) => self.start_bft(p2p, channel.clone(), joined).await?,
         };
         self.router.serve_channel(&name, channel.clone())?;
+        tracing::info!(
+            channel = %name,
+            chain_id = channel.config().chain_id,
+            height = channel.head().height,
+            joined,
+            "serving channel"
+        );
         channels.insert(
             name,
             ServedChannel {

@@ -137,6 +137,18 @@ impl Rpc {
         self
     }
 
+    /// The same client presenting a read token of `channel` (chain `chain_id`) signed by `key`.
+    pub fn reading_channel_as(mut self, key: &DevKey, channel: &str, chain_id: u64) -> Rpc {
+        let expires = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 86_400;
+        let token = ricaas_crypto::token::read_token(key, channel, chain_id, expires);
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
     /// The same client sending `value` as its `Authorization` header.
     pub fn with_authorization(mut self, value: &str) -> Rpc {
         self.authorization = Some(value.to_string());
