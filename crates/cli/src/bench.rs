@@ -76,6 +76,10 @@ pub struct BenchArgs {
     /// submitter i uses endpoint i mod n. Blocks are watched on `--rpc`.
     #[arg(long, value_delimiter = ',')]
     also_submit_to: Vec<String>,
+    /// Start submitting at this wall-clock time (Unix milliseconds), after the setup: several
+    /// benches (one per channel) then load their channels at the same time.
+    #[arg(long)]
+    start_at_unix_ms: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -172,6 +176,13 @@ pub(crate) async fn submitter(
     } else {
         Ok(Submitter::Http(http_client(url, concurrency, reader)?))
     }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 pub(crate) fn quantity(value: &Value) -> anyhow::Result<u64> {
@@ -453,6 +464,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         sign_started.elapsed()
     );
 
+    if let Some(start_at) = args.start_at_unix_ms {
+        let now = unix_ms();
+        if now > start_at {
+            eprintln!(
+                "bench: setup ended {} ms after --start-at-unix-ms; submitting now",
+                now - start_at
+            );
+        } else {
+            tokio::time::sleep(Duration::from_millis(start_at - now)).await;
+        }
+    }
+
     // Watch blocks for finality while submitting.
     let watcher_client = submitter(&args.rpc, 2, reader).await?;
     let start_height = quantity(
@@ -497,6 +520,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     });
 
     let submit_started = Instant::now();
+    let submit_started_unix_ms = unix_ms();
     let mut tasks = Vec::new();
     let signed = Arc::new(signed);
     let endpoints: Vec<&String> = std::iter::once(&args.rpc)
@@ -590,6 +614,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "finalized_tps": latencies.len() as f64 / final_elapsed.as_secs_f64().max(1e-9),
         "latency_p50_ms": percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         "latency_p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        // Wall-clock window, for adding up benches that ran side by side.
+        "submit_started_unix_ms": submit_started_unix_ms,
+        "last_final_unix_ms": submit_started_unix_ms + final_elapsed.as_millis() as u64,
     });
     if args.json {
         println!("{result}");

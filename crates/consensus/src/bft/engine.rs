@@ -324,14 +324,19 @@ where
         me,
         halt: halt_tx,
     };
+    // The orchestrator's log lines name the chain: a node runs one per channel.
+    let span = tracing::info_span!("consensus", channel = %config.partition_prefix);
     let consensus = runtime.child("epochs").spawn(move |_| {
-        orchestrator.run(
-            start,
-            floor,
-            networks.votes,
-            networks.certificates,
-            networks.consensus_resolver,
-            transitions_rx,
+        tracing::Instrument::instrument(
+            orchestrator.run(
+                start,
+                floor,
+                networks.votes,
+                networks.certificates,
+                networks.consensus_resolver,
+                transitions_rx,
+            ),
+            span,
         )
     });
     gossip::start_gossip(
