@@ -112,6 +112,13 @@ fn read_key(path: &PathBuf) -> anyhow::Result<IdentityKey> {
         .with_context(|| format!("{} is not a PKCS#8 key", path.display()))
 }
 
+fn read_signed(file: &PathBuf) -> anyhow::Result<SignedChannelConfig> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a signed channel configuration", file.display()))
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -235,12 +242,7 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
             );
         }
         ChannelCommand::Sign { file, cert, key } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let mut signed: SignedChannelConfig =
-                serde_json::from_str(&text).with_context(|| {
-                    format!("{} is not a signed channel configuration", file.display())
-                })?;
+            let mut signed = read_signed(&file)?;
             let (certificate, _) = read_certificate(&cert)?;
             signed.sign(&certificate, &read_key(&key)?)?;
             std::fs::write(&file, serde_json::to_string_pretty(&signed)?)?;
@@ -251,11 +253,7 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
             );
         }
         ChannelCommand::Join { file, rpc, admin } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let signed: SignedChannelConfig = serde_json::from_str(&text).with_context(|| {
-                format!("{} is not a signed channel configuration", file.display())
-            })?;
+            let signed = read_signed(&file)?;
             let client = admin_client(&rpc, &admin).await?;
             let joined: ChannelSummary = client
                 .request("admin_joinChannel", rpc_params![signed])

@@ -109,16 +109,7 @@ async fn register(oracle: &Oracle<PublicKey, Context>, key: &PublicKey) -> SimNe
     for channel in 0..6u64 {
         pairs.push(control.register(channel, quota).await.expect("register"));
     }
-    let mut pairs = pairs.into_iter();
-    let mut next = || pairs.next().expect("six channels");
-    Networks {
-        votes: next(),
-        certificates: next(),
-        consensus_resolver: next(),
-        backfill: next(),
-        blocks: next(),
-        transactions: next(),
-    }
+    Networks::from_array(pairs.try_into().map_err(|_| ()).expect("six channels"))
 }
 
 impl Harness {
@@ -586,23 +577,8 @@ where
     R: commonware_p2p::Receiver<PublicKey = PublicKey>,
 {
     let arrived = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let Networks {
-        votes,
-        certificates,
-        consensus_resolver,
-        backfill,
-        blocks,
-        transactions,
-    } = networks;
     let mut senders = Vec::new();
-    for (sender, mut receiver) in [
-        votes,
-        certificates,
-        consensus_resolver,
-        backfill,
-        blocks,
-        transactions,
-    ] {
+    for (sender, mut receiver) in networks.into_array() {
         senders.push(sender);
         let arrived = arrived.clone();
         context.child("spy").spawn(move |_| async move {

@@ -172,23 +172,9 @@ impl<S: Sender<PublicKey = PublicKey>> SharedNetwork<S> {
         R: Receiver<PublicKey = PublicKey>,
     {
         let unrouted = Arc::new(Mutex::new(BTreeMap::new()));
-        let Networks {
-            votes,
-            certificates,
-            consensus_resolver,
-            backfill,
-            blocks,
-            transactions,
-        } = networks;
-        let bases = [
-            ("votes", votes),
-            ("certificates", certificates),
-            ("consensus_resolver", consensus_resolver),
-            ("backfill", backfill),
-            ("blocks", blocks),
-            ("transactions", transactions),
-        ];
-        let muxes = bases.map(|(name, (sender, receiver))| {
+        let mut names = Networks::<S, R>::NAMES.into_iter();
+        let muxes = networks.into_array().map(|(sender, receiver)| {
+            let name = names.next().unwrap_or("p2p");
             let (muxer, handle, mut backup) = Muxer::builder(runtime.child(name), sender, receiver)
                 .with_backup()
                 .build();
@@ -241,16 +227,8 @@ impl<S: Sender<PublicKey = PublicKey>> SharedNetwork<S> {
                 },
             ));
         }
-        let mut opened = opened.into_iter();
-        let mut next = || opened.next().ok_or(OpenChainError::Closed);
-        Ok(Networks {
-            votes: next()?,
-            certificates: next()?,
-            consensus_resolver: next()?,
-            backfill: next()?,
-            blocks: next()?,
-            transactions: next()?,
-        })
+        let pairs: [_; 6] = opened.try_into().map_err(|_| OpenChainError::Closed)?;
+        Ok(Networks::from_array(pairs))
     }
 
     /// Messages that arrived for chain `number` while this node did not serve it.

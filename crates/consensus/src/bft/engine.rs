@@ -70,6 +70,50 @@ pub struct Networks<S, R> {
     pub transactions: (S, R),
 }
 
+impl<S, R> Networks<S, R> {
+    /// Names of the six channels, in [`Networks::into_array`] order.
+    pub const NAMES: [&'static str; 6] = [
+        "votes",
+        "certificates",
+        "consensus_resolver",
+        "backfill",
+        "blocks",
+        "transactions",
+    ];
+
+    /// The six pairs in a fixed order (see [`Networks::NAMES`]).
+    pub fn into_array(self) -> [(S, R); 6] {
+        [
+            self.votes,
+            self.certificates,
+            self.consensus_resolver,
+            self.backfill,
+            self.blocks,
+            self.transactions,
+        ]
+    }
+
+    /// The inverse of [`Networks::into_array`].
+    pub fn from_array(pairs: [(S, R); 6]) -> Self {
+        let [
+            votes,
+            certificates,
+            consensus_resolver,
+            backfill,
+            blocks,
+            transactions,
+        ] = pairs;
+        Self {
+            votes,
+            certificates,
+            consensus_resolver,
+            backfill,
+            blocks,
+            transactions,
+        }
+    }
+}
+
 /// Why a node's consensus could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
