@@ -424,20 +424,25 @@ impl ChannelManager {
             });
         }
         let channel = open_channel(&self.data_dir, config).await?;
-        let path = self
-            .data_dir
-            .join("channels")
-            .join(&name)
-            .join(JOINED_CHANNEL_FILE);
-        let text = serde_json::to_string_pretty(&signed).map_err(|e| NodeError::Join {
-            channel: name.clone(),
-            message: e.to_string(),
-        })?;
-        std::fs::write(&path, text).map_err(|e| NodeError::Join {
-            channel: name.clone(),
-            message: format!("writing {}: {e}", path.display()),
-        })?;
+        // Served first: a channel whose consensus cannot start is not kept, so it cannot stop
+        // the node from starting next time.
         self.serve(channel, true).await?;
+        let dir = self.data_dir.join("channels").join(&name);
+        let persist = || -> std::io::Result<()> {
+            let text = serde_json::to_string_pretty(&signed).map_err(std::io::Error::other)?;
+            // Written whole or not at all: a torn file would stop the next start.
+            let partial = dir.join(format!("{JOINED_CHANNEL_FILE}.partial"));
+            std::fs::write(&partial, text)?;
+            std::fs::File::open(&partial)?.sync_all()?;
+            std::fs::rename(&partial, dir.join(JOINED_CHANNEL_FILE))
+        };
+        persist().map_err(|e| NodeError::Join {
+            channel: name.clone(),
+            message: format!(
+                "it runs now, but its configuration could not be kept in {} ({e}): it will not reopen after a restart",
+                dir.display()
+            ),
+        })?;
         tracing::info!(channel = %name, "joined channel");
         self.list()
             .await
