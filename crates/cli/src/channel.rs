@@ -119,13 +119,6 @@ fn read_signed(file: &PathBuf) -> anyhow::Result<SignedChannelConfig> {
         .with_context(|| format!("{} is not a signed channel configuration", file.display()))
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// A client of `rpc`'s admin API, authenticated as `admin` for the node behind it.
 async fn admin_client(rpc: &str, admin: &AdminIdentity) -> anyhow::Result<HttpClient> {
     let url = format!("{}/admin", rpc.trim_end_matches('/'));
@@ -136,7 +129,12 @@ async fn admin_client(rpc: &str, admin: &AdminIdentity) -> anyhow::Result<HttpCl
         .with_context(|| format!("asking {url} for its node key"))?;
     let (certificate, _) = read_certificate(&admin.admin_cert)?;
     let key = read_key(&admin.admin_key)?;
-    let token = ricaas_crypto::token::admin_token(&certificate, &key, &node, unix_now() + 300)?;
+    let token = ricaas_crypto::token::admin_token(
+        &certificate,
+        &key,
+        &node,
+        crate::bench::unix_ms() / 1000 + 300,
+    )?;
     let mut headers = jsonrpsee::http_client::HeaderMap::new();
     headers.insert(
         "authorization",
@@ -209,7 +207,8 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|path| read_certificate(path).map(|(_, pem)| pem))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let mut config = ChannelConfig::development(chain_id, Vec::new(), unix_now() * 1000);
+            let mut config =
+                ChannelConfig::development(chain_id, Vec::new(), crate::bench::unix_ms());
             config.name = ricaas_primitives::ChannelId::new(&name)
                 .map_err(|e| anyhow::anyhow!("channel name {name:?}: {e}"))?;
             config.block_interval_ms = block_interval_ms;

@@ -31,12 +31,9 @@ fn authorize(manager: &ChannelManager, token: Option<&str>) -> Result<(), String
         ));
     };
     let now = std::time::SystemTime::now();
-    let secs = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let certificate =
-        ricaas_crypto::token::verify_admin_token(token, &node, secs).map_err(|e| e.to_string())?;
+        ricaas_crypto::token::verify_admin_token(token, &node, crate::channel::unix_now_secs())
+            .map_err(|e| e.to_string())?;
     let org_ca = network
         .ca_of(&network.org)
         .ok_or_else(|| format!("organization {} has no CA in [network]", network.org))?;

@@ -403,7 +403,7 @@ impl Channel {
 }
 
 /// Wall-clock Unix seconds: validity of certificates and read tokens at admission.
-fn unix_now_secs() -> u64 {
+pub(crate) fn unix_now_secs() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
