@@ -117,6 +117,11 @@ pub struct BftConfig {
     /// With no transactions waiting, a leader proposes an empty block after this long, in ms.
     /// Must stay below `leader_timeout_ms`.
     pub empty_block_interval_ms: u64,
+    /// A leader caps its block so that executing it takes about this long on this machine, as
+    /// measured on the blocks it built and verified last; every validator re-executes the block
+    /// within the view, so this must stay well below `certification_timeout_ms`.
+    #[serde(default = "default_execution_budget_ms")]
+    pub execution_budget_ms: u64,
     /// The channel's validators, this node included.
     pub validators: Vec<ValidatorEntry>,
 }
@@ -143,6 +148,7 @@ impl BftConfig {
             leader_timeout_ms: 2_000,
             certification_timeout_ms: 3_000,
             empty_block_interval_ms: 1_000,
+            execution_budget_ms: default_execution_budget_ms(),
             validators,
         }
     }
@@ -154,6 +160,12 @@ impl BftConfig {
         if self.empty_block_interval_ms >= self.leader_timeout_ms {
             return Err(
                 "consensus.empty_block_interval_ms must be below consensus.leader_timeout_ms"
+                    .into(),
+            );
+        }
+        if self.execution_budget_ms == 0 || self.execution_budget_ms >= self.leader_timeout_ms {
+            return Err(
+                "consensus.execution_budget_ms must be at least 1 and below consensus.leader_timeout_ms"
                     .into(),
             );
         }
@@ -201,6 +213,9 @@ leader_timeout_ms = {leader_timeout_ms}
 certification_timeout_ms = {certification_timeout_ms}
 # With nothing to order, a leader proposes an empty block after this long (below leader_timeout_ms).
 empty_block_interval_ms = {empty_block_interval_ms}
+# A leader caps its block so that executing it takes about this long here, as measured on recent
+# blocks; every validator re-executes it within the view (below leader_timeout_ms).
+execution_budget_ms = {execution_budget_ms}
 
 # The validators of the channel, this node included: public key and p2p address. Every
 # validator must list the same set.
@@ -210,6 +225,7 @@ empty_block_interval_ms = {empty_block_interval_ms}
             leader_timeout_ms = self.leader_timeout_ms,
             certification_timeout_ms = self.certification_timeout_ms,
             empty_block_interval_ms = self.empty_block_interval_ms,
+            execution_budget_ms = self.execution_budget_ms,
         )
     }
 }
@@ -452,6 +468,10 @@ pub enum ConfigError {
     Parse { path: String, message: String },
     #[error("config {path}: {message}")]
     Invalid { path: String, message: String },
+}
+
+fn default_execution_budget_ms() -> u64 {
+    500
 }
 
 fn default_max_block_bytes() -> usize {
@@ -731,6 +751,21 @@ mod tests {
         assert_eq!(loaded.validators, written.validators);
         assert_eq!(loaded.key_file, dir.path().join("keys/node.key"));
         assert_eq!(loaded.leader_timeout_ms, written.leader_timeout_ms);
+        assert_eq!(loaded.execution_budget_ms, written.execution_budget_ms);
+        // Configurations written before the execution budget existed load with its default.
+        let older = text.replace("execution_budget_ms = 500\n", "");
+        assert_ne!(older, text);
+        std::fs::write(&path, &older).expect("write");
+        let loaded = NodeConfig::load(&path).expect("an older config loads");
+        assert_eq!(loaded.consensus.expect("bft").execution_budget_ms, 500);
+        // A budget as long as the leader timeout could never fit a view.
+        std::fs::write(
+            &path,
+            text.replace("execution_budget_ms = 500", "execution_budget_ms = 2000"),
+        )
+        .expect("write");
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("execution_budget_ms"), "{err}");
     }
 
     #[test]

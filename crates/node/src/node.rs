@@ -640,6 +640,7 @@ impl ChannelManager {
                 timing: Timing {
                     block_interval: Duration::from_millis(channel.config().block_interval_ms),
                     empty_block_interval: Duration::from_millis(settings.empty_block_interval_ms),
+                    execution_budget: Duration::from_millis(settings.execution_budget_ms),
                 },
                 leader_timeout: Duration::from_millis(settings.leader_timeout_ms),
                 certification_timeout: Duration::from_millis(settings.certification_timeout_ms),

@@ -177,56 +177,15 @@ impl Channel {
     }
 }
 
-impl ReplicatedChain for Channel {
-    type Error = ChannelError;
-
-    fn genesis(&self) -> ChainBlock {
-        chain_block_of(&self.genesis().block)
-    }
-
-    fn block_limits(&self) -> BlockLimits {
-        BlockLimits {
-            max_block_bytes: self.config().max_block_bytes,
-            max_tx_bytes: self.config().max_tx_bytes,
-        }
-    }
-
-    fn backlog(&self) -> Backlog {
-        ricaas_consensus::Application::backlog(self)
-    }
-
-    async fn work_arrived(&self) {
-        ricaas_consensus::Application::work_arrived(self).await
-    }
-
-    fn committed_height(&self) -> u64 {
-        self.head().height
-    }
-
-    fn validators(
+impl Channel {
+    /// Builds a block on `parent` with at most `max_txs` pool transactions (and the channel's
+    /// own limits), executing it and keeping the result for committing it.
+    fn build_now(
         &self,
-    ) -> Result<Option<Vec<([u8; 32], Option<std::net::SocketAddr>)>>, ChannelError> {
-        Ok(self.consortium()?.map(|consortium| {
-            consortium
-                .validators
-                .iter()
-                .map(|v| {
-                    let address = consortium
-                        .state()
-                        .validator_addresses
-                        .get(&hex::encode(v.public_key))
-                        .copied();
-                    (v.public_key, address)
-                })
-                .collect()
-        }))
-    }
-
-    fn has_state(&self, hash: &B256) -> bool {
-        self.head().hash() == *hash || self.pending().lock().blocks.contains_key(hash)
-    }
-
-    fn build(&self, parent: &ChainBlock, timestamp_ms: u64) -> Result<ChainBlock, ChannelError> {
+        parent: &ChainBlock,
+        timestamp_ms: u64,
+        max_txs: usize,
+    ) -> Result<ChainBlock, ChannelError> {
         let state = self
             .state_after(&parent.hash())?
             .ok_or_else(|| self.state_unavailable(parent))?;
@@ -238,7 +197,7 @@ impl ReplicatedChain for Channel {
         let mut candidates = self
             .pool()
             .lock()
-            .peek_ready(self.config().max_block_txs, &in_flight);
+            .peek_ready(self.config().max_block_txs.min(max_txs), &in_flight);
         // Leave room for the header and framing; peers refuse larger blocks.
         let mut budget = self.config().max_block_bytes.saturating_sub(8 * 1024);
         let fits = candidates
@@ -285,7 +244,8 @@ impl ReplicatedChain for Channel {
         Ok(block)
     }
 
-    fn verify(&self, block: &ChainBlock, now_ms: u64) -> Result<Verdict, ChannelError> {
+    /// Re-executes a block proposed by another validator on its parent's state.
+    fn verify_now(&self, block: &ChainBlock, now_ms: u64) -> Result<Verdict, ChannelError> {
         let header = block.header();
         if self.pending().lock().blocks.contains_key(&block.hash()) {
             return Ok(Verdict::Valid);
@@ -342,7 +302,69 @@ impl ReplicatedChain for Channel {
             Err(invalid) => Ok(Verdict::Invalid(invalid.to_string())),
         }
     }
+}
 
+impl ReplicatedChain for Channel {
+    type Error = ChannelError;
+
+    fn genesis(&self) -> ChainBlock {
+        chain_block_of(&self.genesis().block)
+    }
+
+    fn block_limits(&self) -> BlockLimits {
+        BlockLimits {
+            max_block_bytes: self.config().max_block_bytes,
+            max_tx_bytes: self.config().max_tx_bytes,
+        }
+    }
+
+    fn backlog(&self) -> Backlog {
+        ricaas_consensus::Application::backlog(self)
+    }
+
+    async fn work_arrived(&self) {
+        ricaas_consensus::Application::work_arrived(self).await
+    }
+
+    fn committed_height(&self) -> u64 {
+        self.head().height
+    }
+
+    fn validators(
+        &self,
+    ) -> Result<Option<Vec<([u8; 32], Option<std::net::SocketAddr>)>>, ChannelError> {
+        Ok(self.consortium()?.map(|consortium| {
+            consortium
+                .validators
+                .iter()
+                .map(|v| {
+                    let address = consortium
+                        .state()
+                        .validator_addresses
+                        .get(&hex::encode(v.public_key))
+                        .copied();
+                    (v.public_key, address)
+                })
+                .collect()
+        }))
+    }
+
+    fn has_state(&self, hash: &B256) -> bool {
+        self.head().hash() == *hash || self.pending().lock().blocks.contains_key(hash)
+    }
+
+    async fn build(
+        &self,
+        parent: &ChainBlock,
+        timestamp_ms: u64,
+        max_txs: usize,
+    ) -> Result<ChainBlock, ChannelError> {
+        self.build_now(parent, timestamp_ms, max_txs)
+    }
+
+    async fn verify(&self, block: &ChainBlock, now_ms: u64) -> Result<Verdict, ChannelError> {
+        self.verify_now(block, now_ms)
+    }
     fn commit(&self, block: &ChainBlock) -> Result<(), ChannelError> {
         let height = block.header().height;
         let head = self.head();
@@ -449,7 +471,24 @@ mod tests {
         let (_dir, proposer) = open(dev);
         proposer.submit(&transfer(dev, 0)).expect("admitted");
         let genesis = ReplicatedChain::genesis(&proposer);
-        proposer.build(&genesis, 20_000).expect("builds")
+        proposer
+            .build_now(&genesis, 20_000, usize::MAX)
+            .expect("builds")
+    }
+
+    #[test]
+    fn a_proposer_takes_no_more_transactions_than_the_pacer_allows_and_the_rest_later() {
+        let dev = DevKey::random();
+        let (_dir, proposer) = open(&dev);
+        for nonce in 0..10 {
+            proposer.submit(&transfer(&dev, nonce)).expect("admitted");
+        }
+        let genesis = ReplicatedChain::genesis(&proposer);
+        let first = proposer.build_now(&genesis, 20_000, 4).expect("builds");
+        assert_eq!(first.transactions().len(), 4);
+        // The next block, on the first, takes the following ones in nonce order.
+        let second = proposer.build_now(&first, 20_100, 100).expect("builds");
+        assert_eq!(second.transactions().len(), 6);
     }
 
     #[test]
@@ -478,7 +517,7 @@ mod tests {
         let block = proposed(&dev);
         let (_dir, follower) = open(&dev);
         assert_eq!(
-            follower.verify(&block, 30_000).expect("verifies"),
+            follower.verify_now(&block, 30_000).expect("verifies"),
             Verdict::Valid
         );
         follower.commit(&block).expect("commits");
@@ -487,7 +526,9 @@ mod tests {
         // Another block at height 1 (empty, later timestamp) conflicts with the committed one.
         let (_d, other) = open(&dev);
         let genesis = ReplicatedChain::genesis(&other);
-        let rival = other.build(&genesis, 50_000).expect("builds");
+        let rival = other
+            .build_now(&genesis, 50_000, usize::MAX)
+            .expect("builds");
         assert_ne!(rival.hash(), block.hash());
         let err = follower.commit(&rival).expect_err("conflict");
         assert!(
@@ -503,7 +544,7 @@ mod tests {
         let (_dir, follower) = open(&dev);
         // Timestamp far ahead of the verifier's clock.
         match follower
-            .verify(&block, 20_000 - MAX_CLOCK_DRIFT_MS - 1)
+            .verify_now(&block, 20_000 - MAX_CLOCK_DRIFT_MS - 1)
             .expect("verdict")
         {
             Verdict::Invalid(reason) => {
@@ -516,7 +557,7 @@ mod tests {
         header.parent_hash = B256::repeat_byte(1);
         header.height = 2;
         let orphan = ChainBlock::new(header, block.transactions().to_vec());
-        match follower.verify(&orphan, 100_000).expect("verdict") {
+        match follower.verify_now(&orphan, 100_000).expect("verdict") {
             Verdict::Invalid(reason) => assert!(reason.contains("not known"), "{reason}"),
             Verdict::Valid => panic!("accepted an orphan"),
         }
@@ -560,7 +601,7 @@ mod tests {
         let id = ricaas_primitives::certificate_id(
             &ricaas_crypto::ca::certificate_der(&certificate).expect("der"),
         );
-        match follower.verify(&forged, 30_000).expect("verdict") {
+        match follower.verify_now(&forged, 30_000).expect("verdict") {
             Verdict::Invalid(reason) => assert!(
                 reason.contains(&format!("certificate id {id} is not enrolled")),
                 "{reason}"

@@ -32,6 +32,8 @@ use std::{sync::Arc, time::Duration};
 
 const CHAIN_ID: u64 = 1337;
 const NAMESPACE: &[u8] = b"ricaas-simulated";
+/// A quarter of the simulated leader timeout, as the node's default is of its own.
+const EXECUTION_BUDGET: Duration = Duration::from_millis(250);
 
 type Context = deterministic::Context;
 
@@ -73,6 +75,7 @@ fn node_config(
         timing: Timing {
             block_interval: Duration::from_millis(50),
             empty_block_interval: Duration::from_millis(300),
+            execution_budget: EXECUTION_BUDGET,
         },
         leader_timeout: Duration::from_secs(1),
         certification_timeout: Duration::from_secs(2),
@@ -128,13 +131,15 @@ impl Harness {
             all,
             1 << 62,
             byzantine,
-            |channel, _| channel,
+            EXECUTION_BUDGET,
+            |_, channel, _| channel,
         )
         .await
     }
 
     /// `count` nodes, the first `genesis` of them validators of epoch 0, epochs of
-    /// `epoch_length`; each node's chain is `chain_of(its channel, every node's key)`.
+    /// `epoch_length`, blocks capped to `execution_budget` of execution; node i's chain is
+    /// `chain_of(i, its channel, every node's key)`.
     #[allow(clippy::too_many_arguments)]
     async fn start_with<C: bft::ReplicatedChain>(
         context: &Context,
@@ -143,7 +148,8 @@ impl Harness {
         genesis: usize,
         epoch_length: u64,
         byzantine: &[usize],
-        chain_of: impl Fn(Arc<Channel>, &[PublicKey]) -> Arc<C>,
+        execution_budget: Duration,
+        chain_of: impl Fn(usize, Arc<Channel>, &[PublicKey]) -> Arc<C>,
     ) -> Harness {
         let keys: Vec<PrivateKey> = (0..count as u64).map(PrivateKey::from_seed).collect();
         let publics: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
@@ -170,15 +176,17 @@ impl Harness {
             let (gossip, outgoing) = tokio::sync::mpsc::channel(1 << 14);
             channel.set_gossip(gossip);
             let networks = register(oracle, public).await;
+            let mut settings = node_config(
+                &harness.keys[index],
+                publics[..genesis].to_vec(),
+                epoch_length,
+                &channel,
+            );
+            settings.timing.execution_budget = execution_budget;
             let handle = bft::start_validator(
                 context.child("validator").with_attribute("index", index),
-                node_config(
-                    &harness.keys[index],
-                    publics[..genesis].to_vec(),
-                    epoch_length,
-                    &channel,
-                ),
-                chain_of(channel.clone(), &publics),
+                settings,
+                chain_of(index, channel.clone(), &publics),
                 networks,
                 oracle.manager(),
                 oracle.control(public.clone()),
@@ -443,17 +451,41 @@ fn simulated_equivocating_validator_cannot_split_or_stall_the_honest_ones() {
     });
 }
 
-/// A channel whose validator set follows a script by committed height, standing in for
-/// governance (which needs a consortium channel): the first four keys, all five once `join_at`
-/// is committed, and without validator 3 once `leave_at` is.
-struct Scripted {
+/// A channel with test behaviour layered on: a validator set that follows a script by committed
+/// height (standing in for governance, which needs a consortium channel), and execution that
+/// takes simulated time (a slow or starved machine).
+struct TestChain {
     channel: Arc<Channel>,
+    script: Option<Script>,
+    cost: Option<Cost>,
+}
+
+/// The first four keys, all five once `join_at` is committed, and without validator 3 once
+/// `leave_at` is.
+struct Script {
     keys: Vec<PublicKey>,
     join_at: u64,
     leave_at: u64,
 }
 
-impl bft::ReplicatedChain for Scripted {
+/// Building or verifying a block takes `fixed` plus `per_tx` per transaction of simulated time.
+struct Cost {
+    clock: Context,
+    fixed: Duration,
+    per_tx: Duration,
+}
+
+impl TestChain {
+    async fn spend(&self, txs: usize) {
+        if let Some(cost) = &self.cost {
+            cost.clock
+                .sleep(cost.fixed + cost.per_tx * txs as u32)
+                .await;
+        }
+    }
+}
+
+impl bft::ReplicatedChain for TestChain {
     type Error = ricaas_node::ChannelError;
 
     fn genesis(&self) -> bft::ChainBlock {
@@ -474,15 +506,24 @@ impl bft::ReplicatedChain for Scripted {
     fn has_state(&self, hash: &B256) -> bool {
         self.channel.has_state(hash)
     }
-    fn build(
+    async fn build(
         &self,
         parent: &bft::ChainBlock,
         timestamp_ms: u64,
+        max_txs: usize,
     ) -> Result<bft::ChainBlock, Self::Error> {
-        self.channel.build(parent, timestamp_ms)
+        let block = self.channel.build(parent, timestamp_ms, max_txs).await?;
+        self.spend(block.transactions().len()).await;
+        Ok(block)
     }
-    fn verify(&self, block: &bft::ChainBlock, now_ms: u64) -> Result<bft::Verdict, Self::Error> {
-        self.channel.verify(block, now_ms)
+    async fn verify(
+        &self,
+        block: &bft::ChainBlock,
+        now_ms: u64,
+    ) -> Result<bft::Verdict, Self::Error> {
+        let verdict = self.channel.verify(block, now_ms).await?;
+        self.spend(block.transactions().len()).await;
+        Ok(verdict)
     }
     fn commit(&self, block: &bft::ChainBlock) -> Result<(), Self::Error> {
         self.channel.commit(block)
@@ -491,10 +532,13 @@ impl bft::ReplicatedChain for Scripted {
     fn validators(
         &self,
     ) -> Result<Option<Vec<([u8; 32], Option<std::net::SocketAddr>)>>, Self::Error> {
+        let Some(script) = &self.script else {
+            return self.channel.validators();
+        };
         let height = self.channel.committed_height();
-        let members: Vec<usize> = if height >= self.leave_at {
+        let members: Vec<usize> = if height >= script.leave_at {
             vec![0, 1, 2, 4]
-        } else if height >= self.join_at {
+        } else if height >= script.join_at {
             vec![0, 1, 2, 3, 4]
         } else {
             vec![0, 1, 2, 3]
@@ -503,7 +547,7 @@ impl bft::ReplicatedChain for Scripted {
             members
                 .into_iter()
                 .map(|i| {
-                    let key: [u8; 32] = self.keys[i].as_ref().try_into().expect("32-byte key");
+                    let key: [u8; 32] = script.keys[i].as_ref().try_into().expect("32-byte key");
                     (key, None)
                 })
                 .collect(),
@@ -523,16 +567,27 @@ fn simulated_validator_set_changes_at_epoch_boundaries() {
     for seed in [3, 4] {
         run(seed, |context| async move {
             let oracle = network(&context, 5).await;
-            let mut harness =
-                Harness::start_with(&context, &oracle, 5, 4, 10, &[], |channel, keys| {
-                    Arc::new(Scripted {
+            let mut harness = Harness::start_with(
+                &context,
+                &oracle,
+                5,
+                4,
+                10,
+                &[],
+                EXECUTION_BUDGET,
+                |_, channel, keys| {
+                    Arc::new(TestChain {
                         channel,
-                        keys: keys.to_vec(),
-                        join_at: 15,
-                        leave_at: 35,
+                        script: Some(Script {
+                            keys: keys.to_vec(),
+                            join_at: 15,
+                            leave_at: 35,
+                        }),
+                        cost: None,
                     })
-                })
-                .await;
+                },
+            )
+            .await;
             // The follower commits the same blocks as the validators through epochs 0 and 1.
             harness.wait_all(&context, 45).await;
             harness.assert_agree();
@@ -735,5 +790,123 @@ fn simulated_channels_share_connections_but_not_traffic() {
             "members of A dropped the outsider's messages ({dropped})"
         );
         drop(dirs);
+    });
+}
+
+/// What three validators did under bursts of load while the fourth was crashed, on a slow
+/// machine (see [`loaded_with_one_crashed`]).
+#[derive(Debug)]
+struct LoadedRun {
+    /// Blocks the slowest of the three committed while the load ran.
+    committed_under_load: u64,
+    /// Transactions submitted, and how many of them all three had committed at the end.
+    submitted: usize,
+    committed: usize,
+}
+
+/// Four validators on a slow, loaded machine: building or verifying a block costs 20 ms plus
+/// 2 ms per transaction, and validator 2 is starved (40 ms plus 5 ms per transaction); the
+/// runtime advances 5 ms per scheduling round. Validator 3 crashes, so every quorum needs the
+/// starved validator. Clients then send bursts of 300 transfers every 5 s for 30 s (60/s on
+/// average, below what the three can order), spread over the three; the run waits up to 30 s
+/// more for the last of them.
+async fn loaded_with_one_crashed(context: Context, execution_budget: Duration) -> LoadedRun {
+    let oracle = network(&context, 4).await;
+    let mut harness = Harness::start_with(
+        &context,
+        &oracle,
+        4,
+        4,
+        1 << 62,
+        &[],
+        execution_budget,
+        |index, channel, _| {
+            let (fixed, per_tx) = match index {
+                2 => (Duration::from_millis(40), Duration::from_millis(5)),
+                _ => (Duration::from_millis(20), Duration::from_millis(2)),
+            };
+            Arc::new(TestChain {
+                channel,
+                script: None,
+                cost: Some(Cost {
+                    clock: context.child("cost"),
+                    fixed,
+                    per_tx,
+                }),
+            })
+        },
+    )
+    .await;
+    harness.wait_all(&context, 3).await;
+    harness.crash(3);
+    let txs = harness.transfers(0, 1_800);
+    let start = harness.height(2);
+    for (burst, chunk) in txs.chunks(300).enumerate() {
+        for (i, (_, raw)) in chunk.iter().enumerate() {
+            harness
+                .channel((burst + i) % 3)
+                .submit(raw)
+                .expect("admitted");
+        }
+        context.sleep(Duration::from_secs(5)).await;
+    }
+    let committed_under_load = harness.height(2) - start;
+    let committed_by_all = |harness: &Harness| {
+        txs.iter()
+            .filter(|(hash, _)| (0..3).all(|index| harness.committed(index, hash)))
+            .count()
+    };
+    let deadline = context.current() + Duration::from_secs(30);
+    while committed_by_all(&harness) < txs.len() && context.current() < deadline {
+        context.sleep(Duration::from_millis(500)).await;
+    }
+    harness.assert_agree();
+    LoadedRun {
+        committed_under_load,
+        submitted: txs.len(),
+        committed: committed_by_all(&harness),
+    }
+}
+
+fn run_starved<F, Fut>(seed: u64, test: F)
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let config = deterministic::Config::new()
+        .with_seed(seed)
+        .with_cycle(Duration::from_millis(5))
+        .with_timeout(Some(Duration::from_secs(600)));
+    deterministic::Runner::new(config).start(test);
+}
+
+/// The stall seen on a loaded CI machine, reproduced: views have fixed timeouts, and a block of
+/// the whole backlog takes longer to build and re-execute on the starved validator than the
+/// certification timeout allows. The view fails, the backlog stays, the next leader proposes
+/// the same oversized block: three live validators commit nothing more. The execution budget
+/// caps blocks at what this machine executes in 250 ms, and the chain keeps finalizing.
+#[test]
+fn simulated_one_crashed_validator_under_bursts_on_a_starved_machine_keeps_finalizing() {
+    for seed in [5, 6] {
+        run_starved(seed, |context| async move {
+            let run = loaded_with_one_crashed(context, EXECUTION_BUDGET).await;
+            assert!(
+                run.committed_under_load >= 20,
+                "too few blocks under load: {run:?}"
+            );
+            assert_eq!(run.committed, run.submitted, "{run:?}");
+        });
+    }
+}
+
+#[test]
+fn simulated_without_an_execution_budget_oversized_blocks_stall_the_same_run() {
+    run_starved(5, |context| async move {
+        // An hour's budget: blocks take the whole backlog, as before the budget existed.
+        let run = loaded_with_one_crashed(context, Duration::from_secs(3_600)).await;
+        assert!(
+            run.committed < run.submitted / 2,
+            "the run without a budget no longer stalls, so the test above proves nothing: {run:?}"
+        );
     });
 }

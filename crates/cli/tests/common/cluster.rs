@@ -151,7 +151,7 @@ impl Cluster {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.config(index).with_file_name("node.log"))
+            .open(self.log_path(index))
             .expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_ricaas"))
             .arg("node")
@@ -183,7 +183,16 @@ impl Cluster {
     }
 
     pub fn log(&self, index: usize) -> String {
-        std::fs::read_to_string(self.config(index).with_file_name("node.log")).unwrap_or_default()
+        std::fs::read_to_string(self.log_path(index)).unwrap_or_default()
+    }
+
+    /// Validator `index`'s log: in its node directory, or under `$RICAAS_TEST_LOGS` (kept after
+    /// the test, named by the cluster's first port) when that is set.
+    pub fn log_path(&self, index: usize) -> PathBuf {
+        match std::env::var_os("RICAAS_TEST_LOGS") {
+            Some(dir) => PathBuf::from(dir).join(format!("{}-{index}.log", self.p2p_base)),
+            None => self.config(index).with_file_name("node.log"),
+        }
     }
 
     /// SIGKILL: no shutdown code runs.

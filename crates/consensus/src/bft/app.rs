@@ -1,7 +1,7 @@
 //! The adapter between Commonware's marshal and our chain: proposing, verifying and committing.
 
 use super::{
-    ChainBlock, ReplicatedChain, Verdict,
+    ChainBlock, Pacer, ReplicatedChain, Verdict,
     block::digest_of,
     epochs::{EpochValidator, ValidatorSet},
     orchestrator::Transition,
@@ -25,7 +25,7 @@ use std::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// How long a proposer waits to fill a block.
+/// How long a proposer waits to fill a block, and how long executing one may take.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
     /// With some transactions waiting, propose once this long has passed since the parent.
@@ -33,6 +33,10 @@ pub struct Timing {
     /// With nothing waiting, propose an empty block once this long has passed since the parent
     /// (must stay below consensus' leader timeout, or idle views would time out).
     pub empty_block_interval: Duration,
+    /// A proposer caps its block so that executing it takes about this long on this machine
+    /// (see [`Pacer`]); building, and re-executing on every validator, must fit well inside
+    /// the certification timeout.
+    pub execution_budget: Duration,
 }
 
 /// Why a validator stopped following the chain.
@@ -43,6 +47,7 @@ pub struct Halted(pub String);
 pub struct Replicated<C: ReplicatedChain> {
     chain: Arc<C>,
     timing: Timing,
+    pacer: Arc<Pacer>,
     finalized: mpsc::UnboundedSender<(
         Digested<ChainBlock>,
         commonware_utils::acknowledgement::Exact,
@@ -54,6 +59,7 @@ impl<C: ReplicatedChain> Clone for Replicated<C> {
         Self {
             chain: self.chain.clone(),
             timing: self.timing,
+            pacer: self.pacer.clone(),
             finalized: self.finalized.clone(),
         }
     }
@@ -66,17 +72,45 @@ fn millis(time: SystemTime) -> u64 {
 }
 
 /// Runs blocking chain work off the consensus tasks.
-async fn blocking<E, T>(runtime: &E, f: impl FnOnce() -> T + Send + 'static) -> Option<T>
+async fn blocking<E, T, F>(runtime: &E, work: impl FnOnce() -> F + Send + 'static) -> Option<T>
 where
     E: Spawner,
+    F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
     runtime
         .child("chain")
         .shared(true)
-        .spawn(move |_| async move { f() })
+        .spawn(move |_| work())
         .await
         .ok()
+}
+
+/// Executes `block` on its parent's state (which must be available), on a blocking thread, and
+/// tells `pacer` how long it took on the runtime's clock.
+async fn timed_verify<E, C>(
+    runtime: &E,
+    chain: &Arc<C>,
+    pacer: &Pacer,
+    block: Arc<ChainBlock>,
+) -> Option<Result<Verdict, C::Error>>
+where
+    E: Spawner + Clock,
+    C: ReplicatedChain,
+{
+    let chain = chain.clone();
+    let now = millis(runtime.current());
+    let started = runtime.current();
+    let txs = block.transactions().len();
+    let verdict = blocking(
+        runtime,
+        move || async move { chain.verify(&block, now).await },
+    )
+    .await?;
+    if let Ok(elapsed) = runtime.current().duration_since(started) {
+        pacer.observe(txs, elapsed);
+    }
+    Some(verdict)
 }
 
 impl<C: ReplicatedChain> Replicated<C> {
@@ -106,7 +140,7 @@ impl<C: ReplicatedChain> Replicated<C> {
                 let chain = committer.clone();
                 let inner = block.inner_shared();
                 let height = block.height();
-                match blocking(&runtime, move || chain.commit(&inner)).await {
+                match blocking(&runtime, move || async move { chain.commit(&inner) }).await {
                     Some(Ok(())) => {}
                     Some(Err(e)) => {
                         halt(format!("finalized block {height} cannot be committed: {e}"));
@@ -138,6 +172,7 @@ impl<C: ReplicatedChain> Replicated<C> {
         Self {
             chain,
             timing,
+            pacer: Arc::new(Pacer::new(timing.execution_budget)),
             finalized,
         }
     }
@@ -165,9 +200,7 @@ impl<C: ReplicatedChain> Replicated<C> {
             cursor = ancestry.next().await?;
         }
         for block in missing.into_iter().rev() {
-            let chain = self.chain.clone();
-            let now = millis(runtime.current());
-            match blocking(runtime, move || chain.verify(&block, now)).await? {
+            match timed_verify(runtime, &self.chain, &self.pacer, block).await? {
                 Ok(Verdict::Valid) => {}
                 Ok(Verdict::Invalid(reason)) => {
                     tracing::warn!(%reason, "ancestor block is invalid");
@@ -231,9 +264,17 @@ where
             .await;
         let chain = self.chain.clone();
         let now = millis(runtime.current());
-        let built = blocking(&runtime, move || chain.build(&parent_block, now)).await?;
+        let max_txs = self.pacer.max_txs();
+        let started = runtime.current();
+        let built = blocking(&runtime, move || async move {
+            chain.build(&parent_block, now, max_txs).await
+        })
+        .await?;
         match built {
             Ok(block) => {
+                if let Ok(elapsed) = runtime.current().duration_since(started) {
+                    self.pacer.observe(block.transactions().len(), elapsed);
+                }
                 let digest = digest_of(block.hash());
                 Some(Digested::precomputed(block, digest))
             }
@@ -262,10 +303,7 @@ where
         {
             return false;
         }
-        let chain = self.chain.clone();
-        let inner = block.inner_shared();
-        let now = millis(runtime.current());
-        match blocking(&runtime, move || chain.verify(&inner, now)).await {
+        match timed_verify(&runtime, &self.chain, &self.pacer, block.inner_shared()).await {
             Some(Ok(Verdict::Valid)) => true,
             Some(Ok(Verdict::Invalid(reason))) => {
                 tracing::warn!(height = block.height().get(), %reason, "rejected a proposed block");
@@ -298,7 +336,7 @@ async fn hand_over_epoch<E: Spawner, C: ReplicatedChain>(
     boundary: Digest,
 ) -> Result<(), Stop> {
     let reader = chain.clone();
-    let validators = blocking(runtime, move || reader.validators())
+    let validators = blocking(runtime, move || async move { reader.validators() })
         .await
         .ok_or(Stop::Shutdown)?
         .map_err(|e| Stop::Halt(format!("its validators cannot be read: {e}")))?

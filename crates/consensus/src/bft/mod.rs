@@ -16,6 +16,7 @@ mod gossip;
 mod keys;
 mod network;
 mod orchestrator;
+mod pacer;
 
 pub use app::{Halted, Replicated, Timing};
 pub use block::{BlockLimits, ChainBlock, digest_of, hash_of};
@@ -32,6 +33,7 @@ pub use keys::{
     public_key_of, public_key_to_hex,
 };
 pub use network::{ValidatorNetwork, start_network};
+pub use pacer::Pacer;
 
 /// The authenticated network's sender and peer oracle, as a node holds them.
 pub type LookupSender<E> = commonware_p2p::authenticated::lookup::Sender<NodePublicKey, E>;
@@ -51,7 +53,10 @@ pub enum Verdict {
 }
 
 /// The chain as the BFT adapter drives it. Methods that execute or touch storage block the
-/// calling thread; the adapter runs them on blocking threads.
+/// calling thread; the adapter runs them (and polls the futures of `build` and `verify`) on
+/// blocking threads. `build` and `verify` are futures so that deterministic tests can make
+/// execution take simulated time (a slow or starved machine); a real chain does its work when
+/// first polled.
 pub trait ReplicatedChain: Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
@@ -72,12 +77,22 @@ pub trait ReplicatedChain: Send + Sync + 'static {
     /// or a block this node executed that is not committed yet.
     fn has_state(&self, hash: &B256) -> bool;
 
-    /// Builds a block on `parent` (whose state must be available) with pending transactions.
-    fn build(&self, parent: &ChainBlock, timestamp_ms: u64) -> Result<ChainBlock, Self::Error>;
+    /// Builds a block on `parent` (whose state must be available) with at most `max_txs`
+    /// pending transactions.
+    fn build(
+        &self,
+        parent: &ChainBlock,
+        timestamp_ms: u64,
+        max_txs: usize,
+    ) -> impl Future<Output = Result<ChainBlock, Self::Error>> + Send;
 
     /// Re-executes a block built elsewhere on its parent (whose state must be available) and
     /// keeps the result for building on it and for committing it.
-    fn verify(&self, block: &ChainBlock, now_ms: u64) -> Result<Verdict, Self::Error>;
+    fn verify(
+        &self,
+        block: &ChainBlock,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Verdict, Self::Error>> + Send;
 
     /// Makes a finalized block durable. Fails (and the channel must halt) if the block does not
     /// re-execute to its header or conflicts with a committed one.
