@@ -176,6 +176,11 @@ pub async fn start_node(config: NodeConfig, runtime: Context) -> Result<RunningN
     if config.network.is_some() {
         crate::admin::serve_admin(&manager);
     }
+    // Every context of a runner shares its registry: a child renders all of it.
+    let metrics = manager.runtime.child("metrics");
+    manager
+        .router
+        .serve_metrics(move || commonware_runtime::Metrics::encode(&metrics));
     let limits = RpcLimits {
         max_request_bytes: config.rpc.max_request_bytes,
         max_connections: config.rpc.max_connections,

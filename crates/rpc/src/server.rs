@@ -94,7 +94,11 @@ pub struct RpcRouter {
     channels: parking_lot::RwLock<std::collections::BTreeMap<String, Route>>,
     default_channel: parking_lot::RwLock<Option<String>>,
     admin: parking_lot::RwLock<Option<Route>>,
+    metrics: parking_lot::RwLock<Option<MetricsSource>>,
 }
+
+/// Renders the node's metrics in the Prometheus text format.
+type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
 
 impl RpcRouter {
     pub fn new() -> Arc<Self> {
@@ -138,6 +142,24 @@ impl RpcRouter {
             authorize: Arc::new(authorize),
             access: "admin access",
         });
+    }
+
+    /// Serves `render`'s text at `GET /metrics` (Prometheus text format, no token: it holds
+    /// counters and timings, nothing a channel's readers are not already shown).
+    pub fn serve_metrics(&self, render: impl Fn() -> String + Send + Sync + 'static) {
+        *self.metrics.write() = Some(Arc::new(render));
+    }
+
+    fn metrics(&self) -> Option<HttpResponse> {
+        let render = self.metrics.read().clone()?;
+        http::Response::builder()
+            .status(http::StatusCode::OK)
+            .header(
+                http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+            .body(HttpBody::from(render()))
+            .ok()
     }
 
     /// The channels served, by name.
@@ -233,6 +255,11 @@ pub async fn start_rpc_server(
                     Result<HttpResponse, ConnectionError>,
                 > {
                     let path = request.uri().path().to_string();
+                    if path == "/metrics"
+                        && let Some(response) = router.metrics()
+                    {
+                        return async move { Ok(response) }.boxed();
+                    }
                     let Some(route) = router.route(&path) else {
                         let response = router.not_found(&path);
                         return async move { Ok(response) }.boxed();

@@ -35,6 +35,45 @@ pub struct Cluster {
     pub dev_key: DevKey,
     /// First of the 8 p2p ports reserved for this cluster (validator i listens on base + i).
     pub p2p_base: u16,
+    /// Dropped last: the next cluster starts once this one's processes are gone.
+    _slot: Slot,
+}
+
+/// Clusters of a test process running at once: one per two cores (at least one), or
+/// `$RICAAS_TEST_CLUSTERS`. Four debug-build validators already keep two cores busy under load;
+/// more clusters at once only starve them all and turn timeouts into failures.
+fn cluster_slots() -> usize {
+    std::env::var("RICAAS_TEST_CLUSTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
+        .max(1)
+}
+
+static RUNNING: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// A cluster's place among those allowed to run at once; waits for one when all are taken.
+struct Slot;
+
+impl Slot {
+    fn take() -> Slot {
+        let (count, freed) = &RUNNING;
+        let mut running = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= cluster_slots() {
+            running = freed.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (count, freed) = &RUNNING;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        freed.notify_one();
+    }
 }
 
 /// Ports for a new cluster: 8 p2p ports, and 8 JSON-RPC ports 6,000 above them, below the
@@ -66,6 +105,7 @@ impl Cluster {
     /// Creates the files of `count` validators with more `ricaas up` options.
     pub fn create_with(dir: &Path, count: usize, options: &[&str]) -> Cluster {
         assert!(count < 8, "a cluster has 8 ports");
+        let slot = Slot::take();
         let p2p_base = reserve_ports();
         let status = Command::new(env!("CARGO_BIN_EXE_ricaas"))
             .args(["up", "--create-only"])
@@ -85,6 +125,7 @@ impl Cluster {
             nodes: (0..count).map(|_| None).collect(),
             dev_key,
             p2p_base,
+            _slot: slot,
         }
     }
 
@@ -225,34 +266,68 @@ impl Cluster {
             .map(|v| super::quantity(&v))
     }
 
-    /// Waits until every running validator has committed `height`.
-    pub fn wait_all_reach(&self, height: u64, within: Duration) {
-        let deadline = Instant::now() + within;
+    /// Waits until every running validator has committed `height`. Fails only once the
+    /// validators have made no progress at all for `stall` (a slow machine gets as long as it
+    /// keeps moving), or after ten stalls' time in all; the failure shows every node's
+    /// height, consensus view, timeouts and last log lines.
+    pub fn wait_all_reach(&self, height: u64, stall: Duration) {
+        let started = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut best: Vec<Option<u64>> = Vec::new();
         loop {
             let heights: Vec<_> = self.running().iter().map(|i| self.height(*i)).collect();
             if heights.iter().all(|h| h.is_some_and(|h| h >= height)) {
                 return;
             }
-            if Instant::now() >= deadline {
-                // The last lines of the log of every node that does not answer (halted or dead).
-                let silent: String = self
-                    .running()
-                    .iter()
-                    .zip(&heights)
-                    .filter(|(_, h)| h.is_none())
-                    .map(|(i, _)| {
-                        let log = self.log(*i);
-                        let tail: Vec<&str> = log.lines().rev().take(30).collect();
-                        let tail: Vec<&str> = tail.into_iter().rev().collect();
-                        format!("\n--- node {i} log (last lines) ---\n{}", tail.join("\n"))
-                    })
-                    .collect();
+            if heights.len() != best.len() || heights.iter().zip(&best).any(|(h, b)| h > b) {
+                best = heights.clone();
+                last_progress = Instant::now();
+            }
+            if last_progress.elapsed() >= stall || started.elapsed() >= stall * 10 {
                 panic!(
-                    "validators did not all reach height {height} within {within:?}: {heights:?}{silent}"
+                    "validators did not all reach height {height}: no progress for {:?} \
+                     ({:?} in all); heights {heights:?}\n{}",
+                    last_progress.elapsed(),
+                    started.elapsed(),
+                    self.status()
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Each running node's height, consensus view, view timeouts and nullified views (from its
+    /// metrics), and the last lines of its log: what a failed wait shows.
+    pub fn status(&self) -> String {
+        self.running()
+            .iter()
+            .map(|&index| {
+                let metrics = self.metrics(index).unwrap_or_default();
+                let log = self.log(index);
+                let tail: Vec<&str> = log.lines().rev().take(12).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                format!(
+                    "--- node {index}: height {:?}, view {}, timeouts {}, nullifications {}; log tail:\n{}\n",
+                    self.height(index),
+                    metric(&metrics, "simplex_voter_state_current_view", u64::max),
+                    metric(&metrics, "simplex_voter_state_timeouts_total", |a, b| a + b),
+                    metric(&metrics, "simplex_voter_state_nullifications_total", |a, b| a + b),
+                    tail.join("\n")
+                )
+            })
+            .collect()
+    }
+
+    /// Validator `index`'s metrics in the Prometheus text format (`None` if it does not answer).
+    pub fn metrics(&self, index: usize) -> Option<String> {
+        let url = self.nodes[index].as_ref()?.url.clone();
+        let base = url.split("/channels/").next()?;
+        ureq::get(&format!("{base}/metrics"))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()
     }
 
     /// The header fields that must agree across validators, at `height`.
@@ -295,4 +370,20 @@ impl Cluster {
             .min()
             .unwrap_or(0)
     }
+}
+
+/// Folds the values of every sample of the metric whose name ends with `suffix` (any labels).
+fn metric(text: &str, suffix: &str, fold: fn(u64, u64) -> u64) -> u64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            let name = name.split('{').next()?;
+            if !name.ends_with(suffix) {
+                return None;
+            }
+            value.parse::<f64>().ok().map(|v| v as u64)
+        })
+        .reduce(fold)
+        .unwrap_or(0)
 }
