@@ -470,8 +470,10 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
 }
 
+/// Half the default leader timeout: a block built in this long and re-executed as fast (or
+/// somewhat slower) on the others still fits the default certification timeout.
 fn default_execution_budget_ms() -> u64 {
-    500
+    1_000
 }
 
 fn default_max_block_bytes() -> usize {
@@ -753,15 +755,15 @@ mod tests {
         assert_eq!(loaded.leader_timeout_ms, written.leader_timeout_ms);
         assert_eq!(loaded.execution_budget_ms, written.execution_budget_ms);
         // Configurations written before the execution budget existed load with its default.
-        let older = text.replace("execution_budget_ms = 500\n", "");
+        let older = text.replace("execution_budget_ms = 1000\n", "");
         assert_ne!(older, text);
         std::fs::write(&path, &older).expect("write");
         let loaded = NodeConfig::load(&path).expect("an older config loads");
-        assert_eq!(loaded.consensus.expect("bft").execution_budget_ms, 500);
+        assert_eq!(loaded.consensus.expect("bft").execution_budget_ms, 1_000);
         // A budget as long as the leader timeout could never fit a view.
         std::fs::write(
             &path,
-            text.replace("execution_budget_ms = 500", "execution_budget_ms = 2000"),
+            text.replace("execution_budget_ms = 1000", "execution_budget_ms = 2000"),
         )
         .expect("write");
         let err = NodeConfig::load(&path).unwrap_err().to_string();

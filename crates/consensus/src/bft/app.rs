@@ -16,10 +16,14 @@ use commonware_consensus::{
     types::{Epocher as _, FixedEpocher},
 };
 use commonware_cryptography::{Digested, Digestible as _, ed25519::PublicKey, sha256::Digest};
-use commonware_runtime::{Clock, Spawner, Supervisor};
+use commonware_runtime::{
+    Clock, Metrics, Spawner, Supervisor,
+    telemetry::metrics::{Gauge, GaugeValue, Histogram, raw},
+};
 use commonware_utils::Acknowledgement as _;
 use futures::{FutureExt as _, StreamExt as _};
 use std::{
+    future::Future,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -47,7 +51,7 @@ pub struct Halted(pub String);
 pub struct Replicated<C: ReplicatedChain> {
     chain: Arc<C>,
     timing: Timing,
-    pacer: Arc<Pacer>,
+    timings: Arc<BlockTimings>,
     finalized: mpsc::UnboundedSender<(
         Digested<ChainBlock>,
         commonware_utils::acknowledgement::Exact,
@@ -59,7 +63,7 @@ impl<C: ReplicatedChain> Clone for Replicated<C> {
         Self {
             chain: self.chain.clone(),
             timing: self.timing,
-            pacer: self.pacer.clone(),
+            timings: self.timings.clone(),
             finalized: self.finalized.clone(),
         }
     }
@@ -86,18 +90,102 @@ where
         .ok()
 }
 
+/// How long this node takes to build, re-execute and commit blocks, on the runtime's clock: fed
+/// to the [`Pacer`] that sizes its proposals, and exported as histograms at `/metrics`.
+struct BlockTimings {
+    pacer: Pacer,
+    build: Histogram,
+    verify: Histogram,
+    commit: Histogram,
+    proposed_txs: Histogram,
+    cap: Gauge,
+}
+
+/// Seconds, from a millisecond to the slowest a view could tolerate.
+const DURATION_BUCKETS: [f64; 13] = [
+    0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0,
+];
+const TXS_BUCKETS: [f64; 10] = [
+    1.0, 10.0, 100.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0,
+];
+
+impl BlockTimings {
+    fn new(runtime: &impl Metrics, budget: Duration) -> Self {
+        let histogram = |name: &str, help: &str, buckets: &[f64]| {
+            runtime.register(name, help, raw::Histogram::new(buckets.iter().copied()))
+        };
+        Self {
+            pacer: Pacer::new(budget),
+            build: histogram(
+                "build_seconds",
+                "Time to build a proposed block, waiting for a thread included",
+                &DURATION_BUCKETS,
+            ),
+            verify: histogram(
+                "verify_seconds",
+                "Time to re-execute a block proposed by another validator",
+                &DURATION_BUCKETS,
+            ),
+            commit: histogram(
+                "commit_seconds",
+                "Time to make a finalized block durable",
+                &DURATION_BUCKETS,
+            ),
+            proposed_txs: histogram(
+                "proposed_transactions",
+                "Transactions in each block this node proposed",
+                &TXS_BUCKETS,
+            ),
+            cap: runtime.register(
+                "block_transaction_cap",
+                "Most transactions this node would put in its next block (execution budget over measured cost)",
+                raw::Gauge::default(),
+            ),
+        }
+    }
+
+    fn built(&self, txs: usize, elapsed: Duration) {
+        self.build.observe(elapsed.as_secs_f64());
+        self.proposed_txs.observe(txs as f64);
+        self.pacer.observe(txs, elapsed);
+        self.publish_cap();
+    }
+
+    fn verified(&self, txs: usize, elapsed: Duration) {
+        self.verify.observe(elapsed.as_secs_f64());
+        self.pacer.observe(txs, elapsed);
+        self.publish_cap();
+    }
+
+    fn publish_cap(&self) {
+        let cap = self.pacer.max_txs().min(GaugeValue::MAX as usize) as GaugeValue;
+        self.cap.set(cap);
+    }
+}
+
+/// The time from `started` to now on `runtime`'s clock (zero if the clock went backwards).
+fn since(runtime: &impl Clock, started: SystemTime) -> Duration {
+    runtime
+        .current()
+        .duration_since(started)
+        .unwrap_or_default()
+}
+
 /// Executes `block` on its parent's state (which must be available), on a blocking thread, and
-/// tells `pacer` how long it took on the runtime's clock.
+/// records how long it took on the runtime's clock.
 async fn timed_verify<E, C>(
     runtime: &E,
     chain: &Arc<C>,
-    pacer: &Pacer,
+    timings: &BlockTimings,
     block: Arc<ChainBlock>,
 ) -> Option<Result<Verdict, C::Error>>
 where
     E: Spawner + Clock,
     C: ReplicatedChain,
 {
+    // A block this node already executed (its own proposal, a repeated request) is answered
+    // from memory: timing it would make execution look free.
+    let executed_before = chain.has_state(&block.hash());
     let chain = chain.clone();
     let now = millis(runtime.current());
     let started = runtime.current();
@@ -107,8 +195,8 @@ where
         move || async move { chain.verify(&block, now).await },
     )
     .await?;
-    if let Ok(elapsed) = runtime.current().duration_since(started) {
-        pacer.observe(txs, elapsed);
+    if !executed_before {
+        timings.verified(txs, since(runtime, started));
     }
     Some(verdict)
 }
@@ -118,7 +206,7 @@ impl<C: ReplicatedChain> Replicated<C> {
     /// block it hands the next epoch's validators (read from the state that block produced) to
     /// the orchestrator, and acknowledges the block only once the next epoch is running. The task
     /// stops and reports through `halted` when a finalized block cannot be committed.
-    pub fn new<E: Spawner>(
+    pub fn new<E: Spawner + Clock + Metrics>(
         runtime: E,
         chain: Arc<C>,
         timing: Timing,
@@ -126,6 +214,8 @@ impl<C: ReplicatedChain> Replicated<C> {
         transitions: mpsc::UnboundedSender<Transition>,
         halted: watch::Sender<Option<Halted>>,
     ) -> Self {
+        let timings = Arc::new(BlockTimings::new(&runtime, timing.execution_budget));
+        let commit_timings = timings.clone();
         let (finalized, mut rx) = mpsc::unbounded_channel::<(
             Digested<ChainBlock>,
             commonware_utils::acknowledgement::Exact,
@@ -140,8 +230,13 @@ impl<C: ReplicatedChain> Replicated<C> {
                 let chain = committer.clone();
                 let inner = block.inner_shared();
                 let height = block.height();
+                let started = runtime.current();
                 match blocking(&runtime, move || async move { chain.commit(&inner) }).await {
-                    Some(Ok(())) => {}
+                    Some(Ok(())) => {
+                        commit_timings
+                            .commit
+                            .observe(since(&runtime, started).as_secs_f64());
+                    }
                     Some(Err(e)) => {
                         halt(format!("finalized block {height} cannot be committed: {e}"));
                         // Hold the acknowledgement: marshal must not consider it delivered.
@@ -172,7 +267,7 @@ impl<C: ReplicatedChain> Replicated<C> {
         Self {
             chain,
             timing,
-            pacer: Arc::new(Pacer::new(timing.execution_budget)),
+            timings,
             finalized,
         }
     }
@@ -200,7 +295,7 @@ impl<C: ReplicatedChain> Replicated<C> {
             cursor = ancestry.next().await?;
         }
         for block in missing.into_iter().rev() {
-            match timed_verify(runtime, &self.chain, &self.pacer, block).await? {
+            match timed_verify(runtime, &self.chain, &self.timings, block).await? {
                 Ok(Verdict::Valid) => {}
                 Ok(Verdict::Invalid(reason)) => {
                     tracing::warn!(%reason, "ancestor block is invalid");
@@ -264,7 +359,7 @@ where
             .await;
         let chain = self.chain.clone();
         let now = millis(runtime.current());
-        let max_txs = self.pacer.max_txs();
+        let max_txs = self.timings.pacer.max_txs();
         let started = runtime.current();
         let built = blocking(&runtime, move || async move {
             chain.build(&parent_block, now, max_txs).await
@@ -272,9 +367,8 @@ where
         .await?;
         match built {
             Ok(block) => {
-                if let Ok(elapsed) = runtime.current().duration_since(started) {
-                    self.pacer.observe(block.transactions().len(), elapsed);
-                }
+                self.timings
+                    .built(block.transactions().len(), since(&runtime, started));
                 let digest = digest_of(block.hash());
                 Some(Digested::precomputed(block, digest))
             }
@@ -303,7 +397,7 @@ where
         {
             return false;
         }
-        match timed_verify(&runtime, &self.chain, &self.pacer, block.inner_shared()).await {
+        match timed_verify(&runtime, &self.chain, &self.timings, block.inner_shared()).await {
             Some(Ok(Verdict::Valid)) => true,
             Some(Ok(Verdict::Invalid(reason))) => {
                 tracing::warn!(height = block.height().get(), %reason, "rejected a proposed block");

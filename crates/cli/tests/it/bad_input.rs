@@ -1,7 +1,7 @@
 //! Bad input gets a precise error and loses nothing: malformed and mis-signed transactions,
 //! wrong chain id, oversized payloads, unknown methods, wrong parameter types, huge batches.
 
-mod common;
+use crate::common;
 
 use alloy_consensus::{Signed, TxLegacy, TypedTransaction};
 use alloy_eips::eip2718::Encodable2718;

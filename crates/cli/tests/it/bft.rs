@@ -3,7 +3,7 @@
 //! restart and resync of a wiped validator. Each test bounds its waits and kills its processes
 //! by PID when it ends.
 
-mod common;
+use crate::common;
 
 use alloy_primitives::{B256, U256};
 use common::{cluster::Cluster, load::Load, transfer};

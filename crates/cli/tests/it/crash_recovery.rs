@@ -1,7 +1,7 @@
 //! Durability: a node SIGKILLed under sustained load restarts with every transaction whose
 //! receipt a client saw, in the same block, and its stored state equals a replay of the chain.
 
-mod common;
+use crate::common;
 
 use alloy_primitives::{B256, U256};
 use common::{Node, load::Load, quantity, transfer};

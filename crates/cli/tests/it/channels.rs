@@ -5,7 +5,7 @@
 //! writes). The p2p-level proof that no message of a channel reaches a connected outsider is
 //! `crates/node/tests/bft_simulated.rs::simulated_channels_share_connections_but_not_traffic`.
 
-mod common;
+use crate::common;
 
 use alloy_consensus::TxLegacy;
 use alloy_primitives::{Address, Bytes, TxKind, U256};

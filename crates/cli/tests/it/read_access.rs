@@ -2,7 +2,7 @@
 //! account) and the channel's Readers policy decides; sending a transaction and the chain's
 //! public identity need no token.
 
-mod common;
+use crate::common;
 
 use alloy_consensus::TxLegacy;
 use alloy_primitives::{Address, Bytes, TxKind, U256};

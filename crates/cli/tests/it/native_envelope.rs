@@ -3,7 +3,7 @@
 //! node verifies it against the certificate, admits it by the membership state and executes it.
 //! Once enrolled, the identity may name its certificate by id instead of carrying it.
 
-mod common;
+use crate::common;
 
 use alloy_primitives::{Address, Bytes, U256};
 use common::{CHAIN_ID, Node, quantity};
