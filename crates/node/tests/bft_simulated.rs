@@ -287,13 +287,26 @@ impl Harness {
     }
 }
 
+/// Runs `test` on the deterministic runtime with `seed`, advancing simulated time by the
+/// runtime's default scheduling cycle (1 ms).
 fn run<F, Fut>(seed: u64, test: F)
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    run_with_cycle(seed, deterministic::Config::new().cycle(), test);
+}
+
+/// As [`run`], with every scheduling round taking `cycle` of simulated time: a larger cycle is
+/// a machine that schedules its tasks late.
+fn run_with_cycle<F, Fut>(seed: u64, cycle: Duration, test: F)
 where
     F: FnOnce(Context) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let config = deterministic::Config::new()
         .with_seed(seed)
+        .with_cycle(cycle)
         .with_timeout(Some(Duration::from_secs(600)));
     deterministic::Runner::new(config).start(test);
 }
@@ -793,6 +806,9 @@ fn simulated_channels_share_connections_but_not_traffic() {
     });
 }
 
+/// Scheduling rounds of a loaded machine in the starved runs.
+const STARVED_CYCLE: Duration = Duration::from_millis(5);
+
 /// What three validators did under bursts of load while the fourth was crashed, on a slow
 /// machine (see [`loaded_with_one_crashed`]).
 #[derive(Debug)]
@@ -868,18 +884,6 @@ async fn loaded_with_one_crashed(context: Context, execution_budget: Duration) -
     }
 }
 
-fn run_starved<F, Fut>(seed: u64, test: F)
-where
-    F: FnOnce(Context) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let config = deterministic::Config::new()
-        .with_seed(seed)
-        .with_cycle(Duration::from_millis(5))
-        .with_timeout(Some(Duration::from_secs(600)));
-    deterministic::Runner::new(config).start(test);
-}
-
 /// The stall seen on a loaded CI machine, reproduced: views have fixed timeouts, and a block of
 /// the whole backlog takes longer to build and re-execute on the starved validator than the
 /// certification timeout allows. The view fails, the backlog stays, the next leader proposes
@@ -888,7 +892,7 @@ where
 #[test]
 fn simulated_one_crashed_validator_under_bursts_on_a_starved_machine_keeps_finalizing() {
     for seed in [5, 6] {
-        run_starved(seed, |context| async move {
+        run_with_cycle(seed, STARVED_CYCLE, |context| async move {
             let run = loaded_with_one_crashed(context, EXECUTION_BUDGET).await;
             assert!(
                 run.committed_under_load >= 20,
@@ -901,7 +905,7 @@ fn simulated_one_crashed_validator_under_bursts_on_a_starved_machine_keeps_final
 
 #[test]
 fn simulated_without_an_execution_budget_oversized_blocks_stall_the_same_run() {
-    run_starved(5, |context| async move {
+    run_with_cycle(5, STARVED_CYCLE, |context| async move {
         // An hour's budget: blocks take the whole backlog, as before the budget existed.
         let run = loaded_with_one_crashed(context, Duration::from_secs(3_600)).await;
         assert!(
