@@ -81,11 +81,6 @@ impl Pacer {
         let room = (self.budget.as_nanos() as f64 - estimate.fixed.unwrap_or(0.0)).max(0.0);
         ((room / per_tx) as usize).max(MIN_BLOCK_TXS)
     }
-
-    /// The execution budget per block.
-    pub fn budget(&self) -> Duration {
-        self.budget
-    }
 }
 
 #[cfg(test)]
