@@ -5,6 +5,7 @@ use crate::replicated::PendingBlocks;
 use crate::{
     admission::AdmissionError,
     config::ChannelConfig,
+    head_view::{HeadView, HeadViewCache},
     mempool::{Inserted, Mempool},
 };
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -86,6 +87,8 @@ pub struct Channel {
     gossip: OnceLock<mpsc::Sender<Bytes>>,
     /// Serve reads without a read token (a local developer network's choice; off by default).
     anonymous_reads: std::sync::atomic::AtomicBool,
+    /// What admission reads from the head state, shared until the head moves.
+    head_views: HeadViewCache,
 }
 
 impl Channel {
@@ -140,6 +143,7 @@ impl Channel {
             pending: Mutex::new(PendingBlocks::default()),
             gossip: OnceLock::new(),
             anonymous_reads: std::sync::atomic::AtomicBool::new(false),
+            head_views: HeadViewCache::default(),
         })
     }
 
@@ -162,6 +166,12 @@ impl Channel {
 
     pub(crate) fn genesis(&self) -> &ExecutedBlock {
         &self.genesis
+    }
+
+    /// Forgets the head state admission cached: called as soon as a block is durable, so no
+    /// admission after it checks against the state before it.
+    pub(crate) fn forget_head_view(&self) {
+        self.head_views.clear();
     }
 
     pub(crate) fn set_head(&self, header: Header) {
@@ -223,13 +233,11 @@ impl Channel {
             }
             Some(_) => {}
         }
-        // Governance may have changed the per-transaction gas cap and the minimum price.
-        // One view of the head state for every check of this transaction.
-        let snapshot = self.store.snapshot()?;
-        let consortium = self
-            .consortium_in(&snapshot)
-            .map_err(|e| AdmissionError::State(e.to_string()))?;
-        let (tx_gas_limit, min_gas_price) = match &consortium {
+        // Governance may have changed the per-transaction gas cap and the minimum price: every
+        // check reads the head state, through the view shared by all admissions at this head.
+        let view = self.head_view()?;
+        let consortium = view.consortium();
+        let (tx_gas_limit, min_gas_price) = match consortium {
             Some(c) => (
                 c.rules(&self.rules).tx_gas_limit,
                 c.min_gas_price(self.config.min_gas_price),
@@ -250,10 +258,16 @@ impl Channel {
                 minimum: min_gas_price,
             });
         }
+        // A transaction this node already holds or has committed was checked when it first
+        // came: the same bytes (the hash covers the signature) need no second recovery.
+        let hash = envelope.hash();
+        if self.pool.lock().get(&hash).is_some() || view.snapshot().tx_location(&hash)?.is_some() {
+            return Ok(hash);
+        }
         // A native transaction may name its signer's certificate by the id it was enrolled with.
         let tx = ricaas_crypto::native::recover_with(envelope, |id| {
             ricaas_execution::system::enrolled_key(
-                &mut ricaas_execution::system::StateSlots(&snapshot),
+                &mut ricaas_execution::system::StateSlots(view.snapshot()),
                 &id,
             )
             .ok()
@@ -263,16 +277,8 @@ impl Channel {
         if gas < needed {
             return Err(AdmissionError::IntrinsicGasTooLow { gas, needed });
         }
-        let hash = tx.hash();
-        if self.pool.lock().get(&hash).is_some() {
-            return Ok(hash);
-        }
-        let (account, committed) = self.store.admission_view(&tx.sender(), &hash)?;
-        if committed {
-            return Ok(hash);
-        }
-        self.check_permission(&tx, consortium.as_deref(), &snapshot)?;
-        let account = account.unwrap_or_default();
+        self.check_permission(&tx, &view)?;
+        let account = view.snapshot().account(&tx.sender())?.unwrap_or_default();
         let cost = U256::from(gas) * U256::from(price) + tx.envelope().value();
         if account.balance < cost {
             return Err(AdmissionError::InsufficientFunds {
@@ -332,26 +338,33 @@ impl Channel {
 
     /// The sender must be an enrolled, valid identity the channel's Writers (for contract
     /// creation: ContractDeployers) policy admits, as of the head state and the wall clock.
-    fn check_permission(
-        &self,
-        tx: &RecoveredTx,
-        consortium: Option<&ricaas_execution::system::Consortium>,
-        snapshot: &ricaas_storage::Snapshot,
-    ) -> Result<(), AdmissionError> {
-        use ricaas_execution::system::{self, Action, StateSlots};
-        let Some(consortium) = consortium else {
+    fn check_permission(&self, tx: &RecoveredTx, view: &HeadView) -> Result<(), AdmissionError> {
+        use ricaas_execution::system::{self, Action};
+        let Some(consortium) = view.consortium() else {
             return Ok(());
         };
-        let mut slots = StateSlots(snapshot);
-        let read = |e: ricaas_execution::StateReadError| AdmissionError::State(e.to_string());
         let action = if tx.envelope().is_create() {
             Action::Deploy
         } else {
             Action::Write
         };
-        system::check_sender(consortium, &mut slots, tx.sender(), action, unix_now_secs())
-            .map_err(read)?
+        let record = view
+            .identity(tx.sender())
+            .map_err(|e| AdmissionError::State(e.to_string()))?;
+        system::judge_sender(consortium, tx.sender(), record, action, unix_now_secs())
             .map_err(|refused| AdmissionError::Permission(Box::new(refused)))
+    }
+
+    /// The head state admission checks against, opened once per head height.
+    fn head_view(&self) -> Result<std::sync::Arc<HeadView>, AdmissionError> {
+        let height = self.head.read().height;
+        self.head_views.get(height, || {
+            let snapshot = self.store.snapshot()?;
+            let consortium = self
+                .consortium_in(&snapshot)
+                .map_err(|e| AdmissionError::State(e.to_string()))?;
+            Ok(HeadView::new(snapshot, consortium))
+        })
     }
 
     fn build(

@@ -6,6 +6,7 @@ mod admission;
 mod channel;
 mod config;
 mod creation;
+mod head_view;
 mod mempool;
 mod node;
 mod replay;

@@ -157,6 +157,7 @@ impl Channel {
     pub(crate) fn commit_executed(&self, executed: &ExecutedBlock) -> Result<(), ExecutionError> {
         let started = std::time::Instant::now();
         self.store().commit_block(executed)?;
+        self.forget_head_view();
         let commit_ms = started.elapsed().as_secs_f64() * 1e3;
         let height = executed.block.header.height;
         self.pool()
@@ -509,6 +510,37 @@ mod tests {
         // The honest block still commits afterwards: the refusal changed nothing.
         follower.commit(&block).expect("commits");
         assert_eq!(follower.head().hash(), block.hash());
+    }
+
+    #[test]
+    fn admission_checks_against_the_head_the_moment_a_block_commits() {
+        let dev = DevKey::random();
+        let block = proposed(&dev);
+        let (_dir, follower) = open(&dev);
+        // Admission at genesis: the head view of height 0 is opened and kept.
+        follower
+            .submit(&transfer(&dev, 5))
+            .expect("queued behind nonce 0");
+        follower.commit(&block).expect("commits");
+        // The committed transfer, sent again, is known as committed, not pooled a second time.
+        let again = follower.submit(&transfer(&dev, 0)).expect("known");
+        assert_eq!(again, block.transactions()[0].0.hash());
+        assert!(follower.pool().lock().get(&again).is_none());
+        // Another transaction with the spent nonce is refused with the new state's next nonce.
+        let rival = {
+            let tx = TxLegacy {
+                chain_id: Some(1337),
+                nonce: 0,
+                gas_price: 0,
+                gas_limit: 21_000,
+                to: TxKind::Call(Address::repeat_byte(8)),
+                value: U256::from(6),
+                input: Default::default(),
+            };
+            sign_transaction(TypedTransaction::Legacy(tx), dev.secret()).encoded_2718()
+        };
+        let err = follower.submit(&rival).expect_err("nonce spent");
+        assert!(err.to_string().contains("next nonce is 1"), "{err}");
     }
 
     #[test]

@@ -61,25 +61,6 @@ impl ChainStore {
         Snapshot::new(self.db.begin_read()?)
     }
 
-    /// What admission needs, read without opening a full snapshot: the sender's account and
-    /// whether the transaction is already committed.
-    pub fn admission_view(
-        &self,
-        sender: &Address,
-        tx_hash: &alloy_primitives::B256,
-    ) -> Result<(Option<crate::AccountState>, bool), StorageError> {
-        let txn = self.db.begin_read()?;
-        let committed = txn
-            .open_table(tables::TX_LOOKUP)?
-            .get(&tx_hash.0)?
-            .is_some();
-        let account = txn
-            .open_table(tables::ACCOUNTS)?
-            .get(&sender.0.0)?
-            .map(|v| crate::AccountState::decode(v.value()));
-        Ok((account, committed))
-    }
-
     /// Writes the block, its receipts, indexes and state changes in one durable transaction.
     pub fn commit_block(&self, executed: &ExecutedBlock) -> Result<CommitOutcome, StorageError> {
         let header = &executed.block.header;

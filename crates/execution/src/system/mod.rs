@@ -130,18 +130,40 @@ pub fn valid_identity(
     account: Address,
     now_secs: u64,
 ) -> Result<Result<IdentityRecord, PermissionError>, StateReadError> {
+    let record = identity_record(reader, account)?;
+    Ok(judge_identity(consortium, account, record, now_secs))
+}
+
+/// The membership record of `account` as `reader` holds it (`None`: never enrolled). Reading it
+/// is the part of a permission check that depends on state; callers that check many
+/// transactions against one state read it once per account and judge it per transaction.
+pub fn identity_record(
+    reader: &mut impl SlotReader,
+    account: Address,
+) -> Result<Option<IdentityRecord>, StateReadError> {
     let [a, b] = IdentityRecord::slots(&account);
     let values = [
         reader.slot(MEMBERSHIP_ADDRESS, a)?,
         reader.slot(MEMBERSHIP_ADDRESS, b)?,
     ];
-    let Some(record) = IdentityRecord::decode(values) else {
-        return Ok(Err(PermissionError::NotEnrolled {
+    Ok(IdentityRecord::decode(values))
+}
+
+/// Whether the identity `record` (as [`identity_record`] read it) is enrolled, valid at
+/// `now_secs`, unrevoked and of a member organization.
+pub fn judge_identity(
+    consortium: &Consortium,
+    account: Address,
+    record: Option<IdentityRecord>,
+    now_secs: u64,
+) -> Result<IdentityRecord, PermissionError> {
+    let Some(record) = record else {
+        return Err(PermissionError::NotEnrolled {
             sender: account,
             channel: consortium.channel.clone(),
-        }));
+        });
     };
-    Ok(check_record(consortium, account, record, now_secs))
+    check_record(consortium, account, record, now_secs)
 }
 
 fn check_record(
@@ -188,10 +210,19 @@ pub fn check_sender(
     action: Action,
     now_secs: u64,
 ) -> Result<Result<(), PermissionError>, StateReadError> {
-    let record = match valid_identity(consortium, reader, sender, now_secs)? {
-        Ok(record) => record,
-        Err(refused) => return Ok(Err(refused)),
-    };
+    let record = identity_record(reader, sender)?;
+    Ok(judge_sender(consortium, sender, record, action, now_secs))
+}
+
+/// [`check_sender`] on a record already read with [`identity_record`].
+pub fn judge_sender(
+    consortium: &Consortium,
+    sender: Address,
+    record: Option<IdentityRecord>,
+    action: Action,
+    now_secs: u64,
+) -> Result<(), PermissionError> {
+    let record = judge_identity(consortium, sender, record, now_secs)?;
     let (policy_name, policy) = match action {
         Action::Read => ("Readers", &consortium.policies.readers),
         Action::Write => ("Writers", &consortium.policies.writers),
@@ -202,16 +233,16 @@ pub fn check_sender(
         role: record.role.policy_role(),
     };
     if policy.is_satisfied(std::slice::from_ref(&signer), &consortium.org_names) {
-        Ok(Ok(()))
+        Ok(())
     } else {
-        Ok(Err(PermissionError::Denied {
+        Err(PermissionError::Denied {
             sender,
             org: record.org,
             role: record.role.as_str(),
             policy_name,
             policy: policy.to_string(),
             channel: consortium.channel.clone(),
-        }))
+        })
     }
 }
 
