@@ -31,6 +31,10 @@ pub(crate) struct BlockState<'a, S: StateReader + ?Sized> {
     storage: HashMap<(Address, U256), U256>,
     wiped: HashSet<Address>,
     code: HashMap<B256, Bytes>,
+    /// Contract code as revm runs it (jump destinations analysed), by code hash: analysed once
+    /// per block, not once per call — every transfer of a token would otherwise re-read and
+    /// re-analyse the token's code.
+    analyzed: HashMap<B256, Bytecode>,
 }
 
 impl<'a, S: StateReader + ?Sized> BlockState<'a, S> {
@@ -41,6 +45,7 @@ impl<'a, S: StateReader + ?Sized> BlockState<'a, S> {
             storage: HashMap::new(),
             wiped: HashSet::new(),
             code: HashMap::new(),
+            analyzed: HashMap::new(),
         }
     }
 
@@ -143,11 +148,17 @@ impl<S: StateReader + ?Sized> Database for BlockState<'_, S> {
         if code_hash == KECCAK256_EMPTY {
             return Ok(Bytecode::default());
         }
+        if let Some(code) = self.analyzed.get(&code_hash) {
+            return Ok(code.clone());
+        }
         let bytes = match self.code.get(&code_hash) {
             Some(bytes) => bytes.clone(),
             None => self.snapshot.code(&code_hash)?.unwrap_or_default(),
         };
-        Ok(Bytecode::new_raw(bytes))
+        let code = Bytecode::new_raw(bytes);
+        // Code is immutable under its hash, so the analysis stays valid for the whole block.
+        self.analyzed.insert(code_hash, code.clone());
+        Ok(code)
     }
 
     fn storage(

@@ -258,10 +258,10 @@ impl Channel {
                 minimum: min_gas_price,
             });
         }
-        // A transaction this node already holds or has committed was checked when it first
-        // came: the same bytes (the hash covers the signature) need no second recovery.
+        // A transaction this node already holds was checked when it first came: the same bytes
+        // (the hash covers the signature) need no second recovery.
         let hash = envelope.hash();
-        if self.pool.lock().get(&hash).is_some() || view.snapshot().tx_location(&hash)?.is_some() {
+        if self.pool.lock().get(&hash).is_some() {
             return Ok(hash);
         }
         // A native transaction may name its signer's certificate by the id it was enrolled with.
@@ -277,8 +277,13 @@ impl Channel {
         if gas < needed {
             return Err(AdmissionError::IntrinsicGasTooLow { gas, needed });
         }
-        self.check_permission(&tx, &view)?;
         let account = view.snapshot().account(&tx.sender())?.unwrap_or_default();
+        // Resending a committed transaction is answered with its hash, as Ethereum nodes do. Only
+        // a nonce the sender has already used can belong to one, so only then is the index read.
+        if tx.nonce() < account.nonce && view.snapshot().tx_location(&hash)?.is_some() {
+            return Ok(hash);
+        }
+        self.check_permission(&tx, &view)?;
         let cost = U256::from(gas) * U256::from(price) + tx.envelope().value();
         if account.balance < cost {
             return Err(AdmissionError::InsufficientFunds {
