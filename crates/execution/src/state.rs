@@ -35,6 +35,9 @@ pub(crate) struct BlockState<'a, S: StateReader + ?Sized> {
     /// per block, not once per call — every transfer of a token would otherwise re-read and
     /// re-analyse the token's code.
     analyzed: HashMap<B256, Bytecode>,
+    /// Storage slots read from the snapshot so far in this block. Each transaction's permission
+    /// check reads its sender's membership record, and senders recur within a block.
+    slot_reads: HashMap<(Address, U256), U256>,
 }
 
 impl<'a, S: StateReader + ?Sized> BlockState<'a, S> {
@@ -46,6 +49,7 @@ impl<'a, S: StateReader + ?Sized> BlockState<'a, S> {
             wiped: HashSet::new(),
             code: HashMap::new(),
             analyzed: HashMap::new(),
+            slot_reads: HashMap::new(),
         }
     }
 
@@ -172,7 +176,12 @@ impl<S: StateReader + ?Sized> Database for BlockState<'_, S> {
         if self.wiped.contains(&address) {
             return Ok(U256::ZERO);
         }
-        Ok(self.snapshot.storage(&address, &index)?)
+        if let Some(value) = self.slot_reads.get(&(address, index)) {
+            return Ok(*value);
+        }
+        let value = self.snapshot.storage(&address, &index)?;
+        self.slot_reads.insert((address, index), value);
+        Ok(value)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {

@@ -36,9 +36,79 @@ impl StoredReceipt {
         ReceiptEnvelope::from_typed(tx_type, ReceiptWithBloom::from(receipt))
     }
 
+    /// The ordered trie root over the receipts' consensus encodings, as Ethereum computes it.
     pub fn receipts_root(receipts: &[StoredReceipt]) -> alloy_primitives::B256 {
-        let envelopes: Vec<ReceiptEnvelope> =
-            receipts.iter().map(StoredReceipt::to_envelope).collect();
-        alloy_consensus::proofs::calculate_receipt_root(&envelopes)
+        alloy_consensus::proofs::ordered_trie_root_with_encoder(receipts, |r, out| {
+            r.encode_consensus(out)
+        })
+    }
+
+    /// The EIP-2718 encoding of [`Self::to_envelope`], written from the borrowed fields: the
+    /// receipts root of every block encodes thousands of receipts, and building envelopes
+    /// first would copy every log.
+    fn encode_consensus(&self, out: &mut Vec<u8>) {
+        use alloy_rlp::Encodable;
+        let bloom = alloy_primitives::logs_bloom(&self.logs);
+        let payload_length = self.success.length()
+            + self.cumulative_gas_used.length()
+            + bloom.length()
+            + self.logs.length();
+        let tx_type = TxType::try_from(self.tx_type).unwrap_or(TxType::Legacy);
+        if tx_type != TxType::Legacy {
+            out.push(tx_type as u8);
+        }
+        alloy_rlp::Header {
+            list: true,
+            payload_length,
+        }
+        .encode(out);
+        self.success.encode(out);
+        self.cumulative_gas_used.encode(out);
+        bloom.encode(out);
+        self.logs.encode(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{B256, LogData};
+
+    fn receipt(tx_type: u8, success: bool, logs: usize) -> StoredReceipt {
+        StoredReceipt {
+            tx_type,
+            success,
+            cumulative_gas_used: 21_000 * (logs as u64 + 1),
+            gas_used: 21_000,
+            logs: (0..logs)
+                .map(|i| Log {
+                    address: Address::repeat_byte(i as u8 + 1),
+                    data: LogData::new_unchecked(
+                        vec![B256::repeat_byte(7), B256::repeat_byte(i as u8)],
+                        Bytes::from(vec![i as u8; 32]),
+                    ),
+                })
+                .collect(),
+            contract_address: Bytes::new(),
+            revert_data: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn the_receipts_root_matches_alloys_over_envelopes() {
+        let receipts: Vec<StoredReceipt> = (0..40)
+            .map(|i| receipt([0, 1, 2, 4][i % 4], i % 3 != 0, i % 5))
+            .collect();
+        for n in [0, 1, 2, 17, 40] {
+            let envelopes: Vec<ReceiptEnvelope> = receipts[..n]
+                .iter()
+                .map(StoredReceipt::to_envelope)
+                .collect();
+            assert_eq!(
+                StoredReceipt::receipts_root(&receipts[..n]),
+                alloy_consensus::proofs::calculate_receipt_root(&envelopes),
+                "{n} receipts"
+            );
+        }
     }
 }
