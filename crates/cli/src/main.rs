@@ -7,6 +7,7 @@ mod channel;
 mod governance;
 mod member;
 mod orgs;
+mod platform;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,9 @@ enum Command {
     /// Create a channel (configuration signed by its members' admins), join a node to it, list
     /// a node's channels.
     Channel(channel::ChannelArgs),
+    /// Run the management plane: tenants, accounts and sessions behind a REST API (`/api/v1`,
+    /// OpenAPI at `/api/v1/openapi.json`), on SQLite under --data-dir or on PostgreSQL.
+    Platform(platform::PlatformArgs),
 }
 
 fn init_logging() {
@@ -88,6 +92,7 @@ fn main() -> anyhow::Result<()> {
         Command::Governance(args) => tokio_runtime()?.block_on(governance::run(args)),
         Command::Channel(args) => tokio_runtime()?.block_on(channel::run(args)),
         Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
+        Command::Platform(args) => tokio_runtime()?.block_on(platform::run(args)),
     }
 }
 

@@ -11,4 +11,5 @@ mod ca;
 mod channels;
 mod crash_recovery;
 mod native_envelope;
+mod platform;
 mod read_access;
