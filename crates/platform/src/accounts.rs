@@ -180,8 +180,15 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| hash_password("not a real password, never matches").unwrap_or_default())
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+/// A unique-constraint violation as "`what` `name` already exists"; any other error as is.
+fn exists_or(e: sqlx::Error, what: &'static str, name: &str) -> AccountsError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => AccountsError::Exists {
+            what,
+            name: name.to_owned(),
+        },
+        _ => e.into(),
+    }
 }
 
 /// The accounts domain over a [`Store`].
@@ -289,16 +296,7 @@ impl Platform {
             .bind(tenant.created_at)
             .execute(&mut *tx)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    AccountsError::Exists {
-                        what: "tenant",
-                        name: name.to_owned(),
-                    }
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| exists_or(e, "tenant", name))?;
         sqlx::query(
             "INSERT INTO accounts (id, tenant_id, name, kind, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -383,16 +381,7 @@ impl Platform {
         .bind(now_ms())
         .execute(self.store.pool())
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AccountsError::Exists {
-                    what: "account",
-                    name: name.to_owned(),
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| exists_or(e, "account", name))?;
         Ok(id)
     }
 

@@ -4,10 +4,9 @@
 
 use serde_json::{Value, json};
 use std::{
-    io::{BufRead, BufReader},
     os::unix::fs::PermissionsExt,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -23,26 +22,13 @@ struct PlatformProcess {
 
 impl PlatformProcess {
     fn start(data_dir: &Path) -> PlatformProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ricaas"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ricaas"));
+        command
             .args(["platform", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .env("RICAAS_LOG", "warn")
-            .env_remove("RICAAS_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("ricaas platform starts");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let mut base = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("stdout readable");
-            if let Some(rest) = line.trim().strip_prefix("RiCaaS platform API:") {
-                base = rest.trim().strip_suffix("/api/v1").map(str::to_owned);
-            }
-            if line.starts_with("Press Ctrl-C") {
-                break;
-            }
-        }
+            .env_remove("RICAAS_DATABASE_URL");
+        let (child, api) = crate::common::start_until_ready(&mut command, "RiCaaS platform API:");
+        let base = api.and_then(|api| api.strip_suffix("/api/v1").map(str::to_owned));
         PlatformProcess {
             child,
             base: base.expect("the platform printed its API address"),

@@ -21,6 +21,30 @@ pub mod proxy;
 
 pub const CHAIN_ID: u64 = 1337;
 
+/// Starts `command` (the `ricaas` binary, logging warnings only) and reads its standard output
+/// until it prints `Press Ctrl-C`; returns the child and what followed `prefix` on the last line
+/// that started with it.
+pub fn start_until_ready(command: &mut Command, prefix: &str) -> (Child, Option<String>) {
+    let mut child = command
+        .env("RICAAS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("ricaas starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut found = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("stdout readable");
+        if let Some(rest) = line.trim().strip_prefix(prefix) {
+            found = Some(rest.trim().to_string());
+        }
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    (child, found)
+}
+
 pub struct Node {
     child: Child,
     pub url: String,
@@ -31,27 +55,15 @@ pub struct Node {
 impl Node {
     /// Runs `ricaas up` on `data_dir` (creating or reopening the network) and waits for its endpoints.
     pub fn up(data_dir: &Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ricaas"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ricaas"));
+        command
             .args(["up", "--nodes", "1", "--data-dir"])
             .arg(data_dir)
-            .args(["--rpc-port", "0"])
-            .env("RICAAS_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("ricaas starts");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let mut url = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("stdout readable");
-            if let Some(rest) = line.trim().strip_prefix("JSON-RPC HTTP:") {
-                url = rest.split_whitespace().next().map(str::to_string);
-            }
-            if line.starts_with("Press Ctrl-C") {
-                break;
-            }
-        }
-        let url = url.expect("ricaas up printed its HTTP endpoint");
+            .args(["--rpc-port", "0"]);
+        let (child, url) = start_until_ready(&mut command, "JSON-RPC HTTP:");
+        let url = url
+            .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
+            .expect("ricaas up printed its HTTP endpoint");
         let dev_key = DevKey::read(&data_dir.join("keys/dev.key")).expect("dev key");
         Node {
             child,
