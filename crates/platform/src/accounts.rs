@@ -3,7 +3,10 @@
 //! SHA-256 is stored, expiring and revocable. This module knows nothing of HTTP.
 
 use crate::{
-    ids::{self, AccountId, TenantId},
+    iam::Forbidden,
+    ids::{self, AccountId, ApiKeyId, TenantId},
+    page::{ListQuery, Page},
+    policy::PolicyDocument,
     store::{Store, StoreError, now_ms},
 };
 use argon2::{
@@ -42,7 +45,7 @@ impl AccountKind {
         }
     }
 
-    fn parse(stored: &str) -> Result<Self, AccountsError> {
+    pub(crate) fn parse(stored: &str) -> Result<Self, AccountsError> {
         match stored {
             "operator" => Ok(AccountKind::Operator),
             "root" => Ok(AccountKind::Root),
@@ -52,7 +55,7 @@ impl AccountKind {
     }
 }
 
-/// The account behind a valid session.
+/// Who is calling: the account behind a valid session or API key.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Principal {
     #[schema(value_type = String, example = "acc_5f0c…")]
@@ -63,6 +66,63 @@ pub struct Principal {
     #[schema(value_type = Option<String>)]
     pub tenant_id: Option<TenantId>,
     pub tenant_name: Option<String>,
+    /// The API key the call came with, if it did not come with a session.
+    pub api_key: Option<ApiKeyRef>,
+    /// The API key's scope: what the key may do at most, whatever its account may.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub(crate) scope: Option<PolicyDocument>,
+}
+
+/// An API key as its caller is shown it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiKeyRef {
+    #[schema(value_type = String)]
+    pub id: ApiKeyId,
+    pub name: String,
+}
+
+impl Principal {
+    /// The caller's tenant; the operator has none and holds no tenant's resources.
+    pub fn tenant(&self) -> Result<&TenantId, AccountsError> {
+        self.tenant_id.as_ref().ok_or(AccountsError::NotForOperator)
+    }
+
+    /// How the audit log and messages name the caller: `bank-a/alice`, `operator/admin`,
+    /// `bank-a/alice (API key erp)`.
+    pub fn actor(&self) -> String {
+        let base = format!(
+            "{}/{}",
+            self.tenant_name.as_deref().unwrap_or("operator"),
+            self.name
+        );
+        match &self.api_key {
+            Some(key) => format!("{base} (API key {})", key.name),
+            None => base,
+        }
+    }
+}
+
+/// An account of a tenant, as listed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Account {
+    #[schema(value_type = String)]
+    pub id: AccountId,
+    pub name: String,
+    pub kind: AccountKind,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Set while the account is disabled (Unix milliseconds).
+    pub disabled_at: Option<i64>,
+}
+
+/// An account with the groups it is in and the policies attached to it directly.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AccountDetail {
+    #[serde(flatten)]
+    pub account: Account,
+    pub groups: Vec<String>,
+    pub policies: Vec<String>,
 }
 
 /// A tenant: one organization on the platform.
@@ -75,7 +135,7 @@ pub struct Tenant {
     pub created_at: i64,
 }
 
-/// A name and a password generated for a new account, to be handed over once.
+/// A name and a password for a new account, to be handed over once.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct InitialCredentials {
     pub tenant: Option<String>,
@@ -106,6 +166,10 @@ pub enum AuthError {
     Expired,
     #[error("the session was ended by signing out: sign in again")]
     Revoked,
+    #[error("the API key was revoked: use another key or create a new one")]
+    KeyRevoked,
+    #[error("the API key has expired: create a new one")]
+    KeyExpired,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +182,16 @@ pub enum AccountsError {
     Exists { what: &'static str, name: String },
     #[error("only the platform operator may {0}")]
     OperatorOnly(&'static str),
+    #[error(
+        "the platform operator holds no tenant's resources: sign in with an account of the tenant"
+    )]
+    NotForOperator,
+    #[error("there is no {what} {name:?} in your tenant")]
+    NotFound { what: &'static str, name: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stored data is corrupt: {0}")]
@@ -165,11 +239,11 @@ fn hash_password(password: &str) -> Result<String, AccountsError> {
 }
 
 /// A password nobody has to type: 32 hex digits (128 bits).
-fn generated_password() -> String {
+pub(crate) fn generated_password() -> String {
     ids::secret("")[..32].to_owned()
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -181,7 +255,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// A unique-constraint violation as "`what` `name` already exists"; any other error as is.
-fn exists_or(e: sqlx::Error, what: &'static str, name: &str) -> AccountsError {
+pub(crate) fn exists_or(e: sqlx::Error, what: &'static str, name: &str) -> AccountsError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => AccountsError::Exists {
             what,
@@ -339,6 +413,15 @@ impl Platform {
             .collect())
     }
 
+    /// The id of the tenant named `name`, if there is one.
+    pub async fn tenant_id(&self, name: &str) -> Result<Option<TenantId>, AccountsError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.store.pool())
+            .await?;
+        Ok(row.map(|(id,)| TenantId::from_stored(id)))
+    }
+
     /// Changes the caller's own password, after checking the current one.
     pub async fn change_password(
         &self,
@@ -426,6 +509,8 @@ impl Platform {
             kind: AccountKind::parse(&kind)?,
             tenant_id: tenant_id.map(TenantId::from_stored),
             tenant_name,
+            api_key: None,
+            scope: None,
         };
         let token = ids::secret(SESSION_TOKEN_PREFIX);
         let now = now_ms();
@@ -480,6 +565,198 @@ impl Platform {
             kind: AccountKind::parse(&kind)?,
             tenant_id: tenant_id.map(TenantId::from_stored),
             tenant_name,
+            api_key: None,
+            scope: None,
+        })
+    }
+
+    /// Creates a sub-account of `tenant`; without a password, one is generated and returned.
+    pub async fn create_account(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        password: Option<&str>,
+    ) -> Result<(Account, Option<String>), AccountsError> {
+        check_name("account", name)?;
+        if name == "root" {
+            return Err(AccountsError::Invalid(
+                "\"root\" is the name of the tenant's root account: choose another".into(),
+            ));
+        }
+        let generated = match password {
+            Some(password) => {
+                check_password(password)?;
+                None
+            }
+            None => Some(generated_password()),
+        };
+        let password = password.or(generated.as_deref()).unwrap_or_default();
+        let id = self
+            .insert_account(Some(tenant), name, AccountKind::Sub, password)
+            .await?;
+        let account = self.account_row(tenant, name).await?;
+        debug_assert_eq!(account.id, id);
+        Ok((account, generated))
+    }
+
+    /// The tenant's accounts, by name.
+    pub async fn accounts(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<Account>, AccountsError> {
+        let limit = query.limit().map_err(AccountsError::Invalid)?;
+        let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, name, kind, created_at, disabled_at FROM accounts \
+             WHERE tenant_id = $1 AND name > $2 AND name LIKE $3 ESCAPE '\\' \
+             ORDER BY name LIMIT $4",
+        )
+        .bind(tenant.as_str())
+        .bind(query.after())
+        .bind(query.like())
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.store.pool())
+        .await?;
+        let accounts = rows
+            .into_iter()
+            .map(|(id, name, kind, created_at, disabled_at)| {
+                Ok(Account {
+                    id: AccountId::from_stored(id),
+                    name,
+                    kind: AccountKind::parse(&kind)?,
+                    created_at,
+                    disabled_at,
+                })
+            })
+            .collect::<Result<Vec<_>, AccountsError>>()?;
+        Ok(Page::from_rows(accounts, limit, |a| a.name.clone()))
+    }
+
+    /// One account of the tenant, with its groups and directly attached policies.
+    pub async fn account(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<AccountDetail, AccountsError> {
+        let account = self.account_row(tenant, name).await?;
+        let groups: Vec<(String,)> = sqlx::query_as(
+            "SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.account_id = $1 ORDER BY g.name",
+        )
+        .bind(account.id.as_str())
+        .fetch_all(self.store.pool())
+        .await?;
+        let policies: Vec<(String,)> = sqlx::query_as(
+            "SELECT p.name FROM account_policies ap JOIN policies p ON p.id = ap.policy_id \
+             WHERE ap.account_id = $1 ORDER BY p.name",
+        )
+        .bind(account.id.as_str())
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(AccountDetail {
+            account,
+            groups: groups.into_iter().map(|(g,)| g).collect(),
+            policies: policies.into_iter().map(|(p,)| p).collect(),
+        })
+    }
+
+    /// The account `name` of `tenant`, or "no such account" (the same answer for accounts of
+    /// other tenants: they do not exist from here).
+    pub(crate) async fn account_row(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Account, AccountsError> {
+        let row: Option<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, name, kind, created_at, disabled_at FROM accounts \
+             WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(name)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let (id, name, kind, created_at, disabled_at) =
+            row.ok_or_else(|| AccountsError::NotFound {
+                what: "account",
+                name: name.to_owned(),
+            })?;
+        Ok(Account {
+            id: AccountId::from_stored(id),
+            name,
+            kind: AccountKind::parse(&kind)?,
+            created_at,
+            disabled_at,
+        })
+    }
+
+    /// A sub-account, or why a root account cannot be the target of `what`.
+    async fn sub_account(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        what: &str,
+    ) -> Result<Account, AccountsError> {
+        let account = self.account_row(tenant, name).await?;
+        if account.kind != AccountKind::Sub {
+            return Err(AccountsError::Invalid(format!(
+                "the root account cannot be {what}: only sub-accounts can"
+            )));
+        }
+        Ok(account)
+    }
+
+    /// Disables (ending its sessions; its API keys stop working) or enables a sub-account.
+    pub async fn set_disabled(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        disabled: bool,
+    ) -> Result<Account, AccountsError> {
+        let what = if disabled { "disabled" } else { "enabled" };
+        let account = self.sub_account(tenant, name, what).await?;
+        let now = now_ms();
+        let mut tx = self.store.pool().begin().await?;
+        if disabled {
+            sqlx::query(
+                "UPDATE accounts SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL",
+            )
+            .bind(now)
+            .bind(account.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            revoke_sessions(&mut tx, &account.id, now).await?;
+        } else {
+            sqlx::query("UPDATE accounts SET disabled_at = NULL WHERE id = $1")
+                .bind(account.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.account_row(tenant, name).await
+    }
+
+    /// Gives a sub-account a new generated password (returned once) and ends its sessions.
+    pub async fn reset_password(
+        &self,
+        tenant: &TenantId,
+        tenant_name: &str,
+        name: &str,
+    ) -> Result<InitialCredentials, AccountsError> {
+        let account = self.sub_account(tenant, name, "reset").await?;
+        let password = generated_password();
+        let now = now_ms();
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(hash_password(&password)?)
+            .bind(account.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        revoke_sessions(&mut tx, &account.id, now).await?;
+        tx.commit().await?;
+        Ok(InitialCredentials {
+            tenant: Some(tenant_name.to_owned()),
+            name: account.name,
+            password,
         })
     }
 
@@ -494,6 +771,19 @@ impl Platform {
         .await?;
         Ok(())
     }
+}
+
+async fn revoke_sessions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account: &AccountId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(account.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn verify_password(password: &str, stored: &str) -> Result<(), AuthError> {

@@ -25,8 +25,19 @@ macro_rules! id_type {
             }
 
             /// An id read back from the store (trusted: the store only holds generated ids).
+            #[allow(dead_code)] // not every kind is read back
             pub(crate) fn from_stored(value: String) -> Self {
                 Self(value)
+            }
+
+            /// An id given by a caller, if it has this kind's shape (the prefix, 32 hex digits).
+            pub fn parse(value: &str) -> Option<Self> {
+                let hex = value.strip_prefix($prefix)?;
+                (hex.len() == 32
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+                .then(|| Self(value.to_owned()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -53,6 +64,19 @@ id_type!(
     "An account that signs in: the operator's, a tenant root or a sub-account."
 );
 
+id_type!(GroupId, "grp_", "A group of accounts of one tenant.");
+id_type!(PolicyId, "pol_", "A policy document of one tenant.");
+id_type!(
+    ApiKeyId,
+    "ak_",
+    "An API key: the public half of `<id>.<secret>`."
+);
+id_type!(
+    RequestId,
+    "req_",
+    "One HTTP request, quoted in its response and its audit entry."
+);
+
 /// A secret for a person or a program: 32 random bytes, hex, behind `prefix`.
 pub(crate) fn secret(prefix: &str) -> String {
     format!("{prefix}{}", random_hex(32))
@@ -70,5 +94,9 @@ mod tests {
         assert_ne!(a, b);
         assert!(AccountId::generate().as_str().starts_with("acc_"));
         assert_eq!(secret("x_").len(), 2 + 64);
+        assert_eq!(TenantId::parse(a.as_str()), Some(a.clone()));
+        assert_eq!(TenantId::parse("tnt_00"), None);
+        assert!(AccountId::parse(&a.as_str().replace("tnt_", "acc_")).is_some());
+        assert_eq!(AccountId::parse(a.as_str()), None);
     }
 }

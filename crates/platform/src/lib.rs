@@ -3,13 +3,21 @@
 //! Layers, each depending only on the ones below it:
 //! - [`store`]: one SQL schema with versioned migrations, on SQLite (embedded default) or
 //!   PostgreSQL, chosen by the connection URL.
-//! - [`accounts`]: the domain — the operator, tenants, their root accounts, passwords (Argon2id)
-//!   and sessions (random tokens stored hashed, expiring, revocable). No HTTP here.
-//! - [`api`]: the REST surface under `/api/v1` (axum) and its OpenAPI document (utoipa).
+//! - The domain, no HTTP: [`accounts`] (the operator, tenants, root and sub-accounts, passwords
+//!   with Argon2id, sessions as random tokens stored hashed), [`policy`] (IAM documents and
+//!   their evaluation, pure), [`iam`] (groups, stored policies, authorization), [`apikeys`]
+//!   (scoped, expiring, hashed keys for business systems), [`audit`] (the append-only log).
+//! - [`api`]: the REST surface under `/api/v1` (axum) and its OpenAPI document (utoipa), with
+//!   the one route table that names each route's action.
 
 pub mod accounts;
 pub mod api;
+pub mod apikeys;
+pub mod audit;
+pub mod iam;
 pub mod ids;
+pub mod page;
+pub mod policy;
 pub mod store;
 
 pub use accounts::{AccountKind, AuthError, Platform, Principal};

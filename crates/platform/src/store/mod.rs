@@ -44,11 +44,18 @@ struct Migration {
 
 /// Every schema change, in order. A released migration never changes: the store refuses to
 /// open a database whose applied migration has another checksum.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts",
-    sql: include_str!("migrations/0001_accounts.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts",
+        sql: include_str!("migrations/0001_accounts.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "iam",
+        sql: include_str!("migrations/0002_iam.sql"),
+    },
+];
 
 /// A connection pool to the platform's database, migrated to this build's schema.
 #[derive(Clone)]

@@ -1,0 +1,514 @@
+//! The one table of routes and what each requires, and the guard every request passes: it
+//! finds the route's entry, authenticates the caller, lets the handler name the resource and
+//! ask [`Caller::authorize`], refuses a success that skipped authorization, and appends every
+//! write to the audit log.
+
+use super::ApiError;
+use crate::{
+    accounts::{AccountKind, AccountsError, Platform, Principal},
+    audit::NewAuditEntry,
+    ids::{RequestId, TenantId},
+    policy::Action,
+};
+use axum::{
+    extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State},
+    http::{HeaderValue, Method, StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without credentials (sign-in, health, the API's own description).
+    Public,
+    /// Any signed-in account on itself, unless one of its policies denies the action.
+    Own,
+    /// A tenant's accounts, as their policies allow (root: everything in its tenant).
+    Tenant,
+    /// The platform operator only.
+    Platform,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Own => "own",
+            Access::Tenant => "tenant",
+            Access::Platform => "platform",
+        }
+    }
+}
+
+/// One route: method, path (as the router and the OpenAPI document spell it), who may call
+/// it, and the action it performs (what policies allow or deny, and the audit log records).
+#[derive(Debug)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub action: Option<Action>,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    action: Action,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        access,
+        action: Some(action),
+    }
+}
+
+const fn public(method: &'static str, path: &'static str) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        access: Access::Public,
+        action: None,
+    }
+}
+
+use Access::{Own, Platform as Operator, Public, Tenant};
+use Action as A;
+
+/// Every route of the API. A route the router serves but this table lacks is refused with 500
+/// (fail closed); the OpenAPI document takes each operation's action and security from here.
+pub const ROUTES: &[RouteSpec] = &[
+    public("GET", "/health"),
+    public("GET", "/api/v1/openapi.json"),
+    public("GET", "/api/v1/actions"),
+    route("POST", "/api/v1/sessions", Public, A::SessionSignIn),
+    route("DELETE", "/api/v1/sessions/current", Own, A::SessionSignOut),
+    route("GET", "/api/v1/me", Own, A::AccountReadSelf),
+    route(
+        "POST",
+        "/api/v1/me/password",
+        Own,
+        A::AccountChangeOwnPassword,
+    ),
+    route("POST", "/api/v1/tenants", Operator, A::TenantCreate),
+    route("GET", "/api/v1/tenants", Operator, A::TenantList),
+    route("POST", "/api/v1/accounts", Tenant, A::AccountCreate),
+    route("GET", "/api/v1/accounts", Tenant, A::AccountList),
+    route("GET", "/api/v1/accounts/{name}", Tenant, A::AccountGet),
+    route(
+        "POST",
+        "/api/v1/accounts/{name}/disable",
+        Tenant,
+        A::AccountDisable,
+    ),
+    route(
+        "POST",
+        "/api/v1/accounts/{name}/enable",
+        Tenant,
+        A::AccountEnable,
+    ),
+    route(
+        "POST",
+        "/api/v1/accounts/{name}/password-reset",
+        Tenant,
+        A::AccountResetPassword,
+    ),
+    route(
+        "PUT",
+        "/api/v1/accounts/{name}/policies/{policy}",
+        Tenant,
+        A::PolicyAttach,
+    ),
+    route(
+        "DELETE",
+        "/api/v1/accounts/{name}/policies/{policy}",
+        Tenant,
+        A::PolicyDetach,
+    ),
+    route("POST", "/api/v1/groups", Tenant, A::GroupCreate),
+    route("GET", "/api/v1/groups", Tenant, A::GroupList),
+    route("GET", "/api/v1/groups/{name}", Tenant, A::GroupGet),
+    route("DELETE", "/api/v1/groups/{name}", Tenant, A::GroupDelete),
+    route(
+        "PUT",
+        "/api/v1/groups/{name}/members/{account}",
+        Tenant,
+        A::GroupAddMember,
+    ),
+    route(
+        "DELETE",
+        "/api/v1/groups/{name}/members/{account}",
+        Tenant,
+        A::GroupRemoveMember,
+    ),
+    route(
+        "PUT",
+        "/api/v1/groups/{name}/policies/{policy}",
+        Tenant,
+        A::PolicyAttach,
+    ),
+    route(
+        "DELETE",
+        "/api/v1/groups/{name}/policies/{policy}",
+        Tenant,
+        A::PolicyDetach,
+    ),
+    route("POST", "/api/v1/policies", Tenant, A::PolicyCreate),
+    route("GET", "/api/v1/policies", Tenant, A::PolicyList),
+    route("GET", "/api/v1/policies/{name}", Tenant, A::PolicyGet),
+    route("PUT", "/api/v1/policies/{name}", Tenant, A::PolicyUpdate),
+    route("DELETE", "/api/v1/policies/{name}", Tenant, A::PolicyDelete),
+    route("POST", "/api/v1/api-keys", Tenant, A::ApiKeyCreate),
+    route("GET", "/api/v1/api-keys", Tenant, A::ApiKeyList),
+    route("DELETE", "/api/v1/api-keys/{name}", Tenant, A::ApiKeyRevoke),
+    route("GET", "/api/v1/audit", Tenant, A::AuditQuery),
+    route("GET", "/api/v1/audit/export", Tenant, A::AuditExport),
+];
+
+/// The table's entry for a request.
+pub fn spec(method: &Method, path: &str) -> Option<&'static RouteSpec> {
+    ROUTES
+        .iter()
+        .find(|r| r.path == path && r.method == method.as_str())
+}
+
+/// What the guard and the handler share about one request.
+pub struct RequestContext {
+    pub request_id: RequestId,
+    pub spec: &'static RouteSpec,
+    pub source: String,
+    pub principal: Option<Principal>,
+    pub token: Option<String>,
+    record: Mutex<Record>,
+}
+
+#[derive(Default)]
+struct Record {
+    resource: Option<String>,
+    authorized: bool,
+    /// For calls without a principal (sign-in): who was named, and their tenant if it exists.
+    actor: Option<String>,
+    tenant: Option<TenantId>,
+}
+
+impl RequestContext {
+    fn record(&self) -> std::sync::MutexGuard<'_, Record> {
+        // A handler that panicked while holding the lock left nothing half-written worth
+        // refusing over: the record is plain data.
+        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Names who a public write acted as (sign-in), for the audit log.
+    pub fn note_actor(&self, actor: String, tenant: Option<TenantId>, resource: String) {
+        let mut record = self.record();
+        record.actor = Some(actor);
+        record.tenant = tenant;
+        record.resource = Some(resource);
+    }
+}
+
+/// The authenticated caller of a guarded route.
+pub struct Caller {
+    pub context: Arc<RequestContext>,
+}
+
+impl Caller {
+    pub fn principal(&self) -> &Principal {
+        // The guard builds a Caller only for requests it authenticated.
+        self.context
+            .principal
+            .as_ref()
+            .expect("guarded requests carry a principal")
+    }
+
+    /// The caller's tenant (guarded tenant routes never reach a handler for the operator).
+    pub fn tenant(&self) -> Result<&TenantId, ApiError> {
+        Ok(self.principal().tenant()?)
+    }
+
+    /// Checks that the caller may do this route's action on `resource` (`account/alice`),
+    /// and records the resource for the audit log.
+    pub async fn authorize(
+        &self,
+        platform: &Platform,
+        resource: impl Into<String>,
+    ) -> Result<(), ApiError> {
+        let resource = resource.into();
+        self.context.record().resource = Some(resource.clone());
+        let spec = self.context.spec;
+        let action = spec
+            .action
+            .ok_or_else(|| ApiError::internal("a public route asked for authorization"))?;
+        let principal = self.principal();
+        match spec.access {
+            Access::Tenant => platform.authorize(principal, action, &resource).await?,
+            Access::Own => {
+                platform
+                    .authorize_self(principal, action, &resource)
+                    .await?
+            }
+            Access::Platform => {
+                if principal.kind != AccountKind::Operator {
+                    return Err(AccountsError::OperatorOnly(action.description()).into());
+                }
+            }
+            Access::Public => {}
+        }
+        self.context.record().authorized = true;
+        Ok(())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let context = parts
+            .extensions
+            .get::<Arc<RequestContext>>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("request reached a handler without the guard"))?;
+        if context.principal.is_none() {
+            return Err(ApiError::internal("a public route asked for its caller"));
+        }
+        Ok(Caller { context })
+    }
+}
+
+/// The request's context, for public handlers that still record who they acted for.
+pub struct Context(pub Arc<RequestContext>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Context {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Arc<RequestContext>>()
+            .cloned()
+            .map(Context)
+            .ok_or_else(|| ApiError::internal("request reached a handler without the guard"))
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// The bearer token of a request, or why there is none.
+fn bearer(parts: &axum::http::HeaderMap) -> Result<String, ApiError> {
+    let value = parts
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            unauthorized(
+                "no credentials: send `Authorization: Bearer <token>` with the token POST /api/v1/sessions returned, or an API key",
+            )
+        })?
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not text"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    Ok(token.trim().to_owned())
+}
+
+async fn authenticate(platform: &Platform, token: &str) -> Result<Principal, ApiError> {
+    if token.starts_with(crate::ids::ApiKeyId::PREFIX) {
+        Ok(platform.authenticate_api_key(token).await?)
+    } else {
+        Ok(platform.authenticate(token).await?)
+    }
+}
+
+/// The middleware every request passes (see the module doc).
+pub async fn guard(
+    State(platform): State<Platform>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let request_id = RequestId::generate();
+    let Some(matched) = matched else {
+        // No route: the fallback answers 404.
+        return with_request_id(next.run(request).await, &request_id);
+    };
+    let method = request.method().clone();
+    let Some(spec) = spec(&method, matched.as_str()) else {
+        tracing::error!(%method, path = matched.as_str(), "route missing from the route table");
+        return with_request_id(
+            ApiError::internal("this route is not declared in the route table").into_response(),
+            &request_id,
+        );
+    };
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
+    let path = request.uri().path().to_owned();
+    let is_write = method != Method::GET && method != Method::HEAD;
+
+    let (principal, token) = if spec.access == Access::Public {
+        (None, None)
+    } else {
+        let authenticated = match bearer(request.headers()) {
+            Ok(token) => authenticate(&platform, &token).await.map(|p| (p, token)),
+            Err(e) => Err(e),
+        };
+        match authenticated {
+            Ok((principal, token)) => (Some(principal), Some(token)),
+            Err(error) => {
+                let response = error.into_response();
+                if is_write {
+                    let entry = NewAuditEntry {
+                        tenant: None,
+                        actor: "anonymous".into(),
+                        credential: "none".into(),
+                        action: spec.action.map_or("-", Action::as_str).to_owned(),
+                        resource: "-".into(),
+                        method: method.to_string(),
+                        path,
+                        source,
+                        request_id: request_id.to_string(),
+                        status: response.status().as_u16(),
+                    };
+                    append(&platform, &entry).await;
+                }
+                return with_request_id(response, &request_id);
+            }
+        }
+    };
+    // Route-level refusals no policy can lift.
+    if let Some(principal) = &principal {
+        let refusal = match spec.access {
+            Access::Tenant if principal.kind == AccountKind::Operator => {
+                Some(AccountsError::NotForOperator)
+            }
+            Access::Platform if principal.kind != AccountKind::Operator => Some(
+                AccountsError::OperatorOnly(spec.action.map_or("do this", Action::description)),
+            ),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            let response = ApiError::from(refusal).into_response();
+            if is_write {
+                let entry = audit_entry(
+                    spec,
+                    principal,
+                    &method,
+                    path,
+                    source,
+                    &request_id,
+                    "-",
+                    response.status(),
+                );
+                append(&platform, &entry).await;
+            }
+            return with_request_id(response, &request_id);
+        }
+    }
+
+    let context = Arc::new(RequestContext {
+        request_id: request_id.clone(),
+        spec,
+        source: source.clone(),
+        principal,
+        token,
+        record: Mutex::new(Record::default()),
+    });
+    request.extensions_mut().insert(context.clone());
+    let mut response = next.run(request).await;
+
+    let (resource, authorized, actor, tenant) = {
+        let record = context.record();
+        (
+            record.resource.clone(),
+            record.authorized,
+            record.actor.clone(),
+            record.tenant.clone(),
+        )
+    };
+    if spec.access != Access::Public && response.status().is_success() && !authorized {
+        // A handler that succeeded without asking is a bug; refuse rather than leak.
+        tracing::error!(%method, path = spec.path, "handler succeeded without authorizing");
+        response =
+            ApiError::internal("the request was not authorized by its handler").into_response();
+    }
+    if is_write {
+        let resource = resource.as_deref().unwrap_or("-");
+        let entry = match &context.principal {
+            Some(principal) => audit_entry(
+                spec,
+                principal,
+                &method,
+                path,
+                source,
+                &request_id,
+                resource,
+                response.status(),
+            ),
+            None => NewAuditEntry {
+                tenant,
+                actor: actor.unwrap_or_else(|| "anonymous".into()),
+                credential: "none".into(),
+                action: spec.action.map_or("-", Action::as_str).to_owned(),
+                resource: resource.to_owned(),
+                method: method.to_string(),
+                path,
+                source,
+                request_id: request_id.to_string(),
+                status: response.status().as_u16(),
+            },
+        };
+        append(&platform, &entry).await;
+    }
+    with_request_id(response, &request_id)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit_entry(
+    spec: &RouteSpec,
+    principal: &Principal,
+    method: &Method,
+    path: String,
+    source: String,
+    request_id: &RequestId,
+    resource: &str,
+    status: StatusCode,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        tenant: principal.tenant_id.clone(),
+        actor: principal.actor(),
+        credential: principal
+            .api_key
+            .as_ref()
+            .map_or_else(|| "session".to_owned(), |k| format!("apikey:{}", k.id)),
+        action: spec.action.map_or("-", Action::as_str).to_owned(),
+        resource: resource.to_owned(),
+        method: method.to_string(),
+        path,
+        source,
+        request_id: request_id.to_string(),
+        status: status.as_u16(),
+    }
+}
+
+/// Appends an entry; if the store refuses, the entry goes to the log in full instead, so the
+/// act is never unrecorded (the entry holds no secrets).
+async fn append(platform: &Platform, entry: &NewAuditEntry) {
+    if let Err(e) = platform.append_audit(entry).await {
+        tracing::error!(error = %e, ?entry, "audit entry could not be stored");
+    }
+}
+
+fn with_request_id(mut response: Response, request_id: &RequestId) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
