@@ -2,7 +2,7 @@
 //! document and `/health` — on SQLite under the data directory or on PostgreSQL.
 
 use anyhow::Context;
-use ricaas_platform::{Platform, Store, accounts::InitialCredentials};
+use ricaas_platform::{MasterKey, Platform, Store, accounts::InitialCredentials};
 use std::{
     io::Write,
     net::SocketAddr,
@@ -24,6 +24,10 @@ pub struct PlatformArgs {
     database_url: Option<String>,
 }
 
+/// Name of the file holding the master key that seals second-factor seeds and keystore data
+/// keys (mode 0600, created at first start) unless `RICAAS_MASTER_KEY` carries it.
+pub const MASTER_KEY_FILE: &str = "master.key";
+
 /// Name of the file the first operator credentials are written to, once, mode 0600.
 pub const OPERATOR_CREDENTIALS_FILE: &str = "operator-credentials.json";
 
@@ -36,7 +40,9 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
     let store = Store::open(&url)
         .await
         .with_context(|| format!("opening the platform store at {}", redact(&url)))?;
-    let platform = Platform::new(store);
+    let master_key = MasterKey::load_or_create(&args.data_dir.join(MASTER_KEY_FILE))
+        .context("loading the platform's master key")?;
+    let platform = Platform::new(store, master_key);
     if !platform.has_operator().await? {
         let credentials = Platform::operator_credentials("admin")?;
         let path = args.data_dir.join(OPERATOR_CREDENTIALS_FILE);

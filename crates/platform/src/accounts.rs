@@ -9,16 +9,26 @@ use crate::{
     policy::PolicyDocument,
     store::{Store, StoreError, now_ms},
 };
+use crate::{mfa::Clock, seal::MasterKey};
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
 use sha2::{Digest, Sha256};
 
-/// How long a session token stays valid after sign-in.
-pub const SESSION_LIFETIME_MS: i64 = 8 * 60 * 60 * 1000;
+/// How long an access token stays valid; refreshing gives a new one.
+pub const SESSION_LIFETIME_MS: i64 = 30 * 60 * 1000;
+/// How long a sign-in lasts at most, however often it is refreshed.
+pub const REFRESH_LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
 /// Session tokens start with this, so a leaked one is recognisable (and scannable) as ours.
 pub const SESSION_TOKEN_PREFIX: &str = "rcs_";
+/// Refresh tokens start with this.
+pub const REFRESH_TOKEN_PREFIX: &str = "rcr_";
+/// Failed sign-ins to one account name within [`FAILURE_WINDOW_MS`] that lock it, and for how
+/// long.
+pub const MAX_FAILED_SIGN_INS: i64 = 5;
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
 /// Shortest password the platform accepts.
 pub const MIN_PASSWORD_LEN: usize = 12;
 
@@ -72,6 +82,38 @@ pub struct Principal {
     #[serde(skip)]
     #[schema(ignore)]
     pub(crate) scope: Option<PolicyDocument>,
+    /// Whether the account has a second factor (TOTP) enrolled.
+    pub mfa_enabled: bool,
+    /// Whether this session's sign-in was made with a second factor.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub(crate) session_mfa: bool,
+    /// What the caller's tenant demands of sessions.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub(crate) tenant_settings: TenantSettings,
+}
+
+/// What a tenant demands of its accounts' sessions (API keys are bounded by their scope
+/// instead: a business system has no phone).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Sessions of accounts without a second factor may only enrol one (and sign out).
+    pub mfa_for_login: bool,
+    /// Sensitive actions (policy and account changes, API keys, key use) need a current code
+    /// in the `X-RiCaaS-OTP` header.
+    pub mfa_for_sensitive: bool,
 }
 
 /// An API key as its caller is shown it.
@@ -143,12 +185,17 @@ pub struct InitialCredentials {
     pub password: String,
 }
 
-/// A signed-in session: the token is shown once, here, and never stored.
+/// A signed-in session: the tokens are shown once, here, and never stored.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Session {
+    /// `Authorization: Bearer <token>`; short-lived.
     pub token: String,
     /// Unix milliseconds.
     pub expires_at: i64,
+    /// Exchanged once, at POST /api/v1/sessions/refresh, for a new pair.
+    pub refresh_token: String,
+    /// When the sign-in ends however often it is refreshed (Unix milliseconds).
+    pub refresh_expires_at: i64,
     pub account: Principal,
 }
 
@@ -170,6 +217,26 @@ pub enum AuthError {
     KeyRevoked,
     #[error("the API key has expired: create a new one")]
     KeyExpired,
+    #[error(
+        "this account signs in with a one-time code too: send the code from your authenticator as `otp`"
+    )]
+    OtpRequired,
+    #[error(
+        "the one-time code is wrong or was already used: enter the current code from your authenticator"
+    )]
+    BadOtp,
+    #[error("this account has no second factor: enrol one with POST /api/v1/me/mfa")]
+    MfaNotEnrolled,
+    #[error(
+        "too many failed sign-ins: this account name is locked for {minutes} more minute(s); the tenant's root account can unlock it"
+    )]
+    Locked { minutes: i64 },
+    #[error(
+        "this refresh token was already used, so it may have been stolen: every token of this sign-in is ended; sign in again"
+    )]
+    RefreshReused,
+    #[error("the sign-in has ended (refresh tokens last 12 hours): sign in again")]
+    RefreshExpired,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,25 +332,30 @@ pub(crate) fn exists_or(e: sqlx::Error, what: &'static str, name: &str) -> Accou
     }
 }
 
-/// The accounts domain over a [`Store`].
+/// The accounts domain over a [`Store`], with the master key that seals what it must read
+/// back and the clock one-time codes are checked against.
 #[derive(Clone)]
 pub struct Platform {
     store: Store,
+    master_key: MasterKey,
+    clock: Clock,
 }
 
-/// A session joined with its account: expires_at, revoked_at, then the account's id, tenant
-/// id, name, kind, disabled_at and tenant name.
+/// A session's account: id, tenant id, name, kind, disabled_at, tenant name, mfa_enabled_at,
+/// and the tenant's two MFA settings (NULL for the operator).
 type SessionRow = (
-    i64,
-    Option<i64>,
     String,
     Option<String>,
     String,
     String,
     Option<i64>,
     Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
 );
 
+/// An account for sign-in: as [`SessionRow`] with the password hash after the kind.
 type AccountRow = (
     String,
     Option<String>,
@@ -292,11 +364,32 @@ type AccountRow = (
     String,
     Option<i64>,
     Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
 );
 
 impl Platform {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, master_key: MasterKey) -> Self {
+        Self {
+            store,
+            master_key,
+            clock: Clock::default(),
+        }
+    }
+
+    /// The same platform checking one-time codes against `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub(crate) fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn store(&self) -> &Store {
@@ -468,15 +561,103 @@ impl Platform {
         Ok(id)
     }
 
-    /// Signs in: `tenant` names the tenant (none for the operator). Returns a new session.
+    /// Signs in: `tenant` names the tenant (none for the operator); `otp` is the current code
+    /// of an account with a second factor. Five failures within 15 minutes lock the name for
+    /// 15 minutes, whether or not an account has it. Returns a new session.
     pub async fn login(
         &self,
         tenant: Option<&str>,
         name: &str,
         password: &str,
+        otp: Option<&str>,
     ) -> Result<Session, AccountsError> {
+        let key = format!("{}/{name}", tenant.unwrap_or(""));
+        let now = now_ms();
+        let locked: Option<(i64,)> =
+            sqlx::query_as("SELECT locked_until FROM login_failures WHERE login_key = $1")
+                .bind(&key)
+                .fetch_optional(self.store.pool())
+                .await?;
+        if let Some((until,)) = locked
+            && until > now
+        {
+            return Err(AuthError::Locked {
+                minutes: (until - now + 59_999) / 60_000,
+            }
+            .into());
+        }
+        match self.check_sign_in(tenant, name, password, otp).await {
+            Ok(account) => {
+                sqlx::query("DELETE FROM login_failures WHERE login_key = $1")
+                    .bind(&key)
+                    .execute(self.store.pool())
+                    .await?;
+                let verified = account.mfa_enabled;
+                self.start_session(account, verified).await
+            }
+            Err(AccountsError::Auth(reason @ (AuthError::BadCredentials | AuthError::BadOtp))) => {
+                let locked = self.note_failed_sign_in(&key, now).await?;
+                Err(locked.unwrap_or(reason).into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts a failed sign-in of `key`; returns the lock if this failure reached the count.
+    async fn note_failed_sign_in(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<AuthError>, AccountsError> {
+        sqlx::query(
+            "INSERT INTO login_failures (login_key, failures, last_failure, locked_until) \
+             VALUES ($1, 1, $2, 0) ON CONFLICT (login_key) DO UPDATE SET \
+             failures = CASE WHEN login_failures.last_failure < $3 THEN 1 \
+                 ELSE login_failures.failures + 1 END, last_failure = $2",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(now - FAILURE_WINDOW_MS)
+        .execute(self.store.pool())
+        .await?;
+        let locked = sqlx::query(
+            "UPDATE login_failures SET locked_until = $1, failures = 0 \
+             WHERE login_key = $2 AND failures >= $3",
+        )
+        .bind(now + LOCKOUT_MS)
+        .bind(key)
+        .bind(MAX_FAILED_SIGN_INS)
+        .execute(self.store.pool())
+        .await?;
+        Ok((locked.rows_affected() > 0).then(|| {
+            tracing::warn!(login = key, "sign-in locked after repeated failures");
+            AuthError::Locked {
+                minutes: LOCKOUT_MS / 60_000,
+            }
+        }))
+    }
+
+    /// Lifts the lock on an account name of `tenant` (the account need not exist).
+    pub async fn unlock(&self, tenant_name: &str, name: &str) -> Result<(), AccountsError> {
+        sqlx::query("DELETE FROM login_failures WHERE login_key = $1")
+            .bind(format!("{tenant_name}/{name}"))
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The account `tenant`/`name` if `password` (and `otp`, if it has a second factor) are
+    /// right.
+    async fn check_sign_in(
+        &self,
+        tenant: Option<&str>,
+        name: &str,
+        password: &str,
+        otp: Option<&str>,
+    ) -> Result<Principal, AccountsError> {
         const SELECT: &str = "SELECT a.id, a.tenant_id, a.name, a.kind, a.password_hash, \
-             a.disabled_at, t.name FROM accounts a LEFT JOIN tenants t ON t.id = a.tenant_id";
+             a.disabled_at, t.name, a.mfa_enabled_at, t.mfa_for_login, t.mfa_for_sensitive \
+             FROM accounts a LEFT JOIN tenants t ON t.id = a.tenant_id";
         let row: Option<AccountRow> = match tenant {
             Some(tenant) => {
                 sqlx::query_as(&format!("{SELECT} WHERE t.name = $1 AND a.name = $2"))
@@ -494,7 +675,19 @@ impl Platform {
                 .await?
             }
         };
-        let Some((id, tenant_id, name, kind, password_hash, disabled_at, tenant_name)) = row else {
+        let Some((
+            id,
+            tenant_id,
+            name,
+            kind,
+            password_hash,
+            disabled_at,
+            tenant_name,
+            mfa_enabled_at,
+            mfa_for_login,
+            mfa_for_sensitive,
+        )) = row
+        else {
             // Same work as a wrong password, then the same answer.
             let _ = verify_password(password, dummy_hash());
             return Err(AuthError::BadCredentials.into());
@@ -511,25 +704,136 @@ impl Platform {
             tenant_name,
             api_key: None,
             scope: None,
+            mfa_enabled: mfa_enabled_at.is_some(),
+            session_mfa: false,
+            tenant_settings: TenantSettings {
+                mfa_for_login: mfa_for_login == Some(1),
+                mfa_for_sensitive: mfa_for_sensitive == Some(1),
+            },
         };
-        let token = ids::secret(SESSION_TOKEN_PREFIX);
+        if account.mfa_enabled {
+            let code = otp.ok_or(AuthError::OtpRequired)?;
+            self.verify_code(&account.account_id, code, true).await?;
+        }
+        Ok(account)
+    }
+
+    /// A new session (family) for `account`.
+    async fn start_session(
+        &self,
+        mut account: Principal,
+        mfa_verified: bool,
+    ) -> Result<Session, AccountsError> {
+        account.session_mfa = mfa_verified;
         let now = now_ms();
-        let expires_at = now + SESSION_LIFETIME_MS;
+        let family = ids::secret("")[..32].to_owned();
+        self.issue_tokens(account, &family, now + REFRESH_LIFETIME_MS, None)
+            .await
+    }
+
+    /// Stores a new token pair in `family`, retiring `replacing` (a refresh) in the same
+    /// transaction; a pair retired meanwhile by a racing refresh counts as reuse.
+    async fn issue_tokens(
+        &self,
+        account: Principal,
+        family: &str,
+        refresh_expires_at: i64,
+        replacing: Option<&str>,
+    ) -> Result<Session, AccountsError> {
+        let token = ids::secret(SESSION_TOKEN_PREFIX);
+        let refresh_token = ids::secret(REFRESH_TOKEN_PREFIX);
+        let now = now_ms();
+        let expires_at = (now + SESSION_LIFETIME_MS).min(refresh_expires_at);
+        let mut tx = self.store.pool().begin().await?;
+        if let Some(old) = replacing {
+            let retired = sqlx::query(
+                "UPDATE sessions SET rotated_at = $1, revoked_at = COALESCE(revoked_at, $1) \
+                 WHERE token_hash = $2 AND rotated_at IS NULL",
+            )
+            .bind(now)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+            if retired.rows_affected() != 1 {
+                return Err(AuthError::RefreshReused.into());
+            }
+        }
         sqlx::query(
-            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, family, \
+             refresh_hash, refresh_expires_at, mfa_verified) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(token_hash(&token))
         .bind(account.account_id.as_str())
         .bind(now)
         .bind(expires_at)
-        .execute(self.store.pool())
+        .bind(family)
+        .bind(token_hash(&refresh_token))
+        .bind(refresh_expires_at)
+        .bind(i64::from(account.session_mfa))
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(Session {
             token,
             expires_at,
+            refresh_token,
+            refresh_expires_at,
             account,
         })
+    }
+
+    /// Exchanges a refresh token for a new pair. A refresh token works once: presented again
+    /// it ends every token of its sign-in (it was copied).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Session, AccountsError> {
+        if !refresh_token.starts_with(REFRESH_TOKEN_PREFIX) {
+            return Err(AuthError::InvalidToken.into());
+        }
+        /// The replaced session's token hash, family, end, rotation, revocation, MFA flag.
+        type RefreshRow = (String, String, i64, Option<i64>, Option<i64>, i64);
+        let row: Option<RefreshRow> = sqlx::query_as(
+            "SELECT token_hash, family, refresh_expires_at, rotated_at, revoked_at, mfa_verified \
+             FROM sessions WHERE refresh_hash = $1",
+        )
+        .bind(token_hash(refresh_token))
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some((old, family, refresh_expires_at, rotated_at, revoked_at, mfa_verified)) = row
+        else {
+            return Err(AuthError::InvalidToken.into());
+        };
+        if rotated_at.is_some() {
+            self.end_family(&family).await?;
+            tracing::warn!("a refresh token was used twice; its sign-in was ended");
+            return Err(AuthError::RefreshReused.into());
+        }
+        if revoked_at.is_some() {
+            return Err(AuthError::Revoked.into());
+        }
+        if refresh_expires_at <= now_ms() {
+            return Err(AuthError::RefreshExpired.into());
+        }
+        let mut account = self.session_principal(&old).await?;
+        account.session_mfa = mfa_verified == 1;
+        match self
+            .issue_tokens(account, &family, refresh_expires_at, Some(&old))
+            .await
+        {
+            Err(AccountsError::Auth(AuthError::RefreshReused)) => {
+                self.end_family(&family).await?;
+                Err(AuthError::RefreshReused.into())
+            }
+            other => other,
+        }
+    }
+
+    async fn end_family(&self, family: &str) -> Result<(), AccountsError> {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(family)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
     }
 
     /// The account a session token belongs to, if the session is valid now.
@@ -537,17 +841,14 @@ impl Platform {
         if !token.starts_with(SESSION_TOKEN_PREFIX) {
             return Err(AuthError::InvalidToken.into());
         }
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT s.expires_at, s.revoked_at, a.id, a.tenant_id, a.name, a.kind, \
-                 a.disabled_at, t.name FROM sessions s JOIN accounts a ON a.id = s.account_id \
-                 LEFT JOIN tenants t ON t.id = a.tenant_id WHERE s.token_hash = $1",
+        let hash = token_hash(token);
+        let row: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT expires_at, revoked_at, mfa_verified FROM sessions WHERE token_hash = $1",
         )
-        .bind(token_hash(token))
+        .bind(&hash)
         .fetch_optional(self.store.pool())
         .await?;
-        let Some((expires_at, revoked_at, id, tenant_id, name, kind, disabled_at, tenant_name)) =
-            row
-        else {
+        let Some((expires_at, revoked_at, mfa_verified)) = row else {
             return Err(AuthError::InvalidToken.into());
         };
         if revoked_at.is_some() {
@@ -556,6 +857,36 @@ impl Platform {
         if expires_at <= now_ms() {
             return Err(AuthError::Expired.into());
         }
+        let mut principal = self.session_principal(&hash).await?;
+        principal.session_mfa = mfa_verified == 1;
+        Ok(principal)
+    }
+
+    /// The (enabled) account of the session whose token hashes to `hash`.
+    async fn session_principal(&self, hash: &str) -> Result<Principal, AccountsError> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT a.id, a.tenant_id, a.name, a.kind, a.disabled_at, t.name, a.mfa_enabled_at, \
+             t.mfa_for_login, t.mfa_for_sensitive FROM sessions s \
+             JOIN accounts a ON a.id = s.account_id \
+             LEFT JOIN tenants t ON t.id = a.tenant_id WHERE s.token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some((
+            id,
+            tenant_id,
+            name,
+            kind,
+            disabled_at,
+            tenant_name,
+            mfa_enabled_at,
+            mfa_for_login,
+            mfa_for_sensitive,
+        )) = row
+        else {
+            return Err(AuthError::InvalidToken.into());
+        };
         if disabled_at.is_some() {
             return Err(AuthError::Disabled.into());
         }
@@ -567,7 +898,51 @@ impl Platform {
             tenant_name,
             api_key: None,
             scope: None,
+            mfa_enabled: mfa_enabled_at.is_some(),
+            session_mfa: false,
+            tenant_settings: TenantSettings {
+                mfa_for_login: mfa_for_login == Some(1),
+                mfa_for_sensitive: mfa_for_sensitive == Some(1),
+            },
         })
+    }
+
+    /// What `tenant` demands of its sessions.
+    pub async fn tenant_settings(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<TenantSettings, AccountsError> {
+        let (mfa_for_login, mfa_for_sensitive): (i64, i64) =
+            sqlx::query_as("SELECT mfa_for_login, mfa_for_sensitive FROM tenants WHERE id = $1")
+                .bind(tenant.as_str())
+                .fetch_one(self.store.pool())
+                .await?;
+        Ok(TenantSettings {
+            mfa_for_login: mfa_for_login == 1,
+            mfa_for_sensitive: mfa_for_sensitive == 1,
+        })
+    }
+
+    /// Changes what the caller's tenant demands. Demanding a second factor is refused while
+    /// the caller has none, so no one locks themselves out.
+    pub async fn update_tenant_settings(
+        &self,
+        caller: &Principal,
+        settings: TenantSettings,
+    ) -> Result<TenantSettings, AccountsError> {
+        let tenant = caller.tenant()?;
+        if (settings.mfa_for_login || settings.mfa_for_sensitive) && !caller.mfa_enabled {
+            return Err(AccountsError::Invalid(
+                "enrol a second factor on your own account first (POST /api/v1/me/mfa), so that you can still act once it is required".into(),
+            ));
+        }
+        sqlx::query("UPDATE tenants SET mfa_for_login = $1, mfa_for_sensitive = $2 WHERE id = $3")
+            .bind(i64::from(settings.mfa_for_login))
+            .bind(i64::from(settings.mfa_for_sensitive))
+            .bind(tenant.as_str())
+            .execute(self.store.pool())
+            .await?;
+        self.tenant_settings(tenant).await
     }
 
     /// Creates a sub-account of `tenant`; without a password, one is generated and returned.
@@ -760,16 +1135,27 @@ impl Platform {
         })
     }
 
-    /// Ends the session of `token` (signing out). Ending an ended session is harmless.
+    /// Ends the sign-in `token` belongs to (signing out): every token of its family stops
+    /// working. Ending an ended session is harmless.
     pub async fn logout(&self, token: &str) -> Result<(), AccountsError> {
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(token_hash(token))
-        .execute(self.store.pool())
-        .await?;
-        Ok(())
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT family FROM sessions WHERE token_hash = $1")
+                .bind(token_hash(token))
+                .fetch_optional(self.store.pool())
+                .await?;
+        match row {
+            Some((Some(family),)) => self.end_family(&family).await,
+            _ => {
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+                )
+                .bind(now_ms())
+                .bind(token_hash(token))
+                .execute(self.store.pool())
+                .await?;
+                Ok(())
+            }
+        }
     }
 }
 

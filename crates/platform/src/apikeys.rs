@@ -255,6 +255,9 @@ impl Platform {
                 serde_json::from_str(&scope)
                     .map_err(|e| AccountsError::Corrupt(format!("stored API key scope: {e}")))?,
             ),
+            mfa_enabled: false,
+            session_mfa: false,
+            tenant_settings: Default::default(),
         })
     }
 }

@@ -16,10 +16,13 @@ pub mod apikeys;
 pub mod audit;
 pub mod iam;
 pub mod ids;
+pub mod mfa;
 pub mod page;
 pub mod policy;
+pub mod seal;
 pub mod store;
 
 pub use accounts::{AccountKind, AuthError, Platform, Principal};
 pub use api::{router, serve};
+pub use seal::MasterKey;
 pub use store::{Store, StoreError};

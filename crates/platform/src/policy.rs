@@ -35,7 +35,10 @@ macro_rules! actions {
 
 actions! {
     SessionSignIn => "session:SignIn", "Sign in with a password (public).";
+    SessionRefresh => "session:Refresh", "Exchange a refresh token for new tokens (public).";
     SessionSignOut => "session:SignOut", "End one's own session.";
+    AccountEnrollMfa => "account:EnrollMfa", "Enrol and confirm one's own second factor.";
+    AccountDisableMfa => "account:DisableMfa", "Turn off one's own second factor.";
     AccountReadSelf => "account:ReadSelf", "Read one's own account.";
     AccountChangeOwnPassword => "account:ChangeOwnPassword", "Change one's own password.";
     TenantCreate => "tenant:Create", "Create a tenant and its root account (operator).";
@@ -46,6 +49,10 @@ actions! {
     AccountDisable => "account:Disable", "Disable an account and end its sessions.";
     AccountEnable => "account:Enable", "Enable a disabled account.";
     AccountResetPassword => "account:ResetPassword", "Give a sub-account a new generated password.";
+    AccountResetMfa => "account:ResetMfa", "Clear a sub-account's second factor.";
+    AccountUnlock => "account:Unlock", "Lift the sign-in lock of an account name.";
+    TenantGetSettings => "tenant:GetSettings", "Read the tenant's security settings.";
+    TenantUpdateSettings => "tenant:UpdateSettings", "Change the tenant's security settings.";
     GroupCreate => "group:Create", "Create a group.";
     GroupList => "group:List", "List groups.";
     GroupGet => "group:Get", "Read a group, its members and policies.";
@@ -66,6 +73,36 @@ actions! {
     AuditExport => "audit:Export", "Export the tenant's audit log as JSON or CSV.";
 }
 
+impl Action {
+    /// Actions a tenant may protect with a second factor (`mfa_for_sensitive`): changes to
+    /// who may do what, to accounts, to credentials, and (later) every use of a key.
+    pub fn is_sensitive(self) -> bool {
+        use Action::*;
+        matches!(
+            self,
+            AccountChangeOwnPassword
+                | AccountDisableMfa
+                | AccountCreate
+                | AccountDisable
+                | AccountEnable
+                | AccountResetPassword
+                | AccountResetMfa
+                | AccountUnlock
+                | TenantUpdateSettings
+                | GroupDelete
+                | GroupAddMember
+                | GroupRemoveMember
+                | PolicyCreate
+                | PolicyUpdate
+                | PolicyDelete
+                | PolicyAttach
+                | PolicyDetach
+                | ApiKeyCreate
+                | ApiKeyRevoke
+        )
+    }
+}
+
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -73,7 +110,7 @@ impl std::fmt::Display for Action {
 }
 
 /// The kinds of resource a policy can name, as `<kind>/<name>`.
-pub const RESOURCE_KINDS: &[&str] = &["account", "group", "policy", "apikey", "audit"];
+pub const RESOURCE_KINDS: &[&str] = &["account", "group", "policy", "apikey", "audit", "tenant"];
 
 /// Limits that keep a document readable and its evaluation cheap.
 pub const MAX_STATEMENTS: usize = 50;

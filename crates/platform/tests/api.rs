@@ -8,6 +8,8 @@ use std::time::Duration;
 /// A platform served on a free loopback port from its own runtime thread, stopped on drop.
 struct Served {
     base: String,
+    /// The clock one-time codes are checked against: tests step it instead of waiting.
+    clock: ricaas_platform::mfa::Clock,
     /// The store's URL, for tests that must change what no API can (the clock's effects).
     url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -19,9 +21,11 @@ struct Served {
 impl Served {
     fn start(url: &str, dir: Option<tempfile::TempDir>) -> Served {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let clock = ricaas_platform::mfa::Clock::default();
         let (platform, listener, operator) = runtime.block_on(async {
             let store = Store::open(url).await.expect("store opens");
-            let platform = Platform::new(store);
+            let platform = Platform::new(store, ricaas_platform::MasterKey::generate())
+                .with_clock(clock.clone());
             let operator = platform.create_operator("admin").await.expect("operator");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -39,6 +43,7 @@ impl Served {
         });
         Served {
             base,
+            clock,
             url: url.to_owned(),
             stop: Some(stop),
             thread: Some(thread),
@@ -90,6 +95,7 @@ impl Served {
                 .into(),
             base: self.base.clone(),
             token: None,
+            otp: None,
         }
     }
 }
@@ -117,6 +123,8 @@ struct Client {
     agent: ureq::Agent,
     base: String,
     token: Option<String>,
+    /// Sent as `X-RiCaaS-OTP` when set.
+    otp: Option<String>,
 }
 
 impl Client {
@@ -147,6 +155,10 @@ impl Client {
             .header("content-type", "application/json");
         let request = match &self.token {
             Some(token) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        };
+        let request = match &self.otp {
+            Some(otp) => request.header("x-ricaas-otp", otp),
             None => request,
         };
         let mut response = self
@@ -193,6 +205,8 @@ fn message(body: &Value) -> &str {
 
 #[path = "api/iam.rs"]
 mod iam;
+#[path = "api/sessions.rs"]
+mod sessions;
 
 /// Sign in as the operator, create a tenant, sign in as its root, read and sign out.
 fn accounts_and_sessions(served: &Served) {
@@ -397,14 +411,15 @@ fn sqlite_store_reopens_with_its_data() {
     let url = Store::sqlite_url(&dir.path().join("platform.db"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let platform = Platform::new(Store::open(&url).await.expect("opens"));
+        let key = ricaas_platform::MasterKey::generate();
+        let platform = Platform::new(Store::open(&url).await.expect("opens"), key.clone());
         let operator = platform.create_operator("admin").await.expect("operator");
         drop(platform);
-        let reopened = Platform::new(Store::open(&url).await.expect("reopens"));
+        let reopened = Platform::new(Store::open(&url).await.expect("reopens"), key);
         assert!(reopened.has_operator().await.expect("reads"));
-        assert_eq!(reopened.store().schema_version().await.expect("version"), 2);
+        assert_eq!(reopened.store().schema_version().await.expect("version"), 3);
         reopened
-            .login(None, "admin", &operator.password)
+            .login(None, "admin", &operator.password, None)
             .await
             .expect("the operator still signs in");
     });
@@ -412,18 +427,18 @@ fn sqlite_store_reopens_with_its_data() {
 
 /// One test per backend for each suite of `iam`.
 macro_rules! on_both_stores {
-    ($($suite:ident),* $(,)?) => {
+    ($($module:ident :: $suite:ident),* $(,)?) => {
         mod sqlite {
             $(#[test]
             fn $suite() {
-                super::iam::$suite(&super::Served::sqlite());
+                super::$module::$suite(&super::Served::sqlite());
             })*
         }
         mod postgres {
             $(#[test]
             fn $suite() {
                 if let Some(served) = super::Served::postgres() {
-                    super::iam::$suite(&served);
+                    super::$module::$suite(&served);
                 }
             })*
         }
@@ -431,10 +446,13 @@ macro_rules! on_both_stores {
 }
 
 on_both_stores!(
-    every_operation_declares_its_action,
-    every_operation_needs_its_permission,
-    groups_wildcards_and_denies,
-    api_keys,
-    tenants_cannot_see_each_other,
-    audit_log,
+    iam::every_operation_declares_its_action,
+    iam::every_operation_needs_its_permission,
+    iam::groups_wildcards_and_denies,
+    iam::api_keys,
+    iam::tenants_cannot_see_each_other,
+    iam::audit_log,
+    sessions::second_factor,
+    sessions::lockout_and_throttle,
+    sessions::refresh_rotation,
 );

@@ -5,6 +5,7 @@
 //! says what to do.
 
 mod iam;
+mod mfa;
 pub mod routes;
 
 use crate::accounts::{AccountsError, InitialCredentials, Platform, Principal, Session, Tenant};
@@ -195,6 +196,14 @@ pub struct LoginRequest {
     /// The account's name (a tenant's root account is `root`).
     pub name: String,
     pub password: String,
+    /// The current code from the authenticator, for an account with a second factor.
+    pub otp: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -265,8 +274,24 @@ async fn login(
         format!("account/{}", request.name),
     );
     let session = platform
-        .login(request.tenant.as_deref(), &request.name, &request.password)
+        .login(
+            request.tenant.as_deref(),
+            &request.name,
+            &request.password,
+            request.otp.as_deref(),
+        )
         .await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Exchange a refresh token (usable once) for a new token pair.
+#[utoipa::path(post, path = "/api/v1/sessions/refresh", tag = "sessions", request_body = RefreshRequest,
+    responses((status = 201, body = Session), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+async fn refresh(
+    State(platform): State<Platform>,
+    Body(request): Body<RefreshRequest>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let session = platform.refresh(&request.refresh_token).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
@@ -451,7 +476,9 @@ impl utoipa::Modify for RouteTable {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "RiCaaS platform API", description = "The management plane of RiCaaS: tenants, accounts, groups, policies, API keys and the audit log."),
-    paths(health, actions, login, logout, me, change_password, create_tenant, list_tenants,
+    paths(health, actions, login, refresh, logout, me, change_password, create_tenant, list_tenants,
+        mfa::enroll, mfa::confirm, mfa::disable, mfa::reset_mfa, mfa::unlock, mfa::get_settings,
+        mfa::update_settings,
         iam::create_account, iam::list_accounts, iam::get_account, iam::disable_account,
         iam::enable_account, iam::reset_password, iam::attach_account_policy,
         iam::detach_account_policy, iam::create_group, iam::list_groups, iam::get_group,
@@ -483,9 +510,19 @@ pub fn router(platform: Platform) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/actions", get(actions))
         .route("/api/v1/sessions", post(login))
+        .route("/api/v1/sessions/refresh", post(refresh))
         .route("/api/v1/sessions/current", delete(logout))
         .route("/api/v1/me", get(me))
         .route("/api/v1/me/password", post(change_password))
+        .route("/api/v1/me/mfa", post(mfa::enroll))
+        .route("/api/v1/me/mfa/confirm", post(mfa::confirm))
+        .route("/api/v1/me/mfa/disable", post(mfa::disable))
+        .route("/api/v1/accounts/{name}/mfa-reset", post(mfa::reset_mfa))
+        .route("/api/v1/accounts/{name}/unlock", post(mfa::unlock))
+        .route(
+            "/api/v1/tenant/settings",
+            get(mfa::get_settings).put(mfa::update_settings),
+        )
         .route("/api/v1/tenants", post(create_tenant).get(list_tenants))
         .route(
             "/api/v1/accounts",
@@ -540,7 +577,10 @@ pub fn router(platform: Platform) -> Router {
         .route("/api/v1/audit/export", get(iam::export_audit))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
-            platform.clone(),
+            routes::GuardState {
+                platform: platform.clone(),
+                throttle: Default::default(),
+            },
             routes::guard,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -88,6 +88,39 @@ pub const ROUTES: &[RouteSpec] = &[
     public("GET", "/api/v1/openapi.json"),
     public("GET", "/api/v1/actions"),
     route("POST", "/api/v1/sessions", Public, A::SessionSignIn),
+    route(
+        "POST",
+        "/api/v1/sessions/refresh",
+        Public,
+        A::SessionRefresh,
+    ),
+    route("POST", "/api/v1/me/mfa", Own, A::AccountEnrollMfa),
+    route("POST", "/api/v1/me/mfa/confirm", Own, A::AccountEnrollMfa),
+    route("POST", "/api/v1/me/mfa/disable", Own, A::AccountDisableMfa),
+    route(
+        "POST",
+        "/api/v1/accounts/{name}/mfa-reset",
+        Tenant,
+        A::AccountResetMfa,
+    ),
+    route(
+        "POST",
+        "/api/v1/accounts/{name}/unlock",
+        Tenant,
+        A::AccountUnlock,
+    ),
+    route(
+        "GET",
+        "/api/v1/tenant/settings",
+        Tenant,
+        A::TenantGetSettings,
+    ),
+    route(
+        "PUT",
+        "/api/v1/tenant/settings",
+        Tenant,
+        A::TenantUpdateSettings,
+    ),
     route("DELETE", "/api/v1/sessions/current", Own, A::SessionSignOut),
     route("GET", "/api/v1/me", Own, A::AccountReadSelf),
     route(
@@ -326,9 +359,89 @@ async fn authenticate(platform: &Platform, token: &str) -> Result<Principal, Api
     }
 }
 
+/// Sign-in attempts (public writes) one source address may make per minute.
+pub const SIGN_INS_PER_MINUTE: u32 = 30;
+
+/// Counts public writes (sign-in, refresh) per source address in one-minute windows. Kept in
+/// memory: each replica counts its own (a shared store would turn every attempt into a write).
+#[derive(Default)]
+pub struct Throttle {
+    windows: Mutex<std::collections::HashMap<std::net::IpAddr, (u64, u32)>>,
+}
+
+impl Throttle {
+    /// Seconds to wait if `address` has used its attempts this minute; counts this one.
+    fn check(&self, address: std::net::IpAddr) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let minute = now / 60;
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.len() > 100_000 {
+            windows.retain(|_, (window, _)| *window == minute);
+        }
+        let entry = windows.entry(address).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        (entry.1 > SIGN_INS_PER_MINUTE).then(|| 60 - now % 60)
+    }
+}
+
+/// What the guard needs: the platform and the sign-in throttle.
+#[derive(Clone)]
+pub struct GuardState {
+    pub platform: Platform,
+    pub throttle: Arc<Throttle>,
+}
+
+fn mfa_required(message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "mfa_required", message)
+}
+
+/// What a tenant's second-factor settings demand of this request, if it falls short.
+async fn second_factor_refusal(
+    platform: &Platform,
+    spec: &RouteSpec,
+    principal: &Principal,
+    headers: &axum::http::HeaderMap,
+) -> Option<ApiError> {
+    // The operator has no tenant; API keys are bounded by their scope instead.
+    if principal.tenant_id.is_none() || principal.api_key.is_some() {
+        return None;
+    }
+    let settings = principal.tenant_settings;
+    if settings.mfa_for_login && !principal.session_mfa && spec.access != Access::Own {
+        return Some(mfa_required(
+            "your tenant requires a second factor at sign-in: enrol one (POST /api/v1/me/mfa, then /api/v1/me/mfa/confirm) and sign in again with a code",
+        ));
+    }
+    let sensitive = spec.action.is_some_and(Action::is_sensitive);
+    if !(settings.mfa_for_sensitive && sensitive) {
+        return None;
+    }
+    let Some(code) = headers.get("x-ricaas-otp").and_then(|v| v.to_str().ok()) else {
+        return Some(mfa_required(
+            "this action is sensitive and your tenant requires a current one-time code for it: send the code from your authenticator in the X-RiCaaS-OTP header",
+        ));
+    };
+    match platform
+        .verify_code(&principal.account_id, code, true)
+        .await
+    {
+        Ok(()) => None,
+        Err(AccountsError::Auth(e @ crate::accounts::AuthError::MfaNotEnrolled)) => {
+            Some(mfa_required(&e.to_string()))
+        }
+        Err(AccountsError::Auth(e)) => Some(mfa_required(&e.to_string())),
+        Err(e) => Some(e.into()),
+    }
+}
+
 /// The middleware every request passes (see the module doc).
 pub async fn guard(
-    State(platform): State<Platform>,
+    State(GuardState { platform, throttle }): State<GuardState>,
     matched: Option<MatchedPath>,
     mut request: Request,
     next: Next,
@@ -352,6 +465,22 @@ pub async fn guard(
         .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
     let path = request.uri().path().to_owned();
     let is_write = method != Method::GET && method != Method::HEAD;
+    if spec.access == Access::Public
+        && is_write
+        && let Some(address) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+        && let Some(wait) = throttle.check(address.0.ip())
+    {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many sign-in attempts from your address: wait {wait} seconds"),
+        )
+        .into_response();
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return with_request_id(response, &request_id);
+    }
 
     let (principal, token) = if spec.access == Access::Public {
         (None, None)
@@ -387,15 +516,16 @@ pub async fn guard(
     if let Some(principal) = &principal {
         let refusal = match spec.access {
             Access::Tenant if principal.kind == AccountKind::Operator => {
-                Some(AccountsError::NotForOperator)
+                Some(AccountsError::NotForOperator.into())
             }
             Access::Platform if principal.kind != AccountKind::Operator => Some(
-                AccountsError::OperatorOnly(spec.action.map_or("do this", Action::description)),
+                AccountsError::OperatorOnly(spec.action.map_or("do this", Action::description))
+                    .into(),
             ),
-            _ => None,
+            _ => second_factor_refusal(&platform, spec, principal, request.headers()).await,
         };
         if let Some(refusal) = refusal {
-            let response = ApiError::from(refusal).into_response();
+            let response = ApiError::into_response(refusal);
             if is_write {
                 let entry = audit_entry(
                     spec,

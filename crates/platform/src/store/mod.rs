@@ -55,6 +55,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "iam",
         sql: include_str!("migrations/0002_iam.sql"),
     },
+    Migration {
+        version: 3,
+        name: "mfa",
+        sql: include_str!("migrations/0003_mfa.sql"),
+    },
 ];
 
 /// A connection pool to the platform's database, migrated to this build's schema.

@@ -109,6 +109,7 @@ pub fn every_operation_declares_its_action(served: &Served) {
             "GET /health".to_owned(),
             "GET /api/v1/actions".to_owned(),
             "POST /api/v1/sessions".to_owned(),
+            "POST /api/v1/sessions/refresh".to_owned(),
         ]),
         "the public operations are exactly these; a new one must be added here deliberately"
     );
@@ -303,6 +304,33 @@ fn tenant_cases() -> Vec<Case> {
                 200,
             )
         },
+        case(
+            "POST",
+            "/api/v1/accounts/{name}/mfa-reset",
+            "/api/v1/accounts/target/mfa-reset",
+            204,
+        ),
+        case(
+            "POST",
+            "/api/v1/accounts/{name}/unlock",
+            "/api/v1/accounts/target/unlock",
+            204,
+        ),
+        case(
+            "GET",
+            "/api/v1/tenant/settings",
+            "/api/v1/tenant/settings",
+            200,
+        ),
+        Case {
+            body: Some(json!({"mfa_for_login": false, "mfa_for_sensitive": false})),
+            ..case(
+                "PUT",
+                "/api/v1/tenant/settings",
+                "/api/v1/tenant/settings",
+                200,
+            )
+        },
         case("GET", "/api/v1/audit", "/api/v1/audit", 200),
         case(
             "GET",
@@ -327,8 +355,8 @@ pub fn every_operation_needs_its_permission(served: &Served) {
         json!({"name": "fixture-policy", "document": allow(&["group:List"], &["*"])}),
     );
     assert_eq!(status, 201);
-    let mut probe_password = "probe's first passphrase".to_owned();
-    let mut probe = anonymous.login(Some("acme"), "probe", &probe_password);
+    let probe_password = "probe's first passphrase".to_owned();
+    let probe = anonymous.login(Some("acme"), "probe", &probe_password);
 
     let operations = operations(served);
     let action_of = |method: &str, template: &str| -> String {
@@ -369,44 +397,62 @@ pub fn every_operation_needs_its_permission(served: &Served) {
     }
 
     // Self-service: allowed to every account, unless a policy denies it explicitly.
-    type OwnCase = (&'static str, &'static str, fn(&str) -> Option<Value>, u16);
-    let own: [OwnCase; 3] = [
-        ("GET", "/api/v1/me", |_| None, 200),
-        (
-            "POST",
-            "/api/v1/me/password",
-            |current| {
-                Some(json!({"current_password": current, "new_password": format!("{current}+")}))
-            },
-            204,
-        ),
-        ("DELETE", "/api/v1/sessions/current", |_| None, 204),
-    ];
-    for (index, (method, path, body, ok)) in own.into_iter().enumerate() {
+    let mut own = |probe: &Client,
+                   method: &str,
+                   path: &str,
+                   body: Option<Value>,
+                   ok: u16|
+     -> Value {
         let action = action_of(method, path);
         covered.insert(format!("{method} {path}"));
-        let policy = format!("deny-own-{index}");
+        let policy = format!("deny-{}", action.replace(':', "-").to_lowercase());
         grant(
             &root,
             "probe",
             &policy,
             json!({"statements": [{"sid": "NoSelfService", "effect": "deny", "actions": [action], "resources": ["*"]}]}),
         );
-        let (status, refused) =
-            probe.send(method, path, body(&probe_password).map(|b| b.to_string()));
+        let body = body.map(|b| b.to_string());
+        let (status, refused) = probe.send(method, path, body.clone());
         assert_eq!(status, 403, "{method} {path} denied: {refused}");
         assert_eq!(refused["details"]["action"], action.as_str(), "{refused}");
         assert!(message(&refused).contains("NoSelfService"), "{refused}");
         revoke_grant(&root, "probe", &policy);
-        let (status, done) = probe.send(method, path, body(&probe_password).map(|b| b.to_string()));
+        let (status, done) = probe.send(method, path, body);
         assert_eq!(status, ok, "{method} {path}: {done}");
-        if path == "/api/v1/me/password" {
-            probe_password.push('+');
-        }
-        if method == "DELETE" {
-            probe = anonymous.login(Some("acme"), "probe", &probe_password);
-        }
-    }
+        done
+    };
+    own(&probe, "GET", "/api/v1/me", None, 200);
+    let enrolment = own(&probe, "POST", "/api/v1/me/mfa", None, 201);
+    let secret = enrolment["secret"].as_str().expect("secret").to_owned();
+    let code = |served: &Served| {
+        ricaas_platform::mfa::code_for(&secret, served.clock.now_seconds()).expect("base32")
+    };
+    own(
+        &probe,
+        "POST",
+        "/api/v1/me/mfa/confirm",
+        Some(json!({"code": code(served)})),
+        204,
+    );
+    served.clock.advance(30);
+    own(
+        &probe,
+        "POST",
+        "/api/v1/me/mfa/disable",
+        Some(json!({"code": code(served)})),
+        204,
+    );
+    let new_password = format!("{probe_password}+");
+    own(
+        &probe,
+        "POST",
+        "/api/v1/me/password",
+        Some(json!({"current_password": probe_password, "new_password": new_password})),
+        204,
+    );
+    own(&probe, "DELETE", "/api/v1/sessions/current", None, 204);
+    let probe = anonymous.login(Some("acme"), "probe", &new_password);
 
     // The operator's operations: no policy lifts them for a tenant's account, the operator
     // may; and the operator holds no tenant's resources.
