@@ -22,7 +22,17 @@ pub struct PlatformArgs {
     /// instead of SQLite under --data-dir.
     #[arg(long, env = "RICAAS_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// A PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so) to keep `pkcs11` keys in; its
+    /// user PIN comes from RICAAS_PKCS11_PIN.
+    #[arg(long, requires = "pkcs11_token")]
+    pkcs11_module: Option<PathBuf>,
+    /// The label of the token in --pkcs11-module.
+    #[arg(long, requires = "pkcs11_module")]
+    pkcs11_token: Option<String>,
 }
+
+/// The environment variable carrying the HSM user PIN (never a flag: flags show in `ps`).
+pub const PKCS11_PIN_ENV: &str = "RICAAS_PKCS11_PIN";
 
 /// Name of the file holding the master key that seals second-factor seeds and keystore data
 /// keys (mode 0600, created at first start) unless `RICAAS_MASTER_KEY` carries it.
@@ -42,7 +52,16 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening the platform store at {}", redact(&url)))?;
     let master_key = MasterKey::load_or_create(&args.data_dir.join(MASTER_KEY_FILE))
         .context("loading the platform's master key")?;
-    let platform = Platform::new(store, master_key);
+    let mut platform = Platform::new(store, master_key);
+    if let (Some(module), Some(token)) = (&args.pkcs11_module, &args.pkcs11_token) {
+        let pin = std::env::var(PKCS11_PIN_ENV).with_context(|| {
+            format!("--pkcs11-module needs the token's user PIN in {PKCS11_PIN_ENV}")
+        })?;
+        let hsm = ricaas_platform::keystore::hsm::Hsm::open(module, token, &pin)
+            .with_context(|| format!("opening token {token:?} of {}", module.display()))?;
+        platform = platform.with_hsm(hsm);
+        println!("HSM: token {token:?} of {}", module.display());
+    }
     if !platform.has_operator().await? {
         let credentials = Platform::operator_credentials("admin")?;
         let path = args.data_dir.join(OPERATOR_CREDENTIALS_FILE);

@@ -548,8 +548,16 @@ const SECP256K1: const_oid::ObjectIdentifier =
 const PRIME256V1: const_oid::ObjectIdentifier =
     const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
-/// Checks a signature made by the holder of `spki` over `message`.
-pub(crate) fn verify_signature(
+/// The PEM (`PUBLIC KEY`, SubjectPublicKeyInfo) of a public key.
+pub fn public_key_pem(spki: &SubjectPublicKeyInfoOwned) -> Result<String, CaError> {
+    use der::EncodePem as _;
+    spki.to_pem(LineEnding::LF)
+        .map_err(|e| CaError::Encoding(e.to_string()))
+}
+
+/// Checks a signature made by the holder of `spki` over `message`, as [`sign_document`]
+/// makes them (ECDSA and SM2 in DER, Ed25519 raw).
+pub fn verify_signature(
     spki: &SubjectPublicKeyInfoOwned,
     message: &[u8],
     signature: &[u8],

@@ -6,9 +6,12 @@
 pub mod ca;
 mod keys;
 pub mod native;
+pub mod raw;
 mod recover;
 pub mod token;
 
 pub use keys::{DevKey, KeyError};
 pub use native::recover;
-pub use recover::{SignatureError, address_of, recover_transaction, sign_transaction};
+pub use recover::{
+    SignatureError, address_of, recover_signer, recover_transaction, sign_transaction,
+};

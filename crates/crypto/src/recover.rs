@@ -39,7 +39,8 @@ pub fn recover_transaction(envelope: TxEnvelope) -> Result<RecoveredTx, Signatur
     ))
 }
 
-fn recover_signer(signature: &Signature, prehash: &B256) -> Result<Address, SignatureError> {
+/// The address whose key made `signature` over `prehash` (low-S enforced).
+pub fn recover_signer(signature: &Signature, prehash: &B256) -> Result<Address, SignatureError> {
     let (r, s) = (signature.r(), signature.s());
     if r.is_zero() || s.is_zero() {
         return Err(SignatureError::OutOfRange);

@@ -257,6 +257,9 @@ pub enum AccountsError {
     NotFound { what: &'static str, name: String },
     #[error("{0}")]
     Conflict(String),
+    /// A dependency (the HSM) failed; the request may succeed later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Forbidden(#[from] Forbidden),
     #[error(transparent)]
@@ -339,6 +342,7 @@ pub struct Platform {
     store: Store,
     master_key: MasterKey,
     clock: Clock,
+    hsm: Option<std::sync::Arc<crate::keystore::hsm::Hsm>>,
 }
 
 /// A session's account: id, tenant id, name, kind, disabled_at, tenant name, mfa_enabled_at,
@@ -375,7 +379,18 @@ impl Platform {
             store,
             master_key,
             clock: Clock::default(),
+            hsm: None,
         }
+    }
+
+    /// The same platform keeping `pkcs11` keys in `hsm`.
+    pub fn with_hsm(mut self, hsm: crate::keystore::hsm::Hsm) -> Self {
+        self.hsm = Some(std::sync::Arc::new(hsm));
+        self
+    }
+
+    pub(crate) fn hsm(&self) -> Option<&std::sync::Arc<crate::keystore::hsm::Hsm>> {
+        self.hsm.as_ref()
     }
 
     /// The same platform checking one-time codes against `clock`.

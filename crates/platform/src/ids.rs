@@ -71,6 +71,7 @@ id_type!(
     "ak_",
     "An API key: the public half of `<id>.<secret>`."
 );
+id_type!(KeyId, "key_", "A key of a tenant's custodial keystore.");
 id_type!(
     RequestId,
     "req_",

@@ -16,6 +16,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod iam;
 pub mod ids;
+pub mod keystore;
 pub mod mfa;
 pub mod page;
 pub mod policy;

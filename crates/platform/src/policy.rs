@@ -69,6 +69,12 @@ actions! {
     ApiKeyCreate => "apikey:Create", "Create an API key acting for oneself within a scope.";
     ApiKeyList => "apikey:List", "List API keys.";
     ApiKeyRevoke => "apikey:Revoke", "Revoke an API key.";
+    KeyCreate => "key:Create", "Generate a key in the keystore (software or HSM).";
+    KeyImport => "key:Import", "Import a private key into the software keystore.";
+    KeyList => "key:List", "List the keystore's keys.";
+    KeyGet => "key:Get", "Read a key's public half.";
+    KeySign => "key:Sign", "Sign with a key.";
+    KeyDestroy => "key:Destroy", "Destroy a key's private half.";
     AuditQuery => "audit:Query", "Read the tenant's audit log.";
     AuditExport => "audit:Export", "Export the tenant's audit log as JSON or CSV.";
 }
@@ -99,6 +105,10 @@ impl Action {
                 | PolicyDetach
                 | ApiKeyCreate
                 | ApiKeyRevoke
+                | KeyCreate
+                | KeyImport
+                | KeySign
+                | KeyDestroy
         )
     }
 }
@@ -110,7 +120,9 @@ impl std::fmt::Display for Action {
 }
 
 /// The kinds of resource a policy can name, as `<kind>/<name>`.
-pub const RESOURCE_KINDS: &[&str] = &["account", "group", "policy", "apikey", "audit", "tenant"];
+pub const RESOURCE_KINDS: &[&str] = &[
+    "account", "group", "policy", "apikey", "audit", "tenant", "key",
+];
 
 /// Limits that keep a document readable and its evaluation cheap.
 pub const MAX_STATEMENTS: usize = 50;

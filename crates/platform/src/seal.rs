@@ -100,44 +100,92 @@ impl MasterKey {
 
     /// `plaintext` sealed and bound to `context`: `v1.<nonce hex>.<ciphertext hex>`.
     pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
-        let cipher = Aes256Gcm::new_from_slice(&self.0[..]).expect("a 32-byte key");
-        let mut nonce = [0u8; 12];
-        rand::rng().fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: context.as_bytes(),
-                },
-            )
-            .expect("AES-GCM encryption of an in-memory buffer does not fail");
-        format!("v1.{}.{}", hex::encode(nonce), hex::encode(sealed))
+        seal_under(&self.0, plaintext, context)
     }
 
     /// The plaintext of a value [`Self::seal`]ed with the same key and `context`.
     pub fn open(&self, sealed: &str, context: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
-        let mut parts = sealed.split('.');
-        let (Some("v1"), Some(nonce), Some(body), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(SealError::Open);
-        };
-        let mut nonce_bytes = [0u8; 12];
-        hex::decode_to_slice(nonce, &mut nonce_bytes).map_err(|_| SealError::Open)?;
-        let body = hex::decode(body).map_err(|_| SealError::Open)?;
-        let cipher = Aes256Gcm::new_from_slice(&self.0[..]).map_err(|_| SealError::Open)?;
-        cipher
-            .decrypt(
-                &Nonce::from(nonce_bytes),
-                Payload {
-                    msg: &body,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| SealError::Open)
+        open_under(&self.0, sealed, context)
     }
+}
+
+/// A data key of the keystore's envelope: it seals one private key, and is itself kept only
+/// sealed under the master key.
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    pub fn generate() -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(&mut key[..]);
+        DataKey(key)
+    }
+
+    /// This key wrapped under `master`, bound to `context`.
+    pub fn wrap(&self, master: &MasterKey, context: &str) -> String {
+        master.seal(&self.0[..], context)
+    }
+
+    /// A data key [`Self::wrap`]ped under `master` with `context`.
+    pub fn unwrap(master: &MasterKey, wrapped: &str, context: &str) -> Result<Self, SealError> {
+        let bytes = master.open(wrapped, context)?;
+        let mut key = Zeroizing::new([0u8; 32]);
+        if bytes.len() != 32 {
+            return Err(SealError::Open);
+        }
+        key.copy_from_slice(&bytes);
+        Ok(DataKey(key))
+    }
+
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
+        seal_under(&self.0, plaintext, context)
+    }
+
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        open_under(&self.0, sealed, context)
+    }
+}
+
+fn seal_under(key: &[u8; 32], plaintext: &[u8], context: &str) -> String {
+    let cipher = Aes256Gcm::new_from_slice(key).expect("a 32-byte key");
+    let mut nonce = [0u8; 12];
+    rand::rng().fill_bytes(&mut nonce);
+    let sealed = cipher
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad: context.as_bytes(),
+            },
+        )
+        .expect("AES-GCM encryption of an in-memory buffer does not fail");
+    format!("v1.{}.{}", hex::encode(nonce), hex::encode(sealed))
+}
+
+fn open_under(
+    key: &[u8; 32],
+    sealed: &str,
+    context: &str,
+) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    let mut parts = sealed.split('.');
+    let (Some("v1"), Some(nonce), Some(body), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(SealError::Open);
+    };
+    let mut nonce_bytes = [0u8; 12];
+    hex::decode_to_slice(nonce, &mut nonce_bytes).map_err(|_| SealError::Open)?;
+    let body = hex::decode(body).map_err(|_| SealError::Open)?;
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| SealError::Open)?;
+    cipher
+        .decrypt(
+            &Nonce::from(nonce_bytes),
+            Payload {
+                msg: &body,
+                aad: context.as_bytes(),
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| SealError::Open)
 }
 
 #[cfg(test)]

@@ -205,6 +205,8 @@ fn message(body: &Value) -> &str {
 
 #[path = "api/iam.rs"]
 mod iam;
+#[path = "api/keys.rs"]
+mod keys;
 #[path = "api/sessions.rs"]
 mod sessions;
 
@@ -417,7 +419,10 @@ fn sqlite_store_reopens_with_its_data() {
         drop(platform);
         let reopened = Platform::new(Store::open(&url).await.expect("reopens"), key);
         assert!(reopened.has_operator().await.expect("reads"));
-        assert_eq!(reopened.store().schema_version().await.expect("version"), 3);
+        assert_eq!(
+            reopened.store().schema_version().await.expect("version"),
+            ricaas_platform::store::known_version()
+        );
         reopened
             .login(None, "admin", &operator.password, None)
             .await
@@ -452,6 +457,7 @@ on_both_stores!(
     iam::api_keys,
     iam::tenants_cannot_see_each_other,
     iam::audit_log,
+    keys::keystore,
     sessions::second_factor,
     sessions::lockout_and_throttle,
     sessions::refresh_rotation,

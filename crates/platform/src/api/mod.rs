@@ -5,6 +5,7 @@
 //! says what to do.
 
 mod iam;
+mod keys;
 mod mfa;
 pub mod routes;
 
@@ -97,6 +98,10 @@ impl From<AccountsError> for ApiError {
             }
             AccountsError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            AccountsError::Unavailable(message) => {
+                tracing::error!(%message, "dependency unavailable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
             e @ (AccountsError::Store(_) | AccountsError::Corrupt(_)) => {
                 ApiError::internal(&e.to_string())
@@ -485,7 +490,9 @@ impl utoipa::Modify for RouteTable {
         iam::delete_group, iam::add_member, iam::remove_member, iam::attach_group_policy,
         iam::detach_group_policy, iam::create_policy, iam::list_policies, iam::get_policy,
         iam::update_policy, iam::delete_policy, iam::create_api_key, iam::list_api_keys,
-        iam::revoke_api_key, iam::query_audit, iam::export_audit),
+        iam::revoke_api_key, iam::query_audit, iam::export_audit, keys::create_key,
+        keys::import_key, keys::list_keys, keys::get_key, keys::export_public_key, keys::sign,
+        keys::destroy_key),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -573,6 +580,17 @@ pub fn router(platform: Platform) -> Router {
             post(iam::create_api_key).get(iam::list_api_keys),
         )
         .route("/api/v1/api-keys/{name}", delete(iam::revoke_api_key))
+        .route("/api/v1/keys", post(keys::create_key).get(keys::list_keys))
+        .route("/api/v1/key-imports", post(keys::import_key))
+        .route(
+            "/api/v1/keys/{name}",
+            get(keys::get_key).delete(keys::destroy_key),
+        )
+        .route(
+            "/api/v1/keys/{name}/public.pem",
+            get(keys::export_public_key),
+        )
+        .route("/api/v1/keys/{name}/sign", post(keys::sign))
         .route("/api/v1/audit", get(iam::query_audit))
         .route("/api/v1/audit/export", get(iam::export_audit))
         .fallback(not_found)

@@ -200,6 +200,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/api-keys", Tenant, A::ApiKeyCreate),
     route("GET", "/api/v1/api-keys", Tenant, A::ApiKeyList),
     route("DELETE", "/api/v1/api-keys/{name}", Tenant, A::ApiKeyRevoke),
+    route("POST", "/api/v1/keys", Tenant, A::KeyCreate),
+    route("POST", "/api/v1/key-imports", Tenant, A::KeyImport),
+    route("GET", "/api/v1/keys", Tenant, A::KeyList),
+    route("GET", "/api/v1/keys/{name}", Tenant, A::KeyGet),
+    route("GET", "/api/v1/keys/{name}/public.pem", Tenant, A::KeyGet),
+    route("POST", "/api/v1/keys/{name}/sign", Tenant, A::KeySign),
+    route("DELETE", "/api/v1/keys/{name}", Tenant, A::KeyDestroy),
     route("GET", "/api/v1/audit", Tenant, A::AuditQuery),
     route("GET", "/api/v1/audit/export", Tenant, A::AuditExport),
 ];
@@ -569,6 +576,14 @@ pub async fn guard(
         response =
             ApiError::internal("the request was not authorized by its handler").into_response();
     }
+    tracing::debug!(
+        request_id = %request_id,
+        %method,
+        route = spec.path,
+        status = response.status().as_u16(),
+        actor = context.principal.as_ref().map(Principal::actor),
+        "request"
+    );
     if is_write {
         let resource = resource.as_deref().unwrap_or("-");
         let entry = match &context.principal {

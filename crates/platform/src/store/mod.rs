@@ -60,7 +60,17 @@ const MIGRATIONS: &[Migration] = &[
         name: "mfa",
         sql: include_str!("migrations/0003_mfa.sql"),
     },
+    Migration {
+        version: 4,
+        name: "keys",
+        sql: include_str!("migrations/0004_keys.sql"),
+    },
 ];
+
+/// The schema version this build migrates to.
+pub fn known_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
 
 /// A connection pool to the platform's database, migrated to this build's schema.
 #[derive(Clone)]

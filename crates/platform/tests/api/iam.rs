@@ -142,6 +142,9 @@ fn case(method: &'static str, template: &'static str, path: &'static str, ok: u1
 /// The tenant-scoped operations, with the fixtures each one needs.
 fn tenant_cases() -> Vec<Case> {
     let document = allow(&["group:Get"], &["group/*"]);
+    let pem = ricaas_crypto::ca::IdentityKey::generate(ricaas_crypto::ca::KeyAlgorithm::P256)
+        .to_pkcs8_pem()
+        .expect("pem");
     vec![
         Case {
             body: Some(json!({"name": "made-by-probe"})),
@@ -331,6 +334,45 @@ fn tenant_cases() -> Vec<Case> {
                 200,
             )
         },
+        Case {
+            body: Some(json!({"name": "made-by-probe", "algorithm": "secp256k1"})),
+            ..case("POST", "/api/v1/keys", "/api/v1/keys", 201)
+        },
+        Case {
+            body: Some(json!({"name": "imported-by-probe", "private_key_pem": pem})),
+            ..case("POST", "/api/v1/key-imports", "/api/v1/key-imports", 201)
+        },
+        case("GET", "/api/v1/keys", "/api/v1/keys", 200),
+        case(
+            "GET",
+            "/api/v1/keys/{name}",
+            "/api/v1/keys/fixture-key",
+            200,
+        ),
+        case(
+            "GET",
+            "/api/v1/keys/{name}/public.pem",
+            "/api/v1/keys/fixture-key/public.pem",
+            200,
+        ),
+        Case {
+            body: Some(json!({"message": "0x00"})),
+            ..case(
+                "POST",
+                "/api/v1/keys/{name}/sign",
+                "/api/v1/keys/fixture-key/sign",
+                200,
+            )
+        },
+        Case {
+            prepare: |root| {
+                root.post(
+                    "/api/v1/keys",
+                    json!({"name": "doomed", "algorithm": "ed25519"}),
+                );
+            },
+            ..case("DELETE", "/api/v1/keys/{name}", "/api/v1/keys/doomed", 200)
+        },
         case("GET", "/api/v1/audit", "/api/v1/audit", 200),
         case(
             "GET",
@@ -353,6 +395,11 @@ pub fn every_operation_needs_its_permission(served: &Served) {
     let (status, _) = root.post(
         "/api/v1/policies",
         json!({"name": "fixture-policy", "document": allow(&["group:List"], &["*"])}),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = root.post(
+        "/api/v1/keys",
+        json!({"name": "fixture-key", "algorithm": "p256"}),
     );
     assert_eq!(status, 201);
     let probe_password = "probe's first passphrase".to_owned();
@@ -838,6 +885,7 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             ("PUT", "/api/v1/policies/{name}") => {
                 Some(json!({"document": allow(&["*"], &["*"])}).to_string())
             }
+            ("POST", "/api/v1/keys/{name}/sign") => Some(json!({"message": "0x00"}).to_string()),
             _ => Some("null".into()),
         }
     };
