@@ -685,6 +685,22 @@ pub fn org_of(certificate: &Certificate) -> Option<String> {
     attribute(certificate, const_oid::db::rfc4519::O)
 }
 
+/// The certificate's subject common name.
+pub fn common_name_of(certificate: &Certificate) -> Option<String> {
+    attribute(certificate, const_oid::db::rfc4519::CN)
+}
+
+/// The certificate's serial number, lowercase hex.
+pub fn serial_hex(certificate: &Certificate) -> String {
+    hex::encode(certificate.tbs_certificate.serial_number.as_bytes())
+}
+
+/// A serial number from its hex (as [`serial_hex`] writes it), for a CRL entry.
+pub fn serial_from_hex(text: &str) -> Result<SerialNumber, CaError> {
+    let bytes = hex::decode(text).map_err(|e| CaError::Encoding(e.to_string()))?;
+    SerialNumber::new(&bytes).map_err(|e| CaError::Encoding(e.to_string()))
+}
+
 fn attribute(certificate: &Certificate, oid: const_oid::ObjectIdentifier) -> Option<String> {
     certificate
         .tbs_certificate

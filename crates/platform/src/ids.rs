@@ -73,6 +73,11 @@ id_type!(
 );
 id_type!(KeyId, "key_", "A key of a tenant's custodial keystore.");
 id_type!(
+    CertificateId,
+    "crt_",
+    "A certificate in a tenant's inventory."
+);
+id_type!(
     RequestId,
     "req_",
     "One HTTP request, quoted in its response and its audit entry."

@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod api;
 pub mod apikeys;
 pub mod audit;
+pub mod certificates;
 pub mod iam;
 pub mod ids;
 pub mod keystore;

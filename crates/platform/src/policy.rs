@@ -75,6 +75,15 @@ actions! {
     KeyGet => "key:Get", "Read a key's public half.";
     KeySign => "key:Sign", "Sign with a key.";
     KeyDestroy => "key:Destroy", "Destroy a key's private half.";
+    CaCreate => "ca:Create", "Create the tenant's certificate authority.";
+    CaImport => "ca:Import", "Import an existing CA certificate and its key.";
+    CaGet => "ca:Get", "Read the CA certificate.";
+    CaGetCrl => "ca:GetCrl", "Download the CA's certificate revocation list.";
+    CaIssueCertificate => "ca:IssueCertificate", "Issue an identity certificate.";
+    CaListCertificates => "ca:ListCertificates", "List the certificate inventory.";
+    CaGetCertificate => "ca:GetCertificate", "Read a certificate.";
+    CaRenewCertificate => "ca:RenewCertificate", "Issue a new certificate for the same identity.";
+    CaRevokeCertificate => "ca:RevokeCertificate", "Revoke a certificate.";
     AuditQuery => "audit:Query", "Read the tenant's audit log.";
     AuditExport => "audit:Export", "Export the tenant's audit log as JSON or CSV.";
 }
@@ -109,6 +118,11 @@ impl Action {
                 | KeyImport
                 | KeySign
                 | KeyDestroy
+                | CaCreate
+                | CaImport
+                | CaIssueCertificate
+                | CaRenewCertificate
+                | CaRevokeCertificate
         )
     }
 }
@@ -121,7 +135,15 @@ impl std::fmt::Display for Action {
 
 /// The kinds of resource a policy can name, as `<kind>/<name>`.
 pub const RESOURCE_KINDS: &[&str] = &[
-    "account", "group", "policy", "apikey", "audit", "tenant", "key",
+    "account",
+    "group",
+    "policy",
+    "apikey",
+    "audit",
+    "tenant",
+    "key",
+    "ca",
+    "certificate",
 ];
 
 /// Limits that keep a document readable and its evaluation cheap.

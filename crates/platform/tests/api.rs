@@ -203,6 +203,8 @@ fn message(body: &Value) -> &str {
     body["message"].as_str().unwrap_or_default()
 }
 
+#[path = "api/certificates.rs"]
+mod certificates;
 #[path = "api/iam.rs"]
 mod iam;
 #[path = "api/keys.rs"]
@@ -458,6 +460,7 @@ on_both_stores!(
     iam::tenants_cannot_see_each_other,
     iam::audit_log,
     keys::keystore,
+    certificates::certificate_authority,
     sessions::second_factor,
     sessions::lockout_and_throttle,
     sessions::refresh_rotation,

@@ -4,6 +4,7 @@
 //! [`routes::guard`] enforces it. Errors are `{code, message, details}` with a message that
 //! says what to do.
 
+mod ca;
 mod iam;
 mod keys;
 mod mfa;
@@ -492,7 +493,8 @@ impl utoipa::Modify for RouteTable {
         iam::update_policy, iam::delete_policy, iam::create_api_key, iam::list_api_keys,
         iam::revoke_api_key, iam::query_audit, iam::export_audit, keys::create_key,
         keys::import_key, keys::list_keys, keys::get_key, keys::export_public_key, keys::sign,
-        keys::destroy_key),
+        keys::destroy_key, ca::create_ca, ca::import_ca, ca::get_ca, ca::get_crl, ca::issue,
+        ca::list, ca::get, ca::renew, ca::revoke),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -591,6 +593,13 @@ pub fn router(platform: Platform) -> Router {
             get(keys::export_public_key),
         )
         .route("/api/v1/keys/{name}/sign", post(keys::sign))
+        .route("/api/v1/ca", post(ca::create_ca).get(ca::get_ca))
+        .route("/api/v1/ca/import", post(ca::import_ca))
+        .route("/api/v1/ca/crl", get(ca::get_crl))
+        .route("/api/v1/certificates", post(ca::issue).get(ca::list))
+        .route("/api/v1/certificates/{serial}", get(ca::get))
+        .route("/api/v1/certificates/{serial}/renew", post(ca::renew))
+        .route("/api/v1/certificates/{serial}/revoke", post(ca::revoke))
         .route("/api/v1/audit", get(iam::query_audit))
         .route("/api/v1/audit/export", get(iam::export_audit))
         .fallback(not_found)

@@ -65,6 +65,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "keys",
         sql: include_str!("migrations/0004_keys.sql"),
     },
+    Migration {
+        version: 5,
+        name: "certificates",
+        sql: include_str!("migrations/0005_certificates.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

@@ -124,6 +124,8 @@ struct Case {
     /// What root sets up before each attempt.
     prepare: fn(&Client),
     ok: u16,
+    /// Runs in a tenant of its own (for what a tenant does once, like importing its CA).
+    fresh_tenant: bool,
 }
 
 fn nothing(_: &Client) {}
@@ -136,7 +138,18 @@ fn case(method: &'static str, template: &'static str, path: &'static str, ok: u1
         body: None,
         prepare: nothing,
         ok,
+        fresh_tenant: false,
     }
+}
+
+/// A certificate root issues for this case; `{serial}` in a case's path stands for its serial.
+fn fixture_serial(root: &Client, index: usize) -> String {
+    let (status, issued) = root.post(
+        "/api/v1/certificates",
+        json!({"common_name": format!("fixture-{index}"), "role": "client", "key": "fixture-key"}),
+    );
+    assert_eq!(status, 201, "{issued}");
+    issued["serial"].as_str().expect("serial").to_owned()
 }
 
 /// The tenant-scoped operations, with the fixtures each one needs.
@@ -145,6 +158,16 @@ fn tenant_cases() -> Vec<Case> {
     let pem = ricaas_crypto::ca::IdentityKey::generate(ricaas_crypto::ca::KeyAlgorithm::P256)
         .to_pkcs8_pem()
         .expect("pem");
+    let external = ricaas_crypto::ca::CertificateAuthority::new_root(
+        "external",
+        ricaas_crypto::ca::KeyAlgorithm::P256,
+        365,
+    )
+    .expect("external CA");
+    let external_ca = (
+        ricaas_crypto::ca::certificate_pem(external.certificate()).expect("pem"),
+        external.key().to_pkcs8_pem().expect("key pem"),
+    );
     vec![
         Case {
             body: Some(json!({"name": "made-by-probe"})),
@@ -374,6 +397,53 @@ fn tenant_cases() -> Vec<Case> {
             ..case("DELETE", "/api/v1/keys/{name}", "/api/v1/keys/doomed", 200)
         },
         case("GET", "/api/v1/audit", "/api/v1/audit", 200),
+        Case {
+            body: Some(json!({"algorithm": "p256"})),
+            ..case("POST", "/api/v1/ca", "/api/v1/ca", 201)
+        },
+        Case {
+            body: Some(json!({"certificate_pem": external_ca.0, "private_key_pem": external_ca.1})),
+            fresh_tenant: true,
+            ..case("POST", "/api/v1/ca/import", "/api/v1/ca/import", 201)
+        },
+        case("GET", "/api/v1/ca", "/api/v1/ca", 200),
+        case("GET", "/api/v1/ca/crl", "/api/v1/ca/crl", 200),
+        Case {
+            body: Some(
+                json!({"common_name": "issued-by-probe", "role": "client", "key": "fixture-key"}),
+            ),
+            ..case("POST", "/api/v1/certificates", "/api/v1/certificates", 201)
+        },
+        case(
+            "GET",
+            "/api/v1/certificates",
+            "/api/v1/certificates?expiring_within_days=400",
+            200,
+        ),
+        case(
+            "GET",
+            "/api/v1/certificates/{serial}",
+            "/api/v1/certificates/{serial}",
+            200,
+        ),
+        Case {
+            body: Some(json!({"days": 30})),
+            ..case(
+                "POST",
+                "/api/v1/certificates/{serial}/renew",
+                "/api/v1/certificates/{serial}/renew",
+                201,
+            )
+        },
+        Case {
+            body: Some(json!({"reason": "key compromise"})),
+            ..case(
+                "POST",
+                "/api/v1/certificates/{serial}/revoke",
+                "/api/v1/certificates/{serial}/revoke",
+                200,
+            )
+        },
         case(
             "GET",
             "/api/v1/audit/export",
@@ -419,8 +489,22 @@ pub fn every_operation_needs_its_permission(served: &Served) {
         let action = action_of(case.method, case.template);
         covered.insert(format!("{} {}", case.method, case.template));
         let body = case.body.as_ref().map(Value::to_string);
+        let (root, probe) = if case.fresh_tenant {
+            let tenant = format!("fresh-{index}");
+            let root = tenant_root(served, &tenant);
+            create_account(&root, "probe", "probe's first passphrase");
+            let probe = anonymous.login(Some(&tenant), "probe", "probe's first passphrase");
+            (root, probe)
+        } else {
+            (root.clone(), probe.clone())
+        };
         (case.prepare)(&root);
-        let (status, refused) = probe.send(case.method, case.path, body.clone());
+        let path = if case.path.contains("{serial}") {
+            case.path.replace("{serial}", &fixture_serial(&root, index))
+        } else {
+            case.path.to_owned()
+        };
+        let (status, refused) = probe.send(case.method, &path, body.clone());
         assert_eq!(
             status, 403,
             "{} {} without permission: {refused}",
@@ -434,7 +518,7 @@ pub fn every_operation_needs_its_permission(served: &Served) {
         let policy = format!("grant-{index}");
         grant(&root, "probe", &policy, allow(&[&action], &["*"]));
         (case.prepare)(&root);
-        let (status, done) = probe.send(case.method, case.path, body);
+        let (status, done) = probe.send(case.method, &path, body);
         assert_eq!(
             status, case.ok,
             "{} {} with {action}: {done}",
@@ -879,6 +963,22 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
         .0,
         201
     );
+    assert_eq!(
+        b.post(
+            "/api/v1/keys",
+            json!({"name": "b-only", "algorithm": "secp256k1"})
+        )
+        .0,
+        201
+    );
+    assert_eq!(b.post("/api/v1/ca", json!({})).0, 201);
+    let (status, issued) = b.post(
+        "/api/v1/certificates",
+        json!({"common_name": "b-only", "role": "client", "key": "b-only"}),
+    );
+    assert_eq!(status, 201, "{issued}");
+    let b_serial = issued["serial"].as_str().expect("serial").to_owned();
+    let a_none_serial = "7f".repeat(16);
 
     let body_for = |method: &str, template: &str| -> Option<String> {
         match (method, template) {
@@ -886,6 +986,8 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                 Some(json!({"document": allow(&["*"], &["*"])}).to_string())
             }
             ("POST", "/api/v1/keys/{name}/sign") => Some(json!({"message": "0x00"}).to_string()),
+            ("POST", "/api/v1/certificates/{serial}/renew")
+            | ("POST", "/api/v1/certificates/{serial}/revoke") => Some("{}".into()),
             _ => Some("null".into()),
         }
     };
@@ -906,8 +1008,18 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
         let (none_status, none) = a.send(&method, &fill("zz-none"), body_for(&method, &template));
         assert_eq!(theirs_status, 404, "{method} {template}: {theirs}");
         assert_eq!(
-            (theirs_status, message(&theirs).replace("b-only", "X")),
-            (none_status, message(&none).replace("zz-none", "X")),
+            (
+                theirs_status,
+                message(&theirs)
+                    .replace("b-only", "X")
+                    .replace(&b_serial, "S")
+            ),
+            (
+                none_status,
+                message(&none)
+                    .replace("zz-none", "X")
+                    .replace(&a_none_serial, "S")
+            ),
             "{method} {template} must answer for B's resource as for none"
         );
     }
