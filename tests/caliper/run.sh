@@ -21,7 +21,7 @@ cd "$here"
 # Caliper's web3 1.x connector cannot add an Authorization header to its WebSocket, so this
 # local developer network serves reads anonymously (its transactions are still admitted only
 # from enrolled accounts: the developer key is org1's client).
-"$bin" up --nodes 1 --anonymous-reads --data-dir "$work/data" --rpc-port 0 > "$work/up.out" 2> "$work/node.log" &
+"$bin" up --nodes 1 --anonymous-reads --data-dir "$work/data" --rpc-port 0 --no-platform > "$work/up.out" 2> "$work/node.log" &
 node_pid=$!
 for _ in $(seq 1 300); do grep -q "Press Ctrl-C" "$work/up.out" 2>/dev/null && break; sleep 0.1; done
 ws=$(grep -o 'ws://[^ ]*/channels/default' "$work/up.out" | head -1)

@@ -41,7 +41,7 @@ class Network:
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
         self.process = subprocess.Popen(
-            [ricaas_binary(), "up", "--nodes", "1", "--data-dir", str(data_dir), "--rpc-port", "0"],
+            [ricaas_binary(), "up", "--nodes", "1", "--data-dir", str(data_dir), "--rpc-port", "0", "--platform-listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
             stderr=open(data_dir.parent / "node.log", "ab"),
             text=True,

@@ -14,7 +14,7 @@ export async function startNetwork() {
   const binary = process.env.RICAAS_BIN || join(ROOT, "target", "debug", "ricaas");
   const dir = mkdtempSync(join(tmpdir(), "ricaas-ethers-"));
   const log = openSync(join(dir, "node.log"), "a");
-  const child = spawn(binary, ["up", "--nodes", "1", "--data-dir", join(dir, "data"), "--rpc-port", "0"], {
+  const child = spawn(binary, ["up", "--nodes", "1", "--data-dir", join(dir, "data"), "--rpc-port", "0", "--platform-listen", "127.0.0.1:0"], {
     stdio: ["ignore", "pipe", log],
   });
   const lines = createInterface({ input: child.stdout });

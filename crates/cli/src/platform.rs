@@ -2,7 +2,7 @@
 //! document and `/health` — on SQLite under the data directory or on PostgreSQL.
 
 use anyhow::Context;
-use ricaas_platform::{MasterKey, Platform, Store, accounts::InitialCredentials};
+use ricaas_platform::{MasterKey, Platform, Store};
 use std::{
     io::Write,
     net::SocketAddr,
@@ -29,7 +29,23 @@ pub struct PlatformArgs {
     /// The label of the token in --pkcs11-module.
     #[arg(long, requires = "pkcs11_module")]
     pkcs11_token: Option<String>,
+    /// The data directory of a network `ricaas up` created: when the platform is created, its
+    /// organizations become tenants (CA, admin key and certificate imported), their root
+    /// credentials written once to tenant-credentials.json (mode 0600).
+    #[arg(long)]
+    local_network: Option<PathBuf>,
+    /// A channel of --local-network the platform may reach, as `<network>/<channel>=<rpc url>`
+    /// (repeatable).
+    #[arg(long = "local-channel", requires = "local_network")]
+    local_channels: Vec<String>,
+    /// Stop when standard input closes: how `ricaas up` makes the platform it started end
+    /// with it, even when `up` itself is killed.
+    #[arg(long, hide = true)]
+    exit_with_stdin: bool,
 }
+
+/// Name of the file the adopted organizations' root credentials are written to, once.
+pub const TENANT_CREDENTIALS_FILE: &str = "tenant-credentials.json";
 
 /// The environment variable carrying the HSM user PIN (never a flag: flags show in `ps`).
 pub const PKCS11_PIN_ENV: &str = "RICAAS_PKCS11_PIN";
@@ -71,6 +87,9 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
             let _ = std::fs::remove_file(&path);
             return Err(e.into());
         }
+        if let Some(network) = &args.local_network {
+            adopt(&platform, network, &args.local_channels, &args.data_dir).await?;
+        }
         println!(
             "Operator account created; its credentials are in {} (mode 0600, written once).",
             path.display()
@@ -83,8 +102,22 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
     println!("RiCaaS platform API:  http://{address}/api/v1");
     println!("OpenAPI document:     http://{address}/api/v1/openapi.json");
     println!("Press Ctrl-C to stop.");
+    let stdin_closed = async move {
+        if args.exit_with_stdin {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut sink = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            })
+            .await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     ricaas_platform::serve(platform, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = stdin_closed => {}
+        }
     })
     .await
     .context("serving the platform API")
@@ -113,8 +146,74 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", dir.display()))
 }
 
+/// Makes the organizations of the network in `network_dir` tenants of `platform`.
+async fn adopt(
+    platform: &Platform,
+    network_dir: &Path,
+    channels: &[String],
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    use ricaas_platform::bootstrap::{LocalChannel, LocalOrg};
+    let orgs_dir = network_dir.join(crate::orgs::ORGS_DIR);
+    let mut names: Vec<String> = std::fs::read_dir(&orgs_dir)
+        .with_context(|| format!("reading {}", orgs_dir.display()))?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().join("ca/ca.pem").exists())
+        .filter_map(|entry| entry.file_name().to_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    let read = |org: &str, file: &str| {
+        let path = orgs_dir.join(org).join(file);
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let orgs = names
+        .iter()
+        .map(|name| {
+            Ok(LocalOrg {
+                name: name.clone(),
+                ca_certificate_pem: read(name, "ca/ca.pem")?,
+                ca_key_pem: read(name, "ca/ca.key")?,
+                admin_certificate_pem: read(name, "admin/cert.pem")?,
+                admin_key_pem: read(name, "admin/key.pem")?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let channels = channels
+        .iter()
+        .map(|spec| {
+            let (path, rpc_url) = spec
+                .split_once('=')
+                .context("--local-channel is <network>/<channel>=<rpc url>")?;
+            let (network, name) = path
+                .split_once('/')
+                .context("--local-channel is <network>/<channel>=<rpc url>")?;
+            Ok(LocalChannel {
+                network: network.to_owned(),
+                name: name.to_owned(),
+                rpc_url: rpc_url.to_owned(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let roots = orgs
+        .iter()
+        .map(|org| Platform::tenant_credentials(&org.name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let path = data_dir.join(TENANT_CREDENTIALS_FILE);
+    write_once_private(&path, &roots)?;
+    platform
+        .adopt_network(&orgs, &roots, &channels)
+        .await
+        .context("making the network's organizations tenants")?;
+    println!(
+        "Tenants {} created from the network; their root credentials are in {} (mode 0600, written once).",
+        names.join(", "),
+        path.display()
+    );
+    Ok(())
+}
+
 /// Writes `credentials` to a new file only its owner can read; refuses to overwrite one.
-fn write_once_private(path: &Path, credentials: &InitialCredentials) -> anyhow::Result<()> {
+fn write_once_private(path: &Path, credentials: &impl serde::Serialize) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -123,9 +222,9 @@ fn write_once_private(path: &Path, credentials: &InitialCredentials) -> anyhow::
         .open(path)
         .with_context(|| {
             format!(
-                "writing the operator's credentials to {}: the file already exists but the \
-                 database has no operator — move the file away, or point --database-url at the \
-                 database it belongs to",
+                "writing first credentials to {}: the file already exists but the database has \
+                 no operator — move the file away, or point --database-url at the database it \
+                 belongs to",
                 path.display()
             )
         })?;

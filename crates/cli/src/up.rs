@@ -55,6 +55,126 @@ pub struct UpArgs {
     /// `ricaas node --config <data-dir>/nodes/<i>/ricaas.toml`).
     #[arg(long)]
     create_only: bool,
+    /// Address of the management platform (console and API) run beside the network; port 0
+    /// picks a free one. Its data lives in <data-dir>/platform.
+    #[arg(long, default_value = "127.0.0.1:8700")]
+    platform_listen: SocketAddr,
+    /// Run the network without the management platform.
+    #[arg(long)]
+    no_platform: bool,
+}
+
+/// The management platform `up` runs as a child process, killed when dropped.
+struct PlatformProcess {
+    child: Child,
+    api: String,
+    data_dir: PathBuf,
+    /// Held open while `up` lives: the platform stops when it closes.
+    _stdin: Option<std::process::ChildStdin>,
+}
+
+impl Drop for PlatformProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `ricaas platform` over `<data-dir>/platform`, adopting the network (its orgs become
+/// tenants) the first time, with `rpc_url` as the way to channel `channel`.
+async fn start_platform(
+    args: &UpArgs,
+    channel: &str,
+    rpc_url: &str,
+) -> anyhow::Result<Option<PlatformProcess>> {
+    if args.no_platform {
+        return Ok(None);
+    }
+    let data_dir = args.data_dir.join("platform");
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let log_path = data_dir.join("platform.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let exe = std::env::current_exe().context("locating the ricaas binary")?;
+    let mut child = Command::new(exe)
+        .arg("platform")
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--listen")
+        .arg(args.platform_listen.to_string())
+        .arg("--local-network")
+        .arg(&args.data_dir)
+        .arg("--local-channel")
+        .arg(format!("local/{channel}={rpc_url}"))
+        .arg("--exit-with-stdin")
+        .env_remove("RICAAS_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .context("starting the platform")?;
+    let stdout = child.stdout.take().context("platform stdout")?;
+    let stdin = child.stdin.take();
+    let api = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut api = None;
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.trim().strip_prefix("RiCaaS platform API:") {
+                api = Some(rest.trim().to_owned());
+            }
+            if line.starts_with("Press Ctrl-C") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        api
+    })
+    .await?;
+    let Some(api) = api else {
+        let _ = child.kill();
+        anyhow::bail!(
+            "the platform did not start (is {} in use? pass --platform-listen, or --no-platform); see {}",
+            args.platform_listen,
+            log_path.display()
+        );
+    };
+    Ok(Some(PlatformProcess {
+        child,
+        api,
+        data_dir,
+        _stdin: stdin,
+    }))
+}
+
+fn print_platform(platform: &Option<PlatformProcess>) {
+    let Some(platform) = platform else {
+        return;
+    };
+    let base = platform.api.trim_end_matches("/api/v1");
+    println!("  console:        {base}/");
+    println!(
+        "  platform API:   {}   (OpenAPI: {}/openapi.json)",
+        platform.api, platform.api
+    );
+    println!(
+        "  credentials:    {} (org roots), {} (operator)   (mode 0600, written once)",
+        absolute(
+            &platform
+                .data_dir
+                .join(crate::platform::TENANT_CREDENTIALS_FILE)
+        ),
+        absolute(
+            &platform
+                .data_dir
+                .join(crate::platform::OPERATOR_CREDENTIALS_FILE)
+        )
+    );
+    println!("  platform pid:   {}", platform.child.id());
 }
 
 const CONFIG_FILE: &str = "ricaas.toml";
@@ -282,6 +402,12 @@ pub async fn run_solo(
         return Ok(());
     }
     let node = start_node(config.clone(), runtime).await?;
+    let platform = start_platform(
+        &args,
+        config.channel.name.as_str(),
+        &format!("http://{}/channels/{}", node.rpc_addr, config.channel.name),
+    )
+    .await?;
     let key_path =
         std::fs::canonicalize(dir.join(DEV_KEY_FILE)).unwrap_or_else(|_| dir.join(DEV_KEY_FILE));
     let key = DevKey::read(&key_path)?;
@@ -303,6 +429,7 @@ pub async fn run_solo(
         key.address()
     );
     print_consortium(dir);
+    print_platform(&platform);
     println!("  config:         {}", absolute(&config_path));
     println!(
         "  data:           {}",
@@ -386,6 +513,7 @@ pub async fn run_validators(args: UpArgs, created: bool) -> anyhow::Result<()> {
     }
     let dev_key = absolute(&dir.join(DEV_KEY_FILE));
     let first = NodeConfig::load(&configs[0])?;
+    let platform = start_platform(&args, first.channel.name.as_str(), &endpoints[0].0).await?;
     println!(
         "RiCaaS local network is running ({}): {} validators, BFT",
         if created { "created" } else { "reopened" },
@@ -404,6 +532,7 @@ pub async fn run_validators(args: UpArgs, created: bool) -> anyhow::Result<()> {
     }
     println!("  developer key:  {dev_key}  (org1 client, enrolled and funded in genesis)");
     print_consortium(dir);
+    print_platform(&platform);
     println!(
         "  configs:        {}/<i>/ricaas.toml",
         absolute(&dir.join(NODES_DIR))
@@ -412,7 +541,9 @@ pub async fn run_validators(args: UpArgs, created: bool) -> anyhow::Result<()> {
         "  channels:       validator i belongs to org (i mod orgs)+1; `ricaas channel create` writes a new channel signed by its members' admins, `ricaas channel join --rpc <validator> --admin-cert … --admin-key …` opens it on a running validator (README: Channels)"
     );
     println!("Press Ctrl-C to stop.");
-    supervise(children).await
+    let result = supervise(children).await;
+    drop(platform);
+    result
 }
 
 async fn supervise(mut children: Vec<Supervised>) -> anyhow::Result<()> {

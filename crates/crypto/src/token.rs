@@ -49,6 +49,21 @@ fn personal_hash(message: &str) -> [u8; 32] {
     keccak256(&data).0
 }
 
+/// The digest a read token's signature covers (EIP-191 over the statement): what a signer that
+/// holds the key elsewhere (a keystore, an HSM) signs.
+pub fn read_token_digest(channel: &str, chain_id: u64, expires: u64) -> [u8; 32] {
+    personal_hash(&read_token_statement(channel, chain_id, expires))
+}
+
+/// A read token from a signature `r‖s‖v` (v 0/1 or 27/28) over [`read_token_digest`].
+pub fn read_token_from_signature(expires: u64, signature: &[u8; 65]) -> String {
+    let mut bytes = *signature;
+    if bytes[64] < 27 {
+        bytes[64] += 27;
+    }
+    format!("{READ_TOKEN_PREFIX}{expires}.0x{}", hex::encode(bytes))
+}
+
 /// A token for `key` to read `channel` until `expires` (Unix seconds).
 pub fn read_token(key: &crate::DevKey, channel: &str, chain_id: u64, expires: u64) -> String {
     let hash = personal_hash(&read_token_statement(channel, chain_id, expires));

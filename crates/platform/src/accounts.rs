@@ -255,6 +255,9 @@ pub enum AccountsError {
     NotForOperator,
     #[error("there is no {what} {name:?} in your tenant")]
     NotFound { what: &'static str, name: String },
+    /// Something the tenant has not set up yet (404), with what to do about it.
+    #[error("{0}")]
+    Missing(String),
     #[error("{0}")]
     Conflict(String),
     /// A dependency (the HSM) failed; the request may succeed later.
@@ -463,14 +466,32 @@ impl Platform {
         if caller.kind != AccountKind::Operator {
             return Err(AccountsError::OperatorOnly("create tenants"));
         }
+        let credentials = InitialCredentials {
+            tenant: Some(name.to_owned()),
+            name: "root".into(),
+            password: generated_password(),
+        };
+        let tenant = self.create_tenant_with(&credentials).await?;
+        Ok((tenant, credentials))
+    }
+
+    /// Creates the tenant and root account `credentials` describe (`tenant` must be set):
+    /// for a caller that wrote them somewhere first (a 0600 file).
+    pub async fn create_tenant_with(
+        &self,
+        credentials: &InitialCredentials,
+    ) -> Result<Tenant, AccountsError> {
+        let name = credentials
+            .tenant
+            .as_deref()
+            .ok_or_else(|| AccountsError::Invalid("the credentials name no tenant".into()))?;
         check_name("tenant", name)?;
         let tenant = Tenant {
             id: TenantId::generate(),
             name: name.to_owned(),
             created_at: now_ms(),
         };
-        let password = generated_password();
-        let password_hash = hash_password(&password)?;
+        let password_hash = hash_password(&credentials.password)?;
         let mut tx = self.store.pool().begin().await?;
         sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(tenant.id.as_str())
@@ -492,14 +513,17 @@ impl Platform {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok((
-            tenant.clone(),
-            InitialCredentials {
-                tenant: Some(tenant.name),
-                name: "root".into(),
-                password,
-            },
-        ))
+        Ok(tenant)
+    }
+
+    /// Root credentials with a generated password for tenant `name`, not yet created.
+    pub fn tenant_credentials(name: &str) -> Result<InitialCredentials, AccountsError> {
+        check_name("tenant", name)?;
+        Ok(InitialCredentials {
+            tenant: Some(name.to_owned()),
+            name: "root".into(),
+            password: generated_password(),
+        })
     }
 
     /// Every tenant, by name. Only the operator may list them.

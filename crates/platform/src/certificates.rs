@@ -366,6 +366,34 @@ impl Platform {
         self.certificate(tenant, &ca::serial_hex(certificate)).await
     }
 
+    /// Adds a certificate the tenant's CA issued elsewhere (e.g. by `ricaas ca`) to the
+    /// inventory, linked to keystore key `key_name` if given.
+    pub async fn record_certificate(
+        &self,
+        tenant: &TenantId,
+        certificate_pem: &str,
+        key_name: Option<&str>,
+    ) -> Result<CertificateInfo, AccountsError> {
+        let certificate = ca::certificate_from_pem(certificate_pem)
+            .map_err(|e| AccountsError::Invalid(format!("not a PEM certificate: {e}")))?;
+        let authority = self.authority(tenant).await?;
+        ca::verify_issuer(authority.certificate(), &certificate)
+            .map_err(|e| AccountsError::Invalid(e.to_string()))?;
+        let role = ca::role_of(&certificate)
+            .ok_or_else(|| AccountsError::Invalid("the certificate names no role (OU)".into()))?;
+        let common_name = ca::common_name_of(&certificate)
+            .ok_or_else(|| AccountsError::Invalid("the certificate names no CN".into()))?;
+        self.record_issued(
+            tenant,
+            &certificate,
+            &common_name,
+            role.as_str(),
+            key_name,
+            None,
+        )
+        .await
+    }
+
     /// A new certificate for the same identity (name, role, key) as `serial`.
     pub async fn renew_certificate(
         &self,
@@ -555,10 +583,9 @@ impl Platform {
 }
 
 fn no_ca() -> AccountsError {
-    AccountsError::NotFound {
-        what: "certificate authority",
-        name: "(none yet: create one with POST /api/v1/ca or import one)".into(),
-    }
+    AccountsError::Missing(
+        "this tenant has no certificate authority yet: create one (POST /api/v1/ca) or import one (POST /api/v1/ca/import)".into(),
+    )
 }
 
 fn pem_spki(pem: &str) -> Result<spki::SubjectPublicKeyInfoOwned, AccountsError> {

@@ -72,6 +72,7 @@ id_type!(
     "An API key: the public half of `<id>.<secret>`."
 );
 id_type!(KeyId, "key_", "A key of a tenant's custodial keystore.");
+id_type!(ChannelId, "chn_", "A channel the platform can reach.");
 id_type!(
     CertificateId,
     "crt_",

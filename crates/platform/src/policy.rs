@@ -84,6 +84,9 @@ actions! {
     CaGetCertificate => "ca:GetCertificate", "Read a certificate.";
     CaRenewCertificate => "ca:RenewCertificate", "Issue a new certificate for the same identity.";
     CaRevokeCertificate => "ca:RevokeCertificate", "Revoke a certificate.";
+    CaEnrollCertificate => "ca:EnrollCertificate", "Enrol a certificate on a channel (signed by an admin key).";
+    NetworkRegisterChannel => "network:RegisterChannel", "Register a channel the platform can reach (operator).";
+    NetworkListChannels => "network:ListChannels", "List the channels the platform can reach.";
     AuditQuery => "audit:Query", "Read the tenant's audit log.";
     AuditExport => "audit:Export", "Export the tenant's audit log as JSON or CSV.";
 }
@@ -123,6 +126,7 @@ impl Action {
                 | CaIssueCertificate
                 | CaRenewCertificate
                 | CaRevokeCertificate
+                | CaEnrollCertificate
         )
     }
 }
@@ -144,6 +148,7 @@ pub const RESOURCE_KINDS: &[&str] = &[
     "key",
     "ca",
     "certificate",
+    "channel",
 ];
 
 /// Limits that keep a document readable and its evaluation cheap.

@@ -13,3 +13,4 @@ mod crash_recovery;
 mod native_envelope;
 mod platform;
 mod read_access;
+mod up_platform;

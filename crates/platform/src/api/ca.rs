@@ -4,8 +4,10 @@ use super::{ApiError, Body, Params, PathParams, routes::Caller};
 use crate::{
     accounts::Platform,
     certificates::{CaInfo, CertificateInfo, CertificateQuery, Subject},
+    chain::{Channel, Enrolment},
     keystore::Algorithm,
     page::Page,
+    policy::Action,
 };
 use axum::{
     Json,
@@ -226,6 +228,108 @@ pub async fn renew(
     Ok((StatusCode::CREATED, Json(info)))
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// `<network>/<channel>`, as GET /api/v1/channels lists them.
+    pub channel: String,
+    /// The keystore key (secp256k1, enrolled as an admin of the tenant's organization on that
+    /// channel) that signs the membership transaction; needs `key:Sign` on it too.
+    pub admin_key: String,
+}
+
+/// Enrol a certificate on a channel: the tenant's admin key signs `IMembership.enroll`.
+#[utoipa::path(post, path = "/api/v1/certificates/{serial}/enrolments", tag = "certificates", params(("serial" = String, Path)),
+    request_body = EnrollRequest,
+    responses((status = 201, body = Enrolment), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn enroll(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(serial): PathParams<String>,
+    Body(request): Body<EnrollRequest>,
+) -> Result<(StatusCode, Json<Enrolment>), ApiError> {
+    let tenant = caller.tenant()?.clone();
+    let certificate = platform.certificate(&tenant, &serial).await?;
+    caller
+        .authorize(
+            &platform,
+            format!("certificate/{}", certificate.common_name),
+        )
+        .await?;
+    caller
+        .authorize_also(
+            &platform,
+            Action::KeySign,
+            &format!("key/{}", request.admin_key),
+        )
+        .await?;
+    let enrolment = platform
+        .enroll_certificate(&tenant, &serial, &request.channel, &request.admin_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(enrolment)))
+}
+
+/// The channels a certificate is enrolled on.
+#[utoipa::path(get, path = "/api/v1/certificates/{serial}/enrolments", tag = "certificates", params(("serial" = String, Path)),
+    responses((status = 200, body = Vec<Enrolment>), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn enrolments(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(serial): PathParams<String>,
+) -> Result<Json<Vec<Enrolment>>, ApiError> {
+    let tenant = caller.tenant()?.clone();
+    let certificate = platform.certificate(&tenant, &serial).await?;
+    caller
+        .authorize(
+            &platform,
+            format!("certificate/{}", certificate.common_name),
+        )
+        .await?;
+    Ok(Json(platform.enrolments(&tenant, &serial).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterChannelRequest {
+    pub network: String,
+    pub name: String,
+    /// A node's JSON-RPC URL of the channel, e.g. `http://10.0.0.5:8545/channels/default`.
+    pub rpc_url: String,
+}
+
+/// Register a channel the platform may reach (operator).
+#[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = RegisterChannelRequest,
+    responses((status = 201, body = Channel), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn register_channel(
+    State(platform): State<Platform>,
+    caller: Caller,
+    Body(request): Body<RegisterChannelRequest>,
+) -> Result<(StatusCode, Json<Channel>), ApiError> {
+    caller
+        .authorize(
+            &platform,
+            format!("channel/{}/{}", request.network, request.name),
+        )
+        .await?;
+    let channel = platform
+        .register_channel(&request.network, &request.name, &request.rpc_url)
+        .await?;
+    Ok((StatusCode::CREATED, Json(channel)))
+}
+
+/// The channels the platform can reach.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
+    responses((status = 200, body = Vec<Channel>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn list_channels(
+    State(platform): State<Platform>,
+    caller: Caller,
+) -> Result<Json<Vec<Channel>>, ApiError> {
+    caller.authorize(&platform, "channel/*").await?;
+    Ok(Json(platform.channels().await?))
+}
+
 /// Revoke a certificate: it is in the CRL from now on.
 #[utoipa::path(post, path = "/api/v1/certificates/{serial}/revoke", tag = "certificates", params(("serial" = String, Path)),
     request_body = RevokeRequest,
@@ -241,9 +345,28 @@ pub async fn revoke(
     caller
         .authorize(&platform, format!("certificate/{}", old.common_name))
         .await?;
-    Ok(Json(
-        platform
-            .revoke_certificate(&tenant, &serial, &request.reason)
-            .await?,
-    ))
+    // Where it is enrolled, the admin key that enrolled it revokes its account on chain: the
+    // caller must be allowed to sign with each before anything changes.
+    let pending: Vec<Enrolment> = platform
+        .enrolments(&tenant, &serial)
+        .await?
+        .into_iter()
+        .filter(|e| e.revoked_at.is_none())
+        .collect();
+    for enrolment in &pending {
+        caller
+            .authorize_also(
+                &platform,
+                Action::KeySign,
+                &format!("key/{}", enrolment.admin_key),
+            )
+            .await?;
+    }
+    let revoked = platform
+        .revoke_certificate(&tenant, &serial, &request.reason)
+        .await?;
+    if !pending.is_empty() {
+        platform.revoke_enrolments(&tenant, &serial).await?;
+    }
+    Ok(Json(revoked))
 }

@@ -94,7 +94,7 @@ impl From<AccountsError> for ApiError {
                 })),
                 ..ApiError::new(StatusCode::FORBIDDEN, "forbidden", forbidden.to_string())
             },
-            e @ AccountsError::NotFound { .. } => {
+            e @ (AccountsError::NotFound { .. } | AccountsError::Missing(_)) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
             AccountsError::Conflict(message) => {
@@ -494,7 +494,8 @@ impl utoipa::Modify for RouteTable {
         iam::revoke_api_key, iam::query_audit, iam::export_audit, keys::create_key,
         keys::import_key, keys::list_keys, keys::get_key, keys::export_public_key, keys::sign,
         keys::destroy_key, ca::create_ca, ca::import_ca, ca::get_ca, ca::get_crl, ca::issue,
-        ca::list, ca::get, ca::renew, ca::revoke),
+        ca::list, ca::get, ca::renew, ca::revoke, ca::enroll, ca::enrolments,
+        ca::register_channel, ca::list_channels),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -600,6 +601,14 @@ pub fn router(platform: Platform) -> Router {
         .route("/api/v1/certificates/{serial}", get(ca::get))
         .route("/api/v1/certificates/{serial}/renew", post(ca::renew))
         .route("/api/v1/certificates/{serial}/revoke", post(ca::revoke))
+        .route(
+            "/api/v1/certificates/{serial}/enrolments",
+            post(ca::enroll).get(ca::enrolments),
+        )
+        .route(
+            "/api/v1/channels",
+            post(ca::register_channel).get(ca::list_channels),
+        )
         .route("/api/v1/audit", get(iam::query_audit))
         .route("/api/v1/audit/export", get(iam::export_audit))
         .fallback(not_found)

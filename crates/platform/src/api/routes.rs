@@ -236,6 +236,25 @@ pub const ROUTES: &[RouteSpec] = &[
         Tenant,
         A::CaRevokeCertificate,
     ),
+    route(
+        "POST",
+        "/api/v1/certificates/{serial}/enrolments",
+        Tenant,
+        A::CaEnrollCertificate,
+    ),
+    route(
+        "GET",
+        "/api/v1/certificates/{serial}/enrolments",
+        Tenant,
+        A::CaGetCertificate,
+    ),
+    route(
+        "POST",
+        "/api/v1/channels",
+        Operator,
+        A::NetworkRegisterChannel,
+    ),
+    route("GET", "/api/v1/channels", Tenant, A::NetworkListChannels),
     route("GET", "/api/v1/audit", Tenant, A::AuditQuery),
     route("GET", "/api/v1/audit/export", Tenant, A::AuditExport),
 ];
@@ -331,6 +350,19 @@ impl Caller {
         }
         self.context.record().authorized = true;
         Ok(())
+    }
+
+    /// A second permission a route needs besides its own action — e.g. `key:Sign` on the
+    /// admin key a membership transaction is signed with.
+    pub async fn authorize_also(
+        &self,
+        platform: &Platform,
+        action: Action,
+        resource: &str,
+    ) -> Result<(), ApiError> {
+        Ok(platform
+            .authorize(self.principal(), action, resource)
+            .await?)
     }
 }
 

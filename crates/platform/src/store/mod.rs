@@ -70,6 +70,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "certificates",
         sql: include_str!("migrations/0005_certificates.sql"),
     },
+    Migration {
+        version: 6,
+        name: "channels",
+        sql: include_str!("migrations/0006_channels.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

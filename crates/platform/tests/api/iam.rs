@@ -126,6 +126,8 @@ struct Case {
     ok: u16,
     /// Runs in a tenant of its own (for what a tenant does once, like importing its CA).
     fresh_tenant: bool,
+    /// A second action the operation needs, granted with the first.
+    also: Option<&'static str>,
 }
 
 fn nothing(_: &Client) {}
@@ -139,6 +141,7 @@ fn case(method: &'static str, template: &'static str, path: &'static str, ok: u1
         prepare: nothing,
         ok,
         fresh_tenant: false,
+        also: None,
     }
 }
 
@@ -444,6 +447,26 @@ fn tenant_cases() -> Vec<Case> {
                 200,
             )
         },
+        // Authorized, the platform reaches for the channel, which in this test has no node
+        // listening (503); the same call against a running channel succeeds in
+        // crates/cli/tests/it/up_platform.rs.
+        Case {
+            body: Some(json!({"channel": "test/unreachable", "admin_key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/certificates/{serial}/enrolments",
+                "/api/v1/certificates/{serial}/enrolments",
+                503,
+            )
+        },
+        case(
+            "GET",
+            "/api/v1/certificates/{serial}/enrolments",
+            "/api/v1/certificates/{serial}/enrolments",
+            200,
+        ),
+        case("GET", "/api/v1/channels", "/api/v1/channels", 200),
         case(
             "GET",
             "/api/v1/audit/export",
@@ -472,6 +495,17 @@ pub fn every_operation_needs_its_permission(served: &Served) {
         json!({"name": "fixture-key", "algorithm": "p256"}),
     );
     assert_eq!(status, 201);
+    let (status, _) = root.post(
+        "/api/v1/keys",
+        json!({"name": "fixture-admin", "algorithm": "secp256k1"}),
+    );
+    assert_eq!(status, 201);
+    let operator = anonymous.login(None, "admin", &served.operator_password);
+    let (status, body) = operator.post(
+        "/api/v1/channels",
+        json!({"network": "test", "name": "unreachable", "rpc_url": "http://127.0.0.1:9/channels/default"}),
+    );
+    assert_eq!(status, 201, "{body}");
     let probe_password = "probe's first passphrase".to_owned();
     let probe = anonymous.login(Some("acme"), "probe", &probe_password);
 
@@ -516,7 +550,9 @@ pub fn every_operation_needs_its_permission(served: &Served) {
         assert!(message(&refused).contains("no policy"), "{refused}");
 
         let policy = format!("grant-{index}");
-        grant(&root, "probe", &policy, allow(&[&action], &["*"]));
+        let mut actions = vec![action.as_str()];
+        actions.extend(case.also);
+        grant(&root, "probe", &policy, allow(&actions, &["*"]));
         (case.prepare)(&root);
         let (status, done) = probe.send(case.method, &path, body);
         assert_eq!(
@@ -597,6 +633,14 @@ pub fn every_operation_needs_its_permission(served: &Served) {
             201,
         ),
         ("GET", "/api/v1/tenants", None, 200),
+        (
+            "POST",
+            "/api/v1/channels",
+            Some(
+                json!({"network": "more", "name": "default", "rpc_url": "http://127.0.0.1:9/channels/default"}),
+            ),
+            201,
+        ),
     ] {
         covered.insert(format!("{method} {path}"));
         let body = body.map(|b| b.to_string());
@@ -988,6 +1032,9 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             ("POST", "/api/v1/keys/{name}/sign") => Some(json!({"message": "0x00"}).to_string()),
             ("POST", "/api/v1/certificates/{serial}/renew")
             | ("POST", "/api/v1/certificates/{serial}/revoke") => Some("{}".into()),
+            ("POST", "/api/v1/certificates/{serial}/enrolments") => {
+                Some(json!({"channel": "test/unreachable", "admin_key": "b-only"}).to_string())
+            }
             _ => Some("null".into()),
         }
     };

@@ -25,6 +25,18 @@ pub const CHAIN_ID: u64 = 1337;
 /// until it prints `Press Ctrl-C`; returns the child and what followed `prefix` on the last line
 /// that started with it.
 pub fn start_until_ready(command: &mut Command, prefix: &str) -> (Child, Option<String>) {
+    let (child, lines) = start_collecting(command);
+    let found = lines
+        .iter()
+        .filter_map(|line| line.trim().strip_prefix(prefix))
+        .next_back()
+        .map(|rest| rest.trim().to_string());
+    (child, found)
+}
+
+/// Starts `command` like [`start_until_ready`] and returns every line it printed up to
+/// `Press Ctrl-C`.
+pub fn start_collecting(command: &mut Command) -> (Child, Vec<String>) {
     let mut child = command
         .env("RICAAS_LOG", "warn")
         .stdout(Stdio::piped())
@@ -32,17 +44,25 @@ pub fn start_until_ready(command: &mut Command, prefix: &str) -> (Child, Option<
         .spawn()
         .expect("ricaas starts");
     let stdout = child.stdout.take().expect("stdout piped");
-    let mut found = None;
+    let mut lines = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("stdout readable");
-        if let Some(rest) = line.trim().strip_prefix(prefix) {
-            found = Some(rest.trim().to_string());
-        }
-        if line.starts_with("Press Ctrl-C") {
+        let done = line.starts_with("Press Ctrl-C");
+        lines.push(line);
+        if done {
             break;
         }
     }
-    (child, found)
+    (child, lines)
+}
+
+/// What follows `prefix` on the last of `lines` that starts with it (after trimming).
+pub fn printed<'a>(lines: &'a [String], prefix: &str) -> Option<&'a str> {
+    lines
+        .iter()
+        .filter_map(|line| line.trim().strip_prefix(prefix))
+        .next_back()
+        .map(str::trim)
 }
 
 pub struct Node {
@@ -50,6 +70,10 @@ pub struct Node {
     pub url: String,
     pub data_dir: PathBuf,
     pub dev_key: DevKey,
+    /// The platform API `ricaas up` runs beside the node (`…/api/v1`).
+    pub platform_api: Option<String>,
+    /// Everything `ricaas up` printed until it was ready.
+    pub printed: Vec<String>,
 }
 
 impl Node {
@@ -59,17 +83,21 @@ impl Node {
         command
             .args(["up", "--nodes", "1", "--data-dir"])
             .arg(data_dir)
-            .args(["--rpc-port", "0"]);
-        let (child, url) = start_until_ready(&mut command, "JSON-RPC HTTP:");
-        let url = url
+            .args(["--rpc-port", "0", "--platform-listen", "127.0.0.1:0"]);
+        let (child, lines) = start_collecting(&mut command);
+        let url = printed(&lines, "JSON-RPC HTTP:")
             .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
             .expect("ricaas up printed its HTTP endpoint");
+        let platform_api = printed(&lines, "platform API:")
+            .and_then(|rest| rest.split_whitespace().next().map(str::to_string));
         let dev_key = DevKey::read(&data_dir.join("keys/dev.key")).expect("dev key");
         Node {
             child,
             url,
             data_dir: data_dir.to_path_buf(),
             dev_key,
+            platform_api,
+            printed: lines,
         }
     }
 
