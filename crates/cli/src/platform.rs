@@ -99,6 +99,7 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
+    println!("RiCaaS console:       http://{address}/");
     println!("RiCaaS platform API:  http://{address}/api/v1");
     println!("OpenAPI document:     http://{address}/api/v1/openapi.json");
     println!("Press Ctrl-C to stop.");

@@ -5,6 +5,7 @@
 //! says what to do.
 
 mod ca;
+mod console;
 mod iam;
 mod keys;
 mod mfa;
@@ -516,6 +517,9 @@ async fn not_found() -> ApiError {
 pub fn router(platform: Platform) -> Router {
     use axum::routing::put;
     Router::new()
+        .route("/", get(console::index))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::style))
         .route("/health", get(health))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/actions", get(actions))

@@ -84,6 +84,9 @@ use Action as A;
 /// Every route of the API. A route the router serves but this table lacks is refused with 500
 /// (fail closed); the OpenAPI document takes each operation's action and security from here.
 pub const ROUTES: &[RouteSpec] = &[
+    public("GET", "/"),
+    public("GET", "/console/app.js"),
+    public("GET", "/console/app.css"),
     public("GET", "/health"),
     public("GET", "/api/v1/openapi.json"),
     public("GET", "/api/v1/actions"),

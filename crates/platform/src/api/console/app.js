@@ -1,0 +1,695 @@
+// The RiCaaS console: a single page over the platform's REST API (/api/v1). Everything shown
+// is put on the page as text (never parsed as HTML), so names holding markup stay harmless.
+"use strict";
+
+const API = "/api/v1";
+const store = window.sessionStorage;
+const state = { me: null };
+
+// ---- DOM helpers -------------------------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else if (key in node && key !== "list") node[key] = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function when(ms) {
+  return ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "";
+}
+
+function errorBox(message) {
+  return el("div", { class: "error", role: "alert" }, message);
+}
+
+function noticeBox(message) {
+  return el("div", { class: "notice", role: "status" }, message);
+}
+
+// ---- API client -------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `the platform answered ${status}`);
+    this.status = status;
+    this.code = body && body.code;
+    this.details = body && body.details;
+  }
+}
+
+function askCode(reason) {
+  return new Promise((resolve) => {
+    const input = el("input", { name: "otp", inputmode: "numeric", autocomplete: "one-time-code", placeholder: "123456" });
+    const close = (value) => { overlay.remove(); resolve(value); };
+    const overlay = el("div", { class: "modal" },
+      el("div", { class: "card" },
+        el("h2", {}, "One-time code needed"),
+        el("p", {}, reason),
+        el("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); close(input.value.trim()); } },
+          el("label", {}, "Code from your authenticator", input),
+          el("button", { type: "submit" }, "Continue"),
+          el("button", { type: "button", class: "secondary", onclick: () => close(null) }, "Cancel"))));
+    document.body.append(overlay);
+    input.focus();
+  });
+}
+
+async function refreshSession() {
+  const refresh = store.getItem("refresh");
+  if (!refresh) return false;
+  const response = await fetch(`${API}/sessions/refresh`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: refresh }),
+  });
+  if (!response.ok) return false;
+  const session = await response.json();
+  store.setItem("token", session.token);
+  store.setItem("refresh", session.refresh_token);
+  return true;
+}
+
+async function api(method, path, body, options = {}) {
+  const headers = { "content-type": "application/json" };
+  const token = store.getItem("token");
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (options.otp) headers["x-ricaas-otp"] = options.otp;
+  const response = await fetch(path.startsWith("/") ? path : `${API}/${path}`, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (options.raw && response.ok) return response;
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+  if (response.status === 401 && token && !options.retried && await refreshSession()) {
+    return api(method, path, body, { ...options, retried: true });
+  }
+  if (response.status === 401 && token) {
+    signOutLocally();
+    throw new ApiError(401, data);
+  }
+  if (response.status === 403 && data && data.code === "mfa_required" && !options.otp
+      && String(data.message).includes("X-RiCaaS-OTP")) {
+    const code = await askCode(data.message);
+    if (code) return api(method, path, body, { ...options, otp: code });
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+async function download(path, filename) {
+  const response = await api("GET", path, undefined, { raw: true });
+  const blob = await response.blob();
+  const link = el("a", { href: URL.createObjectURL(blob), download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+function signOutLocally() {
+  store.removeItem("token");
+  store.removeItem("refresh");
+  state.me = null;
+  if (location.hash !== "#/signin") location.hash = "#/signin";
+  else render();
+}
+
+// ---- shared widgets ---------------------------------------------------------------------
+
+/// Runs `action` for a form; shows its error in plain words, or `done`'s result.
+function submitter(output, action) {
+  return async (event) => {
+    event.preventDefault();
+    const button = event.target.querySelector("button[type=submit]");
+    if (button) button.disabled = true;
+    output.replaceChildren();
+    try {
+      const shown = await action(new FormData(event.target), event.target);
+      if (shown) output.append(shown);
+    } catch (error) {
+      output.append(errorBox(error.message));
+    } finally {
+      if (button) button.disabled = false;
+    }
+  };
+}
+
+/// A table over a paged list endpoint, with a text filter and next/previous pages.
+function pagedTable({ path, columns, rowClass, filters = [], limit = 20, empty = "Nothing here yet." }) {
+  const wrap = el("div", {});
+  const output = el("div", {});
+  const cursors = [""];
+  const values = {};
+  const filterInputs = filters.map((f) => {
+    const input = f.options
+      ? el("select", { name: f.name }, f.options.map((o) => el("option", { value: o }, o || "any")))
+      : el("input", { name: f.name, placeholder: f.placeholder || "", type: f.type || "text" });
+    return el("label", {}, f.label, input);
+  });
+  const form = el("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); for (const [k, v] of new FormData(form)) values[k] = v; cursors.length = 1; load(); } },
+    filterInputs, filters.length ? el("button", { type: "submit", class: "secondary" }, "Filter") : null);
+  const body = el("tbody", {});
+  const pageInfo = el("span", { class: "muted" });
+  const prev = el("button", { class: "secondary", type: "button", onclick: () => { cursors.pop(); cursors.pop(); load(); } }, "Previous");
+  const next = el("button", { class: "secondary", type: "button" }, "Next");
+  async function load() {
+    const params = new URLSearchParams({ limit: String(limit) });
+    const after = cursors[cursors.length - 1];
+    if (after) params.set("after", after);
+    for (const [k, v] of Object.entries(values)) if (v) params.set(k, v);
+    output.replaceChildren();
+    try {
+      const page = await api("GET", `${path}?${params}`);
+      body.replaceChildren(...(page.items.length ? page.items.map((item) =>
+        el("tr", { class: rowClass ? rowClass(item) : "" }, columns.map((c) => el("td", {}, c.cell(item, load)))))
+        : [el("tr", {}, el("td", { colSpan: columns.length, class: "muted" }, empty))]));
+      prev.disabled = cursors.length <= 1;
+      next.disabled = !page.next;
+      next.onclick = () => { cursors.push(page.next); load(); };
+      pageInfo.textContent = `page ${cursors.length}`;
+    } catch (error) {
+      body.replaceChildren();
+      output.append(errorBox(error.message));
+    }
+  }
+  wrap.append(form, output, el("table", {}, el("thead", {}, el("tr", {}, columns.map((c) => el("th", {}, c.title)))), body),
+    el("div", { class: "pager" }, prev, next, pageInfo));
+  wrap.reload = load;
+  load();
+  return wrap;
+}
+
+function button(label, onclick, kind) {
+  return el("button", { type: "button", class: kind || "secondary", onclick }, label);
+}
+
+/// A button running `action`, reporting into `output`.
+function actionButton(label, output, action, kind) {
+  return button(label, async (e) => {
+    e.target.disabled = true;
+    output.replaceChildren();
+    try {
+      const shown = await action();
+      if (shown) output.append(shown);
+    } catch (error) {
+      output.append(errorBox(error.message));
+    } finally {
+      e.target.disabled = false;
+    }
+  }, kind);
+}
+
+function parseJson(text, what) {
+  try { return JSON.parse(text); } catch (error) { throw new Error(`${what} is not valid JSON: ${error.message}`); }
+}
+
+const POLICY_TEMPLATE = JSON.stringify({ statements: [{ effect: "allow", actions: ["account:List", "account:Get"], resources: ["account/*"] }] }, null, 2);
+
+// ---- pages ------------------------------------------------------------------------------
+
+function signInPage() {
+  const output = el("div", {});
+  const otp = el("label", { hidden: true }, "One-time code", el("input", { name: "otp", inputmode: "numeric", autocomplete: "one-time-code" }));
+  const form = el("form", { onsubmit: submitter(output, async (data) => {
+    const request = { tenant: data.get("tenant") || null, name: data.get("name"), password: data.get("password") };
+    if (data.get("otp")) request.otp = data.get("otp");
+    try {
+      const session = await api("POST", "sessions", request);
+      store.setItem("token", session.token);
+      store.setItem("refresh", session.refresh_token);
+      location.hash = "#/";
+    } catch (error) {
+      if (String(error.message).includes("one-time code")) otp.hidden = false;
+      throw error;
+    }
+  }) },
+  el("label", {}, "Tenant (leave empty for the platform operator)", el("input", { name: "tenant", autocomplete: "organization" })),
+  el("label", {}, "Account", el("input", { name: "name", required: true, autocomplete: "username", value: "root" })),
+  el("label", {}, "Password", el("input", { name: "password", type: "password", required: true, autocomplete: "current-password" })),
+  otp,
+  el("button", { type: "submit" }, "Sign in"));
+  return el("div", { class: "login card" }, el("h1", {}, "RiCaaS console"), form, output);
+}
+
+function overviewPage() {
+  const me = state.me;
+  const page = el("div", {}, el("h1", {}, "Overview"),
+    el("div", { class: "card" },
+      el("p", {}, "Signed in as ", el("strong", {}, me.name), me.tenant_name ? ` of tenant ${me.tenant_name}` : " (platform operator)"),
+      el("p", {}, "Second factor: ", me.mfa_enabled ? el("span", { class: "badge ok" }, "on") : el("span", { class: "badge warn" }, "off — turn it on under Security"))));
+  if (me.kind === "operator") {
+    const output = el("div", {});
+    const list = el("tbody", {});
+    const load = async () => {
+      const tenants = await api("GET", "tenants");
+      list.replaceChildren(...tenants.map((t) => el("tr", {}, el("td", {}, t.name), el("td", {}, t.id), el("td", {}, when(t.created_at)))));
+    };
+    page.append(el("h2", {}, "Tenants"),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+        const created = await api("POST", "tenants", { name: data.get("name") });
+        await load();
+        return el("div", {}, noticeBox(`Tenant ${created.tenant.name} created. Hand its root these credentials once:`),
+          el("div", { class: "secret" }, `tenant ${created.root.tenant}, account root, password ${created.root.password}`));
+      }) }, el("label", {}, "New tenant", el("input", { name: "name", required: true })), el("button", { type: "submit" }, "Create tenant")),
+      output, el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Id"), el("th", {}, "Created"))), list));
+    load().catch((e) => output.append(errorBox(e.message)));
+  }
+  return page;
+}
+
+function accountsPage() {
+  const output = el("div", {});
+  const table = pagedTable({
+    path: "accounts",
+    filters: [{ name: "q", label: "Name contains" }],
+    rowClass: (a) => (a.disabled_at ? "revoked" : ""),
+    columns: [
+      { title: "Name", cell: (a) => el("a", { href: `#/accounts/${encodeURIComponent(a.name)}` }, a.name) },
+      { title: "Kind", cell: (a) => a.kind },
+      { title: "Status", cell: (a) => (a.disabled_at ? el("span", { class: "badge bad" }, "disabled") : el("span", { class: "badge ok" }, "active")) },
+      { title: "Created", cell: (a) => when(a.created_at) },
+    ],
+  });
+  return el("div", {}, el("h1", {}, "Accounts"),
+    el("div", { class: "card" }, el("h2", {}, "New sub-account"),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+        const request = { name: data.get("name") };
+        if (data.get("password")) request.password = data.get("password");
+        const created = await api("POST", "accounts", request);
+        if (data.get("policy")) await api("PUT", `accounts/${encodeURIComponent(created.account.name)}/policies/${encodeURIComponent(data.get("policy"))}`);
+        table.reload();
+        return created.password
+          ? el("div", {}, noticeBox(`Account ${created.account.name} created. Its generated password, shown once:`), el("div", { class: "secret" }, created.password))
+          : noticeBox(`Account ${created.account.name} created.`);
+      }) },
+      el("label", {}, "Name", el("input", { name: "name", required: true })),
+      el("label", {}, "Password (empty: generate one)", el("input", { name: "password", type: "password", autocomplete: "new-password" })),
+      el("label", {}, "Attach policy (optional)", el("input", { name: "policy", placeholder: "policy name" })),
+      el("button", { type: "submit" }, "Create")), output),
+    table);
+}
+
+async function accountPage(name) {
+  const output = el("div", {});
+  const page = el("div", {}, el("h1", {}, `Account ${name}`), output);
+  const path = `accounts/${encodeURIComponent(name)}`;
+  const detail = await api("GET", path);
+  const reload = () => render();
+  page.append(el("div", { class: "card" },
+    el("p", {}, `Kind: ${detail.kind}. Created ${when(detail.created_at)}. `, detail.disabled_at ? el("span", { class: "badge bad" }, "disabled") : el("span", { class: "badge ok" }, "active")),
+    el("p", {}, "Groups: ", detail.groups.join(", ") || "none"),
+    el("p", {}, "Policies: ", detail.policies.length ? detail.policies.map((p) => el("span", {}, el("code", {}, p), " ",
+      actionButton("Detach", output, async () => { await api("DELETE", `${path}/policies/${encodeURIComponent(p)}`); reload(); }, "danger"), " ")) : "none"),
+    detail.kind === "sub" ? el("div", { class: "toolbar" },
+      detail.disabled_at ? actionButton("Enable", output, async () => { await api("POST", `${path}/enable`); reload(); })
+        : actionButton("Disable", output, async () => { await api("POST", `${path}/disable`); reload(); }, "danger"),
+      actionButton("Reset password", output, async () => {
+        const reset = await api("POST", `${path}/password-reset`);
+        return el("div", {}, noticeBox("New password, shown once:"), el("div", { class: "secret" }, reset.password));
+      }),
+      actionButton("Reset second factor", output, async () => { await api("POST", `${path}/mfa-reset`); return noticeBox("Second factor cleared: the account enrols again."); }),
+      actionButton("Unlock sign-in", output, async () => { await api("POST", `${path}/unlock`); return noticeBox("Sign-in unlocked."); })) : null,
+    detail.kind === "sub" ? el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+      await api("PUT", `${path}/policies/${encodeURIComponent(data.get("policy"))}`);
+      reload();
+    }) }, el("label", {}, "Attach policy", el("input", { name: "policy", required: true })), el("button", { type: "submit" }, "Attach")) : null));
+  return page;
+}
+
+function groupsPage() {
+  const output = el("div", {});
+  const table = pagedTable({
+    path: "groups",
+    filters: [{ name: "q", label: "Name contains" }],
+    columns: [
+      { title: "Name", cell: (g) => el("a", { href: `#/groups/${encodeURIComponent(g.name)}` }, g.name) },
+      { title: "Description", cell: (g) => g.description },
+      { title: "Created", cell: (g) => when(g.created_at) },
+    ],
+  });
+  return el("div", {}, el("h1", {}, "Groups"),
+    el("div", { class: "card" }, el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+      const group = await api("POST", "groups", { name: data.get("name"), description: data.get("description") });
+      table.reload();
+      return noticeBox(`Group ${group.name} created.`);
+    }) }, el("label", {}, "Name", el("input", { name: "name", required: true })),
+    el("label", {}, "Description", el("input", { name: "description" })), el("button", { type: "submit" }, "Create group")), output),
+    table);
+}
+
+async function groupPage(name) {
+  const output = el("div", {});
+  const path = `groups/${encodeURIComponent(name)}`;
+  const group = await api("GET", path);
+  const reload = () => render();
+  return el("div", {}, el("h1", {}, `Group ${name}`), output,
+    el("div", { class: "card" }, el("p", {}, group.description || el("span", { class: "muted" }, "No description.")),
+      el("h2", {}, "Members"),
+      el("ul", {}, group.members.map((m) => el("li", {}, m, " ", actionButton("Remove", output, async () => { await api("DELETE", `${path}/members/${encodeURIComponent(m)}`); reload(); }, "danger")))),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => { await api("PUT", `${path}/members/${encodeURIComponent(data.get("account"))}`); reload(); }) },
+        el("label", {}, "Add account", el("input", { name: "account", required: true })), el("button", { type: "submit" }, "Add")),
+      el("h2", {}, "Policies"),
+      el("ul", {}, group.policies.map((p) => el("li", {}, el("code", {}, p), " ", actionButton("Detach", output, async () => { await api("DELETE", `${path}/policies/${encodeURIComponent(p)}`); reload(); }, "danger")))),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => { await api("PUT", `${path}/policies/${encodeURIComponent(data.get("policy"))}`); reload(); }) },
+        el("label", {}, "Attach policy", el("input", { name: "policy", required: true })), el("button", { type: "submit" }, "Attach")),
+      el("p", {}, actionButton("Delete group", output, async () => { await api("DELETE", path); location.hash = "#/groups"; }, "danger"))));
+}
+
+function policyEditor(initial, onSave, output) {
+  const textarea = el("textarea", { name: "document", spellcheck: false, value: initial });
+  const check = el("div", {});
+  const validate = () => {
+    check.replaceChildren();
+    try {
+      const doc = JSON.parse(textarea.value);
+      if (!Array.isArray(doc.statements)) throw new Error("a policy is {\"statements\": [...]}");
+      check.append(el("span", { class: "badge ok" }, "valid JSON"));
+    } catch (error) {
+      check.append(el("span", { class: "badge bad" }, error.message));
+    }
+  };
+  textarea.addEventListener("input", validate);
+  validate();
+  return el("form", { onsubmit: submitter(output, async (data) => onSave(data, parseJson(textarea.value, "The policy document"))) }, textarea, check);
+}
+
+function policiesPage() {
+  const output = el("div", {});
+  const catalog = el("details", {}, el("summary", {}, "Actions a policy can name"));
+  api("GET", "actions").then((c) => catalog.append(el("table", {}, el("tbody", {}, c.actions.map((a) => el("tr", {}, el("td", {}, el("code", {}, a.name)), el("td", {}, a.description))))),
+    el("p", { class: "muted" }, "Resources: ", c.resource_kinds.map((k) => `${k}/…`).join(", "), "; wildcards * and ?."))).catch(() => {});
+  const table = pagedTable({
+    path: "policies",
+    filters: [{ name: "q", label: "Name contains" }],
+    columns: [
+      { title: "Name", cell: (p) => el("a", { href: `#/policies/${encodeURIComponent(p.name)}` }, p.name) },
+      { title: "Description", cell: (p) => p.description },
+      { title: "Statements", cell: (p) => String(p.document.statements.length) },
+      { title: "Updated", cell: (p) => when(p.updated_at) },
+    ],
+  });
+  const editor = policyEditor(POLICY_TEMPLATE, async (data, document) => {
+    const created = await api("POST", "policies", { name: data.get("name"), description: data.get("description") || "", document });
+    table.reload();
+    return noticeBox(`Policy ${created.name} created.`);
+  }, output);
+  editor.prepend(el("div", { class: "toolbar" }, el("label", {}, "Name", el("input", { name: "name", required: true })), el("label", {}, "Description", el("input", { name: "description" }))));
+  editor.append(el("button", { type: "submit" }, "Create policy"));
+  return el("div", {}, el("h1", {}, "Policies"), el("div", { class: "card" }, el("h2", {}, "New policy"), editor, output, catalog), table);
+}
+
+async function policyPage(name) {
+  const output = el("div", {});
+  const path = `policies/${encodeURIComponent(name)}`;
+  const policy = await api("GET", path);
+  const editor = policyEditor(JSON.stringify(policy.document, null, 2), async (data, document) => {
+    await api("PUT", path, { document, description: data.get("description") });
+    return noticeBox("Saved: it applies from the next request on.");
+  }, output);
+  editor.prepend(el("label", {}, "Description", el("input", { name: "description", value: policy.description })));
+  editor.append(el("button", { type: "submit" }, "Save"));
+  return el("div", {}, el("h1", {}, `Policy ${name}`),
+    el("div", { class: "card" }, el("p", {}, "Attached to accounts: ", policy.accounts.join(", ") || "none", "; groups: ", policy.groups.join(", ") || "none"), editor, output,
+      el("p", {}, actionButton("Delete policy", output, async () => { await api("DELETE", path); location.hash = "#/policies"; }, "danger"))));
+}
+
+function apiKeysPage() {
+  const output = el("div", {});
+  const table = pagedTable({
+    path: "api-keys",
+    filters: [{ name: "q", label: "Name contains" }],
+    rowClass: (k) => (k.revoked_at ? "revoked" : k.expires_at < Date.now() ? "expired" : ""),
+    columns: [
+      { title: "Name", cell: (k) => k.name },
+      { title: "Id", cell: (k) => el("code", {}, k.id) },
+      { title: "Acts for", cell: (k) => k.account },
+      { title: "Expires", cell: (k) => when(k.expires_at) },
+      { title: "Last used", cell: (k) => when(k.last_used_at) || "never" },
+      { title: "", cell: (k, reload) => (k.revoked_at ? "revoked" : actionButton("Revoke", output, async () => { await api("DELETE", `api-keys/${encodeURIComponent(k.name)}`); reload(); }, "danger")) },
+    ],
+  });
+  const editor = policyEditor(POLICY_TEMPLATE, async (data, scope) => {
+    const created = await api("POST", "api-keys", { name: data.get("name"), scope, expires_in_days: Number(data.get("days")) || undefined });
+    table.reload();
+    return el("div", {}, noticeBox(`API key ${created.key.name} created. Its token is shown once — store it now:`), el("div", { class: "secret", "data-testid": "api-key-token" }, created.token));
+  }, output);
+  editor.prepend(el("div", { class: "toolbar" }, el("label", {}, "Name", el("input", { name: "name", required: true })),
+    el("label", {}, "Expires in days", el("input", { name: "days", type: "number", min: 1, max: 365, value: 90 }))),
+  el("p", { class: "muted" }, "Scope: what the key may do at most; it never exceeds your own permissions."));
+  editor.append(el("button", { type: "submit" }, "Create API key"));
+  return el("div", {}, el("h1", {}, "API keys"), el("div", { class: "card" }, editor, output), table);
+}
+
+function keysPage() {
+  const output = el("div", {});
+  const table = pagedTable({
+    path: "keys",
+    filters: [{ name: "q", label: "Name contains" }],
+    rowClass: (k) => (k.destroyed_at ? "revoked" : ""),
+    columns: [
+      { title: "Name", cell: (k) => k.name },
+      { title: "Algorithm", cell: (k) => k.algorithm },
+      { title: "Kept in", cell: (k) => (k.backend === "pkcs11" ? "HSM (PKCS#11)" : "software keystore") },
+      { title: "Address", cell: (k) => (k.address ? el("code", {}, k.address) : "") },
+      { title: "", cell: (k, reload) => (k.destroyed_at ? "destroyed" : el("span", {},
+        actionButton("Public key", output, async () => el("pre", {}, k.public_key_pem)), " ",
+        actionButton("Destroy", output, async () => { await api("DELETE", `keys/${encodeURIComponent(k.name)}`); reload(); }, "danger"))) },
+    ],
+  });
+  const signed = el("div", {});
+  return el("div", {}, el("h1", {}, "Keys"),
+    el("div", { class: "card" }, el("h2", {}, "Generate"),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+        const key = await api("POST", "keys", { name: data.get("name"), algorithm: data.get("algorithm"), backend: data.get("backend") });
+        table.reload();
+        return noticeBox(`Key ${key.name} (${key.algorithm}) generated.`);
+      }) }, el("label", {}, "Name", el("input", { name: "name", required: true })),
+      el("label", {}, "Algorithm", el("select", { name: "algorithm" }, ["secp256k1", "p256", "ed25519", "sm2"].map((a) => el("option", { value: a }, a)))),
+      el("label", {}, "Kept in", el("select", { name: "backend" }, el("option", { value: "software" }, "software keystore"), el("option", { value: "pkcs11" }, "HSM (PKCS#11)"))),
+      el("button", { type: "submit" }, "Generate")),
+      el("h2", {}, "Import (PKCS#8 PEM)"),
+      el("form", { onsubmit: submitter(output, async (data, form) => {
+        const key = await api("POST", "key-imports", { name: data.get("name"), private_key_pem: data.get("pem") });
+        form.reset();
+        table.reload();
+        return noticeBox(`Key ${key.name} imported; its private half is sealed and never shown again.`);
+      }) }, el("div", { class: "toolbar" }, el("label", {}, "Name", el("input", { name: "name", required: true }))),
+      el("textarea", { name: "pem", placeholder: "-----BEGIN PRIVATE KEY-----", autocomplete: "off" }), el("button", { type: "submit" }, "Import")),
+      el("h2", {}, "Sign"),
+      el("form", { class: "inline", onsubmit: submitter(signed, async (data) => {
+        const signature = await api("POST", `keys/${encodeURIComponent(data.get("key"))}/sign`, { message: data.get("message"), scheme: data.get("scheme") });
+        return el("pre", {}, signature.signature);
+      }) }, el("label", {}, "Key", el("input", { name: "key", required: true })),
+      el("label", {}, "Message (hex)", el("input", { name: "message", required: true })),
+      el("label", {}, "Scheme", el("select", { name: "scheme" }, el("option", { value: "document" }, "document"), el("option", { value: "ethereum" }, "ethereum (32-byte digest)"))),
+      el("button", { type: "submit" }, "Sign")), signed, output),
+    table);
+}
+
+function certificatesPage() {
+  const output = el("div", {});
+  const caCard = el("div", { class: "card" }, el("p", { class: "muted" }, "Loading the CA…"));
+  api("GET", "ca").then((ca) => {
+    caCard.replaceChildren(el("h2", {}, `Certificate authority of ${ca.org}`),
+      el("p", {}, `Serial ${ca.serial}; valid until ${when(ca.not_after)} (${ca.days_left} days left); ${ca.origin}; key ${ca.key}. `,
+        actionButton("Download CRL", output, async () => { await download(`${API}/ca/crl`, "crl.pem"); })));
+  }).catch((error) => {
+    if (error.status !== 404) { caCard.replaceChildren(errorBox(error.message)); return; }
+    caCard.replaceChildren(el("h2", {}, "No certificate authority yet"),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+        await api("POST", "ca", { org: data.get("org") || undefined, algorithm: data.get("algorithm") });
+        render();
+      }) }, el("label", {}, "Organization (default: tenant name)", el("input", { name: "org" })),
+      el("label", {}, "Algorithm", el("select", { name: "algorithm" }, ["p256", "secp256k1", "ed25519", "sm2"].map((a) => el("option", { value: a }, a)))),
+      el("button", { type: "submit" }, "Create CA")));
+  });
+  const table = pagedTable({
+    path: "certificates",
+    filters: [{ name: "expiring_within_days", label: "Expiring within days", type: "number" }, { name: "status", label: "Status", options: ["", "valid", "expired", "revoked"] }, { name: "q", label: "Name contains" }],
+    rowClass: (c) => (c.status === "revoked" ? "revoked" : c.status === "expired" ? "expired" : c.days_left <= 30 ? "expiring" : ""),
+    columns: [
+      { title: "Name", cell: (c) => c.common_name },
+      { title: "Role", cell: (c) => c.role },
+      { title: "Serial", cell: (c) => el("code", {}, c.serial.slice(0, 16) + "…") },
+      { title: "Not after", cell: (c) => when(c.not_after) },
+      { title: "Days left", cell: (c) => el("span", { class: `badge ${c.status !== "valid" ? "bad" : c.days_left <= 30 ? "warn" : "ok"}` }, c.status === "valid" ? String(c.days_left) : c.status) },
+      { title: "", cell: (c, reload) => (c.role === "ca" || c.status === "revoked" ? "" : el("span", {},
+        actionButton("Renew", output, async () => { await api("POST", `certificates/${c.serial}/renew`, {}); reload(); }), " ",
+        actionButton("Revoke", output, async () => { await api("POST", `certificates/${c.serial}/revoke`, { reason: "revoked from the console" }); reload(); }, "danger"))) },
+    ],
+  });
+  return el("div", {}, el("h1", {}, "Certificates"), caCard,
+    el("div", { class: "card" }, el("h2", {}, "Issue"),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+        const issued = await api("POST", "certificates", { common_name: data.get("cn"), role: data.get("role"), key: data.get("key"), days: Number(data.get("days")) || undefined });
+        table.reload();
+        return noticeBox(`Certificate for ${issued.common_name} issued, serial ${issued.serial}.`);
+      }) }, el("label", {}, "Common name", el("input", { name: "cn", required: true })),
+      el("label", {}, "Role", el("select", { name: "role" }, ["client", "admin", "node"].map((r) => el("option", { value: r }, r)))),
+      el("label", {}, "Keystore key", el("input", { name: "key", required: true })),
+      el("label", {}, "Days", el("input", { name: "days", type: "number", min: 1, max: 3650, value: 365 })),
+      el("button", { type: "submit" }, "Issue")), output),
+    table);
+}
+
+function auditPage() {
+  const output = el("div", {});
+  const exportQuery = () => new URLSearchParams([...new FormData(document.querySelector("#audit-filters") || undefined)].filter(([, v]) => v)).toString();
+  const table = pagedTable({
+    path: "audit",
+    limit: 25,
+    filters: [{ name: "action", label: "Action", placeholder: "account:Create" }, { name: "actor", label: "Actor contains" }, { name: "result", label: "Result", options: ["", "ok", "denied", "failed"] }],
+    rowClass: (e) => (e.result === "denied" ? "expiring" : e.result === "failed" ? "expired" : ""),
+    columns: [
+      { title: "When", cell: (e) => when(e.at) },
+      { title: "Actor", cell: (e) => e.actor },
+      { title: "Action", cell: (e) => el("code", {}, e.action) },
+      { title: "Resource", cell: (e) => e.resource },
+      { title: "Result", cell: (e) => el("span", { class: `badge ${e.result === "ok" ? "ok" : e.result === "denied" ? "warn" : "bad"}` }, `${e.result} ${e.status}`) },
+      { title: "From", cell: (e) => e.source },
+      { title: "Request", cell: (e) => el("code", {}, e.request_id) },
+    ],
+  });
+  table.querySelector("form").id = "audit-filters";
+  return el("div", {}, el("h1", {}, "Audit log"),
+    el("div", { class: "toolbar" },
+      actionButton("Export JSON", output, () => download(`${API}/audit/export?${exportQuery()}`, "audit.json")),
+      actionButton("Export CSV", output, () => download(`${API}/audit/export?format=csv&${exportQuery()}`, "audit.csv"))),
+    output, table);
+}
+
+function securityPage() {
+  const output = el("div", {});
+  const mfa = el("div", { class: "card" }, el("h2", {}, "Second factor (TOTP)"));
+  if (state.me.mfa_enabled) {
+    mfa.append(el("p", {}, el("span", { class: "badge ok" }, "on"), " Sign-in asks for a code from your authenticator."),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => { await api("POST", "me/mfa/disable", { code: data.get("code") }); await loadMe(); render(); }) },
+        el("label", {}, "Current code", el("input", { name: "code", required: true, inputmode: "numeric" })), el("button", { type: "submit", class: "danger" }, "Turn off")));
+  } else {
+    const enrolment = el("div", {});
+    mfa.append(el("p", {}, el("span", { class: "badge warn" }, "off")),
+      actionButton("Enrol an authenticator", output, async () => {
+        const started = await api("POST", "me/mfa");
+        enrolment.replaceChildren(el("p", {}, "Add this secret to your authenticator app (or open the link on your phone), then enter the code it shows:"),
+          el("div", { class: "secret", "data-testid": "mfa-secret" }, started.secret),
+          el("p", {}, el("a", { href: started.otpauth_uri }, "otpauth link")),
+          el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+            await api("POST", "me/mfa/confirm", { code: data.get("code") });
+            await loadMe();
+            render();
+          }) }, el("label", {}, "Code", el("input", { name: "code", required: true, inputmode: "numeric", autocomplete: "one-time-code" })), el("button", { type: "submit" }, "Confirm")));
+      }, "primary"), enrolment);
+  }
+  const password = el("div", { class: "card" }, el("h2", {}, "Password"),
+    el("form", { class: "inline", onsubmit: submitter(output, async (data, form) => {
+      await api("POST", "me/password", { current_password: data.get("current"), new_password: data.get("new") });
+      form.reset();
+      return noticeBox("Password changed.");
+    }) }, el("label", {}, "Current", el("input", { name: "current", type: "password", required: true, autocomplete: "current-password" })),
+    el("label", {}, "New (12+ characters)", el("input", { name: "new", type: "password", required: true, minLength: 12, autocomplete: "new-password" })),
+    el("button", { type: "submit" }, "Change")));
+  const page = el("div", {}, el("h1", {}, "Security"), output, mfa, password);
+  if (state.me.tenant_name) {
+    const settings = el("div", { class: "card" }, el("h2", {}, `Tenant ${state.me.tenant_name}`), el("p", { class: "muted" }, "Loading…"));
+    api("GET", "tenant/settings").then((s) => {
+      settings.replaceChildren(el("h2", {}, `Tenant ${state.me.tenant_name}`),
+        el("form", { onsubmit: submitter(output, async (data) => {
+          await api("PUT", "tenant/settings", { mfa_for_login: data.get("login") === "on", mfa_for_sensitive: data.get("sensitive") === "on" });
+          return noticeBox("Settings saved.");
+        }) },
+        el("label", {}, el("span", {}, el("input", { type: "checkbox", name: "login", checked: s.mfa_for_login }), " Require a second factor at sign-in")),
+        el("label", {}, el("span", {}, el("input", { type: "checkbox", name: "sensitive", checked: s.mfa_for_sensitive }), " Require a current code for sensitive actions (policies, accounts, keys)")),
+        el("button", { type: "submit" }, "Save")));
+    }).catch((e) => settings.replaceChildren(errorBox(e.message)));
+    page.append(settings);
+  }
+  return page;
+}
+
+async function apiPage() {
+  const doc = await api("GET", "/api/v1/openapi.json");
+  const output = el("div", {});
+  const methodInput = el("select", { name: "method" }, ["GET", "POST", "PUT", "DELETE"].map((m) => el("option", { value: m }, m)));
+  const pathInput = el("input", { name: "path", value: "/api/v1/me", size: 40 });
+  const bodyInput = el("textarea", { name: "body", placeholder: "JSON body (for POST and PUT)" });
+  const rows = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      rows.push(el("tr", {}, el("td", {}, el("code", {}, method.toUpperCase())),
+        el("td", {}, el("a", { href: "#/api", onclick: (e) => { e.preventDefault(); methodInput.value = method.toUpperCase(); pathInput.value = path; } }, path)),
+        el("td", {}, el("code", {}, op["x-ricaas-action"] || "public")), el("td", {}, op.summary || (op.description || "").split("\n")[0])));
+    }
+  }
+  return el("div", {}, el("h1", {}, "API"),
+    el("p", {}, "The REST API behind this console, with the action each operation needs. ", el("a", { href: "/api/v1/openapi.json" }, "OpenAPI document")),
+    el("div", { class: "card" }, el("h2", {}, "Try it (as you)"),
+      el("form", { onsubmit: submitter(output, async (data) => {
+        const body = data.get("body") ? parseJson(data.get("body"), "The body") : undefined;
+        const result = await api(data.get("method"), data.get("path"), body);
+        return el("pre", {}, JSON.stringify(result, null, 2));
+      }) }, el("div", { class: "toolbar" }, el("label", {}, "Method", methodInput), el("label", {}, "Path", pathInput)), bodyInput, el("button", { type: "submit" }, "Send")), output),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Method"), el("th", {}, "Path"), el("th", {}, "Action"), el("th", {}, "What"))), el("tbody", {}, rows)));
+}
+
+// ---- shell and routing ------------------------------------------------------------------
+
+const PAGES = [
+  ["", "Overview", overviewPage],
+  ["accounts", "Accounts", accountsPage],
+  ["groups", "Groups", groupsPage],
+  ["policies", "Policies", policiesPage],
+  ["api-keys", "API keys", apiKeysPage],
+  ["keys", "Keys", keysPage],
+  ["certificates", "Certificates", certificatesPage],
+  ["audit", "Audit log", auditPage],
+  ["security", "Security", securityPage],
+  ["api", "API", apiPage],
+];
+const DETAIL = { accounts: accountPage, groups: groupPage, policies: policyPage };
+
+async function loadMe() {
+  state.me = await api("GET", "me");
+}
+
+async function render() {
+  const root = document.getElementById("app");
+  const [, section = "", detail] = location.hash.replace(/^#/, "").split("/");
+  if (!store.getItem("token") || section === "signin") {
+    if (store.getItem("token") && section === "signin") { location.hash = "#/"; return; }
+    root.replaceChildren(signInPage());
+    return;
+  }
+  try {
+    if (!state.me) await loadMe();
+  } catch (error) {
+    root.replaceChildren(signInPage());
+    return;
+  }
+  const operator = state.me.kind === "operator";
+  const pages = operator ? PAGES.filter(([id]) => ["", "security", "api"].includes(id)) : PAGES;
+  const nav = el("nav", { class: "side" }, el("div", { class: "brand" }, "RiCaaS"),
+    pages.map(([id, label]) => el("a", { href: `#/${id}`, class: id === section ? "active" : "" }, label)),
+    el("div", { class: "who" }, `${state.me.tenant_name || "operator"} / ${state.me.name}`, el("br"),
+      el("a", { href: "#/signin", onclick: async (e) => { e.preventDefault(); try { await api("DELETE", "sessions/current"); } catch { /* signed out either way */ } signOutLocally(); } }, "Sign out")));
+  const main = el("main", {}, el("p", { class: "loading" }, "Loading…"));
+  root.replaceChildren(el("div", { class: "shell" }, nav, main));
+  try {
+    const entry = pages.find(([id]) => id === section) || pages[0];
+    const page = detail && DETAIL[section] ? await DETAIL[section](decodeURIComponent(detail)) : await entry[2]();
+    main.replaceChildren(page);
+  } catch (error) {
+    main.replaceChildren(el("h1", {}, "Could not load this page"), errorBox(error.message));
+  }
+}
+
+window.addEventListener("hashchange", render);
+render();

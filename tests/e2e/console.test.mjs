@@ -1,0 +1,203 @@
+// The console in a real Chromium (Debian's `chromium`, driven by playwright-core): a tenant's
+// root signs in, turns on a second factor and signs in again with a code, gives a sub-account a
+// narrow policy; the sub-account, in a second browser context, sees a refused action explained;
+// the root creates an API key that this test then uses over HTTP. Screenshots of each step go to
+// target/console-screenshots.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const SHOTS = process.env.RICAAS_SCREENSHOTS || join(ROOT, "target", "console-screenshots");
+
+function chromiumPath() {
+  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].filter(Boolean);
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error("Chromium is not installed: apt-get install chromium (or set CHROMIUM_PATH)");
+  return found;
+}
+
+// RFC 6238 with SHA-1, 6 digits, 30-second steps: what an authenticator app shows.
+function totp(secretBase32, unixSeconds) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secretBase32.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac("sha1", Buffer.from(bytes)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, "0");
+}
+
+let platform;
+let dir;
+let base;
+let browser;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  const binary = process.env.RICAAS_BIN || join(ROOT, "target", "debug", "ricaas");
+  dir = mkdtempSync(join(tmpdir(), "ricaas-console-"));
+  const log = openSync(join(dir, "platform.log"), "a");
+  const env = { ...process.env };
+  delete env.RICAAS_DATABASE_URL; // this test's platform keeps its data in SQLite
+  platform = spawn(binary, ["platform", "--data-dir", join(dir, "platform"), "--listen", "127.0.0.1:0"], {
+    stdio: ["ignore", "pipe", log],
+    env,
+  });
+  const lines = createInterface({ input: platform.stdout });
+  const text = await new Promise((resolvePromise, reject) => {
+    let acc = "";
+    const timer = setTimeout(() => reject(new Error(`ricaas platform did not start:\n${acc}`)), 60_000);
+    lines.on("line", (line) => {
+      acc += line + "\n";
+      if (line.startsWith("Press Ctrl-C")) { clearTimeout(timer); resolvePromise(acc); }
+    });
+    platform.on("exit", (code) => reject(new Error(`ricaas platform exited with ${code}:\n${acc}`)));
+  });
+  base = text.match(/RiCaaS console:\s+(\S+)/)[1].replace(/\/$/, "");
+  browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (platform) platform.kill("SIGKILL");
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function api(method, path, token, body) {
+  const response = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+async function signIn(page, tenant, name, password, otp) {
+  await page.goto(`${base}/`);
+  await page.fill("input[name=tenant]", tenant);
+  await page.fill("input[name=name]", name);
+  await page.fill("input[name=password]", password);
+  if (otp) {
+    await page.click("button[type=submit]");
+    await page.waitForSelector("input[name=otp]", { state: "visible" });
+    await page.fill("input[name=otp]", otp);
+  }
+  await page.click("button[type=submit]");
+  await page.waitForSelector("nav.side");
+}
+
+test("a root with MFA gives a sub-account a narrow policy, the sub-account is refused with the reason, and an API key works from outside", async () => {
+  const operatorCredentials = JSON.parse(readFileSync(join(dir, "platform", "operator-credentials.json"), "utf8"));
+  const operator = await api("POST", "/sessions", null, { name: operatorCredentials.name, password: operatorCredentials.password });
+  assert.equal(operator.status, 201);
+  const created = await api("POST", "/tenants", operator.body.token, { name: "acme" });
+  assert.equal(created.status, 201);
+  const rootPassword = created.body.root.password;
+
+  const rootContext = await browser.newContext();
+  const root = await rootContext.newPage();
+  await root.goto(`${base}/`);
+  await root.screenshot({ path: join(SHOTS, "01-sign-in.png") });
+  // A wrong password is refused in plain words.
+  await root.fill("input[name=tenant]", "acme");
+  await root.fill("input[name=password]", "not the password");
+  await root.click("button[type=submit]");
+  await root.waitForSelector(".error");
+  assert.match(await root.textContent(".error"), /wrong tenant, account name or password/);
+
+  await signIn(root, "acme", "root", rootPassword);
+  assert.match(await root.textContent("main"), /Signed in as root of tenant acme/);
+  await root.screenshot({ path: join(SHOTS, "02-overview.png") });
+
+  // Second factor: enrol, confirm with a code, then sign in again with the next code.
+  await root.click("nav >> text=Security");
+  await root.click("text=Enrol an authenticator");
+  const secret = (await root.textContent("[data-testid=mfa-secret]")).trim();
+  await root.fill("input[name=code]", totp(secret, Date.now() / 1000));
+  await root.screenshot({ path: join(SHOTS, "03-mfa-enrolment.png") });
+  await root.click("form:has(input[name=code]) button[type=submit]");
+  await root.waitForSelector("text=Sign-in asks for a code");
+  await root.click("text=Sign out");
+  await root.waitForSelector("input[name=password]");
+  await signIn(root, "acme", "root", rootPassword, totp(secret, Date.now() / 1000 + 30));
+  await root.screenshot({ path: join(SHOTS, "04-signed-in-with-mfa.png") });
+
+  // A narrow policy, and a sub-account that has only it.
+  await root.click("nav >> text=Policies");
+  await root.fill("input[name=name]", "list-accounts");
+  await root.fill("textarea[name=document]", JSON.stringify({ statements: [{ effect: "allow", actions: ["account:List"], resources: ["*"] }] }));
+  await root.click("text=Create policy");
+  await root.waitForSelector("text=Policy list-accounts created.");
+  // The editor says what is wrong before anything is sent.
+  await root.fill("textarea[name=document]", "{ not json");
+  assert.match(await root.textContent(".badge.bad"), /JSON/);
+  await root.screenshot({ path: join(SHOTS, "05-policy-editor.png") });
+
+  await root.click("nav >> text=Accounts");
+  await root.fill("input[name=name]", "clerk");
+  await root.fill("input[name=password]", "clerk's long passphrase");
+  await root.fill("input[name=policy]", "list-accounts");
+  await root.click("main button[type=submit]:has-text('Create')");
+  await root.waitForSelector("text=Account clerk created.");
+  await root.waitForSelector("td >> text=clerk");
+  await root.screenshot({ path: join(SHOTS, "06-accounts.png") });
+
+  // Names and descriptions are shown as text, never run as markup.
+  await root.click("nav >> text=Groups");
+  await root.fill("input[name=name]", "ops");
+  await root.fill("input[name=description]", "<img src=x onerror=\"window.pwned=1\">");
+  await root.click("text=Create group");
+  await root.waitForSelector("td >> text=<img src=x onerror=\"window.pwned=1\">");
+  assert.equal(await root.evaluate(() => window.pwned), undefined);
+  assert.equal(await root.locator("main img").count(), 0);
+
+  // The clerk, in a browser context of its own: lists accounts, and is refused groups with the
+  // reason.
+  const clerkContext = await browser.newContext();
+  const clerk = await clerkContext.newPage();
+  await signIn(clerk, "acme", "clerk", "clerk's long passphrase");
+  await clerk.click("nav >> text=Accounts");
+  await clerk.waitForSelector("td >> text=clerk");
+  await clerk.click("nav >> text=Groups");
+  await clerk.waitForSelector(".error");
+  const refusal = await clerk.textContent(".error");
+  assert.match(refusal, /acme\/clerk may not group:List on group\/\*/);
+  assert.match(refusal, /no policy attached/);
+  await clerk.screenshot({ path: join(SHOTS, "07-sub-account-refused.png") });
+
+  // An API key for a business system: shown once, then used from outside the browser.
+  await root.click("nav >> text=API keys");
+  await root.fill("input[name=name]", "erp");
+  await root.click("text=Create API key");
+  const token = (await root.textContent("[data-testid=api-key-token]")).trim();
+  assert.match(token, /^ak_[0-9a-f]{32}\.[0-9a-f]{64}$/);
+  await root.screenshot({ path: join(SHOTS, "08-api-key.png") });
+  const listed = await api("GET", "/accounts", token);
+  assert.equal(listed.status, 200);
+  assert.ok(listed.body.items.some((a) => a.name === "clerk"));
+  const outside = await api("GET", "/groups", token);
+  assert.equal(outside.status, 403);
+  assert.match(outside.body.message, /API key's scope/);
+
+  // The audit log shows what happened, who did it and whether it worked.
+  await root.click("nav >> text=Audit log");
+  await root.waitForSelector("td >> text=acme/root");
+  assert.ok(await root.locator("td >> text=account:Create").count() >= 1);
+  await root.screenshot({ path: join(SHOTS, "09-audit-log.png"), fullPage: true });
+
+  await clerkContext.close();
+  await rootContext.close();
+});
