@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
+import { createServer } from "node:net";
 import { chromium } from "playwright-core";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -43,15 +44,51 @@ let platform;
 let dir;
 let base;
 let browser;
+let smtp;
+const mails = [];
+
+// A local SMTP server that keeps every message: where the platform's sign-up mail goes.
+function startSmtpSink() {
+  return new Promise((resolvePromise) => {
+    const server = createServer((socket) => {
+      let buffer = "";
+      let inData = false;
+      let message = "";
+      socket.write("220 sink ESMTP\r\n");
+      socket.on("data", (chunk) => {
+        buffer += chunk.toString("utf8");
+        let end;
+        while ((end = buffer.indexOf("\r\n")) >= 0) {
+          const line = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (inData) {
+            if (line === ".") { inData = false; mails.push(message); message = ""; socket.write("250 kept\r\n"); }
+            else message += line + "\n";
+            continue;
+          }
+          const command = line.toUpperCase();
+          if (command.startsWith("EHLO")) socket.write("250-sink\r\n250 8BITMIME\r\n");
+          else if (command.startsWith("DATA")) { inData = true; socket.write("354 go ahead\r\n"); }
+          else if (command.startsWith("QUIT")) { socket.end("221 bye\r\n"); }
+          else socket.write("250 OK\r\n");
+        }
+      });
+      socket.on("error", () => {});
+    });
+    server.listen(0, "127.0.0.1", () => resolvePromise(server));
+  });
+}
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  smtp = await startSmtpSink();
   const binary = process.env.RICAAS_BIN || join(ROOT, "target", "debug", "ricaas");
   dir = mkdtempSync(join(tmpdir(), "ricaas-console-"));
   const log = openSync(join(dir, "platform.log"), "a");
   const env = { ...process.env };
   delete env.RICAAS_DATABASE_URL; // this test's platform keeps its data in SQLite
-  platform = spawn(binary, ["platform", "--data-dir", join(dir, "platform"), "--listen", "127.0.0.1:0"], {
+  const smtpUrl = `smtp://127.0.0.1:${smtp.address().port}`;
+  platform = spawn(binary, ["platform", "--data-dir", join(dir, "platform"), "--listen", "127.0.0.1:0", "--smtp-url", smtpUrl], {
     stdio: ["ignore", "pipe", log],
     env,
   });
@@ -72,6 +109,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (platform) platform.kill("SIGKILL");
+  if (smtp) smtp.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -200,4 +238,31 @@ test("a root with MFA gives a sub-account a narrow policy, the sub-account is re
 
   await clerkContext.close();
   await rootContext.close();
+});
+
+test("an organization signs up in the console, follows the e-mailed link and signs in", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/`);
+  await page.click("text=Sign up with your e-mail address");
+  await page.fill("input[name=email]", "ops@bank-z.example");
+  await page.fill("input[name=tenant]", "bank-z");
+  await page.fill("input[name=password]", "bank-z's root passphrase");
+  await page.click("button[type=submit]");
+  await page.waitForSelector(".notice");
+  assert.match(await page.textContent(".notice"), /confirmation link was sent to ops@bank-z.example/);
+  await page.screenshot({ path: join(SHOTS, "10-sign-up.png") });
+  const deadline = Date.now() + 10_000;
+  while (!mails.some((m) => m.includes("bank-z")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const mail = mails.find((m) => m.includes("bank-z"));
+  assert.ok(mail, "the confirmation mail arrived");
+  const link = mail.match(/(http:\/\/\S+#\/verify\/rsv_[0-9a-f]+)/)[1];
+  await page.goto(link);
+  await page.waitForSelector(".notice");
+  assert.match(await page.textContent(".notice"), /tenant bank-z created/);
+  await page.screenshot({ path: join(SHOTS, "11-sign-up-confirmed.png") });
+  await signIn(page, "bank-z", "root", "bank-z's root passphrase");
+  assert.match(await page.textContent("main"), /Signed in as root of tenant bank-z/);
+  await page.waitForSelector("text=Quotas");
+  await context.close();
 });

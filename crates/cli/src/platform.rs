@@ -38,6 +38,16 @@ pub struct PlatformArgs {
     /// (repeatable).
     #[arg(long = "local-channel", requires = "local_network")]
     local_channels: Vec<String>,
+    /// SMTP server for sign-up confirmation mail (`smtp://host:port`, `smtps://user:password@host`,
+    /// `smtp://host?tls=required`); without it the platform offers no sign-up.
+    #[arg(long, env = "RICAAS_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of the platform's mail.
+    #[arg(long, default_value = "RiCaaS <noreply@ricaas.invalid>")]
+    smtp_from: String,
+    /// The console's address as its users reach it (links in mail); the listen address by default.
+    #[arg(long)]
+    public_url: Option<String>,
     /// Stop when standard input closes: how `ricaas up` makes the platform it started end
     /// with it, even when `up` itself is killed.
     #[arg(long, hide = true)]
@@ -99,6 +109,16 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
+    if let Some(smtp_url) = &args.smtp_url {
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let mailer = ricaas_platform::signup::Mailer::new(smtp_url, &args.smtp_from, &public_url)
+            .context("configuring sign-up mail")?;
+        platform = platform.with_mailer(mailer);
+        println!("Sign-up by e-mail:    on (links point to {public_url})");
+    }
     println!("RiCaaS console:       http://{address}/");
     println!("RiCaaS platform API:  http://{address}/api/v1");
     println!("OpenAPI document:     http://{address}/api/v1/openapi.json");

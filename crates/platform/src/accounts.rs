@@ -294,7 +294,7 @@ pub fn check_name(what: &str, name: &str) -> Result<(), AccountsError> {
     }
 }
 
-fn check_password(password: &str) -> Result<(), AccountsError> {
+pub(crate) fn check_password(password: &str) -> Result<(), AccountsError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(AccountsError::Invalid(format!(
             "the password is too short: use at least {MIN_PASSWORD_LEN} characters"
@@ -303,7 +303,7 @@ fn check_password(password: &str) -> Result<(), AccountsError> {
     Ok(())
 }
 
-fn hash_password(password: &str) -> Result<String, AccountsError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, AccountsError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -346,6 +346,7 @@ pub struct Platform {
     master_key: MasterKey,
     clock: Clock,
     hsm: Option<std::sync::Arc<crate::keystore::hsm::Hsm>>,
+    mailer: Option<crate::signup::Mailer>,
 }
 
 /// A session's account: id, tenant id, name, kind, disabled_at, tenant name, mfa_enabled_at,
@@ -383,7 +384,18 @@ impl Platform {
             master_key,
             clock: Clock::default(),
             hsm: None,
+            mailer: None,
         }
+    }
+
+    /// The same platform offering sign-up by e-mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: crate::signup::Mailer) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    pub(crate) fn mailer(&self) -> Option<&crate::signup::Mailer> {
+        self.mailer.as_ref()
     }
 
     /// The same platform keeping `pkcs11` keys in `hsm`.
@@ -486,20 +498,34 @@ impl Platform {
             .as_deref()
             .ok_or_else(|| AccountsError::Invalid("the credentials name no tenant".into()))?;
         check_name("tenant", name)?;
+        self.create_tenant_with_hash(name, &hash_password(&credentials.password)?, None)
+            .await
+    }
+
+    /// Creates tenant `name` and its root account with an already hashed password.
+    pub(crate) async fn create_tenant_with_hash(
+        &self,
+        name: &str,
+        password_hash: &str,
+        contact_email: Option<&str>,
+    ) -> Result<Tenant, AccountsError> {
+        check_name("tenant", name)?;
         let tenant = Tenant {
             id: TenantId::generate(),
             name: name.to_owned(),
             created_at: now_ms(),
         };
-        let password_hash = hash_password(&credentials.password)?;
         let mut tx = self.store.pool().begin().await?;
-        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(tenant.id.as_str())
-            .bind(&tenant.name)
-            .bind(tenant.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| exists_or(e, "tenant", name))?;
+        sqlx::query(
+            "INSERT INTO tenants (id, name, created_at, contact_email) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tenant.id.as_str())
+        .bind(&tenant.name)
+        .bind(tenant.created_at)
+        .bind(contact_email)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| exists_or(e, "tenant", name))?;
         sqlx::query(
             "INSERT INTO accounts (id, tenant_id, name, kind, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -1005,6 +1031,8 @@ impl Platform {
             None => Some(generated_password()),
         };
         let password = password.or(generated.as_deref()).unwrap_or_default();
+        self.check_quota(tenant, crate::signup::Counted::Accounts)
+            .await?;
         let id = self
             .insert_account(Some(tenant), name, AccountKind::Sub, password)
             .await?;

@@ -90,6 +90,8 @@ impl Platform {
         scope
             .validate()
             .map_err(|e| AccountsError::Invalid(format!("the key's scope is not valid: {e}")))?;
+        self.check_quota(tenant, crate::signup::Counted::ApiKeys)
+            .await?;
         let days = days.unwrap_or(DEFAULT_LIFETIME_DAYS);
         if !(1..=MAX_LIFETIME_DAYS).contains(&days) {
             return Err(AccountsError::Invalid(format!(

@@ -18,12 +18,14 @@ pub mod bootstrap;
 pub mod certificates;
 pub mod chain;
 pub mod iam;
+pub mod idempotency;
 pub mod ids;
 pub mod keystore;
 pub mod mfa;
 pub mod page;
 pub mod policy;
 pub mod seal;
+pub mod signup;
 pub mod store;
 
 pub use accounts::{AccountKind, AuthError, Platform, Principal};

@@ -42,6 +42,10 @@ actions! {
     AccountReadSelf => "account:ReadSelf", "Read one's own account.";
     AccountChangeOwnPassword => "account:ChangeOwnPassword", "Change one's own password.";
     TenantCreate => "tenant:Create", "Create a tenant and its root account (operator).";
+    TenantGetQuotas => "tenant:GetQuotas", "Read a tenant's quotas and usage.";
+    TenantSetQuotas => "tenant:SetQuotas", "Set a tenant's quotas (operator).";
+    SignupCreate => "signup:Create", "Ask for a new tenant by e-mail (public).";
+    SignupVerify => "signup:Verify", "Confirm a sign-up with the e-mailed link (public).";
     TenantList => "tenant:List", "List tenants (operator).";
     AccountCreate => "account:Create", "Create a sub-account.";
     AccountList => "account:List", "List the tenant's accounts.";

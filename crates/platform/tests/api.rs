@@ -15,17 +15,101 @@ struct Served {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     operator_password: String,
+    /// Where the platform's mail goes: a local SMTP sink.
+    mail: SmtpSink,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// A local SMTP server that accepts every message and keeps it, for tests to read.
+struct SmtpSink {
+    address: std::net::SocketAddr,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind SMTP sink");
+        let address = listener.local_addr().expect("address");
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = messages.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let kept = kept.clone();
+                std::thread::spawn(move || {
+                    let mut writer = stream.try_clone().expect("clone");
+                    let mut reader = BufReader::new(stream);
+                    let _ = writer.write_all(b"220 sink ESMTP\r\n");
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                        let command = line.trim_end().to_ascii_uppercase();
+                        let reply: &[u8] = if command.starts_with("EHLO") {
+                            b"250-sink\r\n250 8BITMIME\r\n"
+                        } else if command.starts_with("DATA") {
+                            let _ = writer.write_all(b"354 go ahead\r\n");
+                            let mut message = String::new();
+                            let mut data = String::new();
+                            while reader.read_line(&mut data).unwrap_or(0) > 0 {
+                                if data == ".\r\n" {
+                                    break;
+                                }
+                                message.push_str(&data);
+                                data.clear();
+                            }
+                            kept.lock().expect("lock").push(message);
+                            b"250 kept\r\n"
+                        } else if command.starts_with("QUIT") {
+                            let _ = writer.write_all(b"221 bye\r\n");
+                            return;
+                        } else {
+                            b"250 OK\r\n"
+                        };
+                        let _ = writer.write_all(reply);
+                        line.clear();
+                    }
+                });
+            }
+        });
+        SmtpSink { address, messages }
+    }
+
+    /// Waits (up to 10 s) for the `n`th message (from 1).
+    fn message(&self, n: usize) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(m) = self.messages.lock().expect("lock").get(n - 1) {
+                return m.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no message {n} arrived"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.messages.lock().expect("lock").len()
+    }
 }
 
 impl Served {
     fn start(url: &str, dir: Option<tempfile::TempDir>) -> Served {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let clock = ricaas_platform::mfa::Clock::default();
+        let mail = SmtpSink::start();
         let (platform, listener, operator) = runtime.block_on(async {
             let store = Store::open(url).await.expect("store opens");
+            let mailer = ricaas_platform::signup::Mailer::new(
+                &format!("smtp://{}", mail.address),
+                "RiCaaS <noreply@ricaas.test>",
+                "http://console.ricaas.test",
+            )
+            .expect("mailer");
             let platform = Platform::new(store, ricaas_platform::MasterKey::generate())
-                .with_clock(clock.clone());
+                .with_clock(clock.clone())
+                .with_mailer(mailer);
             let operator = platform.create_operator("admin").await.expect("operator");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -48,6 +132,7 @@ impl Served {
             stop: Some(stop),
             thread: Some(thread),
             operator_password: operator.password,
+            mail,
             _dir: dir,
         }
     }
@@ -96,6 +181,7 @@ impl Served {
             base: self.base.clone(),
             token: None,
             otp: None,
+            idempotency_key: None,
         }
     }
 }
@@ -125,6 +211,8 @@ struct Client {
     token: Option<String>,
     /// Sent as `X-RiCaaS-OTP` when set.
     otp: Option<String>,
+    /// Sent as `Idempotency-Key` when set.
+    idempotency_key: Option<String>,
 }
 
 impl Client {
@@ -159,6 +247,10 @@ impl Client {
         };
         let request = match &self.otp {
             Some(otp) => request.header("x-ricaas-otp", otp),
+            None => request,
+        };
+        let request = match &self.idempotency_key {
+            Some(key) => request.header("idempotency-key", key),
             None => request,
         };
         let mut response = self
@@ -207,10 +299,14 @@ fn message(body: &Value) -> &str {
 mod certificates;
 #[path = "api/iam.rs"]
 mod iam;
+#[path = "api/idempotency.rs"]
+mod idempotency;
 #[path = "api/keys.rs"]
 mod keys;
 #[path = "api/sessions.rs"]
 mod sessions;
+#[path = "api/signup.rs"]
+mod signup;
 
 /// Sign in as the operator, create a tenant, sign in as its root, read and sign out.
 fn accounts_and_sessions(served: &Served) {
@@ -464,4 +560,6 @@ on_both_stores!(
     sessions::second_factor,
     sessions::lockout_and_throttle,
     sessions::refresh_rotation,
+    signup::sign_up_by_email_and_quotas,
+    idempotency::retries_with_a_key_write_once,
 );

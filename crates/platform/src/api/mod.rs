@@ -10,6 +10,7 @@ mod iam;
 mod keys;
 mod mfa;
 pub mod routes;
+mod signup;
 
 use crate::accounts::{AccountsError, InitialCredentials, Platform, Principal, Session, Tenant};
 use axum::{
@@ -469,6 +470,25 @@ impl utoipa::Modify for RouteTable {
                         None => note,
                     });
                 }
+                if spec.access != routes::Access::Public && method != "GET" {
+                    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+                    let parameter = ParameterBuilder::new()
+                        .name("Idempotency-Key")
+                        .parameter_in(ParameterIn::Header)
+                        .required(utoipa::openapi::Required::False)
+                        .description(Some(
+                            "Send the same key again (same caller, same request) to get the first answer instead of a second write; kept 24 hours.",
+                        ))
+                        .schema(Some(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::schema::Type::String),
+                        ))
+                        .build();
+                    operation
+                        .parameters
+                        .get_or_insert_with(Vec::new)
+                        .push(parameter);
+                }
                 if spec.access != routes::Access::Public {
                     operation.security = Some(vec![
                         SecurityRequirement::new("session", Vec::<String>::new()),
@@ -496,7 +516,8 @@ impl utoipa::Modify for RouteTable {
         keys::import_key, keys::list_keys, keys::get_key, keys::export_public_key, keys::sign,
         keys::destroy_key, ca::create_ca, ca::import_ca, ca::get_ca, ca::get_crl, ca::issue,
         ca::list, ca::get, ca::renew, ca::revoke, ca::enroll, ca::enrolments,
-        ca::register_channel, ca::list_channels),
+        ca::register_channel, ca::list_channels, signup::sign_up, signup::verify,
+        signup::get_quotas, signup::set_quotas, signup::usage),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -538,6 +559,13 @@ pub fn router(platform: Platform) -> Router {
             get(mfa::get_settings).put(mfa::update_settings),
         )
         .route("/api/v1/tenants", post(create_tenant).get(list_tenants))
+        .route(
+            "/api/v1/tenants/{name}/quotas",
+            get(signup::get_quotas).put(signup::set_quotas),
+        )
+        .route("/api/v1/tenant/usage", get(signup::usage))
+        .route("/api/v1/signups", post(signup::sign_up))
+        .route("/api/v1/signups/verify", post(signup::verify))
         .route(
             "/api/v1/accounts",
             post(iam::create_account).get(iam::list_accounts),

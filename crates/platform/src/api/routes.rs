@@ -83,6 +83,7 @@ use Action as A;
 
 /// Every route of the API. A route the router serves but this table lacks is refused with 500
 /// (fail closed); the OpenAPI document takes each operation's action and security from here.
+#[rustfmt::skip] // a table: one route per line
 pub const ROUTES: &[RouteSpec] = &[
     public("GET", "/"),
     public("GET", "/console/app.js"),
@@ -91,110 +92,40 @@ pub const ROUTES: &[RouteSpec] = &[
     public("GET", "/api/v1/openapi.json"),
     public("GET", "/api/v1/actions"),
     route("POST", "/api/v1/sessions", Public, A::SessionSignIn),
-    route(
-        "POST",
-        "/api/v1/sessions/refresh",
-        Public,
-        A::SessionRefresh,
-    ),
+    route("POST", "/api/v1/sessions/refresh", Public, A::SessionRefresh),
+    route("POST", "/api/v1/signups", Public, A::SignupCreate),
+    route("POST", "/api/v1/signups/verify", Public, A::SignupVerify),
     route("POST", "/api/v1/me/mfa", Own, A::AccountEnrollMfa),
     route("POST", "/api/v1/me/mfa/confirm", Own, A::AccountEnrollMfa),
     route("POST", "/api/v1/me/mfa/disable", Own, A::AccountDisableMfa),
-    route(
-        "POST",
-        "/api/v1/accounts/{name}/mfa-reset",
-        Tenant,
-        A::AccountResetMfa,
-    ),
-    route(
-        "POST",
-        "/api/v1/accounts/{name}/unlock",
-        Tenant,
-        A::AccountUnlock,
-    ),
-    route(
-        "GET",
-        "/api/v1/tenant/settings",
-        Tenant,
-        A::TenantGetSettings,
-    ),
-    route(
-        "PUT",
-        "/api/v1/tenant/settings",
-        Tenant,
-        A::TenantUpdateSettings,
-    ),
+    route("POST", "/api/v1/accounts/{name}/mfa-reset", Tenant, A::AccountResetMfa),
+    route("POST", "/api/v1/accounts/{name}/unlock", Tenant, A::AccountUnlock),
+    route("GET", "/api/v1/tenant/settings", Tenant, A::TenantGetSettings),
+    route("PUT", "/api/v1/tenant/settings", Tenant, A::TenantUpdateSettings),
     route("DELETE", "/api/v1/sessions/current", Own, A::SessionSignOut),
     route("GET", "/api/v1/me", Own, A::AccountReadSelf),
-    route(
-        "POST",
-        "/api/v1/me/password",
-        Own,
-        A::AccountChangeOwnPassword,
-    ),
+    route("POST", "/api/v1/me/password", Own, A::AccountChangeOwnPassword),
     route("POST", "/api/v1/tenants", Operator, A::TenantCreate),
     route("GET", "/api/v1/tenants", Operator, A::TenantList),
+    route("GET", "/api/v1/tenants/{name}/quotas", Operator, A::TenantGetQuotas),
+    route("PUT", "/api/v1/tenants/{name}/quotas", Operator, A::TenantSetQuotas),
+    route("GET", "/api/v1/tenant/usage", Tenant, A::TenantGetQuotas),
     route("POST", "/api/v1/accounts", Tenant, A::AccountCreate),
     route("GET", "/api/v1/accounts", Tenant, A::AccountList),
     route("GET", "/api/v1/accounts/{name}", Tenant, A::AccountGet),
-    route(
-        "POST",
-        "/api/v1/accounts/{name}/disable",
-        Tenant,
-        A::AccountDisable,
-    ),
-    route(
-        "POST",
-        "/api/v1/accounts/{name}/enable",
-        Tenant,
-        A::AccountEnable,
-    ),
-    route(
-        "POST",
-        "/api/v1/accounts/{name}/password-reset",
-        Tenant,
-        A::AccountResetPassword,
-    ),
-    route(
-        "PUT",
-        "/api/v1/accounts/{name}/policies/{policy}",
-        Tenant,
-        A::PolicyAttach,
-    ),
-    route(
-        "DELETE",
-        "/api/v1/accounts/{name}/policies/{policy}",
-        Tenant,
-        A::PolicyDetach,
-    ),
+    route("POST", "/api/v1/accounts/{name}/disable", Tenant, A::AccountDisable),
+    route("POST", "/api/v1/accounts/{name}/enable", Tenant, A::AccountEnable),
+    route("POST", "/api/v1/accounts/{name}/password-reset", Tenant, A::AccountResetPassword),
+    route("PUT", "/api/v1/accounts/{name}/policies/{policy}", Tenant, A::PolicyAttach),
+    route("DELETE", "/api/v1/accounts/{name}/policies/{policy}", Tenant, A::PolicyDetach),
     route("POST", "/api/v1/groups", Tenant, A::GroupCreate),
     route("GET", "/api/v1/groups", Tenant, A::GroupList),
     route("GET", "/api/v1/groups/{name}", Tenant, A::GroupGet),
     route("DELETE", "/api/v1/groups/{name}", Tenant, A::GroupDelete),
-    route(
-        "PUT",
-        "/api/v1/groups/{name}/members/{account}",
-        Tenant,
-        A::GroupAddMember,
-    ),
-    route(
-        "DELETE",
-        "/api/v1/groups/{name}/members/{account}",
-        Tenant,
-        A::GroupRemoveMember,
-    ),
-    route(
-        "PUT",
-        "/api/v1/groups/{name}/policies/{policy}",
-        Tenant,
-        A::PolicyAttach,
-    ),
-    route(
-        "DELETE",
-        "/api/v1/groups/{name}/policies/{policy}",
-        Tenant,
-        A::PolicyDetach,
-    ),
+    route("PUT", "/api/v1/groups/{name}/members/{account}", Tenant, A::GroupAddMember),
+    route("DELETE", "/api/v1/groups/{name}/members/{account}", Tenant, A::GroupRemoveMember),
+    route("PUT", "/api/v1/groups/{name}/policies/{policy}", Tenant, A::PolicyAttach),
+    route("DELETE", "/api/v1/groups/{name}/policies/{policy}", Tenant, A::PolicyDetach),
     route("POST", "/api/v1/policies", Tenant, A::PolicyCreate),
     route("GET", "/api/v1/policies", Tenant, A::PolicyList),
     route("GET", "/api/v1/policies/{name}", Tenant, A::PolicyGet),
@@ -214,49 +145,14 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/ca/import", Tenant, A::CaImport),
     route("GET", "/api/v1/ca", Tenant, A::CaGet),
     route("GET", "/api/v1/ca/crl", Tenant, A::CaGetCrl),
-    route(
-        "POST",
-        "/api/v1/certificates",
-        Tenant,
-        A::CaIssueCertificate,
-    ),
+    route("POST", "/api/v1/certificates", Tenant, A::CaIssueCertificate),
     route("GET", "/api/v1/certificates", Tenant, A::CaListCertificates),
-    route(
-        "GET",
-        "/api/v1/certificates/{serial}",
-        Tenant,
-        A::CaGetCertificate,
-    ),
-    route(
-        "POST",
-        "/api/v1/certificates/{serial}/renew",
-        Tenant,
-        A::CaRenewCertificate,
-    ),
-    route(
-        "POST",
-        "/api/v1/certificates/{serial}/revoke",
-        Tenant,
-        A::CaRevokeCertificate,
-    ),
-    route(
-        "POST",
-        "/api/v1/certificates/{serial}/enrolments",
-        Tenant,
-        A::CaEnrollCertificate,
-    ),
-    route(
-        "GET",
-        "/api/v1/certificates/{serial}/enrolments",
-        Tenant,
-        A::CaGetCertificate,
-    ),
-    route(
-        "POST",
-        "/api/v1/channels",
-        Operator,
-        A::NetworkRegisterChannel,
-    ),
+    route("GET", "/api/v1/certificates/{serial}", Tenant, A::CaGetCertificate),
+    route("POST", "/api/v1/certificates/{serial}/renew", Tenant, A::CaRenewCertificate),
+    route("POST", "/api/v1/certificates/{serial}/revoke", Tenant, A::CaRevokeCertificate),
+    route("POST", "/api/v1/certificates/{serial}/enrolments", Tenant, A::CaEnrollCertificate),
+    route("GET", "/api/v1/certificates/{serial}/enrolments", Tenant, A::CaGetCertificate),
+    route("POST", "/api/v1/channels", Operator, A::NetworkRegisterChannel),
     route("GET", "/api/v1/channels", Tenant, A::NetworkListChannels),
     route("GET", "/api/v1/audit", Tenant, A::AuditQuery),
     route("GET", "/api/v1/audit/export", Tenant, A::AuditExport),
@@ -510,6 +406,138 @@ async fn second_factor_refusal(
     }
 }
 
+/// What to do with a write that may carry an `Idempotency-Key`.
+enum Idempotent {
+    /// Run it; with (scope, key) when its answer must be kept.
+    Run(Request, Option<(String, String)>),
+    /// Answer this instead (a replay, or a refusal).
+    Answer(Response),
+}
+
+async fn idempotent(platform: &Platform, principal: &Principal, request: Request) -> Idempotent {
+    use crate::idempotency::{Claim, MAX_KEY_LEN};
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Idempotent::Run(request, None);
+    };
+    let key = match value.to_str() {
+        Ok(key)
+            if !key.is_empty()
+                && key.len() <= MAX_KEY_LEN
+                && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            key.to_owned()
+        }
+        _ => {
+            return Idempotent::Answer(
+                ApiError::invalid(format!(
+                    "the Idempotency-Key header must be 1 to {MAX_KEY_LEN} printable ASCII characters without spaces"
+                ))
+                .into_response(),
+            );
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, super::MAX_BODY_BYTES).await else {
+        return Idempotent::Answer(
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the request body is larger than {} bytes",
+                    super::MAX_BODY_BYTES
+                ),
+            )
+            .into_response(),
+        );
+    };
+    let fingerprint = {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(parts.method.as_str().as_bytes());
+        hasher.update(b" ");
+        hasher.update(parts.uri.to_string().as_bytes());
+        hasher.update(b"\n");
+        hasher.update(&bytes);
+        hex::encode(hasher.finalize())
+    };
+    // Keys are the caller's own: an API key and its account do not share them.
+    let scope = principal
+        .api_key
+        .as_ref()
+        .map_or_else(|| principal.account_id.to_string(), |k| k.id.to_string());
+    match platform.claim_idempotency(&scope, &key, &fingerprint).await {
+        Ok(Claim::New) => Idempotent::Run(
+            Request::from_parts(parts, axum::body::Body::from(bytes)),
+            Some((scope, key)),
+        ),
+        Ok(Claim::Replay {
+            status,
+            content_type,
+            body,
+        }) => {
+            let mut response = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                body,
+            )
+                .into_response();
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Idempotent::Answer(response)
+        }
+        Ok(Claim::InProgress) => Idempotent::Answer(
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "in_progress",
+                "a request with this Idempotency-Key is still being processed: retry in a moment",
+            )
+            .into_response(),
+        ),
+        Ok(Claim::Mismatch) => Idempotent::Answer(
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different request: use a new key for a new request",
+            )
+            .into_response(),
+        ),
+        Err(e) => Idempotent::Answer(ApiError::from(e).into_response()),
+    }
+}
+
+/// Keeps the answer to a write that came with an idempotency key (and frees the key if the
+/// write failed in a way worth retrying).
+async fn remember(platform: &Platform, scope: &str, key: &str, response: Response) -> Response {
+    let status = response.status();
+    if status.is_server_error() {
+        if let Err(e) = platform.release_idempotency(scope, key).await {
+            tracing::error!(error = %e, "releasing an idempotency key");
+        }
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return ApiError::internal("an answer too large to keep for its idempotency key")
+            .into_response();
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    if let Err(e) = platform
+        .complete_idempotency(scope, key, status.as_u16(), &content_type, &bytes)
+        .await
+    {
+        tracing::error!(error = %e, "keeping the answer of an idempotency key");
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 /// The middleware every request passes (see the module doc).
 pub async fn guard(
     State(GuardState { platform, throttle }): State<GuardState>,
@@ -623,7 +651,17 @@ pub async fn guard(
         record: Mutex::new(Record::default()),
     });
     request.extensions_mut().insert(context.clone());
+    let (request, ticket) = match (&context.principal, is_write) {
+        (Some(principal), true) => match idempotent(&platform, principal, request).await {
+            Idempotent::Run(request, ticket) => (request, ticket),
+            Idempotent::Answer(response) => return with_request_id(response, &request_id),
+        },
+        _ => (request, None),
+    };
     let mut response = next.run(request).await;
+    if let Some((scope, key)) = ticket {
+        response = remember(&platform, &scope, &key, response).await;
+    }
 
     let (resource, authorized, actor, tenant) = {
         let record = context.record();

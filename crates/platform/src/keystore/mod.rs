@@ -217,6 +217,8 @@ impl Platform {
         backend: Backend,
     ) -> Result<Key, AccountsError> {
         crate::accounts::check_name("key", name)?;
+        self.check_quota(tenant, crate::signup::Counted::Keys)
+            .await?;
         let id = KeyId::generate();
         match backend {
             Backend::Software => {
@@ -260,6 +262,8 @@ impl Platform {
         private_key_pem: &str,
     ) -> Result<Key, AccountsError> {
         crate::accounts::check_name("key", name)?;
+        self.check_quota(tenant, crate::signup::Counted::Keys)
+            .await?;
         let key = IdentityKey::from_pkcs8_pem(private_key_pem).map_err(|_| {
             AccountsError::Invalid(
                 "private_key_pem is not a PKCS#8 PEM secp256k1, P-256, Ed25519 or SM2 private key (-----BEGIN PRIVATE KEY-----)".into(),

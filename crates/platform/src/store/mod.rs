@@ -75,6 +75,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "channels",
         sql: include_str!("migrations/0006_channels.sql"),
     },
+    Migration {
+        version: 7,
+        name: "signups_quotas",
+        sql: include_str!("migrations/0007_signups_quotas.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "idempotency",
+        sql: include_str!("migrations/0008_idempotency.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

@@ -110,6 +110,8 @@ pub fn every_operation_declares_its_action(served: &Served) {
             "GET /api/v1/actions".to_owned(),
             "POST /api/v1/sessions".to_owned(),
             "POST /api/v1/sessions/refresh".to_owned(),
+            "POST /api/v1/signups".to_owned(),
+            "POST /api/v1/signups/verify".to_owned(),
         ]),
         "the public operations are exactly these; a new one must be added here deliberately"
     );
@@ -351,6 +353,7 @@ fn tenant_cases() -> Vec<Case> {
             "/api/v1/tenant/settings",
             200,
         ),
+        case("GET", "/api/v1/tenant/usage", "/api/v1/tenant/usage", 200),
         Case {
             body: Some(json!({"mfa_for_login": false, "mfa_for_sensitive": false})),
             ..case(
@@ -625,24 +628,40 @@ pub fn every_operation_needs_its_permission(served: &Served) {
     // may; and the operator holds no tenant's resources.
     grant(&root, "probe", "everything", allow(&["*"], &["*"]));
     let operator = anonymous.login(None, "admin", &served.operator_password);
-    for (method, path, body, ok) in [
+    for (method, template, path, body, ok) in [
         (
             "POST",
+            "/api/v1/tenants",
             "/api/v1/tenants",
             Some(json!({"name": "second"})),
             201,
         ),
-        ("GET", "/api/v1/tenants", None, 200),
+        ("GET", "/api/v1/tenants", "/api/v1/tenants", None, 200),
         (
             "POST",
+            "/api/v1/channels",
             "/api/v1/channels",
             Some(
                 json!({"network": "more", "name": "default", "rpc_url": "http://127.0.0.1:9/channels/default"}),
             ),
             201,
         ),
+        (
+            "GET",
+            "/api/v1/tenants/{name}/quotas",
+            "/api/v1/tenants/acme/quotas",
+            None,
+            200,
+        ),
+        (
+            "PUT",
+            "/api/v1/tenants/{name}/quotas",
+            "/api/v1/tenants/acme/quotas",
+            Some(json!({"accounts": 200, "keys": 200, "api_keys": 100})),
+            200,
+        ),
     ] {
-        covered.insert(format!("{method} {path}"));
+        covered.insert(format!("{method} {template}"));
         let body = body.map(|b| b.to_string());
         for tenant_account in [&probe, &root] {
             let (status, refused) = tenant_account.send(method, path, body.clone());

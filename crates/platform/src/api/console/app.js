@@ -237,7 +237,35 @@ function signInPage() {
   el("label", {}, "Password", el("input", { name: "password", type: "password", required: true, autocomplete: "current-password" })),
   otp,
   el("button", { type: "submit" }, "Sign in"));
-  return el("div", { class: "login card" }, el("h1", {}, "RiCaaS console"), form, output);
+  return el("div", { class: "login card" }, el("h1", {}, "RiCaaS console"), form, output,
+    el("p", { class: "muted" }, "A new organization? ", el("a", { href: "#/signup" }, "Sign up with your e-mail address")));
+}
+
+function signUpPage() {
+  const output = el("div", {});
+  const form = el("form", { onsubmit: submitter(output, async (data, formElement) => {
+    const accepted = await api("POST", "signups", { email: data.get("email"), tenant: data.get("tenant"), password: data.get("password") });
+    formElement.reset();
+    return noticeBox(accepted.message);
+  }) },
+  el("label", {}, "Your e-mail address", el("input", { name: "email", type: "email", required: true, autocomplete: "email" })),
+  el("label", {}, "Tenant name (lowercase letters, digits, hyphens)", el("input", { name: "tenant", required: true, pattern: "[a-z0-9][a-z0-9-]{1,62}" })),
+  el("label", {}, "Password for its root account (12+ characters)", el("input", { name: "password", type: "password", required: true, minLength: 12, autocomplete: "new-password" })),
+  el("button", { type: "submit" }, "Send me the link"));
+  return el("div", { class: "login card" }, el("h1", {}, "Sign up"), form, output,
+    el("p", { class: "muted" }, el("a", { href: "#/signin" }, "Back to sign-in")));
+}
+
+function verifyPage(token) {
+  const output = el("div", {}, el("p", { class: "muted" }, "Creating your tenant…"));
+  api("POST", "signups/verify", { token })
+    .then((verified) => {
+      // The link's token has done its work: keep it out of the browser's history.
+      history.replaceState(null, "", "#/signin");
+      output.replaceChildren(noticeBox(verified.message), el("p", {}, el("a", { href: "#/signin", onclick: () => render() }, "Sign in")));
+    })
+    .catch((error) => output.replaceChildren(errorBox(error.message)));
+  return el("div", { class: "login card" }, el("h1", {}, "Confirm sign-up"), output);
 }
 
 function overviewPage() {
@@ -246,6 +274,15 @@ function overviewPage() {
     el("div", { class: "card" },
       el("p", {}, "Signed in as ", el("strong", {}, me.name), me.tenant_name ? ` of tenant ${me.tenant_name}` : " (platform operator)"),
       el("p", {}, "Second factor: ", me.mfa_enabled ? el("span", { class: "badge ok" }, "on") : el("span", { class: "badge warn" }, "off — turn it on under Security"))));
+  if (me.kind !== "operator") {
+    const usage = el("div", { class: "card" }, el("p", { class: "muted" }, "Loading quotas…"));
+    api("GET", "tenant/usage").then((u) => usage.replaceChildren(el("h2", {}, "Quotas"),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Resource"), el("th", {}, "Used"), el("th", {}, "Limit"))),
+        el("tbody", {}, [["Sub-accounts", "accounts"], ["Keys", "keys"], ["API keys", "api_keys"]].map(([label, key]) =>
+          el("tr", { class: u.used[key] >= u.limits[key] ? "expired" : "" }, el("td", {}, label), el("td", {}, String(u.used[key])), el("td", {}, String(u.limits[key]))))))))
+      .catch((e) => usage.replaceChildren(errorBox(e.message)));
+    page.append(usage);
+  }
   if (me.kind === "operator") {
     const output = el("div", {});
     const list = el("tbody", {});
@@ -260,7 +297,18 @@ function overviewPage() {
         return el("div", {}, noticeBox(`Tenant ${created.tenant.name} created. Hand its root these credentials once:`),
           el("div", { class: "secret" }, `tenant ${created.root.tenant}, account root, password ${created.root.password}`));
       }) }, el("label", {}, "New tenant", el("input", { name: "name", required: true })), el("button", { type: "submit" }, "Create tenant")),
-      output, el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Id"), el("th", {}, "Created"))), list));
+      output, el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Id"), el("th", {}, "Created"))), list),
+      el("h2", {}, "Quotas"),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
+        const usage = await api("PUT", `tenants/${encodeURIComponent(data.get("tenant"))}/quotas`, {
+          accounts: Number(data.get("accounts")), keys: Number(data.get("keys")), api_keys: Number(data.get("api_keys")),
+        });
+        return noticeBox(`Quotas of ${data.get("tenant")}: ${usage.limits.accounts} sub-accounts (${usage.used.accounts} used), ${usage.limits.keys} keys (${usage.used.keys} used), ${usage.limits.api_keys} API keys (${usage.used.api_keys} used).`);
+      }) }, el("label", {}, "Tenant", el("input", { name: "tenant", required: true })),
+      el("label", {}, "Sub-accounts", el("input", { name: "accounts", type: "number", min: 0, value: 100 })),
+      el("label", {}, "Keys", el("input", { name: "keys", type: "number", min: 0, value: 100 })),
+      el("label", {}, "API keys", el("input", { name: "api_keys", type: "number", min: 0, value: 50 })),
+      el("button", { type: "submit" }, "Set quotas")));
     load().catch((e) => output.append(errorBox(e.message)));
   }
   return page;
@@ -663,6 +711,8 @@ async function loadMe() {
 async function render() {
   const root = document.getElementById("app");
   const [, section = "", detail] = location.hash.replace(/^#/, "").split("/");
+  if (section === "signup") { root.replaceChildren(signUpPage()); return; }
+  if (section === "verify" && detail) { root.replaceChildren(verifyPage(decodeURIComponent(detail))); return; }
   if (!store.getItem("token") || section === "signin") {
     if (store.getItem("token") && section === "signin") { location.hash = "#/"; return; }
     root.replaceChildren(signInPage());
