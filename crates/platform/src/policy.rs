@@ -93,6 +93,7 @@ actions! {
     NetworkListChannels => "network:ListChannels", "List the channels the platform can reach.";
     AuditQuery => "audit:Query", "Read the tenant's audit log.";
     AuditExport => "audit:Export", "Export the tenant's audit log as JSON or CSV.";
+    AuditQueryPlatform => "audit:QueryPlatform", "Read the operator's own audit log (operator).";
 }
 
 impl Action {

@@ -464,6 +464,16 @@ pub async fn revoke_api_key(
     ))
 }
 
+/// Queries page; only exports take a format.
+fn no_format(query: &AuditQuery) -> Result<(), ApiError> {
+    match query.format {
+        Some(_) => Err(ApiError::invalid(
+            "format applies to GET /api/v1/audit/export only",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The tenant's audit log, newest first, filtered and paged.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditEntry>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
@@ -473,11 +483,7 @@ pub async fn query_audit(
     Params(query): Params<AuditQuery>,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
     caller.authorize(&platform, "audit/log").await?;
-    if query.format.is_some() {
-        return Err(ApiError::invalid(
-            "format applies to GET /api/v1/audit/export only",
-        ));
-    }
+    no_format(&query)?;
     Ok(Json(platform.audit(Some(caller.tenant()?), &query).await?))
 }
 
@@ -531,4 +537,17 @@ pub async fn export_audit(
         axum::http::HeaderValue::from_static(if truncated { "true" } else { "false" }),
     );
     Ok(response)
+}
+
+/// The operator's own audit log (tenant creation, quotas, channels), newest first.
+#[utoipa::path(get, path = "/api/v1/platform/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = Page<AuditEntry>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn query_platform_audit(
+    State(platform): State<Platform>,
+    caller: Caller,
+    Params(query): Params<AuditQuery>,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
+    caller.authorize(&platform, "audit/platform").await?;
+    no_format(&query)?;
+    Ok(Json(platform.audit(None, &query).await?))
 }

@@ -512,7 +512,7 @@ impl utoipa::Modify for RouteTable {
         iam::delete_group, iam::add_member, iam::remove_member, iam::attach_group_policy,
         iam::detach_group_policy, iam::create_policy, iam::list_policies, iam::get_policy,
         iam::update_policy, iam::delete_policy, iam::create_api_key, iam::list_api_keys,
-        iam::revoke_api_key, iam::query_audit, iam::export_audit, keys::create_key,
+        iam::revoke_api_key, iam::query_audit, iam::export_audit, iam::query_platform_audit, keys::create_key,
         keys::import_key, keys::list_keys, keys::get_key, keys::export_public_key, keys::sign,
         keys::destroy_key, ca::create_ca, ca::import_ca, ca::get_ca, ca::get_crl, ca::issue,
         ca::list, ca::get, ca::renew, ca::revoke, ca::enroll, ca::enrolments,
@@ -643,6 +643,7 @@ pub fn router(platform: Platform) -> Router {
         )
         .route("/api/v1/audit", get(iam::query_audit))
         .route("/api/v1/audit/export", get(iam::export_audit))
+        .route("/api/v1/platform/audit", get(iam::query_platform_audit))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             routes::GuardState {

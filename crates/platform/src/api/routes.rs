@@ -156,6 +156,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/channels", Tenant, A::NetworkListChannels),
     route("GET", "/api/v1/audit", Tenant, A::AuditQuery),
     route("GET", "/api/v1/audit/export", Tenant, A::AuditExport),
+    route("GET", "/api/v1/platform/audit", Operator, A::AuditQueryPlatform),
 ];
 
 /// The table's entry for a request.

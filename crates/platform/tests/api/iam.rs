@@ -660,6 +660,13 @@ pub fn every_operation_needs_its_permission(served: &Served) {
             Some(json!({"accounts": 200, "keys": 200, "api_keys": 100})),
             200,
         ),
+        (
+            "GET",
+            "/api/v1/platform/audit",
+            "/api/v1/platform/audit?action=tenant:Create",
+            None,
+            200,
+        ),
     ] {
         covered.insert(format!("{method} {template}"));
         let body = body.map(|b| b.to_string());
@@ -674,6 +681,15 @@ pub fn every_operation_needs_its_permission(served: &Served) {
         let (status, done) = operator.send(method, path, body);
         assert_eq!(status, ok, "{done}");
     }
+    // The operator's own acts are in the platform's audit log, not in any tenant's.
+    let (_, platform_audit) = operator.get("/api/v1/platform/audit?action=tenant:Create");
+    let entries = platform_audit["items"].as_array().expect("entries");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["actor"] == "operator/admin" && e["resource"] == "tenant/acme"),
+        "{platform_audit}"
+    );
     let (status, refused) = operator.get("/api/v1/accounts");
     assert_eq!(status, 403, "{refused}");
     assert!(message(&refused).contains("holds no tenant"), "{refused}");

@@ -304,6 +304,20 @@ pub fn refresh_rotation(served: &Served) {
         json!({"refresh_token": third["refresh_token"]}),
     );
     assert_eq!(status, 401);
+    // An access token past its 30 minutes says so (the clock is moved in the store).
+    let (_, fourth) = sign_in(served, "acme", "root", &password, None);
+    let token = fourth["token"].as_str().expect("token").to_owned();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = ricaas_platform::Store::open(&served.url).await.expect("store");
+        sqlx::query("UPDATE sessions SET expires_at = 1 WHERE family = (SELECT family FROM sessions WHERE revoked_at IS NULL ORDER BY created_at DESC LIMIT 1)")
+            .execute(store.pool())
+            .await
+            .expect("update");
+    });
+    let (status, body) = anonymous.with_token(&token).get("/api/v1/me");
+    assert_eq!(status, 401, "{body}");
+    assert!(message(&body).contains("expired"), "{body}");
     for forged in ["rcr_00", "rcs_00", ""] {
         let (status, body) =
             anonymous.post("/api/v1/sessions/refresh", json!({"refresh_token": forged}));

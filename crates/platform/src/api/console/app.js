@@ -592,8 +592,9 @@ function certificatesPage() {
 function auditPage() {
   const output = el("div", {});
   const exportQuery = () => new URLSearchParams([...new FormData(document.querySelector("#audit-filters") || undefined)].filter(([, v]) => v)).toString();
+  const operator = state.me.kind === "operator";
   const table = pagedTable({
-    path: "audit",
+    path: operator ? "platform/audit" : "audit",
     limit: 25,
     filters: [{ name: "action", label: "Action", placeholder: "account:Create" }, { name: "actor", label: "Actor contains" }, { name: "result", label: "Result", options: ["", "ok", "denied", "failed"] }],
     rowClass: (e) => (e.result === "denied" ? "expiring" : e.result === "failed" ? "expired" : ""),
@@ -608,8 +609,8 @@ function auditPage() {
     ],
   });
   table.querySelector("form").id = "audit-filters";
-  return el("div", {}, el("h1", {}, "Audit log"),
-    el("div", { class: "toolbar" },
+  return el("div", {}, el("h1", {}, operator ? "Platform audit log" : "Audit log"),
+    operator ? null : el("div", { class: "toolbar" },
       actionButton("Export JSON", output, () => download(`${API}/audit/export?${exportQuery()}`, "audit.json")),
       actionButton("Export CSV", output, () => download(`${API}/audit/export?format=csv&${exportQuery()}`, "audit.csv"))),
     output, table);
@@ -725,7 +726,7 @@ async function render() {
     return;
   }
   const operator = state.me.kind === "operator";
-  const pages = operator ? PAGES.filter(([id]) => ["", "security", "api"].includes(id)) : PAGES;
+  const pages = operator ? PAGES.filter(([id]) => ["", "audit", "security", "api"].includes(id)) : PAGES;
   const nav = el("nav", { class: "side" }, el("div", { class: "brand" }, "RiCaaS"),
     pages.map(([id, label]) => el("a", { href: `#/${id}`, class: id === section ? "active" : "" }, label)),
     el("div", { class: "who" }, `${state.me.tenant_name || "operator"} / ${state.me.name}`, el("br"),
