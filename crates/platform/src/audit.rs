@@ -1,5 +1,6 @@
-//! The audit log: one append-only entry per write (who, tenant, action, resource, source
-//! address, request id, result), queried and exported by each tenant for its own entries only.
+//! The audit log: one entry per write (who, tenant, action, resource, source address, request
+//! id, result), written *before* the write runs and completed after it, so no write can happen
+//! without its entry; queried and exported by each tenant for its own entries only.
 //! Entries hold names and ids, never secrets: the API layer gives this module nothing else.
 
 use crate::{
@@ -18,7 +19,9 @@ pub enum Outcome {
     Ok,
     /// Refused for want of credentials or permission (401, 403).
     Denied,
-    /// Refused as invalid or failed otherwise (other 4xx, 5xx).
+    /// Refused as invalid or failed otherwise (other 4xx, 5xx), or never answered: status 0
+    /// marks a write whose entry was written before it ran and whose platform stopped before
+    /// answering (the write may or may not have happened).
     Failed,
 }
 
@@ -138,8 +141,8 @@ type EntryRow = (
 );
 
 impl Platform {
-    /// Appends one entry.
-    pub async fn append_audit(&self, entry: &NewAuditEntry) -> Result<(), AccountsError> {
+    /// Appends one entry; returns its id.
+    pub async fn append_audit(&self, entry: &NewAuditEntry) -> Result<String, AccountsError> {
         let at = now_ms();
         // Fixed-width hex time first: ids sort as entries were written.
         let id = format!("aud_{at:013x}{}", &ids::secret("")[..16]);
@@ -148,7 +151,7 @@ impl Platform {
              method, path, source, request_id, status, result) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind(id)
+        .bind(&id)
         .bind(at)
         .bind(entry.tenant.as_ref().map(|t| t.as_str().to_owned()))
         .bind(&entry.actor)
@@ -161,6 +164,24 @@ impl Platform {
         .bind(&entry.request_id)
         .bind(i64::from(entry.status))
         .bind(Outcome::of_status(entry.status).as_str())
+        .execute(self.store().pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Completes the entry `id` written before its request ran (status 0: no answer yet) with
+    /// what the request turned out to be.
+    pub async fn finish_audit(&self, id: &str, entry: &NewAuditEntry) -> Result<(), AccountsError> {
+        sqlx::query(
+            "UPDATE audit_log SET tenant_id = $1, actor = $2, resource = $3, status = $4, result = $5 \
+             WHERE id = $6",
+        )
+        .bind(entry.tenant.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(&entry.actor)
+        .bind(&entry.resource)
+        .bind(i64::from(entry.status))
+        .bind(Outcome::of_status(entry.status).as_str())
+        .bind(id)
         .execute(self.store().pool())
         .await?;
         Ok(())

@@ -173,6 +173,37 @@ fn first_credentials_are_private_and_answered_writes_survive_kill_9() {
         "answered 201 but lost after kill -9: {lost:?}"
     );
     assert!(answered.len() >= 20);
+
+    // No write without its audit entry: every stored tenant has one, answered (201) or written
+    // before the kill cut its request short (status 0).
+    let mut response = agent
+        .get(format!(
+            "{}/api/v1/platform/audit?action=tenant:Create&limit=500",
+            platform.base
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .call()
+        .expect("audit answered");
+    let audit: Value =
+        serde_json::from_str(&response.body_mut().read_to_string().expect("body")).expect("JSON");
+    let entries = audit["items"].as_array().expect("entries");
+    let recorded = entries
+        .iter()
+        .filter(|e| e["status"] == 201 || e["status"] == 0)
+        .count();
+    assert!(
+        recorded >= stored.len(),
+        "{} tenants stored but only {recorded} creations audited",
+        stored.len()
+    );
+    for name in &answered {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["resource"] == format!("tenant/{name}").as_str() && e["status"] == 201),
+            "tenant {name} was answered 201 but its audit entry is not complete"
+        );
+    }
 }
 
 /// A request with a bearer token; returns the status and the body as text.

@@ -659,6 +659,58 @@ pub async fn guard(
         },
         _ => (request, None),
     };
+    // The entry of a write is on disk before the write runs: if the platform stops midway the
+    // entry stays with status 0, and no write ever happens unrecorded. Without a store to
+    // record it in, nothing is done.
+    let intent = if is_write {
+        let entry = match &context.principal {
+            Some(principal) => audit_entry(
+                spec,
+                principal,
+                &method,
+                path.clone(),
+                source.clone(),
+                &request_id,
+                "-",
+                StatusCode::OK,
+            ),
+            None => NewAuditEntry {
+                tenant: None,
+                actor: "anonymous".into(),
+                credential: "none".into(),
+                action: spec.action.map_or("-", Action::as_str).to_owned(),
+                resource: "-".into(),
+                method: method.to_string(),
+                path: path.clone(),
+                source: source.clone(),
+                request_id: request_id.to_string(),
+                status: 0,
+            },
+        };
+        match platform
+            .append_audit(&NewAuditEntry { status: 0, ..entry })
+            .await
+        {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, "audit entry could not be written; request refused");
+                if let Some((scope, key)) = &ticket {
+                    let _ = platform.release_idempotency(scope, key).await;
+                }
+                return with_request_id(
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the audit log cannot be written, so nothing was done: retry later",
+                    )
+                    .into_response(),
+                    &request_id,
+                );
+            }
+        }
+    } else {
+        None
+    };
     let mut response = next.run(request).await;
     if let Some((scope, key)) = ticket {
         response = remember(&platform, &scope, &key, response).await;
@@ -713,7 +765,14 @@ pub async fn guard(
                 status: response.status().as_u16(),
             },
         };
-        append(&platform, &entry).await;
+        match &intent {
+            Some(id) => {
+                if let Err(e) = platform.finish_audit(id, &entry).await {
+                    tracing::error!(error = %e, ?entry, "audit entry could not be completed");
+                }
+            }
+            None => append(&platform, &entry).await,
+        }
     }
     with_request_id(response, &request_id)
 }

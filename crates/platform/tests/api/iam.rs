@@ -1210,6 +1210,8 @@ pub fn audit_log(served: &Served) {
     assert_eq!(refused["status"], 401);
     let failed = find("group:Create", "failed");
     assert_eq!(failed["status"], 400);
+    // Every entry was completed with its answer (status 0 would mean "never answered").
+    assert!(entries.iter().all(|e| e["status"] != 0), "{entries:?}");
     // Newest first.
     let ids: Vec<&str> = entries.iter().filter_map(|e| e["id"].as_str()).collect();
     let mut sorted = ids.clone();
