@@ -123,6 +123,13 @@ async function api(method, path, token, body) {
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
 
+/// Opens a console page from the side navigation and waits until it has replaced the previous
+/// one (pages share field names, so filling before that would fill the old page).
+async function goTo(page, label, heading = label) {
+  await page.click(`nav >> text=${label}`);
+  await page.waitForSelector(`main h1:text-is("${heading}")`);
+}
+
 async function signIn(page, tenant, name, password, otp) {
   await page.goto(`${base}/`);
   await page.fill("input[name=tenant]", tenant);
@@ -134,7 +141,7 @@ async function signIn(page, tenant, name, password, otp) {
     await page.fill("input[name=otp]", otp);
   }
   await page.click("button[type=submit]");
-  await page.waitForSelector("nav.side");
+  await page.waitForSelector('main h1:text-is("Overview")');
 }
 
 test("a root with MFA gives a sub-account a narrow policy, the sub-account is refused with the reason, and an API key works from outside", async () => {
@@ -161,7 +168,7 @@ test("a root with MFA gives a sub-account a narrow policy, the sub-account is re
   await root.screenshot({ path: join(SHOTS, "02-overview.png") });
 
   // Second factor: enrol, confirm with a code, then sign in again with the next code.
-  await root.click("nav >> text=Security");
+  await goTo(root, "Security");
   await root.click("text=Enrol an authenticator");
   const secret = (await root.textContent("[data-testid=mfa-secret]")).trim();
   await root.fill("input[name=code]", totp(secret, Date.now() / 1000));
@@ -174,7 +181,7 @@ test("a root with MFA gives a sub-account a narrow policy, the sub-account is re
   await root.screenshot({ path: join(SHOTS, "04-signed-in-with-mfa.png") });
 
   // A narrow policy, and a sub-account that has only it.
-  await root.click("nav >> text=Policies");
+  await goTo(root, "Policies");
   await root.fill("input[name=name]", "list-accounts");
   await root.fill("textarea[name=document]", JSON.stringify({ statements: [{ effect: "allow", actions: ["account:List"], resources: ["*"] }] }));
   await root.click("text=Create policy");
@@ -184,7 +191,7 @@ test("a root with MFA gives a sub-account a narrow policy, the sub-account is re
   assert.match(await root.textContent(".badge.bad"), /JSON/);
   await root.screenshot({ path: join(SHOTS, "05-policy-editor.png") });
 
-  await root.click("nav >> text=Accounts");
+  await goTo(root, "Accounts");
   await root.fill("input[name=name]", "clerk");
   await root.fill("input[name=password]", "clerk's long passphrase");
   await root.fill("input[name=policy]", "list-accounts");
@@ -194,7 +201,7 @@ test("a root with MFA gives a sub-account a narrow policy, the sub-account is re
   await root.screenshot({ path: join(SHOTS, "06-accounts.png") });
 
   // Names and descriptions are shown as text, never run as markup.
-  await root.click("nav >> text=Groups");
+  await goTo(root, "Groups");
   await root.fill("input[name=name]", "ops");
   await root.fill("input[name=description]", "<img src=x onerror=\"window.pwned=1\">");
   await root.click("text=Create group");
@@ -207,9 +214,9 @@ test("a root with MFA gives a sub-account a narrow policy, the sub-account is re
   const clerkContext = await browser.newContext();
   const clerk = await clerkContext.newPage();
   await signIn(clerk, "acme", "clerk", "clerk's long passphrase");
-  await clerk.click("nav >> text=Accounts");
+  await goTo(clerk, "Accounts");
   await clerk.waitForSelector("td >> text=clerk");
-  await clerk.click("nav >> text=Groups");
+  await goTo(clerk, "Groups");
   await clerk.waitForSelector(".error");
   const refusal = await clerk.textContent(".error");
   assert.match(refusal, /acme\/clerk may not group:List on group\/\*/);
@@ -217,7 +224,7 @@ test("a root with MFA gives a sub-account a narrow policy, the sub-account is re
   await clerk.screenshot({ path: join(SHOTS, "07-sub-account-refused.png") });
 
   // An API key for a business system: shown once, then used from outside the browser.
-  await root.click("nav >> text=API keys");
+  await goTo(root, "API keys");
   await root.fill("input[name=name]", "erp");
   await root.click("text=Create API key");
   const token = (await root.textContent("[data-testid=api-key-token]")).trim();
@@ -231,7 +238,7 @@ test("a root with MFA gives a sub-account a narrow policy, the sub-account is re
   assert.match(outside.body.message, /API key's scope/);
 
   // The audit log shows what happened, who did it and whether it worked.
-  await root.click("nav >> text=Audit log");
+  await goTo(root, "Audit log");
   await root.waitForSelector("td >> text=acme/root");
   assert.ok(await root.locator("td >> text=account:Create").count() >= 1);
   await root.screenshot({ path: join(SHOTS, "09-audit-log.png"), fullPage: true });
