@@ -126,7 +126,7 @@ async function api(method, path, token, body) {
 /// Opens a console page from the side navigation and waits until it has replaced the previous
 /// one (pages share field names, so filling before that would fill the old page).
 async function goTo(page, label, heading = label) {
-  await page.click(`nav >> text=${label}`);
+  await page.click(`nav a:text-is("${label}")`);
   await page.waitForSelector(`main h1:text-is("${heading}")`);
 }
 
@@ -271,5 +271,77 @@ test("an organization signs up in the console, follows the e-mailed link and sig
   await signIn(page, "bank-z", "root", "bank-z's root passphrase");
   assert.match(await page.textContent("main"), /Signed in as root of tenant bank-z/);
   await page.waitForSelector("text=Quotas");
+  await context.close();
+});
+
+test("a root generates a key and signs with it, creates its CA, issues certificates, sees the one about to expire highlighted and revokes it", async () => {
+  const operatorCredentials = JSON.parse(readFileSync(join(dir, "platform", "operator-credentials.json"), "utf8"));
+  const operator = await api("POST", "/sessions", null, { name: operatorCredentials.name, password: operatorCredentials.password });
+  const created = await api("POST", "/tenants", operator.body.token, { name: "globex" });
+  assert.equal(created.status, 201);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, "globex", "root", created.body.root.password);
+
+  // A custodial key: generated in the keystore, listed with its address, signs on request.
+  await goTo(page, "Keys");
+  await page.fill("form:has(select[name=algorithm]) input[name=name]", "treasury");
+  await page.selectOption("select[name=algorithm]", "secp256k1");
+  await page.click("main button[type=submit]:has-text('Generate')");
+  await page.waitForSelector("text=Key treasury (secp256k1) generated.");
+  await page.waitForSelector("td >> text=treasury");
+  const address = (await page.textContent("tr:has(td:text-is('treasury')) code")).trim();
+  assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+  await page.fill("form:has(input[name=message]) input[name=key]", "treasury");
+  await page.fill("input[name=message]", "48656c6c6f");
+  await page.click("form:has(input[name=message]) button[type=submit]");
+  await page.waitForSelector("main pre");
+  assert.match((await page.textContent("main pre")).trim(), /^(0x)?[0-9a-f]{128,144}$/);
+  // A key that does not exist is refused in plain words.
+  await page.fill("form:has(input[name=message]) input[name=key]", "ghost");
+  await page.click("form:has(input[name=message]) button[type=submit]");
+  await page.waitForSelector("main .error");
+  assert.match(await page.textContent("main .error"), /ghost/);
+  await page.screenshot({ path: join(SHOTS, "12-keys.png"), fullPage: true });
+  // The private half is never on the page (the import form's placeholder is only a header).
+  assert.doesNotMatch(await page.content(), /PRIVATE KEY-----\s*[A-Za-z0-9+\/]{16}/);
+
+  // The organization's CA, then two certificates for that key: one about to expire.
+  await goTo(page, "Certificates");
+  await page.waitForSelector("text=No certificate authority yet");
+  await page.click("main button:has-text('Create CA')");
+  await page.waitForSelector("text=Certificate authority of globex");
+  await page.fill("input[name=cn]", "short-lived");
+  await page.selectOption("select[name=role]", "client");
+  await page.fill("main input[name=key]", "treasury");
+  await page.fill("input[name=days]", "10");
+  await page.click("main form button:has-text('Issue')");
+  await page.waitForSelector("text=Certificate for short-lived issued");
+  await page.fill("input[name=cn]", "long-lived");
+  await page.fill("input[name=days]", "365");
+  await page.click("main form button:has-text('Issue')");
+  await page.waitForSelector("text=Certificate for long-lived issued");
+  await page.waitForSelector("td >> text=long-lived");
+  // The one about to expire is highlighted; the filter finds only it.
+  assert.equal(await page.locator("tr.expiring:has(td:text-is('short-lived'))").count(), 1);
+  assert.equal(await page.locator("tr.expiring:has(td:text-is('long-lived'))").count(), 0);
+  await page.fill("input[name=expiring_within_days]", "30");
+  await page.click("main button:has-text('Filter')");
+  await page.waitForSelector("td >> text=long-lived", { state: "detached" });
+  assert.equal(await page.locator("td:text-is('short-lived')").count(), 1);
+  await page.screenshot({ path: join(SHOTS, "13-certificates-expiring.png"), fullPage: true });
+  // Revoked: the row says so and offers nothing more; the API's inventory agrees.
+  await page.click("tr:has(td:text-is('short-lived')) button:has-text('Revoke')");
+  // A revoked certificate is no longer "about to expire": it leaves that list for the revoked one.
+  await page.waitForSelector("td >> text=short-lived", { state: "detached" });
+  await page.fill("input[name=expiring_within_days]", "");
+  await page.selectOption("select[name=status]", "revoked");
+  await page.click("main button:has-text('Filter')");
+  await page.waitForSelector("tr.revoked:has(td:text-is('short-lived'))");
+  assert.equal(await page.locator("tr:has(td:text-is('short-lived')) button:has-text('Revoke')").count(), 0);
+  await page.screenshot({ path: join(SHOTS, "14-certificate-revoked.png"), fullPage: true });
+  const session = await api("POST", "/sessions", null, { tenant: "globex", name: "root", password: created.body.root.password });
+  const revoked = await api("GET", "/certificates?status=revoked", session.body.token);
+  assert.deepEqual(revoked.body.items.map((c) => c.common_name), ["short-lived"]);
   await context.close();
 });
