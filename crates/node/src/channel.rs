@@ -89,6 +89,10 @@ pub struct Channel {
     anonymous_reads: std::sync::atomic::AtomicBool,
     /// What admission reads from the head state, shared until the head moves.
     head_views: HeadViewCache,
+    /// Where the chain is stored.
+    dir: std::path::PathBuf,
+    /// Set once the node serves the channel (channels opened by tools report nothing).
+    metrics: OnceLock<crate::metrics::ChannelMetrics>,
 }
 
 impl Channel {
@@ -144,12 +148,35 @@ impl Channel {
             gossip: OnceLock::new(),
             anonymous_reads: std::sync::atomic::AtomicBool::new(false),
             head_views: HeadViewCache::default(),
+            dir: dir.to_path_buf(),
+            metrics: OnceLock::new(),
         })
     }
 
     /// Sends every transaction this node admits from its clients to `gossip` as well.
     pub fn set_gossip(&self, gossip: mpsc::Sender<Bytes>) {
         let _ = self.gossip.set(gossip);
+    }
+
+    /// Reports this channel's metrics on `runtime` from now on (once; later calls are ignored).
+    pub(crate) fn report_metrics(
+        self: &std::sync::Arc<Self>,
+        runtime: &impl commonware_runtime::Metrics,
+    ) {
+        if self.metrics.get().is_none() {
+            let metrics = crate::metrics::ChannelMetrics::register(runtime, self, self.dir.clone());
+            let _ = self.metrics.set(metrics);
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> Option<&crate::metrics::ChannelMetrics> {
+        self.metrics.get()
+    }
+
+    /// Transactions in the pool: all of them, and those ready for the next block.
+    pub(crate) fn pool_sizes(&self) -> (usize, usize) {
+        let pool = self.pool.lock();
+        (pool.len(), pool.ready_len())
     }
 
     pub(crate) fn store(&self) -> &ChainStore {
@@ -213,7 +240,11 @@ impl Channel {
     /// Admission of a raw transaction from a client: decode, chain id, gas, signature, nonce,
     /// funds, pool; then gossip to the other validators.
     pub fn submit(&self, raw: &[u8]) -> Result<B256, AdmissionError> {
-        self.admit(raw, true)
+        self.admit(raw, true).inspect_err(|refused| {
+            if let Some(metrics) = self.metrics() {
+                metrics.rejected(refused);
+            }
+        })
     }
 
     /// Admission; `forward` sends a newly pooled transaction on to the other validators.
@@ -408,6 +439,9 @@ impl Channel {
             return Ok(None);
         }
         let sealed = seal_block(&snapshot, &context, outcome)?;
+        if let Some(metrics) = self.metrics() {
+            metrics.built(started.elapsed());
+        }
         tracing::debug!(
             height = context.height,
             offered,
@@ -514,8 +548,13 @@ impl Application for Channel {
     }
 
     fn verify(&self, block: &ExecutedBlock) -> Result<(), ExecutionError> {
+        let started = std::time::Instant::now();
         let snapshot = self.store.snapshot()?;
-        verify_block(&snapshot, &self.rules, &block.block).map(|_| ())
+        verify_block(&snapshot, &self.rules, &block.block)?;
+        if let Some(metrics) = self.metrics() {
+            metrics.verified(started.elapsed());
+        }
+        Ok(())
     }
 
     fn finalize(&self, block: ExecutedBlock) -> Result<(), ExecutionError> {

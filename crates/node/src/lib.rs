@@ -8,6 +8,7 @@ mod config;
 mod creation;
 mod head_view;
 mod mempool;
+mod metrics;
 mod node;
 mod replay;
 mod replicated;

@@ -180,7 +180,21 @@ pub async fn start_node(config: NodeConfig, runtime: Context) -> Result<RunningN
     let metrics = manager.runtime.child("metrics");
     manager
         .router
-        .serve_metrics(move || commonware_runtime::Metrics::encode(&metrics));
+        .serve_metrics(move || with_peer_count(commonware_runtime::Metrics::encode(&metrics)));
+    let probed = Arc::downgrade(&manager);
+    manager.router.serve_probe("/health", move || {
+        probed
+            .upgrade()
+            .ok_or_else(|| serde_json::json!({"status": "stopping"}))
+            .and_then(|manager| manager.health())
+    });
+    let probed = Arc::downgrade(&manager);
+    manager.router.serve_probe("/ready", move || {
+        probed
+            .upgrade()
+            .ok_or_else(|| serde_json::json!({"status": "stopping"}))
+            .and_then(|manager| manager.readiness())
+    });
     let limits = RpcLimits {
         max_request_bytes: config.rpc.max_request_bytes,
         max_connections: config.rpc.max_connections,
@@ -470,6 +484,7 @@ impl ChannelManager {
             });
         }
         channel.set_anonymous_reads(self.anonymous_reads);
+        channel.report_metrics(&self.channel_runtime(&name));
         let engine = match &self.p2p {
             None => self.start_solo(channel.clone()),
             Some(p2p) => self.start_bft(p2p, channel.clone(), joined).await?,
@@ -491,6 +506,11 @@ impl ChannelManager {
             },
         );
         Ok(())
+    }
+
+    /// The runtime context of a channel's work: its metrics are `ricaas_*{channel="<name>"}`.
+    fn channel_runtime(&self, name: &str) -> Context {
+        self.runtime.child("ricaas").with_attribute("channel", name)
     }
 
     fn start_solo(&self, channel: Arc<Channel>) -> Engine {
@@ -629,10 +649,8 @@ impl ChannelManager {
         let (gossip, outgoing) = mpsc::channel(1 << 16);
         channel.set_gossip(gossip);
         let settings = &p2p.settings;
-        let runtime = self
-            .runtime
-            .child("channel")
-            .with_attribute("channel", &name);
+        // The engine's metrics share the node's `ricaas_` prefix and `channel` label.
+        let runtime = self.channel_runtime(&name);
         let validator = bft::start_validator(
             runtime,
             ValidatorConfig {
@@ -673,6 +691,114 @@ impl ChannelManager {
             let _ = failures.send(failure);
         });
         Ok(Engine::Bft { validator, watcher })
+    }
+}
+
+/// The p2p metric that lists each connected peer (its value is when the connection began).
+const CONNECTED_PEER_METRIC: &str = "network_p2p_tracker_directory_connected{";
+
+/// Appends `ricaas_peers_connected` to the runtime's metrics: the number of peers the p2p
+/// tracker lists as connected. The tracker keeps its connections to itself; the metric it
+/// exports (one series per connected peer, removed on disconnect) is its public view of them.
+fn with_peer_count(mut metrics: String) -> String {
+    use std::fmt::Write as _;
+    let connected = metrics
+        .lines()
+        .filter(|line| line.starts_with(CONNECTED_PEER_METRIC))
+        .count();
+    let end = metrics.rfind("# EOF").unwrap_or(metrics.len());
+    let tail = metrics.split_off(end);
+    let _ = write!(
+        metrics,
+        "# HELP ricaas_peers_connected Validators and observers this node has a live p2p connection to.\n\
+         # TYPE ricaas_peers_connected gauge\n\
+         ricaas_peers_connected {connected}\n"
+    );
+    metrics.push_str(&tail);
+    metrics
+}
+
+impl ChannelManager {
+    /// Liveness: every channel's engine is still running (a halted engine means the process
+    /// must be restarted, or looked at).
+    pub fn health(&self) -> Result<serde_json::Value, serde_json::Value> {
+        let Ok(channels) = self.channels.try_lock() else {
+            // A channel is being joined: the node is alive.
+            return Ok(serde_json::json!({"status": "alive"}));
+        };
+        let stopped: Vec<&String> = channels
+            .iter()
+            .filter(|(_, served)| served.engine.stopped())
+            .map(|(name, _)| name)
+            .collect();
+        if stopped.is_empty() {
+            Ok(serde_json::json!({"status": "alive"}))
+        } else {
+            Err(serde_json::json!({
+                "status": "failed",
+                "message": format!("block production stopped on channel(s) {}: see the node's log", stopped.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            }))
+        }
+    }
+
+    /// Readiness: every channel is served, its engine runs and its store answers; the body
+    /// lists each channel's height.
+    pub fn readiness(&self) -> Result<serde_json::Value, serde_json::Value> {
+        let Ok(channels) = self.channels.try_lock() else {
+            return Err(serde_json::json!({
+                "status": "not ready",
+                "message": "a channel is being joined; ask again in a moment",
+            }));
+        };
+        let mut listed = Vec::new();
+        let mut problems = Vec::new();
+        for (name, served) in channels.iter() {
+            if served.engine.stopped() {
+                problems.push(format!("channel {name}: block production stopped"));
+            }
+            match served
+                .channel
+                .store()
+                .snapshot()
+                .and_then(|s| s.head_header())
+            {
+                Ok(head) => listed.push(serde_json::json!({
+                    "name": name,
+                    "height": head.height,
+                    "engine": served.engine.kind(),
+                })),
+                Err(e) => problems.push(format!("channel {name}: storage does not answer: {e}")),
+            }
+        }
+        if listed.is_empty() && problems.is_empty() {
+            problems.push("no channel is served yet".into());
+        }
+        if problems.is_empty() {
+            Ok(serde_json::json!({"status": "ready", "channels": listed}))
+        } else {
+            Err(serde_json::json!({
+                "status": "not ready",
+                "message": problems.join("; "),
+                "channels": listed,
+            }))
+        }
+    }
+}
+
+impl Engine {
+    /// Whether the engine's task has ended (only on failure while the node runs).
+    fn stopped(&self) -> bool {
+        match self {
+            Engine::Solo { sequencer, .. } => sequencer.is_finished(),
+            Engine::Bft { watcher, .. } => watcher.is_finished(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Engine::Solo { .. } => "solo",
+            Engine::Bft { .. } => "bft",
+        }
     }
 }
 

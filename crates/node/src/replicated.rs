@@ -158,7 +158,11 @@ impl Channel {
         let started = std::time::Instant::now();
         self.store().commit_block(executed)?;
         self.forget_head_view();
-        let commit_ms = started.elapsed().as_secs_f64() * 1e3;
+        let commit_time = started.elapsed();
+        if let Some(metrics) = self.metrics() {
+            metrics.committed(executed.block.transactions.len(), commit_time);
+        }
+        let commit_ms = commit_time.as_secs_f64() * 1e3;
         let height = executed.block.header.height;
         self.pool()
             .lock()
@@ -233,6 +237,9 @@ impl Channel {
             self.pool().lock().remove_invalid(&rejected);
         }
         let sealed = seal_block(&reader, &context, outcome).map_err(|e| self.execution_error(e))?;
+        if let Some(metrics) = self.metrics() {
+            metrics.built(started.elapsed());
+        }
         tracing::debug!(
             height = context.height,
             offered,
@@ -289,12 +296,16 @@ impl Channel {
                 self.rules().block_gas_limit
             )));
         }
+        let started = std::time::Instant::now();
         let recovered = match self.recover_block(block, &state.reader()) {
             Ok(recovered) => recovered,
             Err(reason) => return Ok(Verdict::Invalid(reason)),
         };
         match verify_block(&state.reader(), self.rules(), &recovered) {
             Ok(executed) => {
+                if let Some(metrics) = self.metrics() {
+                    metrics.verified(started.elapsed());
+                }
                 self.remember(executed);
                 Ok(Verdict::Valid)
             }

@@ -95,10 +95,14 @@ pub struct RpcRouter {
     default_channel: parking_lot::RwLock<Option<String>>,
     admin: parking_lot::RwLock<Option<Route>>,
     metrics: parking_lot::RwLock<Option<MetricsSource>>,
+    probes: parking_lot::RwLock<std::collections::BTreeMap<&'static str, ProbeSource>>,
 }
 
 /// Renders the node's metrics in the Prometheus text format.
 type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Answers a probe: `Ok` with a JSON body (200), or `Err` with one saying what is wrong (503).
+type ProbeSource = Arc<dyn Fn() -> Result<serde_json::Value, serde_json::Value> + Send + Sync>;
 
 impl RpcRouter {
     pub fn new() -> Arc<Self> {
@@ -148,6 +152,30 @@ impl RpcRouter {
     /// counters and timings, nothing a channel's readers are not already shown).
     pub fn serve_metrics(&self, render: impl Fn() -> String + Send + Sync + 'static) {
         *self.metrics.write() = Some(Arc::new(render));
+    }
+
+    /// Answers `GET <path>` (e.g. `/health`, `/ready`) with `probe`'s verdict, without a token:
+    /// orchestrators (Kubernetes, the platform's supervisor) call it.
+    pub fn serve_probe(
+        &self,
+        path: &'static str,
+        probe: impl Fn() -> Result<serde_json::Value, serde_json::Value> + Send + Sync + 'static,
+    ) {
+        self.probes.write().insert(path, Arc::new(probe));
+    }
+
+    fn probe(&self, path: &str) -> Option<HttpResponse> {
+        let probe = self.probes.read().get(path).cloned()?;
+        let (status, body) = match probe() {
+            Ok(body) => (http::StatusCode::OK, body),
+            Err(body) => (http::StatusCode::SERVICE_UNAVAILABLE, body),
+        };
+        http::Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CACHE_CONTROL, "no-store")
+            .body(HttpBody::from(body.to_string()))
+            .ok()
     }
 
     fn metrics(&self) -> Option<HttpResponse> {
@@ -258,6 +286,9 @@ pub async fn start_rpc_server(
                     if path == "/metrics"
                         && let Some(response) = router.metrics()
                     {
+                        return async move { Ok(response) }.boxed();
+                    }
+                    if let Some(response) = router.probe(&path) {
                         return async move { Ok(response) }.boxed();
                     }
                     let Some(route) = router.route(&path) else {

@@ -218,6 +218,55 @@ fn bad_transactions_are_rejected_precisely_and_the_node_keeps_its_data() {
         "{message}"
     );
     assert!(message.contains("next nonce is 1"), "{message}");
+
+    // The node counts each refusal by its reason at /metrics.
+    let base = f.node.url.split("/channels/").next().expect("base");
+    let metrics = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .expect("metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("text");
+    let refused = |reason: &str| {
+        let series = format!(
+            "ricaas_admission_rejections_total{{channel=\"default\",reason=\"{reason}\"}} "
+        );
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&series)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(refused("undecodable") >= 3.0, "{metrics}");
+    for (reason, count) in [
+        ("signature", 2.0),
+        ("chain_id", 2.0),
+        ("gas_limit", 1.0),
+        ("intrinsic_gas", 1.0),
+        ("nonce_too_low", 2.0),
+        ("permission", 1.0),
+        ("insufficient_funds", 1.0),
+    ] {
+        assert_eq!(refused(reason), count, "{reason}");
+    }
+    // The solo sequencer's blocks are timed and counted too.
+    for series in [
+        "ricaas_block_build_seconds_count{channel=\"default\"} ",
+        "ricaas_block_commit_seconds_count{channel=\"default\"} ",
+        "ricaas_finalized_transactions_total{channel=\"default\"} ",
+    ] {
+        let value: f64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series}in {metrics}"));
+        assert!(value >= 2.0, "{series}{value}");
+    }
+    let ready = ureq::get(&format!("{base}/ready"))
+        .call()
+        .expect("ready")
+        .body_mut()
+        .read_to_string()
+        .expect("text");
+    assert!(ready.contains("\"engine\":\"solo\""), "{ready}");
 }
 
 #[test]

@@ -106,6 +106,86 @@ fn four_validators_finalize_the_same_blocks_whichever_node_receives_a_transactio
         json!([senders[0].address(), "latest"]),
     );
     assert_eq!(nonce, json!("0x6"));
+
+    // Each node reports the channel at /metrics, /health and /ready, read from itself.
+    let (_, wrong_chain) = common::signed(
+        &senders[1],
+        alloy_consensus::TxLegacy {
+            chain_id: Some(common::CHAIN_ID + 1),
+            nonce: 5,
+            gas_price: 0,
+            gas_limit: 21_000,
+            to: alloy_primitives::TxKind::Call(DevKey::random().address()),
+            value: U256::from(1),
+            input: Default::default(),
+        },
+    );
+    assert!(cluster.rpc(2).send_raw(&wrong_chain).get("error").is_some());
+    let committed = cluster.min_height();
+    for index in 0..4 {
+        let metrics = cluster.metrics(index).expect("metrics");
+        let value = |name: &str| {
+            sample(&metrics, name)
+                .unwrap_or_else(|| panic!("node {index} has no {name}:\n{metrics}"))
+        };
+        assert!(value("ricaas_height{channel=\"default\"}") >= committed as f64);
+        // Every node commits every block: 20 + 1 transfers and the senders' funding.
+        assert!(value("ricaas_finalized_transactions_total{channel=\"default\"}") >= 25.0);
+        assert!(
+            value("ricaas_block_commit_seconds_count{channel=\"default\"}")
+                >= committed as f64 - 1.0
+        );
+        assert!(value("ricaas_consensus_view{channel=\"default\"}") >= committed as f64);
+        assert_eq!(value("ricaas_peers_connected"), 3.0, "node {index}");
+        assert!(value("ricaas_storage_bytes{channel=\"default\"}") > 0.0);
+        let rejected = sample(
+            &metrics,
+            "ricaas_admission_rejections_total{channel=\"default\",reason=\"chain_id\"}",
+        );
+        assert_eq!(rejected, (index == 2).then_some(1.0), "node {index}");
+        let base = cluster
+            .rpc(index)
+            .url
+            .split("/channels/")
+            .next()
+            .expect("base")
+            .to_string();
+        let health: Value = ureq::get(&format!("{base}/health"))
+            .call()
+            .expect("health")
+            .body_mut()
+            .read_to_string()
+            .map(|text| serde_json::from_str::<Value>(&text).expect("json"))
+            .expect("json");
+        assert_eq!(health["status"], "alive");
+        let ready: Value = ureq::get(&format!("{base}/ready"))
+            .call()
+            .expect("ready")
+            .body_mut()
+            .read_to_string()
+            .map(|text| serde_json::from_str::<Value>(&text).expect("json"))
+            .expect("json");
+        assert_eq!(ready["channels"][0]["name"], "default");
+        assert_eq!(ready["channels"][0]["engine"], "bft");
+    }
+    // Blocks proposed by one validator are re-executed by the others.
+    let verified: f64 = (0..4)
+        .map(|i| {
+            sample(
+                &cluster.metrics(i).expect("metrics"),
+                "ricaas_block_verify_seconds_count{channel=\"default\"}",
+            )
+            .unwrap_or(0.0)
+        })
+        .sum();
+    assert!(verified > 0.0);
+}
+
+/// The value of the sample named exactly `series` (name and labels) in Prometheus text.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[test]

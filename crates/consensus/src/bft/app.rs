@@ -90,21 +90,15 @@ where
         .ok()
 }
 
-/// How long this node takes to build, re-execute and commit blocks, on the runtime's clock: fed
-/// to the [`Pacer`] that sizes its proposals, and exported as histograms at `/metrics`.
+/// How long this node takes to build and re-execute blocks, on the runtime's clock: fed to the
+/// [`Pacer`] that sizes its proposals. (The node itself exports how long each stage takes, as
+/// `ricaas_block_*_seconds`.)
 struct BlockTimings {
     pacer: Pacer,
-    build: Histogram,
-    verify: Histogram,
-    commit: Histogram,
     proposed_txs: Histogram,
     cap: Gauge,
 }
 
-/// Seconds, from a millisecond to the slowest a view could tolerate.
-const DURATION_BUCKETS: [f64; 13] = [
-    0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0,
-];
 const TXS_BUCKETS: [f64; 10] = [
     1.0, 10.0, 100.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0,
 ];
@@ -116,21 +110,6 @@ impl BlockTimings {
         };
         Self {
             pacer: Pacer::new(budget),
-            build: histogram(
-                "build_seconds",
-                "Time to build a proposed block, waiting for a thread included",
-                &DURATION_BUCKETS,
-            ),
-            verify: histogram(
-                "verify_seconds",
-                "Time to re-execute a block proposed by another validator",
-                &DURATION_BUCKETS,
-            ),
-            commit: histogram(
-                "commit_seconds",
-                "Time to make a finalized block durable",
-                &DURATION_BUCKETS,
-            ),
             proposed_txs: histogram(
                 "proposed_transactions",
                 "Transactions in each block this node proposed",
@@ -145,14 +124,12 @@ impl BlockTimings {
     }
 
     fn built(&self, txs: usize, elapsed: Duration) {
-        self.build.observe(elapsed.as_secs_f64());
         self.proposed_txs.observe(txs as f64);
         self.pacer.observe(txs, elapsed);
         self.publish_cap();
     }
 
     fn verified(&self, txs: usize, elapsed: Duration) {
-        self.verify.observe(elapsed.as_secs_f64());
         self.pacer.observe(txs, elapsed);
         self.publish_cap();
     }
@@ -215,7 +192,6 @@ impl<C: ReplicatedChain> Replicated<C> {
         halted: watch::Sender<Option<Halted>>,
     ) -> Self {
         let timings = Arc::new(BlockTimings::new(&runtime, timing.execution_budget));
-        let commit_timings = timings.clone();
         let (finalized, mut rx) = mpsc::unbounded_channel::<(
             Digested<ChainBlock>,
             commonware_utils::acknowledgement::Exact,
@@ -230,13 +206,8 @@ impl<C: ReplicatedChain> Replicated<C> {
                 let chain = committer.clone();
                 let inner = block.inner_shared();
                 let height = block.height();
-                let started = runtime.current();
                 match blocking(&runtime, move || async move { chain.commit(&inner) }).await {
-                    Some(Ok(())) => {
-                        commit_timings
-                            .commit
-                            .observe(since(&runtime, started).as_secs_f64());
-                    }
+                    Some(Ok(())) => {}
                     Some(Err(e)) => {
                         halt(format!("finalized block {height} cannot be committed: {e}"));
                         // Hold the acknowledgement: marshal must not consider it delivered.

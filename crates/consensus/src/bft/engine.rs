@@ -357,6 +357,7 @@ where
         tracker,
         blocker,
         inline,
+        views: super::views::ViewMetrics::register(&runtime.child("consensus")),
         marshal: mailbox,
         epocher,
         settings: EngineSettings {

@@ -17,6 +17,7 @@ mod keys;
 mod network;
 mod orchestrator;
 mod pacer;
+mod views;
 
 pub use app::{Halted, Replicated, Timing};
 pub use block::{BlockLimits, ChainBlock, digest_of, hash_of};

@@ -66,6 +66,8 @@ where
     pub tracker: T,
     pub blocker: B,
     pub inline: Inline<E, ed25519::Scheme, Replicated<C>, ChainBlock, FixedEpocher>,
+    /// Told of every epoch's certificates, for `/metrics`.
+    pub views: super::views::ViewMetrics,
     pub marshal: MarshalMailbox<ed25519::Scheme, Standard<ChainBlock>>,
     pub epocher: FixedEpocher,
     pub settings: EngineSettings,
@@ -261,7 +263,10 @@ where
                 blocker: self.blocker.clone(),
                 automaton: self.inline.clone(),
                 relay: self.inline.clone(),
-                reporter: self.inline.clone(),
+                reporter: commonware_consensus::Reporters::from((
+                    self.inline.clone(),
+                    self.views.clone(),
+                )),
                 strategy: Sequential,
                 partition: format!("{}-simplex-epoch{}", settings.partition_prefix, epoch.get()),
                 mailbox_size,
