@@ -36,7 +36,8 @@ enum GovernanceCommand {
         #[arg(long)]
         at: u64,
     },
-    /// Propose a chain parameter: tx_gas_limit or min_gas_price.
+    /// Propose a chain parameter: tx_gas_limit, min_gas_price or proposal_lifetime_seconds (how
+    /// long proposals stay open for votes; a minute to a year, default a week).
     SetParameter {
         #[arg(long)]
         name: String,
@@ -94,7 +95,7 @@ enum GovernanceCommand {
         #[arg(long)]
         id: u64,
     },
-    /// Show a proposal: change, approvals, status.
+    /// Show a proposal: change, approvals, deadline (`expires_at`), status.
     Show {
         #[arg(long)]
         id: u64,

@@ -568,6 +568,73 @@ mod governance {
     }
 
     #[test]
+    fn a_proposal_not_approved_before_its_deadline_expires_and_takes_no_more_votes() {
+        let mut chain = Chain::new();
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let lifetime = |seconds: u64| IGovernance::proposeSetParameterCall {
+            name: "proposal_lifetime_seconds".into(),
+            value: U256::from(seconds),
+            effectiveHeight: 0,
+        };
+        // Out of range is refused up front.
+        let tx = chain.govern(&admin1, lifetime(5).abi_encode());
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("between 60 and"), "{reason}");
+        // Two minutes, by vote of both organizations (proposal 0, default lifetime of a week).
+        let propose = chain.govern(&admin1, lifetime(120).abi_encode());
+        let vote = chain.govern(&admin2, IGovernance::voteCall { id: 0 }.abi_encode());
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        let first = chain.proposal(0);
+        let made_at = first["expires_at"].as_u64().expect("deadline") - 7 * 24 * 3600;
+        chain.advance_to(chain.head() + 1);
+        assert_eq!(chain.proposal(0)["status"]["state"], "applied");
+
+        // Proposal 1 now closes two minutes of block time after the block that holds it.
+        let propose = chain.govern(&admin1, set_policy("contract_deployers", "ANY Members", 0));
+        assert_eq!(chain.block(vec![propose]).0, vec![true]);
+        let proposal = chain.proposal(1);
+        assert_eq!(proposal["status"]["state"], "voting");
+        let deadline = proposal["expires_at"].as_u64().expect("deadline");
+        assert!(deadline >= made_at + 120, "{proposal}");
+        let count = {
+            let snapshot = chain.store.snapshot().expect("snapshot");
+            let head = snapshot.head_header().expect("head");
+            let out = ricaas_execution::call(
+                &snapshot,
+                &RULES,
+                &BlockContext::from(&head),
+                &ricaas_execution::CallRequest {
+                    to: Some(GOVERNANCE_ADDRESS),
+                    input: IGovernance::proposalCountCall {}.abi_encode().into(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .expect("view call");
+            IGovernance::proposalCountCall::abi_decode_returns(&out.output).expect("count")
+        };
+        assert_eq!(count, 2);
+        // Three minutes later org2's vote comes too late: refused with the reason, never applied.
+        let late = chain.govern(&admin2, IGovernance::voteCall { id: 1 }.abi_encode());
+        let (success, _) = chain.block_at(vec![late], 180_000);
+        assert_eq!(success, vec![false]);
+        let expired = chain.proposal(1);
+        assert_eq!(
+            expired["status"],
+            serde_json::json!({"state": "expired", "at": deadline})
+        );
+        let again = chain.govern(&admin2, IGovernance::voteCall { id: 1 }.abi_encode());
+        let reason = chain.reverted(again);
+        assert!(
+            reason.contains("proposal 1 expired at") && reason.contains("propose the change again"),
+            "{reason}"
+        );
+        chain.advance_to(chain.head() + 3);
+        assert_eq!(chain.proposal(1)["status"]["state"], "expired");
+        assert_eq!(expired["approvals"], serde_json::json!(["org1"]));
+    }
+
+    #[test]
     fn a_chain_parameter_changes_by_vote_at_its_height() {
         let mut chain = Chain::new();
         let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());

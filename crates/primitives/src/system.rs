@@ -42,6 +42,8 @@ alloy_sol_types::sol! {
     /// the channel configuration; admins vote (one vote per organization, the proposer's
     /// included); once the channel's Admins policy is satisfied the change is approved and takes
     /// effect at the start of block `effectiveHeight` (or the next block, if that has passed).
+    /// A proposal not approved within the channel's `proposal_lifetime_seconds` of block time
+    /// (default 7 days) expires: it takes no more votes and never applies.
     #[derive(Debug, PartialEq, Eq)]
     interface IGovernance {
         /// `admins`: the new organization's first admin certificates (secp256k1, issued by its CA),
@@ -51,7 +53,7 @@ alloy_sol_types::sol! {
         /// `policy` is one of readers, writers, contract_deployers, admins.
         function proposeSetPolicy(string policy, string text, uint64 effectiveHeight) external returns (uint64 id);
         function proposeRevoke(address account, uint64 effectiveHeight) external returns (uint64 id);
-        /// `name` is tx_gas_limit or min_gas_price.
+        /// `name` is tx_gas_limit, min_gas_price or proposal_lifetime_seconds.
         function proposeSetParameter(string name, uint256 value, uint64 effectiveHeight) external returns (uint64 id);
         /// Adds a validator from the next consensus epoch after `effectiveHeight`: `nodeCertificate`
         /// (DER) was issued by a member CA with OU=node and holds the node's Ed25519 key;
@@ -61,8 +63,12 @@ alloy_sol_types::sol! {
         /// `effectiveHeight`.
         function proposeRemoveValidator(bytes32 nodeKey, uint64 effectiveHeight) external returns (uint64 id);
         function vote(uint64 id) external;
-        /// The proposal as JSON: change, proposer, effective height, approving orgs, status.
+        /// The proposal as JSON: change, proposer, effective height, approving orgs, when it
+        /// expires (`expires_at`, unix seconds of block time) and status (`voting`, `approved`,
+        /// `applied`, `failed`, or `expired` once its deadline passed without approval).
         function proposal(uint64 id) external view returns (string json);
+        /// How many proposals were made: their ids are 0 to count - 1.
+        function proposalCount() external view returns (uint64 count);
         event Proposed(uint64 indexed id, address proposer, string change);
         event Voted(uint64 indexed id, address voter, string org);
         event Approved(uint64 indexed id, uint64 effectiveHeight);
@@ -236,11 +242,28 @@ pub struct ChainParameters {
     /// Lowest gas price admitted, in wei.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_gas_price: Option<u128>,
+    /// How long a governance proposal stays open for votes, in seconds of block time
+    /// ([`DEFAULT_PROPOSAL_LIFETIME_SECONDS`] unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal_lifetime_seconds: Option<u64>,
 }
+
+/// A week: consortium members are separate companies, each with its own approval process.
+pub const DEFAULT_PROPOSAL_LIFETIME_SECONDS: u64 = 7 * 24 * 3600;
+/// Shortest and longest proposal lifetimes governance may set.
+pub const PROPOSAL_LIFETIME_RANGE_SECONDS: std::ops::RangeInclusive<u64> = 60..=365 * 24 * 3600;
 
 impl ChainParameters {
     pub fn is_empty(&self) -> bool {
-        self.tx_gas_limit.is_none() && self.min_gas_price.is_none()
+        self.tx_gas_limit.is_none()
+            && self.min_gas_price.is_none()
+            && self.proposal_lifetime_seconds.is_none()
+    }
+
+    /// How long a proposal made now stays open for votes, in seconds.
+    pub fn proposal_lifetime(&self) -> u64 {
+        self.proposal_lifetime_seconds
+            .unwrap_or(DEFAULT_PROPOSAL_LIFETIME_SECONDS)
     }
 }
 

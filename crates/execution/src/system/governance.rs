@@ -83,6 +83,12 @@ pub enum ProposalStatus {
         height: u64,
         reason: String,
     },
+    /// Its deadline (`at`, unix seconds of block time) passed before the Admins policy was met:
+    /// it takes no more votes and never applies. Shown by the `proposal` view; the stored
+    /// status stays `voting`, so expiry needs no transaction.
+    Expired {
+        at: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +100,18 @@ pub struct Proposal {
     /// Organizations whose admins voted for it.
     pub approvals: Vec<String>,
     pub status: ProposalStatus,
+    /// When voting closes, in unix seconds of block time (absent on proposals made before
+    /// proposals had deadlines: those stay open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+impl Proposal {
+    /// The deadline, if it has passed at block time `now` while the proposal was still voting.
+    fn expired(&self, now: u64) -> Option<u64> {
+        let at = self.expires_at?;
+        (self.status == ProposalStatus::Voting && now >= at).then_some(at)
+    }
 }
 
 fn proposal_slot(id: u64) -> U256 {
@@ -198,9 +216,21 @@ fn changed_config(
                     next.parameters.min_gas_price =
                         Some(u128::try_from(*value).map_err(|_| too_big())?);
                 }
+                "proposal_lifetime_seconds" => {
+                    let seconds = u64::try_from(*value).map_err(|_| too_big())?;
+                    let range = ricaas_primitives::system::PROPOSAL_LIFETIME_RANGE_SECONDS;
+                    if !range.contains(&seconds) {
+                        return Err(format!(
+                            "proposal_lifetime_seconds must be between {} and {} (a minute to a year)",
+                            range.start(),
+                            range.end()
+                        ));
+                    }
+                    next.parameters.proposal_lifetime_seconds = Some(seconds);
+                }
                 other => {
                     return Err(format!(
-                        "unknown parameter {other:?}: expected tx_gas_limit or min_gas_price"
+                        "unknown parameter {other:?}: expected tx_gas_limit, min_gas_price or proposal_lifetime_seconds"
                     ));
                 }
             }
@@ -393,9 +423,22 @@ where
     let mut journal = Journal(context);
     use IGovernance::IGovernanceCalls as Calls;
     let (change, effective) = match call {
+        Calls::proposalCount(_) => {
+            let count = journal
+                .slot(GOVERNANCE_ADDRESS, NEXT_ID_SLOT)?
+                .saturating_to::<u64>();
+            return Ok(Outcome::Return(
+                IGovernance::proposalCountCall::abi_encode_returns(&count).into(),
+                VIEW_GAS,
+            ));
+        }
         Calls::proposal(call) => {
-            let json = read_proposal(&mut journal, call.id)?
-                .map(|p| serde_json::to_string(&p).unwrap_or_default());
+            let json = read_proposal(&mut journal, call.id)?.map(|mut p| {
+                if let Some(at) = p.expired(now) {
+                    p.status = ProposalStatus::Expired { at };
+                }
+                serde_json::to_string(&p).unwrap_or_default()
+            });
             return Ok(match json {
                 Some(json) => Outcome::Return(
                     IGovernance::proposalCall::abi_encode_returns(&json).into(),
@@ -488,6 +531,7 @@ where
         effective_height: effective.max(height + 1),
         approvals: vec![admin.org.clone()],
         status: ProposalStatus::Voting,
+        expires_at: Some(now.saturating_add(consortium.state().parameters.proposal_lifetime())),
     };
     journal.log(
         IGovernance::Proposed {
@@ -531,6 +575,14 @@ where
     let Some(mut proposal) = read_proposal(journal, id)? else {
         return Ok(Outcome::Revert(format!("no proposal {id}"), VOTE_GAS));
     };
+    if let Some(at) = proposal.expired(now) {
+        return Ok(Outcome::Revert(
+            format!(
+                "proposal {id} expired at {at} (unix seconds of block time) before the Admins policy was met; propose the change again"
+            ),
+            VOTE_GAS,
+        ));
+    }
     if proposal.status != ProposalStatus::Voting {
         return Ok(Outcome::Revert(
             format!("proposal {id} is no longer open for votes"),
