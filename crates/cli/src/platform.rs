@@ -78,7 +78,13 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening the platform store at {}", redact(&url)))?;
     let master_key = MasterKey::load_or_create(&args.data_dir.join(MASTER_KEY_FILE))
         .context("loading the platform's master key")?;
-    let mut platform = Platform::new(store, master_key);
+    // Networks tenants create run as supervised `ricaas node` processes of this binary.
+    let provisioner = ricaas_platform::networks::local::LocalProvisioner::new(
+        std::env::current_exe().context("locating the ricaas binary")?,
+        args.data_dir.join("networks"),
+        store.clone(),
+    );
+    let mut platform = Platform::new(store, master_key).with_provisioner(provisioner);
     if let (Some(module), Some(token)) = (&args.pkcs11_module, &args.pkcs11_token) {
         let pin = std::env::var(PKCS11_PIN_ENV).with_context(|| {
             format!("--pkcs11-module needs the token's user PIN in {PKCS11_PIN_ENV}")
@@ -134,14 +140,22 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
             std::future::pending::<()>().await;
         }
     };
-    ricaas_platform::serve(platform, listener, async {
+    let reconciler = platform.start_reconciler();
+    let served = ricaas_platform::serve(platform.clone(), listener, async {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = stdin_closed => {}
         }
     })
     .await
-    .context("serving the platform API")
+    .context("serving the platform API");
+    // Stopped on purpose: the nodes stop too (after a crash they keep running and the next
+    // start adopts them).
+    if let Some(reconciler) = reconciler {
+        reconciler.abort();
+    }
+    platform.stop_nodes().await;
+    served
 }
 
 /// `url` without its password, for messages.

@@ -70,11 +70,21 @@ struct PlatformProcess {
     api: String,
     data_dir: PathBuf,
     /// Held open while `up` lives: the platform stops when it closes.
-    _stdin: Option<std::process::ChildStdin>,
+    stdin: Option<std::process::ChildStdin>,
 }
 
 impl Drop for PlatformProcess {
     fn drop(&mut self) {
+        // Closing its stdin asks the platform to stop (and stop the nodes it runs); it is
+        // killed if it has not within the grace period.
+        drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(25);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -147,7 +157,7 @@ async fn start_platform(
         child,
         api,
         data_dir,
-        _stdin: stdin,
+        stdin,
     }))
 }
 

@@ -347,6 +347,10 @@ pub struct Platform {
     clock: Clock,
     hsm: Option<std::sync::Arc<crate::keystore::hsm::Hsm>>,
     mailer: Option<crate::signup::Mailer>,
+    /// Runs the nodes of the networks tenants create (none: networks cannot be created).
+    provisioner: Option<std::sync::Arc<crate::networks::local::LocalProvisioner>>,
+    /// Wakes the reconciler when there is new work.
+    reconciler_wake: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 /// A session's account: id, tenant id, name, kind, disabled_at, tenant name, mfa_enabled_at,
@@ -385,6 +389,46 @@ impl Platform {
             clock: Clock::default(),
             hsm: None,
             mailer: None,
+            provisioner: None,
+            reconciler_wake: None,
+        }
+    }
+
+    /// The same platform running the nodes of networks with `provisioner`. Start
+    /// [`Platform::start_reconciler`] to have the work done.
+    pub fn with_provisioner(
+        mut self,
+        provisioner: crate::networks::local::LocalProvisioner,
+    ) -> Self {
+        self.provisioner = Some(std::sync::Arc::new(provisioner));
+        self.reconciler_wake = Some(std::sync::Arc::new(tokio::sync::Notify::new()));
+        self
+    }
+
+    pub(crate) fn provisioner(
+        &self,
+    ) -> Option<&std::sync::Arc<crate::networks::local::LocalProvisioner>> {
+        self.provisioner.as_ref()
+    }
+
+    pub(crate) fn reconciler_wake(&self) -> Option<&std::sync::Arc<tokio::sync::Notify>> {
+        self.reconciler_wake.as_ref()
+    }
+
+    /// Starts the background worker that creates networks and supervises and watches their
+    /// nodes (nothing to do without a provisioner).
+    pub fn start_reconciler(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let wake = self.reconciler_wake.clone()?;
+        Some(tokio::spawn(crate::networks::reconciler::run(
+            self.clone(),
+            wake,
+        )))
+    }
+
+    /// Stops every node the platform runs (on shutdown).
+    pub async fn stop_nodes(&self) {
+        if let Some(provisioner) = &self.provisioner {
+            provisioner.stop_all().await;
         }
     }
 

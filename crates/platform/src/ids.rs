@@ -78,6 +78,17 @@ id_type!(
     "crt_",
     "A certificate in a tenant's inventory."
 );
+id_type!(NetworkId, "net_", "A consortium network.");
+id_type!(
+    NodeId,
+    "nod_",
+    "A node of a network, run by the platform or registered."
+);
+id_type!(
+    OperationId,
+    "op_",
+    "A long operation (creating a network), with progress, retry and cancel."
+);
 id_type!(
     RequestId,
     "req_",

@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod keystore;
 pub mod mfa;
+pub mod networks;
 pub mod page;
 pub mod policy;
 pub mod seal;

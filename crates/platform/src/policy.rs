@@ -91,6 +91,17 @@ actions! {
     CaEnrollCertificate => "ca:EnrollCertificate", "Enrol a certificate on a channel (signed by an admin key).";
     NetworkRegisterChannel => "network:RegisterChannel", "Register a channel the platform can reach (operator).";
     NetworkListChannels => "network:ListChannels", "List the channels the platform can reach.";
+    NetworkCreate => "network:Create", "Create a consortium network whose validators the platform runs.";
+    NetworkList => "network:List", "List the networks the tenant is a member of.";
+    NetworkGet => "network:Get", "Read a network: members, nodes and their status.";
+    NetworkStopNode => "network:StopNode", "Stop one of the organization's nodes.";
+    NetworkStartNode => "network:StartNode", "Start one of the organization's nodes.";
+    NetworkRestartNode => "network:RestartNode", "Restart one of the organization's nodes.";
+    NetworkReadNodeLogs => "network:ReadNodeLogs", "Read the log of one of the organization's nodes.";
+    OperationList => "operation:List", "List the tenant's long operations.";
+    OperationGet => "operation:Get", "Read an operation's progress.";
+    OperationRetry => "operation:Retry", "Retry a failed or cancelled operation.";
+    OperationCancel => "operation:Cancel", "Cancel a running operation.";
     AuditQuery => "audit:Query", "Read the tenant's audit log.";
     AuditExport => "audit:Export", "Export the tenant's audit log as JSON or CSV.";
     AuditQueryPlatform => "audit:QueryPlatform", "Read the operator's own audit log (operator).";
@@ -132,6 +143,7 @@ impl Action {
                 | CaRenewCertificate
                 | CaRevokeCertificate
                 | CaEnrollCertificate
+                | NetworkCreate
         )
     }
 }
@@ -154,6 +166,8 @@ pub const RESOURCE_KINDS: &[&str] = &[
     "ca",
     "certificate",
     "channel",
+    "network",
+    "operation",
 ];
 
 /// Limits that keep a document readable and its evaluation cheap.

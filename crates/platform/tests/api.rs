@@ -107,9 +107,17 @@ impl Served {
                 "http://console.ricaas.test",
             )
             .expect("mailer");
+            // Networks can be created (their operations wait: no reconciler runs here, and the
+            // binary does not exist); real nodes are run in crates/cli/tests/it/networks.rs.
+            let provisioner = ricaas_platform::networks::local::LocalProvisioner::new(
+                std::path::PathBuf::from("/nonexistent/ricaas"),
+                std::env::temp_dir().join(format!("ricaas-test-nodes-{}", std::process::id())),
+                store.clone(),
+            );
             let platform = Platform::new(store, ricaas_platform::MasterKey::generate())
                 .with_clock(clock.clone())
-                .with_mailer(mailer);
+                .with_mailer(mailer)
+                .with_provisioner(provisioner);
             let operator = platform.create_operator("admin").await.expect("operator");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await

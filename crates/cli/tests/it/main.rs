@@ -11,6 +11,7 @@ mod ca;
 mod channels;
 mod crash_recovery;
 mod native_envelope;
+mod networks;
 mod platform;
 mod read_access;
 mod up_platform;

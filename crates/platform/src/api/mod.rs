@@ -9,6 +9,7 @@ mod console;
 mod iam;
 mod keys;
 mod mfa;
+mod networks;
 pub mod routes;
 mod signup;
 
@@ -517,7 +518,10 @@ impl utoipa::Modify for RouteTable {
         keys::destroy_key, ca::create_ca, ca::import_ca, ca::get_ca, ca::get_crl, ca::issue,
         ca::list, ca::get, ca::renew, ca::revoke, ca::enroll, ca::enrolments,
         ca::register_channel, ca::list_channels, signup::sign_up, signup::verify,
-        signup::get_quotas, signup::set_quotas, signup::usage),
+        signup::get_quotas, signup::set_quotas, signup::usage,
+        networks::create_network, networks::list_networks, networks::get_network, networks::stop_node,
+        networks::start_node, networks::restart_node, networks::node_logs, networks::list_operations,
+        networks::get_operation, networks::retry_operation, networks::cancel_operation),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -640,6 +644,37 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/api/v1/channels",
             post(ca::register_channel).get(ca::list_channels),
+        )
+        .route(
+            "/api/v1/networks",
+            post(networks::create_network).get(networks::list_networks),
+        )
+        .route("/api/v1/networks/{name}", get(networks::get_network))
+        .route(
+            "/api/v1/networks/{name}/nodes/{node}/stop",
+            post(networks::stop_node),
+        )
+        .route(
+            "/api/v1/networks/{name}/nodes/{node}/start",
+            post(networks::start_node),
+        )
+        .route(
+            "/api/v1/networks/{name}/nodes/{node}/restart",
+            post(networks::restart_node),
+        )
+        .route(
+            "/api/v1/networks/{name}/nodes/{node}/logs",
+            get(networks::node_logs),
+        )
+        .route("/api/v1/operations", get(networks::list_operations))
+        .route("/api/v1/operations/{id}", get(networks::get_operation))
+        .route(
+            "/api/v1/operations/{id}/retry",
+            post(networks::retry_operation),
+        )
+        .route(
+            "/api/v1/operations/{id}/cancel",
+            post(networks::cancel_operation),
         )
         .route("/api/v1/audit", get(iam::query_audit))
         .route("/api/v1/audit/export", get(iam::export_audit))

@@ -85,6 +85,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "idempotency",
         sql: include_str!("migrations/0008_idempotency.sql"),
     },
+    Migration {
+        version: 9,
+        name: "networks",
+        sql: include_str!("migrations/0009_networks.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

@@ -470,6 +470,64 @@ fn tenant_cases() -> Vec<Case> {
             200,
         ),
         case("GET", "/api/v1/channels", "/api/v1/channels", 200),
+        // The in-process platform has a provisioner but no reconciler: operations stay
+        // pending, so node actions are refused until creation finishes (409) and a pending
+        // operation cannot be retried (409). crates/cli/tests/it/networks.rs runs the same
+        // routes against real node processes.
+        Case {
+            body: Some(json!({"name": "made-by-probe", "validators": 1})),
+            ..case("POST", "/api/v1/networks", "/api/v1/networks", 202)
+        },
+        case("GET", "/api/v1/networks", "/api/v1/networks", 200),
+        case(
+            "GET",
+            "/api/v1/networks/{name}",
+            "/api/v1/networks/fixture-net",
+            200,
+        ),
+        case(
+            "POST",
+            "/api/v1/networks/{name}/nodes/{node}/stop",
+            "/api/v1/networks/fixture-net/nodes/acme-validator0/stop",
+            409,
+        ),
+        case(
+            "POST",
+            "/api/v1/networks/{name}/nodes/{node}/start",
+            "/api/v1/networks/fixture-net/nodes/acme-validator0/start",
+            409,
+        ),
+        case(
+            "POST",
+            "/api/v1/networks/{name}/nodes/{node}/restart",
+            "/api/v1/networks/fixture-net/nodes/acme-validator0/restart",
+            409,
+        ),
+        case(
+            "GET",
+            "/api/v1/networks/{name}/nodes/{node}/logs",
+            "/api/v1/networks/fixture-net/nodes/acme-validator0/logs?lines=10",
+            200,
+        ),
+        case("GET", "/api/v1/operations", "/api/v1/operations", 200),
+        case(
+            "GET",
+            "/api/v1/operations/{id}",
+            "/api/v1/operations/{operation}",
+            200,
+        ),
+        case(
+            "POST",
+            "/api/v1/operations/{id}/retry",
+            "/api/v1/operations/{operation}/retry",
+            409,
+        ),
+        case(
+            "POST",
+            "/api/v1/operations/{id}/cancel",
+            "/api/v1/operations/{operation}/cancel",
+            202,
+        ),
         case(
             "GET",
             "/api/v1/audit/export",
@@ -509,6 +567,12 @@ pub fn every_operation_needs_its_permission(served: &Served) {
         json!({"network": "test", "name": "unreachable", "rpc_url": "http://127.0.0.1:9/channels/default"}),
     );
     assert_eq!(status, 201, "{body}");
+    let (status, created) = root.post(
+        "/api/v1/networks",
+        json!({"name": "fixture-net", "validators": 1}),
+    );
+    assert_eq!(status, 202, "{created}");
+    let fixture_operation = created["id"].as_str().expect("operation").to_owned();
     let probe_password = "probe's first passphrase".to_owned();
     let probe = anonymous.login(Some("acme"), "probe", &probe_password);
 
@@ -539,7 +603,7 @@ pub fn every_operation_needs_its_permission(served: &Served) {
         let path = if case.path.contains("{serial}") {
             case.path.replace("{serial}", &fixture_serial(&root, index))
         } else {
-            case.path.to_owned()
+            case.path.replace("{operation}", &fixture_operation)
         };
         let (status, refused) = probe.send(case.method, &path, body.clone());
         assert_eq!(
@@ -1058,6 +1122,13 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
     assert_eq!(status, 201, "{issued}");
     let b_serial = issued["serial"].as_str().expect("serial").to_owned();
     let a_none_serial = "7f".repeat(16);
+    let (status, created) = b.post(
+        "/api/v1/networks",
+        json!({"name": "b-only", "validators": 1}),
+    );
+    assert_eq!(status, 202, "{created}");
+    let b_operation = created["id"].as_str().expect("operation").to_owned();
+    let none_operation = format!("op_{}", "7e".repeat(16));
 
     let body_for = |method: &str, template: &str| -> Option<String> {
         match (method, template) {
@@ -1079,15 +1150,24 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             continue;
         }
         probed += 1;
-        let fill = |name: &str| {
+        let fill = |name: &str, operation: &str| {
             template
                 .replace("{name}", name)
                 .replace("{policy}", name)
                 .replace("{account}", name)
+                .replace("{node}", &format!("{name}-validator0"))
+                .replace("{id}", operation)
         };
-        let (theirs_status, theirs) =
-            a.send(&method, &fill("b-only"), body_for(&method, &template));
-        let (none_status, none) = a.send(&method, &fill("zz-none"), body_for(&method, &template));
+        let (theirs_status, theirs) = a.send(
+            &method,
+            &fill("b-only", &b_operation),
+            body_for(&method, &template),
+        );
+        let (none_status, none) = a.send(
+            &method,
+            &fill("zz-none", &none_operation),
+            body_for(&method, &template),
+        );
         assert_eq!(theirs_status, 404, "{method} {template}: {theirs}");
         assert_eq!(
             (
@@ -1095,12 +1175,14 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                 message(&theirs)
                     .replace("b-only", "X")
                     .replace(&b_serial, "S")
+                    .replace(&b_operation, "O")
             ),
             (
                 none_status,
                 message(&none)
                     .replace("zz-none", "X")
                     .replace(&a_none_serial, "S")
+                    .replace(&none_operation, "O")
             ),
             "{method} {template} must answer for B's resource as for none"
         );

@@ -1,0 +1,475 @@
+//! Networks as a service, end to end: a tenant creates a BFT network through the platform's
+//! API; the platform's reconciler issues the identities, writes the genesis and runs the
+//! validators as supervised `ricaas node` processes; the status shows each node as read from
+//! the node itself; a node killed with `kill -9` is restarted and the status says so; nodes are
+//! stopped and started from the API; another tenant sees nothing of it; and a platform killed
+//! with `kill -9` in the middle of creating a network finishes it after a restart without
+//! starting any node twice. Every process is stopped by PID when the test ends.
+
+use serde_json::{Value, json};
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// `ricaas platform`, stopped by closing its stdin (it stops its nodes) or killed with `kill -9`.
+struct Platform {
+    child: Option<Child>,
+    base: String,
+    data_dir: PathBuf,
+}
+
+impl Platform {
+    fn start(data_dir: &Path) -> Platform {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ricaas"));
+        command
+            .args([
+                "platform",
+                "--listen",
+                "127.0.0.1:0",
+                "--exit-with-stdin",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env_remove("RICAAS_DATABASE_URL")
+            .stdin(Stdio::piped());
+        let (child, api) = crate::common::start_until_ready(&mut command, "RiCaaS platform API:");
+        let base = api
+            .and_then(|api| api.strip_suffix("/api/v1").map(str::to_owned))
+            .expect("the platform printed its API address");
+        Platform {
+            child: Some(child),
+            base,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            child.wait().expect("reaped");
+        }
+    }
+
+    fn operator_password(&self) -> String {
+        let credentials: Value = serde_json::from_slice(
+            &std::fs::read(self.data_dir.join("operator-credentials.json")).expect("credentials"),
+        )
+        .expect("JSON");
+        credentials["password"]
+            .as_str()
+            .expect("password")
+            .to_owned()
+    }
+}
+
+impl Platform {
+    /// Closes its stdin, which stops the platform and the nodes it runs; kills it if it has not
+    /// stopped within 30 s.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            drop(child.stdin.take());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.stop();
+        // Whatever node is still running (a platform killed with -9 leaves them), by PID.
+        for pid in node_pids(&self.data_dir) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+/// PIDs of the `ricaas node` processes running a configuration under `data_dir`.
+fn node_pids(data_dir: &Path) -> Vec<u32> {
+    let root = data_dir.join("networks");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (text.contains(" node --config ") && text.contains(root.to_str()?)).then_some(pid)
+        })
+        .collect()
+}
+
+/// How many processes run the configuration at `config`.
+fn processes_running(config: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+                cmdline
+                    .split(|b| *b == 0)
+                    .any(|arg| arg == config.as_bytes())
+            })
+        })
+        .count()
+}
+
+#[derive(Clone)]
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(base: &str) -> Client {
+        Client {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(60)))
+                .build()
+                .into(),
+            base: base.to_owned(),
+            token: None,
+        }
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}/api/v1{path}", self.base);
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut response = match (method, body) {
+            ("GET", _) => {
+                let request = self.agent.get(&url);
+                match &auth {
+                    Some(a) => request.header("authorization", a).call(),
+                    None => request.call(),
+                }
+            }
+            (_, body) => {
+                let request = self
+                    .agent
+                    .post(&url)
+                    .header("content-type", "application/json");
+                let request = match &auth {
+                    Some(a) => request.header("authorization", a),
+                    None => request,
+                };
+                request.send(body.unwrap_or(json!({})).to_string())
+            }
+        }
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, None)
+    }
+
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send("POST", path, Some(body))
+    }
+
+    fn signed_in(&self, tenant: Option<&str>, name: &str, password: &str) -> Client {
+        let mut body = json!({"name": name, "password": password});
+        if let Some(tenant) = tenant {
+            body["tenant"] = json!(tenant);
+        }
+        let (status, session) = self.post("/sessions", body);
+        assert_eq!(status, 201, "{session}");
+        Client {
+            token: Some(session["token"].as_str().expect("token").to_owned()),
+            ..self.clone()
+        }
+    }
+}
+
+/// A tenant's root, signed in.
+fn tenant(platform: &Platform, name: &str) -> Client {
+    let anonymous = Client::new(&platform.base);
+    let operator = anonymous.signed_in(None, "admin", &platform.operator_password());
+    let (status, created) = operator.post("/tenants", json!({"name": name}));
+    assert_eq!(status, 201, "{created}");
+    anonymous.signed_in(
+        Some(name),
+        "root",
+        created["root"]["password"].as_str().expect("password"),
+    )
+}
+
+/// Polls `check` on the network until it holds, failing with the last view after `within`.
+fn wait_network(
+    client: &Client,
+    name: &str,
+    within: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, network) = client.get(&format!("/networks/{name}"));
+        assert_eq!(status, 200, "{network}");
+        if check(&network) {
+            return network;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "network {name} did not reach the expected state within {within:?}: {network:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Polls the operation until it ends; returns it and every step it was seen at.
+fn wait_operation(client: &Client, id: &str, within: Duration) -> (Value, Vec<i64>) {
+    let deadline = Instant::now() + within;
+    let mut steps = Vec::new();
+    loop {
+        let (status, operation) = client.get(&format!("/operations/{id}"));
+        assert_eq!(status, 200, "{operation}");
+        let step = operation["step"].as_i64().expect("step");
+        if steps.last() != Some(&step) {
+            steps.push(step);
+        }
+        if matches!(
+            operation["status"].as_str(),
+            Some("succeeded" | "failed" | "cancelled")
+        ) {
+            return (operation, steps);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "operation {id} still running: {operation:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn all_ready_and_growing(network: &Value, above: i64) -> bool {
+    network["nodes"].as_array().is_some_and(|nodes| {
+        nodes
+            .iter()
+            .all(|n| n["ready"] == json!(true) && n["height"].as_i64().is_some_and(|h| h > above))
+    })
+}
+
+const CREATED_WITHIN: Duration = Duration::from_secs(240);
+
+#[test]
+fn a_tenant_creates_a_network_whose_nodes_the_platform_runs_restarts_and_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let platform = Platform::start(&dir.path().join("platform"));
+    let acme = tenant(&platform, "acme");
+    let other = tenant(&platform, "other");
+
+    // Refused up front, with what to fix.
+    let (status, refused) = acme.post("/networks", json!({"name": "ledger", "validators": 40}));
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("validators must be 1 to 16"),
+        "{refused}"
+    );
+    let (status, refused) = acme.post(
+        "/networks",
+        json!({"name": "ledger", "channel": {"admins": "ALL Bogus"}}),
+    );
+    assert_eq!(status, 400, "{refused}");
+
+    let (status, operation) = acme.post(
+        "/networks",
+        json!({"name": "ledger", "validators": 4, "epoch_length": 50, "block_interval_ms": 200}),
+    );
+    assert_eq!(status, 202, "{operation}");
+    assert_eq!(operation["steps"], 4);
+    let id = operation["id"].as_str().expect("id").to_owned();
+    let (done, steps) = wait_operation(&acme, &id, CREATED_WITHIN);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(done["step"], 4);
+    assert!(
+        steps.len() >= 2,
+        "progress was reported step by step: {steps:?}"
+    );
+
+    // Four validators of acme, each ready and following the chain (read from the node).
+    let network = wait_network(&acme, "ledger", Duration::from_secs(60), |n| {
+        n["status"] == "running"
+            && all_ready_and_growing(n, 1)
+            && n["nodes"]
+                .as_array()
+                .is_some_and(|nodes| nodes.iter().all(|node| node["peers"] == 3))
+    });
+    assert_eq!(network["members"][0]["org"], "acme");
+    let nodes = network["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4);
+    for node in nodes {
+        assert_eq!(node["role"], "validator");
+        assert_eq!(node["managed"], true);
+        assert_eq!(node["restarts"], 0);
+    }
+    // The channel is registered for the tenant's identities, and its certificates are in the
+    // inventory: an admin and one per node.
+    let (_, certificates) = acme.get("/certificates?role=node");
+    assert_eq!(certificates["items"].as_array().map(Vec::len), Some(4));
+
+    // kill -9 of a node: the platform restarts it and says so.
+    let node_dir = platform
+        .data_dir
+        .join("networks")
+        .join(network["id"].as_str().expect("id"))
+        .join("acme-validator1");
+    let pid: u32 = std::fs::read_to_string(node_dir.join("node.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    // A new process (a new pid), then the status: one restart, how it exited, ready again.
+    let read_pid = || -> Option<u32> {
+        std::fs::read_to_string(node_dir.join("node.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while read_pid() == Some(pid) {
+        assert!(Instant::now() < deadline, "node was not restarted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let respawned_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let network = wait_network(&acme, "ledger", Duration::from_secs(90), |n| {
+        let node = &n["nodes"][1];
+        node["restarts"] == 1
+            && node["ready"] == true
+            && node["observed_at"]
+                .as_i64()
+                .is_some_and(|t| t > respawned_ms)
+    });
+    assert_eq!(
+        network["nodes"][1]["last_exit"], "killed by signal 9",
+        "{network:#}"
+    );
+    let config = node_dir.join("ricaas.toml");
+    assert_eq!(processes_running(config.to_str().expect("utf-8")), 1);
+
+    // Stop and start from the API; the log is readable.
+    let (status, stopped) = acme.post("/networks/ledger/nodes/acme-validator2/stop", json!({}));
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(stopped["desired"], "stopped");
+    let config2 = platform
+        .data_dir
+        .join("networks")
+        .join(network["id"].as_str().expect("id"))
+        .join("acme-validator2/ricaas.toml");
+    assert_eq!(processes_running(config2.to_str().expect("utf-8")), 0);
+    wait_network(&acme, "ledger", Duration::from_secs(30), |n| {
+        n["nodes"][2]["ready"] == false
+    });
+    let (status, started) = acme.post("/networks/ledger/nodes/acme-validator2/start", json!({}));
+    assert_eq!(status, 200, "{started}");
+    let height = network["nodes"][0]["height"].as_i64().unwrap_or(0);
+    wait_network(&acme, "ledger", Duration::from_secs(90), |n| {
+        all_ready_and_growing(n, height)
+    });
+    let (status, log) = acme.get("/networks/ledger/nodes/acme-validator0/logs?lines=20");
+    assert_eq!(status, 200, "{log}");
+    let lines = log["lines"].as_array().expect("lines");
+    assert!(!lines.is_empty() && lines.len() <= 20, "{log}");
+
+    // Another tenant: the network does not exist for it, nor its nodes or operation.
+    let (status, refused) = other.get("/networks/ledger");
+    assert_eq!(status, 404, "{refused}");
+    let (status, _) = other.post("/networks/ledger/nodes/acme-validator0/stop", json!({}));
+    assert_eq!(status, 404);
+    let (status, _) = other.get(&format!("/operations/{id}"));
+    assert_eq!(status, 404);
+    let (_, listed) = other.get("/networks");
+    assert_eq!(listed, json!([]));
+    // Names are unique on the platform.
+    let (status, refused) = other.post("/networks", json!({"name": "ledger", "validators": 1}));
+    assert_eq!(status, 409, "{refused}");
+}
+
+#[test]
+fn a_platform_killed_while_creating_a_network_finishes_it_after_a_restart_without_duplicate_nodes()
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("platform");
+    let mut platform = Platform::start(&data_dir);
+    let acme = tenant(&platform, "acme");
+    let (status, operation) = acme.post("/networks", json!({"name": "resumed", "validators": 4}));
+    assert_eq!(status, 202, "{operation}");
+    let id = operation["id"].as_str().expect("id").to_owned();
+    // Kill the platform once the nodes are being started.
+    let deadline = Instant::now() + CREATED_WITHIN;
+    loop {
+        let (_, operation) = acme.get(&format!("/operations/{id}"));
+        if operation["step"].as_i64().unwrap_or(0) >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never reached the start step: {operation:#}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    platform.kill_9();
+    let restarted = Platform::start(&data_dir);
+    let acme = Client {
+        base: restarted.base.clone(),
+        ..acme
+    };
+    let (done, _) = wait_operation(&acme, &id, CREATED_WITHIN);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert!(done["attempts"].as_i64().unwrap_or(0) >= 2, "{done:#}");
+    let network = wait_network(&acme, "resumed", Duration::from_secs(90), |n| {
+        all_ready_and_growing(n, 1)
+    });
+    let root = data_dir
+        .join("networks")
+        .join(network["id"].as_str().expect("id"));
+    for node in network["nodes"].as_array().expect("nodes") {
+        let config = root
+            .join(node["name"].as_str().expect("name"))
+            .join("ricaas.toml");
+        assert_eq!(
+            processes_running(config.to_str().expect("utf-8")),
+            1,
+            "{}",
+            config.display()
+        );
+    }
+    let mut restarted = restarted;
+    restarted.stop();
+    // Stopping the platform stops its nodes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !node_pids(&data_dir).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "nodes still running after the platform stopped"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
