@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, openSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, existsSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -106,9 +106,23 @@ before(async () => {
   browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"] });
 });
 
+/// Kills, by PID, every node the platform started under `root` (a platform killed with -9
+/// leaves its nodes running).
+function killNodes(root) {
+  if (!existsSync(root)) return;
+  for (const network of readdirSync(root)) {
+    for (const node of readdirSync(join(root, network))) {
+      const pidFile = join(root, network, node, "node.pid");
+      if (!existsSync(pidFile)) continue;
+      try { process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGKILL"); } catch { /* already gone */ }
+    }
+  }
+}
+
 after(async () => {
   if (browser) await browser.close();
   if (platform) platform.kill("SIGKILL");
+  if (dir) killNodes(join(dir, "platform", "networks"));
   if (smtp) smtp.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -343,5 +357,53 @@ test("a root generates a key and signs with it, creates its CA, issues certifica
   const session = await api("POST", "/sessions", null, { tenant: "globex", name: "root", password: created.body.root.password });
   const revoked = await api("GET", "/certificates?status=revoked", session.body.token);
   assert.deepEqual(revoked.body.items.map((c) => c.common_name), ["short-lived"]);
+  await context.close();
+});
+
+test("a root creates a network in the console, follows its creation, sees its node ready, reads its log, stops and starts it", async () => {
+  const operatorCredentials = JSON.parse(readFileSync(join(dir, "platform", "operator-credentials.json"), "utf8"));
+  const operator = await api("POST", "/sessions", null, { name: operatorCredentials.name, password: operatorCredentials.password });
+  const created = await api("POST", "/tenants", operator.body.token, { name: "initech" });
+  assert.equal(created.status, 201);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, "initech", "root", created.body.root.password);
+
+  await goTo(page, "Networks");
+  await page.waitForSelector("text=No network yet");
+  // A mistake is explained before anything is created.
+  await page.fill("main input[name=name]", "console-net");
+  await page.selectOption("select[name=consensus]", "solo");
+  await page.fill("input[name=validators]", "3");
+  await page.click("main button:has-text('Create network')");
+  await page.waitForSelector("main .error");
+  assert.match(await page.textContent("main .error"), /solo network has exactly 1 validator/);
+  await page.fill("input[name=validators]", "1");
+  await page.fill("input[name=block_interval_ms]", "200");
+  await page.click("main button:has-text('Create network')");
+  await page.waitForSelector("text=Creating network console-net");
+  await page.screenshot({ path: join(SHOTS, "15-network-creating.png"), fullPage: true });
+  await page.waitForSelector("[data-testid=operation-status]:text-is('succeeded')", { timeout: 120_000 });
+  await page.waitForSelector("td >> text=running");
+  await page.screenshot({ path: join(SHOTS, "16-network-created.png"), fullPage: true });
+
+  // The network's page: the node, as read from itself.
+  await page.click("main a:text-is('console-net')");
+  await page.waitForSelector('main h1:text-is("Network console-net")');
+  const row = "tr[data-node='initech-validator0']";
+  await page.waitForSelector(`${row} .badge.ok:text-is('ready')`, { timeout: 60_000 });
+  await page.waitForFunction((sel) => Number(document.querySelector(`${sel} [data-testid=height]`)?.textContent || 0) >= 0 && document.querySelector(`${sel} [data-testid=height]`)?.textContent !== "", row);
+  await page.click(`${row} button:has-text('Logs')`);
+  await page.waitForSelector("[data-testid=node-log]");
+  assert.match(await page.textContent("[data-testid=node-log]"), /channel/);
+  await page.screenshot({ path: join(SHOTS, "17-network-node-log.png"), fullPage: true });
+
+  // Stopped from the console, the node says so; started again, it is ready again.
+  await page.click(`${row} button:has-text('Stop')`);
+  await page.waitForSelector(`${row} .badge:text-is('stopped')`);
+  await page.screenshot({ path: join(SHOTS, "18-network-node-stopped.png"), fullPage: true });
+  await page.click(`${row} button:has-text('Start')`);
+  await page.waitForSelector(`${row} .badge.ok:text-is('ready')`, { timeout: 60_000 });
+  assert.equal((await page.textContent(`${row} [data-testid=restarts]`)).trim(), "0");
   await context.close();
 });

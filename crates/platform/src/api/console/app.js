@@ -689,6 +689,145 @@ async function apiPage() {
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Method"), el("th", {}, "Path"), el("th", {}, "Action"), el("th", {}, "What"))), el("tbody", {}, rows)));
 }
 
+// ---- networks ---------------------------------------------------------------------------
+
+/// Calls `refresh` every `ms` while `node` is on the page (stops once it is replaced).
+function poll(node, refresh, ms) {
+  const timer = setInterval(() => {
+    if (!node.isConnected) { clearInterval(timer); return; }
+    refresh();
+  }, ms);
+}
+
+function readyBadge(node) {
+  if (node.desired === "stopped") return el("span", { class: "badge warn" }, "stopped");
+  if (node.ready) return el("span", { class: "badge ok" }, "ready");
+  return el("span", { class: "badge bad", title: node.message || "" }, node.observed_at ? "not ready" : "starting");
+}
+
+/// An operation's progress: a bar, its message, and retry/cancel where they apply.
+function operationView(operation, onChange) {
+  const output = el("div", {});
+  const percent = Math.round((100 * operation.step) / Math.max(1, operation.steps));
+  const status = operation.status;
+  const badge = status === "succeeded" ? "ok" : status === "failed" ? "bad" : status === "cancelled" ? "warn" : "";
+  return el("div", { class: "operation", "data-testid": `operation-${operation.id}` },
+    el("div", { class: "toolbar" },
+      el("span", { class: `badge ${badge}`, "data-testid": "operation-status" }, status),
+      el("span", {}, `${operation.kind.replace("_", " ")} ${operation.network}: step ${operation.step} of ${operation.steps}`),
+      ["pending", "running"].includes(status) && !operation.cancel_requested
+        ? actionButton("Cancel", output, async () => { onChange(await api("POST", `operations/${operation.id}/cancel`)); }, "danger") : null,
+      ["failed", "cancelled"].includes(status)
+        ? actionButton("Retry", output, async () => { onChange(await api("POST", `operations/${operation.id}/retry`)); }) : null),
+    el("progress", { max: 100, value: percent }, `${percent}%`),
+    el("p", { class: status === "failed" ? "error" : "muted" }, operation.error || operation.message),
+    output);
+}
+
+function networksPage() {
+  const output = el("div", {});
+  const list = el("tbody", {});
+  const operations = el("div", {});
+  const loadNetworks = async () => {
+    const networks = await api("GET", "networks");
+    list.replaceChildren(...(networks.length ? networks.map((n) => {
+      const ready = n.nodes.filter((node) => node.ready).length;
+      return el("tr", {}, el("td", {}, el("a", { href: `#/networks/${encodeURIComponent(n.name)}` }, n.name)),
+        el("td", {}, n.owner), el("td", {}, n.consensus), el("td", {}, String(n.members.length)),
+        el("td", {}, `${ready} of ${n.nodes.length} ready`),
+        el("td", {}, el("span", { class: `badge ${n.status === "running" ? "ok" : n.status === "failed" ? "bad" : "warn"}` }, n.status)),
+        el("td", {}, when(n.created_at)));
+    }) : [el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "No network yet: create one above."))]));
+  };
+  const loadOperations = async () => {
+    const recent = await api("GET", "operations");
+    operations.replaceChildren(...(recent.length ? recent.slice(0, 10).map((o) => operationView(o, () => refresh())) : [el("p", { class: "muted" }, "No operation yet.")]));
+  };
+  const refresh = () => Promise.all([loadNetworks(), loadOperations()]).catch((e) => output.replaceChildren(errorBox(e.message)));
+  const form = el("form", { onsubmit: submitter(output, async (data) => {
+    const spec = {
+      name: data.get("name"),
+      consensus: data.get("consensus"),
+      validators: Number(data.get("validators")),
+      epoch_length: Number(data.get("epoch_length")),
+      block_interval_ms: Number(data.get("block_interval_ms")),
+      channel: { name: data.get("channel"), chain_id: Number(data.get("chain_id")), admins: data.get("admins"), writers: data.get("writers") },
+    };
+    const operation = await api("POST", "networks", spec);
+    await refresh();
+    return noticeBox(`Creating network ${spec.name}: follow its progress below.`);
+  }) },
+    el("div", { class: "toolbar" },
+      el("label", {}, "Name", el("input", { name: "name", required: true, placeholder: "trade-finance" })),
+      el("label", {}, "Consensus", el("select", { name: "consensus" }, el("option", { value: "bft" }, "BFT"), el("option", { value: "solo" }, "solo (one node)"))),
+      el("label", {}, "Validators", el("input", { name: "validators", type: "number", min: 1, max: 16, value: 4 })),
+      el("label", {}, "Epoch length (blocks)", el("input", { name: "epoch_length", type: "number", min: 10, value: 100 })),
+      el("label", {}, "Block interval (ms)", el("input", { name: "block_interval_ms", type: "number", min: 50, max: 60000, value: 500 }))),
+    el("div", { class: "toolbar" },
+      el("label", {}, "First channel", el("input", { name: "channel", value: "default", required: true })),
+      el("label", {}, "Chain id", el("input", { name: "chain_id", type: "number", min: 1, value: 1337 })),
+      el("label", {}, "Writers policy", el("input", { name: "writers", value: "ANY Members" })),
+      el("label", {}, "Admins policy", el("input", { name: "admins", value: "MAJORITY Admins" })),
+      el("button", { type: "submit" }, "Create network")));
+  const page = el("div", {}, el("h1", {}, "Networks"),
+    el("div", { class: "card" }, el("h2", {}, "Create a network"),
+      el("p", { class: "muted" }, "Your organization's validators run on the platform; other organizations join later by invitation and vote."),
+      form, output),
+    el("h2", {}, "Operations"), operations,
+    el("h2", {}, "Your networks"),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Owner", "Consensus", "Members", "Nodes", "Status", "Created"].map((t) => el("th", {}, t)))), list));
+  refresh();
+  poll(page, refresh, 1500);
+  return page;
+}
+
+async function networkPage(name) {
+  const output = el("div", {});
+  const summary = el("div", { class: "card" });
+  const members = el("tbody", {});
+  const nodes = el("tbody", {});
+  const logs = el("div", {});
+  const path = `networks/${encodeURIComponent(name)}`;
+  const showLogs = async (node) => {
+    const log = await api("GET", `${path}/nodes/${encodeURIComponent(node)}/logs?lines=200`);
+    logs.replaceChildren(el("h2", {}, `Log of ${node} (last ${log.lines.length} lines)`),
+      el("pre", { class: "log", "data-testid": "node-log" }, log.lines.join("\n") || "(empty)"));
+  };
+  const load = async () => {
+    const n = await api("GET", path);
+    summary.replaceChildren(
+      el("p", {}, el("span", { class: `badge ${n.status === "running" ? "ok" : n.status === "failed" ? "bad" : "warn"}` }, n.status), " ", n.status_message),
+      el("p", {}, `${n.consensus === "bft" ? "BFT" : "Solo"}, channel ${n.spec.channel.name} (chain id ${n.spec.channel.chain_id}), epochs of ${n.spec.epoch_length} blocks, block interval ${n.spec.block_interval_ms} ms; created by ${n.owner} ${when(n.created_at)}.`),
+      el("p", { class: "muted" }, `Policies: readers ${n.spec.channel.readers}; writers ${n.spec.channel.writers}; deployers ${n.spec.channel.contract_deployers}; admins ${n.spec.channel.admins}.`));
+    members.replaceChildren(...n.members.map((m) => el("tr", {}, el("td", {}, m.org), el("td", {}, m.tenant), el("td", {}, when(m.joined_at)))));
+    const mine = state.me.tenant_name;
+    nodes.replaceChildren(...n.nodes.map((node) => el("tr", { "data-node": node.name },
+      el("td", {}, node.name), el("td", {}, node.org), el("td", {}, node.role), el("td", {}, readyBadge(node)),
+      el("td", { "data-testid": "height" }, node.height === null ? "" : String(node.height)),
+      el("td", {}, node.lag === null ? "" : String(node.lag)),
+      el("td", {}, node.peers === null ? "" : String(node.peers)),
+      el("td", { "data-testid": "restarts" }, String(node.restarts)),
+      el("td", {}, node.last_exit ? `${node.last_exit} (${when(node.last_exit_at)})` : ""),
+      el("td", {}, node.managed && n.members.some((m) => m.org === node.org && m.tenant === mine) ? el("span", {},
+        node.desired === "stopped"
+          ? actionButton("Start", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/start`); await load(); })
+          : actionButton("Stop", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/stop`); await load(); }, "danger"), " ",
+        actionButton("Restart", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/restart`); await load(); }), " ",
+        actionButton("Logs", output, () => showLogs(node.name))) : (node.managed ? "" : "run by its organization")))));
+  };
+  await load();
+  const page = el("div", {}, el("h1", {}, `Network ${name}`), el("p", {}, el("a", { href: "#/networks" }, "← all networks")),
+    summary, output,
+    el("h2", {}, "Members"),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Organization", "Tenant", "Joined"].map((t) => el("th", {}, t)))), members),
+    el("h2", {}, "Nodes"),
+    el("p", { class: "muted" }, "Height, lag and peers are read from each node's /ready and /metrics every few seconds; restarts count exits the platform recovered from."),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Node", "Organization", "Role", "Status", "Height", "Lag", "Peers", "Restarts", "Last exit", ""].map((t) => el("th", {}, t)))), nodes),
+    logs);
+  poll(page, () => load().catch((e) => output.replaceChildren(errorBox(e.message))), 2000);
+  return page;
+}
+
 // ---- shell and routing ------------------------------------------------------------------
 
 const PAGES = [
@@ -699,11 +838,12 @@ const PAGES = [
   ["api-keys", "API keys", apiKeysPage],
   ["keys", "Keys", keysPage],
   ["certificates", "Certificates", certificatesPage],
+  ["networks", "Networks", networksPage],
   ["audit", "Audit log", auditPage],
   ["security", "Security", securityPage],
   ["api", "API", apiPage],
 ];
-const DETAIL = { accounts: accountPage, groups: groupPage, policies: policyPage };
+const DETAIL = { accounts: accountPage, groups: groupPage, policies: policyPage, networks: networkPage };
 
 async function loadMe() {
   state.me = await api("GET", "me");
