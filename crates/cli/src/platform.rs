@@ -235,8 +235,12 @@ async fn adopt(
         .collect::<Result<Vec<_>, _>>()?;
     let path = data_dir.join(TENANT_CREDENTIALS_FILE);
     write_once_private(&path, &roots)?;
+    let solo_rpc = channels
+        .first()
+        .and_then(|c| c.rpc_url.split("/channels/").next().map(str::to_owned));
+    let network = local_network(network_dir, solo_rpc)?;
     platform
-        .adopt_network(&orgs, &roots, &channels)
+        .adopt_network(&orgs, &roots, &channels, network.as_ref())
         .await
         .context("making the network's organizations tenants")?;
     println!(
@@ -245,6 +249,88 @@ async fn adopt(
         path.display()
     );
     Ok(())
+}
+
+/// The network `ricaas up` created in `dir` as the platform registers it (`local`): its
+/// settings and every node, from the nodes' configuration files.
+/// `solo_rpc` is where a single node actually answers (`up` may override its configured port).
+fn local_network(
+    dir: &Path,
+    solo_rpc: Option<String>,
+) -> anyhow::Result<Option<ricaas_platform::bootstrap::LocalNetwork>> {
+    use ricaas_platform::networks::{ChannelSpec, Consensus, ExternalNode, NetworkSpec};
+    let mut configs = Vec::new();
+    while dir
+        .join(format!("nodes/{}/ricaas.toml", configs.len()))
+        .is_file()
+    {
+        configs.push(dir.join(format!("nodes/{}/ricaas.toml", configs.len())));
+    }
+    if configs.is_empty() && dir.join("ricaas.toml").is_file() {
+        configs.push(dir.join("ricaas.toml"));
+    }
+    let configs = configs
+        .iter()
+        .map(|path| {
+            ricaas_node::NodeConfig::load(path)
+                .with_context(|| format!("reading {}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let Some(first) = configs.first() else {
+        return Ok(None);
+    };
+    let Some(consortium) = &first.channel.consortium else {
+        return Ok(None);
+    };
+    let spec = NetworkSpec {
+        name: "local".into(),
+        consensus: if first.consensus.is_some() {
+            Consensus::Bft
+        } else {
+            Consensus::Solo
+        },
+        validators: configs.len() as u32,
+        epoch_length: consortium.epoch_length,
+        block_interval_ms: first.channel.block_interval_ms,
+        channel: ChannelSpec {
+            name: first.channel.name.to_string(),
+            chain_id: first.channel.chain_id,
+            readers: consortium.readers.clone(),
+            writers: consortium.writers.clone(),
+            contract_deployers: consortium.contract_deployers.clone(),
+            admins: consortium.admins.clone(),
+        },
+    };
+    let nodes = configs
+        .iter()
+        .enumerate()
+        .map(|(index, config)| {
+            let p2p = config.consensus.as_ref().map(|bft| bft.p2p_listen);
+            ExternalNode {
+                org: config
+                    .network
+                    .as_ref()
+                    .map_or_else(|| "org1".to_string(), |n| n.org.clone()),
+                name: format!("validator{index}"),
+                role: "validator".into(),
+                rpc_url: match (&solo_rpc, &config.consensus) {
+                    (Some(url), None) => url.trim_end_matches('/').to_owned(),
+                    _ => format!("http://{}", config.rpc.listen),
+                },
+                p2p_address: p2p.map(|a| a.to_string()),
+                public_key: config.consensus.as_ref().and_then(|bft| {
+                    bft.validators
+                        .iter()
+                        .find(|v| Some(v.address) == p2p)
+                        .map(|v| v.public_key.clone())
+                }),
+            }
+        })
+        .collect();
+    Ok(Some(ricaas_platform::bootstrap::LocalNetwork {
+        spec,
+        nodes,
+    }))
 }
 
 /// Writes `credentials` to a new file only its owner can read; refuses to overwrite one.

@@ -122,6 +122,40 @@ fn up_runs_the_platform_and_a_tenant_enrols_an_identity_with_its_custodial_admin
     let (_, channels) = root.send("GET", "/channels", None);
     assert_eq!(channels[0]["channel"], "local/default", "{channels}");
 
+    // The network itself is a resource: its four organizations are members, its node runs
+    // outside the platform and its status is read from the node.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let network = loop {
+        let (status, network) = root.send("GET", "/networks/local", None);
+        assert_eq!(status, 200, "{network}");
+        if network["nodes"][0]["ready"] == true && network["nodes"][0]["height"].is_i64() {
+            break network;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node status never read: {network:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(network["provisioner"], "external", "{network:#}");
+    assert_eq!(network["status"], "running");
+    let orgs: Vec<&str> = network["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["org"].as_str())
+        .collect();
+    assert_eq!(orgs, ["org1", "org2", "org3", "org4"]);
+    assert_eq!(network["nodes"][0]["managed"], false);
+    assert_eq!(
+        network["nodes"][0]["rpc_url"].as_str(),
+        node.url.split("/channels/").next(),
+        "{network:#}"
+    );
+    // The platform does not run it, so it does not start or stop it.
+    let (status, refused) = root.send("POST", "/networks/local/nodes/validator0/stop", None);
+    assert_eq!(status, 409, "{refused}");
+
     // An identity for a teller: a custodial key and a certificate from org1's CA.
     let (status, key) = root.send(
         "POST",

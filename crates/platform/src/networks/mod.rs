@@ -862,6 +862,95 @@ impl Platform {
     }
 }
 
+/// A node run outside the platform, registered by address.
+#[derive(Clone, Debug)]
+pub struct ExternalNode {
+    /// The member organization that runs it.
+    pub org: String,
+    pub name: String,
+    /// `validator` or `observer`.
+    pub role: String,
+    /// Base URL of its JSON-RPC server (`http://host:port`).
+    pub rpc_url: String,
+    pub p2p_address: Option<String>,
+    /// Ed25519 public key, hex.
+    pub public_key: Option<String>,
+}
+
+impl Platform {
+    /// Registers a network whose nodes run outside the platform (the network `ricaas up`
+    /// creates): `members` are its organizations' tenants (the first owns it), `nodes` where
+    /// each node answers. The platform reads their status like its own nodes'.
+    pub async fn register_external_network(
+        &self,
+        spec: &NetworkSpec,
+        members: &[(TenantId, String)],
+        nodes: &[ExternalNode],
+    ) -> Result<NetworkId, AccountsError> {
+        check_name("network", &spec.name)?;
+        let (owner, _) = members
+            .first()
+            .ok_or_else(|| AccountsError::Invalid("a network needs a member".into()))?;
+        let now = now_ms();
+        let id = NetworkId::generate();
+        let spec_json = serde_json::to_string(spec)
+            .map_err(|e| AccountsError::Corrupt(format!("network spec: {e}")))?;
+        let mut tx = self.store().pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO networks (id, name, owner_tenant_id, consensus, provisioner, spec, status,              status_message, created_at, updated_at) VALUES ($1, $2, $3, $4, 'external', $5, 'running', $6, $7, $7)",
+        )
+        .bind(id.as_str())
+        .bind(&spec.name)
+        .bind(owner.as_str())
+        .bind(spec.consensus.as_str())
+        .bind(&spec_json)
+        .bind("registered: its nodes run outside the platform")
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| crate::accounts::exists_or(e, "network", &spec.name))?;
+        for (tenant, org) in members {
+            sqlx::query(
+                "INSERT INTO network_members (network_id, tenant_id, org, joined_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .bind(org)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for node in nodes {
+            let tenant = members
+                .iter()
+                .find(|(_, org)| *org == node.org)
+                .map(|(tenant, _)| tenant)
+                .ok_or_else(|| {
+                    AccountsError::Invalid(format!(
+                        "node {} belongs to {}, which is not a member",
+                        node.name, node.org
+                    ))
+                })?;
+            sqlx::query(
+                "INSERT INTO nodes (id, network_id, tenant_id, name, role, managed, rpc_url, p2p_address,                  public_key, desired, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, 'running', $9)",
+            )
+            .bind(NodeId::generate().as_str())
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .bind(&node.name)
+            .bind(&node.role)
+            .bind(&node.rpc_url)
+            .bind(&node.p2p_address)
+            .bind(&node.public_key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
 /// What a tenant may do to one of its nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeAction {
