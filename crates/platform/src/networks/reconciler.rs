@@ -61,7 +61,20 @@ pub async fn run(platform: Platform, wake: Arc<tokio::sync::Notify>) {
     if let Err(e) = platform.resume_supervision().await {
         tracing::error!(error = %e, "resuming the supervision of nodes failed");
     }
-    let mut observe = tokio::time::interval(OBSERVE_EVERY);
+    // Reading status runs on its own: a node that does not answer must not hold up work.
+    let observer = platform.clone();
+    let observing = AbortOnDrop(tokio::spawn(async move {
+        let mut observe = tokio::time::interval(OBSERVE_EVERY);
+        loop {
+            observe.tick().await;
+            if let Err(e) = observer.observe_nodes().await {
+                tracing::warn!(error = %e, "reading node status failed");
+            }
+        }
+    }));
+    // Also look for work periodically: an operation whose claimant died becomes claimable when
+    // its lease runs out, with nobody to wake us.
+    let mut look = tokio::time::interval(LEASE / 3);
     loop {
         match platform.claim_operation(&owner).await {
             Ok(Some(claimed)) => {
@@ -73,12 +86,20 @@ pub async fn run(platform: Platform, wake: Arc<tokio::sync::Notify>) {
         }
         tokio::select! {
             _ = wake.notified() => {}
-            _ = observe.tick() => {
-                if let Err(e) = platform.observe_nodes().await {
-                    tracing::warn!(error = %e, "reading node status failed");
-                }
-            }
+            _ = look.tick() => {}
         }
+        if observing.0.is_finished() {
+            tracing::error!("the node status reader stopped");
+        }
+    }
+}
+
+/// A task that ends with its handle (when the reconciler stops, so does its status reader).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
