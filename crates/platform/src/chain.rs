@@ -219,6 +219,50 @@ impl Platform {
         input: Bytes,
         gas: u64,
     ) -> Result<(String, i64), AccountsError> {
+        let receipt = self
+            .system_call(tenant, channel, admin_key, MEMBERSHIP_ADDRESS, input, gas)
+            .await?;
+        Ok((
+            receipt["transactionHash"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            quantity(&receipt["blockNumber"])? as i64,
+        ))
+    }
+
+    /// Reads system contract `to` (an `eth_call`) as the tenant's `admin_key` (which signs the
+    /// read token, nothing else); returns the call's output.
+    pub(crate) async fn system_view(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        admin_key: &str,
+        to: Address,
+        input: Bytes,
+    ) -> Result<Bytes, AccountsError> {
+        let (client, _) = self.channel_client(tenant, channel, admin_key).await?;
+        let output = client
+            .request(
+                "eth_call",
+                rpc_params![serde_json::json!({"to": to, "data": input}), "latest"],
+            )
+            .await?;
+        serde_json::from_value(output)
+            .map_err(|e| AccountsError::Unavailable(format!("the channel's answer to a read: {e}")))
+    }
+
+    /// Sends a call to system contract `to` signed by the tenant's `admin_key` and waits for its
+    /// receipt, which it returns (a revert is a [`AccountsError::Conflict`] with the reason).
+    pub(crate) async fn system_call(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        admin_key: &str,
+        to: Address,
+        input: Bytes,
+        gas: u64,
+    ) -> Result<Value, AccountsError> {
         let key = self.key(tenant, admin_key).await?;
         let Some(address) = key
             .address
@@ -248,7 +292,7 @@ impl Platform {
             nonce,
             gas_price,
             gas_limit: gas,
-            to: TxKind::Call(MEMBERSHIP_ADDRESS),
+            to: TxKind::Call(to),
             value: U256::ZERO,
             input,
         };
@@ -295,11 +339,16 @@ impl Platform {
                 .map(|revert| revert.reason)
                 .unwrap_or_else(|| "no reason given".into());
             return Err(AccountsError::Conflict(format!(
-                "the membership contract of {} refused transaction {hash}: {reason}",
+                "the {} contract of {} refused transaction {hash}: {reason}",
+                if to == MEMBERSHIP_ADDRESS {
+                    "membership"
+                } else {
+                    "governance"
+                },
                 channel.channel
             )));
         }
-        Ok((hash.to_string(), quantity(&receipt["blockNumber"])? as i64))
+        Ok(receipt)
     }
 
     /// Enrols the certificate `serial` on `channel` with a transaction signed by `admin_key`.

@@ -79,6 +79,7 @@ id_type!(
     "A certificate in a tenant's inventory."
 );
 id_type!(NetworkId, "net_", "A consortium network.");
+id_type!(InvitationId, "inv_", "An invitation to join a network.");
 id_type!(
     NodeId,
     "nod_",

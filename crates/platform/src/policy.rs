@@ -98,6 +98,12 @@ actions! {
     NetworkStartNode => "network:StartNode", "Start one of the organization's nodes.";
     NetworkRestartNode => "network:RestartNode", "Restart one of the organization's nodes.";
     NetworkReadNodeLogs => "network:ReadNodeLogs", "Read the log of one of the organization's nodes.";
+    NetworkInvite => "network:Invite", "Invite a tenant into a network.";
+    NetworkListInvitations => "network:ListInvitations", "List invitations received and sent.";
+    NetworkAnswerInvitation => "network:AnswerInvitation", "Accept or decline an invitation.";
+    NetworkPropose => "network:Propose", "Propose on chain to add an invited organization (signed by an admin key).";
+    NetworkListProposals => "network:ListProposals", "List a network's governance proposals and votes.";
+    NetworkVote => "network:Vote", "Vote for a governance proposal (signed by an admin key).";
     OperationList => "operation:List", "List the tenant's long operations.";
     OperationGet => "operation:Get", "Read an operation's progress.";
     OperationRetry => "operation:Retry", "Retry a failed or cancelled operation.";
@@ -144,6 +150,9 @@ impl Action {
                 | CaRevokeCertificate
                 | CaEnrollCertificate
                 | NetworkCreate
+                | NetworkAnswerInvitation
+                | NetworkPropose
+                | NetworkVote
         )
     }
 }
@@ -168,6 +177,7 @@ pub const RESOURCE_KINDS: &[&str] = &[
     "channel",
     "network",
     "operation",
+    "invitation",
 ];
 
 /// Limits that keep a document readable and its evaluation cheap.

@@ -473,3 +473,141 @@ fn a_platform_killed_while_creating_a_network_finishes_it_after_a_restart_withou
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Polls the tenant's invitations until the one with `id` has `status`.
+fn wait_invitation(client: &Client, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (code, invitations) = client.get("/invitations");
+        assert_eq!(code, 200, "{invitations}");
+        let found = invitations
+            .as_array()
+            .and_then(|all| all.iter().find(|i| i["id"] == id).cloned())
+            .unwrap_or(Value::Null);
+        if found["status"] == status {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "invitation {id} never became {status}: {found:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each_from_its_own_account()
+ {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let platform = Platform::start(&dir.path().join("platform"));
+    let acme = tenant(&platform, "acme");
+    let globex = tenant(&platform, "globex");
+    let initech = tenant(&platform, "initech");
+    let (status, operation) = acme.post(
+        "/networks",
+        json!({"name": "consortium", "validators": 1, "block_interval_ms": 200}),
+    );
+    assert_eq!(status, 202, "{operation}");
+    let (done, _) = wait_operation(&acme, operation["id"].as_str().expect("id"), CREATED_WITHIN);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+
+    // acme invites globex; globex sees it in its inbox and accepts from its own account.
+    let (status, refused) = acme.post(
+        "/networks/consortium/invitations",
+        json!({"tenant": "nobody-here"}),
+    );
+    assert_eq!(status, 400, "{refused}");
+    let (status, invitation) = acme.post(
+        "/networks/consortium/invitations",
+        json!({"tenant": "globex", "message": "Join our trade-finance ledger"}),
+    );
+    assert_eq!(status, 201, "{invitation}");
+    let first = invitation["id"].as_str().expect("id").to_owned();
+    let (status, again) = acme.post(
+        "/networks/consortium/invitations",
+        json!({"tenant": "globex"}),
+    );
+    assert_eq!(status, 409, "{again}");
+    let (_, inbox) = globex.get("/invitations");
+    assert_eq!(inbox[0]["direction"], "received", "{inbox}");
+    assert_eq!(inbox[0]["status"], "pending");
+    assert_eq!(inbox[0]["message"], "Join our trade-finance ledger");
+    // Nobody else answers for globex, and the inviter cannot either.
+    let (status, _) = initech.post(&format!("/invitations/{first}/accept"), json!({}));
+    assert_eq!(status, 404);
+    let (status, _) = acme.post(&format!("/invitations/{first}/accept"), json!({}));
+    assert_eq!(status, 409);
+    let (status, accepted) = globex.post(&format!("/invitations/{first}/accept"), json!({}));
+    assert_eq!(status, 200, "{accepted}");
+    assert_eq!(accepted["org"], "globex");
+    // It cannot propose itself: a member does, signed by its own admin key (its vote).
+    let (status, refused) = globex.post(&format!("/invitations/{first}/proposals"), json!({}));
+    assert_eq!(status, 409, "{refused}");
+    let (status, proposed) = acme.post(&format!("/invitations/{first}/proposals"), json!({}));
+    assert_eq!(status, 201, "{proposed}");
+    assert!(proposed["proposal_id"].is_i64(), "{proposed}");
+    // acme alone is a majority of one: the change applies, globex is a member.
+    wait_invitation(&acme, &first, "joined");
+    let network = wait_network(&globex, "consortium", Duration::from_secs(30), |n| {
+        n["members"].as_array().is_some_and(|m| m.len() == 2)
+    });
+    assert_eq!(network["members"][1]["org"], "globex", "{network:#}");
+
+    // Now a majority of two is both: initech's join needs globex's vote as well.
+    let (_, invitation) = acme.post(
+        "/networks/consortium/invitations",
+        json!({"tenant": "initech"}),
+    );
+    let second = invitation["id"].as_str().expect("id").to_owned();
+    let (status, _) = initech.post(&format!("/invitations/{second}/accept"), json!({}));
+    assert_eq!(status, 200);
+    let (status, proposed) = acme.post(&format!("/invitations/{second}/proposals"), json!({}));
+    assert_eq!(status, 201, "{proposed}");
+    let id = proposed["proposal_id"].as_i64().expect("proposal id");
+    let (status, proposals) = globex.get("/networks/consortium/proposals");
+    assert_eq!(status, 200, "{proposals}");
+    let pending = proposals
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["id"] == id).cloned())
+        .expect("the proposal is listed");
+    assert_eq!(pending["kind"], "add_org");
+    assert_eq!(pending["status"], "voting", "{pending:#}");
+    assert_eq!(pending["approvals"], json!(["acme"]));
+    assert_eq!(pending["waiting_for"], json!(["globex"]));
+    assert!(pending["expires_at"].is_u64(), "{pending:#}");
+    // A tenant outside the network cannot vote in it; a member cannot vote twice.
+    let (status, _) = initech.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({}),
+    );
+    assert_eq!(status, 404);
+    let (status, twice) = acme.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({}),
+    );
+    assert_eq!(status, 409, "{twice}");
+    assert!(
+        twice["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already voted"),
+        "{twice}"
+    );
+    let (status, voted) = globex.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({}),
+    );
+    assert_eq!(status, 201, "{voted}");
+    assert_eq!(voted["approvals"], json!(["acme", "globex"]), "{voted:#}");
+    wait_invitation(&initech, &second, "joined");
+    let network = wait_network(&initech, "consortium", Duration::from_secs(30), |n| {
+        n["members"].as_array().is_some_and(|m| m.len() == 3)
+    });
+    let orgs: Vec<&str> = network["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["org"].as_str())
+        .collect();
+    assert_eq!(orgs, ["acme", "globex", "initech"]);
+}

@@ -521,7 +521,9 @@ impl utoipa::Modify for RouteTable {
         signup::get_quotas, signup::set_quotas, signup::usage,
         networks::create_network, networks::list_networks, networks::get_network, networks::stop_node,
         networks::start_node, networks::restart_node, networks::node_logs, networks::list_operations,
-        networks::get_operation, networks::retry_operation, networks::cancel_operation),
+        networks::get_operation, networks::retry_operation, networks::cancel_operation,
+        networks::invite, networks::list_invitations, networks::accept_invitation,
+        networks::decline_invitation, networks::propose_join, networks::list_proposals, networks::vote),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -665,6 +667,31 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/api/v1/networks/{name}/nodes/{node}/logs",
             get(networks::node_logs),
+        )
+        .route(
+            "/api/v1/networks/{name}/invitations",
+            post(networks::invite),
+        )
+        .route("/api/v1/invitations", get(networks::list_invitations))
+        .route(
+            "/api/v1/invitations/{id}/accept",
+            post(networks::accept_invitation),
+        )
+        .route(
+            "/api/v1/invitations/{id}/decline",
+            post(networks::decline_invitation),
+        )
+        .route(
+            "/api/v1/invitations/{id}/proposals",
+            post(networks::propose_join),
+        )
+        .route(
+            "/api/v1/networks/{name}/proposals",
+            get(networks::list_proposals),
+        )
+        .route(
+            "/api/v1/networks/{name}/proposals/{id}/votes",
+            post(networks::vote),
         )
         .route("/api/v1/operations", get(networks::list_operations))
         .route("/api/v1/operations/{id}", get(networks::get_operation))

@@ -4,7 +4,11 @@ use super::{ApiError, Body, Params, PathParams, routes::Caller};
 use crate::{
     accounts::Platform,
     ids::OperationId,
-    networks::{Network, NetworkSpec, Node, NodeAction, Operation},
+    networks::{
+        Network, NetworkSpec, Node, NodeAction, Operation,
+        invitations::{Invitation, Proposal},
+    },
+    policy::Action,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
@@ -237,4 +241,207 @@ pub async fn cancel_operation(
     let id = operation_id(&path.id)?;
     let operation = platform.cancel_operation(caller.tenant()?, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(operation)))
+}
+
+fn invitation_id(text: &str) -> Result<crate::ids::InvitationId, ApiError> {
+    crate::ids::InvitationId::parse(text).ok_or_else(|| {
+        ApiError::from(crate::accounts::AccountsError::NotFound {
+            what: "invitation",
+            name: text.to_string(),
+        })
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    /// The tenant to invite, by name.
+    pub tenant: String,
+    /// A note for the invitee (up to 500 characters).
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Invite a tenant into a network the caller's organization is a member of.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/invitations", tag = "networks", params(("name" = String, Path)),
+    request_body = InviteRequest,
+    responses((status = 201, body = Invitation), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn invite(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Body(request): Body<InviteRequest>,
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    let invitation = platform
+        .invite(
+            caller.tenant()?,
+            &path.name,
+            &request.tenant,
+            &request.message,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(invitation)))
+}
+
+/// The invitations the tenant received (its inbox) and those sent into its networks.
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "networks",
+    responses((status = 200, body = Vec<Invitation>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn list_invitations(
+    State(platform): State<Platform>,
+    caller: Caller,
+) -> Result<Json<Vec<Invitation>>, ApiError> {
+    caller.authorize(&platform, "invitation/*").await?;
+    Ok(Json(platform.invitations(caller.tenant()?).await?))
+}
+
+async fn answer(
+    platform: Platform,
+    caller: Caller,
+    id: String,
+    accept: bool,
+) -> Result<Json<Invitation>, ApiError> {
+    caller
+        .authorize(&platform, format!("invitation/{id}"))
+        .await?;
+    let id = invitation_id(&id)?;
+    Ok(Json(
+        platform
+            .answer_invitation(caller.tenant()?, &id, accept)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InvitationPath {
+    pub id: String,
+}
+
+/// Accept an invitation (the organization's CA, admin key and admin certificate are made if it
+/// has none); a member then proposes adding it on chain.
+#[utoipa::path(post, path = "/api/v1/invitations/{id}/accept", tag = "networks", params(("id" = String, Path)),
+    responses((status = 200, body = Invitation), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn accept_invitation(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<InvitationPath>,
+) -> Result<Json<Invitation>, ApiError> {
+    answer(platform, caller, path.id, true).await
+}
+
+/// Decline an invitation.
+#[utoipa::path(post, path = "/api/v1/invitations/{id}/decline", tag = "networks", params(("id" = String, Path)),
+    responses((status = 200, body = Invitation), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn decline_invitation(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<InvitationPath>,
+) -> Result<Json<Invitation>, ApiError> {
+    answer(platform, caller, path.id, false).await
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignedByRequest {
+    /// The organization's custodial admin key that signs (default `admin`).
+    pub admin_key: Option<String>,
+}
+
+/// Propose on chain to add an accepted invitee's organization, signed by the caller's
+/// organization's admin key (its vote for it).
+#[utoipa::path(post, path = "/api/v1/invitations/{id}/proposals", tag = "networks", params(("id" = String, Path)),
+    request_body = SignedByRequest,
+    responses((status = 201, body = Invitation), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn propose_join(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<InvitationPath>,
+    Body(request): Body<SignedByRequest>,
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
+    let admin_key = request.admin_key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(&platform, format!("invitation/{}", path.id))
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let id = invitation_id(&path.id)?;
+    let invitation = platform
+        .propose_join(caller.tenant()?, &id, &admin_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(invitation)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProposalQuery {
+    /// The admin key whose identity reads the chain (signs a read token; default `admin`).
+    pub admin_key: Option<String>,
+}
+
+/// The governance proposals of a network's channel: who voted, who has not, deadline, status.
+#[utoipa::path(get, path = "/api/v1/networks/{name}/proposals", tag = "networks", params(("name" = String, Path), ProposalQuery),
+    responses((status = 200, body = Vec<Proposal>), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn list_proposals(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Params(query): Params<ProposalQuery>,
+) -> Result<Json<Vec<Proposal>>, ApiError> {
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    let admin_key = query.admin_key.unwrap_or_else(|| "admin".into());
+    Ok(Json(
+        platform
+            .proposals(caller.tenant()?, &path.name, &admin_key)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProposalPath {
+    pub name: String,
+    pub id: String,
+}
+
+/// Vote for a proposal, signed by the caller's organization's admin key.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/proposals/{id}/votes", tag = "networks",
+    params(("name" = String, Path), ("id" = u64, Path)), request_body = SignedByRequest,
+    responses((status = 201, body = Proposal), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn vote(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<ProposalPath>,
+    Body(request): Body<SignedByRequest>,
+) -> Result<(StatusCode, Json<Proposal>), ApiError> {
+    let admin_key = request.admin_key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/proposal/{}", path.name, path.id),
+        )
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let id: u64 = path.id.parse().map_err(|_| {
+        ApiError::from(crate::accounts::AccountsError::NotFound {
+            what: "proposal",
+            name: path.id.clone(),
+        })
+    })?;
+    let proposal = platform
+        .vote(caller.tenant()?, &path.name, id, &admin_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(proposal)))
 }

@@ -10,6 +10,7 @@
 //! to create the network; other organizations join later from their own accounts.
 
 pub mod genesis;
+pub mod invitations;
 pub mod local;
 pub mod reconciler;
 
@@ -477,7 +478,7 @@ impl Platform {
         self.operation(tenant, &operation).await
     }
 
-    async fn tenant_name(&self, tenant: &TenantId) -> Result<String, AccountsError> {
+    pub(crate) async fn tenant_name(&self, tenant: &TenantId) -> Result<String, AccountsError> {
         sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
             .bind(tenant.as_str())
             .fetch_optional(self.store().pool())

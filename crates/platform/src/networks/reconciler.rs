@@ -25,7 +25,7 @@ const OBSERVE_EVERY: Duration = Duration::from_secs(2);
 /// How long a node may take to answer `/ready` after it was started.
 const READY_WITHIN: Duration = Duration::from_secs(120);
 /// Keystore name of the admin key a network's genesis enrolls.
-const ADMIN_KEY: &str = crate::bootstrap::ADMIN_KEY;
+pub(crate) const ADMIN_KEY: &str = crate::bootstrap::ADMIN_KEY;
 /// Validity of the certificates the platform issues for a network, in days.
 const IDENTITY_DAYS: u32 = 365;
 
@@ -69,6 +69,9 @@ pub async fn run(platform: Platform, wake: Arc<tokio::sync::Notify>) {
             observe.tick().await;
             if let Err(e) = observer.observe_nodes().await {
                 tracing::warn!(error = %e, "reading node status failed");
+            }
+            if let Err(e) = observer.sync_invitations().await {
+                tracing::warn!(error = %e, "following join proposals failed");
             }
         }
     }));
@@ -293,32 +296,7 @@ impl Platform {
         .bind(tenant.as_str())
         .fetch_one(self.store().pool())
         .await?;
-        match self.ca_info(tenant).await {
-            Ok(_) => {}
-            Err(AccountsError::Missing(_)) => {
-                self.create_ca(tenant, &org, "ca", Algorithm::P256, None)
-                    .await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        match self.key(tenant, ADMIN_KEY).await {
-            Ok(_) => {}
-            Err(AccountsError::NotFound { .. }) => {
-                self.create_key(tenant, ADMIN_KEY, Algorithm::Secp256k1, Backend::Software)
-                    .await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        if self.admin_certificate(tenant).await?.is_none() {
-            self.issue_certificate(
-                tenant,
-                ADMIN_KEY,
-                "admin",
-                &Subject::Key(ADMIN_KEY.into()),
-                Some(IDENTITY_DAYS),
-            )
-            .await?;
-        }
+        self.ensure_org_identity(tenant, &org).await?;
         for (id, name, public_key) in self.managed_nodes(&claimed.network).await? {
             if public_key.is_some() {
                 continue;
@@ -373,8 +351,52 @@ impl Platform {
         Ok(())
     }
 
+    /// What an organization needs to be a network's member, made if missing (only ever on a
+    /// request of that organization): its CA (org `org`), its custodial admin key and an admin
+    /// certificate for it. Returns the CA and admin certificates (PEM).
+    pub(crate) async fn ensure_org_identity(
+        &self,
+        tenant: &TenantId,
+        org: &str,
+    ) -> Result<(String, String), AccountsError> {
+        let ca = match self.ca_info(tenant).await {
+            Ok(ca) => ca,
+            Err(AccountsError::Missing(_)) => {
+                self.create_ca(tenant, org, "ca", Algorithm::P256, None)
+                    .await?
+            }
+            Err(e) => return Err(e),
+        };
+        match self.key(tenant, ADMIN_KEY).await {
+            Ok(_) => {}
+            Err(AccountsError::NotFound { .. }) => {
+                self.create_key(tenant, ADMIN_KEY, Algorithm::Secp256k1, Backend::Software)
+                    .await?;
+            }
+            Err(e) => return Err(e),
+        }
+        let admin = match self.admin_certificate(tenant).await? {
+            Some(admin) => admin,
+            None => {
+                self.issue_certificate(
+                    tenant,
+                    ADMIN_KEY,
+                    "admin",
+                    &Subject::Key(ADMIN_KEY.into()),
+                    Some(IDENTITY_DAYS),
+                )
+                .await?
+                .certificate_pem
+            }
+        };
+        Ok((ca.certificate_pem, admin))
+    }
+
     /// The newest valid admin certificate of `tenant` for its admin key.
-    async fn admin_certificate(&self, tenant: &TenantId) -> Result<Option<String>, StepError> {
+    pub(crate) async fn admin_certificate(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<String>, AccountsError> {
         Ok(sqlx::query_scalar(
             "SELECT certificate FROM certificates WHERE tenant_id = $1 AND key_name = $2 \
              AND role = 'admin' AND revoked_at IS NULL AND not_after > $3 ORDER BY not_after DESC LIMIT 1",

@@ -90,6 +90,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "networks",
         sql: include_str!("migrations/0009_networks.sql"),
     },
+    Migration {
+        version: 10,
+        name: "invitations",
+        sql: include_str!("migrations/0010_invitations.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

@@ -509,6 +509,57 @@ fn tenant_cases() -> Vec<Case> {
             "/api/v1/networks/fixture-net/nodes/acme-validator0/logs?lines=10",
             200,
         ),
+        // Joining: fixture-net is still being created (invitations wait for it: 409) and its
+        // channel is unreachable (409); the ids are of nothing (404). The whole flow against a
+        // running network is in crates/cli/tests/it/networks.rs.
+        Case {
+            body: Some(json!({"tenant": "target-tenant"})),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/invitations",
+                "/api/v1/networks/fixture-net/invitations",
+                409,
+            )
+        },
+        case("GET", "/api/v1/invitations", "/api/v1/invitations", 200),
+        case(
+            "POST",
+            "/api/v1/invitations/{id}/accept",
+            "/api/v1/invitations/inv_00000000000000000000000000000000/accept",
+            404,
+        ),
+        case(
+            "POST",
+            "/api/v1/invitations/{id}/decline",
+            "/api/v1/invitations/inv_00000000000000000000000000000000/decline",
+            404,
+        ),
+        Case {
+            body: Some(json!({"admin_key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/invitations/{id}/proposals",
+                "/api/v1/invitations/inv_00000000000000000000000000000000/proposals",
+                404,
+            )
+        },
+        case(
+            "GET",
+            "/api/v1/networks/{name}/proposals",
+            "/api/v1/networks/fixture-net/proposals?admin_key=fixture-admin",
+            409,
+        ),
+        Case {
+            body: Some(json!({"admin_key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/proposals/{id}/votes",
+                "/api/v1/networks/fixture-net/proposals/0/votes",
+                409,
+            )
+        },
         case("GET", "/api/v1/operations", "/api/v1/operations", 200),
         case(
             "GET",
@@ -1138,6 +1189,11 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             ("POST", "/api/v1/keys/{name}/sign") => Some(json!({"message": "0x00"}).to_string()),
             ("POST", "/api/v1/certificates/{serial}/renew")
             | ("POST", "/api/v1/certificates/{serial}/revoke") => Some("{}".into()),
+            ("POST", "/api/v1/invitations/{id}/proposals")
+            | ("POST", "/api/v1/networks/{name}/proposals/{id}/votes") => Some("{}".into()),
+            ("POST", "/api/v1/networks/{name}/invitations") => {
+                Some(json!({"tenant": "bank-a"}).to_string())
+            }
             ("POST", "/api/v1/certificates/{serial}/enrolments") => {
                 Some(json!({"channel": "test/unreachable", "admin_key": "b-only"}).to_string())
             }

@@ -1,0 +1,680 @@
+//! Joining a network, each organization acting from its own account: a member invites a
+//! tenant; the invitee accepts (its CA, admin key and admin certificate are made if it has
+//! none) or declines; a member proposes on chain to add the organization (its custodial admin
+//! key signs `IGovernance.proposeAddOrg`, which counts as its vote); every member votes from its
+//! own account (its admin key signs `vote`) until the channel's Admins policy holds; once the
+//! change applies on chain, the invitee is a member here too. Proposals expire on chain.
+
+use super::NetworkStatus;
+use crate::{
+    accounts::{AccountsError, Platform, check_name},
+    ids::{InvitationId, NetworkId, TenantId},
+    store::now_ms,
+};
+use alloy_primitives::Bytes;
+use alloy_sol_types::SolCall as _;
+use ricaas_primitives::system::{GOVERNANCE_ADDRESS, IGovernance};
+use serde::Serialize;
+use serde_json::Value;
+
+/// How long an invitation waits for its answer.
+const INVITATION_DAYS: i64 = 14;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// Gas for a proposal carrying two certificates, and for a vote.
+const PROPOSE_GAS: u64 = 400_000;
+const VOTE_GAS: u64 = 120_000;
+
+/// Where an invitation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationStatus {
+    /// Waiting for the invitee's answer.
+    Pending,
+    /// The invitee accepted; a member may propose adding it.
+    Accepted,
+    Declined,
+    /// Not answered in time.
+    Expired,
+    /// On chain: the members are voting (`proposal_id`).
+    Proposed,
+    /// The change applied: the invitee is a member.
+    Joined,
+    /// The proposal expired or could not apply (`detail` says why).
+    Rejected,
+}
+
+impl InvitationStatus {
+    fn parse(text: &str) -> Result<Self, AccountsError> {
+        Ok(match text {
+            "pending" => Self::Pending,
+            "accepted" => Self::Accepted,
+            "declined" => Self::Declined,
+            "expired" => Self::Expired,
+            "proposed" => Self::Proposed,
+            "joined" => Self::Joined,
+            "rejected" => Self::Rejected,
+            other => {
+                return Err(AccountsError::Corrupt(format!(
+                    "invitation status {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// An invitation, as the inviter and the invitee see it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Invitation {
+    #[schema(value_type = String)]
+    pub id: InvitationId,
+    pub network: String,
+    /// The tenant that sent it.
+    pub inviter: String,
+    /// The tenant invited.
+    pub invitee: String,
+    /// `received` or `sent`, from the caller's side.
+    pub direction: String,
+    pub status: InvitationStatus,
+    pub message: String,
+    /// The invitee's organization on chain, once it accepted.
+    pub org: Option<String>,
+    /// The governance proposal adding it, once proposed.
+    pub proposal_id: Option<i64>,
+    /// Why it was rejected, or what the chain said.
+    pub detail: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub updated_at: i64,
+}
+
+/// A governance proposal of a network's channel, with who voted and who has not.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Proposal {
+    pub id: u64,
+    /// `add_org`, `remove_org`, `set_policy`, `set_parameter`, `revoke`, `add_validator`,
+    /// `remove_validator`.
+    pub kind: String,
+    /// The change as the chain stores it.
+    #[schema(value_type = Object)]
+    pub change: Value,
+    pub proposer: String,
+    /// Member organizations that voted for it.
+    pub approvals: Vec<String>,
+    /// Member organizations that have not voted.
+    pub waiting_for: Vec<String>,
+    /// `voting`, `approved`, `applied`, `failed` or `expired`.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub status_detail: Value,
+    /// Unix seconds (block time) when voting closes.
+    pub expires_at: Option<u64>,
+    pub effective_height: u64,
+}
+
+type InvitationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+);
+
+const INVITATION_COLUMNS: &str = "i.id, n.name, a.name, b.name, i.status, i.message, i.org, \
+     i.proposal_id, i.detail, i.created_at, i.expires_at, i.updated_at";
+
+fn invitation_from_row(row: InvitationRow, me: &str) -> Result<Invitation, AccountsError> {
+    let (
+        id,
+        network,
+        inviter,
+        invitee,
+        status,
+        message,
+        org,
+        proposal,
+        detail,
+        created,
+        expires,
+        updated,
+    ) = row;
+    Ok(Invitation {
+        id: InvitationId::from_stored(id),
+        direction: if invitee == me { "received" } else { "sent" }.into(),
+        network,
+        inviter,
+        invitee,
+        status: InvitationStatus::parse(&status)?,
+        message,
+        org,
+        proposal_id: proposal,
+        detail,
+        created_at: created,
+        expires_at: expires,
+        updated_at: updated,
+    })
+}
+
+impl Platform {
+    /// Invites tenant `invitee` into network `network` (the caller must be a member).
+    pub async fn invite(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        invitee: &str,
+        message: &str,
+    ) -> Result<Invitation, AccountsError> {
+        let network = self.network(tenant, network).await?;
+        if network.status != NetworkStatus::Running {
+            return Err(AccountsError::Conflict(format!(
+                "network {} is not running yet: invite once its creation finished",
+                network.name
+            )));
+        }
+        check_name("tenant", invitee)?;
+        if message.len() > 500 {
+            return Err(AccountsError::Invalid(
+                "message is longer than 500 characters".into(),
+            ));
+        }
+        let invitee_id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")
+                .bind(invitee)
+                .fetch_optional(self.store().pool())
+                .await?;
+        let invitee_id = invitee_id.ok_or_else(|| {
+            AccountsError::Invalid(format!(
+                "there is no tenant {invitee:?} on this platform: check the name with the organization"
+            ))
+        })?;
+        if network.members.iter().any(|m| m.tenant == invitee) {
+            return Err(AccountsError::Conflict(format!(
+                "{invitee} is already a member of network {}",
+                network.name
+            )));
+        }
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM invitations WHERE network_id = $1 AND invitee_tenant_id = $2 \
+             AND status IN ('pending', 'accepted', 'proposed') AND expires_at > $3",
+        )
+        .bind(network.id.as_str())
+        .bind(&invitee_id)
+        .bind(now_ms())
+        .fetch_one(self.store().pool())
+        .await?;
+        if open > 0 {
+            return Err(AccountsError::Conflict(format!(
+                "{invitee} already has an open invitation to network {}",
+                network.name
+            )));
+        }
+        let id = InvitationId::generate();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO invitations (id, network_id, inviter_tenant_id, invitee_tenant_id, status, message, \
+             created_at, expires_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $6)",
+        )
+        .bind(id.as_str())
+        .bind(network.id.as_str())
+        .bind(tenant.as_str())
+        .bind(&invitee_id)
+        .bind(message)
+        .bind(now)
+        .bind(now + INVITATION_DAYS * DAY_MS)
+        .execute(self.store().pool())
+        .await?;
+        self.invitation(tenant, &id).await
+    }
+
+    /// The invitations `tenant` received or sent (sent: by any member of its networks, newest
+    /// first, at most 200).
+    pub async fn invitations(&self, tenant: &TenantId) -> Result<Vec<Invitation>, AccountsError> {
+        self.expire_invitations().await?;
+        let me = self.tenant_name(tenant).await?;
+        let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations i JOIN networks n ON n.id = i.network_id \
+             JOIN tenants a ON a.id = i.inviter_tenant_id JOIN tenants b ON b.id = i.invitee_tenant_id \
+             WHERE i.invitee_tenant_id = $1 OR i.network_id IN \
+             (SELECT network_id FROM network_members WHERE tenant_id = $1) \
+             ORDER BY i.created_at DESC LIMIT 200"
+        ))
+        .bind(tenant.as_str())
+        .fetch_all(self.store().pool())
+        .await?;
+        rows.into_iter()
+            .map(|row| invitation_from_row(row, &me))
+            .collect()
+    }
+
+    /// Invitation `id`, if `tenant` is its invitee or a member of its network.
+    pub async fn invitation(
+        &self,
+        tenant: &TenantId,
+        id: &InvitationId,
+    ) -> Result<Invitation, AccountsError> {
+        self.invitations(tenant)
+            .await?
+            .into_iter()
+            .find(|i| &i.id == id)
+            .ok_or_else(|| AccountsError::NotFound {
+                what: "invitation",
+                name: id.to_string(),
+            })
+    }
+
+    async fn expire_invitations(&self) -> Result<(), AccountsError> {
+        sqlx::query(
+            "UPDATE invitations SET status = 'expired', updated_at = $1 \
+             WHERE status IN ('pending', 'accepted') AND expires_at <= $1",
+        )
+        .bind(now_ms())
+        .execute(self.store().pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The invitee's answer. Accepting makes its CA, admin key and admin certificate if it has
+    /// none (its own request), so members can propose adding it.
+    pub async fn answer_invitation(
+        &self,
+        tenant: &TenantId,
+        id: &InvitationId,
+        accept: bool,
+    ) -> Result<Invitation, AccountsError> {
+        let invitation = self.invitation(tenant, id).await?;
+        if invitation.direction != "received" {
+            return Err(AccountsError::Conflict(format!(
+                "invitation {id} was sent to {}: only it may answer",
+                invitation.invitee
+            )));
+        }
+        if invitation.status != InvitationStatus::Pending {
+            return Err(AccountsError::Conflict(format!(
+                "invitation {id} is {}: it was answered already",
+                status_text(invitation.status)
+            )));
+        }
+        let (status, org) = if accept {
+            let org = match self.ca_info(tenant).await {
+                Ok(ca) => ca.org,
+                Err(AccountsError::Missing(_)) => invitation.invitee.clone(),
+                Err(e) => return Err(e),
+            };
+            self.ensure_org_identity(tenant, &org).await?;
+            ("accepted", Some(org))
+        } else {
+            ("declined", None)
+        };
+        sqlx::query(
+            "UPDATE invitations SET status = $1, org = $2, updated_at = $3 WHERE id = $4 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(&org)
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(self.store().pool())
+        .await?;
+        self.invitation(tenant, id).await
+    }
+
+    /// A member proposes on chain to add the invitee's organization, signed by its own
+    /// `admin_key` (its vote for it).
+    pub async fn propose_join(
+        &self,
+        tenant: &TenantId,
+        id: &InvitationId,
+        admin_key: &str,
+    ) -> Result<Invitation, AccountsError> {
+        let invitation = self.invitation(tenant, id).await?;
+        if invitation.direction != "sent" {
+            return Err(AccountsError::Conflict(
+                "an organization cannot propose itself: a member of the network proposes it".into(),
+            ));
+        }
+        if invitation.status != InvitationStatus::Accepted {
+            return Err(AccountsError::Conflict(format!(
+                "invitation {id} is {}: a proposal needs an accepted invitation",
+                status_text(invitation.status)
+            )));
+        }
+        let (network_id, invitee): (String, String) =
+            sqlx::query_as("SELECT network_id, invitee_tenant_id FROM invitations WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_one(self.store().pool())
+                .await?;
+        let invitee = TenantId::from_stored(invitee);
+        let org = invitation
+            .org
+            .clone()
+            .ok_or_else(|| AccountsError::Corrupt("accepted invitation without org".into()))?;
+        let ca = self.ca_info(&invitee).await?;
+        let admin = self.admin_certificate(&invitee).await?.ok_or_else(|| {
+            AccountsError::Conflict(format!(
+                "{} has no valid admin certificate any more: it must accept again",
+                invitation.invitee
+            ))
+        })?;
+        let der = |pem: &str| -> Result<Bytes, AccountsError> {
+            let certificate = ricaas_crypto::ca::certificate_from_pem(pem)
+                .map_err(|e| AccountsError::Corrupt(e.to_string()))?;
+            ricaas_crypto::ca::certificate_der(&certificate)
+                .map(Bytes::from)
+                .map_err(|e| AccountsError::Corrupt(e.to_string()))
+        };
+        let input = IGovernance::proposeAddOrgCall {
+            name: org.clone(),
+            caCertificate: der(&ca.certificate_pem)?,
+            admins: vec![der(&admin)?],
+            effectiveHeight: 0,
+        }
+        .abi_encode()
+        .into();
+        let channel = self
+            .governance_channel(&NetworkId::from_stored(network_id))
+            .await?;
+        let receipt = self
+            .system_call(
+                tenant,
+                &channel,
+                admin_key,
+                GOVERNANCE_ADDRESS,
+                input,
+                PROPOSE_GAS,
+            )
+            .await?;
+        let proposal = proposed_id(&receipt).ok_or_else(|| {
+            AccountsError::Corrupt("the proposal's receipt names no proposal id".into())
+        })?;
+        sqlx::query(
+            "UPDATE invitations SET status = 'proposed', proposal_id = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(proposal as i64)
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(self.store().pool())
+        .await?;
+        self.sync_invitations().await?;
+        self.invitation(tenant, id).await
+    }
+
+    /// The channel a network's governance runs on (its first channel, registered when the
+    /// network was created or adopted).
+    async fn governance_channel(
+        &self,
+        network: &NetworkId,
+    ) -> Result<crate::chain::Channel, AccountsError> {
+        let network = self.network_by_id(network).await?;
+        self.channel(&format!("{}/{}", network.name, network.spec.channel.name))
+            .await
+            .map_err(|_| {
+                AccountsError::Conflict(format!(
+                    "network {}'s channel is not reachable from the platform yet",
+                    network.name
+                ))
+            })
+    }
+
+    /// The governance proposals of network `network`, newest first, read as the caller's
+    /// `admin_key` (it signs the read token).
+    pub async fn proposals(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        admin_key: &str,
+    ) -> Result<Vec<Proposal>, AccountsError> {
+        let network = self.network(tenant, network).await?;
+        let channel = self.governance_channel(&network.id).await?;
+        let members: Vec<String> = network.members.iter().map(|m| m.org.clone()).collect();
+        let count = self
+            .system_view(
+                tenant,
+                &channel,
+                admin_key,
+                GOVERNANCE_ADDRESS,
+                IGovernance::proposalCountCall {}.abi_encode().into(),
+            )
+            .await?;
+        let count = IGovernance::proposalCountCall::abi_decode_returns(&count)
+            .map_err(|e| AccountsError::Unavailable(format!("proposal count: {e}")))?;
+        let mut proposals = Vec::new();
+        for id in (0..count).rev().take(100) {
+            let output = self
+                .system_view(
+                    tenant,
+                    &channel,
+                    admin_key,
+                    GOVERNANCE_ADDRESS,
+                    IGovernance::proposalCall { id }.abi_encode().into(),
+                )
+                .await?;
+            let json = IGovernance::proposalCall::abi_decode_returns(&output)
+                .map_err(|e| AccountsError::Unavailable(format!("proposal {id}: {e}")))?;
+            let stored: Value = serde_json::from_str(&json)
+                .map_err(|e| AccountsError::Unavailable(format!("proposal {id}: {e}")))?;
+            proposals.push(proposal_view(id, stored, &members));
+        }
+        Ok(proposals)
+    }
+
+    /// The caller's organization votes for proposal `id`, its `admin_key` signing the vote.
+    pub async fn vote(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        id: u64,
+        admin_key: &str,
+    ) -> Result<Proposal, AccountsError> {
+        let found = self.network(tenant, network).await?;
+        let channel = self.governance_channel(&found.id).await?;
+        self.system_call(
+            tenant,
+            &channel,
+            admin_key,
+            GOVERNANCE_ADDRESS,
+            IGovernance::voteCall { id }.abi_encode().into(),
+            VOTE_GAS,
+        )
+        .await?;
+        self.sync_invitations().await?;
+        self.proposals(tenant, network, admin_key)
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| AccountsError::Corrupt(format!("proposal {id} vanished")))
+    }
+
+    /// Moves proposed invitations along with their proposal on chain: applied → the invitee
+    /// is a member; expired or failed → rejected. Reads as the inviter's admin key.
+    pub(crate) async fn sync_invitations(&self) -> Result<(), AccountsError> {
+        let open: Vec<(String, String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT id, network_id, inviter_tenant_id, invitee_tenant_id, proposal_id, org FROM invitations \
+             WHERE status = 'proposed' AND proposal_id IS NOT NULL AND org IS NOT NULL",
+        )
+        .fetch_all(self.store().pool())
+        .await?;
+        for (id, network, inviter, invitee, proposal, org) in open {
+            let network = NetworkId::from_stored(network);
+            let inviter = TenantId::from_stored(inviter);
+            // One network out of reach must not hold up the others.
+            let output = match self.governance_channel(&network).await {
+                Ok(channel) => {
+                    self.system_view(
+                        &inviter,
+                        &channel,
+                        super::reconciler::ADMIN_KEY,
+                        GOVERNANCE_ADDRESS,
+                        IGovernance::proposalCall {
+                            id: proposal as u64,
+                        }
+                        .abi_encode()
+                        .into(),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            let output = match output {
+                Ok(output) => output,
+                Err(e) => {
+                    tracing::debug!(invitation = %id, error = %e, "reading a join proposal failed");
+                    continue;
+                }
+            };
+            let Ok(json) = IGovernance::proposalCall::abi_decode_returns(&output) else {
+                continue;
+            };
+            let Ok(stored) = serde_json::from_str::<Value>(&json) else {
+                continue;
+            };
+            let state = stored["status"]["state"].as_str().unwrap_or_default();
+            let now = now_ms();
+            match state {
+                "applied" => {
+                    let mut tx = self.store().pool().begin().await?;
+                    sqlx::query(
+                        "INSERT INTO network_members (network_id, tenant_id, org, joined_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (network_id, tenant_id) DO NOTHING",
+                    )
+                    .bind(network.as_str())
+                    .bind(&invitee)
+                    .bind(&org)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE invitations SET status = 'joined', detail = $1, updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(format!(
+                        "added at height {}",
+                        stored["status"]["height"].as_u64().unwrap_or_default()
+                    ))
+                    .bind(now)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                }
+                "expired" | "failed" => {
+                    let detail = match state {
+                        "expired" => {
+                            "the proposal expired before the Admins policy was met".to_string()
+                        }
+                        _ => format!(
+                            "the change could not apply: {}",
+                            stored["status"]["reason"]
+                                .as_str()
+                                .unwrap_or("no reason given")
+                        ),
+                    };
+                    sqlx::query(
+                        "UPDATE invitations SET status = 'rejected', detail = $1, updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(detail)
+                    .bind(now)
+                    .bind(&id)
+                    .execute(self.store().pool())
+                    .await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn status_text(status: InvitationStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The id in the `Proposed` event of a governance receipt.
+fn proposed_id(receipt: &Value) -> Option<u64> {
+    use alloy_sol_types::SolEvent as _;
+    let topic = format!("{:#x}", IGovernance::Proposed::SIGNATURE_HASH);
+    receipt["logs"].as_array()?.iter().find_map(|log| {
+        let topics = log["topics"].as_array()?;
+        if topics.first()?.as_str()? != topic {
+            return None;
+        }
+        let id = topics.get(1)?.as_str()?.trim_start_matches("0x");
+        u64::from_str_radix(id.trim_start_matches('0'), 16)
+            .ok()
+            .or_else(|| id.chars().all(|c| c == '0').then_some(0))
+    })
+}
+
+fn proposal_view(id: u64, stored: Value, members: &[String]) -> Proposal {
+    let approvals: Vec<String> = stored["approvals"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let waiting_for = members
+        .iter()
+        .filter(|m| !approvals.contains(m))
+        .cloned()
+        .collect();
+    Proposal {
+        id,
+        kind: stored["change"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        change: stored["change"].clone(),
+        proposer: stored["proposer"].as_str().unwrap_or_default().to_owned(),
+        approvals,
+        waiting_for,
+        status: stored["status"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        status_detail: stored["status"].clone(),
+        expires_at: stored["expires_at"].as_u64(),
+        effective_height: stored["effective_height"].as_u64().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proposal_id_is_read_from_the_proposed_event() {
+        use alloy_sol_types::SolEvent as _;
+        let topic = format!("{:#x}", IGovernance::Proposed::SIGNATURE_HASH);
+        let receipt = serde_json::json!({"logs": [
+            {"topics": ["0x01"]},
+            {"topics": [topic, format!("0x{:064x}", 7)]},
+        ]});
+        assert_eq!(proposed_id(&receipt), Some(7));
+        let zero = serde_json::json!({"logs": [{"topics": [topic, format!("0x{:064x}", 0)]}]});
+        assert_eq!(proposed_id(&zero), Some(0));
+        assert_eq!(proposed_id(&serde_json::json!({"logs": []})), None);
+    }
+
+    #[test]
+    fn a_proposal_names_who_has_not_voted() {
+        let stored = serde_json::json!({"change": {"kind": "add_org", "name": "org5"}, "proposer": "0xabc",
+            "approvals": ["org1", "org3"], "status": {"state": "voting"}, "expires_at": 99, "effective_height": 5});
+        let view = proposal_view(
+            3,
+            stored,
+            &["org1".into(), "org2".into(), "org3".into(), "org4".into()],
+        );
+        assert_eq!(view.kind, "add_org");
+        assert_eq!(view.waiting_for, vec!["org2", "org4"]);
+        assert_eq!(view.status, "voting");
+        assert_eq!(view.expires_at, Some(99));
+    }
+}
