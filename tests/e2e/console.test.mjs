@@ -407,3 +407,75 @@ test("a root creates a network in the console, follows its creation, sees its no
   assert.equal((await page.textContent(`${row} [data-testid=restarts]`)).trim(), "0");
   await context.close();
 });
+
+test("two organizations in two browsers: one invites, the other accepts, the first proposes it on chain, and a third joins by both their votes", async () => {
+  const operatorCredentials = JSON.parse(readFileSync(join(dir, "platform", "operator-credentials.json"), "utf8"));
+  const operator = await api("POST", "/sessions", null, { name: operatorCredentials.name, password: operatorCredentials.password });
+  const roots = {};
+  for (const name of ["umbrella", "wayne", "stark"]) {
+    const created = await api("POST", "/tenants", operator.body.token, { name });
+    assert.equal(created.status, 201);
+    roots[name] = created.body.root.password;
+  }
+  const umbrellaContext = await browser.newContext();
+  const umbrella = await umbrellaContext.newPage();
+  await signIn(umbrella, "umbrella", "root", roots.umbrella);
+  const wayneContext = await browser.newContext();
+  const wayne = await wayneContext.newPage();
+  await signIn(wayne, "wayne", "root", roots.wayne);
+
+  // umbrella creates a network and invites wayne from the network's page.
+  await goTo(umbrella, "Networks");
+  await umbrella.fill("main input[name=name]", "alliance");
+  await umbrella.selectOption("select[name=consensus]", "solo");
+  await umbrella.fill("input[name=validators]", "1");
+  await umbrella.fill("input[name=block_interval_ms]", "200");
+  await umbrella.click("main button:has-text('Create network')");
+  await umbrella.waitForSelector("[data-testid=operation-status]:text-is('succeeded')", { timeout: 120_000 });
+  await umbrella.click("main a:text-is('alliance')");
+  await umbrella.waitForSelector('main h1:text-is("Network alliance")');
+  await umbrella.fill("input[name=tenant]", "wayne");
+  await umbrella.fill("main input[name=message]", "Join the alliance ledger");
+  await umbrella.click("main button:has-text('Invite')");
+  await umbrella.waitForSelector("text=Invitation sent to wayne");
+
+  // wayne, in its own browser, finds it in its inbox and accepts.
+  await goTo(wayne, "Networks");
+  await wayne.waitForSelector("td >> text=from umbrella");
+  assert.match(await wayne.textContent("main"), /Join the alliance ledger/);
+  await wayne.screenshot({ path: join(SHOTS, "19-invitation-received.png"), fullPage: true });
+  await wayne.click("tr:has(td:text-is('from umbrella')) button:has-text('Accept')");
+  await wayne.waitForSelector("tr:has(td:text-is('from umbrella')) [data-testid=invitation-status]:text-is('accepted')");
+
+  // umbrella proposes adding wayne on chain (its admin key signs: its vote); a majority of one.
+  await goTo(umbrella, "Networks");
+  await umbrella.click("tr:has(td:text-is('to wayne')) button:has-text('Propose on chain')");
+  await umbrella.waitForSelector("tr:has(td:text-is('to wayne')) [data-testid=invitation-status]:text-is('joined')", { timeout: 60_000 });
+
+  // stark is invited and accepts (through the API); now a majority of two needs wayne too.
+  const invited = await umbrella.evaluate(async () => {
+    const r = await fetch("/api/v1/networks/alliance/invitations", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${sessionStorage.getItem("token")}` }, body: JSON.stringify({ tenant: "stark" }) });
+    return r.json();
+  });
+  const stark = await api("POST", "/sessions", null, { tenant: "stark", name: "root", password: roots.stark });
+  const accepted = await api("POST", `/invitations/${invited.id}/accept`, stark.body.token, {});
+  assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+  await goTo(umbrella, "Networks");
+  await umbrella.click("tr:has(td:text-is('to stark')) button:has-text('Propose on chain')");
+  await umbrella.waitForSelector("tr:has(td:text-is('to stark')) [data-testid=invitation-status]:text-is('proposed')");
+
+  // wayne sees who has voted and who has not, and votes from its own account.
+  await wayne.click("main a:text-is('alliance')");
+  await wayne.waitForSelector('main h1:text-is("Network alliance")');
+  const row = "tr:has(td:text-is('add org')):has(td:text-is('stark'))";
+  await wayne.waitForSelector(`${row} [data-testid=waiting]:text-is('wayne')`, { timeout: 30_000 });
+  assert.equal((await wayne.textContent(`${row} [data-testid=approvals]`)).trim(), "umbrella");
+  await wayne.screenshot({ path: join(SHOTS, "20-proposal-waiting-for-vote.png"), fullPage: true });
+  await wayne.click(`${row} button:has-text('Vote for it')`);
+  await wayne.waitForSelector(`${row} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  assert.equal((await wayne.textContent(`${row} [data-testid=approvals]`)).trim(), "umbrella, wayne");
+  await wayne.waitForSelector("td >> text=stark", { timeout: 30_000 });
+  await wayne.screenshot({ path: join(SHOTS, "21-member-voted-in.png"), fullPage: true });
+  await umbrellaContext.close();
+  await wayneContext.close();
+});

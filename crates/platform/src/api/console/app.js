@@ -743,7 +743,22 @@ function networksPage() {
     const recent = await api("GET", "operations");
     operations.replaceChildren(...(recent.length ? recent.slice(0, 10).map((o) => operationView(o, () => refresh())) : [el("p", { class: "muted" }, "No operation yet.")]));
   };
-  const refresh = () => Promise.all([loadNetworks(), loadOperations()]).catch((e) => output.replaceChildren(errorBox(e.message)));
+  const invitations = el("tbody", {});
+  const invitationOutput = el("div", {});
+  const loadInvitations = async () => {
+    const all = await api("GET", "invitations");
+    invitations.replaceChildren(...(all.length ? all.map((i) => el("tr", { "data-invitation": i.id },
+      el("td", {}, i.network), el("td", {}, i.direction === "received" ? `from ${i.inviter}` : `to ${i.invitee}`),
+      el("td", {}, el("span", { class: `badge ${["joined", "accepted"].includes(i.status) ? "ok" : ["declined", "expired", "rejected"].includes(i.status) ? "bad" : "warn"}`, "data-testid": "invitation-status" }, i.status)),
+      el("td", {}, i.message), el("td", {}, i.proposal_id === null ? "" : `#${i.proposal_id}`), el("td", {}, i.detail || ""),
+      el("td", {}, i.direction === "received" && i.status === "pending" ? el("span", {},
+          actionButton("Accept", invitationOutput, async () => { await api("POST", `invitations/${i.id}/accept`); await refresh(); }), " ",
+          actionButton("Decline", invitationOutput, async () => { await api("POST", `invitations/${i.id}/decline`); await refresh(); }, "danger"))
+        : i.direction === "sent" && i.status === "accepted"
+          ? actionButton("Propose on chain", invitationOutput, async () => { await api("POST", `invitations/${i.id}/proposals`, {}); await refresh(); })
+          : ""))) : [el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "No invitation."))]));
+  };
+  const refresh = () => Promise.all([loadNetworks(), loadOperations(), loadInvitations()]).catch((e) => output.replaceChildren(errorBox(e.message)));
   const form = el("form", { onsubmit: submitter(output, async (data) => {
     const spec = {
       name: data.get("name"),
@@ -773,6 +788,10 @@ function networksPage() {
     el("div", { class: "card" }, el("h2", {}, "Create a network"),
       el("p", { class: "muted" }, "Your organization's validators run on the platform; other organizations join later by invitation and vote."),
       form, output),
+    el("h2", {}, "Invitations"),
+    el("p", { class: "muted" }, "Invitations you received, and those sent into your networks. After the invitee accepts, a member proposes adding it on chain (its admin key signs; that is its vote) and the members vote on the network's page."),
+    invitationOutput,
+    el("table", {}, el("thead", {}, el("tr", {}, ["Network", "Between", "Status", "Message", "Proposal", "Detail", ""].map((t) => el("th", {}, t)))), invitations),
     el("h2", {}, "Operations"), operations,
     el("h2", {}, "Your networks"),
     el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Owner", "Consensus", "Members", "Nodes", "Status", "Created"].map((t) => el("th", {}, t)))), list));
@@ -815,9 +834,44 @@ async function networkPage(name) {
         actionButton("Restart", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/restart`); await load(); }), " ",
         actionButton("Logs", output, () => showLogs(node.name))) : (node.managed ? "" : "run by its organization")))));
   };
+  const proposals = el("tbody", {});
+  const proposalOutput = el("div", {});
+  const loadProposals = async () => {
+    const me = state.me.tenant_name;
+    const n = await api("GET", path);
+    const myOrg = (n.members.find((m) => m.tenant === me) || {}).org;
+    if (n.status !== "running") { proposals.replaceChildren(el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "Proposals appear once the network runs."))); return; }
+    try {
+      const all = await api("GET", `${path}/proposals`);
+      proposals.replaceChildren(...(all.length ? all.map((p) => el("tr", { "data-proposal": String(p.id) },
+        el("td", {}, `#${p.id}`), el("td", {}, p.kind.replace("_", " ")),
+        el("td", {}, p.change.name || p.change.policy || p.change.key || p.change.account || ""),
+        el("td", { "data-testid": "approvals" }, p.approvals.join(", ")),
+        el("td", { "data-testid": "waiting" }, p.status === "voting" ? p.waiting_for.join(", ") : ""),
+        el("td", {}, el("span", { class: `badge ${p.status === "applied" ? "ok" : ["failed", "expired"].includes(p.status) ? "bad" : "warn"}`, "data-testid": "proposal-status" }, p.status),
+          p.expires_at && p.status === "voting" ? el("div", { class: "muted" }, `closes ${when(p.expires_at * 1000)}`) : null),
+        el("td", {}, p.status === "voting" && p.waiting_for.includes(myOrg)
+          ? actionButton("Vote for it", proposalOutput, async () => { await api("POST", `${path}/proposals/${p.id}/votes`, {}); await loadProposals(); }) : "")))
+        : [el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "No proposal yet."))]));
+    } catch (error) {
+      proposals.replaceChildren(el("tr", {}, el("td", { colSpan: 7 }, errorBox(error.message))));
+    }
+  };
+  const inviteForm = el("form", { class: "inline", onsubmit: submitter(output, async (data, form) => {
+    const invitation = await api("POST", `${path}/invitations`, { tenant: data.get("tenant"), message: data.get("message") });
+    form.reset();
+    return noticeBox(`Invitation sent to ${invitation.invitee}. Once it accepts, propose adding it from the Networks page.`);
+  }) }, el("label", {}, "Tenant to invite", el("input", { name: "tenant", required: true })),
+  el("label", {}, "Message", el("input", { name: "message", size: 40 })), el("button", { type: "submit" }, "Invite"));
   await load();
+  loadProposals();
   const page = el("div", {}, el("h1", {}, `Network ${name}`), el("p", {}, el("a", { href: "#/networks" }, "← all networks")),
     summary, output,
+    el("div", { class: "card" }, el("h2", {}, "Invite an organization"), inviteForm),
+    el("h2", {}, "Governance proposals"),
+    el("p", { class: "muted" }, "Read from the channel. Each organization votes from its own account; its custodial admin key signs the vote."),
+    proposalOutput,
+    el("table", {}, el("thead", {}, el("tr", {}, ["Id", "Change", "Subject", "Voted", "Waiting for", "Status", ""].map((t) => el("th", {}, t)))), proposals),
     el("h2", {}, "Members"),
     el("table", {}, el("thead", {}, el("tr", {}, ["Organization", "Tenant", "Joined"].map((t) => el("th", {}, t)))), members),
     el("h2", {}, "Nodes"),
@@ -825,6 +879,7 @@ async function networkPage(name) {
     el("table", {}, el("thead", {}, el("tr", {}, ["Node", "Organization", "Role", "Status", "Height", "Lag", "Peers", "Restarts", "Last exit", ""].map((t) => el("th", {}, t)))), nodes),
     logs);
   poll(page, () => load().catch((e) => output.replaceChildren(errorBox(e.message))), 2000);
+  poll(page, () => loadProposals(), 4000);
   return page;
 }
 
