@@ -476,6 +476,23 @@ test("two organizations in two browsers: one invites, the other accepts, the fir
   assert.equal((await wayne.textContent(`${row} [data-testid=approvals]`)).trim(), "umbrella, wayne");
   await wayne.waitForSelector("td >> text=stark", { timeout: 30_000 });
   await wayne.screenshot({ path: join(SHOTS, "21-member-voted-in.png"), fullPage: true });
+
+  // A policy change is proposed from the console and voted in from the other browser.
+  await umbrella.click("nav a:text-is('Networks')");
+  await umbrella.waitForSelector('main h1:text-is("Networks")');
+  await umbrella.click("main a:text-is('alliance')");
+  await umbrella.waitForSelector('main h1:text-is("Network alliance")');
+  await umbrella.selectOption("select[name=kind]", "set_policy");
+  await umbrella.selectOption("select[name=policy]", "contract_deployers");
+  await umbrella.fill("input[name=text]", "ANY Admins");
+  await umbrella.click("main button:has-text('Propose')");
+  await umbrella.waitForSelector("text=waiting for wayne, stark");
+  const policyRow = "tr:has(td:text-is('set policy'))";
+  await wayne.waitForSelector(`${policyRow} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await wayne.click(`${policyRow} button:has-text('Vote for it')`);
+  await wayne.waitForSelector(`${policyRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  await umbrella.waitForSelector("text=deployers ANY Admins", { timeout: 30_000 });
+  await umbrella.screenshot({ path: join(SHOTS, "22-policy-changed-by-vote.png"), fullPage: true });
   await umbrellaContext.close();
   await wayneContext.close();
 });

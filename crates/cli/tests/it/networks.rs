@@ -610,4 +610,48 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
         .filter_map(|m| m["org"].as_str())
         .collect();
     assert_eq!(orgs, ["acme", "globex", "initech"]);
+
+    // Removing an organization works the same way: proposed by one member, voted by another
+    // (a majority of three is two); once it applies, initech is no longer a member.
+    let (status, refused) = acme.post(
+        "/networks/consortium/proposals",
+        json!({"change": {"kind": "remove_org", "name": "umbrella"}}),
+    );
+    assert_eq!(status, 400, "{refused}");
+    let (status, removal) = acme.post(
+        "/networks/consortium/proposals",
+        json!({"change": {"kind": "remove_org", "name": "initech"}}),
+    );
+    assert_eq!(status, 201, "{removal}");
+    assert_eq!(
+        removal["waiting_for"],
+        json!(["globex", "initech"]),
+        "{removal:#}"
+    );
+    let id = removal["id"].as_u64().expect("id");
+    let (status, voted) = globex.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({}),
+    );
+    assert_eq!(status, 201, "{voted}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while initech.get("/networks/consortium").0 != 404 {
+        assert!(Instant::now() < deadline, "initech is still a member");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A policy change, voted the same way, shows in the network's settings once it applies.
+    let (status, change) = acme.post(
+        "/networks/consortium/proposals",
+        json!({"change": {"kind": "set_policy", "policy": "contract_deployers", "text": "ANY Admins"}}),
+    );
+    assert_eq!(status, 201, "{change}");
+    let id = change["id"].as_u64().expect("id");
+    let (status, _) = globex.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({}),
+    );
+    assert_eq!(status, 201);
+    wait_network(&acme, "consortium", Duration::from_secs(60), |n| {
+        n["spec"]["channel"]["contract_deployers"] == "ANY Admins"
+    });
 }

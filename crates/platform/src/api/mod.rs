@@ -523,7 +523,8 @@ impl utoipa::Modify for RouteTable {
         networks::start_node, networks::restart_node, networks::node_logs, networks::list_operations,
         networks::get_operation, networks::retry_operation, networks::cancel_operation,
         networks::invite, networks::list_invitations, networks::accept_invitation,
-        networks::decline_invitation, networks::propose_join, networks::list_proposals, networks::vote),
+        networks::decline_invitation, networks::propose_join, networks::list_proposals, networks::vote,
+        networks::propose_change),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -687,7 +688,7 @@ pub fn router(platform: Platform) -> Router {
         )
         .route(
             "/api/v1/networks/{name}/proposals",
-            get(networks::list_proposals),
+            get(networks::list_proposals).post(networks::propose_change),
         )
         .route(
             "/api/v1/networks/{name}/proposals/{id}/votes",

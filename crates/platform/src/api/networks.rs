@@ -6,7 +6,7 @@ use crate::{
     ids::OperationId,
     networks::{
         Network, NetworkSpec, Node, NodeAction, Operation,
-        invitations::{Invitation, Proposal},
+        invitations::{ChangeRequest, Invitation, Proposal},
     },
     policy::Action,
 };
@@ -442,6 +442,39 @@ pub async fn vote(
     })?;
     let proposal = platform
         .vote(caller.tenant()?, &path.name, id, &admin_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(proposal)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeProposalRequest {
+    pub change: ChangeRequest,
+    /// The organization's custodial admin key that signs (default `admin`).
+    pub admin_key: Option<String>,
+}
+
+/// Propose a change of the network's channel (remove an organization, replace a policy), signed
+/// by the caller's organization's admin key (its vote); members vote on it.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/proposals", tag = "networks", params(("name" = String, Path)),
+    request_body = ChangeProposalRequest,
+    responses((status = 201, body = Proposal), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn propose_change(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Body(request): Body<ChangeProposalRequest>,
+) -> Result<(StatusCode, Json<Proposal>), ApiError> {
+    let admin_key = request.admin_key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let proposal = platform
+        .propose_change(caller.tenant()?, &path.name, request.change, &admin_key)
         .await?;
     Ok((StatusCode::CREATED, Json(proposal)))
 }

@@ -167,6 +167,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/invitations/{id}/decline", Tenant, A::NetworkAnswerInvitation),
     route("POST", "/api/v1/invitations/{id}/proposals", Tenant, A::NetworkPropose),
     route("GET", "/api/v1/networks/{name}/proposals", Tenant, A::NetworkListProposals),
+    route("POST", "/api/v1/networks/{name}/proposals", Tenant, A::NetworkPropose),
     route("POST", "/api/v1/networks/{name}/proposals/{id}/votes", Tenant, A::NetworkVote),
     route("GET", "/api/v1/operations", Tenant, A::OperationList),
     route("GET", "/api/v1/operations/{id}", Tenant, A::OperationGet),

@@ -492,6 +492,7 @@ impl Platform {
     /// Moves proposed invitations along with their proposal on chain: applied → the invitee
     /// is a member; expired or failed → rejected. Reads as the inviter's admin key.
     pub(crate) async fn sync_invitations(&self) -> Result<(), AccountsError> {
+        self.sync_changes().await?;
         let open: Vec<(String, String, String, String, i64, String)> = sqlx::query_as(
             "SELECT id, network_id, inviter_tenant_id, invitee_tenant_id, proposal_id, org FROM invitations \
              WHERE status = 'proposed' AND proposal_id IS NOT NULL AND org IS NOT NULL",
@@ -585,6 +586,200 @@ impl Platform {
             }
         }
         Ok(())
+    }
+}
+
+/// A change of a network's channel a member may propose (joining goes through invitations).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChangeRequest {
+    /// Remove a member organization (its identities stop acting from the block it applies).
+    RemoveOrg { name: String },
+    /// Replace one of the channel's policies: `readers`, `writers`, `contract_deployers` or
+    /// `admins`, e.g. `MAJORITY Admins`.
+    SetPolicy { policy: String, text: String },
+}
+
+impl ChangeRequest {
+    fn kind(&self) -> &'static str {
+        match self {
+            ChangeRequest::RemoveOrg { .. } => "remove_org",
+            ChangeRequest::SetPolicy { .. } => "set_policy",
+        }
+    }
+}
+
+impl Platform {
+    /// The caller's organization proposes `change` on network `network`'s channel, signed by
+    /// its `admin_key` (its vote for it); the platform follows the proposal until it applies.
+    pub async fn propose_change(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        change: ChangeRequest,
+        admin_key: &str,
+    ) -> Result<Proposal, AccountsError> {
+        let found = self.network(tenant, network).await?;
+        let input: Bytes = match &change {
+            ChangeRequest::RemoveOrg { name } => {
+                if !found.members.iter().any(|m| &m.org == name) {
+                    return Err(AccountsError::Invalid(format!(
+                        "{name} is not a member of network {network}"
+                    )));
+                }
+                IGovernance::proposeRemoveOrgCall {
+                    name: name.clone(),
+                    effectiveHeight: 0,
+                }
+                .abi_encode()
+                .into()
+            }
+            ChangeRequest::SetPolicy { policy, text } => IGovernance::proposeSetPolicyCall {
+                policy: policy.clone(),
+                text: text.clone(),
+                effectiveHeight: 0,
+            }
+            .abi_encode()
+            .into(),
+        };
+        let channel = self.governance_channel(&found.id).await?;
+        let receipt = self
+            .system_call(
+                tenant,
+                &channel,
+                admin_key,
+                GOVERNANCE_ADDRESS,
+                input,
+                PROPOSE_GAS,
+            )
+            .await?;
+        let id = proposed_id(&receipt).ok_or_else(|| {
+            AccountsError::Corrupt("the proposal's receipt names no proposal id".into())
+        })?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO network_proposals (network_id, proposal_id, kind, change, proposer_tenant_id, status,              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'voting', $6, $6)",
+        )
+        .bind(found.id.as_str())
+        .bind(id as i64)
+        .bind(change.kind())
+        .bind(serde_json::to_string(&change).unwrap_or_default())
+        .bind(tenant.as_str())
+        .bind(now)
+        .execute(self.store().pool())
+        .await?;
+        self.sync_invitations().await?;
+        self.proposals(tenant, network, admin_key)
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| AccountsError::Corrupt(format!("proposal {id} vanished")))
+    }
+
+    /// Follows the changes proposed through the platform: once one applies, the platform's view
+    /// of the network follows (a removed organization is no longer a member; a changed policy
+    /// shows in the network's settings).
+    async fn sync_changes(&self) -> Result<(), AccountsError> {
+        let open: Vec<(String, i64, String, String)> = sqlx::query_as(
+            "SELECT network_id, proposal_id, change, proposer_tenant_id FROM network_proposals              WHERE status IN ('voting', 'approved')",
+        )
+        .fetch_all(self.store().pool())
+        .await?;
+        for (network, proposal, change, proposer) in open {
+            let network = NetworkId::from_stored(network);
+            let Ok(change) = serde_json::from_str::<ChangeRequest>(&change) else {
+                continue;
+            };
+            let Some(stored) = self
+                .read_proposal(&network, &TenantId::from_stored(proposer), proposal as u64)
+                .await
+            else {
+                continue;
+            };
+            let state = stored["status"]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if state == "voting" {
+                continue;
+            }
+            let mut tx = self.store().pool().begin().await?;
+            if state == "applied" {
+                match &change {
+                    ChangeRequest::RemoveOrg { name } => {
+                        sqlx::query(
+                            "DELETE FROM network_members WHERE network_id = $1 AND org = $2",
+                        )
+                        .bind(network.as_str())
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    ChangeRequest::SetPolicy { policy, text } => {
+                        let spec: String =
+                            sqlx::query_scalar("SELECT spec FROM networks WHERE id = $1")
+                                .bind(network.as_str())
+                                .fetch_one(&mut *tx)
+                                .await?;
+                        if let Ok(mut spec) = serde_json::from_str::<super::NetworkSpec>(&spec) {
+                            let slot = match policy.as_str() {
+                                "readers" => Some(&mut spec.channel.readers),
+                                "writers" => Some(&mut spec.channel.writers),
+                                "contract_deployers" => Some(&mut spec.channel.contract_deployers),
+                                "admins" => Some(&mut spec.channel.admins),
+                                _ => None,
+                            };
+                            if let Some(slot) = slot {
+                                *slot = text.clone();
+                            }
+                            sqlx::query(
+                                "UPDATE networks SET spec = $1, updated_at = $2 WHERE id = $3",
+                            )
+                            .bind(serde_json::to_string(&spec).unwrap_or_default())
+                            .bind(now_ms())
+                            .bind(network.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+            }
+            sqlx::query(
+                "UPDATE network_proposals SET status = $1, updated_at = $2 WHERE network_id = $3 AND proposal_id = $4",
+            )
+            .bind(&state)
+            .bind(now_ms())
+            .bind(network.as_str())
+            .bind(proposal)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Proposal `id` of `network`'s channel as stored on chain, read as `reader`'s admin key
+    /// (`None` when the channel cannot be read now).
+    async fn read_proposal(
+        &self,
+        network: &NetworkId,
+        reader: &TenantId,
+        id: u64,
+    ) -> Option<Value> {
+        let channel = self.governance_channel(network).await.ok()?;
+        let output = self
+            .system_view(
+                reader,
+                &channel,
+                super::reconciler::ADMIN_KEY,
+                GOVERNANCE_ADDRESS,
+                IGovernance::proposalCall { id }.abi_encode().into(),
+            )
+            .await
+            .map_err(|e| tracing::debug!(%network, id, error = %e, "reading a proposal failed"))
+            .ok()?;
+        let json = IGovernance::proposalCall::abi_decode_returns(&output).ok()?;
+        serde_json::from_str(&json).ok()
     }
 }
 

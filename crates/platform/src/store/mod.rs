@@ -95,6 +95,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "invitations",
         sql: include_str!("migrations/0010_invitations.sql"),
     },
+    Migration {
+        version: 11,
+        name: "network_proposals",
+        sql: include_str!("migrations/0011_network_proposals.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

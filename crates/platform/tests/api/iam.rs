@@ -551,6 +551,18 @@ fn tenant_cases() -> Vec<Case> {
             409,
         ),
         Case {
+            body: Some(
+                json!({"change": {"kind": "set_policy", "policy": "writers", "text": "ANY Admins"}, "admin_key": "fixture-admin"}),
+            ),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/proposals",
+                "/api/v1/networks/fixture-net/proposals",
+                409,
+            )
+        },
+        Case {
             body: Some(json!({"admin_key": "fixture-admin"})),
             also: Some("key:Sign"),
             ..case(
@@ -1191,6 +1203,9 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             | ("POST", "/api/v1/certificates/{serial}/revoke") => Some("{}".into()),
             ("POST", "/api/v1/invitations/{id}/proposals")
             | ("POST", "/api/v1/networks/{name}/proposals/{id}/votes") => Some("{}".into()),
+            ("POST", "/api/v1/networks/{name}/proposals") => {
+                Some(json!({"change": {"kind": "remove_org", "name": "bank-a"}}).to_string())
+            }
             ("POST", "/api/v1/networks/{name}/invitations") => {
                 Some(json!({"tenant": "bank-a"}).to_string())
             }

@@ -845,7 +845,7 @@ async function networkPage(name) {
       const all = await api("GET", `${path}/proposals`);
       proposals.replaceChildren(...(all.length ? all.map((p) => el("tr", { "data-proposal": String(p.id) },
         el("td", {}, `#${p.id}`), el("td", {}, p.kind.replace("_", " ")),
-        el("td", {}, p.change.name || p.change.policy || p.change.key || p.change.account || ""),
+        el("td", {}, p.change.name || (p.change.policy ? `${p.change.policy}: ${p.change.text}` : "") || p.change.key || p.change.account || ""),
         el("td", { "data-testid": "approvals" }, p.approvals.join(", ")),
         el("td", { "data-testid": "waiting" }, p.status === "voting" ? p.waiting_for.join(", ") : ""),
         el("td", {}, el("span", { class: `badge ${p.status === "applied" ? "ok" : ["failed", "expired"].includes(p.status) ? "bad" : "warn"}`, "data-testid": "proposal-status" }, p.status),
@@ -863,6 +863,18 @@ async function networkPage(name) {
     return noticeBox(`Invitation sent to ${invitation.invitee}. Once it accepts, propose adding it from the Networks page.`);
   }) }, el("label", {}, "Tenant to invite", el("input", { name: "tenant", required: true })),
   el("label", {}, "Message", el("input", { name: "message", size: 40 })), el("button", { type: "submit" }, "Invite"));
+  const changeForm = el("form", { class: "inline", onsubmit: submitter(proposalOutput, async (data) => {
+    const change = data.get("kind") === "remove_org"
+      ? { kind: "remove_org", name: data.get("org") }
+      : { kind: "set_policy", policy: data.get("policy"), text: data.get("text") };
+    const proposal = await api("POST", `${path}/proposals`, { change });
+    await loadProposals();
+    return noticeBox(`Proposal #${proposal.id} made with your vote; waiting for ${proposal.waiting_for.join(", ") || "nobody"}.`);
+  }) }, el("label", {}, "Change", el("select", { name: "kind" }, el("option", { value: "set_policy" }, "change a policy"), el("option", { value: "remove_org" }, "remove an organization"))),
+  el("label", {}, "Organization (to remove)", el("input", { name: "org" })),
+  el("label", {}, "Policy", el("select", { name: "policy" }, ["readers", "writers", "contract_deployers", "admins"].map((p) => el("option", { value: p }, p)))),
+  el("label", {}, "New text", el("input", { name: "text", placeholder: "MAJORITY Admins" })),
+  el("button", { type: "submit" }, "Propose"));
   await load();
   loadProposals();
   const page = el("div", {}, el("h1", {}, `Network ${name}`), el("p", {}, el("a", { href: "#/networks" }, "← all networks")),
@@ -870,6 +882,7 @@ async function networkPage(name) {
     el("div", { class: "card" }, el("h2", {}, "Invite an organization"), inviteForm),
     el("h2", {}, "Governance proposals"),
     el("p", { class: "muted" }, "Read from the channel. Each organization votes from its own account; its custodial admin key signs the vote."),
+    el("div", { class: "card" }, el("h2", {}, "Propose a change"), changeForm),
     proposalOutput,
     el("table", {}, el("thead", {}, el("tr", {}, ["Id", "Change", "Subject", "Voted", "Waiting for", "Status", ""].map((t) => el("th", {}, t)))), proposals),
     el("h2", {}, "Members"),
