@@ -427,8 +427,8 @@ test("two organizations in two browsers: one invites, the other accepts, the fir
   // umbrella creates a network and invites wayne from the network's page.
   await goTo(umbrella, "Networks");
   await umbrella.fill("main input[name=name]", "alliance");
-  await umbrella.selectOption("select[name=consensus]", "solo");
   await umbrella.fill("input[name=validators]", "1");
+  await umbrella.fill("input[name=epoch_length]", "10");
   await umbrella.fill("input[name=block_interval_ms]", "200");
   await umbrella.click("main button:has-text('Create network')");
   await umbrella.waitForSelector("[data-testid=operation-status]:text-is('succeeded')", { timeout: 120_000 });
@@ -451,6 +451,25 @@ test("two organizations in two browsers: one invites, the other accepts, the fir
   await goTo(umbrella, "Networks");
   await umbrella.click("tr:has(td:text-is('to wayne')) button:has-text('Propose on chain')");
   await umbrella.waitForSelector("tr:has(td:text-is('to wayne')) [data-testid=invitation-status]:text-is('joined')", { timeout: 60_000 });
+
+  // wayne adds a validator of its own; umbrella votes it in from its browser.
+  await wayne.click("main a:text-is('alliance')");
+  await wayne.waitForSelector('main h1:text-is("Network alliance")');
+  await wayne.click("main button:has-text('Add a validator')");
+  await wayne.waitForSelector("text=Node wayne-validator0 runs");
+  await wayne.waitForSelector("tr[data-node='wayne-validator0']");
+  await umbrella.click("main a:text-is('alliance')");
+  await umbrella.waitForSelector('main h1:text-is("Network alliance")');
+  const validatorRow = "tr:has(td:text-is('add validator'))";
+  await umbrella.waitForSelector(`${validatorRow} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await umbrella.click(`${validatorRow} button:has-text('Vote for it')`);
+  await umbrella.waitForSelector(`${validatorRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  await umbrella.waitForSelector("tr[data-node='wayne-validator0'] .badge.ok:text-is('ready')", { timeout: 60_000 });
+  // It caught up with the chain (the network keeps going with both validators voting).
+  await umbrella.waitForFunction(() => Number(document.querySelector("tr[data-node='wayne-validator0'] [data-testid=height]")?.textContent || 0) > 10, null, { timeout: 90_000 });
+  await umbrella.screenshot({ path: join(SHOTS, "21a-validator-voted-in.png"), fullPage: true });
+  await wayne.click("nav a:text-is('Networks')");
+  await wayne.waitForSelector('main h1:text-is("Networks")');
 
   // stark is invited and accepts (through the API); now a majority of two needs wayne too.
   const invited = await umbrella.evaluate(async () => {

@@ -104,6 +104,7 @@ actions! {
     NetworkPropose => "network:Propose", "Propose on chain to add an invited organization (signed by an admin key).";
     NetworkListProposals => "network:ListProposals", "List a network's governance proposals and votes.";
     NetworkVote => "network:Vote", "Vote for a governance proposal (signed by an admin key).";
+    NetworkAddValidator => "network:AddValidator", "Run a new node of the organization and propose it as a validator.";
     OperationList => "operation:List", "List the tenant's long operations.";
     OperationGet => "operation:Get", "Read an operation's progress.";
     OperationRetry => "operation:Retry", "Retry a failed or cancelled operation.";
@@ -153,6 +154,7 @@ impl Action {
                 | NetworkAnswerInvitation
                 | NetworkPropose
                 | NetworkVote
+                | NetworkAddValidator
         )
     }
 }

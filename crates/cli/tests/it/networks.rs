@@ -505,7 +505,7 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
     let initech = tenant(&platform, "initech");
     let (status, operation) = acme.post(
         "/networks",
-        json!({"name": "consortium", "validators": 1, "block_interval_ms": 200}),
+        json!({"name": "consortium", "validators": 1, "block_interval_ms": 200, "epoch_length": 10}),
     );
     assert_eq!(status, 202, "{operation}");
     let (done, _) = wait_operation(&acme, operation["id"].as_str().expect("id"), CREATED_WITHIN);
@@ -552,6 +552,56 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
         n["members"].as_array().is_some_and(|m| m.len() == 2)
     });
     assert_eq!(network["members"][1]["org"], "globex", "{network:#}");
+
+    let votes_sent = |url: &str| -> f64 {
+        let Ok(mut response) = ureq::get(&format!("{url}/metrics")).call() else {
+            return 0.0;
+        };
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        text.lines()
+            .filter(|l| {
+                l.contains("voter_outbound_messages_total") && l.contains("message=\"Finalize\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    // globex adds a validator of its own: the platform runs it (it follows the chain at once),
+    // globex's proposal waits for acme's vote, and from the next epoch the node votes.
+    let (status, added) = globex.post("/networks/consortium/validators", json!({}));
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["node"]["org"], "globex");
+    assert_eq!(added["proposal"]["kind"], "add_validator");
+    assert_eq!(
+        added["proposal"]["waiting_for"],
+        json!(["acme"]),
+        "{added:#}"
+    );
+    let node_url = added["node"]["rpc_url"]
+        .as_str()
+        .expect("rpc url")
+        .to_owned();
+    let id = added["proposal"]["id"].as_u64().expect("id");
+    // Not a validator before the vote: it cannot sign a vote.
+    assert_eq!(votes_sent(&node_url), 0.0);
+    let (status, voted) = acme.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({}),
+    );
+    assert_eq!(status, 201, "{voted}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while votes_sent(&node_url) == 0.0 {
+        assert!(Instant::now() < deadline, "globex's validator never voted");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let network = wait_network(&acme, "consortium", Duration::from_secs(60), |n| {
+        n["nodes"].as_array().is_some_and(|nodes| {
+            nodes.len() == 2
+                && nodes.iter().all(|node| {
+                    node["ready"] == true && node["lag"].as_i64().is_some_and(|l| l <= 2)
+                })
+        })
+    });
+    assert_eq!(network["nodes"][1]["org"], "globex", "{network:#}");
 
     // Now a majority of two is both: initech's join needs globex's vote as well.
     let (_, invitation) = acme.post(

@@ -524,7 +524,7 @@ impl utoipa::Modify for RouteTable {
         networks::get_operation, networks::retry_operation, networks::cancel_operation,
         networks::invite, networks::list_invitations, networks::accept_invitation,
         networks::decline_invitation, networks::propose_join, networks::list_proposals, networks::vote,
-        networks::propose_change),
+        networks::propose_change, networks::add_validator),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -693,6 +693,10 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/api/v1/networks/{name}/proposals/{id}/votes",
             post(networks::vote),
+        )
+        .route(
+            "/api/v1/networks/{name}/validators",
+            post(networks::add_validator),
         )
         .route("/api/v1/operations", get(networks::list_operations))
         .route("/api/v1/operations/{id}", get(networks::get_operation))

@@ -7,6 +7,7 @@ use crate::{
     networks::{
         Network, NetworkSpec, Node, NodeAction, Operation,
         invitations::{ChangeRequest, Invitation, Proposal},
+        validators::AddedValidator,
     },
     policy::Action,
 };
@@ -477,4 +478,30 @@ pub async fn propose_change(
         .propose_change(caller.tenant()?, &path.name, request.change, &admin_key)
         .await?;
     Ok((StatusCode::CREATED, Json(proposal)))
+}
+
+/// Add a validator of the caller's organization: the platform runs a new node for it (it
+/// follows the chain at once) and proposes it on chain, signed by the organization's admin key
+/// (its vote); once voted in, it votes in consensus from the next epoch.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/validators", tag = "networks", params(("name" = String, Path)),
+    request_body = SignedByRequest,
+    responses((status = 201, body = AddedValidator), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn add_validator(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Body(request): Body<SignedByRequest>,
+) -> Result<(StatusCode, Json<AddedValidator>), ApiError> {
+    let admin_key = request.admin_key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let added = platform
+        .add_validator(caller.tenant()?, &path.name, &admin_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }

@@ -73,7 +73,7 @@ pub fn channel_config(
     Ok(channel)
 }
 
-/// The configuration file of validator `index` of `validators`.
+/// The configuration file of validator `index` of `validators` (the genesis validators).
 pub fn node_config(
     spec: &NetworkSpec,
     channel: &ChannelConfig,
@@ -84,11 +84,33 @@ pub fn node_config(
     let me = validators
         .get(index)
         .ok_or_else(|| format!("no validator {index}"))?;
-    let org_config = channel
+    let orgs = channel
         .consortium
         .as_ref()
         .map(|c| c.orgs.clone())
         .unwrap_or_default();
+    let entries = validators
+        .iter()
+        .map(|v| ValidatorEntry {
+            public_key: v.public_key.clone(),
+            address: loopback(v.p2p_port),
+        })
+        .collect();
+    Ok(node_config_with(spec, channel, org, orgs, me, entries))
+}
+
+/// The configuration file of a node of `org` that listens where `me` says, knows the network's
+/// organizations `orgs` (name and CA) and reaches the channel's validators at `validators`
+/// (a node added after genesis: it follows the chain, and votes once governance makes it a
+/// validator).
+pub fn node_config_with(
+    spec: &NetworkSpec,
+    channel: &ChannelConfig,
+    org: &str,
+    orgs: Vec<OrgConfig>,
+    me: &GenesisValidator,
+    validators: Vec<ValidatorEntry>,
+) -> String {
     let config = NodeConfig {
         data_dir: PathBuf::from("data"),
         rpc: RpcConfig {
@@ -101,13 +123,7 @@ pub fn node_config(
             Consensus::Bft => Some(BftConfig::local(
                 PathBuf::from(KEY_FILE),
                 loopback(me.p2p_port),
-                validators
-                    .iter()
-                    .map(|v| ValidatorEntry {
-                        public_key: v.public_key.clone(),
-                        address: loopback(v.p2p_port),
-                    })
-                    .collect(),
+                validators,
             )),
         },
         network: match spec.consensus {
@@ -115,9 +131,9 @@ pub fn node_config(
             Consensus::Bft => Some(NetworkConfig {
                 org: org.to_string(),
                 channel_creation_policy: "ALL Admins".into(),
-                orgs: org_config,
+                orgs,
             }),
         },
     };
-    Ok(config.documented_toml())
+    config.documented_toml()
 }

@@ -642,33 +642,18 @@ impl Platform {
             .abi_encode()
             .into(),
         };
-        let channel = self.governance_channel(&found.id).await?;
-        let receipt = self
-            .system_call(
+        let change_json = serde_json::to_value(&change).unwrap_or_default();
+        let id = self
+            .propose_raw(
                 tenant,
-                &channel,
-                admin_key,
-                GOVERNANCE_ADDRESS,
+                &found.id,
+                change.kind(),
+                &change_json,
                 input,
+                admin_key,
                 PROPOSE_GAS,
             )
             .await?;
-        let id = proposed_id(&receipt).ok_or_else(|| {
-            AccountsError::Corrupt("the proposal's receipt names no proposal id".into())
-        })?;
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO network_proposals (network_id, proposal_id, kind, change, proposer_tenant_id, status,              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'voting', $6, $6)",
-        )
-        .bind(found.id.as_str())
-        .bind(id as i64)
-        .bind(change.kind())
-        .bind(serde_json::to_string(&change).unwrap_or_default())
-        .bind(tenant.as_str())
-        .bind(now)
-        .execute(self.store().pool())
-        .await?;
-        self.sync_invitations().await?;
         self.proposals(tenant, network, admin_key)
             .await?
             .into_iter()
@@ -676,20 +661,57 @@ impl Platform {
             .ok_or_else(|| AccountsError::Corrupt(format!("proposal {id} vanished")))
     }
 
+    /// Sends governance call `input` signed by `tenant`'s `admin_key` and records the proposal
+    /// it makes (`kind`, `change`) so the platform follows it; returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn propose_raw(
+        &self,
+        tenant: &TenantId,
+        network: &NetworkId,
+        kind: &str,
+        change: &Value,
+        input: Bytes,
+        admin_key: &str,
+        gas: u64,
+    ) -> Result<u64, AccountsError> {
+        let channel = self.governance_channel(network).await?;
+        let receipt = self
+            .system_call(tenant, &channel, admin_key, GOVERNANCE_ADDRESS, input, gas)
+            .await?;
+        let id = proposed_id(&receipt).ok_or_else(|| {
+            AccountsError::Corrupt("the proposal's receipt names no proposal id".into())
+        })?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO network_proposals (network_id, proposal_id, kind, change, proposer_tenant_id, \
+             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'voting', $6, $6)",
+        )
+        .bind(network.as_str())
+        .bind(id as i64)
+        .bind(kind)
+        .bind(change.to_string())
+        .bind(tenant.as_str())
+        .bind(now)
+        .execute(self.store().pool())
+        .await?;
+        self.sync_invitations().await?;
+        Ok(id)
+    }
+
     /// Follows the changes proposed through the platform: once one applies, the platform's view
     /// of the network follows (a removed organization is no longer a member; a changed policy
     /// shows in the network's settings).
     async fn sync_changes(&self) -> Result<(), AccountsError> {
         let open: Vec<(String, i64, String, String)> = sqlx::query_as(
-            "SELECT network_id, proposal_id, change, proposer_tenant_id FROM network_proposals              WHERE status IN ('voting', 'approved')",
+            "SELECT network_id, proposal_id, change, proposer_tenant_id FROM network_proposals \
+             WHERE status IN ('voting', 'approved')",
         )
         .fetch_all(self.store().pool())
         .await?;
         for (network, proposal, change, proposer) in open {
             let network = NetworkId::from_stored(network);
-            let Ok(change) = serde_json::from_str::<ChangeRequest>(&change) else {
-                continue;
-            };
+            // Changes the platform reflects; others (a validator added) only change status.
+            let change = serde_json::from_str::<ChangeRequest>(&change).ok();
             let Some(stored) = self
                 .read_proposal(&network, &TenantId::from_stored(proposer), proposal as u64)
                 .await
@@ -706,7 +728,8 @@ impl Platform {
             let mut tx = self.store().pool().begin().await?;
             if state == "applied" {
                 match &change {
-                    ChangeRequest::RemoveOrg { name } => {
+                    None => {}
+                    Some(ChangeRequest::RemoveOrg { name }) => {
                         sqlx::query(
                             "DELETE FROM network_members WHERE network_id = $1 AND org = $2",
                         )
@@ -715,7 +738,7 @@ impl Platform {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    ChangeRequest::SetPolicy { policy, text } => {
+                    Some(ChangeRequest::SetPolicy { policy, text }) => {
                         let spec: String =
                             sqlx::query_scalar("SELECT spec FROM networks WHERE id = $1")
                                 .bind(network.as_str())

@@ -13,6 +13,7 @@ pub mod genesis;
 pub mod invitations;
 pub mod local;
 pub mod reconciler;
+pub mod validators;
 
 use crate::{
     accounts::{AccountsError, Platform, check_name},
@@ -898,7 +899,8 @@ impl Platform {
             .map_err(|e| AccountsError::Corrupt(format!("network spec: {e}")))?;
         let mut tx = self.store().pool().begin().await?;
         sqlx::query(
-            "INSERT INTO networks (id, name, owner_tenant_id, consensus, provisioner, spec, status,              status_message, created_at, updated_at) VALUES ($1, $2, $3, $4, 'external', $5, 'running', $6, $7, $7)",
+            "INSERT INTO networks (id, name, owner_tenant_id, consensus, provisioner, spec, status, \
+             status_message, created_at, updated_at) VALUES ($1, $2, $3, $4, 'external', $5, 'running', $6, $7, $7)",
         )
         .bind(id.as_str())
         .bind(&spec.name)
@@ -933,7 +935,8 @@ impl Platform {
                     ))
                 })?;
             sqlx::query(
-                "INSERT INTO nodes (id, network_id, tenant_id, name, role, managed, rpc_url, p2p_address,                  public_key, desired, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, 'running', $9)",
+                "INSERT INTO nodes (id, network_id, tenant_id, name, role, managed, rpc_url, p2p_address, \
+                 public_key, desired, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, 'running', $9)",
             )
             .bind(NodeId::generate().as_str())
             .bind(id.as_str())

@@ -302,53 +302,72 @@ impl Platform {
                 continue;
             }
             let dir = self.node_dir(&claimed.network, &name)?;
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| StepError::Failed(format!("creating {}: {e}", dir.display())))?;
-            let key_path = dir.join(genesis::KEY_FILE);
-            let key = match std::fs::read_to_string(&key_path) {
-                Ok(pem) => ricaas_crypto::ca::IdentityKey::from_pkcs8_pem(&pem)
-                    .map_err(|e| StepError::Failed(format!("{}: {e}", key_path.display())))?,
-                Err(_) => {
-                    let key = ricaas_crypto::ca::IdentityKey::generate(
-                        ricaas_crypto::ca::KeyAlgorithm::Ed25519,
-                    );
-                    let pem = key
-                        .to_pkcs8_pem()
-                        .map_err(|e| StepError::Failed(e.to_string()))?;
-                    write_private(&key_path, &pem)?;
-                    key
-                }
-            };
-            let spki = key
-                .public_key_info()
-                .and_then(|spki| ricaas_crypto::ca::public_key_pem(&spki))
-                .map_err(|e| StepError::Failed(e.to_string()))?;
-            let issued = self
-                .issue_certificate(
-                    tenant,
-                    &name,
-                    "node",
-                    &Subject::PublicKey(spki),
-                    Some(IDENTITY_DAYS),
-                )
-                .await?;
-            let certificate = ricaas_crypto::ca::certificate_from_pem(&issued.certificate_pem)
-                .map_err(|e| StepError::Failed(e.to_string()))?;
-            let public = ricaas_crypto::ca::ed25519_key_of(&certificate)
-                .map(hex::encode)
-                .ok_or_else(|| {
-                    StepError::Failed("node certificate without an Ed25519 key".into())
-                })?;
-            std::fs::write(dir.join(genesis::CERTIFICATE_FILE), &issued.certificate_pem)
-                .map_err(|e| StepError::Failed(format!("writing the node certificate: {e}")))?;
-            sqlx::query("UPDATE nodes SET public_key = $1, certificate_serial = $2 WHERE id = $3")
-                .bind(&public)
-                .bind(&issued.serial)
-                .bind(&id)
-                .execute(self.store().pool())
+            self.issue_node_identity(tenant, &NodeId::from_stored(id), &name, &dir)
                 .await?;
         }
         Ok(())
+    }
+
+    /// A node's Ed25519 key (kept in its directory, mode 0600; reused if already there) and a
+    /// node certificate from `tenant`'s CA, recorded on the node's row. Returns the certificate
+    /// (PEM) and the public key (hex).
+    pub(crate) async fn issue_node_identity(
+        &self,
+        tenant: &TenantId,
+        node: &NodeId,
+        name: &str,
+        dir: &std::path::Path,
+    ) -> Result<(String, String), AccountsError> {
+        let failed = |message: String| AccountsError::Unavailable(message);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| failed(format!("creating {}: {e}", dir.display())))?;
+        let key_path = dir.join(genesis::KEY_FILE);
+        let key = match std::fs::read_to_string(&key_path) {
+            Ok(pem) => ricaas_crypto::ca::IdentityKey::from_pkcs8_pem(&pem)
+                .map_err(|e| AccountsError::Corrupt(format!("{}: {e}", key_path.display())))?,
+            Err(_) => {
+                let key = ricaas_crypto::ca::IdentityKey::generate(
+                    ricaas_crypto::ca::KeyAlgorithm::Ed25519,
+                );
+                let pem = key
+                    .to_pkcs8_pem()
+                    .map_err(|e| AccountsError::Corrupt(e.to_string()))?;
+                write_private(&key_path, &pem).map_err(|e| match e {
+                    StepError::Failed(message) => failed(message),
+                    StepError::Cancelled => failed("cancelled".into()),
+                })?;
+                key
+            }
+        };
+        let spki = key
+            .public_key_info()
+            .and_then(|spki| ricaas_crypto::ca::public_key_pem(&spki))
+            .map_err(|e| AccountsError::Corrupt(e.to_string()))?;
+        let issued = self
+            .issue_certificate(
+                tenant,
+                name,
+                "node",
+                &Subject::PublicKey(spki),
+                Some(IDENTITY_DAYS),
+            )
+            .await?;
+        let certificate = ricaas_crypto::ca::certificate_from_pem(&issued.certificate_pem)
+            .map_err(|e| AccountsError::Corrupt(e.to_string()))?;
+        let public = ricaas_crypto::ca::ed25519_key_of(&certificate)
+            .map(hex::encode)
+            .ok_or_else(|| {
+                AccountsError::Corrupt("node certificate without an Ed25519 key".into())
+            })?;
+        std::fs::write(dir.join(genesis::CERTIFICATE_FILE), &issued.certificate_pem)
+            .map_err(|e| failed(format!("writing the node certificate: {e}")))?;
+        sqlx::query("UPDATE nodes SET public_key = $1, certificate_serial = $2 WHERE id = $3")
+            .bind(&public)
+            .bind(&issued.serial)
+            .bind(node.as_str())
+            .execute(self.store().pool())
+            .await?;
+        Ok((issued.certificate_pem, public))
     }
 
     /// What an organization needs to be a network's member, made if missing (only ever on a

@@ -572,6 +572,16 @@ fn tenant_cases() -> Vec<Case> {
                 409,
             )
         },
+        Case {
+            body: Some(json!({"admin_key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/validators",
+                "/api/v1/networks/fixture-net/validators",
+                409,
+            )
+        },
         case("GET", "/api/v1/operations", "/api/v1/operations", 200),
         case(
             "GET",
@@ -1202,6 +1212,7 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             ("POST", "/api/v1/certificates/{serial}/renew")
             | ("POST", "/api/v1/certificates/{serial}/revoke") => Some("{}".into()),
             ("POST", "/api/v1/invitations/{id}/proposals")
+            | ("POST", "/api/v1/networks/{name}/validators")
             | ("POST", "/api/v1/networks/{name}/proposals/{id}/votes") => Some("{}".into()),
             ("POST", "/api/v1/networks/{name}/proposals") => {
                 Some(json!({"change": {"kind": "remove_org", "name": "bank-a"}}).to_string())

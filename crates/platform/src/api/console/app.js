@@ -845,7 +845,7 @@ async function networkPage(name) {
       const all = await api("GET", `${path}/proposals`);
       proposals.replaceChildren(...(all.length ? all.map((p) => el("tr", { "data-proposal": String(p.id) },
         el("td", {}, `#${p.id}`), el("td", {}, p.kind.replace("_", " ")),
-        el("td", {}, p.change.name || (p.change.policy ? `${p.change.policy}: ${p.change.text}` : "") || p.change.key || p.change.account || ""),
+        el("td", {}, p.change.name || (p.change.policy ? `${p.change.policy}: ${p.change.text}` : "") || p.change.address || p.change.key || p.change.account || ""),
         el("td", { "data-testid": "approvals" }, p.approvals.join(", ")),
         el("td", { "data-testid": "waiting" }, p.status === "voting" ? p.waiting_for.join(", ") : ""),
         el("td", {}, el("span", { class: `badge ${p.status === "applied" ? "ok" : ["failed", "expired"].includes(p.status) ? "bad" : "warn"}`, "data-testid": "proposal-status" }, p.status),
@@ -882,7 +882,14 @@ async function networkPage(name) {
     el("div", { class: "card" }, el("h2", {}, "Invite an organization"), inviteForm),
     el("h2", {}, "Governance proposals"),
     el("p", { class: "muted" }, "Read from the channel. Each organization votes from its own account; its custodial admin key signs the vote."),
-    el("div", { class: "card" }, el("h2", {}, "Propose a change"), changeForm),
+    el("div", { class: "card" }, el("h2", {}, "Propose a change"), changeForm,
+      el("p", { class: "muted" }, "Or add a validator of your organization: the platform runs it, it follows the chain at once, and votes from the next epoch once the members approve."),
+      actionButton("Add a validator", proposalOutput, async () => {
+        const added = await api("POST", `${path}/validators`, {});
+        await load();
+        await loadProposals();
+        return noticeBox(`Node ${added.node.name} runs; proposal #${added.proposal.id} makes it a validator once ${added.proposal.waiting_for.join(", ") || "nobody else"} vote${added.proposal.waiting_for.length === 1 ? "s" : ""} for it.`);
+      })),
     proposalOutput,
     el("table", {}, el("thead", {}, el("tr", {}, ["Id", "Change", "Subject", "Voted", "Waiting for", "Status", ""].map((t) => el("th", {}, t)))), proposals),
     el("h2", {}, "Members"),

@@ -1,0 +1,198 @@
+//! A member organization adds a validator of its own to a running network: the platform runs
+//! a new node for it (its key and certificate from the organization's CA), which follows the
+//! chain at once; the organization proposes it on chain (`proposeAddValidator`, signed by its
+//! custodial admin key: its vote), the members vote, and it votes in consensus from the epoch
+//! after the change applies.
+
+use super::{
+    Consensus, NetworkStatus, Node,
+    genesis::{self, GenesisValidator},
+    invitations::Proposal,
+};
+use crate::{
+    accounts::{AccountsError, Platform},
+    ids::{NodeId, TenantId},
+    store::now_ms,
+};
+use alloy_primitives::Bytes;
+use alloy_sol_types::SolCall as _;
+use ricaas_node::{ChannelConfig, OrgConfig, ValidatorEntry};
+use ricaas_primitives::system::IGovernance;
+use serde::Serialize;
+
+/// Gas for a proposal carrying a node certificate.
+const PROPOSE_GAS: u64 = 300_000;
+
+/// A node added to a network, and the proposal that makes it a validator.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AddedValidator {
+    pub node: Node,
+    pub proposal: Proposal,
+}
+
+impl Platform {
+    /// Runs a new node of the caller's organization on `network` and proposes it as a
+    /// validator, signed by the organization's `admin_key`.
+    pub async fn add_validator(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        admin_key: &str,
+    ) -> Result<AddedValidator, AccountsError> {
+        let found = self.network(tenant, network).await?;
+        if found.status != NetworkStatus::Running {
+            return Err(AccountsError::Conflict(format!(
+                "network {network} is {}: add validators once it runs",
+                serde_json::to_value(found.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            )));
+        }
+        if found.provisioner != "local" || found.consensus != Consensus::Bft {
+            return Err(AccountsError::Conflict(format!(
+                "network {network} is not a BFT network whose nodes this platform runs: add its validators where it runs"
+            )));
+        }
+        let provisioner = self.provisioner().cloned().ok_or_else(|| {
+            AccountsError::Unavailable("this platform runs no nodes (no provisioner)".into())
+        })?;
+        let me = self.tenant_name(tenant).await?;
+        let org = found
+            .members
+            .iter()
+            .find(|m| m.tenant == me)
+            .map(|m| m.org.clone())
+            .ok_or_else(|| AccountsError::Corrupt("member without an organization".into()))?;
+        let genesis: Option<String> =
+            sqlx::query_scalar("SELECT genesis FROM networks WHERE id = $1")
+                .bind(found.id.as_str())
+                .fetch_one(self.store().pool())
+                .await?;
+        let channel: ChannelConfig = genesis
+            .as_deref()
+            .and_then(|g| serde_json::from_str(g).ok())
+            .ok_or_else(|| AccountsError::Corrupt("running network without a genesis".into()))?;
+
+        // The node: a name, a directory, an identity, ports.
+        let taken = found.nodes.iter().filter(|n| n.org == org).count();
+        let name = (taken..)
+            .map(|i| format!("{org}-validator{i}"))
+            .find(|candidate| found.nodes.iter().all(|n| &n.name != candidate))
+            .unwrap_or_else(|| format!("{org}-validator{taken}"));
+        let node = NodeId::generate();
+        sqlx::query(
+            "INSERT INTO nodes (id, network_id, tenant_id, name, role, managed, desired, created_at) \
+             VALUES ($1, $2, $3, $4, 'validator', 1, 'running', $5)",
+        )
+        .bind(node.as_str())
+        .bind(found.id.as_str())
+        .bind(tenant.as_str())
+        .bind(&name)
+        .bind(now_ms())
+        .execute(self.store().pool())
+        .await
+        .map_err(|e| crate::accounts::exists_or(e, "node", &name))?;
+        let dir = provisioner.network_dir(found.id.as_str()).join(&name);
+        let (certificate_pem, public_key) =
+            self.issue_node_identity(tenant, &node, &name, &dir).await?;
+        let ports = free_ports(2)?;
+        let me_validator = GenesisValidator {
+            certificate_pem: certificate_pem.clone(),
+            public_key,
+            rpc_port: ports[0],
+            p2p_port: ports[1],
+        };
+        let p2p_address = format!("127.0.0.1:{}", ports[1]);
+        sqlx::query("UPDATE nodes SET rpc_url = $1, p2p_address = $2 WHERE id = $3")
+            .bind(format!("http://127.0.0.1:{}", ports[0]))
+            .bind(&p2p_address)
+            .bind(node.as_str())
+            .execute(self.store().pool())
+            .await?;
+        // It reaches the validators the platform knows, and knows every member organization.
+        let validators: Vec<ValidatorEntry> = found
+            .nodes
+            .iter()
+            .filter(|n| n.role == "validator")
+            .filter_map(|n| {
+                Some(ValidatorEntry {
+                    public_key: n.public_key.clone()?,
+                    address: n.p2p_address.as_deref()?.parse().ok()?,
+                })
+            })
+            .collect();
+        let mut orgs = Vec::new();
+        for member in &found.members {
+            let member_tenant: String =
+                sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")
+                    .bind(&member.tenant)
+                    .fetch_one(self.store().pool())
+                    .await?;
+            let ca = self.ca_info(&TenantId::from_stored(member_tenant)).await?;
+            orgs.push(OrgConfig {
+                name: member.org.clone(),
+                ca_certificate: ca.certificate_pem,
+            });
+        }
+        let text =
+            genesis::node_config_with(&found.spec, &channel, &org, orgs, &me_validator, validators);
+        std::fs::write(dir.join(genesis::CONFIG_FILE), text).map_err(|e| {
+            AccountsError::Unavailable(format!("writing the node's configuration: {e}"))
+        })?;
+        let launch = self.launch_of(&found.id, &node).await?;
+        provisioner
+            .ensure_running(launch)
+            .await
+            .map_err(|e| AccountsError::Unavailable(e.to_string()))?;
+
+        // The proposal, signed by the organization's admin key: its vote.
+        let certificate = ricaas_crypto::ca::certificate_from_pem(&certificate_pem)
+            .map_err(|e| AccountsError::Corrupt(e.to_string()))?;
+        let der = ricaas_crypto::ca::certificate_der(&certificate)
+            .map_err(|e| AccountsError::Corrupt(e.to_string()))?;
+        let input: Bytes = IGovernance::proposeAddValidatorCall {
+            nodeCertificate: Bytes::from(der),
+            p2pAddress: p2p_address,
+            effectiveHeight: 0,
+        }
+        .abi_encode()
+        .into();
+        let proposal = self
+            .propose_raw(
+                tenant,
+                &found.id,
+                "add_validator",
+                &serde_json::json!({"node": name}),
+                input,
+                admin_key,
+                PROPOSE_GAS,
+            )
+            .await?;
+        let network_view = self.network_by_id(&found.id).await?;
+        let node = network_view
+            .nodes
+            .into_iter()
+            .find(|n| n.id == node)
+            .ok_or_else(|| AccountsError::Corrupt("node vanished".into()))?;
+        let proposal = self
+            .proposals(tenant, network, admin_key)
+            .await?
+            .into_iter()
+            .find(|p| p.id == proposal)
+            .ok_or_else(|| AccountsError::Corrupt(format!("proposal {proposal} vanished")))?;
+        Ok(AddedValidator { node, proposal })
+    }
+}
+
+fn free_ports(count: usize) -> Result<Vec<u16>, AccountsError> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AccountsError::Unavailable(format!("picking free ports: {e}")))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AccountsError::Unavailable(format!("picking free ports: {e}")))
+}
