@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, existsSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
@@ -397,6 +397,29 @@ test("a root creates a network in the console, follows its creation, sees its no
   await page.waitForSelector("[data-testid=node-log]");
   assert.match(await page.textContent("[data-testid=node-log]"), /channel/);
   await page.screenshot({ path: join(SHOTS, "17-network-node-log.png"), fullPage: true });
+
+  // A node the organization runs itself: registered with a certificate from its CA, watched.
+  const { publicKey } = generateKeyPairSync("ed25519");
+  const session = await api("POST", "/sessions", null, { tenant: "initech", name: "root", password: created.body.root.password });
+  const certificate = await api("POST", "/certificates", session.body.token, { common_name: "own-node", role: "node", public_key_pem: publicKey.export({ type: "spki", format: "pem" }) });
+  assert.equal(certificate.status, 201, JSON.stringify(certificate.body));
+  const ownUrl = await page.evaluate(async () => {
+    const r = await fetch("/api/v1/networks/console-net", { headers: { authorization: `Bearer ${sessionStorage.getItem("token")}` } });
+    return (await r.json()).nodes[0].rpc_url;
+  });
+  await page.click("summary:has-text('Register a node')");
+  await page.fill("input[name=node_name]", "own-node");
+  await page.fill("input[name=rpc_url]", ownUrl);
+  await page.fill("textarea[name=certificate_pem]", "not a certificate");
+  await page.click("main button:has-text('Register node')");
+  await page.waitForSelector("main .error");
+  assert.match(await page.textContent("main .error"), /not a PEM certificate/);
+  await page.fill("textarea[name=certificate_pem]", certificate.body.certificate_pem);
+  await page.click("main button:has-text('Register node')");
+  await page.waitForSelector("text=Node own-node registered");
+  await page.waitForSelector("tr[data-node='own-node'] .badge.ok:text-is('ready')", { timeout: 30_000 });
+  await page.click("tr[data-node='own-node'] button:has-text('Remove')");
+  await page.waitForSelector("tr[data-node='own-node']", { state: "detached" });
 
   // Stopped from the console, the node says so; started again, it is ready again.
   await page.click(`${row} button:has-text('Stop')`);

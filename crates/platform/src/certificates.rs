@@ -295,7 +295,10 @@ impl Platform {
     }
 
     /// The tenant's CA with its private key, for one signature.
-    async fn authority(&self, tenant: &TenantId) -> Result<CertificateAuthority, AccountsError> {
+    pub(crate) async fn authority(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<CertificateAuthority, AccountsError> {
         let info = self.ca_info(tenant).await?;
         let certificate = ca::certificate_from_pem(&info.certificate_pem)
             .map_err(|e| AccountsError::Corrupt(format!("stored CA certificate: {e}")))?;

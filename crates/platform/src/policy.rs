@@ -104,6 +104,8 @@ actions! {
     NetworkPropose => "network:Propose", "Propose on chain to add an invited organization (signed by an admin key).";
     NetworkListProposals => "network:ListProposals", "List a network's governance proposals and votes.";
     NetworkVote => "network:Vote", "Vote for a governance proposal (signed by an admin key).";
+    NetworkRegisterNode => "network:RegisterNode", "Register a node the organization runs itself.";
+    NetworkRemoveNode => "network:RemoveNode", "Remove a node the organization registered.";
     NetworkAddValidator => "network:AddValidator", "Run a new node of the organization and propose it as a validator.";
     OperationList => "operation:List", "List the tenant's long operations.";
     OperationGet => "operation:Get", "Read an operation's progress.";

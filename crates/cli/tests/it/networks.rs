@@ -155,6 +155,13 @@ impl Client {
                     None => request.call(),
                 }
             }
+            ("DELETE", _) => {
+                let request = self.agent.delete(&url);
+                match &auth {
+                    Some(a) => request.header("authorization", a).call(),
+                    None => request.call(),
+                }
+            }
             (_, body) => {
                 let request = self
                     .agent
@@ -397,6 +404,68 @@ fn a_tenant_creates_a_network_whose_nodes_the_platform_runs_restarts_and_reports
     assert_eq!(status, 200, "{log}");
     let lines = log["lines"].as_array().expect("lines");
     assert!(!lines.is_empty() && lines.len() <= 20, "{log}");
+
+    // A node acme runs itself, registered by address and certificate: watched, never driven.
+    let key = ricaas_crypto::ca::IdentityKey::generate(ricaas_crypto::ca::KeyAlgorithm::Ed25519);
+    let spki =
+        ricaas_crypto::ca::public_key_pem(&key.public_key_info().expect("spki")).expect("pem");
+    let (status, issued) = acme.post(
+        "/certificates",
+        json!({"common_name": "own-node", "role": "node", "public_key_pem": spki}),
+    );
+    assert_eq!(status, 201, "{issued}");
+    let elsewhere = ricaas_crypto::ca::CertificateAuthority::new_root(
+        "acme",
+        ricaas_crypto::ca::KeyAlgorithm::P256,
+        30,
+    )
+    .expect("CA");
+    let foreign = elsewhere
+        .issue(
+            "own-node",
+            ricaas_crypto::ca::Role::Node,
+            key.public_key_info().expect("spki"),
+            30,
+        )
+        .expect("certificate");
+    let own_url = network["nodes"][0]["rpc_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let registration = |certificate: &str| json!({"name": "own-node", "role": "observer", "rpc_url": own_url, "certificate_pem": certificate});
+    let (status, refused) = acme.post(
+        "/networks/ledger/nodes",
+        registration(&ricaas_crypto::ca::certificate_pem(&foreign).expect("pem")),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not a valid identity of your organization"),
+        "{refused}"
+    );
+    let (status, registered) = acme.post(
+        "/networks/ledger/nodes",
+        registration(issued["certificate_pem"].as_str().expect("pem")),
+    );
+    assert_eq!(status, 201, "{registered}");
+    assert_eq!(registered["managed"], false);
+    wait_network(&acme, "ledger", Duration::from_secs(30), |n| {
+        n["nodes"]
+            .as_array()
+            .and_then(|nodes| nodes.iter().find(|node| node["name"] == "own-node"))
+            .is_some_and(|node| node["ready"] == true && node["height"].is_i64())
+    });
+    let (status, _) = acme.post("/networks/ledger/nodes/own-node/stop", json!({}));
+    assert_eq!(
+        status, 409,
+        "the platform does not drive a node it does not run"
+    );
+    let (status, refused) = acme.send("DELETE", "/networks/ledger/nodes/acme-validator0", None);
+    assert_eq!(status, 409, "{refused}");
+    let (status, _) = acme.send("DELETE", "/networks/ledger/nodes/own-node", None);
+    assert_eq!(status, 204);
 
     // Another tenant: the network does not exist for it, nor its nodes or operation.
     let (status, refused) = other.get("/networks/ledger");

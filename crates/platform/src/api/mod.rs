@@ -524,7 +524,8 @@ impl utoipa::Modify for RouteTable {
         networks::get_operation, networks::retry_operation, networks::cancel_operation,
         networks::invite, networks::list_invitations, networks::accept_invitation,
         networks::decline_invitation, networks::propose_join, networks::list_proposals, networks::vote,
-        networks::propose_change, networks::add_validator),
+        networks::propose_change, networks::add_validator, networks::register_node,
+        networks::remove_node),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -697,6 +698,14 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/api/v1/networks/{name}/validators",
             post(networks::add_validator),
+        )
+        .route(
+            "/api/v1/networks/{name}/nodes",
+            post(networks::register_node),
+        )
+        .route(
+            "/api/v1/networks/{name}/nodes/{node}",
+            axum::routing::delete(networks::remove_node),
         )
         .route("/api/v1/operations", get(networks::list_operations))
         .route("/api/v1/operations/{id}", get(networks::get_operation))

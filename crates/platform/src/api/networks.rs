@@ -7,7 +7,7 @@ use crate::{
     networks::{
         Network, NetworkSpec, Node, NodeAction, Operation,
         invitations::{ChangeRequest, Invitation, Proposal},
-        validators::AddedValidator,
+        validators::{AddedValidator, NodeRegistration},
     },
     policy::Action,
 };
@@ -504,4 +504,51 @@ pub async fn add_validator(
         .add_validator(caller.tenant()?, &path.name, &admin_key)
         .await?;
     Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// Register a node the organization runs itself (checked against its CA); the platform reads
+/// its status like its own nodes'.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/nodes", tag = "networks", params(("name" = String, Path)),
+    request_body = NodeRegistration,
+    responses((status = 201, body = Node), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn register_node(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Body(registration): Body<NodeRegistration>,
+) -> Result<(StatusCode, Json<Node>), ApiError> {
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/node/{}", path.name, registration.name),
+        )
+        .await?;
+    let node = platform
+        .register_node(caller.tenant()?, &path.name, registration)
+        .await?;
+    Ok((StatusCode::CREATED, Json(node)))
+}
+
+/// Remove a node the organization registered (a validator the platform runs leaves the
+/// validator set by governance first).
+#[utoipa::path(delete, path = "/api/v1/networks/{name}/nodes/{node}", tag = "networks",
+    params(("name" = String, Path), ("node" = String, Path)),
+    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn remove_node(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NodePath>,
+) -> Result<StatusCode, ApiError> {
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/node/{}", path.name, path.node),
+        )
+        .await?;
+    platform
+        .remove_node(caller.tenant()?, &path.name, &path.node)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

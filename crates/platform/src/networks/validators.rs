@@ -196,3 +196,140 @@ fn free_ports(count: usize) -> Result<Vec<u16>, AccountsError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AccountsError::Unavailable(format!("picking free ports: {e}")))
 }
+
+/// A node an organization runs itself, as it registers it.
+#[derive(Clone, Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRegistration {
+    /// 2–63 lowercase letters, digits and hyphens, unique in the network.
+    pub name: String,
+    /// `validator` or `observer`: what it serves as (a validator also needs the members' vote,
+    /// proposed on chain).
+    pub role: String,
+    /// Base URL of its JSON-RPC server (`http://host:port`), where the platform reads its status.
+    pub rpc_url: String,
+    /// Where its p2p endpoint listens (`ip:port`).
+    pub p2p_address: Option<String>,
+    /// Its node certificate (PEM), issued by the organization's CA, holding its Ed25519 key.
+    pub certificate_pem: String,
+}
+
+impl Platform {
+    /// Registers a node the caller's organization runs outside the platform: checked against
+    /// the organization's CA, then watched like the platform's own nodes (never started or
+    /// stopped by it).
+    pub async fn register_node(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        registration: NodeRegistration,
+    ) -> Result<Node, AccountsError> {
+        let found = self.network(tenant, network).await?;
+        crate::accounts::check_name("node", &registration.name)?;
+        if !matches!(registration.role.as_str(), "validator" | "observer") {
+            return Err(AccountsError::Invalid(
+                "role must be validator or observer".into(),
+            ));
+        }
+        let url = registration.rpc_url.trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 300 {
+            return Err(AccountsError::Invalid(
+                "rpc_url must be the http:// or https:// base URL of the node's JSON-RPC server"
+                    .into(),
+            ));
+        }
+        if let Some(address) = &registration.p2p_address
+            && address.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(AccountsError::Invalid(format!(
+                "p2p_address {address:?} is not an ip:port address"
+            )));
+        }
+        let certificate = ricaas_crypto::ca::certificate_from_pem(&registration.certificate_pem)
+            .map_err(|e| {
+                AccountsError::Invalid(format!("certificate_pem is not a PEM certificate: {e}"))
+            })?;
+        let authority = self.authority(tenant).await?;
+        ricaas_crypto::ca::verify_issued(
+            authority.certificate(),
+            &certificate,
+            std::time::SystemTime::now(),
+            &[],
+        )
+        .map_err(|e| {
+            AccountsError::Invalid(format!(
+                "the certificate is not a valid identity of your organization: {e}"
+            ))
+        })?;
+        if ricaas_crypto::ca::role_of(&certificate) != Some(ricaas_crypto::ca::Role::Node) {
+            return Err(AccountsError::Invalid(
+                "the certificate is not a node certificate (OU=node)".into(),
+            ));
+        }
+        let public_key = ricaas_crypto::ca::ed25519_key_of(&certificate)
+            .map(hex::encode)
+            .ok_or_else(|| {
+                AccountsError::Invalid("a node certificate holds an Ed25519 key".into())
+            })?;
+        let node = NodeId::generate();
+        sqlx::query(
+            "INSERT INTO nodes (id, network_id, tenant_id, name, role, managed, rpc_url, p2p_address, \
+             public_key, certificate_serial, desired, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, 'running', $10)",
+        )
+        .bind(node.as_str())
+        .bind(found.id.as_str())
+        .bind(tenant.as_str())
+        .bind(&registration.name)
+        .bind(&registration.role)
+        .bind(url)
+        .bind(&registration.p2p_address)
+        .bind(&public_key)
+        .bind(ricaas_crypto::ca::serial_hex(&certificate))
+        .bind(now_ms())
+        .execute(self.store().pool())
+        .await
+        .map_err(|e| crate::accounts::exists_or(e, "node", &registration.name))?;
+        self.network_by_id(&found.id)
+            .await?
+            .nodes
+            .into_iter()
+            .find(|n| n.id == node)
+            .ok_or_else(|| AccountsError::Corrupt("node vanished".into()))
+    }
+
+    /// Removes a node the caller's organization registered (one it runs itself). A validator
+    /// the platform runs is removed from the validator set by governance first.
+    pub async fn remove_node(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        node: &str,
+    ) -> Result<(), AccountsError> {
+        let found = self.network(tenant, network).await?;
+        let me = self.tenant_name(tenant).await?;
+        let org = found
+            .members
+            .iter()
+            .find(|m| m.tenant == me)
+            .map(|m| m.org.clone());
+        let target = found
+            .nodes
+            .iter()
+            .find(|n| n.name == node && Some(&n.org) == org.as_ref())
+            .ok_or_else(|| AccountsError::NotFound {
+                what: "node",
+                name: format!("{network}/{node}"),
+            })?;
+        if target.managed {
+            return Err(AccountsError::Conflict(format!(
+                "{node} is a validator the platform runs: propose removing it from the validator set (governance) before removing the node"
+            )));
+        }
+        sqlx::query("DELETE FROM nodes WHERE id = $1")
+            .bind(target.id.as_str())
+            .execute(self.store().pool())
+            .await?;
+        Ok(())
+    }
+}

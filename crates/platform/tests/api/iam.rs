@@ -582,6 +582,24 @@ fn tenant_cases() -> Vec<Case> {
                 409,
             )
         },
+        // Authorized, a registration is checked: this certificate is not one (400).
+        Case {
+            body: Some(
+                json!({"name": "external", "role": "observer", "rpc_url": "http://127.0.0.1:9", "certificate_pem": "not a certificate"}),
+            ),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/nodes",
+                "/api/v1/networks/fixture-net/nodes",
+                400,
+            )
+        },
+        case(
+            "DELETE",
+            "/api/v1/networks/{name}/nodes/{node}",
+            "/api/v1/networks/fixture-net/nodes/nothing-here",
+            404,
+        ),
         case("GET", "/api/v1/operations", "/api/v1/operations", 200),
         case(
             "GET",
@@ -1214,6 +1232,10 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             ("POST", "/api/v1/invitations/{id}/proposals")
             | ("POST", "/api/v1/networks/{name}/validators")
             | ("POST", "/api/v1/networks/{name}/proposals/{id}/votes") => Some("{}".into()),
+            ("POST", "/api/v1/networks/{name}/nodes") => Some(
+                json!({"name": "x", "role": "observer", "rpc_url": "http://127.0.0.1:9", "certificate_pem": "x"})
+                    .to_string(),
+            ),
             ("POST", "/api/v1/networks/{name}/proposals") => {
                 Some(json!({"change": {"kind": "remove_org", "name": "bank-a"}}).to_string())
             }

@@ -832,7 +832,9 @@ async function networkPage(name) {
           ? actionButton("Start", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/start`); await load(); })
           : actionButton("Stop", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/stop`); await load(); }, "danger"), " ",
         actionButton("Restart", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/restart`); await load(); }), " ",
-        actionButton("Logs", output, () => showLogs(node.name))) : (node.managed ? "" : "run by its organization")))));
+        actionButton("Logs", output, () => showLogs(node.name))) : (node.managed ? "" : el("span", {}, "run by its organization ",
+          node.org === (n.members.find((m) => m.tenant === mine) || {}).org
+            ? actionButton("Remove", output, async () => { await api("DELETE", `${path}/nodes/${encodeURIComponent(node.name)}`); await load(); }, "danger") : null))))));
   };
   const proposals = el("tbody", {});
   const proposalOutput = el("div", {});
@@ -895,6 +897,22 @@ async function networkPage(name) {
     el("h2", {}, "Members"),
     el("table", {}, el("thead", {}, el("tr", {}, ["Organization", "Tenant", "Joined"].map((t) => el("th", {}, t)))), members),
     el("h2", {}, "Nodes"),
+    el("details", { class: "card" }, el("summary", {}, "Register a node your organization runs itself"),
+      el("form", { onsubmit: submitter(output, async (data, form) => {
+        const node = await api("POST", `${path}/nodes`, {
+          name: data.get("node_name"), role: data.get("role"), rpc_url: data.get("rpc_url"),
+          p2p_address: data.get("p2p_address") || undefined, certificate_pem: data.get("certificate_pem"),
+        });
+        form.reset();
+        await load();
+        return noticeBox(`Node ${node.name} registered; its status is read from ${node.rpc_url}.`);
+      }) }, el("div", { class: "toolbar" },
+        el("label", {}, "Name", el("input", { name: "node_name", required: true })),
+        el("label", {}, "Role", el("select", { name: "role" }, el("option", { value: "observer" }, "observer"), el("option", { value: "validator" }, "validator"))),
+        el("label", {}, "JSON-RPC base URL", el("input", { name: "rpc_url", required: true, placeholder: "http://10.0.0.5:8545" })),
+        el("label", {}, "p2p address", el("input", { name: "p2p_address", placeholder: "10.0.0.5:9545" }))),
+      el("textarea", { name: "certificate_pem", required: true, placeholder: "-----BEGIN CERTIFICATE----- (a node certificate from your organization's CA)" }),
+      el("button", { type: "submit" }, "Register node"))),
     el("p", { class: "muted" }, "Height, lag and peers are read from each node's /ready and /metrics every few seconds; restarts count exits the platform recovered from."),
     el("table", {}, el("thead", {}, el("tr", {}, ["Node", "Organization", "Role", "Status", "Height", "Lag", "Peers", "Restarts", "Last exit", ""].map((t) => el("th", {}, t)))), nodes),
     logs);
