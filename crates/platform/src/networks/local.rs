@@ -254,11 +254,13 @@ enum Process {
 impl Process {
     fn adopt_or_spawn(binary: &Path, launch: &LaunchSpec) -> std::io::Result<Self> {
         let pid_file = launch.dir.join(PID_FILE);
-        if let Some(pid) = std::fs::read_to_string(&pid_file)
+        let recorded = std::fs::read_to_string(&pid_file)
             .ok()
             .and_then(|text| text.trim().parse::<i32>().ok())
-            && runs_config(pid, &launch.config())
-        {
+            .filter(|pid| runs_config(*pid, &launch.config()));
+        // The pid file is written just after the spawn: a platform killed in between leaves a
+        // node no file names, found by its command line.
+        if let Some(pid) = recorded.or_else(|| find_running(&launch.config())) {
             tracing::info!(node = %launch.node, pid, "adopting a node left running by an earlier platform run");
             return Ok(Process::Adopted(pid));
         }
@@ -336,6 +338,15 @@ fn runs_config(pid: i32, config: &Path) -> bool {
     args.contains(&b"node".as_slice()) && args.contains(&config)
 }
 
+/// A running process whose command line runs `config`, if there is one.
+fn find_running(config: &Path) -> Option<i32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| runs_config(*pid, config))
+}
+
 fn describe(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt as _;
     match (status.code(), status.signal()) {
@@ -391,6 +402,7 @@ mod tests {
         let me = std::process::id() as i32;
         assert!(!runs_config(me, Path::new("/nowhere/ricaas.toml")));
         assert!(!runs_config(i32::MAX, Path::new("/nowhere/ricaas.toml")));
+        assert_eq!(find_running(Path::new("/nowhere/ricaas.toml")), None);
         assert!(process_exists(me));
     }
 
