@@ -421,6 +421,29 @@ test("a root creates a network in the console, follows its creation, sees its no
   await page.click("tr[data-node='own-node'] button:has-text('Remove')");
   await page.waitForSelector("tr[data-node='own-node']", { state: "detached" });
 
+  // An identity enrolled on the network's channel from the Certificates page: a key, a
+  // certificate from the organization's CA (made with the network), the admin key signs.
+  await goTo(page, "Keys");
+  await page.fill("form:has(select[name=algorithm]) input[name=name]", "teller");
+  await page.selectOption("select[name=algorithm]", "secp256k1");
+  await page.click("main button[type=submit]:has-text('Generate')");
+  await page.waitForSelector("text=Key teller (secp256k1) generated.");
+  await goTo(page, "Certificates");
+  await page.fill("input[name=cn]", "teller");
+  await page.fill("main form:has(input[name=cn]) input[name=key]", "teller");
+  await page.click("main form button:has-text('Issue')");
+  await page.waitForSelector("text=Certificate for teller issued");
+  const serial = (await page.textContent("text=Certificate for teller issued")).match(/serial ([0-9a-f]+)/)[1];
+  await page.fill("input[name=serial]", serial);
+  await page.selectOption("select[name=channel]", "console-net/default");
+  await page.click("main button:has-text('Enrol')");
+  await page.waitForSelector("text=Enrolled on console-net/default", { timeout: 60_000 });
+  await page.screenshot({ path: join(SHOTS, "17a-certificate-enrolled.png"), fullPage: true });
+  await page.click("nav a:text-is('Networks')");
+  await page.waitForSelector('main h1:text-is("Networks")');
+  await page.click("main a:text-is('console-net')");
+  await page.waitForSelector('main h1:text-is("Network console-net")');
+
   // Stopped from the console, the node says so; started again, it is ready again.
   await page.click(`${row} button:has-text('Stop')`);
   await page.waitForSelector(`${row} .badge:text-is('stopped')`);
@@ -429,6 +452,27 @@ test("a root creates a network in the console, follows its creation, sees its no
   await page.waitForSelector(`${row} .badge.ok:text-is('ready')`, { timeout: 60_000 });
   assert.equal((await page.textContent(`${row} [data-testid=restarts]`)).trim(), "0");
   await context.close();
+
+  // The operator sees the channels the platform reaches, and registers one by hand.
+  const operatorContext = await browser.newContext();
+  const operatorPage = await operatorContext.newPage();
+  await operatorPage.goto(`${base}/`);
+  await operatorPage.fill("input[name=name]", operatorCredentials.name);
+  await operatorPage.fill("input[name=password]", operatorCredentials.password);
+  await operatorPage.click("button[type=submit]");
+  await operatorPage.waitForSelector('main h1:text-is("Overview")');
+  await goTo(operatorPage, "Channels");
+  await operatorPage.waitForSelector("td >> text=console-net/default");
+  await operatorPage.fill("input[name=network]", "partner");
+  await operatorPage.fill("input[name=rpc_url]", "ftp://nowhere");
+  await operatorPage.click("main button:has-text('Register')");
+  await operatorPage.waitForSelector("main .error");
+  assert.match(await operatorPage.textContent("main .error"), /http:\/\/ or https:\/\//);
+  await operatorPage.fill("input[name=rpc_url]", "http://10.0.0.5:8545/channels/default");
+  await operatorPage.click("main button:has-text('Register')");
+  await operatorPage.waitForSelector("text=Channel partner/default registered.");
+  await operatorPage.screenshot({ path: join(SHOTS, "18a-operator-channels.png"), fullPage: true });
+  await operatorContext.close();
 });
 
 test("two organizations in two browsers: one invites, the other accepts, the first proposes it on chain, and a third joins by both their votes", async () => {

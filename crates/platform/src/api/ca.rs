@@ -370,3 +370,14 @@ pub async fn revoke(
     }
     Ok(Json(revoked))
 }
+
+/// The channels the platform can reach, as the operator sees them.
+#[utoipa::path(get, path = "/api/v1/platform/channels", tag = "channels",
+    responses((status = 200, body = Vec<Channel>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn list_platform_channels(
+    State(platform): State<Platform>,
+    caller: Caller,
+) -> Result<Json<Vec<Channel>>, ApiError> {
+    caller.authorize(&platform, "channel/*").await?;
+    Ok(Json(platform.channels().await?))
+}

@@ -517,7 +517,7 @@ impl utoipa::Modify for RouteTable {
         keys::import_key, keys::list_keys, keys::get_key, keys::export_public_key, keys::sign,
         keys::destroy_key, ca::create_ca, ca::import_ca, ca::get_ca, ca::get_crl, ca::issue,
         ca::list, ca::get, ca::renew, ca::revoke, ca::enroll, ca::enrolments,
-        ca::register_channel, ca::list_channels, signup::sign_up, signup::verify,
+        ca::register_channel, ca::list_channels, ca::list_platform_channels, signup::sign_up, signup::verify,
         signup::get_quotas, signup::set_quotas, signup::usage,
         networks::create_network, networks::list_networks, networks::get_network, networks::stop_node,
         networks::start_node, networks::restart_node, networks::node_logs, networks::list_operations,
@@ -720,6 +720,7 @@ pub fn router(platform: Platform) -> Router {
         .route("/api/v1/audit", get(iam::query_audit))
         .route("/api/v1/audit/export", get(iam::export_audit))
         .route("/api/v1/platform/audit", get(iam::query_platform_audit))
+        .route("/api/v1/platform/channels", get(ca::list_platform_channels))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             routes::GuardState {

@@ -179,6 +179,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/audit", Tenant, A::AuditQuery),
     route("GET", "/api/v1/audit/export", Tenant, A::AuditExport),
     route("GET", "/api/v1/platform/audit", Operator, A::AuditQueryPlatform),
+    route("GET", "/api/v1/platform/channels", Operator, A::NetworkListChannels),
 ];
 
 /// The table's entry for a request.

@@ -567,7 +567,7 @@ function certificatesPage() {
     columns: [
       { title: "Name", cell: (c) => c.common_name },
       { title: "Role", cell: (c) => c.role },
-      { title: "Serial", cell: (c) => el("code", {}, c.serial.slice(0, 16) + "…") },
+      { title: "Serial", cell: (c) => el("code", { title: c.serial, "data-serial": c.serial }, c.serial.slice(0, 16) + "…") },
       { title: "Not after", cell: (c) => when(c.not_after) },
       { title: "Days left", cell: (c) => el("span", { class: `badge ${c.status !== "valid" ? "bad" : c.days_left <= 30 ? "warn" : "ok"}` }, c.status === "valid" ? String(c.days_left) : c.status) },
       { title: "", cell: (c, reload) => (c.role === "ca" || c.status === "revoked" ? "" : el("span", {},
@@ -575,6 +575,20 @@ function certificatesPage() {
         actionButton("Revoke", output, async () => { await api("POST", `certificates/${c.serial}/revoke`, { reason: "revoked from the console" }); reload(); }, "danger"))) },
     ],
   });
+  const enrolOutput = el("div", {});
+  const channelSelect = el("select", { name: "channel" }, el("option", { value: "" }, "Loading channels…"));
+  api("GET", "channels").then((channels) => channelSelect.replaceChildren(...(channels.length
+    ? channels.map((c) => el("option", { value: c.channel }, c.channel))
+    : [el("option", { value: "" }, "no channel reachable yet")]))).catch((e) => enrolOutput.replaceChildren(errorBox(e.message)));
+  const enrolCard = el("div", { class: "card" }, el("h2", {}, "Enrol on a channel"),
+    el("p", { class: "muted" }, "Your organization's admin key signs the membership transaction; the identity can then transact on the channel."),
+    el("form", { class: "inline", onsubmit: submitter(enrolOutput, async (data) => {
+      const enrolment = await api("POST", `certificates/${encodeURIComponent(data.get("serial").trim())}/enrolments`, { channel: data.get("channel"), admin_key: data.get("admin_key") });
+      return noticeBox(`Enrolled on ${enrolment.channel} as ${enrolment.account} in block ${enrolment.enrolled_block} (transaction ${enrolment.enroll_tx}).`);
+    }) }, el("label", {}, "Certificate serial", el("input", { name: "serial", required: true, size: 34 })),
+    el("label", {}, "Channel", channelSelect),
+    el("label", {}, "Signed by admin key", el("input", { name: "admin_key", value: "admin", required: true })),
+    el("button", { type: "submit" }, "Enrol")), enrolOutput);
   return el("div", {}, el("h1", {}, "Certificates"), caCard,
     el("div", { class: "card" }, el("h2", {}, "Issue"),
       el("form", { class: "inline", onsubmit: submitter(output, async (data) => {
@@ -586,7 +600,32 @@ function certificatesPage() {
       el("label", {}, "Keystore key", el("input", { name: "key", required: true })),
       el("label", {}, "Days", el("input", { name: "days", type: "number", min: 1, max: 3650, value: 365 })),
       el("button", { type: "submit" }, "Issue")), output),
-    table);
+    table, enrolCard);
+}
+
+function channelsPage() {
+  const output = el("div", {});
+  const list = el("tbody", {});
+  const load = async () => {
+    const channels = await api("GET", "platform/channels");
+    list.replaceChildren(...(channels.length ? channels.map((c) => el("tr", {}, el("td", {}, c.channel), el("td", {}, el("code", {}, c.rpc_url)), el("td", {}, when(c.created_at))))
+      : [el("tr", {}, el("td", { colSpan: 3, class: "muted" }, "No channel registered."))]));
+  };
+  load().catch((e) => output.append(errorBox(e.message)));
+  return el("div", {}, el("h1", {}, "Channels"),
+    el("p", { class: "muted" }, "The channels the platform may reach (tenants enrol identities on them). Networks created on the platform register theirs."),
+    el("div", { class: "card" }, el("h2", {}, "Register a channel"),
+      el("form", { class: "inline", onsubmit: submitter(output, async (data, form) => {
+        const channel = await api("POST", "channels", { network: data.get("network"), name: data.get("name"), rpc_url: data.get("rpc_url") });
+        form.reset();
+        await load();
+        return noticeBox(`Channel ${channel.channel} registered.`);
+      }) }, el("label", {}, "Network", el("input", { name: "network", required: true })),
+      el("label", {}, "Channel", el("input", { name: "name", required: true, value: "default" })),
+      el("label", {}, "A node's channel URL", el("input", { name: "rpc_url", required: true, size: 40, placeholder: "http://10.0.0.5:8545/channels/default" })),
+      el("button", { type: "submit" }, "Register"))),
+    output,
+    el("table", {}, el("thead", {}, el("tr", {}, ["Channel", "Node URL", "Registered"].map((t) => el("th", {}, t)))), list));
 }
 
 function auditPage() {
@@ -932,6 +971,7 @@ const PAGES = [
   ["keys", "Keys", keysPage],
   ["certificates", "Certificates", certificatesPage],
   ["networks", "Networks", networksPage],
+  ["channels", "Channels", channelsPage],
   ["audit", "Audit log", auditPage],
   ["security", "Security", securityPage],
   ["api", "API", apiPage],
@@ -959,7 +999,7 @@ async function render() {
     return;
   }
   const operator = state.me.kind === "operator";
-  const pages = operator ? PAGES.filter(([id]) => ["", "audit", "security", "api"].includes(id)) : PAGES;
+  const pages = operator ? PAGES.filter(([id]) => ["", "channels", "audit", "security", "api"].includes(id)) : PAGES.filter(([id]) => id !== "channels");
   const nav = el("nav", { class: "side" }, el("div", { class: "brand" }, "RiCaaS"),
     pages.map(([id, label]) => el("a", { href: `#/${id}`, class: id === section ? "active" : "" }, label)),
     el("div", { class: "who" }, `${state.me.tenant_name || "operator"} / ${state.me.name}`, el("br"),
