@@ -338,6 +338,18 @@ fn runs_config(pid: i32, config: &Path) -> bool {
     args.contains(&b"node".as_slice()) && args.contains(&config)
 }
 
+/// `count` distinct free TCP ports on 127.0.0.1 (every listener is held until all are picked,
+/// so the OS hands out distinct ones).
+pub(crate) fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .collect::<Result<Vec<_>, _>>()?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect()
+}
+
 /// A running process whose command line runs `config`, if there is one.
 fn find_running(config: &Path) -> Option<i32> {
     std::fs::read_dir("/proc")

@@ -179,7 +179,7 @@ pub enum NetworkStatus {
 }
 
 impl NetworkStatus {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NetworkStatus::Creating => "creating",
             NetworkStatus::Running => "running",
@@ -421,23 +421,16 @@ impl Platform {
         let now = now_ms();
         let network = NetworkId::generate();
         let operation = OperationId::generate();
-        let spec_json = serde_json::to_string(&spec)
-            .map_err(|e| AccountsError::Corrupt(format!("network spec: {e}")))?;
         let mut tx = self.store().pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO networks (id, name, owner_tenant_id, consensus, provisioner, spec, status, \
-             status_message, created_at, updated_at) VALUES ($1, $2, $3, $4, 'local', $5, 'creating', $6, $7, $7)",
+        insert_network(
+            &mut tx,
+            &network,
+            &spec,
+            tenant,
+            ("local", NetworkStatus::Creating, CREATE_STEPS[0]),
+            now,
         )
-        .bind(network.as_str())
-        .bind(&spec.name)
-        .bind(tenant.as_str())
-        .bind(spec.consensus.as_str())
-        .bind(&spec_json)
-        .bind(CREATE_STEPS[0])
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| crate::accounts::exists_or(e, "network", &spec.name))?;
+        .await?;
         sqlx::query(
             "INSERT INTO network_members (network_id, tenant_id, org, joined_at) VALUES ($1, $2, $3, $4)",
         )
@@ -895,23 +888,20 @@ impl Platform {
             .ok_or_else(|| AccountsError::Invalid("a network needs a member".into()))?;
         let now = now_ms();
         let id = NetworkId::generate();
-        let spec_json = serde_json::to_string(spec)
-            .map_err(|e| AccountsError::Corrupt(format!("network spec: {e}")))?;
         let mut tx = self.store().pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO networks (id, name, owner_tenant_id, consensus, provisioner, spec, status, \
-             status_message, created_at, updated_at) VALUES ($1, $2, $3, $4, 'external', $5, 'running', $6, $7, $7)",
+        insert_network(
+            &mut tx,
+            &id,
+            spec,
+            owner,
+            (
+                "external",
+                NetworkStatus::Running,
+                "registered: its nodes run outside the platform",
+            ),
+            now,
         )
-        .bind(id.as_str())
-        .bind(&spec.name)
-        .bind(owner.as_str())
-        .bind(spec.consensus.as_str())
-        .bind(&spec_json)
-        .bind("registered: its nodes run outside the platform")
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| crate::accounts::exists_or(e, "network", &spec.name))?;
+        .await?;
         for (tenant, org) in members {
             sqlx::query(
                 "INSERT INTO network_members (network_id, tenant_id, org, joined_at) VALUES ($1, $2, $3, $4)",
@@ -953,6 +943,36 @@ impl Platform {
         tx.commit().await?;
         Ok(id)
     }
+}
+
+/// Stores network `id` (`spec`, owned by `owner`) as (provisioner, status, status message).
+async fn insert_network(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &NetworkId,
+    spec: &NetworkSpec,
+    owner: &TenantId,
+    (provisioner, status, message): (&str, NetworkStatus, &str),
+    now: i64,
+) -> Result<(), AccountsError> {
+    let spec_json = serde_json::to_string(spec)
+        .map_err(|e| AccountsError::Corrupt(format!("network spec: {e}")))?;
+    sqlx::query(
+        "INSERT INTO networks (id, name, owner_tenant_id, consensus, provisioner, spec, status, \
+         status_message, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+    )
+    .bind(id.as_str())
+    .bind(&spec.name)
+    .bind(owner.as_str())
+    .bind(spec.consensus.as_str())
+    .bind(provisioner)
+    .bind(&spec_json)
+    .bind(status.as_str())
+    .bind(message)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| crate::accounts::exists_or(e, "network", &spec.name))?;
+    Ok(())
 }
 
 /// What a tenant may do to one of its nodes.

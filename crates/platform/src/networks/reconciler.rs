@@ -747,15 +747,7 @@ async fn probe(base: &str, path: &str) -> Result<String, String> {
 }
 
 fn free_ports(count: usize) -> Result<Vec<u16>, StepError> {
-    // Hold every listener until all are picked so the OS hands out distinct ports.
-    let listeners = (0..count)
-        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StepError::Failed(format!("picking free ports: {e}")))?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<Result<Vec<_>, _>>()
+    super::local::free_ports(count)
         .map_err(|e| StepError::Failed(format!("picking free ports: {e}")))
 }
 

@@ -43,10 +43,7 @@ impl Platform {
         if found.status != NetworkStatus::Running {
             return Err(AccountsError::Conflict(format!(
                 "network {network} is {}: add validators once it runs",
-                serde_json::to_value(found.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
+                found.status.as_str()
             )));
         }
         if found.provisioner != "local" || found.consensus != Consensus::Bft {
@@ -186,14 +183,7 @@ impl Platform {
 }
 
 fn free_ports(count: usize) -> Result<Vec<u16>, AccountsError> {
-    let listeners = (0..count)
-        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AccountsError::Unavailable(format!("picking free ports: {e}")))?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<Result<Vec<_>, _>>()
+    super::local::free_ports(count)
         .map_err(|e| AccountsError::Unavailable(format!("picking free ports: {e}")))
 }
 
