@@ -774,3 +774,44 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
         n["spec"]["channel"]["contract_deployers"] == "ANY Admins"
     });
 }
+
+#[test]
+fn creating_a_network_is_cancelled_between_steps_stopping_what_it_started_and_a_retry_finishes_it()
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let platform = Platform::start(&dir.path().join("platform"));
+    let acme = tenant(&platform, "acme");
+    let (status, operation) = acme.post("/networks", json!({"name": "retried", "validators": 4}));
+    assert_eq!(status, 202, "{operation}");
+    let id = operation["id"].as_str().expect("id").to_owned();
+    let (status, cancelling) = acme.post(&format!("/operations/{id}/cancel"), json!({}));
+    assert_eq!(status, 202, "{cancelling}");
+    assert_eq!(cancelling["cancel_requested"], true);
+    let (cancelled, _) = wait_operation(&acme, &id, CREATED_WITHIN);
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled:#}");
+    let (_, network) = acme.get("/networks/retried");
+    assert_eq!(network["status"], "cancelled", "{network:#}");
+    // Whatever it had started is stopped.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !node_pids(&platform.data_dir).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "nodes still run after the cancel"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, refused) = acme.post(&format!("/operations/{id}/cancel"), json!({}));
+    assert_eq!(status, 409, "{refused}");
+
+    let (status, retried) = acme.post(&format!("/operations/{id}/retry"), json!({}));
+    assert_eq!(status, 202, "{retried}");
+    let (done, _) = wait_operation(&acme, &id, CREATED_WITHIN);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert!(done["attempts"].as_i64().unwrap_or(0) >= 2, "{done:#}");
+    wait_network(&acme, "retried", Duration::from_secs(90), |n| {
+        n["status"] == "running" && all_ready_and_growing(n, 1)
+    });
+    assert_eq!(node_pids(&platform.data_dir).len(), 4);
+    let (status, refused) = acme.post(&format!("/operations/{id}/retry"), json!({}));
+    assert_eq!(status, 409, "{refused}");
+}
