@@ -501,36 +501,11 @@ impl Platform {
         .await?;
         for (id, network, inviter, invitee, proposal, org) in open {
             let network = NetworkId::from_stored(network);
-            let inviter = TenantId::from_stored(inviter);
             // One network out of reach must not hold up the others.
-            let output = match self.governance_channel(&network).await {
-                Ok(channel) => {
-                    self.system_view(
-                        &inviter,
-                        &channel,
-                        super::reconciler::ADMIN_KEY,
-                        GOVERNANCE_ADDRESS,
-                        IGovernance::proposalCall {
-                            id: proposal as u64,
-                        }
-                        .abi_encode()
-                        .into(),
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
-            let output = match output {
-                Ok(output) => output,
-                Err(e) => {
-                    tracing::debug!(invitation = %id, error = %e, "reading a join proposal failed");
-                    continue;
-                }
-            };
-            let Ok(json) = IGovernance::proposalCall::abi_decode_returns(&output) else {
-                continue;
-            };
-            let Ok(stored) = serde_json::from_str::<Value>(&json) else {
+            let Some(stored) = self
+                .read_proposal(&network, &TenantId::from_stored(inviter), proposal as u64)
+                .await
+            else {
                 continue;
             };
             let state = stored["status"]["state"].as_str().unwrap_or_default();
@@ -822,10 +797,7 @@ fn proposed_id(receipt: &Value) -> Option<u64> {
         if topics.first()?.as_str()? != topic {
             return None;
         }
-        let id = topics.get(1)?.as_str()?.trim_start_matches("0x");
-        u64::from_str_radix(id.trim_start_matches('0'), 16)
-            .ok()
-            .or_else(|| id.chars().all(|c| c == '0').then_some(0))
+        u64::from_str_radix(topics.get(1)?.as_str()?.trim_start_matches("0x"), 16).ok()
     })
 }
 
