@@ -1,5 +1,6 @@
 //! `ricaas member`: an organization admin's on-chain membership operations — enroll
-//! certificates its CA issued, revoke accounts of its organization, show an account's identity.
+//! certificates its CA issued, revoke accounts of its organization, list and remove its
+//! observer nodes, show an account's identity.
 
 use crate::bench::{Call, Submitter, legacy, quantity, sign, submitter, wait_receipt};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
@@ -34,6 +35,18 @@ enum MemberCommand {
     Revoke {
         #[arg(long)]
         account: Address,
+    },
+    /// List a node of the admin's organization as an observer of the channel (a replica that
+    /// follows finalized blocks and serves JSON-RPC without voting). Its node certificate (PEM,
+    /// Ed25519 key) must come from the organization's CA.
+    AddObserver {
+        #[arg(long)]
+        cert: PathBuf,
+    },
+    /// Remove an observer of the admin's organization, by its Ed25519 node key (hex).
+    RemoveObserver {
+        #[arg(long)]
+        key: B256,
     },
     /// Show the identity an account is enrolled with.
     Show {
@@ -164,6 +177,50 @@ pub async fn run(args: MemberArgs) -> anyhow::Result<()> {
                     .await?;
             println!(
                 "enrolled {count} certificate(s) in block {}",
+                quantity(&receipt["blockNumber"])?
+            );
+        }
+        MemberCommand::AddObserver { cert } => {
+            let text = std::fs::read_to_string(&cert)
+                .with_context(|| format!("reading {}", cert.display()))?;
+            let certificate = ricaas_crypto::ca::certificate_from_pem(&text)
+                .with_context(|| format!("{} is not a PEM certificate", cert.display()))?;
+            let key = ricaas_crypto::ca::ed25519_key_of(&certificate).with_context(|| {
+                format!("{} does not certify an Ed25519 node key", cert.display())
+            })?;
+            let input = IMembership::addObserverCall {
+                nodeCertificate: ricaas_crypto::ca::certificate_der(&certificate)?.into(),
+            }
+            .abi_encode()
+            .into();
+            let receipt = send_membership_calls(
+                &control,
+                &admin,
+                chain_id,
+                gas_price,
+                vec![(input, 200_000)],
+            )
+            .await?;
+            println!(
+                "observer 0x{} listed in block {}",
+                hex::encode(key),
+                quantity(&receipt["blockNumber"])?
+            );
+        }
+        MemberCommand::RemoveObserver { key } => {
+            let input = IMembership::removeObserverCall { nodeKey: key }
+                .abi_encode()
+                .into();
+            let receipt = send_membership_calls(
+                &control,
+                &admin,
+                chain_id,
+                gas_price,
+                vec![(input, 200_000)],
+            )
+            .await?;
+            println!(
+                "observer {key} removed in block {}",
                 quantity(&receipt["blockNumber"])?
             );
         }

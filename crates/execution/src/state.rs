@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 /// A storage failure surfaced through revm. Execution cannot continue past it.
 #[derive(Debug, thiserror::Error)]
 #[error("state read failed: {0}")]
-pub struct StateReadError(String);
+pub struct StateReadError(pub(crate) String);
 
 impl DBErrorMarker for StateReadError {}
 

@@ -89,6 +89,7 @@ impl Chain {
             },
             validators: vec![],
             validator_addresses: Default::default(),
+            observers: Vec::new(),
             epoch_length: 10,
             parameters: Default::default(),
         };
@@ -861,6 +862,142 @@ mod governance {
         );
         let reason = chain.reverted(tx);
         assert!(reason.ends_with("organization org1 still runs validators: remove them first (proposeRemoveValidator)"), "{reason}");
+    }
+
+    /// An organization lists its own nodes as observers without a vote (they replicate what
+    /// its members may read anyway, and never vote); no one lists or removes another's nodes;
+    /// an observer voted in as a validator leaves the observer list, and an organization's
+    /// observers leave with it.
+    #[test]
+    fn organizations_list_and_remove_their_own_observers() {
+        let mut chain = Chain::new();
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let client1 = chain.org1.client.clone();
+        let add = |certificate: &Bytes| {
+            IMembership::addObserverCall {
+                nodeCertificate: certificate.clone(),
+            }
+            .abi_encode()
+        };
+        let remove = |key: [u8; 32]| {
+            IMembership::removeObserverCall {
+                nodeKey: B256::from(key),
+            }
+            .abi_encode()
+        };
+        let member = |chain: &mut Chain, who: &DevKey, call: Vec<u8>| {
+            chain.tx(who, TxKind::Call(MEMBERSHIP_ADDRESS), call)
+        };
+        let (obs1, key1) = node_certificate(&chain.org1, "observer1", Role::Node);
+        let (obs2, key2) = node_certificate(&chain.org2, "observer2", Role::Node);
+
+        // Refusals, each with its reason.
+        let tx = member(&mut chain, &client1, add(&obs1));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("not an admin"), "{reason}");
+        let tx = member(&mut chain, &admin1, add(&obs2));
+        let reason = chain.reverted(tx);
+        assert!(
+            reason.contains("admins of org1 cannot list nodes of org2"),
+            "{reason}"
+        );
+        let (client_cert, _) = node_certificate(&chain.org1, "client-cert", Role::Client);
+        let tx = member(&mut chain, &admin1, add(&client_cert));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("role is client, not node"), "{reason}");
+        let tx = member(&mut chain, &admin1, add(&Bytes::from_static(b"not DER")));
+        let reason = chain.reverted(tx);
+        assert!(!reason.is_empty());
+
+        // Two observers listed in one block: the second sees the first's configuration.
+        let first = member(&mut chain, &admin1, add(&obs1));
+        let second = member(&mut chain, &admin2, add(&obs2));
+        assert_eq!(chain.block(vec![first, second]).0, vec![true, true]);
+        let config = configuration(&chain);
+        assert_eq!(
+            config.observers,
+            vec![hex::encode(&obs1), hex::encode(&obs2)]
+        );
+        assert!(config.validators.is_empty());
+        let tx = member(&mut chain, &admin1, add(&obs1));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("is already an observer"), "{reason}");
+
+        // org2 cannot remove org1's observer; org1 can.
+        let tx = member(&mut chain, &admin2, remove(key1));
+        let reason = chain.reverted(tx);
+        assert!(
+            reason.contains("admins of org2 cannot remove observers of org1"),
+            "{reason}"
+        );
+        let tx = member(&mut chain, &admin1, remove(key1));
+        assert_eq!(chain.block(vec![tx]).0, vec![true]);
+        assert_eq!(configuration(&chain).observers, vec![hex::encode(&obs2)]);
+        let tx = member(&mut chain, &admin1, remove(key1));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("is not an observer"), "{reason}");
+
+        // An organization removed by vote takes its observers with it.
+        let (obs4, _) = node_certificate(&chain.org1, "observer4", Role::Node);
+        let tx = member(&mut chain, &admin1, add(&obs4));
+        assert_eq!(chain.block(vec![tx]).0, vec![true]);
+        let at = chain.head() + 2;
+        let propose = chain.govern(
+            &admin2,
+            IGovernance::proposeRemoveOrgCall {
+                name: "org1".into(),
+                effectiveHeight: at,
+            }
+            .abi_encode(),
+        );
+        let vote = chain.govern(&admin1, IGovernance::voteCall { id: 0 }.abi_encode());
+        assert_eq!(chain.block(vec![propose, vote]).0, vec![true, true]);
+        chain.advance_to(at);
+        let config = configuration(&chain);
+        assert_eq!(config.orgs.len(), 1);
+        assert_eq!(config.observers, vec![hex::encode(&obs2)]);
+
+        // A Readers policy that leaves nodes out refuses observers.
+        let at = chain.head() + 2;
+        let propose = chain.govern(
+            &admin2,
+            IGovernance::proposeSetPolicyCall {
+                policy: "readers".into(),
+                text: "ANY Admins".into(),
+                effectiveHeight: at,
+            }
+            .abi_encode(),
+        );
+        assert_eq!(chain.block(vec![propose]).0, vec![true]);
+        chain.advance_to(at);
+        let (obs3, _) = node_certificate(&chain.org2, "observer3", Role::Node);
+        let tx = member(&mut chain, &admin2, add(&obs3));
+        let reason = chain.reverted(tx);
+        assert!(
+            reason.contains("Readers policy (ANY Admins) does not admit nodes of org2"),
+            "{reason}"
+        );
+
+        // org2's observer, voted in as a validator, is a validator and no longer an observer.
+        let at = chain.head() + 2;
+        let propose = chain.govern(
+            &admin2,
+            IGovernance::proposeAddValidatorCall {
+                nodeCertificate: obs2.clone(),
+                p2pAddress: "10.0.0.2:9000".into(),
+                effectiveHeight: at,
+            }
+            .abi_encode(),
+        );
+        assert_eq!(chain.block(vec![propose]).0, vec![true]);
+        chain.advance_to(at);
+        let config = configuration(&chain);
+        assert_eq!(config.validators, vec![hex::encode(&obs2)]);
+        assert!(config.observers.is_empty(), "{:?}", config.observers);
+        assert_eq!(chain.proposal(2)["status"]["state"], "applied");
+        let tx = member(&mut chain, &admin2, remove(key2));
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("is not an observer"), "{reason}");
     }
 
     #[test]

@@ -359,6 +359,8 @@ impl ConsortiumConfig {
                 .iter()
                 .map(|(key, address)| (key.to_lowercase(), *address))
                 .collect(),
+            // Observers are listed by their organizations on the running chain.
+            observers: Vec::new(),
             epoch_length: self.epoch_length,
             parameters: Default::default(),
         };

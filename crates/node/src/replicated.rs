@@ -361,6 +361,12 @@ impl ReplicatedChain for Channel {
         }))
     }
 
+    fn observers(&self) -> Result<Vec<[u8; 32]>, ChannelError> {
+        Ok(self.consortium()?.map_or_else(Vec::new, |consortium| {
+            consortium.observers.iter().map(|o| o.public_key).collect()
+        }))
+    }
+
     fn has_state(&self, hash: &B256) -> bool {
         self.head().hash() == *hash || self.pending().lock().blocks.contains_key(hash)
     }

@@ -107,6 +107,7 @@ actions! {
     NetworkRegisterNode => "network:RegisterNode", "Register a node the organization runs itself.";
     NetworkRemoveNode => "network:RemoveNode", "Remove a node the organization registered.";
     NetworkAddValidator => "network:AddValidator", "Run a new node of the organization and propose it as a validator.";
+    NetworkAddObserver => "network:AddObserver", "Run a new node of the organization as an observer and list it on chain (signed by an admin key).";
     OperationList => "operation:List", "List the tenant's long operations.";
     OperationGet => "operation:Get", "Read an operation's progress.";
     OperationRetry => "operation:Retry", "Retry a failed or cancelled operation.";
@@ -157,6 +158,7 @@ impl Action {
                 | NetworkPropose
                 | NetworkVote
                 | NetworkAddValidator
+                | NetworkAddObserver
         )
     }
 }

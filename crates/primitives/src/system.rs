@@ -32,8 +32,18 @@ alloy_sol_types::sol! {
         function identityOf(address account) external view returns (
             string org, string role, uint64 notBefore, uint64 notAfter, uint64 revokedAtHeight, bool revoked
         );
+        /// Lists a node of the caller's organization as an observer of the channel: a full
+        /// replica that follows finalized blocks and serves JSON-RPC but never votes. The node
+        /// certificate (DER, an Ed25519 key, role node) must be issued by the caller's CA and
+        /// the channel's Readers policy must admit its organization's nodes. Validators accept
+        /// its p2p connection from the next block on.
+        function addObserver(bytes nodeCertificate) external;
+        /// Removes the observer with Ed25519 key `nodeKey`, a node of the caller's organization.
+        function removeObserver(bytes32 nodeKey) external;
         event Enrolled(address indexed account, string org, string role, uint64 notAfter);
         event Revoked(address indexed account, uint64 height);
+        event ObserverAdded(bytes32 indexed nodeKey, string org);
+        event ObserverRemoved(bytes32 indexed nodeKey, string org);
     }
 }
 
@@ -213,6 +223,10 @@ pub struct ChannelConfigState {
     /// genesis validators' addresses are in each node's configuration.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub validator_addresses: std::collections::BTreeMap<String, std::net::SocketAddr>,
+    /// Node certificates of the observers (DER as hex): replicas that follow the chain without
+    /// voting. Their organizations list them (`addObserver`); validators accept their keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observers: Vec<String>,
     /// Heights per consensus epoch. The validators of epoch e+1 are those of this
     /// configuration after epoch e's last block. Fixed at genesis.
     #[serde(default = "default_epoch_length")]
@@ -227,6 +241,10 @@ pub const DEFAULT_EPOCH_LENGTH: u64 = 100;
 
 /// Most validators a channel may have (it sizes the p2p network and consensus certificates).
 pub const MAX_VALIDATORS: usize = 16;
+
+/// Most observers a channel may list (each is a peer every validator keeps a connection and a
+/// preallocated mailbox for).
+pub const MAX_OBSERVERS: usize = 16;
 
 fn default_epoch_length() -> u64 {
     DEFAULT_EPOCH_LENGTH

@@ -641,3 +641,211 @@ fn a_fifth_validator_joins_and_one_is_removed_without_stopping_the_chain() {
     let height = cluster.min_height();
     cluster.assert_identical_up_to(height);
 }
+
+/// Runs `ricaas member` as `key`'s organization admin against validator 0.
+fn member(cluster: &Cluster, key: &str, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ricaas"))
+        .args(["member", "--rpc", &cluster.rpc(0).url, "--admin-key-file"])
+        .arg(cluster.dir.join("keys").join(key))
+        .args(args)
+        .output()
+        .expect("ricaas member runs");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// The value of a metric sample on a running node (0 when absent).
+fn node_metric(cluster: &Cluster, index: usize, series: &str) -> f64 {
+    cluster
+        .metrics(index)
+        .and_then(|metrics| sample(&metrics, series))
+        .unwrap_or(0.0)
+}
+
+/// An observer: a node of org2 that its admin lists on chain (no vote of the others) follows
+/// the finalized chain, serves JSON-RPC (a transaction sent to it is finalized by the
+/// validators), catches up after being down, never votes, and never makes a quorum: with two of
+/// four validators down the two left and the observer finalize nothing while views keep timing
+/// out. Removed by its organization, the validators drop its connection.
+#[test]
+fn an_observer_follows_serves_rpc_catches_up_and_never_counts_in_a_quorum() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 4);
+
+    // org2 certifies the observer's node key; its configuration is validator 0's with its own
+    // key, p2p endpoint and data directory.
+    let orgs = cluster.dir.join("orgs");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ricaas"))
+        .args(["ca", "--dir"])
+        .arg(&orgs)
+        .args([
+            "--org", "org2", "enroll", "--name", "observer", "--role", "node",
+        ])
+        .args(["--key-type", "ed25519"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("ricaas ca runs");
+    assert!(status.success());
+    let p2p = std::net::SocketAddr::from(([127, 0, 0, 1], cluster.p2p_base + 4));
+    let template = std::fs::read_to_string(cluster.config(0)).expect("config");
+    let config: String = template
+        .lines()
+        .map(|line| {
+            if line.starts_with("key_file = ") {
+                "key_file = \"../../orgs/org2/observer/key.pem\"".to_string()
+            } else if line.starts_with("p2p_listen = ") {
+                format!("p2p_listen = \"{p2p}\"")
+            } else if line.starts_with("listen = ") {
+                "listen = \"127.0.0.1:0\"".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let observer = cluster.add_node(&config);
+    cluster.launch(observer);
+
+    // Another organization cannot list org2's node; org2's admin can.
+    let certificate = orgs.join("org2/observer/cert.pem");
+    let cert = certificate.to_str().expect("utf-8 path");
+    let (ok, out) = member(
+        &cluster,
+        "org1-admin.key",
+        &["add-observer", "--cert", cert],
+    );
+    assert!(
+        !ok && out.contains("admins of org1 cannot list nodes of org2"),
+        "{out}"
+    );
+    let (ok, out) = member(
+        &cluster,
+        "org2-admin.key",
+        &["add-observer", "--cert", cert],
+    );
+    assert!(ok && out.contains("listed in block"), "{out}");
+    let listed_at: u64 = out
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("block number");
+    cluster.wait_all_reach(listed_at + 3, CATCH_UP);
+    cluster.assert_identical_up_to(listed_at + 3);
+    let log = cluster.log(observer);
+    assert!(log.contains("voting=false"), "{log}");
+    assert!(!log.contains("voting=true"), "{log}");
+
+    // It serves JSON-RPC: a transfer sent to it reaches the validators and is finalized.
+    let (hash, raw) = transfer(
+        &cluster.dev_key,
+        0,
+        DevKey::random().address(),
+        U256::from(7),
+    );
+    let sent = cluster.rpc(observer).send_raw(&raw);
+    assert!(sent.get("error").is_none(), "{sent}");
+    let receipt = cluster.rpc(0).wait_receipt(hash);
+    assert_eq!(receipt["status"], "0x1");
+    cluster.wait_all_reach(common::quantity(&receipt["blockNumber"]), CATCH_UP);
+    assert_eq!(
+        cluster
+            .rpc(observer)
+            .receipt(hash)
+            .expect("the observer has it")["blockHash"],
+        receipt["blockHash"]
+    );
+
+    // Down while the chain moves on, then back: it catches up.
+    cluster.kill_9(observer);
+    progresses(&cluster, 5, CATCH_UP);
+    cluster.launch(observer);
+    let head = cluster.height(0).expect("up");
+    cluster.wait_all_reach(head, CATCH_UP);
+    cluster.assert_identical_up_to(head);
+
+    // Two validators down: validators 0 and 1 and the observer are three live nodes, but
+    // only two of the four votes a quorum needs three of. Once both validators left have
+    // timed out waiting for a view to end, a transaction sent to the observer reaches their
+    // pools, and still nothing is finalized. This waits for an absence, so its last step can
+    // only be a bounded observation window.
+    let timeouts = "simplex_voter_state_timeouts_total";
+    let timed_out = [0, 1].map(|i| cluster.metric_sum(i, timeouts));
+    cluster.kill_9(2);
+    cluster.kill_9(3);
+    let deadline = Instant::now() + CATCH_UP;
+    while [0, 1]
+        .iter()
+        .any(|&i| cluster.metric_sum(i, timeouts) <= timed_out[i])
+    {
+        assert!(Instant::now() < deadline, "{}", cluster.status());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stalled: Vec<Option<u64>> = [0, 1, observer]
+        .iter()
+        .map(|i| cluster.height(*i))
+        .collect();
+    let (stuck, raw) = transfer(
+        &cluster.dev_key,
+        1,
+        DevKey::random().address(),
+        U256::from(7),
+    );
+    let sent = cluster.rpc(observer).send_raw(&raw);
+    assert!(sent.get("error").is_none(), "{sent}");
+    let pooled = "ricaas_mempool_transactions{channel=\"default\"}";
+    while [0, 1]
+        .iter()
+        .any(|&i| node_metric(&cluster, i, pooled) < 1.0)
+    {
+        assert!(Instant::now() < deadline, "{}", cluster.status());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let after: Vec<Option<u64>> = [0, 1, observer]
+        .iter()
+        .map(|i| cluster.height(*i))
+        .collect();
+    assert_eq!(
+        after, stalled,
+        "a block was finalized without a quorum of validators"
+    );
+    assert!(cluster.rpc(0).receipt(stuck).is_none());
+
+    // One validator back: three of four vote again, and the observer follows.
+    cluster.launch(2);
+    progresses(&cluster, 3, CATCH_UP);
+    let receipt = cluster.rpc(0).wait_receipt(stuck);
+    assert_eq!(receipt["status"], "0x1");
+
+    // org2 removes its observer: the validators drop its connection.
+    let key = ricaas_crypto::ca::certificate_from_pem(
+        &std::fs::read_to_string(&certificate).expect("certificate"),
+    )
+    .ok()
+    .and_then(|c| ricaas_crypto::ca::ed25519_key_of(&c))
+    .map(hex::encode)
+    .expect("an Ed25519 node key");
+    let connected = "ricaas_peers_connected";
+    let with_observer = node_metric(&cluster, 0, connected);
+    let (ok, out) = member(
+        &cluster,
+        "org2-admin.key",
+        &["remove-observer", "--key", &format!("0x{key}")],
+    );
+    assert!(ok && out.contains("removed in block"), "{out}");
+    let deadline = Instant::now() + CATCH_UP;
+    while node_metric(&cluster, 0, connected) >= with_observer {
+        assert!(
+            Instant::now() < deadline,
+            "validator 0 still has {with_observer} peers connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -672,6 +672,58 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
     });
     assert_eq!(network["nodes"][1]["org"], "globex", "{network:#}");
 
+    // globex adds an observer: listed on chain by its own admin key (no vote), it catches up
+    // and follows; acme cannot remove it; globex removes it (unlisted, stopped, deleted).
+    let (status, refused) = globex.post(
+        "/networks/consortium/observers",
+        json!({"admin_key": "no-such-key"}),
+    );
+    assert_eq!(status, 404, "{refused}");
+    let (status, observer) = globex.post("/networks/consortium/observers", json!({}));
+    assert_eq!(status, 201, "{observer}");
+    assert_eq!(observer["role"], "observer");
+    assert_eq!(observer["name"], "globex-observer0");
+    let network = wait_network(&globex, "consortium", Duration::from_secs(120), |n| {
+        n["nodes"].as_array().is_some_and(|nodes| {
+            nodes.iter().any(|node| {
+                node["role"] == "observer"
+                    && node["ready"] == true
+                    && node["height"].as_i64().is_some_and(|h| h > 10)
+                    && node["lag"].as_i64().is_some_and(|l| l <= 2)
+            })
+        })
+    });
+    assert_eq!(
+        network["nodes"].as_array().map(Vec::len),
+        Some(3),
+        "{network:#}"
+    );
+    let observer_url = observer["rpc_url"].as_str().expect("rpc url").to_owned();
+    assert_eq!(votes_sent(&observer_url), 0.0, "an observer never votes");
+    let (status, refused) = acme.send(
+        "DELETE",
+        "/networks/consortium/nodes/globex-observer0",
+        None,
+    );
+    assert_eq!(status, 409, "{refused}");
+    let (status, removed) = globex.send(
+        "DELETE",
+        "/networks/consortium/nodes/globex-observer0",
+        None,
+    );
+    assert_eq!(status, 204, "{removed}");
+    let (_, network) = globex.get("/networks/consortium");
+    assert!(
+        network["nodes"]
+            .as_array()
+            .is_some_and(|nodes| nodes.iter().all(|n| n["role"] != "observer")),
+        "{network:#}"
+    );
+    assert!(
+        ureq::get(&format!("{observer_url}/health")).call().is_err(),
+        "the removed observer still answers"
+    );
+
     // Now a majority of two is both: initech's join needs globex's vote as well.
     let (_, invitation) = acme.post(
         "/networks/consortium/invitations",

@@ -76,7 +76,10 @@ fn millis(time: SystemTime) -> u64 {
 }
 
 /// Runs blocking chain work off the consensus tasks.
-async fn blocking<E, T, F>(runtime: &E, work: impl FnOnce() -> F + Send + 'static) -> Option<T>
+pub(super) async fn blocking<E, T, F>(
+    runtime: &E,
+    work: impl FnOnce() -> F + Send + 'static,
+) -> Option<T>
 where
     E: Spawner,
     F: Future<Output = T> + Send + 'static,

@@ -183,7 +183,7 @@ where
     R: Receiver<PublicKey = PublicKey>,
     P: Provider<PublicKey = PublicKey>,
     B: Blocker<PublicKey = PublicKey>,
-    T: PeerTracker,
+    T: PeerTracker + Clone,
 {
     let me = commonware_cryptography::Signer::public_key(&config.signer);
     let epocher = FixedEpocher::new(config.epoch_length);
@@ -350,6 +350,7 @@ where
         mailbox.clone(),
         epocher.clone(),
     );
+    watch_observers(runtime.child("observers"), chain.clone(), tracker.clone());
     let orchestrator = Orchestrator {
         runtime: runtime.child("orchestrator"),
         provider,
@@ -395,6 +396,47 @@ where
         marshal: marshal_handle,
         consensus,
     })
+}
+
+/// Observers are listed and removed at any height, not at epoch boundaries (they never vote):
+/// after each newly committed block, the channel's observers as its configuration lists them
+/// are handed to the peer tracker, which admits or drops their connections.
+fn watch_observers<E, C, T>(runtime: E, chain: Arc<C>, mut tracker: T)
+where
+    E: Spawner + Clock,
+    C: ReplicatedChain,
+    T: PeerTracker + Clone,
+{
+    runtime.spawn(move |context| async move {
+        let mut checked_at = None;
+        loop {
+            let height = chain.committed_height();
+            if checked_at != Some(height) {
+                let reader = chain.clone();
+                let Some(listed) =
+                    super::app::blocking(&context, move || async move { reader.observers() }).await
+                else {
+                    return;
+                };
+                match listed {
+                    Ok(keys) => {
+                        let observers = keys
+                            .iter()
+                            .filter_map(|key| {
+                                super::app::validator_set(vec![(*key, None)])
+                                    .ok()
+                                    .and_then(|set| set.0.into_iter().next())
+                            })
+                            .collect();
+                        tracker.observers(&ValidatorSet(observers));
+                        checked_at = Some(height);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reading the channel's observers"),
+                }
+            }
+            context.sleep(Duration::from_millis(500)).await;
+        }
+    });
 }
 
 /// The largest message any of the node's channels carries, for sizing the p2p network: a block

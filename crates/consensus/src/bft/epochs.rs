@@ -36,7 +36,7 @@ pub struct EpochValidator {
 
 /// The validators of one epoch, in configuration order (duplicates already refused by the
 /// configuration).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ValidatorSet(pub Vec<EpochValidator>);
 
 impl ValidatorSet {
@@ -203,17 +203,24 @@ impl<E: Storage + Clock + Metrics> EpochRecords<E> {
     }
 }
 
-/// Most peers one epoch's p2p set holds: its validators, and validators leaving at its start
-/// while room remains (this node included). It sizes the network's preallocated mailboxes.
-pub const MAX_PEERS_PER_SET: usize = ricaas_primitives::system::MAX_VALIDATORS + 4;
+/// Most peers one epoch's p2p set holds: its validators, the channel's observers, and
+/// validators leaving at its start while room remains (this node included). It sizes the
+/// network's preallocated mailboxes.
+pub const MAX_PEERS_PER_SET: usize =
+    ricaas_primitives::system::MAX_VALIDATORS + ricaas_primitives::system::MAX_OBSERVERS + 4;
 
-/// Tells the p2p network whom to accept and dial when an epoch begins: the epoch's validators
-/// (primary: dialed and accepted) and others still allowed to connect (secondary: accepted).
+/// Tells the p2p network whom to accept and dial: when an epoch begins, the epoch's validators
+/// (primary: dialed and accepted) and others still allowed to connect (secondary: accepted);
+/// whenever the channel's observers change, those (secondary: they dial the validators).
 pub trait PeerTracker: Send + 'static {
     fn track(&mut self, epoch: Epoch, primary: &ValidatorSet, secondary: &ValidatorSet);
+
+    /// The channel's observers, as its committed configuration lists them now.
+    fn observers(&mut self, _observers: &ValidatorSet) {}
 }
 
 /// A network whose peers are fixed when it is set up (the simulated network of tests).
+#[derive(Clone)]
 pub struct FixedPeers;
 
 impl PeerTracker for FixedPeers {
@@ -238,6 +245,10 @@ struct NetworkPeersInner {
 }
 
 type AddressedPeers = Vec<(PublicKey, Address)>;
+
+/// The address of a peer that must dial us: unspecified, so the network never dials it.
+const UNKNOWN_ADDRESS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 impl NetworkPeers {
     pub fn new(oracle: Oracle<PublicKey>, configured: HashMap<PublicKey, SocketAddr>) -> Self {
@@ -281,21 +292,42 @@ impl NetworkPeers {
         };
         let primary = inner.addresses(primary);
         let secondary = inner.addresses(secondary);
-        inner.chains.insert(number, (primary, secondary));
+        let before = inner.chains.insert(number, (primary, secondary));
         inner.retrack();
+        // The network keeps the previous set too (for peers leaving at an epoch boundary, which
+        // the chains already list as secondary): a peer no chain names any more — an observer
+        // removed mid-epoch — is dropped only once a second set without it is tracked.
+        let names = |peers: &(AddressedPeers, AddressedPeers), key: &PublicKey| {
+            peers.0.iter().chain(&peers.1).any(|(k, _)| k == key)
+        };
+        if let Some(before) = before {
+            let current = inner.chains.get(&number).cloned().unwrap_or_default();
+            if before
+                .0
+                .iter()
+                .chain(&before.1)
+                .any(|(key, _)| !names(&current, key))
+            {
+                inner.retrack();
+            }
+        }
     }
 }
 
 impl NetworkPeersInner {
+    /// The peers of `set` with where to dial them. A peer whose address nobody knows (an
+    /// observer; a validator the configurations give no address) is still accepted when it
+    /// dials us: it gets an unroutable address, which is never dialed, and connections are
+    /// admitted by key, not by source address (see [`super::start_network`]).
     fn addresses(&self, set: &ValidatorSet) -> Vec<(PublicKey, Address)> {
         set.0
             .iter()
-            .filter_map(|v| {
+            .map(|v| {
                 let address = self.configured.get(&v.key).copied().or(v.address);
-                if address.is_none() {
-                    tracing::warn!(validator = %super::public_key_to_hex(&v.key), "no p2p address known for a validator; it must connect to us");
-                }
-                address.map(|a| (v.key.clone(), Address::from(a)))
+                (
+                    v.key.clone(),
+                    Address::from(address.unwrap_or(UNKNOWN_ADDRESS)),
+                )
             })
             .collect()
     }
@@ -347,8 +379,12 @@ pub struct ChainPeers {
 
 #[derive(Default)]
 struct ChainSets {
-    /// The last two epochs' sets (the network keeps as many).
+    /// The last two epochs' sets (the network keeps as many), observers included as secondary.
     tracked: BTreeMap<u64, TrackedPeers<PublicKey>>,
+    /// The current epoch and its validators and leaving validators, as last tracked.
+    current: Option<(Epoch, ValidatorSet, ValidatorSet)>,
+    /// The channel's observers.
+    observers: ValidatorSet,
     subscribers: Vec<mpsc::UnboundedSender<PeerSetUpdate<PublicKey>>>,
 }
 
@@ -401,25 +437,57 @@ impl ChainPeers {
     }
 }
 
-impl PeerTracker for ChainPeers {
-    fn track(&mut self, epoch: Epoch, primary: &ValidatorSet, secondary: &ValidatorSet) {
-        self.members
-            .replace(primary.0.iter().chain(&secondary.0).map(|v| v.key.clone()));
-        if let Ok(mut sets) = self.sets.lock() {
-            sets.tracked.insert(
-                epoch.get(),
-                TrackedPeers::new(primary.keys(), secondary.keys()),
-            );
-            while sets.tracked.len() > 2 {
-                sets.tracked.pop_first();
-            }
-            if let Some(update) = sets.latest_update() {
-                sets.subscribers
-                    .retain(|subscriber| subscriber.send(update.clone()).is_ok());
+impl ChainPeers {
+    /// Points the chain's members, its peer provider and the network at the current epoch's
+    /// validators, with the leaving validators and the observers as secondary peers.
+    fn publish(&self, sets: &mut ChainSets) {
+        let Some((epoch, primary, leaving)) = sets.current.clone() else {
+            return;
+        };
+        let mut secondary = leaving;
+        for observer in &sets.observers.0 {
+            if !primary.contains(&observer.key) && !secondary.contains(&observer.key) {
+                secondary.0.push(observer.clone());
             }
         }
+        self.members
+            .replace(primary.0.iter().chain(&secondary.0).map(|v| v.key.clone()));
+        sets.tracked.insert(
+            epoch.get(),
+            TrackedPeers::new(primary.keys(), secondary.keys()),
+        );
+        while sets.tracked.len() > 2 {
+            sets.tracked.pop_first();
+        }
+        if let Some(update) = sets.latest_update() {
+            sets.subscribers
+                .retain(|subscriber| subscriber.send(update.clone()).is_ok());
+        }
         if let Some(network) = &self.network {
-            network.update(self.number, primary, secondary);
+            network.update(self.number, &primary, &secondary);
+        }
+    }
+}
+
+impl PeerTracker for ChainPeers {
+    fn track(&mut self, epoch: Epoch, primary: &ValidatorSet, secondary: &ValidatorSet) {
+        if let Ok(mut sets) = self.sets.lock() {
+            sets.current = Some((epoch, primary.clone(), secondary.clone()));
+            self.publish(&mut sets);
+        }
+    }
+
+    fn observers(&mut self, observers: &ValidatorSet) {
+        if let Ok(mut sets) = self.sets.lock() {
+            if sets.observers == *observers {
+                return;
+            }
+            tracing::info!(
+                observers = observers.0.len(),
+                "the channel's observers changed"
+            );
+            sets.observers = observers.clone();
+            self.publish(&mut sets);
         }
     }
 }

@@ -105,6 +105,12 @@ pub trait ReplicatedChain: Send + Sync + 'static {
     #[allow(clippy::type_complexity)]
     fn validators(&self) -> Result<Option<Vec<([u8; 32], Option<SocketAddr>)>>, Self::Error>;
 
+    /// Ed25519 keys of the observers the committed channel configuration lists: nodes that
+    /// follow the chain without voting, which validators must accept as peers.
+    fn observers(&self) -> Result<Vec<[u8; 32]>, Self::Error> {
+        Ok(Vec::new())
+    }
+
     /// Transactions gossiped by another validator, to admit into the pool.
     fn admit_gossip(&self, transactions: Vec<Bytes>);
 }

@@ -1,7 +1,7 @@
 //! The nodes' p2p network: Commonware's authenticated `lookup` network (peers known by public key
 //! and address; SAKE handshake, ChaCha20-Poly1305 transport). Which keys may connect is decided
-//! per consensus epoch (see [`super::LookupPeers`]): a connection from any other key is refused
-//! during the handshake.
+//! per consensus epoch and by the channels' observer lists (see [`super::NetworkPeers`]): a
+//! connection from any other key is refused during the handshake.
 
 use super::Networks;
 use commonware_cryptography::{
@@ -56,7 +56,7 @@ where
         },
         cups::Version::V1,
     );
-    // An epoch's validators plus a few leaving at its start (see `LookupPeers`); the current and
+    // An epoch's validators, observers and a few leaving at its start (see `NetworkPeers`); the current and
     // the previous epoch's sets stay tracked.
     let peers = super::epochs::MAX_PEERS_PER_SET;
     let mut config = lookup::Config::recommended(
@@ -71,6 +71,10 @@ where
     // A consortium's validators often share a LAN or a host: private addresses are normal, and
     // a restarted validator must be able to reconnect at once.
     config.allow_private_ips = true;
+    // Peers are admitted by the key they prove in the handshake. Requiring them to also connect
+    // from a recorded IP would shut out observers (whose addresses nobody records), nodes
+    // behind NAT and Kubernetes pods (which dial from their pod IP, not their Service's).
+    config.bypass_ip_check = true;
     config.peer_connection_cooldown = Duration::from_secs(1);
     config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(16));
     config.dial_frequency = Duration::from_millis(500);

@@ -1,6 +1,6 @@
 //! The channel configuration held by the config system contract, parsed and checked: member
-//! organizations with their CA certificates, validators with their node certificates, and the
-//! channel policies.
+//! organizations with their CA certificates, validators and observers with their node
+//! certificates, and the channel policies.
 
 use super::SlotReader;
 use crate::StateReadError;
@@ -9,9 +9,9 @@ use ricaas_crypto::ca::{self, Certificate, Role};
 use ricaas_primitives::{
     policy::{Policy, PolicyError},
     system::{
-        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, MAX_KEY_INFO_BYTES, MAX_ORG_NAME,
-        MAX_VALIDATORS, MEMBERSHIP_ADDRESS, StoredRole, bytes_from_slots, bytes_to_slots,
-        certificate_key_slot,
+        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, MAX_KEY_INFO_BYTES, MAX_OBSERVERS,
+        MAX_ORG_NAME, MAX_VALIDATORS, MEMBERSHIP_ADDRESS, StoredRole, bytes_from_slots,
+        bytes_to_slots, certificate_key_slot,
     },
 };
 use std::sync::{Arc, Mutex};
@@ -44,6 +44,10 @@ pub enum ConsortiumError {
     Validator { index: usize, reason: String },
     #[error("a channel may have at most {MAX_VALIDATORS} validators, this configuration lists {0}")]
     TooManyValidators(usize),
+    #[error("observer certificate {index}: {reason}")]
+    Observer { index: usize, reason: String },
+    #[error("a channel may list at most {MAX_OBSERVERS} observers, this configuration lists {0}")]
+    TooManyObservers(usize),
     #[error("a p2p address is recorded for {0}, which is not a validator")]
     StrayAddress(String),
     #[error("epoch_length must be at least 2 heights, got {0}")]
@@ -120,6 +124,8 @@ pub struct Consortium {
     pub orgs: Vec<MemberOrg>,
     pub org_names: Vec<String>,
     pub validators: Vec<Validator>,
+    /// Nodes that follow the chain without voting (same shape as a validator's entry).
+    pub observers: Vec<Validator>,
     pub policies: ChannelPolicies,
     state: ChannelConfigState,
 }
@@ -183,6 +189,7 @@ impl Consortium {
             orgs,
             org_names,
             validators: Vec::new(),
+            observers: Vec::new(),
             policies,
             state: ChannelConfigState {
                 validators: Vec::new(),
@@ -220,6 +227,30 @@ impl Consortium {
         }) {
             return Err(ConsortiumError::StrayAddress(stray.clone()));
         }
+        if state.observers.len() > MAX_OBSERVERS {
+            return Err(ConsortiumError::TooManyObservers(state.observers.len()));
+        }
+        for (index, hex_der) in state.observers.iter().enumerate() {
+            let bad = |reason: String| ConsortiumError::Observer { index, reason };
+            let der = hex::decode(hex_der).map_err(|e| bad(e.to_string()))?;
+            let certificate = ca::certificate_from_der(&der).map_err(|e| bad(e.to_string()))?;
+            let (org, role) = consortium.issued_by_member(&certificate).map_err(bad)?;
+            if role != Role::Node {
+                return Err(bad(format!("role is {}, not node", role.as_str())));
+            }
+            let public_key = ca::ed25519_key_of(&certificate)
+                .ok_or_else(|| bad("an observer's node key must be Ed25519".into()))?;
+            if consortium.node(&public_key).is_some() {
+                return Err(bad(
+                    "the node key is already listed as a validator or an observer".into(),
+                ));
+            }
+            consortium.observers.push(Validator {
+                org,
+                certificate,
+                public_key,
+            });
+        }
         consortium.state.validators = state.validators;
         Ok(consortium)
     }
@@ -253,6 +284,14 @@ impl Consortium {
     /// The lowest gas price admitted: governance's value, else `configured`.
     pub fn min_gas_price(&self, configured: u128) -> u128 {
         self.state.parameters.min_gas_price.unwrap_or(configured)
+    }
+
+    /// The validator or observer whose node key is `key`.
+    pub fn node(&self, key: &[u8; 32]) -> Option<&Validator> {
+        self.validators
+            .iter()
+            .chain(&self.observers)
+            .find(|node| &node.public_key == key)
     }
 
     pub fn org(&self, name: &str) -> Option<&MemberOrg> {

@@ -182,6 +182,14 @@ fn changed_config(
                     "organization {name} still runs validators: remove them first (proposeRemoveValidator)"
                 ));
             }
+            // Its observers leave with it.
+            next.observers = current
+                .observers
+                .iter()
+                .zip(&state.observers)
+                .filter(|(observer, _)| &observer.org != name)
+                .map(|(_, certificate)| certificate.clone())
+                .collect();
             let before = next.orgs.len();
             next.orgs.retain(|o| &o.name != name);
             if next.orgs.len() == before {
@@ -250,6 +258,15 @@ fn changed_config(
                     "p2p address {address} is already used by a validator"
                 ));
             }
+            // An observer that caught up is typically what becomes a validator.
+            let observers = Consortium::new(state.clone()).map_err(|e| e.to_string())?;
+            next.observers = observers
+                .observers
+                .iter()
+                .zip(&state.observers)
+                .filter(|(observer, _)| hex::encode(observer.public_key) != key)
+                .map(|(_, certificate)| certificate.clone())
+                .collect();
             next.validators.push(certificate.clone());
             next.validator_addresses.insert(key, *address);
         }

@@ -1,5 +1,5 @@
-//! The membership contract, run natively: `enroll`, `revoke` and `identityOf` of
-//! [`IMembership`], reading and writing its storage through revm's journal.
+//! The membership contract, run natively: `enroll`, `revoke`, `identityOf` and the observer
+//! list of [`IMembership`], reading and writing its storage through revm's journal.
 
 use super::{Consortium, PermissionError, SlotReader, check_record};
 use crate::StateReadError;
@@ -22,6 +22,8 @@ use std::sync::Arc;
 const ENROLL_BASE_GAS: u64 = 20_000;
 const ENROLL_PER_CERTIFICATE_GAS: u64 = 60_000;
 const REVOKE_GAS: u64 = 25_000;
+/// Listing or removing an observer rewrites the channel configuration.
+const OBSERVER_GAS: u64 = 120_000;
 pub(super) const VIEW_GAS: u64 = 5_000;
 
 /// Ethereum's precompiles plus the channel's native system contracts.
@@ -345,6 +347,96 @@ where
             }
             Ok(Outcome::Return(Bytes::new(), cost))
         }
+        IMembership::IMembershipCalls::addObserver(call) => {
+            if inputs.is_static {
+                return Ok(Outcome::Revert(
+                    "addObserver writes state".into(),
+                    OBSERVER_GAS,
+                ));
+            }
+            if OBSERVER_GAS > inputs.gas_limit {
+                return Ok(Outcome::Revert("out of gas".into(), inputs.gas_limit));
+            }
+            let admin = match admin_of(&mut journal, consortium, caller, now)? {
+                Ok(admin) => admin,
+                Err(reason) => return Ok(Outcome::Revert(reason, OBSERVER_GAS)),
+            };
+            let current = match current_configuration(&mut journal)? {
+                Ok(current) => current,
+                Err(reason) => return Ok(Outcome::Revert(reason, OBSERVER_GAS)),
+            };
+            Ok(
+                match listed_observer(&current, &admin, &call.nodeCertificate, now) {
+                    Err(reason) => Outcome::Revert(reason, OBSERVER_GAS),
+                    Ok((key, certificate)) => {
+                        let mut next = current.state().clone();
+                        next.observers.push(certificate);
+                        if let Err(e) = Consortium::new(next.clone()) {
+                            return Ok(Outcome::Revert(e.to_string(), OBSERVER_GAS));
+                        }
+                        store_configuration(&mut journal, &next)?;
+                        journal.log(
+                            IMembership::ObserverAdded {
+                                nodeKey: key.into(),
+                                org: admin.org.clone(),
+                            }
+                            .encode_log_data(),
+                        );
+                        Outcome::Return(Bytes::new(), OBSERVER_GAS)
+                    }
+                },
+            )
+        }
+        IMembership::IMembershipCalls::removeObserver(call) => {
+            if inputs.is_static {
+                return Ok(Outcome::Revert(
+                    "removeObserver writes state".into(),
+                    OBSERVER_GAS,
+                ));
+            }
+            if OBSERVER_GAS > inputs.gas_limit {
+                return Ok(Outcome::Revert("out of gas".into(), inputs.gas_limit));
+            }
+            let admin = match admin_of(&mut journal, consortium, caller, now)? {
+                Ok(admin) => admin,
+                Err(reason) => return Ok(Outcome::Revert(reason, OBSERVER_GAS)),
+            };
+            let current = match current_configuration(&mut journal)? {
+                Ok(current) => current,
+                Err(reason) => return Ok(Outcome::Revert(reason, OBSERVER_GAS)),
+            };
+            let key: [u8; 32] = call.nodeKey.0;
+            let Some(index) = current.observers.iter().position(|o| o.public_key == key) else {
+                return Ok(Outcome::Revert(
+                    format!(
+                        "0x{} is not an observer of channel {}",
+                        hex::encode(key),
+                        current.channel
+                    ),
+                    OBSERVER_GAS,
+                ));
+            };
+            if current.observers[index].org != admin.org {
+                return Ok(Outcome::Revert(
+                    format!(
+                        "admins of {} cannot remove observers of {}",
+                        admin.org, current.observers[index].org
+                    ),
+                    OBSERVER_GAS,
+                ));
+            }
+            let mut next = current.state().clone();
+            next.observers.remove(index);
+            store_configuration(&mut journal, &next)?;
+            journal.log(
+                IMembership::ObserverRemoved {
+                    nodeKey: call.nodeKey,
+                    org: admin.org.clone(),
+                }
+                .encode_log_data(),
+            );
+            Ok(Outcome::Return(Bytes::new(), OBSERVER_GAS))
+        }
         IMembership::IMembershipCalls::revoke(call) => {
             if inputs.is_static {
                 return Ok(Outcome::Revert("revoke writes state".into(), REVOKE_GAS));
@@ -389,6 +481,102 @@ where
             Ok(Outcome::Return(Bytes::new(), REVOKE_GAS))
         }
     }
+}
+
+/// The channel configuration as of this transaction (an earlier transaction of the block may
+/// have changed it), or why it cannot be changed here.
+fn current_configuration<CTX>(
+    journal: &mut Journal<'_, CTX>,
+) -> Result<Result<Arc<Consortium>, String>, StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    match Consortium::load(journal) {
+        Ok(Some(current)) => Ok(Ok(current)),
+        Ok(None) => Ok(Err(
+            "this channel has no configuration to list nodes in".into()
+        )),
+        Err(super::ConsortiumError::State(e)) => Err(e),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+fn store_configuration<CTX>(
+    journal: &mut Journal<'_, CTX>,
+    next: &ricaas_primitives::system::ChannelConfigState,
+) -> Result<(), StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    match Consortium::store(journal, next) {
+        Ok(()) => Ok(()),
+        Err(super::ConsortiumError::State(e)) => Err(e),
+        // Serializing a configuration that was just checked cannot fail.
+        Err(e) => Err(StateReadError(e.to_string())),
+    }
+}
+
+/// The Ed25519 key and certificate (DER as hex) of a node `admin`'s organization may list as
+/// an observer, or why it may not.
+fn listed_observer(
+    current: &Consortium,
+    admin: &IdentityRecord,
+    der: &[u8],
+    now: u64,
+) -> Result<([u8; 32], String), String> {
+    let certificate = ca::certificate_from_der(der).map_err(|e| e.to_string())?;
+    let (org, role) = current.issued_by_member(&certificate)?;
+    if org != admin.org {
+        return Err(format!(
+            "admins of {} cannot list nodes of {org}",
+            admin.org
+        ));
+    }
+    if role != ca::Role::Node {
+        return Err(format!(
+            "the certificate's role is {}, not node",
+            role.as_str()
+        ));
+    }
+    let key = ca::ed25519_key_of(&certificate)
+        .ok_or("an observer's node key must be Ed25519 (it authenticates p2p connections)")?;
+    let (_, not_after) = ca::validity_of(&certificate);
+    if now > not_after {
+        return Err(format!(
+            "the node certificate expired at {}",
+            ca::unix_time_text(not_after)
+        ));
+    }
+    if let Some(listed) = current.node(&key) {
+        let what = if current.validators.iter().any(|v| v.public_key == key) {
+            "a validator"
+        } else {
+            "an observer"
+        };
+        return Err(format!(
+            "node 0x{} of {} is already {what} of channel {}",
+            hex::encode(key),
+            listed.org,
+            current.channel
+        ));
+    }
+    let node = ricaas_primitives::policy::Signer {
+        org: org.clone(),
+        role: ricaas_primitives::policy::PolicyRole::Node,
+    };
+    if !current
+        .policies
+        .readers
+        .is_satisfied(&[node], &current.org_names)
+    {
+        return Err(format!(
+            "the channel's Readers policy ({}) does not admit nodes of {org}: an observer replicates everything a reader sees",
+            current.state().policies.readers
+        ));
+    }
+    Ok((key, hex::encode(der)))
 }
 
 /// The caller's identity if it is a valid admin of a member organization, else why not.

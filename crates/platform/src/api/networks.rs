@@ -506,6 +506,32 @@ pub async fn add_validator(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
+/// Add an observer of the caller's organization: the platform runs a new node for it, which
+/// follows the chain and serves JSON-RPC without voting, and lists it on chain signed by the
+/// organization's admin key (no other member's vote is needed).
+#[utoipa::path(post, path = "/api/v1/networks/{name}/observers", tag = "networks", params(("name" = String, Path)),
+    request_body = SignedByRequest,
+    responses((status = 201, body = Node), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn add_observer(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Body(request): Body<SignedByRequest>,
+) -> Result<(StatusCode, Json<Node>), ApiError> {
+    let admin_key = request.admin_key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let node = platform
+        .add_observer(caller.tenant()?, &path.name, &admin_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(node)))
+}
+
 /// Register a node the organization runs itself (checked against its CA); the platform reads
 /// its status like its own nodes'.
 #[utoipa::path(post, path = "/api/v1/networks/{name}/nodes", tag = "networks", params(("name" = String, Path)),
@@ -530,16 +556,28 @@ pub async fn register_node(
     Ok((StatusCode::CREATED, Json(node)))
 }
 
-/// Remove a node the organization registered (a validator the platform runs leaves the
-/// validator set by governance first).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RemoveNodeQuery {
+    /// For an observer the platform runs: the organization's custodial admin key that signs
+    /// its removal from the channel's observer list (default `admin`).
+    pub admin_key: Option<String>,
+}
+
+/// Remove a node of the organization: a registered one is forgotten; an observer the platform
+/// runs is first removed from the channel's observer list (signed by the admin key), then
+/// stopped and deleted. A validator the platform runs leaves the validator set by governance
+/// first.
 #[utoipa::path(delete, path = "/api/v1/networks/{name}/nodes/{node}", tag = "networks",
-    params(("name" = String, Path), ("node" = String, Path)),
+    params(("name" = String, Path), ("node" = String, Path), RemoveNodeQuery),
     responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError),
         (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn remove_node(
     State(platform): State<Platform>,
     caller: Caller,
     PathParams(path): PathParams<NodePath>,
+    Params(query): Params<RemoveNodeQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller
         .authorize(
@@ -547,8 +585,17 @@ pub async fn remove_node(
             format!("network/{}/node/{}", path.name, path.node),
         )
         .await?;
+    let admin_key = query.admin_key.unwrap_or_else(|| "admin".into());
+    if platform
+        .node_signs_removal(caller.tenant()?, &path.name, &path.node)
+        .await?
+    {
+        caller
+            .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+            .await?;
+    }
     platform
-        .remove_node(caller.tenant()?, &path.name, &path.node)
+        .remove_node(caller.tenant()?, &path.name, &path.node, &admin_key)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

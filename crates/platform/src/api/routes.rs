@@ -170,6 +170,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/networks/{name}/proposals", Tenant, A::NetworkPropose),
     route("POST", "/api/v1/networks/{name}/proposals/{id}/votes", Tenant, A::NetworkVote),
     route("POST", "/api/v1/networks/{name}/validators", Tenant, A::NetworkAddValidator),
+    route("POST", "/api/v1/networks/{name}/observers", Tenant, A::NetworkAddObserver),
     route("POST", "/api/v1/networks/{name}/nodes", Tenant, A::NetworkRegisterNode),
     route("DELETE", "/api/v1/networks/{name}/nodes/{node}", Tenant, A::NetworkRemoveNode),
     route("GET", "/api/v1/operations", Tenant, A::OperationList),

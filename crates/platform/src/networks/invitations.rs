@@ -405,7 +405,7 @@ impl Platform {
 
     /// The channel a network's governance runs on (its first channel, registered when the
     /// network was created or adopted).
-    async fn governance_channel(
+    pub(super) async fn governance_channel(
         &self,
         network: &NetworkId,
     ) -> Result<crate::chain::Channel, AccountsError> {

@@ -749,7 +749,7 @@ impl Platform {
 
     /// Node `node` of network `network`, if `tenant` runs it (an organization acts on its own
     /// nodes only).
-    async fn own_node(
+    pub(super) async fn own_node(
         &self,
         tenant: &TenantId,
         network: &str,

@@ -11,17 +11,19 @@ use super::{
 };
 use crate::{
     accounts::{AccountsError, Platform},
-    ids::{NodeId, TenantId},
+    ids::{NetworkId, NodeId, TenantId},
     store::now_ms,
 };
 use alloy_primitives::Bytes;
 use alloy_sol_types::SolCall as _;
 use ricaas_node::{ChannelConfig, OrgConfig, ValidatorEntry};
-use ricaas_primitives::system::IGovernance;
+use ricaas_primitives::system::{IGovernance, IMembership, MEMBERSHIP_ADDRESS};
 use serde::Serialize;
 
 /// Gas for a proposal carrying a node certificate.
 const PROPOSE_GAS: u64 = 300_000;
+/// Gas for listing or removing an observer (the contract charges 120,000).
+const OBSERVER_GAS: u64 = 200_000;
 
 /// A node added to a network, and the proposal that makes it a validator.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -40,15 +42,127 @@ impl Platform {
         admin_key: &str,
     ) -> Result<AddedValidator, AccountsError> {
         let found = self.network(tenant, network).await?;
+        let started = self.run_member_node(tenant, &found, "validator").await?;
+
+        // The proposal, signed by the organization's admin key: its vote.
+        let input: Bytes = IGovernance::proposeAddValidatorCall {
+            nodeCertificate: Bytes::from(started.certificate_der.clone()),
+            p2pAddress: started.p2p_address.clone(),
+            effectiveHeight: 0,
+        }
+        .abi_encode()
+        .into();
+        let proposal = self
+            .propose_raw(
+                tenant,
+                &found.id,
+                "add_validator",
+                &serde_json::json!({"node": started.name}),
+                input,
+                admin_key,
+                PROPOSE_GAS,
+            )
+            .await?;
+        let node = self.node_view(&found.id, &started.id).await?;
+        let proposal = self
+            .proposals(tenant, network, admin_key)
+            .await?
+            .into_iter()
+            .find(|p| p.id == proposal)
+            .ok_or_else(|| AccountsError::Corrupt(format!("proposal {proposal} vanished")))?;
+        Ok(AddedValidator { node, proposal })
+    }
+
+    /// Runs a new node of the caller's organization on `network` as an observer: it follows
+    /// the chain from genesis and serves JSON-RPC, never votes. The organization lists it on
+    /// chain (`addObserver`, signed by its `admin_key`; no other member's vote is needed) so
+    /// that the validators accept its connection. If the listing is refused, the node is
+    /// stopped and removed again.
+    pub async fn add_observer(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        admin_key: &str,
+    ) -> Result<Node, AccountsError> {
+        let found = self.network(tenant, network).await?;
+        // The key must be able to sign before a node is started for it.
+        self.key(tenant, admin_key).await?;
+        let started = self.run_member_node(tenant, &found, "observer").await?;
+        let input: Bytes = IMembership::addObserverCall {
+            nodeCertificate: Bytes::from(started.certificate_der.clone()),
+        }
+        .abi_encode()
+        .into();
+        let listed = match self.governance_channel(&found.id).await {
+            Ok(channel) => {
+                self.system_call(
+                    tenant,
+                    &channel,
+                    admin_key,
+                    MEMBERSHIP_ADDRESS,
+                    input,
+                    OBSERVER_GAS,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = listed {
+            self.discard_node(&found.id, &started.id).await;
+            return Err(e);
+        }
+        self.node_view(&found.id, &started.id).await
+    }
+
+    async fn node_view(&self, network: &NetworkId, node: &NodeId) -> Result<Node, AccountsError> {
+        self.network_by_id(network)
+            .await?
+            .nodes
+            .into_iter()
+            .find(|n| &n.id == node)
+            .ok_or_else(|| AccountsError::Corrupt("node vanished".into()))
+    }
+
+    /// Stops a node the platform started and forgets it (best effort: used to undo a node
+    /// whose on-chain part was refused).
+    async fn discard_node(&self, network: &NetworkId, node: &NodeId) {
+        if let Some(provisioner) = self.provisioner()
+            && let Ok(launch) = self.launch_of(network, node).await
+        {
+            if let Err(e) = provisioner.stop(&launch.node).await {
+                tracing::warn!(node = %node.as_str(), error = %e, "stopping a discarded node");
+            }
+            let _ = std::fs::remove_dir_all(&launch.dir);
+        }
+        if let Err(e) = sqlx::query("DELETE FROM nodes WHERE id = $1")
+            .bind(node.as_str())
+            .execute(self.store().pool())
+            .await
+        {
+            tracing::warn!(node = %node.as_str(), error = %e, "forgetting a discarded node");
+        }
+    }
+
+    /// Starts a new node of the caller's organization on a running BFT network the platform
+    /// runs: a name, a directory, a node identity from the organization's CA, free ports, a
+    /// configuration that reaches the known validators and knows every member organization.
+    /// It follows the chain until the chain makes it a validator or lists it as an observer.
+    async fn run_member_node(
+        &self,
+        tenant: &TenantId,
+        found: &super::Network,
+        role: &str,
+    ) -> Result<StartedNode, AccountsError> {
+        let network = &found.name;
         if found.status != NetworkStatus::Running {
             return Err(AccountsError::Conflict(format!(
-                "network {network} is {}: add validators once it runs",
+                "network {network} is {}: add nodes once it runs",
                 found.status.as_str()
             )));
         }
         if found.provisioner != "local" || found.consensus != Consensus::Bft {
             return Err(AccountsError::Conflict(format!(
-                "network {network} is not a BFT network whose nodes this platform runs: add its validators where it runs"
+                "network {network} is not a BFT network whose nodes this platform runs: add its nodes where it runs"
             )));
         }
         let provisioner = self.provisioner().cloned().ok_or_else(|| {
@@ -71,21 +185,25 @@ impl Platform {
             .and_then(|g| serde_json::from_str(g).ok())
             .ok_or_else(|| AccountsError::Corrupt("running network without a genesis".into()))?;
 
-        // The node: a name, a directory, an identity, ports.
-        let taken = found.nodes.iter().filter(|n| n.org == org).count();
+        let taken = found
+            .nodes
+            .iter()
+            .filter(|n| n.org == org && n.role == role)
+            .count();
         let name = (taken..)
-            .map(|i| format!("{org}-validator{i}"))
+            .map(|i| format!("{org}-{role}{i}"))
             .find(|candidate| found.nodes.iter().all(|n| &n.name != candidate))
-            .unwrap_or_else(|| format!("{org}-validator{taken}"));
+            .unwrap_or_else(|| format!("{org}-{role}{taken}"));
         let node = NodeId::generate();
         sqlx::query(
             "INSERT INTO nodes (id, network_id, tenant_id, name, role, managed, desired, created_at) \
-             VALUES ($1, $2, $3, $4, 'validator', 1, 'running', $5)",
+             VALUES ($1, $2, $3, $4, $5, 1, 'running', $6)",
         )
         .bind(node.as_str())
         .bind(found.id.as_str())
         .bind(tenant.as_str())
         .bind(&name)
+        .bind(role)
         .bind(now_ms())
         .execute(self.store().pool())
         .await
@@ -94,7 +212,7 @@ impl Platform {
         let (certificate_pem, public_key) =
             self.issue_node_identity(tenant, &node, &name, &dir).await?;
         let ports = free_ports(2)?;
-        let me_validator = GenesisValidator {
+        let me_node = GenesisValidator {
             certificate_pem: certificate_pem.clone(),
             public_key,
             rpc_port: ports[0],
@@ -107,11 +225,23 @@ impl Platform {
             .bind(node.as_str())
             .execute(self.store().pool())
             .await?;
-        // It reaches the validators the platform knows, and knows every member organization.
+        // It starts from the genesis validators (epoch 0's set; later ones and their
+        // addresses it learns from the chain), and knows every member organization.
+        let genesis_keys: Vec<String> = channel
+            .consortium
+            .iter()
+            .flat_map(|c| &c.validators)
+            .filter_map(|pem| ricaas_crypto::ca::certificate_from_pem(pem).ok())
+            .filter_map(|c| ricaas_crypto::ca::ed25519_key_of(&c).map(hex::encode))
+            .collect();
         let validators: Vec<ValidatorEntry> = found
             .nodes
             .iter()
-            .filter(|n| n.role == "validator")
+            .filter(|n| {
+                n.public_key
+                    .as_ref()
+                    .is_some_and(|key| genesis_keys.contains(key))
+            })
             .filter_map(|n| {
                 Some(ValidatorEntry {
                     public_key: n.public_key.clone()?,
@@ -133,7 +263,7 @@ impl Platform {
             });
         }
         let text =
-            genesis::node_config_with(&found.spec, &channel, &org, orgs, &me_validator, validators);
+            genesis::node_config_with(&found.spec, &channel, &org, orgs, &me_node, validators);
         std::fs::write(dir.join(genesis::CONFIG_FILE), text).map_err(|e| {
             AccountsError::Unavailable(format!("writing the node's configuration: {e}"))
         })?;
@@ -142,44 +272,25 @@ impl Platform {
             .ensure_running(launch)
             .await
             .map_err(|e| AccountsError::Unavailable(e.to_string()))?;
-
-        // The proposal, signed by the organization's admin key: its vote.
         let certificate = ricaas_crypto::ca::certificate_from_pem(&certificate_pem)
             .map_err(|e| AccountsError::Corrupt(e.to_string()))?;
-        let der = ricaas_crypto::ca::certificate_der(&certificate)
+        let certificate_der = ricaas_crypto::ca::certificate_der(&certificate)
             .map_err(|e| AccountsError::Corrupt(e.to_string()))?;
-        let input: Bytes = IGovernance::proposeAddValidatorCall {
-            nodeCertificate: Bytes::from(der),
-            p2pAddress: p2p_address,
-            effectiveHeight: 0,
-        }
-        .abi_encode()
-        .into();
-        let proposal = self
-            .propose_raw(
-                tenant,
-                &found.id,
-                "add_validator",
-                &serde_json::json!({"node": name}),
-                input,
-                admin_key,
-                PROPOSE_GAS,
-            )
-            .await?;
-        let network_view = self.network_by_id(&found.id).await?;
-        let node = network_view
-            .nodes
-            .into_iter()
-            .find(|n| n.id == node)
-            .ok_or_else(|| AccountsError::Corrupt("node vanished".into()))?;
-        let proposal = self
-            .proposals(tenant, network, admin_key)
-            .await?
-            .into_iter()
-            .find(|p| p.id == proposal)
-            .ok_or_else(|| AccountsError::Corrupt(format!("proposal {proposal} vanished")))?;
-        Ok(AddedValidator { node, proposal })
+        Ok(StartedNode {
+            id: node,
+            name,
+            certificate_der,
+            p2p_address,
+        })
     }
+}
+
+/// A node the platform just started for an organization.
+struct StartedNode {
+    id: NodeId,
+    name: String,
+    certificate_der: Vec<u8>,
+    p2p_address: String,
 }
 
 fn free_ports(count: usize) -> Result<Vec<u16>, AccountsError> {
@@ -288,33 +399,64 @@ impl Platform {
             .ok_or_else(|| AccountsError::Corrupt("node vanished".into()))
     }
 
-    /// Removes a node the caller's organization registered (one it runs itself). A validator
-    /// the platform runs is removed from the validator set by governance first.
+    /// Whether removing `node` signs a transaction with the organization's admin key (an
+    /// observer the platform runs is unlisted on chain).
+    pub async fn node_signs_removal(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        node: &str,
+    ) -> Result<bool, AccountsError> {
+        let (_, target) = self.own_node(tenant, network, node).await?;
+        Ok(target.managed && target.role == "observer")
+    }
+
+    /// Removes a node of the caller's organization. A registered node (one it runs itself) is
+    /// forgotten. An observer the platform runs is removed from the channel's observer list
+    /// (signed by `admin_key`; the validators drop its connection), then stopped and deleted.
+    /// A validator the platform runs leaves the validator set by governance first.
     pub async fn remove_node(
         &self,
         tenant: &TenantId,
         network: &str,
         node: &str,
+        admin_key: &str,
     ) -> Result<(), AccountsError> {
-        let found = self.network(tenant, network).await?;
-        let me = self.tenant_name(tenant).await?;
-        let org = found
-            .members
-            .iter()
-            .find(|m| m.tenant == me)
-            .map(|m| m.org.clone());
-        let target = found
-            .nodes
-            .iter()
-            .find(|n| n.name == node && Some(&n.org) == org.as_ref())
-            .ok_or_else(|| AccountsError::NotFound {
-                what: "node",
-                name: format!("{network}/{node}"),
-            })?;
-        if target.managed {
+        let (found, target) = self.own_node(tenant, network, node).await?;
+        if target.managed && target.role == "validator" {
             return Err(AccountsError::Conflict(format!(
                 "{node} is a validator the platform runs: propose removing it from the validator set (governance) before removing the node"
             )));
+        }
+        if target.managed {
+            if let Some(key) = target.public_key.as_deref() {
+                let key: alloy_primitives::B256 = format!("0x{key}")
+                    .parse()
+                    .map_err(|_| AccountsError::Corrupt(format!("node key {key}")))?;
+                let channel = self.governance_channel(&found.id).await?;
+                let input: Bytes = IMembership::removeObserverCall { nodeKey: key }
+                    .abi_encode()
+                    .into();
+                match self
+                    .system_call(
+                        tenant,
+                        &channel,
+                        admin_key,
+                        MEMBERSHIP_ADDRESS,
+                        input,
+                        OBSERVER_GAS,
+                    )
+                    .await
+                {
+                    Ok(_) => {}
+                    // Never listed (its listing failed) or already removed: nothing to undo.
+                    Err(AccountsError::Conflict(reason))
+                        if reason.contains("is not an observer") => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.discard_node(&found.id, &target.id).await;
+            return Ok(());
         }
         sqlx::query("DELETE FROM nodes WHERE id = $1")
             .bind(target.id.as_str())

@@ -318,6 +318,14 @@ impl Cluster {
             .collect()
     }
 
+    /// The sum of node `index`'s samples of the metric whose name ends with `suffix` (any
+    /// labels; 0 when it does not answer).
+    pub fn metric_sum(&self, index: usize, suffix: &str) -> u64 {
+        metric(&self.metrics(index).unwrap_or_default(), suffix, |a, b| {
+            a + b
+        })
+    }
+
     /// Validator `index`'s metrics in the Prometheus text format (`None` if it does not answer).
     pub fn metrics(&self, index: usize) -> Option<String> {
         let url = self.nodes[index].as_ref()?.url.clone();
