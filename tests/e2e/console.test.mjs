@@ -535,6 +535,19 @@ test("two organizations in two browsers: one invites, the other accepts, the fir
   // It caught up with the chain (the network keeps going with both validators voting).
   await umbrella.waitForFunction(() => Number(document.querySelector("tr[data-node='wayne-validator0'] [data-testid=height]")?.textContent || 0) > 10, null, { timeout: 90_000 });
   await umbrella.screenshot({ path: join(SHOTS, "21a-validator-voted-in.png"), fullPage: true });
+
+  // wayne adds an observer: its own admin key lists it on chain (no vote); it catches up from
+  // genesis and follows. Then wayne removes it again (confirming the dialog).
+  await wayne.click("main button:has-text('Add an observer')");
+  await wayne.waitForSelector("text=Observer wayne-observer0 runs", { timeout: 90_000 });
+  await wayne.waitForSelector("tr[data-node='wayne-observer0'] .badge.ok:text-is('ready')", { timeout: 60_000 });
+  await wayne.waitForFunction(() => Number(document.querySelector("tr[data-node='wayne-observer0'] [data-testid=height]")?.textContent || 0) > 10, null, { timeout: 90_000 });
+  assert.equal((await wayne.textContent("tr[data-node='wayne-observer0'] td:nth-child(3)")).trim(), "observer");
+  await wayne.screenshot({ path: join(SHOTS, "21b-observer-caught-up.png"), fullPage: true });
+  wayne.once("dialog", (dialog) => dialog.accept());
+  await wayne.click("tr[data-node='wayne-observer0'] button:has-text('Remove')");
+  await wayne.waitForSelector("text=Observer wayne-observer0 removed");
+  await wayne.waitForSelector("tr[data-node='wayne-observer0']", { state: "detached" });
   await wayne.click("nav a:text-is('Networks')");
   await wayne.waitForSelector('main h1:text-is("Networks")');
 

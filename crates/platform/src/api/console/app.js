@@ -871,7 +871,13 @@ async function networkPage(name) {
           ? actionButton("Start", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/start`); await load(); })
           : actionButton("Stop", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/stop`); await load(); }, "danger"), " ",
         actionButton("Restart", output, async () => { await api("POST", `${path}/nodes/${encodeURIComponent(node.name)}/restart`); await load(); }), " ",
-        actionButton("Logs", output, () => showLogs(node.name))) : (node.managed ? "" : el("span", {}, "run by its organization ",
+        actionButton("Logs", output, () => showLogs(node.name)),
+        node.role === "observer" ? [" ", actionButton("Remove", output, async () => {
+          if (!confirm(`Remove observer ${node.name}? It is unlisted on chain (your admin key signs), stopped and deleted.`)) return null;
+          await api("DELETE", `${path}/nodes/${encodeURIComponent(node.name)}`);
+          await load();
+          return noticeBox(`Observer ${node.name} removed: the validators no longer accept its connection.`);
+        }, "danger")] : null) : (node.managed ? "" : el("span", {}, "run by its organization ",
           node.org === (n.members.find((m) => m.tenant === mine) || {}).org
             ? actionButton("Remove", output, async () => { await api("DELETE", `${path}/nodes/${encodeURIComponent(node.name)}`); await load(); }, "danger") : null))))));
   };
@@ -936,6 +942,13 @@ async function networkPage(name) {
     el("h2", {}, "Members"),
     el("table", {}, el("thead", {}, el("tr", {}, ["Organization", "Tenant", "Joined"].map((t) => el("th", {}, t)))), members),
     el("h2", {}, "Nodes"),
+    el("div", { class: "card" },
+      el("p", { class: "muted" }, "An observer is a full replica of the channel for your organization: it follows finalized blocks and serves JSON-RPC, and never votes. Your admin key lists it on chain; no other member needs to vote."),
+      actionButton("Add an observer", output, async () => {
+        const node = await api("POST", `${path}/observers`, {});
+        await load();
+        return noticeBox(`Observer ${node.name} runs and is listed on chain; it catches up from genesis (watch its height and lag below).`);
+      })),
     el("details", { class: "card" }, el("summary", {}, "Register a node your organization runs itself"),
       el("form", { onsubmit: submitter(output, async (data, form) => {
         const node = await api("POST", `${path}/nodes`, {
