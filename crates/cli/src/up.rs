@@ -335,6 +335,7 @@ fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
                 org: format!("org{}", index % args.orgs.max(1) + 1),
                 channel_creation_policy: "ALL Admins".into(),
                 orgs: created.config.orgs.clone(),
+                members_from_channel: false,
             }),
         };
         std::fs::write(home.join(CONFIG_FILE), config.documented_toml())?;

@@ -150,11 +150,26 @@ pub fn admin_token(
 ) -> Result<String, crate::ca::CaError> {
     let signature = crate::ca::sign_bytes(key, admin_token_statement(node, expires).as_bytes())?;
     let der = crate::ca::certificate_der(certificate)?;
-    Ok(format!(
-        "{ADMIN_TOKEN_PREFIX}{expires}.{}.{}",
-        hex::encode(der),
-        hex::encode(signature.raw_bytes())
+    Ok(admin_token_from_signature(
+        &der,
+        expires,
+        signature.raw_bytes(),
     ))
+}
+
+/// The admin token made of a certificate (DER), its expiry and a signature over
+/// [`admin_token_statement`] made elsewhere (a keystore or an HSM holding the key), in the form
+/// [`crate::ca::sign_document`] produces.
+pub fn admin_token_from_signature(
+    certificate_der: &[u8],
+    expires: u64,
+    signature: &[u8],
+) -> String {
+    format!(
+        "{ADMIN_TOKEN_PREFIX}{expires}.{}.{}",
+        hex::encode(certificate_der),
+        hex::encode(signature)
+    )
 }
 
 /// The certificate whose key signed `token` for `node`, if the token is valid at `now`. Whether

@@ -38,6 +38,12 @@ pub struct NetworkConfig {
     /// The network's organizations and their root CA certificates: a channel may only name
     /// these, with these CAs.
     pub orgs: Vec<OrgConfig>,
+    /// Whether the network's organizations are those of the configured channel's committed
+    /// configuration (organizations join and leave there by governance), rather than `orgs`
+    /// alone: a channel created later may name an organization that joined after this file was
+    /// written. Channels joined before are reopened if `orgs` or the channel knows them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub members_from_channel: bool,
 }
 
 impl NetworkConfig {
@@ -93,10 +99,15 @@ impl NetworkConfig {
 org = "{org}"
 # Whose admins must sign a channel configuration before this node opens the channel: a policy
 # over the channel's member organizations (ANY / ALL / MAJORITY / N OF).
-channel_creation_policy = "{policy}"
+channel_creation_policy = "{policy}"{members}
 {orgs}"#,
             org = self.org,
             policy = self.channel_creation_policy,
+            members = if self.members_from_channel {
+                "\n# The network's organizations are those of the channel above, as governance changes\n# them (the list below is where they started).\nmembers_from_channel = true"
+            } else {
+                ""
+            },
         )
     }
 }
@@ -836,6 +847,7 @@ mod tests {
                 org: "org2".into(),
                 channel_creation_policy: "ALL Admins".into(),
                 orgs,
+                members_from_channel: false,
             }),
             channel,
         };

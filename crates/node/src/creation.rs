@@ -77,6 +77,12 @@ impl SignedChannelConfig {
         })
     }
 
+    /// The bytes an endorsement signs (for a key held elsewhere: a keystore or an HSM signs
+    /// them as [`ca::sign_document`] would).
+    pub fn signing_payload(&self) -> Vec<u8> {
+        signing_payload(&self.config)
+    }
+
     /// Adds the endorsement of the holder of `certificate` and `key`.
     pub fn sign(
         &mut self,
@@ -251,6 +257,7 @@ mod tests {
             org: orgs[0].ca.org().to_string(),
             channel_creation_policy: policy.into(),
             orgs: orgs.iter().map(|o| org_config(o)).collect(),
+            members_from_channel: false,
         }
     }
 

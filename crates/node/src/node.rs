@@ -130,6 +130,9 @@ pub struct ChannelManager {
     p2p: Option<P2p>,
     runtime: Context,
     channels: tokio::sync::Mutex<BTreeMap<String, ServedChannel>>,
+    /// The channel of the node's configuration file (with `members_from_channel`, its members
+    /// are the network's).
+    configured: Arc<Channel>,
     failures: mpsc::UnboundedSender<NodeError>,
 }
 
@@ -160,12 +163,13 @@ pub async fn start_node(config: NodeConfig, runtime: Context) -> Result<RunningN
         p2p,
         runtime,
         channels: tokio::sync::Mutex::new(BTreeMap::new()),
+        configured: channel.clone(),
         failures,
     });
     manager.serve(channel.clone(), false).await?;
     for (path, signed) in joined_channels(&config.data_dir, config.channel.name.as_str())? {
         let joined = manager
-            .verify_join(&signed)
+            .verify_join(&signed, true)
             .map_err(|e| NodeError::Joined {
                 path: path.display().to_string(),
                 message: e.to_string(),
@@ -375,17 +379,60 @@ impl ChannelManager {
 
     /// The configuration of a channel this node may open: endorsed per the network's
     /// channel-creation policy, with this node among its validators.
+    /// The `[network]` section with the organizations a channel may name now. With
+    /// `members_from_channel` they are the configured channel's committed members (with their
+    /// CAs); a channel joined before and being `reopening` may also name the organizations the
+    /// file lists (one removed since must not stop the node from starting).
+    fn network_members(&self, reopening: bool) -> Option<NetworkConfig> {
+        let mut network = self.network.clone()?;
+        if !network.members_from_channel {
+            return Some(network);
+        }
+        let Some(consortium) = self
+            .configured
+            .consortium()
+            .map_err(|e| tracing::warn!(error = %e, "reading the network's members"))
+            .ok()
+            .flatten()
+        else {
+            return Some(network);
+        };
+        let on_chain: Vec<crate::config::OrgConfig> = consortium
+            .orgs
+            .iter()
+            .filter_map(|org| {
+                Some(crate::config::OrgConfig {
+                    name: org.name.clone(),
+                    ca_certificate: ricaas_crypto::ca::certificate_pem(&org.ca).ok()?,
+                })
+            })
+            .collect();
+        if reopening {
+            let listed = std::mem::take(&mut network.orgs);
+            network.orgs = on_chain.clone();
+            network.orgs.extend(
+                listed
+                    .into_iter()
+                    .filter(|o| on_chain.iter().all(|c| c.name != o.name)),
+            );
+        } else {
+            network.orgs = on_chain;
+        }
+        Some(network)
+    }
+
     pub(crate) fn verify_join(
         &self,
         signed: &SignedChannelConfig,
+        reopening: bool,
     ) -> Result<crate::ChannelConfig, NodeError> {
-        let Some(network) = &self.network else {
+        let Some(network) = self.network_members(reopening) else {
             return Err(NodeError::Join {
                 channel: "?".into(),
                 message: "this node's configuration has no [network] section".into(),
             });
         };
-        let config = signed.verify(network)?;
+        let config = signed.verify(&network)?;
         let channel = config.name.to_string();
         let Some(p2p) = &self.p2p else {
             return Err(NodeError::Join {
@@ -434,7 +481,7 @@ impl ChannelManager {
     /// Verifies `signed`, opens the channel (creating its genesis), starts its consensus and
     /// serves it, then keeps the document so the channel reopens at the next start.
     pub async fn join(&self, signed: SignedChannelConfig) -> Result<ChannelSummary, NodeError> {
-        let config = self.verify_join(&signed)?;
+        let config = self.verify_join(&signed, false)?;
         let name = config.name.to_string();
         if self.channels.lock().await.contains_key(&name) {
             return Err(NodeError::Join {

@@ -71,7 +71,7 @@ fn quantity(value: &Value) -> Result<u64, AccountsError> {
         })
 }
 
-fn unix_seconds() -> u64 {
+pub(crate) fn unix_seconds() -> u64 {
     (now_ms() / 1000).max(0) as u64
 }
 
@@ -106,6 +106,28 @@ fn http_client(url: &str, token: Option<&str>) -> Result<HttpClient, AccountsErr
         .request_timeout(Duration::from_secs(30))
         .build(url)
         .map_err(|e| AccountsError::Invalid(format!("channel URL {url}: {e}")))
+}
+
+/// Calls `method` of the admin API of the node at `node_url` (its JSON-RPC base URL) with
+/// `token`; a refusal by the node is a [`AccountsError::Conflict`] with its reason.
+pub(crate) async fn admin_call(
+    node_url: &str,
+    token: &str,
+    method: &str,
+    param: impl Serialize,
+) -> Result<Value, AccountsError> {
+    let url = format!("{}/admin", node_url.trim_end_matches('/'));
+    let client = http_client(&url, Some(token))?;
+    let mut params = jsonrpsee::core::params::ArrayParams::new();
+    params
+        .insert(param)
+        .map_err(|e| AccountsError::Corrupt(format!("admin request: {e}")))?;
+    client.request(method, params).await.map_err(|e| match e {
+        jsonrpsee::core::ClientError::Call(refused) => {
+            AccountsError::Conflict(format!("node {node_url} refused: {}", refused.message()))
+        }
+        other => AccountsError::Unavailable(format!("node {node_url}: {other}")),
+    })
 }
 
 type ChannelRow = (String, String, String, String, i64);

@@ -107,6 +107,9 @@ actions! {
     NetworkRegisterNode => "network:RegisterNode", "Register a node the organization runs itself.";
     NetworkRemoveNode => "network:RemoveNode", "Remove a node the organization registered.";
     NetworkAddValidator => "network:AddValidator", "Run a new node of the organization and propose it as a validator.";
+    NetworkProposeChannel => "network:ProposeChannel", "Propose a channel on a network (the organization's admin key signs its approval).";
+    NetworkApproveChannel => "network:ApproveChannel", "Approve a proposed channel (the organization's admin key signs its configuration).";
+    NetworkListNetworkChannels => "network:ListNetworkChannels", "List a network's channels: members, validators, approvals.";
     NetworkAddObserver => "network:AddObserver", "Run a new node of the organization as an observer and list it on chain (signed by an admin key).";
     OperationList => "operation:List", "List the tenant's long operations.";
     OperationGet => "operation:Get", "Read an operation's progress.";
@@ -159,6 +162,8 @@ impl Action {
                 | NetworkVote
                 | NetworkAddValidator
                 | NetworkAddObserver
+                | NetworkProposeChannel
+                | NetworkApproveChannel
         )
     }
 }

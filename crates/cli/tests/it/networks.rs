@@ -724,6 +724,71 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
         "the removed observer still answers"
     );
 
+    // A channel proposed by acme, approved by globex from its own account: then both
+    // organizations' validators join it and it makes blocks (two validators: both must run it).
+    let (status, refused) = acme.post(
+        "/networks/consortium/channels",
+        json!({"name": "letters", "members": ["acme", "umbrella"]}),
+    );
+    assert_eq!(status, 400, "{refused}");
+    let (status, proposed) = acme.post(
+        "/networks/consortium/channels",
+        json!({"name": "letters", "members": ["globex"], "writers": "ANY Admins"}),
+    );
+    assert_eq!(status, 201, "{proposed}");
+    assert_eq!(proposed["status"], "approving", "{proposed:#}");
+    assert_eq!(proposed["approvals"], json!(["acme"]));
+    assert_eq!(proposed["waiting_for"], json!(["globex"]));
+    assert_eq!(
+        proposed["validators"],
+        json!(["acme-validator0", "globex-validator0"])
+    );
+    let (status, twice) = acme.post("/networks/consortium/channels/letters/approvals", json!({}));
+    assert_eq!(status, 409, "{twice}");
+    let (status, outsider) =
+        initech.post("/networks/consortium/channels/letters/approvals", json!({}));
+    assert_eq!(status, 404, "{outsider}");
+    let (status, approved) =
+        globex.post("/networks/consortium/channels/letters/approvals", json!({}));
+    assert_eq!(status, 201, "{approved}");
+    assert_eq!(approved["approvals"], json!(["acme", "globex"]));
+    assert_eq!(approved["status"], "running", "{approved:#}");
+    assert_eq!(
+        approved["joined"],
+        json!(["acme-validator0", "globex-validator0"])
+    );
+    let channel_height = |url: &str| -> i64 {
+        ureq::get(&format!("{url}/ready"))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|ready| {
+                ready["channels"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["name"] == "letters")?["height"]
+                    .as_i64()
+            })
+            .unwrap_or(-1)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while channel_height(&node_url) < 3 {
+        assert!(Instant::now() < deadline, "channel letters makes no blocks");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, channels) = globex.get("/networks/consortium/channels");
+    assert_eq!(status, 200, "{channels}");
+    let names: Vec<&str> = channels
+        .as_array()
+        .expect("channels")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["default", "letters"]);
+    assert_eq!(channels[1]["policies"]["writers"], "ANY Admins");
+    assert_eq!(channels[0]["members"], json!(["acme", "globex"]));
+
     // Now a majority of two is both: initech's join needs globex's vote as well.
     let (_, invitation) = acme.post(
         "/networks/consortium/invitations",

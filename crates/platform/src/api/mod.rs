@@ -524,7 +524,8 @@ impl utoipa::Modify for RouteTable {
         networks::get_operation, networks::retry_operation, networks::cancel_operation,
         networks::invite, networks::list_invitations, networks::accept_invitation,
         networks::decline_invitation, networks::propose_join, networks::list_proposals, networks::vote,
-        networks::propose_change, networks::add_validator, networks::add_observer, networks::register_node,
+        networks::propose_change, networks::add_validator, networks::add_observer, networks::list_network_channels, networks::propose_channel,
+        networks::approve_channel, networks::register_node,
         networks::remove_node),
     modifiers(&RouteTable)
 )]
@@ -702,6 +703,14 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/api/v1/networks/{name}/observers",
             post(networks::add_observer),
+        )
+        .route(
+            "/api/v1/networks/{name}/channels",
+            get(networks::list_network_channels).post(networks::propose_channel),
+        )
+        .route(
+            "/api/v1/networks/{name}/channels/{channel}/approvals",
+            post(networks::approve_channel),
         )
         .route(
             "/api/v1/networks/{name}/nodes",

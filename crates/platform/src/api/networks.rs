@@ -6,6 +6,7 @@ use crate::{
     ids::OperationId,
     networks::{
         Network, NetworkSpec, Node, NodeAction, Operation,
+        channels::{ChannelRequest, NetworkChannel},
         invitations::{ChangeRequest, Invitation, Proposal},
         validators::{AddedValidator, NodeRegistration},
     },
@@ -530,6 +531,90 @@ pub async fn add_observer(
         .add_observer(caller.tenant()?, &path.name, &admin_key)
         .await?;
     Ok((StatusCode::CREATED, Json(node)))
+}
+
+/// The network's channels: its first channel and those proposed on it, with their members,
+/// validators, observers, policies, approvals and the nodes that serve them.
+#[utoipa::path(get, path = "/api/v1/networks/{name}/channels", tag = "networks", params(("name" = String, Path)),
+    responses((status = 200, body = [NetworkChannel]), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError)))]
+pub async fn list_network_channels(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+) -> Result<Json<Vec<NetworkChannel>>, ApiError> {
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    Ok(Json(
+        platform
+            .network_channels(caller.tenant()?, &path.name)
+            .await?,
+    ))
+}
+
+/// Propose a channel: its members, validators and policies. The proposer's admin key signs its
+/// approval at once; every other member approves from its own account. Once all have, the
+/// platform joins the validators' nodes.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/channels", tag = "networks", params(("name" = String, Path)),
+    request_body = ChannelRequest,
+    responses((status = 201, body = NetworkChannel), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn propose_channel(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Body(request): Body<ChannelRequest>,
+) -> Result<(StatusCode, Json<NetworkChannel>), ApiError> {
+    let admin_key = request.admin_key.clone().unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/channel/{}", path.name, request.name),
+        )
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let channel = platform
+        .propose_channel(caller.tenant()?, &path.name, request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(channel)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ChannelPath {
+    pub name: String,
+    pub channel: String,
+}
+
+/// Approve a proposed channel from the caller's organization: its admin key signs the channel's
+/// configuration. The last approval joins the validators.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/channels/{channel}/approvals", tag = "networks",
+    params(("name" = String, Path), ("channel" = String, Path)),
+    request_body = SignedByRequest,
+    responses((status = 201, body = NetworkChannel), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn approve_channel(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<ChannelPath>,
+    Body(request): Body<SignedByRequest>,
+) -> Result<(StatusCode, Json<NetworkChannel>), ApiError> {
+    let admin_key = request.admin_key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/channel/{}", path.name, path.channel),
+        )
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let channel = platform
+        .approve_channel(caller.tenant()?, &path.name, &path.channel, &admin_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(channel)))
 }
 
 /// Register a node the organization runs itself (checked against its CA); the platform reads

@@ -407,6 +407,18 @@ impl Platform {
                 message.len()
             )));
         }
+        self.sign_unbounded(tenant, name, message, scheme).await
+    }
+
+    /// [`Self::sign`] without the API's bound on the message: documents the platform itself
+    /// builds (a channel configuration with its certificates) may be larger.
+    pub(crate) async fn sign_unbounded(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        message: &[u8],
+        scheme: Scheme,
+    ) -> Result<Signature, AccountsError> {
         let key = self.key(tenant, name).await?;
         if key.destroyed_at.is_some() {
             return Err(destroyed(name));

@@ -132,6 +132,8 @@ pub fn node_config_with(
                 org: org.to_string(),
                 channel_creation_policy: "ALL Admins".into(),
                 orgs,
+                // Organizations join by governance on the first channel after this is written.
+                members_from_channel: true,
             }),
         },
     };

@@ -9,6 +9,7 @@
 //! certificate, its node certificates) is made because an account of that organization asked
 //! to create the network; other organizations join later from their own accounts.
 
+pub mod channels;
 pub mod genesis;
 pub mod invitations;
 pub mod local;

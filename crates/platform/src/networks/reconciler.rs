@@ -70,6 +70,9 @@ pub async fn run(platform: Platform, wake: Arc<tokio::sync::Notify>) {
             if let Err(e) = observer.observe_nodes().await {
                 tracing::warn!(error = %e, "reading node status failed");
             }
+            if let Err(e) = observer.sync_channels().await {
+                tracing::warn!(error = %e, "following channels being created");
+            }
             if let Err(e) = observer.sync_invitations().await {
                 tracing::warn!(error = %e, "following join proposals failed");
             }
@@ -416,12 +419,21 @@ impl Platform {
         &self,
         tenant: &TenantId,
     ) -> Result<Option<String>, AccountsError> {
+        self.admin_certificate_of_key(tenant, ADMIN_KEY).await
+    }
+
+    /// The newest valid admin certificate (PEM) the tenant's CA issued for key `key`.
+    pub(crate) async fn admin_certificate_of_key(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<String>, AccountsError> {
         Ok(sqlx::query_scalar(
             "SELECT certificate FROM certificates WHERE tenant_id = $1 AND key_name = $2 \
              AND role = 'admin' AND revoked_at IS NULL AND not_after > $3 ORDER BY not_after DESC LIMIT 1",
         )
         .bind(tenant.as_str())
-        .bind(ADMIN_KEY)
+        .bind(key)
         .bind(now_ms())
         .fetch_optional(self.store().pool())
         .await?)

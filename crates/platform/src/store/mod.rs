@@ -100,6 +100,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "network_proposals",
         sql: include_str!("migrations/0011_network_proposals.sql"),
     },
+    Migration {
+        version: 12,
+        name: "network_channels",
+        sql: include_str!("migrations/0012_network_channels.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.
