@@ -584,7 +584,7 @@ test("two organizations in two browsers: one invites, the other accepts, the fir
   await umbrella.selectOption("select[name=kind]", "set_policy");
   await umbrella.selectOption("select[name=policy]", "contract_deployers");
   await umbrella.fill("input[name=text]", "ANY Admins");
-  await umbrella.click("main button:has-text('Propose')");
+  await umbrella.click("main button:text-is('Propose')");
   await umbrella.waitForSelector("text=waiting for wayne, stark");
   const policyRow = "tr:has(td:text-is('set policy'))";
   await wayne.waitForSelector(`${policyRow} button:has-text('Vote for it')`, { timeout: 30_000 });
@@ -592,6 +592,26 @@ test("two organizations in two browsers: one invites, the other accepts, the fir
   await wayne.waitForSelector(`${policyRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
   await umbrella.waitForSelector("text=deployers ANY Admins", { timeout: 30_000 });
   await umbrella.screenshot({ path: join(SHOTS, "22-policy-changed-by-vote.png"), fullPage: true });
+
+  // umbrella proposes a channel with wayne; wayne approves it from its own browser; both
+  // organizations' validators join it.
+  await umbrella.fill("input[name=channel_name]", "letters");
+  await umbrella.fill("input[name=members]", "wayne");
+  await umbrella.fill("input[name=channel_writers]", "ANY Admins");
+  await umbrella.click("main button:text-is('Propose channel')");
+  await umbrella.waitForSelector("text=waiting for wayne to approve it");
+  const channelRow = "tr[data-channel='letters']";
+  await umbrella.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('approving')`);
+  assert.equal((await umbrella.textContent(`${channelRow} [data-testid=channel-waiting]`)).trim(), "wayne");
+  // wayne is still on the network's page: the channel shows up there.
+  await wayne.waitForSelector(`${channelRow} button:has-text('Approve')`, { timeout: 30_000 });
+  await wayne.screenshot({ path: join(SHOTS, "23-channel-waiting-for-approval.png"), fullPage: true });
+  await wayne.click(`${channelRow} button:has-text('Approve')`);
+  await wayne.waitForSelector("text=approved by every member; its validators joined it", { timeout: 60_000 });
+  await wayne.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('running')`);
+  assert.equal((await wayne.textContent(`${channelRow} [data-testid=channel-approvals]`)).trim(), "umbrella, wayne");
+  await umbrella.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('running')`, { timeout: 30_000 });
+  await umbrella.screenshot({ path: join(SHOTS, "24-channel-running.png"), fullPage: true });
   await umbrellaContext.close();
   await wayneContext.close();
 });

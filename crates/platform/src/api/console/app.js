@@ -922,8 +922,53 @@ async function networkPage(name) {
   el("label", {}, "Policy", el("select", { name: "policy" }, ["readers", "writers", "contract_deployers", "admins"].map((p) => el("option", { value: p }, p)))),
   el("label", {}, "New text", el("input", { name: "text", placeholder: "MAJORITY Admins" })),
   el("button", { type: "submit" }, "Propose"));
+  const channels = el("tbody", {});
+  const channelOutput = el("div", {});
+  const loadChannels = async () => {
+    const me = state.me.tenant_name;
+    const n = await api("GET", path);
+    const myOrg = (n.members.find((m) => m.tenant === me) || {}).org;
+    try {
+      const all = await api("GET", `${path}/channels`);
+      channels.replaceChildren(...all.map((c) => el("tr", { "data-channel": c.name },
+        el("td", {}, c.name), el("td", {}, String(c.chain_id)),
+        el("td", {}, c.members.join(", ")),
+        el("td", {}, c.validators.join(", ")),
+        el("td", {}, c.observers.join(", ")),
+        el("td", { class: "muted" }, `readers ${c.policies.readers}; writers ${c.policies.writers}; deployers ${c.policies.contract_deployers}; admins ${c.policies.admins}`),
+        el("td", { "data-testid": "channel-approvals" }, c.proposer ? c.approvals.join(", ") : "at creation"),
+        el("td", { "data-testid": "channel-waiting" }, c.waiting_for.join(", ")),
+        el("td", {}, el("span", { class: `badge ${c.status === "running" ? "ok" : c.status === "failed" ? "bad" : "warn"}`, "data-testid": "channel-status" }, c.status),
+          c.message ? el("div", { class: "muted" }, c.message) : null),
+        el("td", {}, c.status === "approving" && c.waiting_for.includes(myOrg)
+          ? actionButton("Approve", channelOutput, async () => {
+            const approved = await api("POST", `${path}/channels/${encodeURIComponent(c.name)}/approvals`, {});
+            await loadChannels();
+            return noticeBox(approved.status === "running" ? `Channel ${c.name} approved by every member; its validators joined it.` : `Approved; waiting for ${approved.waiting_for.join(", ")}.`);
+          }) : ""))));
+    } catch (error) {
+      channels.replaceChildren(el("tr", {}, el("td", { colSpan: 10 }, errorBox(error.message))));
+    }
+  };
+  const channelForm = el("form", { class: "inline", onsubmit: submitter(channelOutput, async (data, form) => {
+    const list = (field) => String(data.get(field) || "").split(",").map((v) => v.trim()).filter(Boolean);
+    const request = { name: data.get("channel_name"), members: list("members") };
+    if (list("channel_validators").length) request.validators = list("channel_validators");
+    for (const policy of ["readers", "writers", "contract_deployers", "admins"]) {
+      if (data.get(`channel_${policy}`)) request[policy] = data.get(`channel_${policy}`);
+    }
+    const proposed = await api("POST", `${path}/channels`, request);
+    form.reset();
+    await loadChannels();
+    return noticeBox(proposed.status === "running" ? `Channel ${proposed.name} runs.` : `Channel ${proposed.name} proposed with your approval; waiting for ${proposed.waiting_for.join(", ")} to approve it.`);
+  }) }, el("label", {}, "Name", el("input", { name: "channel_name", required: true, placeholder: "letters" })),
+  el("label", {}, "Members (organizations, comma-separated)", el("input", { name: "members", required: true, size: 30 })),
+  el("label", {}, "Validators (node names; empty: all of the members')", el("input", { name: "channel_validators", size: 30 })),
+  ...["readers", "writers", "contract_deployers", "admins"].map((policy) => el("label", {}, `${policy.replace("_", " ")} policy`, el("input", { name: `channel_${policy}`, placeholder: "as the network's" }))),
+  el("button", { type: "submit" }, "Propose channel"));
   await load();
   loadProposals();
+  loadChannels();
   const page = el("div", {}, el("h1", {}, `Network ${name}`), el("p", {}, el("a", { href: "#/networks" }, "← all networks")),
     summary, output,
     el("div", { class: "card" }, el("h2", {}, "Invite an organization"), inviteForm),
@@ -941,6 +986,11 @@ async function networkPage(name) {
     el("table", {}, el("thead", {}, el("tr", {}, ["Id", "Change", "Subject", "Voted", "Waiting for", "Status", ""].map((t) => el("th", {}, t)))), proposals),
     el("h2", {}, "Members"),
     el("table", {}, el("thead", {}, el("tr", {}, ["Organization", "Tenant", "Joined"].map((t) => el("th", {}, t)))), members),
+    el("h2", {}, "Channels"),
+    el("p", { class: "muted" }, "A channel is a separate ledger among some of the members. Each member approves its configuration from its own account (its admin key signs it); once all have, their validators join it."),
+    el("div", { class: "card" }, el("h2", {}, "Propose a channel"), channelForm),
+    channelOutput,
+    el("table", {}, el("thead", {}, el("tr", {}, ["Channel", "Chain id", "Members", "Validators", "Observers", "Policies", "Approved by", "Waiting for", "Status", ""].map((t) => el("th", {}, t)))), channels),
     el("h2", {}, "Nodes"),
     el("div", { class: "card" },
       el("p", { class: "muted" }, "An observer is a full replica of the channel for your organization: it follows finalized blocks and serves JSON-RPC, and never votes. Your admin key lists it on chain; no other member needs to vote."),
@@ -970,6 +1020,7 @@ async function networkPage(name) {
     logs);
   poll(page, () => load().catch((e) => output.replaceChildren(errorBox(e.message))), 2000);
   poll(page, () => loadProposals(), 4000);
+  poll(page, () => loadChannels(), 4000);
   return page;
 }
 
