@@ -582,6 +582,43 @@ fn tenant_cases() -> Vec<Case> {
                 409,
             )
         },
+        Case {
+            body: Some(json!({"admin_key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/observers",
+                "/api/v1/networks/fixture-net/observers",
+                409,
+            )
+        },
+        case(
+            "GET",
+            "/api/v1/networks/{name}/channels",
+            "/api/v1/networks/fixture-net/channels",
+            200,
+        ),
+        // Authorized, a channel is refused on a network that does not run (409).
+        Case {
+            body: Some(json!({"name": "letters", "members": [], "admin_key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/channels",
+                "/api/v1/networks/fixture-net/channels",
+                409,
+            )
+        },
+        Case {
+            body: Some(json!({"admin_key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/channels/{channel}/approvals",
+                "/api/v1/networks/fixture-net/channels/letters/approvals",
+                404,
+            )
+        },
         // Authorized, a registration is checked: this certificate is not one (400).
         Case {
             body: Some(
@@ -1236,8 +1273,13 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             ("POST", "/api/v1/keys/{name}/sign") => Some(json!({"message": "0x00"}).to_string()),
             ("POST", "/api/v1/certificates/{serial}/renew")
             | ("POST", "/api/v1/certificates/{serial}/revoke") => Some("{}".into()),
+            ("POST", "/api/v1/networks/{name}/channels") => {
+                Some(json!({"name": "letters", "members": []}).to_string())
+            }
             ("POST", "/api/v1/invitations/{id}/proposals")
             | ("POST", "/api/v1/networks/{name}/validators")
+            | ("POST", "/api/v1/networks/{name}/observers")
+            | ("POST", "/api/v1/networks/{name}/channels/{channel}/approvals")
             | ("POST", "/api/v1/networks/{name}/proposals/{id}/votes") => Some("{}".into()),
             ("POST", "/api/v1/networks/{name}/nodes") => Some(
                 json!({"name": "x", "role": "observer", "rpc_url": "http://127.0.0.1:9", "certificate_pem": "x"})
@@ -1267,6 +1309,7 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                 .replace("{policy}", name)
                 .replace("{account}", name)
                 .replace("{node}", &format!("{name}-validator0"))
+                .replace("{channel}", "letters")
                 .replace("{id}", operation)
         };
         let (theirs_status, theirs) = a.send(
