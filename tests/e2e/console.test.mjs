@@ -612,6 +612,23 @@ test("two organizations in two browsers: one invites, the other accepts, the fir
   assert.equal((await wayne.textContent(`${channelRow} [data-testid=channel-approvals]`)).trim(), "umbrella, wayne");
   await umbrella.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('running')`, { timeout: 30_000 });
   await umbrella.screenshot({ path: join(SHOTS, "24-channel-running.png"), fullPage: true });
+
+  // A policy change of the new channel: proposed on that channel, voted from the other browser.
+  await umbrella.waitForSelector("select[name=proposal_channel] option[value=letters]", { state: "attached", timeout: 30_000 });
+  await umbrella.selectOption("select[name=proposal_channel]", "letters");
+  await umbrella.selectOption("select[name=kind]", "set_policy");
+  await umbrella.selectOption("select[name=policy]", "writers");
+  await umbrella.fill("input[name=text]", "ANY Members");
+  await umbrella.click("main button:text-is('Propose')");
+  await umbrella.waitForSelector("text=waiting for wayne.");
+  await wayne.waitForSelector("select[name=proposal_channel] option[value=letters]", { state: "attached", timeout: 30_000 });
+  await wayne.selectOption("select[name=proposal_channel]", "letters");
+  const letterPolicy = "tr:has(td:text-is('set policy')):has(td:text-is('writers: ANY Members'))";
+  await wayne.waitForSelector(`${letterPolicy} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await wayne.click(`${letterPolicy} button:has-text('Vote for it')`);
+  await wayne.waitForSelector(`${letterPolicy} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  await umbrella.waitForSelector(`${channelRow} td:has-text('writers ANY Members')`, { timeout: 30_000 });
+  await umbrella.screenshot({ path: join(SHOTS, "25-channel-policy-changed.png"), fullPage: true });
   await umbrellaContext.close();
   await wayneContext.close();
 });

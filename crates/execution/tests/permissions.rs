@@ -502,6 +502,27 @@ mod governance {
             serde_json::from_str(&json).expect("proposal JSON")
         }
 
+        /// The governance contract's `configuration()` view, parsed.
+        fn configuration_view(&self) -> serde_json::Value {
+            let snapshot = self.store.snapshot().expect("snapshot");
+            let head = snapshot.head_header().expect("head");
+            let out = ricaas_execution::call(
+                &snapshot,
+                &RULES,
+                &BlockContext::from(&head),
+                &ricaas_execution::CallRequest {
+                    to: Some(GOVERNANCE_ADDRESS),
+                    input: IGovernance::configurationCall {}.abi_encode().into(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .expect("view call");
+            let json =
+                IGovernance::configurationCall::abi_decode_returns(&out.output).expect("json");
+            serde_json::from_str(&json).expect("configuration JSON")
+        }
+
         /// Empty blocks until the head reaches `height`.
         fn advance_to(&mut self, height: u64) {
             while self.head() < height {
@@ -919,6 +940,13 @@ mod governance {
             vec![hex::encode(&obs1), hex::encode(&obs2)]
         );
         assert!(config.validators.is_empty());
+        // The governance contract shows them, keys and organizations, to any reader.
+        let shown = chain.configuration_view();
+        assert_eq!(shown["observers"][0]["org"], "org1");
+        assert_eq!(shown["observers"][0]["key"], hex::encode(key1));
+        assert_eq!(shown["observers"][1]["org"], "org2");
+        assert_eq!(shown["orgs"], serde_json::json!(["org1", "org2"]));
+        assert_eq!(shown["policies"]["admins"], "MAJORITY Admins");
         let tx = member(&mut chain, &admin1, add(&obs1));
         let reason = chain.reverted(tx);
         assert!(reason.contains("is already an observer"), "{reason}");

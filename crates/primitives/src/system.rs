@@ -79,6 +79,10 @@ alloy_sol_types::sol! {
         function proposal(uint64 id) external view returns (string json);
         /// How many proposals were made: their ids are 0 to count - 1.
         function proposalCount() external view returns (uint64 count);
+        /// The channel configuration now, as JSON: `channel`, `orgs` (names), `policies`,
+        /// `validators` and `observers` (each `{org, key}`, the Ed25519 node key in hex),
+        /// `epoch_length` and `parameters`.
+        function configuration() external view returns (string json);
         event Proposed(uint64 indexed id, address proposer, string change);
         event Voted(uint64 indexed id, address voter, string org);
         event Approved(uint64 indexed id, uint64 effectiveHeight);

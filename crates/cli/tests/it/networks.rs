@@ -788,6 +788,45 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
     assert_eq!(names, ["default", "letters"]);
     assert_eq!(channels[1]["policies"]["writers"], "ANY Admins");
     assert_eq!(channels[0]["members"], json!(["acme", "globex"]));
+    assert_eq!(
+        channels[0]["validators"],
+        json!(["acme-validator0", "globex-validator0"])
+    );
+
+    // A policy change of the new channel is a proposal on that channel, voted the same way;
+    // the first channel's policies do not move.
+    let (status, change) = acme.post(
+        "/networks/consortium/proposals",
+        json!({"channel": "letters", "change": {"kind": "set_policy", "policy": "writers", "text": "ANY Members"}}),
+    );
+    assert_eq!(status, 201, "{change}");
+    assert_eq!(change["waiting_for"], json!(["globex"]), "{change:#}");
+    let id = change["id"].as_u64().expect("id");
+    let (status, listed) = globex.get("/networks/consortium/proposals?channel=letters");
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed[0]["id"], id, "{listed:#}");
+    assert_eq!(listed[0]["kind"], "set_policy");
+    let (status, voted) = globex.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({"channel": "letters"}),
+    );
+    assert_eq!(status, 201, "{voted}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, channels) = acme.get("/networks/consortium/channels");
+        if channels[1]["policies"]["writers"] == "ANY Members" {
+            assert_eq!(channels[0]["policies"]["writers"], "ANY Members");
+            assert_eq!(channels[0]["policies"]["contract_deployers"], "ANY Members");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the policy change of letters never applied: {channels:#}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (status, unknown) = acme.get("/networks/consortium/proposals?channel=nowhere");
+    assert_eq!(status, 404, "{unknown}");
 
     // Now a majority of two is both: initech's join needs globex's vote as well.
     let (_, invitation) = acme.post(

@@ -420,6 +420,26 @@ fn admins_agree(consortium: &Consortium, approvals: &[String]) -> bool {
         .is_satisfied(&signers, &consortium.org_names)
 }
 
+/// What `configuration()` returns: the configuration without its certificates (clients
+/// that need those read the member CAs and node certificates where they were issued).
+fn configuration_json(consortium: &Consortium) -> serde_json::Value {
+    let nodes = |list: &[super::consortium::Validator]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|n| serde_json::json!({"org": n.org, "key": hex::encode(n.public_key)}))
+            .collect()
+    };
+    let state = consortium.state();
+    serde_json::json!({
+        "channel": consortium.channel,
+        "orgs": consortium.org_names,
+        "policies": state.policies,
+        "validators": nodes(&consortium.validators),
+        "observers": nodes(&consortium.observers),
+        "epoch_length": state.epoch_length,
+        "parameters": state.parameters,
+    })
+}
+
 pub(super) fn call<CTX>(
     context: &mut CTX,
     inputs: &CallInputs,
@@ -446,6 +466,13 @@ where
                 .saturating_to::<u64>();
             return Ok(Outcome::Return(
                 IGovernance::proposalCountCall::abi_encode_returns(&count).into(),
+                VIEW_GAS,
+            ));
+        }
+        Calls::configuration(_) => {
+            let json = configuration_json(consortium).to_string();
+            return Ok(Outcome::Return(
+                IGovernance::configurationCall::abi_encode_returns(&json).into(),
                 VIEW_GAS,
             ));
         }

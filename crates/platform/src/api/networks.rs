@@ -386,6 +386,8 @@ pub async fn propose_join(
 pub struct ProposalQuery {
     /// The admin key whose identity reads the chain (signs a read token; default `admin`).
     pub admin_key: Option<String>,
+    /// A channel created on the network (default: its first channel).
+    pub channel: Option<String>,
 }
 
 /// The governance proposals of a network's channel: who voted, who has not, deadline, status.
@@ -404,7 +406,12 @@ pub async fn list_proposals(
     let admin_key = query.admin_key.unwrap_or_else(|| "admin".into());
     Ok(Json(
         platform
-            .proposals(caller.tenant()?, &path.name, &admin_key)
+            .proposals(
+                caller.tenant()?,
+                &path.name,
+                &admin_key,
+                query.channel.as_deref(),
+            )
             .await?,
     ))
 }
@@ -415,16 +422,25 @@ pub struct ProposalPath {
     pub id: String,
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoteRequest {
+    /// The organization's custodial admin key that signs (default `admin`).
+    pub admin_key: Option<String>,
+    /// The channel the proposal was made on (default: the network's first channel).
+    pub channel: Option<String>,
+}
+
 /// Vote for a proposal, signed by the caller's organization's admin key.
 #[utoipa::path(post, path = "/api/v1/networks/{name}/proposals/{id}/votes", tag = "networks",
-    params(("name" = String, Path), ("id" = u64, Path)), request_body = SignedByRequest,
+    params(("name" = String, Path), ("id" = u64, Path)), request_body = VoteRequest,
     responses((status = 201, body = Proposal), (status = 401, body = ApiError), (status = 403, body = ApiError),
         (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 503, body = ApiError)))]
 pub async fn vote(
     State(platform): State<Platform>,
     caller: Caller,
     PathParams(path): PathParams<ProposalPath>,
-    Body(request): Body<SignedByRequest>,
+    Body(request): Body<VoteRequest>,
 ) -> Result<(StatusCode, Json<Proposal>), ApiError> {
     let admin_key = request.admin_key.unwrap_or_else(|| "admin".into());
     caller
@@ -443,7 +459,13 @@ pub async fn vote(
         })
     })?;
     let proposal = platform
-        .vote(caller.tenant()?, &path.name, id, &admin_key)
+        .vote(
+            caller.tenant()?,
+            &path.name,
+            id,
+            &admin_key,
+            request.channel.as_deref(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(proposal)))
 }
@@ -454,6 +476,8 @@ pub struct ChangeProposalRequest {
     pub change: ChangeRequest,
     /// The organization's custodial admin key that signs (default `admin`).
     pub admin_key: Option<String>,
+    /// A channel created on the network (default: its first channel).
+    pub channel: Option<String>,
 }
 
 /// Propose a change of the network's channel (remove an organization, replace a policy), signed
@@ -476,7 +500,13 @@ pub async fn propose_change(
         .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
         .await?;
     let proposal = platform
-        .propose_change(caller.tenant()?, &path.name, request.change, &admin_key)
+        .propose_change(
+            caller.tenant()?,
+            &path.name,
+            request.change,
+            &admin_key,
+            request.channel.as_deref(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(proposal)))
 }

@@ -352,7 +352,49 @@ impl Platform {
         for name in names {
             channels.push(self.channel_view(&found, &name).await?);
         }
+        // What governance changed since: members, validators, observers and policies as each
+        // running channel's configuration holds them now (the stored genesis if unreadable).
+        for channel in &mut channels {
+            if channel.status != "running" {
+                continue;
+            }
+            match self
+                .current_configuration(tenant, &found, &channel.name)
+                .await
+            {
+                Ok(current) => apply_current(channel, &current, &found),
+                Err(e) => {
+                    tracing::debug!(channel = %channel.name, error = %e, "reading a channel's configuration")
+                }
+            }
+        }
         Ok(channels)
+    }
+
+    /// The governance contract's `configuration()` of `channel`, read as the caller's
+    /// organization (its admin key signs the read token).
+    async fn current_configuration(
+        &self,
+        tenant: &TenantId,
+        found: &super::Network,
+        channel: &str,
+    ) -> Result<serde_json::Value, AccountsError> {
+        use alloy_sol_types::SolCall as _;
+        use ricaas_primitives::system::{GOVERNANCE_ADDRESS, IGovernance};
+        let (channel, _) = self.proposal_channel(found, Some(channel)).await?;
+        let output = self
+            .system_view(
+                tenant,
+                &channel,
+                ADMIN_KEY,
+                GOVERNANCE_ADDRESS,
+                IGovernance::configurationCall {}.abi_encode().into(),
+            )
+            .await?;
+        let json = IGovernance::configurationCall::abi_decode_returns(&output)
+            .map_err(|e| AccountsError::Unavailable(format!("channel configuration: {e}")))?;
+        serde_json::from_str(&json)
+            .map_err(|e| AccountsError::Unavailable(format!("channel configuration: {e}")))
     }
 
     /// Follows channels whose validators are still to join (after a failed join or a restart).
@@ -684,6 +726,60 @@ impl Platform {
             created_at,
         })
     }
+}
+
+/// Overwrites what a channel's stored description says with its current configuration.
+fn apply_current(
+    channel: &mut NetworkChannel,
+    current: &serde_json::Value,
+    found: &super::Network,
+) {
+    let names = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .filter_map(|node| {
+                        let key = node["key"].as_str()?;
+                        Some(
+                            found
+                                .nodes
+                                .iter()
+                                .find(|n| n.public_key.as_deref() == Some(key))
+                                .map(|n| n.name.clone())
+                                .unwrap_or_else(|| {
+                                    format!(
+                                        "{} node {}…",
+                                        node["org"].as_str().unwrap_or("?"),
+                                        &key[..key.len().min(12)]
+                                    )
+                                }),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(orgs) = current["orgs"].as_array() {
+        channel.members = orgs
+            .iter()
+            .filter_map(|o| o.as_str().map(str::to_owned))
+            .collect();
+    }
+    channel.validators = names(&current["validators"]);
+    channel.observers = names(&current["observers"]);
+    let policy = |name: &str, fallback: &str| {
+        current["policies"][name]
+            .as_str()
+            .unwrap_or(fallback)
+            .to_owned()
+    };
+    channel.policies = ChannelPolicies {
+        readers: policy("readers", &channel.policies.readers),
+        writers: policy("writers", &channel.policies.writers),
+        contract_deployers: policy("contract_deployers", &channel.policies.contract_deployers),
+        admins: policy("admins", &channel.policies.admins),
+    };
 }
 
 /// The network's first channel, as its specification and nodes describe it.

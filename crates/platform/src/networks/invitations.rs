@@ -405,6 +405,47 @@ impl Platform {
 
     /// The channel a network's governance runs on (its first channel, registered when the
     /// network was created or adopted).
+    /// The channel governance proposals of `network` are read from and sent to: its first
+    /// channel, or `channel` created on it (running); with the organizations that vote there.
+    pub(super) async fn proposal_channel(
+        &self,
+        network: &super::Network,
+        channel: Option<&str>,
+    ) -> Result<(crate::chain::Channel, Vec<String>), AccountsError> {
+        match channel {
+            None => Ok((
+                self.governance_channel(&network.id).await?,
+                network.members.iter().map(|m| m.org.clone()).collect(),
+            )),
+            Some(name) if name == network.spec.channel.name => Ok((
+                self.governance_channel(&network.id).await?,
+                network.members.iter().map(|m| m.org.clone()).collect(),
+            )),
+            Some(name) => {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "SELECT members, status FROM network_channels WHERE network_id = $1 AND name = $2",
+                )
+                .bind(network.id.as_str())
+                .bind(name)
+                .fetch_optional(self.store().pool())
+                .await?;
+                let Some((members, status)) = row else {
+                    return Err(AccountsError::NotFound {
+                        what: "channel",
+                        name: format!("{}/{name}", network.name),
+                    });
+                };
+                if status != "running" {
+                    return Err(AccountsError::Conflict(format!(
+                        "channel {name} is {status}: it has no governance until it runs"
+                    )));
+                }
+                let channel = self.channel(&format!("{}/{name}", network.name)).await?;
+                Ok((channel, serde_json::from_str(&members).unwrap_or_default()))
+            }
+        }
+    }
+
     pub(super) async fn governance_channel(
         &self,
         network: &NetworkId,
@@ -427,10 +468,10 @@ impl Platform {
         tenant: &TenantId,
         network: &str,
         admin_key: &str,
+        channel: Option<&str>,
     ) -> Result<Vec<Proposal>, AccountsError> {
         let network = self.network(tenant, network).await?;
-        let channel = self.governance_channel(&network.id).await?;
-        let members: Vec<String> = network.members.iter().map(|m| m.org.clone()).collect();
+        let (channel, members) = self.proposal_channel(&network, channel).await?;
         let count = self
             .system_view(
                 tenant,
@@ -469,9 +510,10 @@ impl Platform {
         network: &str,
         id: u64,
         admin_key: &str,
+        on: Option<&str>,
     ) -> Result<Proposal, AccountsError> {
         let found = self.network(tenant, network).await?;
-        let channel = self.governance_channel(&found.id).await?;
+        let (channel, _) = self.proposal_channel(&found, on).await?;
         self.system_call(
             tenant,
             &channel,
@@ -482,7 +524,7 @@ impl Platform {
         )
         .await?;
         self.sync_invitations().await?;
-        self.proposals(tenant, network, admin_key)
+        self.proposals(tenant, network, admin_key, on)
             .await?
             .into_iter()
             .find(|p| p.id == id)
@@ -593,8 +635,10 @@ impl Platform {
         network: &str,
         change: ChangeRequest,
         admin_key: &str,
+        on: Option<&str>,
     ) -> Result<Proposal, AccountsError> {
         let found = self.network(tenant, network).await?;
+        let created_channel = on.filter(|name| *name != found.spec.channel.name);
         let input: Bytes = match &change {
             ChangeRequest::RemoveOrg { name } => {
                 if !found.members.iter().any(|m| &m.org == name) {
@@ -617,19 +661,40 @@ impl Platform {
             .abi_encode()
             .into(),
         };
-        let change_json = serde_json::to_value(&change).unwrap_or_default();
-        let id = self
-            .propose_raw(
-                tenant,
-                &found.id,
-                change.kind(),
-                &change_json,
-                input,
-                admin_key,
-                PROPOSE_GAS,
-            )
-            .await?;
-        self.proposals(tenant, network, admin_key)
+        let id = match created_channel {
+            // The platform's view of the network follows changes of its first channel; a
+            // created channel's configuration is read from the channel itself.
+            Some(_) => {
+                let (channel, _) = self.proposal_channel(&found, created_channel).await?;
+                let receipt = self
+                    .system_call(
+                        tenant,
+                        &channel,
+                        admin_key,
+                        GOVERNANCE_ADDRESS,
+                        input,
+                        PROPOSE_GAS,
+                    )
+                    .await?;
+                proposed_id(&receipt).ok_or_else(|| {
+                    AccountsError::Corrupt("the proposal's receipt names no proposal id".into())
+                })?
+            }
+            None => {
+                let change_json = serde_json::to_value(&change).unwrap_or_default();
+                self.propose_raw(
+                    tenant,
+                    &found.id,
+                    change.kind(),
+                    &change_json,
+                    input,
+                    admin_key,
+                    PROPOSE_GAS,
+                )
+                .await?
+            }
+        };
+        self.proposals(tenant, network, admin_key, on)
             .await?
             .into_iter()
             .find(|p| p.id == id)

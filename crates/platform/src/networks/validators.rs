@@ -65,7 +65,7 @@ impl Platform {
             .await?;
         let node = self.node_view(&found.id, &started.id).await?;
         let proposal = self
-            .proposals(tenant, network, admin_key)
+            .proposals(tenant, network, admin_key, None)
             .await?
             .into_iter()
             .find(|p| p.id == proposal)

@@ -883,13 +883,16 @@ async function networkPage(name) {
   };
   const proposals = el("tbody", {});
   const proposalOutput = el("div", {});
+  // Which channel's governance the proposals section shows and proposes on ("" = the first).
+  const channelPicker = el("select", { name: "proposal_channel", style: "width: auto", onchange: () => loadProposals() }, el("option", { value: "" }, "the network's first channel"));
+  const onChannel = () => channelPicker.value ? `?channel=${encodeURIComponent(channelPicker.value)}` : "";
   const loadProposals = async () => {
     const me = state.me.tenant_name;
     const n = await api("GET", path);
     const myOrg = (n.members.find((m) => m.tenant === me) || {}).org;
     if (n.status !== "running") { proposals.replaceChildren(el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "Proposals appear once the network runs."))); return; }
     try {
-      const all = await api("GET", `${path}/proposals`);
+      const all = await api("GET", `${path}/proposals${onChannel()}`);
       proposals.replaceChildren(...(all.length ? all.map((p) => el("tr", { "data-proposal": String(p.id) },
         el("td", {}, `#${p.id}`), el("td", {}, p.kind.replace("_", " ")),
         el("td", {}, p.change.name || (p.change.policy ? `${p.change.policy}: ${p.change.text}` : "") || p.change.address || p.change.key || p.change.account || ""),
@@ -898,7 +901,7 @@ async function networkPage(name) {
         el("td", {}, el("span", { class: `badge ${p.status === "applied" ? "ok" : ["failed", "expired"].includes(p.status) ? "bad" : "warn"}`, "data-testid": "proposal-status" }, p.status),
           p.expires_at && p.status === "voting" ? el("div", { class: "muted" }, `closes ${when(p.expires_at * 1000)}`) : null),
         el("td", {}, p.status === "voting" && p.waiting_for.includes(myOrg)
-          ? actionButton("Vote for it", proposalOutput, async () => { await api("POST", `${path}/proposals/${p.id}/votes`, {}); await loadProposals(); }) : "")))
+          ? actionButton("Vote for it", proposalOutput, async () => { await api("POST", `${path}/proposals/${p.id}/votes`, channelPicker.value ? { channel: channelPicker.value } : {}); await loadProposals(); }) : "")))
         : [el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "No proposal yet."))]));
     } catch (error) {
       proposals.replaceChildren(el("tr", {}, el("td", { colSpan: 7 }, errorBox(error.message))));
@@ -914,7 +917,7 @@ async function networkPage(name) {
     const change = data.get("kind") === "remove_org"
       ? { kind: "remove_org", name: data.get("org") }
       : { kind: "set_policy", policy: data.get("policy"), text: data.get("text") };
-    const proposal = await api("POST", `${path}/proposals`, { change });
+    const proposal = await api("POST", `${path}/proposals`, channelPicker.value ? { change, channel: channelPicker.value } : { change });
     await loadProposals();
     return noticeBox(`Proposal #${proposal.id} made with your vote; waiting for ${proposal.waiting_for.join(", ") || "nobody"}.`);
   }) }, el("label", {}, "Change", el("select", { name: "kind" }, el("option", { value: "set_policy" }, "change a policy"), el("option", { value: "remove_org" }, "remove an organization"))),
@@ -930,6 +933,14 @@ async function networkPage(name) {
     const myOrg = (n.members.find((m) => m.tenant === me) || {}).org;
     try {
       const all = await api("GET", `${path}/channels`);
+      const running = all.slice(1).filter((c) => c.status === "running").map((c) => c.name);
+      const shown = [...channelPicker.options].slice(1).map((o) => o.value);
+      if (running.join() !== shown.join()) {
+        const selected = channelPicker.value;
+        channelPicker.replaceChildren(el("option", { value: "" }, `the network's first channel (${all[0].name})`),
+          ...running.map((c) => el("option", { value: c }, `channel ${c}`)));
+        channelPicker.value = running.includes(selected) ? selected : "";
+      }
       channels.replaceChildren(...all.map((c) => el("tr", { "data-channel": c.name },
         el("td", {}, c.name), el("td", {}, String(c.chain_id)),
         el("td", {}, c.members.join(", ")),
@@ -974,6 +985,7 @@ async function networkPage(name) {
     el("div", { class: "card" }, el("h2", {}, "Invite an organization"), inviteForm),
     el("h2", {}, "Governance proposals"),
     el("p", { class: "muted" }, "Read from the channel. Each organization votes from its own account; its custodial admin key signs the vote."),
+    el("label", {}, "Channel ", channelPicker),
     el("div", { class: "card" }, el("h2", {}, "Propose a change"), changeForm,
       el("p", { class: "muted" }, "Or add a validator of your organization: the platform runs it, it follows the chain at once, and votes from the next epoch once the members approve."),
       actionButton("Add a validator", proposalOutput, async () => {
