@@ -321,7 +321,7 @@ fn local_network(
                 public_key: config.consensus.as_ref().and_then(|bft| {
                     bft.validators
                         .iter()
-                        .find(|v| Some(v.address) == p2p)
+                        .find(|v| p2p.is_some_and(|a| v.address == a.into()))
                         .map(|v| v.public_key.clone())
                 }),
             }

@@ -304,7 +304,7 @@ fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
         .zip(&p2p_ports)
         .map(|((_, public_key), port)| ValidatorEntry {
             public_key: public_key.clone(),
-            address: SocketAddr::from(([127, 0, 0, 1], *port)),
+            address: SocketAddr::from(([127, 0, 0, 1], *port)).into(),
         })
         .collect();
     for (index, (key_path, _)) in created.validators.iter().enumerate() {

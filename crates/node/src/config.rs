@@ -142,8 +142,9 @@ pub struct BftConfig {
 pub struct ValidatorEntry {
     /// Ed25519 public key (hex) that identifies the validator on the p2p network and in votes.
     pub public_key: String,
-    /// Where its p2p endpoint listens.
-    pub address: SocketAddr,
+    /// Where its p2p endpoint is reached: `ip:port`, or `host:port` resolved by DNS at every
+    /// dial (a Kubernetes Service name, a load balancer).
+    pub address: ricaas_consensus::bft::PeerAddress,
 }
 
 impl BftConfig {
@@ -738,7 +739,7 @@ mod tests {
                 SocketAddr::from(([127, 0, 0, 1], 9000)),
                 vec![ValidatorEntry {
                     public_key: "ab".repeat(32),
-                    address: SocketAddr::from(([127, 0, 0, 1], 9000)),
+                    address: SocketAddr::from(([127, 0, 0, 1], 9000)).into(),
                 }],
             )),
             channel: ChannelConfig::development(

@@ -100,7 +100,7 @@ struct P2p {
     oracle: LookupOracle,
     handle: Handle<()>,
     /// The validators (and addresses) the configuration file lists.
-    listed: Vec<(NodePublicKey, SocketAddr)>,
+    listed: Vec<(NodePublicKey, bft::PeerAddress)>,
     /// Largest message the network carries: every channel's blocks must fit.
     max_message_size: usize,
 }
@@ -283,7 +283,7 @@ fn start_p2p(settings: &BftConfig, channel: &Channel, runtime: &Context) -> Resu
     let listed = settings
         .validators
         .iter()
-        .map(|v| Ok((bft::public_key_from_hex(&v.public_key)?, v.address)))
+        .map(|v| Ok((bft::public_key_from_hex(&v.public_key)?, v.address.clone())))
         .collect::<Result<Vec<_>, NodeKeyError>>()?;
     // Every channel's blocks are bounded by its own limits; the network carries the largest
     // the configured channel allows (joined channels are held to it).

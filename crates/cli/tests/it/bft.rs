@@ -668,7 +668,8 @@ fn node_metric(cluster: &Cluster, index: usize, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// An observer: a node of org2 that its admin lists on chain (no vote of the others) follows
+/// An observer: a node of org2 that its admin lists on chain (no vote of the others), reaching
+/// the validators by DNS name, follows
 /// the finalized chain, serves JSON-RPC (a transaction sent to it is finalized by the
 /// validators), catches up after being down, never votes, and never makes a quorum: with two of
 /// four validators down the two left and the observer finalize nothing while views keep timing
@@ -703,12 +704,17 @@ fn an_observer_follows_serves_rpc_catches_up_and_never_counts_in_a_quorum() {
                 format!("p2p_listen = \"{p2p}\"")
             } else if line.starts_with("listen = ") {
                 "listen = \"127.0.0.1:0\"".to_string()
+            } else if let Some(port) = line.strip_prefix("address = \"127.0.0.1:") {
+                // It reaches the validators by name (as in Kubernetes, through Services): the
+                // validators never dial an observer, so following proves DNS dialing works.
+                format!("address = \"localhost:{port}")
             } else {
                 line.to_string()
             }
         })
         .map(|line| line + "\n")
         .collect();
+    assert!(config.contains("address = \"localhost:"), "{config}");
     let observer = cluster.add_node(&config);
     cluster.launch(observer);
 

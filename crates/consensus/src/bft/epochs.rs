@@ -238,7 +238,7 @@ pub struct NetworkPeers {
 
 struct NetworkPeersInner {
     oracle: Oracle<PublicKey>,
-    configured: HashMap<PublicKey, SocketAddr>,
+    configured: HashMap<PublicKey, super::PeerAddress>,
     next_id: u64,
     /// Per chain: its current primary and secondary peers with their addresses.
     chains: BTreeMap<ChainNumber, (AddressedPeers, AddressedPeers)>,
@@ -251,7 +251,10 @@ const UNKNOWN_ADDRESS: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 impl NetworkPeers {
-    pub fn new(oracle: Oracle<PublicKey>, configured: HashMap<PublicKey, SocketAddr>) -> Self {
+    pub fn new(
+        oracle: Oracle<PublicKey>,
+        configured: HashMap<PublicKey, super::PeerAddress>,
+    ) -> Self {
         Self {
             inner: Arc::new(Mutex::new(NetworkPeersInner {
                 oracle,
@@ -272,7 +275,7 @@ impl NetworkPeers {
     pub fn learn_addresses(&self, addresses: impl IntoIterator<Item = (PublicKey, SocketAddr)>) {
         if let Ok(mut inner) = self.inner.lock() {
             for (key, address) in addresses {
-                inner.configured.entry(key).or_insert(address);
+                inner.configured.entry(key).or_insert(address.into());
             }
         }
     }
@@ -323,11 +326,11 @@ impl NetworkPeersInner {
         set.0
             .iter()
             .map(|v| {
-                let address = self.configured.get(&v.key).copied().or(v.address);
-                (
-                    v.key.clone(),
-                    Address::from(address.unwrap_or(UNKNOWN_ADDRESS)),
-                )
+                let address = match self.configured.get(&v.key) {
+                    Some(configured) => configured.to_p2p(),
+                    None => Address::from(v.address.unwrap_or(UNKNOWN_ADDRESS)),
+                };
+                (v.key.clone(), address)
             })
             .collect()
     }

@@ -7,6 +7,7 @@
 //! be notarized but not yet finalized), re-executes blocks proposed by others, and commits
 //! finalized ones. Delivery of finalized blocks is at-least-once; commits are idempotent.
 
+mod address;
 mod app;
 mod block;
 mod channels;
@@ -19,6 +20,7 @@ mod orchestrator;
 mod pacer;
 mod views;
 
+pub use address::{PeerAddress, PeerAddressError};
 pub use app::{Halted, Replicated, Timing};
 pub use block::{BlockLimits, ChainBlock, digest_of, hash_of};
 pub use channels::{

@@ -75,6 +75,8 @@ where
     // from a recorded IP would shut out observers (whose addresses nobody records), nodes
     // behind NAT and Kubernetes pods (which dial from their pod IP, not their Service's).
     config.bypass_ip_check = true;
+    // Peers may be named by DNS (a Kubernetes Service): resolved at every dial.
+    config.allow_dns = true;
     config.peer_connection_cooldown = Duration::from_secs(1);
     config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(16));
     config.dial_frequency = Duration::from_millis(500);

@@ -93,7 +93,7 @@ pub fn node_config(
         .iter()
         .map(|v| ValidatorEntry {
             public_key: v.public_key.clone(),
-            address: loopback(v.p2p_port),
+            address: loopback(v.p2p_port).into(),
         })
         .collect();
     Ok(node_config_with(spec, channel, org, orgs, me, entries))
