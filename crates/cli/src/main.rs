@@ -5,6 +5,7 @@ mod bench;
 mod ca;
 mod channel;
 mod governance;
+mod k8s;
 mod member;
 mod orgs;
 mod platform;
@@ -55,6 +56,9 @@ enum Command {
     /// Run the management plane: tenants, accounts and sessions behind a REST API (`/api/v1`,
     /// OpenAPI at `/api/v1/openapi.json`), on SQLite under --data-dir or on PostgreSQL.
     Platform(platform::PlatformArgs),
+    /// A network's nodes as Kubernetes objects (StatefulSet, Services, Secret, ConfigMap):
+    /// printed as YAML, or applied to the cluster of KUBECONFIG.
+    K8s(k8s::K8sArgs),
 }
 
 fn init_logging() {
@@ -89,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         Command::Replay { config } => up::replay(&config),
         Command::Ca(args) => ca::run(args),
         Command::Member(args) => tokio_runtime()?.block_on(member::run(args)),
+        Command::K8s(args) => tokio_runtime()?.block_on(k8s::run(args)),
         Command::Governance(args) => tokio_runtime()?.block_on(governance::run(args)),
         Command::Channel(args) => tokio_runtime()?.block_on(channel::run(args)),
         Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),

@@ -10,6 +10,7 @@ mod bft;
 mod ca;
 mod channels;
 mod crash_recovery;
+mod k8s;
 mod native_envelope;
 mod networks;
 mod platform;

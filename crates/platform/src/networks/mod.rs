@@ -12,6 +12,7 @@
 pub mod channels;
 pub mod genesis;
 pub mod invitations;
+pub mod kubernetes;
 pub mod local;
 pub mod reconciler;
 pub mod validators;
