@@ -300,6 +300,7 @@ fn local_network(
             contract_deployers: consortium.contract_deployers.clone(),
             admins: consortium.admins.clone(),
         },
+        kubernetes: None,
     };
     let nodes = configs
         .iter()

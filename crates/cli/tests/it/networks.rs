@@ -971,3 +971,53 @@ fn creating_a_network_is_cancelled_between_steps_stopping_what_it_started_and_a_
     let (status, refused) = acme.post(&format!("/operations/{id}/retry"), json!({}));
     assert_eq!(status, 409, "{refused}");
 }
+
+/// A network with `kubernetes` set is provisioned onto a cluster: its identities, genesis and
+/// configurations are made as for a local one, then its objects are applied. With no cluster
+/// reachable (as on these CI machines) the operation fails at that step saying so, and none of
+/// its nodes runs as a local process.
+#[test]
+fn a_kubernetes_network_without_a_reachable_cluster_fails_at_applying_and_runs_nothing_locally() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let platform = Platform::start(&dir.path().join("platform"));
+    let acme = tenant(&platform, "acme");
+    let (status, refused) = acme.post(
+        "/networks",
+        json!({"name": "onk8s", "kubernetes": {"namespace": "Bad NS", "image": "registry.example/ricaas:1"}}),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("kubernetes.namespace"),
+        "{refused}"
+    );
+    let (status, refused) = acme.post(
+        "/networks",
+        json!({"name": "onk8s", "consensus": "solo", "validators": 1,
+               "kubernetes": {"namespace": "ledger", "image": "registry.example/ricaas:1"}}),
+    );
+    assert_eq!(status, 400, "{refused}");
+    let (status, operation) = acme.post(
+        "/networks",
+        json!({"name": "onk8s", "validators": 4,
+               "kubernetes": {"namespace": "ledger", "image": "registry.example/ricaas:1", "storage": "50Gi"}}),
+    );
+    assert_eq!(status, 202, "{operation}");
+    let (done, _) = wait_operation(&acme, operation["id"].as_str().expect("id"), CREATED_WITHIN);
+    assert_eq!(done["status"], "failed", "{done:#}");
+    assert!(
+        done["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no Kubernetes cluster is reachable"),
+        "{done:#}"
+    );
+    let (status, network) = acme.get("/networks/onk8s");
+    assert_eq!(status, 200, "{network}");
+    assert_eq!(network["provisioner"], "kubernetes");
+    assert_eq!(network["spec"]["kubernetes"]["namespace"], "ledger");
+    assert_eq!(network["nodes"].as_array().map(Vec::len), Some(4));
+    assert!(node_pids(&platform.data_dir).is_empty());
+}

@@ -126,8 +126,28 @@ fn label(text: &str) -> String {
 }
 
 impl KubeSettings {
-    /// The name of node `node`'s objects (Services add `-rpc` and `-p2p`).
-    fn base(&self, node: &str) -> String {
+    /// The settings of a network the platform provisions on `target`.
+    pub fn for_target(network: &str, target: &super::KubernetesTarget) -> Self {
+        let mut settings = Self::new(network, &target.namespace, &target.image);
+        if let Some(storage) = &target.storage {
+            settings.storage = storage.clone();
+        }
+        settings.storage_class = target.storage_class.clone();
+        settings
+    }
+
+    /// The JSON-RPC base URL of node `node` inside the cluster (its RPC Service).
+    pub fn rpc_url(&self, node: &str) -> String {
+        format!(
+            "http://{}-rpc.{}.svc.cluster.local:{}",
+            self.base(node),
+            self.namespace,
+            self.rpc_port
+        )
+    }
+
+    /// The name of node `node`'s objects (its StatefulSet; Services add `-rpc` and `-p2p`).
+    pub fn base(&self, node: &str) -> String {
         // Leave room for the longest suffix ("-rpc", "-p2p") within 63 characters.
         let mut base = label(&format!("{}-{node}", self.network));
         base.truncate(59);
@@ -460,12 +480,69 @@ where
     serde_yaml::to_string(&value).map_err(|e| KubeError::Yaml(e.to_string()))
 }
 
+async fn client() -> Result<kube::Client, KubeError> {
+    kube::Client::try_default()
+        .await
+        .map_err(|e| KubeError::NoCluster(e.to_string()))
+}
+
+/// Runs (1) or stops (0) node StatefulSet `set`: its volume, and so its data, stays.
+pub async fn scale(namespace: &str, set: &str, replicas: i32) -> Result<(), KubeError> {
+    let api: kube::Api<StatefulSet> = kube::Api::namespaced(client().await?, namespace);
+    let patch = serde_json::json!({"spec": {"replicas": replicas}});
+    api.patch(
+        set,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|e| KubeError::Apply {
+        kind: "StatefulSet",
+        name: set.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(())
+}
+
+/// Restarts node StatefulSet `set`: its pod is deleted and the StatefulSet makes it again.
+pub async fn restart(namespace: &str, set: &str) -> Result<(), KubeError> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client().await?, namespace);
+    api.delete(&format!("{set}-0"), &kube::api::DeleteParams::default())
+        .await
+        .map_err(|e| KubeError::Apply {
+            kind: "Pod",
+            name: format!("{set}-0"),
+            message: e.to_string(),
+        })?;
+    Ok(())
+}
+
+/// The last `lines` lines of node StatefulSet `set`'s log.
+pub async fn logs(namespace: &str, set: &str, lines: i64) -> Result<Vec<String>, KubeError> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client().await?, namespace);
+    let text = api
+        .logs(
+            &format!("{set}-0"),
+            &kube::api::LogParams {
+                tail_lines: Some(lines),
+                ..kube::api::LogParams::default()
+            },
+        )
+        .await
+        .map_err(|e| KubeError::Apply {
+            kind: "Pod",
+            name: format!("{set}-0"),
+            message: e.to_string(),
+        })?;
+    Ok(text.lines().map(str::to_owned).collect())
+}
+
 /// Applies the objects to the cluster of the ambient configuration (`KUBECONFIG`, or the pod's
 /// service account) with server-side apply, field manager `ricaas`: repeating it converges.
 pub async fn apply(namespace: &str, objects: &[NodeObjects]) -> Result<(), KubeError> {
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| KubeError::NoCluster(e.to_string()))?;
+    let client = client().await?;
     for node in objects {
         apply_one(&client, namespace, &node.config_map).await?;
         apply_one(&client, namespace, &node.secret).await?;

@@ -118,6 +118,25 @@ pub struct NetworkSpec {
     pub block_interval_ms: u64,
     #[serde(default)]
     pub channel: ChannelSpec,
+    /// Run the nodes on a Kubernetes cluster instead of as the platform's child processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesTarget>,
+}
+
+/// Where on a Kubernetes cluster a network's nodes run (the cluster is the one the platform's
+/// own configuration reaches: `KUBECONFIG`, or its service account when it runs in a pod).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesTarget {
+    /// An existing namespace (a DNS label).
+    pub namespace: String,
+    /// Container image holding the `ricaas` binary (run as user 10001).
+    pub image: String,
+    /// Persistent volume per node (default `20Gi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
 }
 
 /// Most validators a channel may have (the chain's limit).
@@ -145,6 +164,31 @@ impl NetworkSpec {
         }
         if !(50..=60_000).contains(&self.block_interval_ms) {
             return invalid("block_interval_ms must be 50 to 60000".into());
+        }
+        if let Some(target) = &self.kubernetes {
+            if self.consensus != Consensus::Bft {
+                return invalid("kubernetes runs BFT networks; a solo network runs locally".into());
+            }
+            let label = |text: &str| {
+                (1..=63).contains(&text.len())
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !text.starts_with('-')
+                    && !text.ends_with('-')
+            };
+            if !label(&target.namespace) {
+                return invalid(format!(
+                    "kubernetes.namespace {:?} is not a DNS label (lowercase letters, digits, hyphens)",
+                    target.namespace
+                ));
+            }
+            if target.image.is_empty()
+                || target.image.len() > 255
+                || target.image.chars().any(char::is_whitespace)
+            {
+                return invalid("kubernetes.image must be a container image reference".into());
+            }
         }
         if self.channel.chain_id == 0 || self.channel.chain_id > u64::from(u32::MAX) {
             return invalid("channel.chain_id must be 1 to 4294967295".into());
@@ -429,7 +473,15 @@ impl Platform {
             &network,
             &spec,
             tenant,
-            ("local", NetworkStatus::Creating, CREATE_STEPS[0]),
+            (
+                if spec.kubernetes.is_some() {
+                    "kubernetes"
+                } else {
+                    "local"
+                },
+                NetworkStatus::Creating,
+                CREATE_STEPS[0],
+            ),
             now,
         )
         .await?;
@@ -820,13 +872,25 @@ impl Platform {
             .bind(found.id.as_str())
             .execute(self.store().pool())
             .await?;
-        let launch = self.launch_of(&network.id, &found.id).await?;
-        let result = match action {
-            NodeAction::Stop => provisioner.stop(&found.id).await,
-            NodeAction::Start => provisioner.ensure_running(launch).await,
-            NodeAction::Restart => provisioner.restart(launch).await,
-        };
-        result.map_err(|e| AccountsError::Unavailable(e.to_string()))?;
+        if let Some(target) = &network.spec.kubernetes {
+            // On a cluster: the node's StatefulSet is scaled to 0 or 1, its pod deleted to
+            // restart it (its volume, and so its data, stays).
+            let set = kubernetes::KubeSettings::for_target(&network.name, target).base(&found.name);
+            let result = match action {
+                NodeAction::Stop => kubernetes::scale(&target.namespace, &set, 0).await,
+                NodeAction::Start => kubernetes::scale(&target.namespace, &set, 1).await,
+                NodeAction::Restart => kubernetes::restart(&target.namespace, &set).await,
+            };
+            result.map_err(|e| AccountsError::Unavailable(e.to_string()))?;
+        } else {
+            let launch = self.launch_of(&network.id, &found.id).await?;
+            let result = match action {
+                NodeAction::Stop => provisioner.stop(&found.id).await,
+                NodeAction::Start => provisioner.ensure_running(launch).await,
+                NodeAction::Restart => provisioner.restart(launch).await,
+            };
+            result.map_err(|e| AccountsError::Unavailable(e.to_string()))?;
+        }
         let network = self.network_by_id(&network.id).await?;
         network
             .nodes
@@ -848,6 +912,12 @@ impl Platform {
             return Err(AccountsError::Conflict(format!(
                 "node {node} is run outside the platform: its logs are where its organization keeps them"
             )));
+        }
+        if let Some(target) = &network.spec.kubernetes {
+            let set = kubernetes::KubeSettings::for_target(&network.name, target).base(&found.name);
+            return kubernetes::logs(&target.namespace, &set, lines.clamp(1, 1000) as i64)
+                .await
+                .map_err(|e| AccountsError::Unavailable(e.to_string()));
         }
         let provisioner = self.provisioner().ok_or_else(|| {
             AccountsError::Unavailable("this platform runs no nodes (no provisioner)".into())

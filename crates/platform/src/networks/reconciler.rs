@@ -575,6 +575,10 @@ impl Platform {
             .provisioner()
             .ok_or_else(|| StepError::Failed("this platform runs no nodes".into()))?
             .clone();
+        let network = self.network_by_id(&claimed.network).await?;
+        if let Some(target) = &network.spec.kubernetes {
+            self.apply_to_cluster(&network, target).await?;
+        }
         let nodes: Vec<(String, String, Option<String>)> = sqlx::query_as(
             "SELECT id, name, rpc_url FROM nodes WHERE network_id = $1 AND managed = 1 AND desired = 'running' \
              ORDER BY created_at, name",
@@ -582,14 +586,16 @@ impl Platform {
         .bind(claimed.network.as_str())
         .fetch_all(self.store().pool())
         .await?;
-        for (id, _, _) in &nodes {
-            let launch = self
-                .launch_of(&claimed.network, &NodeId::from_stored(id.clone()))
-                .await?;
-            provisioner
-                .ensure_running(launch)
-                .await
-                .map_err(|e| StepError::Failed(e.to_string()))?;
+        if network.spec.kubernetes.is_none() {
+            for (id, _, _) in &nodes {
+                let launch = self
+                    .launch_of(&claimed.network, &NodeId::from_stored(id.clone()))
+                    .await?;
+                provisioner
+                    .ensure_running(launch)
+                    .await
+                    .map_err(|e| StepError::Failed(e.to_string()))?;
+            }
         }
         let deadline = tokio::time::Instant::now() + READY_WITHIN;
         loop {
@@ -619,6 +625,56 @@ impl Platform {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// The Kubernetes objects of every node of `network` (from the files the earlier steps
+    /// wrote), applied to the cluster; each node's addresses become its Services'.
+    async fn apply_to_cluster(
+        &self,
+        network: &super::Network,
+        target: &super::KubernetesTarget,
+    ) -> Result<(), StepError> {
+        use super::kubernetes::{self, KubeNode, KubeSettings};
+        let settings = KubeSettings::for_target(&network.name, target);
+        let mut nodes = Vec::new();
+        for (id, name, _) in self.managed_nodes(&network.id).await? {
+            let dir = self.node_dir(&network.id, &name)?;
+            let config = ricaas_node::NodeConfig::load(&dir.join(super::genesis::CONFIG_FILE))
+                .map_err(|e| StepError::Failed(format!("node {name}'s configuration: {e}")))?;
+            let key_pem = std::fs::read_to_string(dir.join(super::genesis::KEY_FILE))
+                .map_err(|e| StepError::Failed(format!("node {name}'s key: {e}")))?;
+            let org: String = sqlx::query_scalar(
+                "SELECT m.org FROM nodes d JOIN network_members m \
+                 ON m.network_id = d.network_id AND m.tenant_id = d.tenant_id WHERE d.id = $1",
+            )
+            .bind(&id)
+            .fetch_one(self.store().pool())
+            .await?;
+            nodes.push(KubeNode {
+                name,
+                org,
+                role: "validator".into(),
+                config,
+                key_pem,
+            });
+        }
+        let objects = kubernetes::render_network(&settings, &nodes)
+            .map_err(|e| StepError::Failed(e.to_string()))?;
+        kubernetes::apply(&target.namespace, &objects)
+            .await
+            .map_err(|e| StepError::Failed(e.to_string()))?;
+        for node in &nodes {
+            sqlx::query(
+                "UPDATE nodes SET rpc_url = $1, p2p_address = $2 WHERE network_id = $3 AND name = $4",
+            )
+            .bind(settings.rpc_url(&node.name))
+            .bind(settings.p2p_host(&node.name))
+            .bind(network.id.as_str())
+            .bind(&node.name)
+            .execute(self.store().pool())
+            .await?;
+        }
+        Ok(())
     }
 
     /// Step 4: the platform may reach the channel (enrolment, later contracts) through the
@@ -674,7 +730,8 @@ impl Platform {
         };
         let nodes: Vec<(String, String)> = sqlx::query_as(
             "SELECT d.network_id, d.id FROM nodes d JOIN networks n ON n.id = d.network_id \
-             WHERE n.status = 'running' AND d.managed = 1 AND d.desired = 'running'",
+             WHERE n.status = 'running' AND n.provisioner = 'local' AND d.managed = 1 \
+             AND d.desired = 'running'",
         )
         .fetch_all(self.store().pool())
         .await?;
