@@ -451,6 +451,20 @@ test("a root creates a network in the console, follows its creation, sees its no
   await page.click(`${row} button:has-text('Start')`);
   await page.waitForSelector(`${row} .badge.ok:text-is('ready')`, { timeout: 60_000 });
   assert.equal((await page.textContent(`${row} [data-testid=restarts]`)).trim(), "0");
+
+  // A network to run on Kubernetes: this platform reaches no cluster (none runs on these
+  // machines), so its creation stops at applying the objects and says why.
+  await page.click("nav a:text-is('Networks')");
+  await page.waitForSelector('main h1:text-is("Networks")');
+  await page.fill("main input[name=name]", "on-cluster");
+  await page.fill("input[name=validators]", "1");
+  await page.click("summary:has-text('Kubernetes')");
+  await page.fill("input[name=k8s_namespace]", "ledger");
+  await page.fill("input[name=k8s_image]", "registry.example/ricaas:1.0");
+  await page.click("main button:has-text('Create network')");
+  await page.waitForSelector("text=Creating network on-cluster");
+  await page.waitForSelector("p.error >> text=no Kubernetes cluster is reachable", { timeout: 120_000 });
+  await page.screenshot({ path: join(SHOTS, "18b-kubernetes-network-no-cluster.png"), fullPage: true });
   await context.close();
 
   // The operator sees the channels the platform reaches, and registers one by hand.

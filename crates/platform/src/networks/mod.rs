@@ -881,7 +881,7 @@ impl Platform {
                 NodeAction::Start => kubernetes::scale(&target.namespace, &set, 1).await,
                 NodeAction::Restart => kubernetes::restart(&target.namespace, &set).await,
             };
-            result.map_err(|e| AccountsError::Unavailable(e.to_string()))?;
+            result.map_err(cluster_error)?;
         } else {
             let launch = self.launch_of(&network.id, &found.id).await?;
             let result = match action {
@@ -917,7 +917,7 @@ impl Platform {
             let set = kubernetes::KubeSettings::for_target(&network.name, target).base(&found.name);
             return kubernetes::logs(&target.namespace, &set, lines.clamp(1, 1000) as i64)
                 .await
-                .map_err(|e| AccountsError::Unavailable(e.to_string()));
+                .map_err(cluster_error);
         }
         let provisioner = self.provisioner().ok_or_else(|| {
             AccountsError::Unavailable("this platform runs no nodes (no provisioner)".into())
@@ -926,6 +926,20 @@ impl Platform {
         provisioner
             .logs(&launch, lines.clamp(1, 1000))
             .map_err(|e| AccountsError::Unavailable(e.to_string()))
+    }
+}
+
+/// A cluster failure as a tenant sees it: what failed, without the platform's own files.
+fn cluster_error(e: kubernetes::KubeError) -> AccountsError {
+    match e {
+        kubernetes::KubeError::NoCluster(detail) => {
+            tracing::warn!(%detail, "no Kubernetes cluster is reachable");
+            AccountsError::Unavailable(
+                "no Kubernetes cluster is reachable from this platform: its operator configures one"
+                    .into(),
+            )
+        }
+        other => AccountsError::Unavailable(other.to_string()),
     }
 }
 

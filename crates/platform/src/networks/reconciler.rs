@@ -662,7 +662,17 @@ impl Platform {
             .map_err(|e| StepError::Failed(e.to_string()))?;
         kubernetes::apply(&target.namespace, &objects)
             .await
-            .map_err(|e| StepError::Failed(e.to_string()))?;
+            .map_err(|e| match e {
+                // The detail names the platform's own files: the operator's log, not the tenant.
+                kubernetes::KubeError::NoCluster(detail) => {
+                    tracing::warn!(%detail, network = %network.name, "no Kubernetes cluster is reachable");
+                    StepError::Failed(
+                        "no Kubernetes cluster is reachable from this platform: its operator configures one (KUBECONFIG, or the platform running in a pod); retry once that is done"
+                            .into(),
+                    )
+                }
+                other => StepError::Failed(other.to_string()),
+            })?;
         for node in &nodes {
             sqlx::query(
                 "UPDATE nodes SET rpc_url = $1, p2p_address = $2 WHERE network_id = $3 AND name = $4",

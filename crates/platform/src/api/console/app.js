@@ -807,6 +807,10 @@ function networksPage() {
       block_interval_ms: Number(data.get("block_interval_ms")),
       channel: { name: data.get("channel"), chain_id: Number(data.get("chain_id")), admins: data.get("admins"), writers: data.get("writers") },
     };
+    if (data.get("k8s_namespace")) {
+      spec.kubernetes = { namespace: data.get("k8s_namespace"), image: data.get("k8s_image") };
+      if (data.get("k8s_storage")) spec.kubernetes.storage = data.get("k8s_storage");
+    }
     const operation = await api("POST", "networks", spec);
     await refresh();
     return noticeBox(`Creating network ${spec.name}: follow its progress below.`);
@@ -821,8 +825,13 @@ function networksPage() {
       el("label", {}, "First channel", el("input", { name: "channel", value: "default", required: true })),
       el("label", {}, "Chain id", el("input", { name: "chain_id", type: "number", min: 1, value: 1337 })),
       el("label", {}, "Writers policy", el("input", { name: "writers", value: "ANY Members" })),
-      el("label", {}, "Admins policy", el("input", { name: "admins", value: "MAJORITY Admins" })),
-      el("button", { type: "submit" }, "Create network")));
+      el("label", {}, "Admins policy", el("input", { name: "admins", value: "MAJORITY Admins" }))),
+    el("details", {}, el("summary", {}, "Run the nodes on a Kubernetes cluster (the one the platform reaches)"),
+      el("div", { class: "toolbar" },
+        el("label", {}, "Namespace", el("input", { name: "k8s_namespace", placeholder: "ledger" })),
+        el("label", {}, "Image", el("input", { name: "k8s_image", size: 32, placeholder: "registry.example/ricaas:1.0" })),
+        el("label", {}, "Volume per node", el("input", { name: "k8s_storage", placeholder: "20Gi" })))),
+    el("button", { type: "submit" }, "Create network"));
   const page = el("div", {}, el("h1", {}, "Networks"),
     el("div", { class: "card" }, el("h2", {}, "Create a network"),
       el("p", { class: "muted" }, "Your organization's validators run on the platform; other organizations join later by invitation and vote."),
