@@ -155,6 +155,21 @@ fn write_approved_ids(store: &mut impl SlotStore, ids: &[u64]) -> Result<(), Sta
     write_bytes(store, GOVERNANCE_ADDRESS, APPROVED_SLOT, &json)
 }
 
+/// The observer certificates of `state` (parsed as `current`) without those `leaving` picks.
+fn observers_except(
+    current: &Consortium,
+    state: &ChannelConfigState,
+    leaving: impl Fn(&super::consortium::Validator) -> bool,
+) -> Vec<String> {
+    current
+        .observers
+        .iter()
+        .zip(&state.observers)
+        .filter(|(observer, _)| !leaving(observer))
+        .map(|(_, certificate)| certificate.clone())
+        .collect()
+}
+
 /// The configuration `change` produces from `state`, checked as a whole.
 fn changed_config(
     state: &ChannelConfigState,
@@ -183,13 +198,7 @@ fn changed_config(
                 ));
             }
             // Its observers leave with it.
-            next.observers = current
-                .observers
-                .iter()
-                .zip(&state.observers)
-                .filter(|(observer, _)| &observer.org != name)
-                .map(|(_, certificate)| certificate.clone())
-                .collect();
+            next.observers = observers_except(&current, state, |o| &o.org == name);
             let before = next.orgs.len();
             next.orgs.retain(|o| &o.name != name);
             if next.orgs.len() == before {
@@ -259,14 +268,9 @@ fn changed_config(
                 ));
             }
             // An observer that caught up is typically what becomes a validator.
-            let observers = Consortium::new(state.clone()).map_err(|e| e.to_string())?;
-            next.observers = observers
-                .observers
-                .iter()
-                .zip(&state.observers)
-                .filter(|(observer, _)| hex::encode(observer.public_key) != key)
-                .map(|(_, certificate)| certificate.clone())
-                .collect();
+            let current = Consortium::new(state.clone()).map_err(|e| e.to_string())?;
+            next.observers =
+                observers_except(&current, state, |o| hex::encode(o.public_key) == key);
             next.validators.push(certificate.clone());
             next.validator_addresses.insert(key, *address);
         }

@@ -348,23 +348,11 @@ where
             Ok(Outcome::Return(Bytes::new(), cost))
         }
         IMembership::IMembershipCalls::addObserver(call) => {
-            if inputs.is_static {
-                return Ok(Outcome::Revert(
-                    "addObserver writes state".into(),
-                    OBSERVER_GAS,
-                ));
-            }
-            if OBSERVER_GAS > inputs.gas_limit {
-                return Ok(Outcome::Revert("out of gas".into(), inputs.gas_limit));
-            }
-            let admin = match admin_of(&mut journal, consortium, caller, now)? {
-                Ok(admin) => admin,
-                Err(reason) => return Ok(Outcome::Revert(reason, OBSERVER_GAS)),
-            };
-            let current = match current_configuration(&mut journal)? {
-                Ok(current) => current,
-                Err(reason) => return Ok(Outcome::Revert(reason, OBSERVER_GAS)),
-            };
+            let (admin, current) =
+                match observer_caller(&mut journal, inputs, consortium, "addObserver", now)? {
+                    Ok(found) => found,
+                    Err(refused) => return Ok(refused),
+                };
             Ok(
                 match listed_observer(&current, &admin, &call.nodeCertificate, now) {
                     Err(reason) => Outcome::Revert(reason, OBSERVER_GAS),
@@ -388,23 +376,11 @@ where
             )
         }
         IMembership::IMembershipCalls::removeObserver(call) => {
-            if inputs.is_static {
-                return Ok(Outcome::Revert(
-                    "removeObserver writes state".into(),
-                    OBSERVER_GAS,
-                ));
-            }
-            if OBSERVER_GAS > inputs.gas_limit {
-                return Ok(Outcome::Revert("out of gas".into(), inputs.gas_limit));
-            }
-            let admin = match admin_of(&mut journal, consortium, caller, now)? {
-                Ok(admin) => admin,
-                Err(reason) => return Ok(Outcome::Revert(reason, OBSERVER_GAS)),
-            };
-            let current = match current_configuration(&mut journal)? {
-                Ok(current) => current,
-                Err(reason) => return Ok(Outcome::Revert(reason, OBSERVER_GAS)),
-            };
+            let (admin, current) =
+                match observer_caller(&mut journal, inputs, consortium, "removeObserver", now)? {
+                    Ok(found) => found,
+                    Err(refused) => return Ok(refused),
+                };
             let key: [u8; 32] = call.nodeKey.0;
             let Some(index) = current.observers.iter().position(|o| o.public_key == key) else {
                 return Ok(Outcome::Revert(
@@ -481,6 +457,38 @@ where
             Ok(Outcome::Return(Bytes::new(), REVOKE_GAS))
         }
     }
+}
+
+/// For `addObserver` / `removeObserver` (`method`): the calling admin and the configuration as
+/// of this transaction, or the revert that refuses the call.
+fn observer_caller<CTX>(
+    journal: &mut Journal<'_, CTX>,
+    inputs: &CallInputs,
+    consortium: &Consortium,
+    method: &str,
+    now: u64,
+) -> Result<Result<(IdentityRecord, Arc<Consortium>), Outcome>, StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    if inputs.is_static {
+        return Ok(Err(Outcome::Revert(
+            format!("{method} writes state"),
+            OBSERVER_GAS,
+        )));
+    }
+    if OBSERVER_GAS > inputs.gas_limit {
+        return Ok(Err(Outcome::Revert("out of gas".into(), inputs.gas_limit)));
+    }
+    let admin = match admin_of(journal, consortium, inputs.caller, now)? {
+        Ok(admin) => admin,
+        Err(reason) => return Ok(Err(Outcome::Revert(reason, OBSERVER_GAS))),
+    };
+    Ok(match current_configuration(journal)? {
+        Ok(current) => Ok((admin, current)),
+        Err(reason) => Err(Outcome::Revert(reason, OBSERVER_GAS)),
+    })
 }
 
 /// The channel configuration as of this transaction (an earlier transaction of the block may
