@@ -929,6 +929,89 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
     wait_network(&acme, "consortium", Duration::from_secs(60), |n| {
         n["spec"]["channel"]["contract_deployers"] == "ANY Admins"
     });
+
+    // globex takes its validator out. It also validates letters, so removing it from the
+    // network first would cost letters a voter without a vote: refused, saying where to start.
+    let (status, refused) = globex.send(
+        "DELETE",
+        "/networks/consortium/nodes/globex-validator0",
+        None,
+    );
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("also validates channel letters"),
+        "{refused}"
+    );
+    let (status, refused) = acme.post(
+        "/networks/consortium/proposals",
+        json!({"change": {"kind": "remove_validator", "node": "globex-observer9"}}),
+    );
+    assert_eq!(status, 404, "{refused}");
+    let (status, leave) = globex.post(
+        "/networks/consortium/proposals",
+        json!({"channel": "letters", "change": {"kind": "remove_validator", "node": "globex-validator0"}}),
+    );
+    assert_eq!(status, 201, "{leave}");
+    let id = leave["id"].as_u64().expect("id");
+    let (status, _) = acme.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({"channel": "letters"}),
+    );
+    assert_eq!(status, 201);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, channels) = acme.get("/networks/consortium/channels");
+        if channels[1]["validators"] == json!(["acme-validator0"]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "globex-validator0 never left letters: {channels:#}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Now from the network: a proposal signed by globex (its vote), voted by acme; the node
+    // keeps voting until the next epoch runs without it, then the platform stops and deletes
+    // it, and the chain goes on with acme's validator.
+    let (status, proposed) = globex.send(
+        "DELETE",
+        "/networks/consortium/nodes/globex-validator0",
+        None,
+    );
+    assert_eq!(status, 202, "{proposed}");
+    assert_eq!(proposed["kind"], "remove_validator");
+    assert_eq!(proposed["change"]["node"], "globex-validator0");
+    assert_eq!(proposed["waiting_for"], json!(["acme"]), "{proposed:#}");
+    let (status, again) = globex.send(
+        "DELETE",
+        "/networks/consortium/nodes/globex-validator0",
+        None,
+    );
+    assert_eq!(status, 409, "{again}");
+    let id = proposed["id"].as_u64().expect("id");
+    let (status, _) = acme.post(
+        &format!("/networks/consortium/proposals/{id}/votes"),
+        json!({}),
+    );
+    assert_eq!(status, 201);
+    let network = wait_network(&acme, "consortium", Duration::from_secs(90), |n| {
+        n["nodes"].as_array().is_some_and(|nodes| {
+            nodes.len() == 1 && nodes[0]["name"] == "acme-validator0"
+        })
+    });
+    let left_at = network["nodes"][0]["height"].as_i64().expect("height");
+    assert!(
+        ureq::get(&format!("{node_url}/health")).call().is_err(),
+        "the removed validator still answers"
+    );
+    wait_network(&acme, "consortium", Duration::from_secs(30), |n| {
+        n["nodes"][0]["height"].as_i64().is_some_and(|h| h > left_at + 5)
+    });
+    let (_, channels) = acme.get("/networks/consortium/channels");
+    assert_eq!(channels[0]["validators"], json!(["acme-validator0"]), "{channels:#}");
 }
 
 #[test]

@@ -8,11 +8,11 @@ use crate::{
         Network, NetworkSpec, Node, NodeAction, Operation,
         channels::{ChannelRequest, NetworkChannel},
         invitations::{ChangeRequest, Invitation, Proposal},
-        validators::{AddedValidator, NodeRegistration},
+        validators::{AddedValidator, NodeRegistration, NodeRemoval},
     },
     policy::Action,
 };
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse as _};
 use serde::{Deserialize, Serialize};
 
 fn operation_id(text: &str) -> Result<OperationId, ApiError> {
@@ -675,25 +675,29 @@ pub async fn register_node(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RemoveNodeQuery {
-    /// For an observer the platform runs: the organization's custodial admin key that signs
-    /// its removal from the channel's observer list (default `admin`).
+    /// For a node the platform runs: the organization's custodial admin key that signs its
+    /// removal from the channel's observer list, or the proposal to remove it from the
+    /// validator set (default `admin`).
     pub admin_key: Option<String>,
 }
 
 /// Remove a node of the organization: a registered one is forgotten; an observer the platform
 /// runs is first removed from the channel's observer list (signed by the admin key), then
-/// stopped and deleted. A validator the platform runs leaves the validator set by governance
-/// first.
+/// stopped and deleted (204). For a validator the platform runs, its removal from the validator
+/// set is proposed, signed by the admin key (the organization's vote): 202 with the proposal;
+/// once the members voted it out and the next epoch runs without it, the platform stops and
+/// deletes it (until then the node lists `leaves_at`).
 #[utoipa::path(delete, path = "/api/v1/networks/{name}/nodes/{node}", tag = "networks",
     params(("name" = String, Path), ("node" = String, Path), RemoveNodeQuery),
-    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError),
+    responses((status = 204), (status = 202, body = Proposal), (status = 400, body = ApiError),
+        (status = 401, body = ApiError), (status = 403, body = ApiError),
         (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn remove_node(
     State(platform): State<Platform>,
     caller: Caller,
     PathParams(path): PathParams<NodePath>,
     Params(query): Params<RemoveNodeQuery>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     caller
         .authorize(
             &platform,
@@ -709,8 +713,13 @@ pub async fn remove_node(
             .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
             .await?;
     }
-    platform
-        .remove_node(caller.tenant()?, &path.name, &path.node, &admin_key)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(
+        match platform
+            .remove_node(caller.tenant()?, &path.name, &path.node, &admin_key)
+            .await?
+        {
+            NodeRemoval::Removed => StatusCode::NO_CONTENT.into_response(),
+            NodeRemoval::Proposed(proposal) => (StatusCode::ACCEPTED, Json(proposal)).into_response(),
+        },
+    )
 }

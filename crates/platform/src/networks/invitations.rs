@@ -498,7 +498,17 @@ impl Platform {
                 .map_err(|e| AccountsError::Unavailable(format!("proposal {id}: {e}")))?;
             let stored: Value = serde_json::from_str(&json)
                 .map_err(|e| AccountsError::Unavailable(format!("proposal {id}: {e}")))?;
-            proposals.push(proposal_view(id, stored, &members));
+            let mut proposal = proposal_view(id, stored, &members);
+            // A validator's removal names its key: name the node too.
+            if let Some(node) = proposal.change["key"].as_str().and_then(|key| {
+                network
+                    .nodes
+                    .iter()
+                    .find(|n| n.public_key.as_deref() == Some(key))
+            }) {
+                proposal.change["node"] = Value::String(node.name.clone());
+            }
+            proposals.push(proposal);
         }
         Ok(proposals)
     }
@@ -615,6 +625,10 @@ pub enum ChangeRequest {
     /// Replace one of the channel's policies: `readers`, `writers`, `contract_deployers` or
     /// `admins`, e.g. `MAJORITY Admins`.
     SetPolicy { policy: String, text: String },
+    /// Take validator node `node` (its name on the network) out of the channel's validator set
+    /// from the next epoch. On the network's first channel the platform then stops and deletes
+    /// the node if it runs it.
+    RemoveValidator { node: String },
 }
 
 impl ChangeRequest {
@@ -622,6 +636,7 @@ impl ChangeRequest {
         match self {
             ChangeRequest::RemoveOrg { .. } => "remove_org",
             ChangeRequest::SetPolicy { .. } => "set_policy",
+            ChangeRequest::RemoveValidator { .. } => "remove_validator",
         }
     }
 }
@@ -656,6 +671,14 @@ impl Platform {
             ChangeRequest::SetPolicy { policy, text } => IGovernance::proposeSetPolicyCall {
                 policy: policy.clone(),
                 text: text.clone(),
+                effectiveHeight: 0,
+            }
+            .abi_encode()
+            .into(),
+            ChangeRequest::RemoveValidator { node } => IGovernance::proposeRemoveValidatorCall {
+                nodeKey: self
+                    .validator_to_remove(tenant, &found, node, created_channel)
+                    .await?,
                 effectiveHeight: 0,
             }
             .abi_encode()
@@ -699,6 +722,78 @@ impl Platform {
             .into_iter()
             .find(|p| p.id == id)
             .ok_or_else(|| AccountsError::Corrupt(format!("proposal {id} vanished")))
+    }
+
+    /// The key of validator `node` of `network`, checked to be removable from `channel` (`None`:
+    /// the first channel): a validator there, not already on its way out, and — for the first
+    /// channel, whose removal stops the node — no longer a validator of a created channel, which
+    /// would otherwise lose a voter without a vote.
+    async fn validator_to_remove(
+        &self,
+        tenant: &TenantId,
+        network: &super::Network,
+        node: &str,
+        channel: Option<&str>,
+    ) -> Result<alloy_primitives::B256, AccountsError> {
+        let found = network
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .ok_or_else(|| AccountsError::NotFound {
+                what: "node",
+                name: format!("{}/{node}", network.name),
+            })?;
+        let channels = self.network_channels(tenant, &network.name).await?;
+        let validates = |name: &str| {
+            channels
+                .iter()
+                .any(|c| c.name == name && c.validators.iter().any(|v| v == node))
+        };
+        let on = channel.unwrap_or(&network.spec.channel.name);
+        if !validates(on) {
+            return Err(AccountsError::Invalid(format!(
+                "{node} is not a validator of channel {on}"
+            )));
+        }
+        if channel.is_none() {
+            if let Some(height) = found.leaves_at {
+                return Err(AccountsError::Conflict(format!(
+                    "{node} already leaves the network at height {height}"
+                )));
+            }
+            if let Some(other) = channels
+                .iter()
+                .skip(1)
+                .find(|c| c.validators.iter().any(|v| v == node))
+            {
+                return Err(AccountsError::Conflict(format!(
+                    "{node} also validates channel {}: propose its removal there first (a remove_validator proposal with \"channel\": \"{}\")",
+                    other.name, other.name
+                )));
+            }
+            let open: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT proposal_id, change FROM network_proposals WHERE network_id = $1 \
+                 AND kind = 'remove_validator' AND status IN ('voting', 'approved')",
+            )
+            .bind(network.id.as_str())
+            .fetch_all(self.store().pool())
+            .await?;
+            if let Some((id, _)) = open.iter().find(|(_, change)| {
+                serde_json::from_str::<ChangeRequest>(change).is_ok_and(
+                    |c| matches!(c, ChangeRequest::RemoveValidator { node: n } if n == node),
+                )
+            }) {
+                return Err(AccountsError::Conflict(format!(
+                    "proposal #{id} already proposes removing {node}: vote for it"
+                )));
+            }
+        }
+        let key = found.public_key.as_deref().ok_or_else(|| {
+            AccountsError::Corrupt(format!("validator {node} has no recorded key"))
+        })?;
+        format!("0x{key}")
+            .parse()
+            .map_err(|_| AccountsError::Corrupt(format!("node key {key}")))
     }
 
     /// Sends governance call `input` signed by `tenant`'s `admin_key` and records the proposal
@@ -769,6 +864,27 @@ impl Platform {
             if state == "applied" {
                 match &change {
                     None => {}
+                    Some(ChangeRequest::RemoveValidator { node }) => {
+                        // It votes until the epoch after the change ends; past that (at most one
+                        // epoch on), the network runs without it.
+                        let spec: String =
+                            sqlx::query_scalar("SELECT spec FROM networks WHERE id = $1")
+                                .bind(network.as_str())
+                                .fetch_one(&mut *tx)
+                                .await?;
+                        let epoch = serde_json::from_str::<super::NetworkSpec>(&spec)
+                            .map(|s| s.epoch_length)
+                            .unwrap_or(super::default_epoch_length());
+                        let applied = stored["status"]["height"].as_u64().unwrap_or_default();
+                        sqlx::query(
+                            "UPDATE nodes SET leaves_at_height = $1 WHERE network_id = $2 AND name = $3",
+                        )
+                        .bind(i64::try_from(applied + epoch + 1).unwrap_or(i64::MAX))
+                        .bind(network.as_str())
+                        .bind(node)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     Some(ChangeRequest::RemoveOrg { name }) => {
                         sqlx::query(
                             "DELETE FROM network_members WHERE network_id = $1 AND org = $2",

@@ -288,6 +288,9 @@ pub struct Node {
     /// What `/ready` or the connection said when it was not ready.
     pub message: Option<String>,
     pub observed_at: Option<i64>,
+    /// A validator voted out of the validator set: the height from which the network runs
+    /// without it; the platform then stops and deletes it.
+    pub leaves_at: Option<i64>,
 }
 
 /// A network as its members see it.
@@ -434,13 +437,15 @@ type NodeRow = (
     Option<i64>,
 );
 
-/// What was last read from a node: id, height, peers, ready, message, when.
+/// What was last read from a node (id, height, peers, ready, message, when), and the height it
+/// leaves the network at.
 type ObservedRow = (
     String,
     Option<i64>,
     Option<i64>,
     Option<i64>,
     Option<String>,
+    Option<i64>,
     Option<i64>,
 );
 
@@ -644,8 +649,8 @@ impl Platform {
         .await?;
         let observed: Vec<ObservedRow> =
             sqlx::query_as(
-                "SELECT id, observed_height, observed_peers, observed_ready, observed_message, observed_at \
-                 FROM nodes WHERE network_id = $1",
+                "SELECT id, observed_height, observed_peers, observed_ready, observed_message, observed_at, \
+                 leaves_at_height FROM nodes WHERE network_id = $1",
             )
             .bind(network.as_str())
             .fetch_all(self.store().pool())
@@ -686,6 +691,7 @@ impl Platform {
                         ready: seen.and_then(|o| o.3).unwrap_or(0) != 0,
                         message: seen.and_then(|o| o.4.clone()),
                         observed_at: seen.and_then(|o| o.5),
+                        leaves_at: seen.and_then(|o| o.6),
                         id: NodeId::from_stored(id),
                     }
                 },

@@ -76,6 +76,9 @@ pub async fn run(platform: Platform, wake: Arc<tokio::sync::Notify>) {
             if let Err(e) = observer.sync_invitations().await {
                 tracing::warn!(error = %e, "following join proposals failed");
             }
+            if let Err(e) = observer.retire_departed_validators().await {
+                tracing::warn!(error = %e, "retiring validators voted out failed");
+            }
         }
     }));
     // Also look for work periodically: an operation whose claimant died becomes claimable when
@@ -752,6 +755,25 @@ impl Platform {
             if let Err(e) = provisioner.ensure_running(launch).await {
                 tracing::error!(error = %e, "resuming a node failed");
             }
+        }
+        Ok(())
+    }
+
+    /// Stops and deletes the validators voted out of their network once the network runs
+    /// without them (another node is past the height they leave at); a registered node, run
+    /// by its organization, is only forgotten.
+    async fn retire_departed_validators(&self) -> Result<(), AccountsError> {
+        let departing: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT d.id, d.network_id, d.name, d.leaves_at_height FROM nodes d \
+             WHERE d.leaves_at_height IS NOT NULL AND d.leaves_at_height <= \
+             (SELECT MAX(o.observed_height) FROM nodes o WHERE o.network_id = d.network_id AND o.id <> d.id)",
+        )
+        .fetch_all(self.store().pool())
+        .await?;
+        for (node, network, name, height) in departing {
+            tracing::info!(%network, node = %name, height, "a validator voted out leaves the network");
+            self.discard_node(&NetworkId::from_stored(network), &NodeId::from_stored(node))
+                .await;
         }
         Ok(())
     }

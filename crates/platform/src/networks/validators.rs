@@ -32,6 +32,16 @@ pub struct AddedValidator {
     pub proposal: Proposal,
 }
 
+/// What removing a node did.
+#[derive(Debug)]
+pub enum NodeRemoval {
+    /// It is gone.
+    Removed,
+    /// A validator: its removal from the validator set is proposed; the node goes once the
+    /// members voted it out and the network runs without it.
+    Proposed(Proposal),
+}
+
 impl Platform {
     /// Runs a new node of the caller's organization on `network` and proposes it as a
     /// validator, signed by the organization's `admin_key`.
@@ -125,7 +135,7 @@ impl Platform {
 
     /// Stops a node the platform started and forgets it (best effort: used to undo a node
     /// whose on-chain part was refused).
-    async fn discard_node(&self, network: &NetworkId, node: &NodeId) {
+    pub(crate) async fn discard_node(&self, network: &NetworkId, node: &NodeId) {
         if let Some(provisioner) = self.provisioner()
             && let Ok(launch) = self.launch_of(network, node).await
         {
@@ -134,13 +144,24 @@ impl Platform {
             }
             let _ = std::fs::remove_dir_all(&launch.dir);
         }
-        if let Err(e) = sqlx::query("DELETE FROM nodes WHERE id = $1")
-            .bind(node.as_str())
-            .execute(self.store().pool())
-            .await
-        {
+        if let Err(e) = self.forget_node(node).await {
             tracing::warn!(node = %node.as_str(), error = %e, "forgetting a discarded node");
         }
+    }
+
+    /// Deletes node `node`'s row and the records of the channels it joined.
+    async fn forget_node(&self, node: &NodeId) -> Result<(), AccountsError> {
+        let mut tx = self.store().pool().begin().await?;
+        sqlx::query("DELETE FROM network_channel_nodes WHERE node_id = $1")
+            .bind(node.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM nodes WHERE id = $1")
+            .bind(node.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Starts a new node of the caller's organization on a running BFT network the platform
@@ -400,7 +421,8 @@ impl Platform {
     }
 
     /// Whether removing `node` signs a transaction with the organization's admin key (an
-    /// observer the platform runs is unlisted on chain).
+    /// observer the platform runs is unlisted on chain; the removal of a validator it runs is
+    /// proposed).
     pub async fn node_signs_removal(
         &self,
         tenant: &TenantId,
@@ -408,25 +430,34 @@ impl Platform {
         node: &str,
     ) -> Result<bool, AccountsError> {
         let (_, target) = self.own_node(tenant, network, node).await?;
-        Ok(target.managed && target.role == "observer")
+        Ok(target.managed)
     }
 
     /// Removes a node of the caller's organization. A registered node (one it runs itself) is
     /// forgotten. An observer the platform runs is removed from the channel's observer list
     /// (signed by `admin_key`; the validators drop its connection), then stopped and deleted.
-    /// A validator the platform runs leaves the validator set by governance first.
+    /// A validator the platform runs leaves the validator set by governance: its removal is
+    /// proposed (signed by `admin_key`: the organization's vote), and once the members voted
+    /// it out and the next epoch runs without it, the platform stops and deletes it.
     pub async fn remove_node(
         &self,
         tenant: &TenantId,
         network: &str,
         node: &str,
         admin_key: &str,
-    ) -> Result<(), AccountsError> {
+    ) -> Result<NodeRemoval, AccountsError> {
         let (found, target) = self.own_node(tenant, network, node).await?;
         if target.managed && target.role == "validator" {
-            return Err(AccountsError::Conflict(format!(
-                "{node} is a validator the platform runs: propose removing it from the validator set (governance) before removing the node"
-            )));
+            let proposal = self
+                .propose_change(
+                    tenant,
+                    network,
+                    super::invitations::ChangeRequest::RemoveValidator { node: node.into() },
+                    admin_key,
+                    None,
+                )
+                .await?;
+            return Ok(NodeRemoval::Proposed(proposal));
         }
         if target.managed {
             if let Some(key) = target.public_key.as_deref() {
@@ -456,12 +487,9 @@ impl Platform {
                 }
             }
             self.discard_node(&found.id, &target.id).await;
-            return Ok(());
+            return Ok(NodeRemoval::Removed);
         }
-        sqlx::query("DELETE FROM nodes WHERE id = $1")
-            .bind(target.id.as_str())
-            .execute(self.store().pool())
-            .await?;
-        Ok(())
+        self.forget_node(&target.id).await?;
+        Ok(NodeRemoval::Removed)
     }
 }

@@ -105,6 +105,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "network_channels",
         sql: include_str!("migrations/0012_network_channels.sql"),
     },
+    Migration {
+        version: 13,
+        name: "node_departures",
+        sql: include_str!("migrations/0013_node_departures.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

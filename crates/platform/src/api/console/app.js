@@ -869,7 +869,9 @@ async function networkPage(name) {
     members.replaceChildren(...n.members.map((m) => el("tr", {}, el("td", {}, m.org), el("td", {}, m.tenant), el("td", {}, when(m.joined_at)))));
     const mine = state.me.tenant_name;
     nodes.replaceChildren(...n.nodes.map((node) => el("tr", { "data-node": node.name },
-      el("td", {}, node.name), el("td", {}, node.org), el("td", {}, node.role), el("td", {}, readyBadge(node)),
+      el("td", {}, node.name), el("td", {}, node.org),
+      el("td", {}, node.role, node.leaves_at === null ? null : el("div", { class: "muted", "data-testid": "leaves-at" }, `voted out: leaves at height ${node.leaves_at}`)),
+      el("td", {}, readyBadge(node)),
       el("td", { "data-testid": "height" }, node.height === null ? "" : String(node.height)),
       el("td", {}, node.lag === null ? "" : String(node.lag)),
       el("td", {}, node.peers === null ? "" : String(node.peers)),
@@ -886,6 +888,12 @@ async function networkPage(name) {
           await api("DELETE", `${path}/nodes/${encodeURIComponent(node.name)}`);
           await load();
           return noticeBox(`Observer ${node.name} removed: the validators no longer accept its connection.`);
+        }, "danger")] : node.leaves_at === null ? [" ", actionButton("Remove", output, async () => {
+          if (!confirm(`Propose removing validator ${node.name} from the validator set? Your admin key signs the proposal (your vote); once the members voted it out and the next epoch runs without it, it is stopped and deleted.`)) return null;
+          const proposal = await api("DELETE", `${path}/nodes/${encodeURIComponent(node.name)}`);
+          await load();
+          await loadProposals();
+          return noticeBox(`Proposal #${proposal.id} to remove validator ${node.name} made with your vote; waiting for ${proposal.waiting_for.join(", ") || "nobody"}.`);
         }, "danger")] : null) : (node.managed ? "" : el("span", {}, "run by its organization ",
           node.org === (n.members.find((m) => m.tenant === mine) || {}).org
             ? actionButton("Remove", output, async () => { await api("DELETE", `${path}/nodes/${encodeURIComponent(node.name)}`); await load(); }, "danger") : null))))));
@@ -904,7 +912,7 @@ async function networkPage(name) {
       const all = await api("GET", `${path}/proposals${onChannel()}`);
       proposals.replaceChildren(...(all.length ? all.map((p) => el("tr", { "data-proposal": String(p.id) },
         el("td", {}, `#${p.id}`), el("td", {}, p.kind.replace("_", " ")),
-        el("td", {}, p.change.name || (p.change.policy ? `${p.change.policy}: ${p.change.text}` : "") || p.change.address || p.change.key || p.change.account || ""),
+        el("td", {}, p.change.name || (p.change.policy ? `${p.change.policy}: ${p.change.text}` : "") || p.change.node || p.change.address || p.change.key || p.change.account || ""),
         el("td", { "data-testid": "approvals" }, p.approvals.join(", ")),
         el("td", { "data-testid": "waiting" }, p.status === "voting" ? p.waiting_for.join(", ") : ""),
         el("td", {}, el("span", { class: `badge ${p.status === "applied" ? "ok" : ["failed", "expired"].includes(p.status) ? "bad" : "warn"}`, "data-testid": "proposal-status" }, p.status),
@@ -923,14 +931,16 @@ async function networkPage(name) {
   }) }, el("label", {}, "Tenant to invite", el("input", { name: "tenant", required: true })),
   el("label", {}, "Message", el("input", { name: "message", size: 40 })), el("button", { type: "submit" }, "Invite"));
   const changeForm = el("form", { class: "inline", onsubmit: submitter(proposalOutput, async (data) => {
-    const change = data.get("kind") === "remove_org"
-      ? { kind: "remove_org", name: data.get("org") }
-      : { kind: "set_policy", policy: data.get("policy"), text: data.get("text") };
+    const kind = data.get("kind");
+    const change = kind === "remove_org" ? { kind, name: data.get("org") }
+      : kind === "remove_validator" ? { kind, node: data.get("node") }
+        : { kind: "set_policy", policy: data.get("policy"), text: data.get("text") };
     const proposal = await api("POST", `${path}/proposals`, channelPicker.value ? { change, channel: channelPicker.value } : { change });
     await loadProposals();
     return noticeBox(`Proposal #${proposal.id} made with your vote; waiting for ${proposal.waiting_for.join(", ") || "nobody"}.`);
-  }) }, el("label", {}, "Change", el("select", { name: "kind" }, el("option", { value: "set_policy" }, "change a policy"), el("option", { value: "remove_org" }, "remove an organization"))),
+  }) }, el("label", {}, "Change", el("select", { name: "kind" }, el("option", { value: "set_policy" }, "change a policy"), el("option", { value: "remove_org" }, "remove an organization"), el("option", { value: "remove_validator" }, "remove a validator"))),
   el("label", {}, "Organization (to remove)", el("input", { name: "org" })),
+  el("label", {}, "Validator node (to remove)", el("input", { name: "node" })),
   el("label", {}, "Policy", el("select", { name: "policy" }, ["readers", "writers", "contract_deployers", "admins"].map((p) => el("option", { value: p }, p)))),
   el("label", {}, "New text", el("input", { name: "text", placeholder: "MAJORITY Admins" })),
   el("button", { type: "submit" }, "Propose"));
