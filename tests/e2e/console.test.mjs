@@ -489,160 +489,210 @@ test("a root creates a network in the console, follows its creation, sees its no
   await operatorContext.close();
 });
 
-test("two organizations in two browsers: one invites, the other accepts, the first proposes it on chain, and a third joins by both their votes", async () => {
+test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is voted in by all four, runs an observer and a validator, and approves org1's channel — each from its own account", async () => {
   const operatorCredentials = JSON.parse(readFileSync(join(dir, "platform", "operator-credentials.json"), "utf8"));
   const operator = await api("POST", "/sessions", null, { name: operatorCredentials.name, password: operatorCredentials.password });
+  const tokens = {};
   const roots = {};
-  for (const name of ["umbrella", "wayne", "stark"]) {
+  for (const name of ["org1", "org2", "org3", "org4", "org5"]) {
     const created = await api("POST", "/tenants", operator.body.token, { name });
     assert.equal(created.status, 201);
     roots[name] = created.body.root.password;
+    tokens[name] = (await api("POST", "/sessions", null, { tenant: name, name: "root", password: roots[name] })).body.token;
   }
-  const umbrellaContext = await browser.newContext();
-  const umbrella = await umbrellaContext.newPage();
-  await signIn(umbrella, "umbrella", "root", roots.umbrella);
-  const wayneContext = await browser.newContext();
-  const wayne = await wayneContext.newPage();
-  await signIn(wayne, "wayne", "root", roots.wayne);
+  // org2–org4 act through the API (as their own tenants); org1 and org5 in two browsers.
+  const vote = async (org, id, channel) => {
+    const voted = await api("POST", `/networks/alliance/proposals/${id}/votes`, tokens[org], channel ? { channel } : {});
+    assert.equal(voted.status, 201, `${org}: ${JSON.stringify(voted.body)}`);
+  };
+  const org1Context = await browser.newContext();
+  const org1 = await org1Context.newPage();
+  await signIn(org1, "org1", "root", roots.org1);
+  const org5Context = await browser.newContext();
+  const org5 = await org5Context.newPage();
+  await signIn(org5, "org5", "root", roots.org5);
 
-  // umbrella creates a network and invites wayne from the network's page.
-  await goTo(umbrella, "Networks");
-  await umbrella.fill("main input[name=name]", "alliance");
-  await umbrella.fill("input[name=validators]", "1");
-  await umbrella.fill("input[name=epoch_length]", "10");
-  await umbrella.fill("input[name=block_interval_ms]", "200");
-  await umbrella.click("main button:has-text('Create network')");
-  await umbrella.waitForSelector("[data-testid=operation-status]:text-is('succeeded')", { timeout: 120_000 });
-  await umbrella.click("main a:text-is('alliance')");
-  await umbrella.waitForSelector('main h1:text-is("Network alliance")');
-  await umbrella.fill("input[name=tenant]", "wayne");
-  await umbrella.fill("main input[name=message]", "Join the alliance ledger");
-  await umbrella.click("main button:has-text('Invite')");
-  await umbrella.waitForSelector("text=Invitation sent to wayne");
+  // org1 creates a network whose changes every member must approve.
+  await goTo(org1, "Networks");
+  await org1.fill("main input[name=name]", "alliance");
+  await org1.fill("input[name=validators]", "1");
+  await org1.fill("input[name=epoch_length]", "10");
+  await org1.fill("input[name=block_interval_ms]", "200");
+  await org1.fill("input[name=admins]", "ALL Admins");
+  await org1.click("main button:has-text('Create network')");
+  await org1.waitForSelector("[data-testid=operation-status]:text-is('succeeded')", { timeout: 120_000 });
 
-  // wayne, in its own browser, finds it in its inbox and accepts.
-  await goTo(wayne, "Networks");
-  await wayne.waitForSelector("td >> text=from umbrella");
-  assert.match(await wayne.textContent("main"), /Join the alliance ledger/);
-  await wayne.screenshot({ path: join(SHOTS, "19-invitation-received.png"), fullPage: true });
-  await wayne.click("tr:has(td:text-is('from umbrella')) button:has-text('Accept')");
-  await wayne.waitForSelector("tr:has(td:text-is('from umbrella')) [data-testid=invitation-status]:text-is('accepted')");
+  // org2, org3 and org4 are invited, accept and are voted in by every member before them.
+  const members = ["org1"];
+  for (const org of ["org2", "org3", "org4"]) {
+    const invitation = await api("POST", "/networks/alliance/invitations", tokens.org1, { tenant: org });
+    assert.equal(invitation.status, 201, JSON.stringify(invitation.body));
+    assert.equal((await api("POST", `/invitations/${invitation.body.id}/accept`, tokens[org], {})).status, 200);
+    const proposed = await api("POST", `/invitations/${invitation.body.id}/proposals`, tokens.org1, {});
+    assert.equal(proposed.status, 201, JSON.stringify(proposed.body));
+    for (const voter of members.slice(1)) await vote(voter, proposed.body.proposal_id);
+    const deadline = Date.now() + 60_000;
+    while ((await api("GET", "/networks/alliance", tokens[org])).status !== 200) {
+      assert.ok(Date.now() < deadline, `${org} never joined`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    members.push(org);
+  }
 
-  // umbrella proposes adding wayne on chain (its admin key signs: its vote); a majority of one.
-  await goTo(umbrella, "Networks");
-  await umbrella.click("tr:has(td:text-is('to wayne')) button:has-text('Propose on chain')");
-  await umbrella.waitForSelector("tr:has(td:text-is('to wayne')) [data-testid=invitation-status]:text-is('joined')", { timeout: 60_000 });
+  // org1 invites org5 from the network's page.
+  await org1.click("main a:text-is('alliance')");
+  await org1.waitForSelector('main h1:text-is("Network alliance")');
+  await org1.fill("input[name=tenant]", "org5");
+  await org1.fill("main input[name=message]", "Join the alliance ledger");
+  await org1.click("main button:has-text('Invite')");
+  await org1.waitForSelector("text=Invitation sent to org5");
 
-  // wayne adds a validator of its own; umbrella votes it in from its browser.
-  await wayne.click("main a:text-is('alliance')");
-  await wayne.waitForSelector('main h1:text-is("Network alliance")');
-  await wayne.click("main button:has-text('Add a validator')");
-  await wayne.waitForSelector("text=Node wayne-validator0 runs");
-  await wayne.waitForSelector("tr[data-node='wayne-validator0']");
-  await umbrella.click("main a:text-is('alliance')");
-  await umbrella.waitForSelector('main h1:text-is("Network alliance")');
+  // org5, in its own browser, finds it in its inbox and accepts.
+  await goTo(org5, "Networks");
+  await org5.waitForSelector("td >> text=from org1");
+  assert.match(await org5.textContent("main"), /Join the alliance ledger/);
+  await org5.screenshot({ path: join(SHOTS, "19-invitation-received.png"), fullPage: true });
+  await org5.click("tr:has(td:text-is('from org1')) button:has-text('Accept')");
+  await org5.waitForSelector("tr:has(td:text-is('from org1')) [data-testid=invitation-status]:text-is('accepted')");
+
+  // org1 proposes adding org5 on chain (its admin key signs: its vote); its console shows who
+  // has voted and who has not while org2, org3 and org4 vote from their accounts.
+  await goTo(org1, "Networks");
+  await org1.click("tr:has(td:text-is('to org5')) button:has-text('Propose on chain')");
+  await org1.waitForSelector("tr:has(td:text-is('to org5')) [data-testid=invitation-status]:text-is('proposed')");
+  await org1.click("main a:text-is('alliance')");
+  await org1.waitForSelector('main h1:text-is("Network alliance")');
+  const joinRow = "tr:has(td:text-is('add org')):has(td:text-is('org5'))";
+  await org1.waitForSelector(`${joinRow} [data-testid=waiting]:text-is('org2, org3, org4')`, { timeout: 30_000 });
+  const joinId = Number((await org1.getAttribute(joinRow, "data-proposal")));
+  await vote("org2", joinId);
+  await vote("org3", joinId);
+  await org1.waitForSelector(`${joinRow} [data-testid=waiting]:text-is('org4')`, { timeout: 30_000 });
+  assert.equal((await org1.textContent(`${joinRow} [data-testid=approvals]`)).trim(), "org1, org2, org3");
+  await org1.screenshot({ path: join(SHOTS, "20-proposal-waiting-for-vote.png"), fullPage: true });
+  await vote("org4", joinId);
+  await org1.waitForSelector(`${joinRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  assert.equal((await org1.textContent(`${joinRow} [data-testid=approvals]`)).trim(), "org1, org2, org3, org4");
+  await goTo(org5, "Networks");
+  await org5.waitForSelector("main a:text-is('alliance')", { timeout: 60_000 });
+  await org5.click("main a:text-is('alliance')");
+  await org5.waitForSelector('main h1:text-is("Network alliance")');
+  await org5.waitForSelector("td >> text=org5", { timeout: 30_000 });
+  await org5.screenshot({ path: join(SHOTS, "21-member-voted-in.png"), fullPage: true });
+
+  // org5 adds an observer: its own admin key lists it on chain (no vote); it catches up from
+  // genesis and follows. Then org5 removes it again (confirming the dialog).
+  await org5.click("main button:has-text('Add an observer')");
+  await org5.waitForSelector("text=Observer org5-observer0 runs", { timeout: 90_000 });
+  await org5.waitForSelector("tr[data-node='org5-observer0'] .badge.ok:text-is('ready')", { timeout: 60_000 });
+  await org5.waitForFunction(() => Number(document.querySelector("tr[data-node='org5-observer0'] [data-testid=height]")?.textContent || 0) > 10, null, { timeout: 90_000 });
+  assert.match(await org5.textContent("tr[data-node='org5-observer0'] td:nth-child(3)"), /^observer/);
+  await org5.screenshot({ path: join(SHOTS, "21b-observer-caught-up.png"), fullPage: true });
+  org5.once("dialog", (dialog) => dialog.accept());
+  await org5.click("tr[data-node='org5-observer0'] button:has-text('Remove')");
+  await org5.waitForSelector("text=Observer org5-observer0 removed");
+  await org5.waitForSelector("tr[data-node='org5-observer0']", { state: "detached" });
+
+  // org5 adds a validator of its own: the platform runs it (it follows at once); every member
+  // votes — org1 from its browser — and from the next epoch it is one of the validators.
+  await org5.click("main button:has-text('Add a validator')");
+  await org5.waitForSelector("text=Node org5-validator0 runs");
+  await org5.waitForSelector("tr[data-node='org5-validator0']");
   const validatorRow = "tr:has(td:text-is('add validator'))";
-  await umbrella.waitForSelector(`${validatorRow} button:has-text('Vote for it')`, { timeout: 30_000 });
-  await umbrella.click(`${validatorRow} button:has-text('Vote for it')`);
-  await umbrella.waitForSelector(`${validatorRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
-  await umbrella.waitForSelector("tr[data-node='wayne-validator0'] .badge.ok:text-is('ready')", { timeout: 60_000 });
+  await org1.waitForSelector(`${validatorRow} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await org1.click(`${validatorRow} button:has-text('Vote for it')`);
+  const validatorId = Number(await org1.getAttribute(validatorRow, "data-proposal"));
+  for (const org of ["org2", "org3", "org4"]) await vote(org, validatorId);
+  await org1.waitForSelector(`${validatorRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  await org1.waitForSelector("tr[data-channel='default'] td:has-text('org1-validator0, org5-validator0')", { timeout: 30_000 });
+  await org1.waitForSelector("tr[data-node='org5-validator0'] .badge.ok:text-is('ready')", { timeout: 60_000 });
   // It caught up with the chain (the network keeps going with both validators voting).
-  await umbrella.waitForFunction(() => Number(document.querySelector("tr[data-node='wayne-validator0'] [data-testid=height]")?.textContent || 0) > 10, null, { timeout: 90_000 });
-  await umbrella.screenshot({ path: join(SHOTS, "21a-validator-voted-in.png"), fullPage: true });
+  await org1.waitForFunction(() => Number(document.querySelector("tr[data-node='org5-validator0'] [data-testid=height]")?.textContent || 0) > 10, null, { timeout: 90_000 });
+  await org1.screenshot({ path: join(SHOTS, "21a-validator-voted-in.png"), fullPage: true });
 
-  // wayne adds an observer: its own admin key lists it on chain (no vote); it catches up from
-  // genesis and follows. Then wayne removes it again (confirming the dialog).
-  await wayne.click("main button:has-text('Add an observer')");
-  await wayne.waitForSelector("text=Observer wayne-observer0 runs", { timeout: 90_000 });
-  await wayne.waitForSelector("tr[data-node='wayne-observer0'] .badge.ok:text-is('ready')", { timeout: 60_000 });
-  await wayne.waitForFunction(() => Number(document.querySelector("tr[data-node='wayne-observer0'] [data-testid=height]")?.textContent || 0) > 10, null, { timeout: 90_000 });
-  assert.equal((await wayne.textContent("tr[data-node='wayne-observer0'] td:nth-child(3)")).trim(), "observer");
-  await wayne.screenshot({ path: join(SHOTS, "21b-observer-caught-up.png"), fullPage: true });
-  wayne.once("dialog", (dialog) => dialog.accept());
-  await wayne.click("tr[data-node='wayne-observer0'] button:has-text('Remove')");
-  await wayne.waitForSelector("text=Observer wayne-observer0 removed");
-  await wayne.waitForSelector("tr[data-node='wayne-observer0']", { state: "detached" });
-  await wayne.click("nav a:text-is('Networks')");
-  await wayne.waitForSelector('main h1:text-is("Networks")');
-
-  // stark is invited and accepts (through the API); now a majority of two needs wayne too.
-  const invited = await umbrella.evaluate(async () => {
-    const r = await fetch("/api/v1/networks/alliance/invitations", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${sessionStorage.getItem("token")}` }, body: JSON.stringify({ tenant: "stark" }) });
-    return r.json();
-  });
-  const stark = await api("POST", "/sessions", null, { tenant: "stark", name: "root", password: roots.stark });
-  const accepted = await api("POST", `/invitations/${invited.id}/accept`, stark.body.token, {});
-  assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-  await goTo(umbrella, "Networks");
-  await umbrella.click("tr:has(td:text-is('to stark')) button:has-text('Propose on chain')");
-  await umbrella.waitForSelector("tr:has(td:text-is('to stark')) [data-testid=invitation-status]:text-is('proposed')");
-
-  // wayne sees who has voted and who has not, and votes from its own account.
-  await wayne.click("main a:text-is('alliance')");
-  await wayne.waitForSelector('main h1:text-is("Network alliance")');
-  const row = "tr:has(td:text-is('add org')):has(td:text-is('stark'))";
-  await wayne.waitForSelector(`${row} [data-testid=waiting]:text-is('wayne')`, { timeout: 30_000 });
-  assert.equal((await wayne.textContent(`${row} [data-testid=approvals]`)).trim(), "umbrella");
-  await wayne.screenshot({ path: join(SHOTS, "20-proposal-waiting-for-vote.png"), fullPage: true });
-  await wayne.click(`${row} button:has-text('Vote for it')`);
-  await wayne.waitForSelector(`${row} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
-  assert.equal((await wayne.textContent(`${row} [data-testid=approvals]`)).trim(), "umbrella, wayne");
-  await wayne.waitForSelector("td >> text=stark", { timeout: 30_000 });
-  await wayne.screenshot({ path: join(SHOTS, "21-member-voted-in.png"), fullPage: true });
-
-  // A policy change is proposed from the console and voted in from the other browser.
-  await umbrella.click("nav a:text-is('Networks')");
-  await umbrella.waitForSelector('main h1:text-is("Networks")');
-  await umbrella.click("main a:text-is('alliance')");
-  await umbrella.waitForSelector('main h1:text-is("Network alliance")');
-  await umbrella.selectOption("select[name=kind]", "set_policy");
-  await umbrella.selectOption("select[name=policy]", "contract_deployers");
-  await umbrella.fill("input[name=text]", "ANY Admins");
-  await umbrella.click("main button:text-is('Propose')");
-  await umbrella.waitForSelector("text=waiting for wayne, stark");
+  // A policy change is proposed from the console and voted in by every member, org5 from its
+  // browser.
+  await org1.selectOption("select[name=kind]", "set_policy");
+  await org1.selectOption("select[name=policy]", "contract_deployers");
+  await org1.fill("input[name=text]", "ANY Admins");
+  await org1.click("main button:text-is('Propose')");
+  await org1.waitForSelector("text=waiting for org2, org3, org4, org5");
   const policyRow = "tr:has(td:text-is('set policy'))";
-  await wayne.waitForSelector(`${policyRow} button:has-text('Vote for it')`, { timeout: 30_000 });
-  await wayne.click(`${policyRow} button:has-text('Vote for it')`);
-  await wayne.waitForSelector(`${policyRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
-  await umbrella.waitForSelector("text=deployers ANY Admins", { timeout: 30_000 });
-  await umbrella.screenshot({ path: join(SHOTS, "22-policy-changed-by-vote.png"), fullPage: true });
+  const policyId = Number(await org1.getAttribute(policyRow, "data-proposal"));
+  for (const org of ["org2", "org3", "org4"]) await vote(org, policyId);
+  await org5.waitForSelector(`${policyRow} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await org5.click(`${policyRow} button:has-text('Vote for it')`);
+  await org5.waitForSelector(`${policyRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  await org1.waitForSelector("text=deployers ANY Admins", { timeout: 30_000 });
+  await org1.screenshot({ path: join(SHOTS, "22-policy-changed-by-vote.png"), fullPage: true });
 
-  // umbrella proposes a channel with wayne; wayne approves it from its own browser; both
+  // org1 proposes a channel with org5; org5 approves it from its own browser; both
   // organizations' validators join it.
-  await umbrella.fill("input[name=channel_name]", "letters");
-  await umbrella.fill("input[name=members]", "wayne");
-  await umbrella.fill("input[name=channel_writers]", "ANY Admins");
-  await umbrella.click("main button:text-is('Propose channel')");
-  await umbrella.waitForSelector("text=waiting for wayne to approve it");
+  await org1.fill("input[name=channel_name]", "letters");
+  await org1.fill("input[name=members]", "org5");
+  await org1.fill("input[name=channel_writers]", "ANY Admins");
+  await org1.click("main button:text-is('Propose channel')");
+  await org1.waitForSelector("text=waiting for org5 to approve it");
   const channelRow = "tr[data-channel='letters']";
-  await umbrella.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('approving')`);
-  assert.equal((await umbrella.textContent(`${channelRow} [data-testid=channel-waiting]`)).trim(), "wayne");
-  // wayne is still on the network's page: the channel shows up there.
-  await wayne.waitForSelector(`${channelRow} button:has-text('Approve')`, { timeout: 30_000 });
-  await wayne.screenshot({ path: join(SHOTS, "23-channel-waiting-for-approval.png"), fullPage: true });
-  await wayne.click(`${channelRow} button:has-text('Approve')`);
-  await wayne.waitForSelector("text=approved by every member; its validators joined it", { timeout: 60_000 });
-  await wayne.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('running')`);
-  assert.equal((await wayne.textContent(`${channelRow} [data-testid=channel-approvals]`)).trim(), "umbrella, wayne");
-  await umbrella.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('running')`, { timeout: 30_000 });
-  await umbrella.screenshot({ path: join(SHOTS, "24-channel-running.png"), fullPage: true });
+  await org1.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('approving')`);
+  assert.equal((await org1.textContent(`${channelRow} [data-testid=channel-waiting]`)).trim(), "org5");
+  // org5 is still on the network's page: the channel shows up there.
+  await org5.waitForSelector(`${channelRow} button:has-text('Approve')`, { timeout: 30_000 });
+  await org5.screenshot({ path: join(SHOTS, "23-channel-waiting-for-approval.png"), fullPage: true });
+  await org5.click(`${channelRow} button:has-text('Approve')`);
+  await org5.waitForSelector("text=approved by every member; its validators joined it", { timeout: 60_000 });
+  await org5.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('running')`);
+  assert.equal((await org5.textContent(`${channelRow} [data-testid=channel-approvals]`)).trim(), "org1, org5");
+  await org1.waitForSelector(`${channelRow} [data-testid=channel-status]:text-is('running')`, { timeout: 30_000 });
+  assert.match(await org1.textContent(`${channelRow}`), /org1-validator0, org5-validator0/);
+  await org1.screenshot({ path: join(SHOTS, "24-channel-running.png"), fullPage: true });
 
   // A policy change of the new channel: proposed on that channel, voted from the other browser.
-  await umbrella.waitForSelector("select[name=proposal_channel] option[value=letters]", { state: "attached", timeout: 30_000 });
-  await umbrella.selectOption("select[name=proposal_channel]", "letters");
-  await umbrella.selectOption("select[name=kind]", "set_policy");
-  await umbrella.selectOption("select[name=policy]", "writers");
-  await umbrella.fill("input[name=text]", "ANY Members");
-  await umbrella.click("main button:text-is('Propose')");
-  await umbrella.waitForSelector("text=waiting for wayne.");
-  await wayne.waitForSelector("select[name=proposal_channel] option[value=letters]", { state: "attached", timeout: 30_000 });
-  await wayne.selectOption("select[name=proposal_channel]", "letters");
+  await org1.waitForSelector("select[name=proposal_channel] option[value=letters]", { state: "attached", timeout: 30_000 });
+  await org1.selectOption("select[name=proposal_channel]", "letters");
+  await org1.selectOption("select[name=kind]", "set_policy");
+  await org1.selectOption("select[name=policy]", "writers");
+  await org1.fill("input[name=text]", "ANY Members");
+  await org1.click("main button:text-is('Propose')");
+  await org1.waitForSelector("text=waiting for org5.");
+  await org5.waitForSelector("select[name=proposal_channel] option[value=letters]", { state: "attached", timeout: 30_000 });
+  await org5.selectOption("select[name=proposal_channel]", "letters");
   const letterPolicy = "tr:has(td:text-is('set policy')):has(td:text-is('writers: ANY Members'))";
-  await wayne.waitForSelector(`${letterPolicy} button:has-text('Vote for it')`, { timeout: 30_000 });
-  await wayne.click(`${letterPolicy} button:has-text('Vote for it')`);
-  await wayne.waitForSelector(`${letterPolicy} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
-  await umbrella.waitForSelector(`${channelRow} td:has-text('writers ANY Members')`, { timeout: 30_000 });
-  await umbrella.screenshot({ path: join(SHOTS, "25-channel-policy-changed.png"), fullPage: true });
-  await umbrellaContext.close();
-  await wayneContext.close();
+  await org5.waitForSelector(`${letterPolicy} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await org5.click(`${letterPolicy} button:has-text('Vote for it')`);
+  await org5.waitForSelector(`${letterPolicy} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  await org1.waitForSelector(`${channelRow} td:has-text('writers ANY Members')`, { timeout: 30_000 });
+  await org1.screenshot({ path: join(SHOTS, "25-channel-policy-changed.png"), fullPage: true });
+
+  // org5 takes its validator out of the network: refused while it validates letters (removing
+  // it would cost letters a voter), in words that say what to do first.
+  org5.once("dialog", (dialog) => dialog.accept());
+  await org5.click("tr[data-node='org5-validator0'] button:has-text('Remove')");
+  await org5.waitForSelector("main .error:has-text('also validates channel letters')");
+  await org5.screenshot({ path: join(SHOTS, "26-validator-removal-refused.png"), fullPage: true });
+  // It leaves letters first (org1 votes), then the network (every member votes); the platform
+  // stops and deletes it once the next epoch runs without it.
+  await org5.selectOption("select[name=kind]", "remove_validator");
+  await org5.fill("input[name=node]", "org5-validator0");
+  await org5.click("main button:text-is('Propose')");
+  await org5.waitForSelector("text=waiting for org1.");
+  const leaveRow = "tr:has(td:text-is('remove validator')):has(td:text-is('org5-validator0'))";
+  await org1.waitForSelector(`${leaveRow} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await org1.click(`${leaveRow} button:has-text('Vote for it')`);
+  await org1.waitForSelector(`${leaveRow} [data-testid=proposal-status]:text-is('applied')`, { timeout: 60_000 });
+  await org5.waitForSelector(`${channelRow} td:text-is('org1-validator0')`, { timeout: 30_000 });
+  org5.once("dialog", (dialog) => dialog.accept());
+  await org5.click("tr[data-node='org5-validator0'] button:has-text('Remove')");
+  await org5.waitForSelector("text=to remove validator org5-validator0 made with your vote; waiting for org1, org2, org3, org4");
+  await org1.selectOption("select[name=proposal_channel]", "");
+  await org1.waitForSelector(`${leaveRow} button:has-text('Vote for it')`, { timeout: 30_000 });
+  const leaveId = Number(await org1.getAttribute(leaveRow, "data-proposal"));
+  await org1.click(`${leaveRow} button:has-text('Vote for it')`);
+  for (const org of ["org2", "org3", "org4"]) await vote(org, leaveId);
+  await org5.waitForSelector("tr[data-node='org5-validator0'] [data-testid=leaves-at]", { timeout: 60_000 });
+  await org5.screenshot({ path: join(SHOTS, "27-validator-leaving.png"), fullPage: true });
+  await org5.waitForSelector("tr[data-node='org5-validator0']", { state: "detached", timeout: 90_000 });
+  await org1.waitForSelector("tr[data-channel='default'] td:text-is('org1-validator0')", { timeout: 30_000 });
+  await org1Context.close();
+  await org5Context.close();
 });
