@@ -998,9 +998,9 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
     );
     assert_eq!(status, 201);
     let network = wait_network(&acme, "consortium", Duration::from_secs(90), |n| {
-        n["nodes"].as_array().is_some_and(|nodes| {
-            nodes.len() == 1 && nodes[0]["name"] == "acme-validator0"
-        })
+        n["nodes"]
+            .as_array()
+            .is_some_and(|nodes| nodes.len() == 1 && nodes[0]["name"] == "acme-validator0")
     });
     let left_at = network["nodes"][0]["height"].as_i64().expect("height");
     assert!(
@@ -1008,10 +1008,16 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
         "the removed validator still answers"
     );
     wait_network(&acme, "consortium", Duration::from_secs(30), |n| {
-        n["nodes"][0]["height"].as_i64().is_some_and(|h| h > left_at + 5)
+        n["nodes"][0]["height"]
+            .as_i64()
+            .is_some_and(|h| h > left_at + 5)
     });
     let (_, channels) = acme.get("/networks/consortium/channels");
-    assert_eq!(channels[0]["validators"], json!(["acme-validator0"]), "{channels:#}");
+    assert_eq!(
+        channels[0]["validators"],
+        json!(["acme-validator0"]),
+        "{channels:#}"
+    );
 }
 
 #[test]

@@ -719,7 +719,9 @@ pub async fn remove_node(
             .await?
         {
             NodeRemoval::Removed => StatusCode::NO_CONTENT.into_response(),
-            NodeRemoval::Proposed(proposal) => (StatusCode::ACCEPTED, Json(proposal)).into_response(),
+            NodeRemoval::Proposed(proposal) => {
+                (StatusCode::ACCEPTED, Json(proposal)).into_response()
+            }
         },
     )
 }

@@ -39,7 +39,7 @@ pub enum NodeRemoval {
     Removed,
     /// A validator: its removal from the validator set is proposed; the node goes once the
     /// members voted it out and the network runs without it.
-    Proposed(Proposal),
+    Proposed(Box<Proposal>),
 }
 
 impl Platform {
@@ -457,7 +457,7 @@ impl Platform {
                     None,
                 )
                 .await?;
-            return Ok(NodeRemoval::Proposed(proposal));
+            return Ok(NodeRemoval::Proposed(Box::new(proposal)));
         }
         if target.managed {
             if let Some(key) = target.public_key.as_deref() {
