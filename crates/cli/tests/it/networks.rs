@@ -462,10 +462,24 @@ fn a_tenant_creates_a_network_whose_nodes_the_platform_runs_restarts_and_reports
         status, 409,
         "the platform does not drive a node it does not run"
     );
-    let (status, refused) = acme.send("DELETE", "/networks/ledger/nodes/acme-validator0", None);
-    assert_eq!(status, 409, "{refused}");
     let (status, _) = acme.send("DELETE", "/networks/ledger/nodes/own-node", None);
     assert_eq!(status, 204);
+    // Removing a validator the platform runs is a governance proposal (acme, the only member,
+    // approves it by proposing); the node keeps voting until the next epoch runs without it,
+    // then the platform stops and deletes it and the three others go on.
+    let (status, proposed) = acme.send("DELETE", "/networks/ledger/nodes/acme-validator0", None);
+    assert_eq!(status, 202, "{proposed}");
+    assert_eq!(proposed["kind"], "remove_validator", "{proposed}");
+    assert_eq!(proposed["waiting_for"], json!([]), "{proposed}");
+    let network = wait_network(&acme, "ledger", Duration::from_secs(120), |n| {
+        n["nodes"].as_array().is_some_and(|nodes| {
+            nodes.len() == 3 && nodes.iter().all(|node| node["name"] != "acme-validator0")
+        })
+    });
+    let left_at = network["nodes"][0]["height"].as_i64().unwrap_or_default();
+    wait_network(&acme, "ledger", Duration::from_secs(60), |n| {
+        all_ready_and_growing(n, left_at + 3)
+    });
 
     // Another tenant: the network does not exist for it, nor its nodes or operation.
     let (status, refused) = other.get("/networks/ledger");
