@@ -222,6 +222,7 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
                 members,
                 epoch_length,
                 validator_addresses,
+                deployment: Default::default(),
             });
             let mut signed = SignedChannelConfig::new(&config)?;
             signed.channel_config()?;

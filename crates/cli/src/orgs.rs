@@ -59,6 +59,7 @@ pub fn create(
         members: Vec::new(),
         epoch_length,
         validator_addresses: Default::default(),
+        deployment: Default::default(),
     };
     let mut cas = Vec::new();
     let mut dev_key = None;

@@ -152,9 +152,25 @@ pub fn execute_block<S: StateReader + ?Sized>(
         for (index, tx) in transactions.into_iter().enumerate() {
             // Every node checks the sender against the membership state as of this point of
             // the block: a proposer cannot slip in a transaction admission would refuse.
+            // An approved deployment registers the contract it creates under its name.
+            let mut approved_creation = None;
             if let Some(consortium) = &consortium {
                 let action = if tx.envelope().is_create() {
-                    Action::Deploy
+                    match system::creation_action(
+                        consortium,
+                        *revm::context::ContextTr::db_mut(&mut evm.ctx),
+                        tx.sender(),
+                        tx.envelope().input(),
+                    )? {
+                        Ok((action, name)) => {
+                            approved_creation = name;
+                            action
+                        }
+                        Err(refused) => {
+                            reject(mode, &mut outcome, index, tx, refused.to_string())?;
+                            continue;
+                        }
+                    }
                 } else {
                     Action::Write
                 };
@@ -193,6 +209,16 @@ pub fn execute_block<S: StateReader + ?Sized>(
                 }
                 Err(other) => return Err(ExecutionError::Evm(other.to_string())),
             };
+            if let (Some(name), Some(address)) = (&approved_creation, result.created_address())
+                && result.is_success()
+            {
+                system::lifecycle::record_creation(
+                    *revm::context::ContextTr::db_mut(&mut evm.ctx),
+                    name,
+                    address,
+                    context.height,
+                )?;
+            }
             let receipt = receipt_for(&tx, &result, outcome.gas_used);
             outcome.gas_used = receipt.cumulative_gas_used;
             for log in &receipt.logs {

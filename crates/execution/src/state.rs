@@ -209,3 +209,38 @@ impl<S: StateReader + ?Sized> crate::system::SlotStore for BlockState<'_, S> {
         Ok(())
     }
 }
+
+impl<S: StateReader + ?Sized> crate::system::CodeReader for BlockState<'_, S> {
+    fn code_hash(&mut self, address: Address) -> Result<Option<B256>, StateReadError> {
+        Ok(self
+            .account(&address)?
+            .map(|a| a.code_hash)
+            .filter(|hash| *hash != KECCAK256_EMPTY))
+    }
+}
+
+impl<S: StateReader + ?Sized> crate::system::CodeStore for BlockState<'_, S> {
+    fn set_code(&mut self, address: Address, code: Bytes) -> Result<(), StateReadError> {
+        BlockState::set_code(self, address, code)
+    }
+
+    fn set_code_hash(&mut self, address: Address, code_hash: B256) -> Result<(), StateReadError> {
+        let mut account = self.account(&address)?.unwrap_or_default();
+        account.code_hash = code_hash;
+        self.set_account(address, account);
+        Ok(())
+    }
+
+    fn ensure_account(&mut self, address: Address) -> Result<(), StateReadError> {
+        if self.account(&address)?.is_none() {
+            self.set_account(
+                address,
+                AccountState {
+                    nonce: 1,
+                    ..Default::default()
+                },
+            );
+        }
+        Ok(())
+    }
+}

@@ -68,6 +68,11 @@ impl Chain {
     /// org1 (P-256 CA) and org2 (SM2 CA); admins and clients of both enrolled at genesis;
     /// only admins may deploy contracts.
     fn new() -> Self {
+        Self::with_deployment(Default::default())
+    }
+
+    /// [`Chain::new`], creating contracts the way `deployment` says.
+    fn with_deployment(deployment: ricaas_primitives::system::Deployment) -> Self {
         let org1 = Org::new("org1", KeyAlgorithm::P256);
         let org2 = Org::new("org2", KeyAlgorithm::Sm2);
         let state = ChannelConfigState {
@@ -86,12 +91,14 @@ impl Chain {
                 writers: "ANY Members".into(),
                 contract_deployers: "ANY Admins".into(),
                 admins: "MAJORITY Admins".into(),
+                lifecycle: Default::default(),
             },
             validators: vec![],
             validator_addresses: Default::default(),
             observers: Vec::new(),
             epoch_length: 10,
             parameters: Default::default(),
+            deployment,
         };
         let consortium = Consortium::new(state).expect("valid configuration");
         let identities = vec![
@@ -1109,6 +1116,447 @@ mod governance {
                 client2.address()
             )]
         );
+    }
+}
+
+/// The contract lifecycle: deployments approved by proposal, freezes, upgrades and
+/// revocations voted under per-action policies and enforced on every call path.
+mod lifecycle {
+    use super::*;
+    use alloy_primitives::keccak256;
+    use ricaas_primitives::system::{
+        Deployment, GOVERNANCE_ADDRESS, IGovernance, ILifecycle, LIFECYCLE_ADDRESS,
+    };
+
+    /// Runtime code of a counter: each call adds `step` to slot 0 and returns the new value.
+    fn counter(step: u8) -> Vec<u8> {
+        vec![
+            0x60, 0x00, 0x54, 0x60, step, 0x01, 0x80, 0x60, 0x00, 0x55, 0x60, 0x00, 0x52, 0x60,
+            0x20, 0x60, 0x00, 0xf3,
+        ]
+    }
+
+    /// Runtime code of a relay: calls the address in its calldata and returns its 32-byte
+    /// answer, or reverts with the callee's revert data.
+    fn relay() -> Vec<u8> {
+        vec![
+            0x60, 0x20, 0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x35, 0x5a,
+            0xf1, 0x15, 0x60, 0x18, 0x57, 0x60, 0x20, 0x60, 0x00, 0xf3, 0x5b, 0x3d, 0x60, 0x00,
+            0x60, 0x00, 0x3e, 0x3d, 0x60, 0x00, 0xfd,
+        ]
+    }
+
+    /// Creation code that installs `runtime`.
+    fn creation(runtime: &[u8]) -> Vec<u8> {
+        let len = runtime.len() as u8;
+        let mut code = vec![
+            0x60, len, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, len, 0x60, 0x00, 0xf3,
+        ];
+        code.extend_from_slice(runtime);
+        code
+    }
+
+    const ABI: &str = r#"[{"type":"fallback","stateMutability":"nonpayable"}]"#;
+
+    fn propose_deploy(name: &str, init_code: &[u8]) -> Vec<u8> {
+        ILifecycle::proposeDeployCall {
+            name: name.into(),
+            initCodeHash: keccak256(init_code),
+            abi: ABI.into(),
+            sourceHash: B256::repeat_byte(1),
+            compiler: "solc 0.8.26".into(),
+            reportHash: B256::ZERO,
+            effectiveHeight: 0,
+        }
+        .abi_encode()
+    }
+
+    fn propose_state(kind: &str, name: &str) -> Vec<u8> {
+        let name = name.to_string();
+        match kind {
+            "freeze" => ILifecycle::proposeFreezeCall {
+                name,
+                effectiveHeight: 0,
+            }
+            .abi_encode(),
+            "unfreeze" => ILifecycle::proposeUnfreezeCall {
+                name,
+                effectiveHeight: 0,
+            }
+            .abi_encode(),
+            _ => ILifecycle::proposeRevokeCall {
+                name,
+                effectiveHeight: 0,
+            }
+            .abi_encode(),
+        }
+    }
+
+    fn propose_upgrade(name: &str, runtime: Vec<u8>) -> Vec<u8> {
+        ILifecycle::proposeUpgradeCall {
+            name: name.into(),
+            runtimeCode: runtime.into(),
+            abi: ABI.into(),
+            sourceHash: B256::repeat_byte(2),
+            compiler: "solc 0.8.26".into(),
+            reportHash: B256::repeat_byte(3),
+            effectiveHeight: 0,
+        }
+        .abi_encode()
+    }
+
+    impl Chain {
+        fn lifecycle(&mut self, admin: &DevKey, call: Vec<u8>) -> RecoveredTx {
+            self.tx(admin, TxKind::Call(LIFECYCLE_ADDRESS), call)
+        }
+
+        fn height(&self) -> u64 {
+            self.store
+                .snapshot()
+                .expect("snapshot")
+                .head_header()
+                .expect("head")
+                .height
+        }
+
+        /// The id of the proposal a successful propose transaction just made.
+        fn last_proposal(&self) -> u64 {
+            let snapshot = self.store.snapshot().expect("snapshot");
+            let head = snapshot.head_header().expect("head");
+            let out = ricaas_execution::call(
+                &snapshot,
+                &RULES,
+                &BlockContext::from(&head),
+                &ricaas_execution::CallRequest {
+                    to: Some(GOVERNANCE_ADDRESS),
+                    input: IGovernance::proposalCountCall {}.abi_encode().into(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .expect("view call");
+            IGovernance::proposalCountCall::abi_decode_returns(&out.output).expect("count") - 1
+        }
+
+        /// `proposer` proposes `call` (its organization's vote), the other organization's
+        /// admin votes; the change applies in the next block. Returns the height it applied at.
+        fn approve(&mut self, proposer: &DevKey, call: Vec<u8>) -> u64 {
+            let propose = self.lifecycle(proposer, call);
+            assert_eq!(self.block(vec![propose]), (vec![true], vec![]));
+            let id = self.last_proposal();
+            let voter = if proposer.address() == self.org1.admin.address() {
+                self.org2.admin.clone()
+            } else {
+                self.org1.admin.clone()
+            };
+            let vote = self.tx(
+                &voter,
+                TxKind::Call(GOVERNANCE_ADDRESS),
+                IGovernance::voteCall { id }.abi_encode(),
+            );
+            assert_eq!(self.block(vec![vote]), (vec![true], vec![]));
+            self.block(vec![]);
+            self.height()
+        }
+
+        /// Contract `name` of the registry (`contractInfo`), or its revert reason.
+        fn contract(&self, name: &str) -> serde_json::Value {
+            let snapshot = self.store.snapshot().expect("snapshot");
+            let head = snapshot.head_header().expect("head");
+            let out = ricaas_execution::call(
+                &snapshot,
+                &RULES,
+                &BlockContext::from(&head),
+                &ricaas_execution::CallRequest {
+                    to: Some(LIFECYCLE_ADDRESS),
+                    input: ILifecycle::contractInfoCall { name: name.into() }
+                        .abi_encode()
+                        .into(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .expect("view call");
+            let json = ILifecycle::contractInfoCall::abi_decode_returns(&out.output).expect("json");
+            serde_json::from_str(&json).expect("record JSON")
+        }
+
+        /// Sends a call to `to` with `input`; its 32-byte answer, or its revert reason.
+        fn call_contract(
+            &mut self,
+            key: &DevKey,
+            to: Address,
+            input: Vec<u8>,
+        ) -> Result<U256, String> {
+            let snapshot = self.store.snapshot().expect("snapshot");
+            let context = self.context(1_000);
+            let tx = self.tx(key, TxKind::Call(to), input);
+            let outcome = execute_block(&snapshot, &RULES, &context, vec![tx], Mode::Build)
+                .expect("executes");
+            assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+            let receipt = outcome.receipts[0].clone();
+            let executed = seal_block(&snapshot, &context, outcome).expect("seals");
+            self.store.commit_block(&executed).expect("commits");
+            if receipt.success {
+                let snapshot = self.store.snapshot().expect("snapshot");
+                Ok(snapshot.storage(&to, &U256::ZERO).expect("slot"))
+            } else {
+                Err(alloy_sol_types::Revert::abi_decode(&receipt.revert_data)
+                    .map(|r| r.reason)
+                    .unwrap_or_else(|_| format!("revert data {}", receipt.revert_data)))
+            }
+        }
+
+        /// Creates a contract from `init_code` sent by `key`: its address, or why it was refused.
+        fn create(&mut self, key: &DevKey, init_code: Vec<u8>) -> Result<Address, String> {
+            let nonce = self.nonces.get(&key.address()).copied().unwrap_or_default();
+            let tx = self.tx(key, TxKind::Create, init_code);
+            let (success, refused) = self.block(vec![tx]);
+            if let Some(reason) = refused.first() {
+                self.nonces.insert(key.address(), nonce);
+                return Err(reason.clone());
+            }
+            assert_eq!(success, vec![true]);
+            Ok(key.address().create(nonce))
+        }
+    }
+
+    #[test]
+    fn an_approved_contract_is_frozen_unfrozen_upgraded_and_revoked_by_vote_and_every_refused_transition_says_why()
+     {
+        let mut chain = Chain::with_deployment(Deployment::Approved);
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let client1 = chain.org1.client.clone();
+        let counter_code = creation(&counter(1));
+
+        // A raw creation is refused in approved mode, naming the proposal route.
+        let refused = chain
+            .create(&admin1, counter_code.clone())
+            .expect_err("refused");
+        assert!(
+            refused.contains("only through approved proposals"),
+            "{refused}"
+        );
+        assert!(refused.contains("proposeDeploy"), "{refused}");
+
+        // Proposed by org1, not yet approved (MAJORITY of two is both): still refused.
+        let propose = chain.lifecycle(&admin1, propose_deploy("counter", &counter_code));
+        assert_eq!(chain.block(vec![propose]), (vec![true], vec![]));
+        assert!(chain.create(&admin1, counter_code.clone()).is_err());
+        // A client cannot vote; org2's admin approves.
+        let id = chain.last_proposal();
+        let vote = chain.tx(
+            &client1,
+            TxKind::Call(GOVERNANCE_ADDRESS),
+            IGovernance::voteCall { id }.abi_encode(),
+        );
+        assert!(chain.reverted(vote).contains("not an admin"));
+        let vote = chain.tx(
+            &admin2,
+            TxKind::Call(GOVERNANCE_ADDRESS),
+            IGovernance::voteCall { id }.abi_encode(),
+        );
+        assert_eq!(chain.block(vec![vote]), (vec![true], vec![]));
+        chain.block(vec![]);
+        assert_eq!(chain.contract("counter")["state"], "approved");
+        // Only the proposer's account may send the approved creation.
+        let refused = chain
+            .create(&admin2, counter_code.clone())
+            .expect_err("not the deployer");
+        assert!(refused.contains("was approved for account"), "{refused}");
+        let counter_at = chain
+            .create(&admin1, counter_code.clone())
+            .expect("created");
+        let record = chain.contract("counter");
+        assert_eq!(record["state"], "normal", "{record}");
+        assert_eq!(record["address"], serde_json::json!(counter_at));
+        assert_eq!(record["versions"][0]["version"], 1);
+        assert_eq!(record["versions"][0]["compiler"], "solc 0.8.26");
+        // The same name or code cannot be approved again.
+        let again = chain.lifecycle(&admin2, propose_deploy("counter", &creation(&counter(5))));
+        assert!(
+            chain
+                .reverted(again)
+                .contains("contract name counter is taken")
+        );
+
+        // A relay contract, deployed the same way, calls the counter.
+        let relay_code = creation(&relay());
+        chain.approve(&admin2, propose_deploy("relay", &relay_code));
+        let relay_at = chain.create(&admin2, relay_code).expect("relay created");
+        let through_relay = |chain: &mut Chain| {
+            let mut input = vec![0u8; 12];
+            input.extend_from_slice(counter_at.as_slice());
+            let key = chain.org1.client.clone();
+            chain.call_contract(&key, relay_at, input)
+        };
+        assert_eq!(
+            chain.call_contract(&client1, counter_at, vec![]),
+            Ok(U256::from(1))
+        );
+        assert!(through_relay(&mut chain).is_ok());
+        assert_eq!(
+            chain
+                .store
+                .snapshot()
+                .expect("snapshot")
+                .storage(&counter_at, &U256::ZERO)
+                .expect("slot"),
+            U256::from(2)
+        );
+
+        // Refused transitions of a NORMAL contract.
+        let tx = chain.lifecycle(&admin1, propose_state("unfreeze", "counter"));
+        assert!(
+            chain
+                .reverted(tx)
+                .contains("contract counter is not frozen")
+        );
+        let tx = chain.lifecycle(&admin1, propose_state("freeze", "nothing"));
+        assert!(
+            chain
+                .reverted(tx)
+                .contains("no contract nothing is registered")
+        );
+
+        // Frozen: refused directly and from another contract, saying since which height.
+        let frozen_at = chain.approve(&admin2, propose_state("freeze", "counter"));
+        assert_eq!(chain.contract("counter")["state"], "frozen");
+        let direct = chain
+            .call_contract(&client1, counter_at, vec![])
+            .expect_err("frozen");
+        assert!(direct.contains("is frozen since height"), "{direct}");
+        assert!(
+            direct.contains(&format!(
+                "since height {}",
+                chain.contract("counter")["since"]
+            )),
+            "{direct}"
+        );
+        assert!(chain.contract("counter")["since"].as_u64().expect("since") <= frozen_at);
+        let nested = through_relay(&mut chain).expect_err("frozen behind a relay");
+        assert!(
+            nested.contains("counter") && nested.contains("is frozen since height"),
+            "{nested}"
+        );
+        let tx = chain.lifecycle(&admin1, propose_state("freeze", "counter"));
+        assert!(chain.reverted(tx).contains("already frozen"));
+        let tx = chain.lifecycle(&admin1, propose_upgrade("counter", counter(10)));
+        assert!(chain.reverted(tx).contains("unfreeze it first"));
+
+        // Unfrozen: it runs again with its storage.
+        chain.approve(&admin1, propose_state("unfreeze", "counter"));
+        assert_eq!(
+            chain.call_contract(&client1, counter_at, vec![]),
+            Ok(U256::from(3))
+        );
+
+        // Upgraded: same address, same storage, new behaviour; the registry has both versions.
+        let tx = chain.lifecycle(&admin1, propose_upgrade("counter", vec![]));
+        assert!(chain.reverted(tx).contains("runtime code must be"));
+        let upgraded_at = chain.approve(&admin1, propose_upgrade("counter", counter(10)));
+        assert_eq!(
+            chain.call_contract(&client1, counter_at, vec![]),
+            Ok(U256::from(13))
+        );
+        let record = chain.contract("counter");
+        assert_eq!(
+            record["versions"].as_array().map(Vec::len),
+            Some(2),
+            "{record}"
+        );
+        assert_eq!(
+            record["versions"][1]["code_hash"],
+            serde_json::json!(keccak256(counter(10)))
+        );
+        assert!(record["versions"][1]["height"].as_u64().expect("height") <= upgraded_at);
+        assert_eq!(record["address"], serde_json::json!(counter_at));
+
+        // Revoked: final.
+        chain.approve(&admin2, propose_state("revoke", "counter"));
+        let revoked = chain
+            .call_contract(&client1, counter_at, vec![])
+            .expect_err("revoked");
+        assert!(revoked.contains("is revoked since height"), "{revoked}");
+        for kind in ["freeze", "unfreeze", "revoke"] {
+            let tx = chain.lifecycle(&admin1, propose_state(kind, "counter"));
+            let reason = chain.reverted(tx);
+            assert!(reason.contains("revocation is final"), "{kind}: {reason}");
+        }
+        let tx = chain.lifecycle(&admin1, propose_upgrade("counter", counter(1)));
+        assert!(chain.reverted(tx).contains("revocation is final"));
+        // The storage stays readable for audit.
+        assert_eq!(
+            chain
+                .store
+                .snapshot()
+                .expect("snapshot")
+                .storage(&counter_at, &U256::ZERO)
+                .expect("slot"),
+            U256::from(13)
+        );
+    }
+
+    #[test]
+    fn direct_mode_creates_freely_and_registers_freezes_by_the_actions_own_policy() {
+        let mut chain = Chain::new();
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let client2 = chain.org2.client.clone();
+        // ContractDeployers (ANY Admins) admits a raw creation; a client is refused by it.
+        assert!(
+            chain
+                .create(&client2, creation(&counter(1)))
+                .expect_err("client")
+                .contains("ContractDeployers")
+        );
+        let at = chain
+            .create(&admin1, creation(&counter(1)))
+            .expect("created");
+        // Registered by proposal; the code must be there.
+        let register = |name: &str, target: Address| {
+            ILifecycle::proposeRegisterCall {
+                name: name.into(),
+                target,
+                abi: ABI.into(),
+                sourceHash: B256::ZERO,
+                compiler: "solc 0.8.26".into(),
+                reportHash: B256::ZERO,
+                effectiveHeight: 0,
+            }
+            .abi_encode()
+        };
+        let tx = chain.lifecycle(&admin1, register("nothing", Address::repeat_byte(9)));
+        assert!(chain.reverted(tx).contains("no contract code at"));
+        let tx = chain.lifecycle(&admin1, register("bad name!", at));
+        assert!(chain.reverted(tx).contains("must be 1 to 64 letters"));
+        chain.approve(&admin1, register("counter", at));
+        assert_eq!(chain.contract("counter")["state"], "normal");
+        // Governance makes freezing need any one admin: org2 alone freezes it.
+        let policy = IGovernance::proposeSetPolicyCall {
+            policy: "contract_freeze".into(),
+            text: "ANY Admins".into(),
+            effectiveHeight: 0,
+        }
+        .abi_encode();
+        let tx = chain.tx(&admin1, TxKind::Call(GOVERNANCE_ADDRESS), policy);
+        assert_eq!(chain.block(vec![tx]).0, vec![true]);
+        let id = chain.last_proposal();
+        let vote = chain.tx(
+            &admin2,
+            TxKind::Call(GOVERNANCE_ADDRESS),
+            IGovernance::voteCall { id }.abi_encode(),
+        );
+        assert_eq!(chain.block(vec![vote]).0, vec![true]);
+        chain.block(vec![]);
+        let freeze = chain.lifecycle(&admin2, propose_state("freeze", "counter"));
+        assert_eq!(chain.block(vec![freeze]), (vec![true], vec![]));
+        chain.block(vec![]);
+        assert_eq!(chain.contract("counter")["state"], "frozen");
+        // Unfreezing still needs the default MAJORITY Admins: one vote is not enough.
+        let unfreeze = chain.lifecycle(&admin2, propose_state("unfreeze", "counter"));
+        assert_eq!(chain.block(vec![unfreeze]), (vec![true], vec![]));
+        chain.block(vec![]);
+        assert_eq!(chain.contract("counter")["state"], "frozen");
     }
 }
 

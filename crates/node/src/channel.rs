@@ -380,7 +380,13 @@ impl Channel {
             return Ok(());
         };
         let action = if tx.envelope().is_create() {
-            Action::Deploy
+            match view
+                .creation_action(consortium, tx.sender(), tx.envelope().input())
+                .map_err(|e| AdmissionError::State(e.to_string()))?
+            {
+                Ok((action, _)) => action,
+                Err(refused) => return Err(AdmissionError::Permission(Box::new(refused))),
+            }
         } else {
             Action::Write
         };

@@ -307,6 +307,14 @@ pub struct ConsortiumConfig {
     /// not list them (channels joined after the first).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub validator_addresses: BTreeMap<String, SocketAddr>,
+    /// How contracts are created: `"direct"` (default: any identity the ContractDeployers policy
+    /// admits sends a creation transaction) or `"approved"` (only creation code a lifecycle
+    /// proposal approved, sent by the proposer).
+    #[serde(
+        default,
+        skip_serializing_if = "ricaas_primitives::system::Deployment::is_direct"
+    )]
+    pub deployment: ricaas_primitives::system::Deployment,
 }
 
 fn default_epoch_length() -> u64 {
@@ -359,6 +367,7 @@ impl ConsortiumConfig {
                 writers: self.writers.clone(),
                 contract_deployers: self.contract_deployers.clone(),
                 admins: self.admins.clone(),
+                lifecycle: Default::default(),
             },
             validators: self
                 .validators
@@ -375,6 +384,7 @@ impl ConsortiumConfig {
             observers: Vec::new(),
             epoch_length: self.epoch_length,
             parameters: Default::default(),
+            deployment: self.deployment,
         };
         ricaas_execution::system::Consortium::new(state)
             .map_err(|e| format!("channel.consortium: {e}"))
@@ -834,6 +844,7 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+            deployment: Default::default(),
         });
         let orgs = channel
             .consortium

@@ -280,6 +280,7 @@ mod tests {
                 .collect(),
             epoch_length: 10,
             validator_addresses: Default::default(),
+            deployment: Default::default(),
         });
         config
     }

@@ -63,6 +63,28 @@ impl HeadView {
         self.identities.lock().insert(account, record.clone());
         Ok(record)
     }
+
+    /// Whether `sender` may create a contract from `init_code` here, and under which policy
+    /// (see [`ricaas_execution::system::creation_action`]). Creations are rare: not cached.
+    pub(crate) fn creation_action(
+        &self,
+        consortium: &Consortium,
+        sender: Address,
+        init_code: &[u8],
+    ) -> Result<
+        Result<
+            (ricaas_execution::system::Action, Option<String>),
+            ricaas_execution::system::PermissionError,
+        >,
+        ricaas_execution::StateReadError,
+    > {
+        ricaas_execution::system::creation_action(
+            consortium,
+            &mut StateSlots(&self.snapshot),
+            sender,
+            init_code,
+        )
+    }
 }
 
 /// The channel's current [`HeadView`], replaced when the head moves.

@@ -12,6 +12,9 @@ pub const CONFIG_ADDRESS: Address = address!("0x00000000000000000000000000000000
 pub const MEMBERSHIP_ADDRESS: Address = address!("0x0000000000000000000000000000000000001001");
 /// Proposals to change the channel configuration, voted by organization admins.
 pub const GOVERNANCE_ADDRESS: Address = address!("0x0000000000000000000000000000000000001002");
+/// The contract lifecycle: a registry of the channel's contracts (name, address, versions,
+/// state) changed by proposals voted like governance's (see [`ILifecycle`]).
+pub const LIFECYCLE_ADDRESS: Address = address!("0x0000000000000000000000000000000000001003");
 
 alloy_sol_types::sol! {
     /// The membership system contract. An organization's admin enrolls certificates its CA
@@ -86,6 +89,41 @@ alloy_sol_types::sol! {
         event Proposed(uint64 indexed id, address proposer, string change);
         event Voted(uint64 indexed id, address voter, string org);
         event Approved(uint64 indexed id, uint64 effectiveHeight);
+    }
+}
+
+alloy_sol_types::sol! {
+    /// The contract lifecycle system contract. A registry of the channel's contracts: name,
+    /// address, versions (ABI, source hash, compiler, security report hash, code hash, height)
+    /// and state — `approved` (deployment approved, not yet created), `normal`, `frozen`,
+    /// `revoked` (final). Every change is a proposal with the governance contract's ids, votes
+    /// (`IGovernance.vote`) and deadlines, approved under the channel's policy for that action
+    /// (`contract_deploy`, `contract_upgrade`, `contract_freeze`, `contract_unfreeze`,
+    /// `contract_revoke`; `MAJORITY Admins` unless governance set another). A frozen or revoked
+    /// contract's code is replaced by one that reverts saying so and since which height, so it
+    /// cannot be called directly or from another contract; unfreezing restores its code.
+    #[derive(Debug, PartialEq, Eq)]
+    interface ILifecycle {
+        /// Approves creating contract `name` from the creation code (with constructor arguments)
+        /// whose Keccak-256 is `initCodeHash`, sent by the proposer's account: once approved,
+        /// that creation transaction registers the contract (in `approved` deployment mode the
+        /// only way to create one). `abi` is the contract's ABI as JSON.
+        function proposeDeploy(string name, bytes32 initCodeHash, string abi, bytes32 sourceHash, string compiler, bytes32 reportHash, uint64 effectiveHeight) external returns (uint64 id);
+        /// Registers a contract created directly (deployment mode `direct`) at `target`.
+        function proposeRegister(string name, address target, string abi, bytes32 sourceHash, string compiler, bytes32 reportHash, uint64 effectiveHeight) external returns (uint64 id);
+        /// Replaces the code of contract `name` with `runtimeCode` at `effectiveHeight`, keeping
+        /// its address and storage (no constructor runs).
+        function proposeUpgrade(string name, bytes runtimeCode, string abi, bytes32 sourceHash, string compiler, bytes32 reportHash, uint64 effectiveHeight) external returns (uint64 id);
+        function proposeFreeze(string name, uint64 effectiveHeight) external returns (uint64 id);
+        function proposeUnfreeze(string name, uint64 effectiveHeight) external returns (uint64 id);
+        function proposeRevoke(string name, uint64 effectiveHeight) external returns (uint64 id);
+        /// The registered contracts as JSON: `[{name, address, state, since, version}]`.
+        function contracts() external view returns (string json);
+        /// Contract `name` as JSON, with every version (ABI included); reverts when unknown.
+        function contractInfo(string name) external view returns (string json);
+        /// The name of the contract registered at `target` (empty when none).
+        function nameOf(address target) external view returns (string name);
+        event ContractChanged(string name, address target, string state, uint64 version, uint64 height);
     }
 }
 
@@ -238,6 +276,30 @@ pub struct ChannelConfigState {
     /// Chain parameters changed by governance since genesis (absent: the node configuration's).
     #[serde(default, skip_serializing_if = "ChainParameters::is_empty")]
     pub parameters: ChainParameters,
+    /// How contracts are created: `direct` (a creation transaction from an identity the
+    /// ContractDeployers policy admits) or `approved` (only creation code a lifecycle proposal
+    /// approved, from the proposer's account).
+    #[serde(default, skip_serializing_if = "Deployment::is_direct")]
+    pub deployment: Deployment,
+}
+
+/// How a channel's contracts may be created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deployment {
+    /// Any identity the ContractDeployers policy admits sends a creation transaction (Hardhat,
+    /// Foundry and ethers deployments work unchanged); such contracts may still be registered,
+    /// frozen and revoked by proposal.
+    #[default]
+    Direct,
+    /// Creation only of code approved by a lifecycle proposal (`ILifecycle.proposeDeploy`).
+    Approved,
+}
+
+impl Deployment {
+    pub fn is_direct(&self) -> bool {
+        *self == Deployment::Direct
+    }
 }
 
 /// Heights per consensus epoch unless the genesis configuration says otherwise.
@@ -297,7 +359,7 @@ pub struct OrgState {
     pub ca_certificate: String,
 }
 
-/// The four channel policies, in the policy language of [`crate::policy`].
+/// The channel policies, in the policy language of [`crate::policy`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyTexts {
@@ -305,6 +367,103 @@ pub struct PolicyTexts {
     pub writers: String,
     pub contract_deployers: String,
     pub admins: String,
+    /// Who approves each contract lifecycle action (absent: [`DEFAULT_LIFECYCLE_POLICY`]).
+    #[serde(default, skip_serializing_if = "LifecyclePolicyTexts::is_empty")]
+    pub lifecycle: LifecyclePolicyTexts,
+}
+
+/// The policy a contract lifecycle action needs unless governance set another.
+pub const DEFAULT_LIFECYCLE_POLICY: &str = "MAJORITY Admins";
+
+/// The policies of the contract lifecycle actions (`None`: [`DEFAULT_LIFECYCLE_POLICY`]).
+/// Registering a directly created contract needs the deploy policy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecyclePolicyTexts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfreeze: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke: Option<String>,
+}
+
+/// A contract lifecycle action, each approved under its own channel policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleAction {
+    Deploy = 0,
+    Upgrade = 1,
+    Freeze = 2,
+    Unfreeze = 3,
+    Revoke = 4,
+}
+
+impl LifecycleAction {
+    pub const ALL: [LifecycleAction; 5] = [
+        LifecycleAction::Deploy,
+        LifecycleAction::Upgrade,
+        LifecycleAction::Freeze,
+        LifecycleAction::Unfreeze,
+        LifecycleAction::Revoke,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleAction::Deploy => "deploy",
+            LifecycleAction::Upgrade => "upgrade",
+            LifecycleAction::Freeze => "freeze",
+            LifecycleAction::Unfreeze => "unfreeze",
+            LifecycleAction::Revoke => "revoke",
+        }
+    }
+
+    /// The name governance's `proposeSetPolicy` knows its policy by: `contract_<action>`.
+    pub fn policy_name(self) -> &'static str {
+        match self {
+            LifecycleAction::Deploy => "contract_deploy",
+            LifecycleAction::Upgrade => "contract_upgrade",
+            LifecycleAction::Freeze => "contract_freeze",
+            LifecycleAction::Unfreeze => "contract_unfreeze",
+            LifecycleAction::Revoke => "contract_revoke",
+        }
+    }
+
+    pub fn from_policy_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.policy_name() == name)
+    }
+}
+
+impl LifecyclePolicyTexts {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    pub fn slot(&mut self, action: LifecycleAction) -> &mut Option<String> {
+        match action {
+            LifecycleAction::Deploy => &mut self.deploy,
+            LifecycleAction::Upgrade => &mut self.upgrade,
+            LifecycleAction::Freeze => &mut self.freeze,
+            LifecycleAction::Unfreeze => &mut self.unfreeze,
+            LifecycleAction::Revoke => &mut self.revoke,
+        }
+    }
+
+    /// The policy text of `action`, the default when unset.
+    pub fn text(&self, action: LifecycleAction) -> &str {
+        let set = match action {
+            LifecycleAction::Deploy => &self.deploy,
+            LifecycleAction::Upgrade => &self.upgrade,
+            LifecycleAction::Freeze => &self.freeze,
+            LifecycleAction::Unfreeze => &self.unfreeze,
+            LifecycleAction::Revoke => &self.revoke,
+        };
+        set.as_deref().unwrap_or(DEFAULT_LIFECYCLE_POLICY)
+    }
 }
 
 /// Storage slots and values of `bytes` stored Solidity-style at slot `base`: short values

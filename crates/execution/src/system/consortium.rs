@@ -9,9 +9,9 @@ use ricaas_crypto::ca::{self, Certificate, Role};
 use ricaas_primitives::{
     policy::{Policy, PolicyError},
     system::{
-        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, MAX_KEY_INFO_BYTES, MAX_OBSERVERS,
-        MAX_ORG_NAME, MAX_VALIDATORS, MEMBERSHIP_ADDRESS, StoredRole, bytes_from_slots,
-        bytes_to_slots, certificate_key_slot,
+        CONFIG_ADDRESS, ChannelConfigState, IdentityRecord, LifecycleAction, MAX_KEY_INFO_BYTES,
+        MAX_OBSERVERS, MAX_ORG_NAME, MAX_VALIDATORS, MEMBERSHIP_ADDRESS, StoredRole,
+        bytes_from_slots, bytes_to_slots, certificate_key_slot,
     },
 };
 use std::sync::{Arc, Mutex};
@@ -113,6 +113,15 @@ pub struct ChannelPolicies {
     pub writers: Policy,
     pub contract_deployers: Policy,
     pub admins: Policy,
+    /// Who approves each contract lifecycle action, in [`LifecycleAction::ALL`] order.
+    pub lifecycle: [Policy; 5],
+}
+
+impl ChannelPolicies {
+    /// The policy that approves contract lifecycle `action`.
+    pub fn lifecycle(&self, action: LifecycleAction) -> &Policy {
+        &self.lifecycle[action as usize]
+    }
 }
 
 /// The channel configuration, checked: every CA certificate is self-signed by its named
@@ -183,6 +192,28 @@ impl Consortium {
             writers: policy("Writers", &state.policies.writers)?,
             contract_deployers: policy("ContractDeployers", &state.policies.contract_deployers)?,
             admins: policy("Admins", &state.policies.admins)?,
+            lifecycle: [
+                policy(
+                    "contract_deploy",
+                    state.policies.lifecycle.text(LifecycleAction::Deploy),
+                )?,
+                policy(
+                    "contract_upgrade",
+                    state.policies.lifecycle.text(LifecycleAction::Upgrade),
+                )?,
+                policy(
+                    "contract_freeze",
+                    state.policies.lifecycle.text(LifecycleAction::Freeze),
+                )?,
+                policy(
+                    "contract_unfreeze",
+                    state.policies.lifecycle.text(LifecycleAction::Unfreeze),
+                )?,
+                policy(
+                    "contract_revoke",
+                    state.policies.lifecycle.text(LifecycleAction::Revoke),
+                )?,
+            ],
         };
         let mut consortium = Self {
             channel: state.channel.clone(),

@@ -6,13 +6,14 @@
 //! Storage: slot 0 the next proposal id; slot 1 the ids approved but not yet applied (JSON);
 //! each proposal as JSON (`bytes`) at `keccak(id ‖ 2)`.
 
+use super::lifecycle::VersionInfo;
 use super::{
-    Consortium, SlotReader, SlotStore,
+    CodeStore, Consortium, SlotReader, SlotStore,
     membership::{Journal, Outcome, VIEW_GAS, admin_of, decode_system_call},
     read_bytes, write_bytes,
 };
 use crate::StateReadError;
-use alloy_primitives::{Address, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_sol_types::{SolCall, SolEvent};
 use revm::{
     Database,
@@ -23,8 +24,8 @@ use ricaas_crypto::ca;
 use ricaas_primitives::{
     policy::Signer,
     system::{
-        ChannelConfigState, GOVERNANCE_ADDRESS, IGovernance, IdentityRecord, MEMBERSHIP_ADDRESS,
-        OrgState, StoredRole,
+        ChannelConfigState, GOVERNANCE_ADDRESS, IGovernance, IdentityRecord, LifecycleAction,
+        MEMBERSHIP_ADDRESS, OrgState, StoredRole,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,55 @@ pub enum Change {
         /// The validator's Ed25519 key, hex.
         key: String,
     },
+    /// Approves creating contract `name` from the creation code hashing to `init_code_hash`,
+    /// sent by `deployer` (the proposer).
+    ContractDeploy {
+        name: String,
+        init_code_hash: B256,
+        deployer: Address,
+        #[serde(flatten)]
+        version: VersionInfo,
+    },
+    /// Registers a contract created directly.
+    ContractRegister {
+        name: String,
+        address: Address,
+        #[serde(flatten)]
+        version: VersionInfo,
+    },
+    /// Replaces a contract's code, keeping its address and storage.
+    ContractUpgrade {
+        name: String,
+        code: Bytes,
+        #[serde(flatten)]
+        version: VersionInfo,
+    },
+    ContractFreeze {
+        name: String,
+    },
+    ContractUnfreeze {
+        name: String,
+    },
+    ContractRevoke {
+        name: String,
+    },
+}
+
+impl Change {
+    /// The contract lifecycle action this change is, whose policy approves it (`None`: a change
+    /// of the configuration, approved under the Admins policy).
+    pub fn lifecycle_action(&self) -> Option<LifecycleAction> {
+        Some(match self {
+            Change::ContractDeploy { .. } | Change::ContractRegister { .. } => {
+                LifecycleAction::Deploy
+            }
+            Change::ContractUpgrade { .. } => LifecycleAction::Upgrade,
+            Change::ContractFreeze { .. } => LifecycleAction::Freeze,
+            Change::ContractUnfreeze { .. } => LifecycleAction::Unfreeze,
+            Change::ContractRevoke { .. } => LifecycleAction::Revoke,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,18 +256,22 @@ fn changed_config(
             }
         }
         Change::SetPolicy { policy, text } => {
-            let slot = match policy.as_str() {
-                "readers" => &mut next.policies.readers,
-                "writers" => &mut next.policies.writers,
-                "contract_deployers" => &mut next.policies.contract_deployers,
-                "admins" => &mut next.policies.admins,
-                other => {
-                    return Err(format!(
-                        "unknown policy {other:?}: expected readers, writers, contract_deployers or admins"
-                    ));
-                }
-            };
-            *slot = text.clone();
+            if let Some(action) = LifecycleAction::from_policy_name(policy) {
+                *next.policies.lifecycle.slot(action) = Some(text.clone());
+            } else {
+                let slot = match policy.as_str() {
+                    "readers" => &mut next.policies.readers,
+                    "writers" => &mut next.policies.writers,
+                    "contract_deployers" => &mut next.policies.contract_deployers,
+                    "admins" => &mut next.policies.admins,
+                    other => {
+                        return Err(format!(
+                            "unknown policy {other:?}: expected readers, writers, contract_deployers, admins, contract_deploy, contract_upgrade, contract_freeze, contract_unfreeze or contract_revoke"
+                        ));
+                    }
+                };
+                *slot = text.clone();
+            }
         }
         Change::SetParameter { name, value } => {
             let too_big = || format!("{name} {value} is out of range");
@@ -252,7 +306,14 @@ fn changed_config(
                 }
             }
         }
-        Change::Revoke { .. } => {}
+        // Lifecycle changes leave the configuration as it is (the registry checks them).
+        Change::Revoke { .. }
+        | Change::ContractDeploy { .. }
+        | Change::ContractRegister { .. }
+        | Change::ContractUpgrade { .. }
+        | Change::ContractFreeze { .. }
+        | Change::ContractUnfreeze { .. }
+        | Change::ContractRevoke { .. } => {}
         Change::AddValidator {
             certificate,
             address,
@@ -328,7 +389,7 @@ fn first_admin(
 /// Applies every approved change whose effective height has come (`height` is the block being
 /// executed). Runs before the block's transactions.
 pub fn apply_due_changes(
-    store: &mut impl SlotStore,
+    store: &mut impl CodeStore,
     height: u64,
 ) -> Result<(), super::ConsortiumError> {
     let approved = approved_ids(store)?;
@@ -358,11 +419,14 @@ pub fn apply_due_changes(
 }
 
 fn apply(
-    store: &mut impl SlotStore,
+    store: &mut impl CodeStore,
     state: &ChannelConfigState,
     change: &Change,
     height: u64,
 ) -> Result<Result<(), String>, super::ConsortiumError> {
+    if change.lifecycle_action().is_some() {
+        return Ok(super::lifecycle::apply(store, change, height)?);
+    }
     if let Change::Revoke { account } = change {
         let [a, b] = IdentityRecord::slots(account);
         let values = [
@@ -409,8 +473,9 @@ fn apply(
     Ok(Ok(()))
 }
 
-/// Whether the admins of `approvals` satisfy the channel's Admins policy.
-fn admins_agree(consortium: &Consortium, approvals: &[String]) -> bool {
+/// Whether the admins of `approvals` satisfy the policy that approves `change`: the channel's
+/// Admins policy, or for a contract lifecycle change that action's policy.
+fn approved(consortium: &Consortium, change: &Change, approvals: &[String]) -> bool {
     let signers: Vec<Signer> = approvals
         .iter()
         .map(|org| Signer {
@@ -418,10 +483,11 @@ fn admins_agree(consortium: &Consortium, approvals: &[String]) -> bool {
             role: StoredRole::Admin.policy_role(),
         })
         .collect();
-    consortium
-        .policies
-        .admins
-        .is_satisfied(&signers, &consortium.org_names)
+    let policy = match change.lifecycle_action() {
+        Some(action) => consortium.policies.lifecycle(action),
+        None => &consortium.policies.admins,
+    };
+    policy.is_satisfied(&signers, &consortium.org_names)
 }
 
 /// What `configuration()` returns: the configuration without its certificates (clients
@@ -558,16 +624,46 @@ where
     if inputs.is_static {
         return Ok(Outcome::Revert("propose writes state".into(), PROPOSE_GAS));
     }
-    let admin = match admin_of(&mut journal, consortium, caller, now)? {
-        Ok(admin) => admin,
-        Err(reason) => return Ok(Outcome::Revert(reason, PROPOSE_GAS)),
-    };
     if let Err(reason) = changed_config(consortium.state(), &change) {
         return Ok(Outcome::Revert(
             format!("the change would make an invalid configuration: {reason}"),
             PROPOSE_GAS,
         ));
     }
+    open_proposal(
+        &mut journal,
+        consortium,
+        caller,
+        change,
+        effective,
+        height,
+        now,
+        PROPOSE_GAS,
+    )
+}
+
+/// Records `change` proposed by `caller` (who must be an admin of a member organization: its
+/// organization's vote counts at once), approving it if that already satisfies its policy.
+/// Returns the proposal id; `gas` is what the call costs.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn open_proposal<CTX>(
+    journal: &mut Journal<'_, CTX>,
+    consortium: &Consortium,
+    caller: Address,
+    change: Change,
+    effective: u64,
+    height: u64,
+    now: u64,
+    gas: u64,
+) -> Result<Outcome, StateReadError>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    let admin = match admin_of(journal, consortium, caller, now)? {
+        Ok(admin) => admin,
+        Err(reason) => return Ok(Outcome::Revert(reason, gas)),
+    };
     let id = journal
         .slot(GOVERNANCE_ADDRESS, NEXT_ID_SLOT)?
         .saturating_to::<u64>();
@@ -597,10 +693,10 @@ where
         }
         .encode_log_data(),
     );
-    finish_vote(&mut journal, consortium, proposal)?;
+    finish_vote(journal, consortium, proposal)?;
     Ok(Outcome::Return(
         IGovernance::proposeAddOrgCall::abi_encode_returns(&id).into(),
-        PROPOSE_GAS,
+        gas,
     ))
 }
 
@@ -626,7 +722,7 @@ where
     if let Some(at) = proposal.expired(now) {
         return Ok(Outcome::Revert(
             format!(
-                "proposal {id} expired at {at} (unix seconds of block time) before the Admins policy was met; propose the change again"
+                "proposal {id} expired at {at} (unix seconds of block time) before its approval policy was met; propose the change again"
             ),
             VOTE_GAS,
         ));
@@ -667,7 +763,7 @@ where
     CTX: ContextTr,
     CTX::Db: Database<Error = StateReadError>,
 {
-    if admins_agree(consortium, &proposal.approvals) {
+    if approved(consortium, &proposal.change, &proposal.approvals) {
         proposal.status = ProposalStatus::Approved;
         let mut approved = approved_ids(journal)?;
         approved.push(proposal.id);

@@ -14,7 +14,8 @@ use revm::{
 };
 use ricaas_crypto::ca;
 use ricaas_primitives::system::{
-    GOVERNANCE_ADDRESS, IMembership, IdentityRecord, MEMBERSHIP_ADDRESS, StoredRole,
+    GOVERNANCE_ADDRESS, IMembership, IdentityRecord, LIFECYCLE_ADDRESS, MEMBERSHIP_ADDRESS,
+    StoredRole,
 };
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ impl RiChainPrecompiles {
         let mut addresses = eth.warm_addresses().clone();
         addresses.insert(MEMBERSHIP_ADDRESS);
         addresses.insert(GOVERNANCE_ADDRESS);
+        addresses.insert(LIFECYCLE_ADDRESS);
         Self {
             eth,
             addresses,
@@ -60,6 +62,7 @@ where
             let mut addresses = self.eth.warm_addresses().clone();
             addresses.insert(MEMBERSHIP_ADDRESS);
             addresses.insert(GOVERNANCE_ADDRESS);
+            addresses.insert(LIFECYCLE_ADDRESS);
             self.addresses = addresses;
         }
         changed
@@ -70,13 +73,19 @@ where
         context: &mut CTX,
         inputs: &CallInputs,
     ) -> Result<Option<InterpreterResult>, String> {
-        if inputs.bytecode_address == GOVERNANCE_ADDRESS {
+        if inputs.bytecode_address == GOVERNANCE_ADDRESS
+            || inputs.bytecode_address == LIFECYCLE_ADDRESS
+        {
             let input = Bytes::copy_from_slice(&inputs.input.as_bytes(context));
             let outcome = match &self.consortium {
                 None => Outcome::Revert(
                     "this channel has no governance configuration".into(),
                     VIEW_GAS,
                 ),
+                Some(consortium) if inputs.bytecode_address == LIFECYCLE_ADDRESS => {
+                    super::lifecycle::call(context, inputs, &input, consortium)
+                        .map_err(|e| e.to_string())?
+                }
                 Some(consortium) => super::governance::call(context, inputs, &input, consortium)
                     .map_err(|e| e.to_string())?,
             };
@@ -156,6 +165,21 @@ where
         journal.load_account(address)?;
         journal.sstore(address, slot, value)?;
         Ok(())
+    }
+}
+
+impl<CTX> super::CodeReader for Journal<'_, CTX>
+where
+    CTX: ContextTr,
+    CTX::Db: Database<Error = StateReadError>,
+{
+    fn code_hash(
+        &mut self,
+        address: Address,
+    ) -> Result<Option<alloy_primitives::B256>, StateReadError> {
+        let account = self.0.journal_mut().load_account(address)?;
+        let hash = account.data.info.code_hash;
+        Ok((hash != alloy_primitives::KECCAK256_EMPTY && !hash.is_zero()).then_some(hash))
     }
 }
 

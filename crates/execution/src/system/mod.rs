@@ -9,6 +9,7 @@
 
 mod consortium;
 mod governance;
+pub mod lifecycle;
 pub(crate) mod membership;
 
 pub use consortium::{
@@ -16,10 +17,10 @@ pub use consortium::{
 };
 
 use crate::StateReadError;
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use ricaas_primitives::{
     policy::Signer,
-    system::{CONFIG_ADDRESS, IdentityRecord, MEMBERSHIP_ADDRESS},
+    system::{CONFIG_ADDRESS, Deployment, IdentityRecord, LIFECYCLE_ADDRESS, MEMBERSHIP_ADDRESS},
 };
 use ricaas_storage::StateReader;
 
@@ -35,6 +36,53 @@ pub trait SlotStore: SlotReader {
 }
 
 pub use governance::{Change, Proposal, ProposalStatus, apply_due_changes};
+
+/// Reads which code an account runs.
+pub trait CodeReader {
+    /// The hash of `address`'s code; `None` when it has none.
+    fn code_hash(&mut self, address: Address) -> Result<Option<B256>, StateReadError>;
+}
+
+/// Replaces accounts' code between transactions (the contract lifecycle's upgrades, freezes and
+/// revocations) and writes storage.
+pub trait CodeStore: SlotStore + CodeReader {
+    /// Installs `code` as `address`'s code (kept in the code store under its hash).
+    fn set_code(&mut self, address: Address, code: Bytes) -> Result<(), StateReadError>;
+    /// Points `address` back at code already in the code store.
+    fn set_code_hash(&mut self, address: Address, code_hash: B256) -> Result<(), StateReadError>;
+    /// Creates `address` with nonce 1 if it does not exist (so that it is never empty).
+    fn ensure_account(&mut self, address: Address) -> Result<(), StateReadError>;
+}
+
+/// What a creation transaction is, as far as permissions care: an approved deployment (sent by
+/// the account that proposed it: it needs the Writers policy and registers the contract under
+/// its approved name), or a direct creation (the ContractDeployers policy; refused where the
+/// channel deploys only through approved proposals).
+pub fn creation_action(
+    consortium: &Consortium,
+    reader: &mut impl SlotReader,
+    sender: Address,
+    init_code: &[u8],
+) -> Result<Result<(Action, Option<String>), PermissionError>, StateReadError> {
+    let hash = alloy_primitives::keccak256(init_code);
+    let approved = lifecycle::approved_creation(reader, &hash)?;
+    Ok(match approved {
+        Some((name, deployer)) if deployer == sender => Ok((Action::Write, Some(name))),
+        Some((name, deployer)) if consortium.state().deployment == Deployment::Approved => {
+            Err(PermissionError::NotApprovedFor {
+                sender,
+                name,
+                deployer,
+            })
+        }
+        _ if consortium.state().deployment == Deployment::Approved => {
+            Err(PermissionError::NotApproved {
+                channel: consortium.channel.clone(),
+            })
+        }
+        _ => Ok((Action::Deploy, None)),
+    })
+}
 
 /// Reads `bytes` stored Solidity-style at `base` of `address` (at most `max_len` bytes).
 pub(crate) fn read_bytes(
@@ -120,6 +168,18 @@ pub enum PermissionError {
         policy_name: &'static str,
         policy: String,
         channel: String,
+    },
+    #[error(
+        "channel {channel} creates contracts only through approved proposals: propose the deployment (ILifecycle.proposeDeploy at {LIFECYCLE_ADDRESS}, or POST /api/v1/networks/{{network}}/contracts on the platform), then send this creation transaction from the proposing account once it is approved"
+    )]
+    NotApproved { channel: String },
+    #[error(
+        "the deployment of contract {name} was approved for account {deployer}, not {sender}: send it from the proposing account"
+    )]
+    NotApprovedFor {
+        sender: Address,
+        name: String,
+        deployer: Address,
     },
 }
 

@@ -232,6 +232,7 @@ impl Platform {
             members: admins,
             epoch_length: found.spec.epoch_length,
             validator_addresses: addresses,
+            deployment: Default::default(),
         });
         let document = SignedChannelConfig::new(&config).map_err(invalid)?;
         document.channel_config().map_err(invalid)?;

@@ -69,6 +69,7 @@ pub fn channel_config(
             .iter()
             .map(|v| (v.public_key.clone(), loopback(v.p2p_port)))
             .collect(),
+        deployment: Default::default(),
     });
     Ok(channel)
 }
