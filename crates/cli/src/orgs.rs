@@ -47,6 +47,7 @@ pub fn create(
     orgs: usize,
     validators: usize,
     epoch_length: u64,
+    deployment: ricaas_primitives::system::Deployment,
 ) -> anyhow::Result<CreatedConsortium> {
     anyhow::ensure!(orgs >= 1, "--orgs must be at least 1");
     let mut config = ConsortiumConfig {
@@ -59,7 +60,7 @@ pub fn create(
         members: Vec::new(),
         epoch_length,
         validator_addresses: Default::default(),
-        deployment: Default::default(),
+        deployment,
     };
     let mut cas = Vec::new();
     let mut dev_key = None;

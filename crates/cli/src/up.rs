@@ -51,6 +51,12 @@ pub struct UpArgs {
     /// the epoch after the change applies. Used when the network is created.
     #[arg(long, default_value_t = ricaas_primitives::system::DEFAULT_EPOCH_LENGTH, value_parser = clap::value_parser!(u64).range(2..))]
     epoch_length: u64,
+    /// How contracts are created on the first channel: `direct` (a creation transaction from an
+    /// identity the ContractDeployers policy admits: Hardhat, Foundry and ethers work
+    /// unchanged) or `approved` (only creation code a lifecycle proposal approved, sent by the
+    /// proposer). Used when the network is created.
+    #[arg(long, default_value = "direct")]
+    deployment: ricaas_primitives::system::Deployment,
     /// Create the network's files and exit without starting it (run each validator with
     /// `ricaas node --config <data-dir>/nodes/<i>/ricaas.toml`).
     #[arg(long)]
@@ -216,7 +222,13 @@ fn consortium_channel(
     dir: &Path,
     args: &UpArgs,
 ) -> anyhow::Result<(ChannelConfig, crate::orgs::CreatedConsortium)> {
-    let created = crate::orgs::create(dir, args.orgs, args.nodes, args.epoch_length)?;
+    let created = crate::orgs::create(
+        dir,
+        args.orgs,
+        args.nodes,
+        args.epoch_length,
+        args.deployment,
+    )?;
     let mut channel = ChannelConfig::development(
         args.chain_id,
         genesis_for(&[&created.dev_key, &created.admin_key]),

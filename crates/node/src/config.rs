@@ -433,6 +433,10 @@ writers = "{writers}"
 contract_deployers = "{contract_deployers}"
 # Who approves changes of the channel configuration.
 admins = "{admins}"
+# How contracts are created: "direct" (a creation transaction from an identity contract_deployers
+# admits) or "approved" (only creation code a lifecycle proposal approved — ILifecycle at
+# 0x…1003 — sent by the proposer).
+deployment = "{deployment}"
 # Heights per consensus epoch. Validators added or removed by a governance vote take part from
 # the epoch after the change applies.
 epoch_length = {epoch_length}
@@ -460,6 +464,10 @@ members = [
             writers = self.writers,
             contract_deployers = self.contract_deployers,
             admins = self.admins,
+            deployment = match self.deployment {
+                ricaas_primitives::system::Deployment::Direct => "direct",
+                ricaas_primitives::system::Deployment::Approved => "approved",
+            },
             epoch_length = self.epoch_length,
             validators = list(&self.validators),
             members = list(&self.members),

@@ -302,6 +302,20 @@ impl Deployment {
     }
 }
 
+impl std::str::FromStr for Deployment {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "direct" => Ok(Deployment::Direct),
+            "approved" => Ok(Deployment::Approved),
+            other => Err(format!(
+                "deployment {other:?} is neither \"direct\" nor \"approved\""
+            )),
+        }
+    }
+}
+
 /// Heights per consensus epoch unless the genesis configuration says otherwise.
 pub const DEFAULT_EPOCH_LENGTH: u64 = 100;
 

@@ -11,6 +11,7 @@ mod ca;
 mod channels;
 mod crash_recovery;
 mod k8s;
+mod lifecycle;
 mod native_envelope;
 mod networks;
 mod platform;

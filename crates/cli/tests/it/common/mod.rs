@@ -79,11 +79,17 @@ pub struct Node {
 impl Node {
     /// Runs `ricaas up` on `data_dir` (creating or reopening the network) and waits for its endpoints.
     pub fn up(data_dir: &Path) -> Node {
+        Self::up_with(data_dir, &[])
+    }
+
+    /// [`Node::up`] with more `ricaas up` arguments (used when the network is created).
+    pub fn up_with(data_dir: &Path, extra: &[&str]) -> Node {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ricaas"));
         command
             .args(["up", "--nodes", "1", "--data-dir"])
             .arg(data_dir)
-            .args(["--rpc-port", "0", "--platform-listen", "127.0.0.1:0"]);
+            .args(["--rpc-port", "0", "--platform-listen", "127.0.0.1:0"])
+            .args(extra);
         let (child, lines) = start_collecting(&mut command);
         let url = printed(&lines, "JSON-RPC HTTP:")
             .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
