@@ -19,7 +19,9 @@ use jsonrpsee::{
     http_client::{HeaderMap, HeaderValue, HttpClient, HttpClientBuilder},
     rpc_params,
 };
-use ricaas_primitives::system::{IMembership, MEMBERSHIP_ADDRESS};
+use ricaas_primitives::system::{
+    GOVERNANCE_ADDRESS, IMembership, LIFECYCLE_ADDRESS, MEMBERSHIP_ADDRESS,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -285,6 +287,22 @@ impl Platform {
         input: Bytes,
         gas: u64,
     ) -> Result<Value, AccountsError> {
+        self.transact(tenant, channel, admin_key, TxKind::Call(to), input, gas)
+            .await
+    }
+
+    /// Sends a transaction (a call of `to`, or a contract creation) signed by the tenant's
+    /// `admin_key` and waits for its receipt, which it returns (a revert is a
+    /// [`AccountsError::Conflict`] with the reason).
+    pub(crate) async fn transact(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        admin_key: &str,
+        to: TxKind,
+        input: Bytes,
+        gas: u64,
+    ) -> Result<Value, AccountsError> {
         let key = self.key(tenant, admin_key).await?;
         let Some(address) = key
             .address
@@ -314,7 +332,7 @@ impl Platform {
             nonce,
             gas_price,
             gas_limit: gas,
-            to: TxKind::Call(to),
+            to,
             value: U256::ZERO,
             input,
         };
@@ -360,13 +378,15 @@ impl Platform {
                 .and_then(|data| alloy_sol_types::Revert::abi_decode(&data).ok())
                 .map(|revert| revert.reason)
                 .unwrap_or_else(|| "no reason given".into());
+            let what = match to {
+                TxKind::Call(MEMBERSHIP_ADDRESS) => "the membership contract".to_string(),
+                TxKind::Call(GOVERNANCE_ADDRESS) => "the governance contract".to_string(),
+                TxKind::Call(LIFECYCLE_ADDRESS) => "the lifecycle contract".to_string(),
+                TxKind::Call(other) => format!("contract {other}"),
+                TxKind::Create => "the contract's constructor".to_string(),
+            };
             return Err(AccountsError::Conflict(format!(
-                "the {} contract of {} refused transaction {hash}: {reason}",
-                if to == MEMBERSHIP_ADDRESS {
-                    "membership"
-                } else {
-                    "governance"
-                },
+                "{what} of {} refused transaction {hash}: {reason}",
                 channel.channel
             )));
         }

@@ -111,6 +111,8 @@ actions! {
     NetworkApproveChannel => "network:ApproveChannel", "Approve a proposed channel (the organization's admin key signs its configuration).";
     NetworkListNetworkChannels => "network:ListNetworkChannels", "List a network's channels: members, validators, approvals.";
     NetworkAddObserver => "network:AddObserver", "Run a new node of the organization as an observer and list it on chain (signed by an admin key).";
+    NetworkListContracts => "network:ListContracts", "List a network's contracts and read their versions and state.";
+    NetworkProposeContract => "network:ProposeContract", "Propose deploying, freezing, unfreezing or revoking a contract (signed by an admin key).";
     OperationList => "operation:List", "List the tenant's long operations.";
     OperationGet => "operation:Get", "Read an operation's progress.";
     OperationRetry => "operation:Retry", "Retry a failed or cancelled operation.";
@@ -162,6 +164,7 @@ impl Action {
                 | NetworkVote
                 | NetworkAddValidator
                 | NetworkAddObserver
+                | NetworkProposeContract
                 | NetworkProposeChannel
                 | NetworkApproveChannel
         )

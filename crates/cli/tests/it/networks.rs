@@ -1034,6 +1034,152 @@ fn organizations_join_a_network_by_invitation_acceptance_proposal_and_votes_each
     );
 }
 
+/// Creation code of a counter: each call adds one to slot 0 and returns it.
+const COUNTER: &str = "0x6012600c60003960126000f3600054600101806000556000526020 6000f3";
+
+#[test]
+fn a_contract_is_deployed_once_every_member_approves_and_frozen_by_vote_each_from_its_own_account()
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let platform = Platform::start(&dir.path().join("platform"));
+    let acme = tenant(&platform, "acme");
+    let globex = tenant(&platform, "globex");
+    let initech = tenant(&platform, "initech");
+    let (status, operation) = acme.post(
+        "/networks",
+        json!({"name": "ledger", "validators": 1, "block_interval_ms": 200, "epoch_length": 10}),
+    );
+    assert_eq!(status, 202, "{operation}");
+    let (done, _) = wait_operation(&acme, operation["id"].as_str().expect("id"), CREATED_WITHIN);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let (_, invitation) = acme.post("/networks/ledger/invitations", json!({"tenant": "globex"}));
+    let id = invitation["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        globex
+            .post(&format!("/invitations/{id}/accept"), json!({}))
+            .0,
+        200
+    );
+    assert_eq!(
+        acme.post(&format!("/invitations/{id}/proposals"), json!({}))
+            .0,
+        201
+    );
+    wait_invitation(&acme, &id, "joined");
+
+    let counter = COUNTER.replace(' ', "");
+    let abi = json!([{"type": "fallback", "stateMutability": "nonpayable"}]);
+    // Bad input is refused with what to fix; an outsider sees no network.
+    for (body, expected) in [
+        (
+            json!({"name": "counter", "bytecode": "0xzz", "abi": abi}),
+            "bytecode must be",
+        ),
+        (
+            json!({"name": "counter", "bytecode": counter, "abi": {"not": "a list"}}),
+            "abi must be a JSON array",
+        ),
+        (
+            json!({"name": "no spaces", "bytecode": counter, "abi": abi}),
+            "must be 1 to 64 letters",
+        ),
+    ] {
+        let (status, refused) = acme.post("/networks/ledger/contracts", body);
+        assert_eq!(status, 400, "{refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(expected),
+            "{refused}"
+        );
+    }
+    let (status, _) = initech.post(
+        "/networks/ledger/contracts",
+        json!({"name": "counter", "bytecode": counter, "abi": abi}),
+    );
+    assert_eq!(status, 404);
+
+    // acme proposes (its vote); MAJORITY of two needs globex too.
+    let (status, proposed) = acme.post(
+        "/networks/ledger/contracts",
+        json!({"name": "counter", "bytecode": counter, "abi": abi, "compiler": "hand-written"}),
+    );
+    assert_eq!(status, 201, "{proposed}");
+    assert_eq!(proposed["kind"], "contract_deploy");
+    assert_eq!(proposed["waiting_for"], json!(["globex"]), "{proposed:#}");
+    let (status, again) = acme.post(
+        "/networks/ledger/contracts",
+        json!({"name": "counter", "bytecode": counter, "abi": abi}),
+    );
+    assert_eq!(status, 409, "{again}");
+    let (status, listed) = globex.get("/networks/ledger/contracts");
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed[0]["name"], "counter");
+    assert_eq!(listed[0]["state"], "proposed", "{listed:#}");
+    let vote = proposed["id"].as_u64().expect("id");
+    let (status, voted) = globex.post(
+        &format!("/networks/ledger/proposals/{vote}/votes"),
+        json!({}),
+    );
+    assert_eq!(status, 201, "{voted}");
+
+    // The platform creates it with acme's key; the registry holds it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let address = loop {
+        let (_, listed) = acme.get("/networks/ledger/contracts");
+        if listed[0]["state"] == "normal" {
+            break listed[0]["address"].as_str().expect("address").to_owned();
+        }
+        assert!(Instant::now() < deadline, "never deployed: {listed:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (status, record) = globex.get("/networks/ledger/contracts/counter");
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["address"], address.as_str());
+    assert_eq!(record["versions"][0]["abi"], abi);
+    assert_eq!(record["versions"][0]["compiler"], "hand-written");
+    let (status, _) = globex.get("/networks/ledger/contracts/nothing");
+    assert_eq!(status, 404);
+
+    // globex proposes a freeze, acme approves it: the registry says since which height.
+    let (status, refused) = globex.post(
+        "/networks/ledger/contracts/counter/proposals",
+        json!({"action": "unfreeze"}),
+    );
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is not frozen"),
+        "{refused}"
+    );
+    let (status, freeze) = globex.post(
+        "/networks/ledger/contracts/counter/proposals",
+        json!({"action": "freeze"}),
+    );
+    assert_eq!(status, 201, "{freeze}");
+    assert_eq!(freeze["kind"], "contract_freeze");
+    assert_eq!(freeze["waiting_for"], json!(["acme"]));
+    let id = freeze["id"].as_u64().expect("id");
+    assert_eq!(
+        acme.post(&format!("/networks/ledger/proposals/{id}/votes"), json!({}))
+            .0,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, listed) = acme.get("/networks/ledger/contracts");
+        if listed[0]["state"] == "frozen" {
+            assert!(listed[0]["since"].is_u64(), "{listed:#}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never frozen: {listed:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn creating_a_network_is_cancelled_between_steps_stopping_what_it_started_and_a_retry_finishes_it()
 {

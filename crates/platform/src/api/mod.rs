@@ -526,7 +526,8 @@ impl utoipa::Modify for RouteTable {
         networks::decline_invitation, networks::propose_join, networks::list_proposals, networks::vote,
         networks::propose_change, networks::add_validator, networks::add_observer, networks::list_network_channels, networks::propose_channel,
         networks::approve_channel, networks::register_node,
-        networks::remove_node),
+        networks::remove_node, networks::list_contracts, networks::propose_deployment,
+        networks::get_contract, networks::propose_contract_action),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -715,6 +716,18 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/api/v1/networks/{name}/nodes",
             post(networks::register_node),
+        )
+        .route(
+            "/api/v1/networks/{name}/contracts",
+            get(networks::list_contracts).post(networks::propose_deployment),
+        )
+        .route(
+            "/api/v1/networks/{name}/contracts/{contract}",
+            get(networks::get_contract),
+        )
+        .route(
+            "/api/v1/networks/{name}/contracts/{contract}/proposals",
+            post(networks::propose_contract_action),
         )
         .route(
             "/api/v1/networks/{name}/nodes/{node}",

@@ -7,6 +7,7 @@ use crate::{
     networks::{
         Network, NetworkSpec, Node, NodeAction, Operation,
         channels::{ChannelRequest, NetworkChannel},
+        contracts::{Contract, ContractAction, DeploymentRequest},
         invitations::{ChangeRequest, Invitation, Proposal},
         validators::{AddedValidator, NodeRegistration, NodeRemoval},
     },
@@ -724,4 +725,133 @@ pub async fn remove_node(
             }
         },
     )
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReadAsQuery {
+    /// The admin key whose identity reads the chain (signs a read token; default `admin`).
+    pub admin_key: Option<String>,
+}
+
+/// The contracts of a network's first channel, as its registry holds them (name, address,
+/// state since which height, version), with the deployments proposed through the platform
+/// that are still waiting for votes.
+#[utoipa::path(get, path = "/api/v1/networks/{name}/contracts", tag = "contracts", params(("name" = String, Path), ReadAsQuery),
+    responses((status = 200, body = Vec<Contract>), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn list_contracts(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Params(query): Params<ReadAsQuery>,
+) -> Result<Json<Vec<Contract>>, ApiError> {
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    let admin_key = query.admin_key.unwrap_or_else(|| "admin".into());
+    Ok(Json(
+        platform
+            .contracts(caller.tenant()?, &path.name, &admin_key)
+            .await?,
+    ))
+}
+
+/// Propose deploying a contract: the caller's organization's admin key signs the proposal
+/// (its vote); once the members approve it under the channel's deploy policy, the platform
+/// creates the contract with that same key and it is registered under its name.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/contracts", tag = "contracts", params(("name" = String, Path)),
+    request_body = DeploymentRequest,
+    responses((status = 201, body = Proposal), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError),
+        (status = 503, body = ApiError)))]
+pub async fn propose_deployment(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<NetworkPath>,
+    Body(request): Body<DeploymentRequest>,
+) -> Result<(StatusCode, Json<Proposal>), ApiError> {
+    let admin_key = request.admin_key.clone().unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let proposal = platform
+        .propose_deployment(caller.tenant()?, &path.name, request, &admin_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(proposal)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContractPath {
+    pub name: String,
+    pub contract: String,
+}
+
+/// One contract: address, state and since which height, and every version (ABI, source hash,
+/// compiler, security report hash, code hash, height).
+#[utoipa::path(get, path = "/api/v1/networks/{name}/contracts/{contract}", tag = "contracts",
+    params(("name" = String, Path), ("contract" = String, Path), ReadAsQuery),
+    responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn get_contract(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<ContractPath>,
+    Params(query): Params<ReadAsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    let admin_key = query.admin_key.unwrap_or_else(|| "admin".into());
+    Ok(Json(
+        platform
+            .contract(caller.tenant()?, &path.name, &path.contract, &admin_key)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContractActionRequest {
+    /// `freeze`, `unfreeze` or `revoke`.
+    pub action: ContractAction,
+    /// The organization's custodial admin key that signs the proposal (default `admin`).
+    pub admin_key: Option<String>,
+}
+
+/// Propose freezing, unfreezing or revoking a registered contract, signed by the caller's
+/// organization's admin key (its vote); the members vote under that action's channel policy.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/contracts/{contract}/proposals", tag = "contracts",
+    params(("name" = String, Path), ("contract" = String, Path)),
+    request_body = ContractActionRequest,
+    responses((status = 201, body = Proposal), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError),
+        (status = 503, body = ApiError)))]
+pub async fn propose_contract_action(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<ContractPath>,
+    Body(request): Body<ContractActionRequest>,
+) -> Result<(StatusCode, Json<Proposal>), ApiError> {
+    let admin_key = request.admin_key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{admin_key}"))
+        .await?;
+    let proposal = platform
+        .propose_contract_action(
+            caller.tenant()?,
+            &path.name,
+            &path.contract,
+            request.action,
+            &admin_key,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(proposal)))
 }

@@ -809,9 +809,36 @@ impl Platform {
         admin_key: &str,
         gas: u64,
     ) -> Result<u64, AccountsError> {
+        self.propose_to(
+            tenant,
+            network,
+            GOVERNANCE_ADDRESS,
+            kind,
+            change,
+            input,
+            admin_key,
+            gas,
+        )
+        .await
+    }
+
+    /// [`Platform::propose_raw`] through system contract `to` (the lifecycle contract proposes
+    /// into the same proposal list).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn propose_to(
+        &self,
+        tenant: &TenantId,
+        network: &NetworkId,
+        to: alloy_primitives::Address,
+        kind: &str,
+        change: &Value,
+        input: Bytes,
+        admin_key: &str,
+        gas: u64,
+    ) -> Result<u64, AccountsError> {
         let channel = self.governance_channel(network).await?;
         let receipt = self
-            .system_call(tenant, &channel, admin_key, GOVERNANCE_ADDRESS, input, gas)
+            .system_call(tenant, &channel, admin_key, to, input, gas)
             .await?;
         let id = proposed_id(&receipt).ok_or_else(|| {
             AccountsError::Corrupt("the proposal's receipt names no proposal id".into())
@@ -939,7 +966,7 @@ impl Platform {
 
     /// Proposal `id` of `network`'s channel as stored on chain, read as `reader`'s admin key
     /// (`None` when the channel cannot be read now).
-    async fn read_proposal(
+    pub(super) async fn read_proposal(
         &self,
         network: &NetworkId,
         reader: &TenantId,

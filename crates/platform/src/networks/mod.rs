@@ -10,6 +10,7 @@
 //! to create the network; other organizations join later from their own accounts.
 
 pub mod channels;
+pub mod contracts;
 pub mod genesis;
 pub mod invitations;
 pub mod kubernetes;

@@ -76,6 +76,9 @@ pub async fn run(platform: Platform, wake: Arc<tokio::sync::Notify>) {
             if let Err(e) = observer.sync_invitations().await {
                 tracing::warn!(error = %e, "following join proposals failed");
             }
+            if let Err(e) = observer.sync_deployments().await {
+                tracing::warn!(error = %e, "following contract deployments failed");
+            }
             if let Err(e) = observer.retire_departed_validators().await {
                 tracing::warn!(error = %e, "retiring validators voted out failed");
             }

@@ -110,6 +110,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "node_departures",
         sql: include_str!("migrations/0013_node_departures.sql"),
     },
+    Migration {
+        version: 14,
+        name: "network_contracts",
+        sql: include_str!("migrations/0014_network_contracts.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.
