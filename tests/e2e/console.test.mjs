@@ -664,6 +664,40 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   await org1.waitForSelector(`${channelRow} td:has-text('writers ANY Members')`, { timeout: 30_000 });
   await org1.screenshot({ path: join(SHOTS, "25-channel-policy-changed.png"), fullPage: true });
 
+  // Contracts: org1 proposes a deployment from the console; a majority (MAJORITY Admins, the
+  // default deploy policy) approves — org5 from its browser, org2 through the API — and the
+  // platform creates it with org1's key. Then org5 proposes freezing it; org1 and org2 approve.
+  await org1.selectOption("select[name=proposal_channel]", "");
+  await org1.click("summary:text-is('Propose a deployment')");
+  await org1.fill("input[name=contract_name]", "counter");
+  await org1.fill("input[name=compiler]", "hand-written");
+  await org1.fill("textarea[name=bytecode]", "0x6012600c60003960126000f3600054600101806000556000526020" + "6000f3");
+  await org1.fill("textarea[name=abi]", '[{"type":"fallback","stateMutability":"nonpayable"}]');
+  await org1.click("main button:text-is('Propose deployment')");
+  await org1.waitForSelector("text=to deploy counter made with your vote; waiting for org2, org3, org4, org5");
+  const contractRow = "tr[data-contract='counter']";
+  await org1.waitForSelector(`${contractRow} [data-testid=contract-state]:text-is('proposed')`);
+  await org5.selectOption("select[name=proposal_channel]", "");
+  const deployRow = "tr:has(td:text-is('contract deploy')):has(td:text-is('counter'))";
+  await org5.waitForSelector(`${deployRow} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await org5.click(`${deployRow} button:has-text('Vote for it')`);
+  await vote("org2", Number(await org5.getAttribute(deployRow, "data-proposal")));
+  await org1.waitForSelector(`${contractRow} [data-testid=contract-state]:text-is('normal')`, { timeout: 60_000 });
+  assert.match(await org1.textContent(`${contractRow} td:nth-child(2)`), /^0x[0-9a-fA-F]{40}$/);
+  await org1.screenshot({ path: join(SHOTS, "28-contract-deployed.png"), fullPage: true });
+  await org5.waitForSelector(`${contractRow} button:has-text('Freeze')`, { timeout: 30_000 });
+  await org5.click(`${contractRow} button:has-text('Freeze')`);
+  await org5.waitForSelector("text=to freeze counter made with your vote");
+  const freezeRow = "tr:has(td:text-is('contract freeze')):has(td:text-is('counter'))";
+  await org1.waitForSelector(`${freezeRow} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await org1.click(`${freezeRow} button:has-text('Vote for it')`);
+  await vote("org2", Number(await org1.getAttribute(freezeRow, "data-proposal")));
+  await org1.waitForSelector(`${contractRow} [data-testid=contract-state]:text-is('frozen')`, { timeout: 60_000 });
+  await org1.waitForSelector(`${contractRow} button:has-text('Unfreeze')`);
+  await org1.screenshot({ path: join(SHOTS, "29-contract-frozen.png"), fullPage: true });
+  await org1.selectOption("select[name=proposal_channel]", "letters");
+  await org5.selectOption("select[name=proposal_channel]", "letters");
+
   // org5 takes its validator out of the network: refused while it validates letters (removing
   // it would cost letters a voter), in words that say what to do first.
   org5.once("dialog", (dialog) => dialog.accept());

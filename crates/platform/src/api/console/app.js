@@ -996,9 +996,51 @@ async function networkPage(name) {
   el("label", {}, "Validators (node names; empty: all of the members')", el("input", { name: "channel_validators", size: 30 })),
   ...["readers", "writers", "contract_deployers", "admins"].map((policy) => el("label", {}, `${policy.replace("_", " ")} policy`, el("input", { name: `channel_${policy}`, placeholder: "as the network's" }))),
   el("button", { type: "submit" }, "Propose channel"));
+  const contracts = el("tbody", {});
+  const contractOutput = el("div", {});
+  const loadContracts = async () => {
+    const n = await api("GET", path);
+    if (n.status !== "running") { contracts.replaceChildren(el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "Contracts appear once the network runs."))); return; }
+    try {
+      const all = await api("GET", `${path}/contracts`);
+      const propose = (c, action) => actionButton(action[0].toUpperCase() + action.slice(1), contractOutput, async () => {
+        const proposal = await api("POST", `${path}/contracts/${encodeURIComponent(c.name)}/proposals`, { action });
+        await loadProposals();
+        await loadContracts();
+        return noticeBox(`Proposal #${proposal.id} to ${action} ${c.name} made with your vote; waiting for ${proposal.waiting_for.join(", ") || "nobody"}.`);
+      }, action === "unfreeze" ? "secondary" : "danger");
+      const stateBadge = (state) => el("span", { class: `badge ${state === "normal" ? "ok" : ["frozen", "proposed", "approved"].includes(state) ? "warn" : "bad"}`, "data-testid": "contract-state" }, state);
+      contracts.replaceChildren(...(all.length ? all.map((c) => el("tr", { "data-contract": c.name },
+        el("td", {}, c.name), el("td", { class: "mono" }, c.address || ""),
+        el("td", {}, stateBadge(c.state), c.message ? el("div", { class: "muted" }, c.message) : null),
+        el("td", {}, c.since === null ? "" : String(c.since)),
+        el("td", {}, c.version ? String(c.version) : ""),
+        el("td", {}, c.proposal === null ? "" : `#${c.proposal}`),
+        el("td", {}, c.state === "normal" ? [propose(c, "freeze"), " ", propose(c, "revoke")]
+          : c.state === "frozen" ? [propose(c, "unfreeze"), " ", propose(c, "revoke")] : "")))
+        : [el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "No contract yet."))]));
+    } catch (error) {
+      contracts.replaceChildren(el("tr", {}, el("td", { colSpan: 7 }, errorBox(error.message))));
+    }
+  };
+  const deployForm = el("form", { onsubmit: submitter(contractOutput, async (data, form) => {
+    let abi;
+    try { abi = JSON.parse(data.get("abi")); } catch { throw new Error("The ABI is not JSON: paste the compiler's abi output (a JSON array)."); }
+    const proposal = await api("POST", `${path}/contracts`, { name: data.get("contract_name"), bytecode: data.get("bytecode").trim(), abi, compiler: data.get("compiler") || undefined });
+    form.reset();
+    await loadProposals();
+    await loadContracts();
+    return noticeBox(`Proposal #${proposal.id} to deploy ${data.get("contract_name")} made with your vote; ${proposal.waiting_for.length ? `waiting for ${proposal.waiting_for.join(", ")}` : "approved"}. Once approved, the platform creates it with your admin key.`);
+  }) }, el("div", { class: "toolbar" },
+    el("label", {}, "Name", el("input", { name: "contract_name", required: true, placeholder: "letters-of-credit" })),
+    el("label", {}, "Compiler", el("input", { name: "compiler", placeholder: "solc 0.8.26" }))),
+  el("label", {}, "Creation bytecode (constructor arguments appended)", el("textarea", { name: "bytecode", required: true, placeholder: "0x6080…" })),
+  el("label", {}, "ABI", el("textarea", { name: "abi", required: true, placeholder: "[{\"type\":\"function\", …}]" })),
+  el("button", { type: "submit" }, "Propose deployment"));
   await load();
   loadProposals();
   loadChannels();
+  loadContracts();
   const page = el("div", {}, el("h1", {}, `Network ${name}`), el("p", {}, el("a", { href: "#/networks" }, "← all networks")),
     summary, output,
     el("div", { class: "card" }, el("h2", {}, "Invite an organization"), inviteForm),
@@ -1022,6 +1064,11 @@ async function networkPage(name) {
     el("div", { class: "card" }, el("h2", {}, "Propose a channel"), channelForm),
     channelOutput,
     el("table", {}, el("thead", {}, el("tr", {}, ["Channel", "Chain id", "Members", "Validators", "Observers", "Policies", "Approved by", "Waiting for", "Status", ""].map((t) => el("th", {}, t)))), channels),
+    el("h2", {}, "Contracts"),
+    el("p", { class: "muted" }, "The first channel's contract registry, read from the chain. A deployment, freeze, unfreeze or revocation is a proposal the members vote on (each action under its own channel policy, MAJORITY Admins by default); a frozen or revoked contract refuses every call, saying so and since which height."),
+    el("details", { class: "card" }, el("summary", {}, "Propose a deployment"), deployForm),
+    contractOutput,
+    el("table", {}, el("thead", {}, el("tr", {}, ["Contract", "Address", "State", "Since height", "Version", "Proposal", ""].map((t) => el("th", {}, t)))), contracts),
     el("h2", {}, "Nodes"),
     el("div", { class: "card" },
       el("p", { class: "muted" }, "An observer is a full replica of the channel for your organization: it follows finalized blocks and serves JSON-RPC, and never votes. Your admin key lists it on chain; no other member needs to vote."),
@@ -1052,6 +1099,7 @@ async function networkPage(name) {
   poll(page, () => load().catch((e) => output.replaceChildren(errorBox(e.message))), 2000);
   poll(page, () => loadProposals(), 4000);
   poll(page, () => loadChannels(), 4000);
+  poll(page, () => loadContracts(), 4000);
   return page;
 }
 
