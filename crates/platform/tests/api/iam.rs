@@ -598,6 +598,41 @@ fn tenant_cases() -> Vec<Case> {
             "/api/v1/networks/fixture-net/channels",
             200,
         ),
+        // Authorized, contracts are read from and proposed on a running network (409 here).
+        case(
+            "GET",
+            "/api/v1/networks/{name}/contracts",
+            "/api/v1/networks/fixture-net/contracts",
+            409,
+        ),
+        case(
+            "GET",
+            "/api/v1/networks/{name}/contracts/{contract}",
+            "/api/v1/networks/fixture-net/contracts/counter",
+            409,
+        ),
+        Case {
+            body: Some(
+                json!({"name": "counter", "bytecode": "0x00", "abi": [], "admin_key": "fixture-admin"}),
+            ),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/contracts",
+                "/api/v1/networks/fixture-net/contracts",
+                409,
+            )
+        },
+        Case {
+            body: Some(json!({"action": "freeze", "admin_key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/contracts/{contract}/proposals",
+                "/api/v1/networks/fixture-net/contracts/counter/proposals",
+                409,
+            )
+        },
         // Authorized, a channel is refused on a network that does not run (409).
         Case {
             body: Some(json!({"name": "letters", "members": [], "admin_key": "fixture-admin"})),
@@ -1285,6 +1320,12 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                 json!({"name": "x", "role": "observer", "rpc_url": "http://127.0.0.1:9", "certificate_pem": "x"})
                     .to_string(),
             ),
+            ("POST", "/api/v1/networks/{name}/contracts") => {
+                Some(json!({"name": "counter", "bytecode": "0x00", "abi": []}).to_string())
+            }
+            ("POST", "/api/v1/networks/{name}/contracts/{contract}/proposals") => {
+                Some(json!({"action": "freeze"}).to_string())
+            }
             ("POST", "/api/v1/networks/{name}/proposals") => {
                 Some(json!({"change": {"kind": "remove_org", "name": "bank-a"}}).to_string())
             }
@@ -1310,6 +1351,7 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                 .replace("{account}", name)
                 .replace("{node}", &format!("{name}-validator0"))
                 .replace("{channel}", "letters")
+                .replace("{contract}", "counter")
                 .replace("{id}", operation)
         };
         let (theirs_status, theirs) = a.send(
