@@ -7,10 +7,11 @@ use alloy_sol_types::{SolCall as _, SolEvent as _};
 use anyhow::Context as _;
 use jsonrpsee::rpc_params;
 use ricaas_crypto::DevKey;
-use ricaas_primitives::system::{GOVERNANCE_ADDRESS, IGovernance};
+use ricaas_primitives::system::{GOVERNANCE_ADDRESS, IGovernance, ILifecycle, LIFECYCLE_ADDRESS};
 use std::path::{Path, PathBuf};
 
-const GAS: u64 = 1_000_000;
+/// Enough for a lifecycle proposal that stores a large ABI or an upgrade's code.
+const GAS: u64 = 5_000_000;
 
 #[derive(clap::Args)]
 pub struct GovernanceArgs {
@@ -100,6 +101,96 @@ enum GovernanceCommand {
         #[arg(long)]
         id: u64,
     },
+    /// Propose deploying a contract (lifecycle): approves the creation code in `--code-file`
+    /// (hex, constructor arguments appended) for this admin's account, which then sends it.
+    ContractDeploy {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        code_file: PathBuf,
+        /// The ABI (JSON array), as the compiler wrote it.
+        #[arg(long)]
+        abi_file: PathBuf,
+        #[arg(long, default_value = "")]
+        compiler: String,
+        #[arg(long, default_value_t = 0)]
+        at: u64,
+    },
+    /// Propose registering a contract created directly (`deployment = "direct"` channels).
+    ContractRegister {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: Address,
+        #[arg(long)]
+        abi_file: PathBuf,
+        #[arg(long, default_value = "")]
+        compiler: String,
+        #[arg(long, default_value_t = 0)]
+        at: u64,
+    },
+    /// Propose replacing a contract's code with the runtime code in `--code-file` (hex),
+    /// keeping its address and storage.
+    ContractUpgrade {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        code_file: PathBuf,
+        #[arg(long)]
+        abi_file: PathBuf,
+        #[arg(long, default_value = "")]
+        compiler: String,
+        #[arg(long, default_value_t = 0)]
+        at: u64,
+    },
+    /// Propose freezing a contract: every call is refused until it is unfrozen.
+    ContractFreeze {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        at: u64,
+    },
+    ContractUnfreeze {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        at: u64,
+    },
+    /// Propose revoking a contract (final).
+    ContractRevoke {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        at: u64,
+    },
+    /// List the registered contracts (name, address, state, since, version).
+    Contracts,
+    /// Show a registered contract with every version.
+    Contract {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn hex_file(path: &Path) -> anyhow::Result<Bytes> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let code = hex::decode(text.trim().trim_start_matches("0x"))
+        .with_context(|| format!("{} is not hex", path.display()))?;
+    Ok(code.into())
+}
+
+fn abi_text(path: &Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let abi: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    anyhow::ensure!(
+        abi.is_array(),
+        "{} must hold a JSON array (an ABI)",
+        path.display()
+    );
+    Ok(abi.to_string())
 }
 
 fn der_of(path: &Path) -> anyhow::Result<Bytes> {
@@ -113,7 +204,124 @@ fn der_of(path: &Path) -> anyhow::Result<Bytes> {
 pub async fn run(args: GovernanceArgs) -> anyhow::Result<()> {
     let admin = DevKey::read(&args.admin_key_file)?;
     let (control, chain_id, gas_price) = admin_client(&args.rpc, &admin).await?;
+    let view = |to: Address, data: Vec<u8>| {
+        let control = &control;
+        async move {
+            let output: Bytes = control
+                .request(
+                    "eth_call",
+                    rpc_params![
+                        serde_json::json!({"to": to, "data": Bytes::from(data)}),
+                        "latest"
+                    ],
+                )
+                .await?;
+            anyhow::Ok(output)
+        }
+    };
+    let mut to = GOVERNANCE_ADDRESS;
     let input: Vec<u8> = match args.command {
+        GovernanceCommand::Contracts => {
+            let output = view(LIFECYCLE_ADDRESS, ILifecycle::contractsCall {}.abi_encode()).await?;
+            println!(
+                "{}",
+                ILifecycle::contractsCall::abi_decode_returns(&output)?
+            );
+            return Ok(());
+        }
+        GovernanceCommand::Contract { name } => {
+            let output = view(
+                LIFECYCLE_ADDRESS,
+                ILifecycle::contractInfoCall { name }.abi_encode(),
+            )
+            .await?;
+            println!(
+                "{}",
+                ILifecycle::contractInfoCall::abi_decode_returns(&output)?
+            );
+            return Ok(());
+        }
+        GovernanceCommand::ContractDeploy {
+            name,
+            code_file,
+            abi_file,
+            compiler,
+            at,
+        } => {
+            to = LIFECYCLE_ADDRESS;
+            ILifecycle::proposeDeployCall {
+                name,
+                initCodeHash: alloy_primitives::keccak256(hex_file(&code_file)?),
+                abi: abi_text(&abi_file)?,
+                sourceHash: Default::default(),
+                compiler,
+                reportHash: Default::default(),
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        }
+        GovernanceCommand::ContractRegister {
+            name,
+            address,
+            abi_file,
+            compiler,
+            at,
+        } => {
+            to = LIFECYCLE_ADDRESS;
+            ILifecycle::proposeRegisterCall {
+                name,
+                target: address,
+                abi: abi_text(&abi_file)?,
+                sourceHash: Default::default(),
+                compiler,
+                reportHash: Default::default(),
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        }
+        GovernanceCommand::ContractUpgrade {
+            name,
+            code_file,
+            abi_file,
+            compiler,
+            at,
+        } => {
+            to = LIFECYCLE_ADDRESS;
+            ILifecycle::proposeUpgradeCall {
+                name,
+                runtimeCode: hex_file(&code_file)?,
+                abi: abi_text(&abi_file)?,
+                sourceHash: Default::default(),
+                compiler,
+                reportHash: Default::default(),
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        }
+        GovernanceCommand::ContractFreeze { name, at } => {
+            to = LIFECYCLE_ADDRESS;
+            ILifecycle::proposeFreezeCall {
+                name,
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        }
+        GovernanceCommand::ContractUnfreeze { name, at } => {
+            to = LIFECYCLE_ADDRESS;
+            ILifecycle::proposeUnfreezeCall {
+                name,
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        }
+        GovernanceCommand::ContractRevoke { name, at } => {
+            to = LIFECYCLE_ADDRESS;
+            ILifecycle::proposeRevokeCall {
+                name,
+                effectiveHeight: at,
+            }
+            .abi_encode()
+        }
         GovernanceCommand::Show { id } => {
             let data = Bytes::from(IGovernance::proposalCall { id }.abi_encode());
             let output: Bytes = control
@@ -192,7 +400,7 @@ pub async fn run(args: GovernanceArgs) -> anyhow::Result<()> {
         &admin,
         chain_id,
         gas_price,
-        GOVERNANCE_ADDRESS,
+        to,
         vec![(input.into(), GAS)],
     )
     .await?;

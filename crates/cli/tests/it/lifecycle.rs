@@ -152,17 +152,32 @@ fn an_approved_channel_refuses_raw_creation_takes_the_approved_one_and_refuses_c
         answered,
         json!("0x0000000000000000000000000000000000000000000000000000000000000001")
     );
-    transact(
-        &rpc,
-        &admin,
-        TxKind::Call(LIFECYCLE_ADDRESS),
-        ILifecycle::proposeFreezeCall {
-            name: "counter".into(),
-            effectiveHeight: 0,
-        }
-        .abi_encode(),
+    // The freeze is proposed from the command line, as an operator would.
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_ricaas"))
+            .args(["governance", "--rpc", &node.url, "--admin-key-file"])
+            .arg(dir.path().join("keys/org1-admin.key"))
+            .args(args)
+            .output()
+            .expect("ricaas governance runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{args:?}: {text}");
+        text
+    };
+    let listed = cli(&["contracts"]);
+    assert!(
+        listed.contains("\"name\":\"counter\"") && listed.contains("\"state\":\"normal\""),
+        "{listed}"
     );
+    let proposed = cli(&["contract-freeze", "--name", "counter"]);
+    assert!(proposed.contains("proposal 1 submitted"), "{proposed}");
     let record = wait_state(&rpc, "counter", "frozen");
+    let shown = cli(&["contract", "--name", "counter"]);
+    assert!(shown.contains("\"state\":\"frozen\""), "{shown}");
     let frozen = rpc.call_raw("eth_call", json!([{"to": address, "data": "0x"}, "latest"]));
     let message = frozen["error"]["message"].as_str().unwrap_or_default();
     assert!(
