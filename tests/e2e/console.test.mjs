@@ -685,6 +685,14 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   await org1.waitForSelector(`${contractRow} [data-testid=contract-state]:text-is('normal')`, { timeout: 60_000 });
   assert.match(await org1.textContent(`${contractRow} td:nth-child(2)`), /^0x[0-9a-fA-F]{40}$/);
   await org1.screenshot({ path: join(SHOTS, "28-contract-deployed.png"), fullPage: true });
+  // Registering its address again, under another name, is refused in plain words.
+  await org1.click("summary:text-is('Propose an upgrade or register an existing contract')");
+  await org1.selectOption("select[name=contract_action]", "register");
+  await org1.fill("input[name=change_contract]", "other-name");
+  await org1.fill("input[name=contract_address]", (await org1.textContent(`${contractRow} td:nth-child(2)`)).trim());
+  await org1.fill("textarea[name=change_abi]", "[]");
+  await org1.click("main button:text-is('Propose change')");
+  await org1.waitForSelector("main .error:has-text('already registered as contract counter')");
   await org5.waitForSelector(`${contractRow} button:has-text('Freeze')`, { timeout: 30_000 });
   await org5.click(`${contractRow} button:has-text('Freeze')`);
   await org5.waitForSelector("text=to freeze counter made with your vote");

@@ -1178,6 +1178,75 @@ fn a_contract_is_deployed_once_every_member_approves_and_frozen_by_vote_each_fro
         assert!(Instant::now() < deadline, "never frozen: {listed:#}");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // Unfrozen, then upgraded to code that adds ten: same address, a second version.
+    let (_, unfreeze) = acme.post(
+        "/networks/ledger/contracts/counter/proposals",
+        json!({"action": "unfreeze"}),
+    );
+    let id = unfreeze["id"].as_u64().expect("id");
+    assert_eq!(
+        globex
+            .post(&format!("/networks/ledger/proposals/{id}/votes"), json!({}))
+            .0,
+        201
+    );
+    let (status, refused) = acme.post(
+        "/networks/ledger/contracts/counter/proposals",
+        json!({"action": "upgrade", "bytecode": "0x", "abi": abi}),
+    );
+    assert_eq!(status, 400, "{refused}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let upgrade = loop {
+        let (status, upgrade) = acme.post(
+            "/networks/ledger/contracts/counter/proposals",
+            json!({"action": "upgrade", "bytecode": "0x600054600a01806000556000526020 6000f3".replace(' ', ""), "abi": abi, "compiler": "hand-written v2"}),
+        );
+        // Refused while the unfreeze has not applied yet ("unfreeze it first").
+        if status == 201 {
+            break upgrade;
+        }
+        assert!(Instant::now() < deadline, "never upgradable: {upgrade}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(upgrade["kind"], "contract_upgrade");
+    let id = upgrade["id"].as_u64().expect("id");
+    assert_eq!(
+        globex
+            .post(&format!("/networks/ledger/proposals/{id}/votes"), json!({}))
+            .0,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, record) = globex.get("/networks/ledger/contracts/counter");
+        if record["versions"].as_array().map(Vec::len) == Some(2) {
+            assert_eq!(record["address"], address.as_str());
+            assert_eq!(record["versions"][1]["compiler"], "hand-written v2");
+            assert_eq!(record["state"], "normal");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never upgraded: {record:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A contract is registered once: its address under another name is refused by the chain.
+    let (status, refused) = globex.post(
+        "/networks/ledger/contracts/other-name/proposals",
+        json!({"action": "register", "address": address, "abi": abi}),
+    );
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already registered as contract counter"),
+        "{refused}"
+    );
+    let (status, refused) = globex.post(
+        "/networks/ledger/contracts/other-name/proposals",
+        json!({"action": "register", "address": "nowhere", "abi": abi}),
+    );
+    assert_eq!(status, 400, "{refused}");
 }
 
 #[test]

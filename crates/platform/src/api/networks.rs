@@ -814,17 +814,20 @@ pub async fn get_contract(
     ))
 }
 
+/// A lifecycle proposal: `{"action": "freeze"}`, `unfreeze`, `revoke`,
+/// `{"action": "upgrade", "bytecode": "0x…runtime", "abi": […]}` or
+/// `{"action": "register", "address": "0x…", "abi": […]}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ContractActionRequest {
-    /// `freeze`, `unfreeze` or `revoke`.
+    #[serde(flatten)]
     pub action: ContractAction,
     /// The organization's custodial admin key that signs the proposal (default `admin`).
     pub admin_key: Option<String>,
 }
 
-/// Propose freezing, unfreezing or revoking a registered contract, signed by the caller's
-/// organization's admin key (its vote); the members vote under that action's channel policy.
+/// Propose freezing, unfreezing, revoking or upgrading a registered contract, or registering
+/// one created directly, signed by the caller's organization's admin key (its vote); the
+/// members vote under that action's channel policy.
 #[utoipa::path(post, path = "/api/v1/networks/{name}/contracts/{contract}/proposals", tag = "contracts",
     params(("name" = String, Path), ("contract" = String, Path)),
     request_body = ContractActionRequest,

@@ -65,22 +65,66 @@ pub struct Contract {
     pub message: Option<String>,
 }
 
-/// A change of a registered contract's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
+/// A lifecycle change of a contract, proposed by name.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "lowercase")]
 pub enum ContractAction {
+    /// Refuse every call until it is unfrozen.
     Freeze,
     Unfreeze,
+    /// Final: it can never be called again.
     Revoke,
+    /// Replace its code with `bytecode` (runtime code, hex) at the same address, keeping its
+    /// storage; no constructor runs. `abi` is the new version's.
+    Upgrade {
+        bytecode: String,
+        #[schema(value_type = Vec<Object>)]
+        abi: Value,
+        #[serde(default)]
+        compiler: Option<String>,
+        #[serde(default)]
+        source_hash: Option<String>,
+    },
+    /// Register a contract created directly (Hardhat, Foundry, ethers) at `address` under
+    /// this name, so that it can be frozen, upgraded and revoked.
+    Register {
+        address: String,
+        #[schema(value_type = Vec<Object>)]
+        abi: Value,
+        #[serde(default)]
+        compiler: Option<String>,
+        #[serde(default)]
+        source_hash: Option<String>,
+    },
 }
 
 impl ContractAction {
-    fn kind(self) -> &'static str {
+    fn kind(&self) -> &'static str {
         match self {
             ContractAction::Freeze => "contract_freeze",
             ContractAction::Unfreeze => "contract_unfreeze",
             ContractAction::Revoke => "contract_revoke",
+            ContractAction::Upgrade { .. } => "contract_upgrade",
+            ContractAction::Register { .. } => "contract_register",
         }
+    }
+}
+
+fn abi_text(abi: &Value) -> Result<String, AccountsError> {
+    if !abi.is_array() {
+        return Err(AccountsError::Invalid(
+            "abi must be a JSON array (the compiler's `abi` output)".into(),
+        ));
+    }
+    Ok(abi.to_string())
+}
+
+fn hash_of(text: Option<&str>) -> Result<B256, AccountsError> {
+    match text {
+        None => Ok(B256::ZERO),
+        Some(text) => text
+            .parse()
+            .map_err(|_| AccountsError::Invalid("source_hash must be 32 bytes of hex".into())),
     }
 }
 
@@ -314,7 +358,51 @@ impl Platform {
     ) -> Result<Proposal, AccountsError> {
         let found = self.network(tenant, network).await?;
         let name_owned = name.to_owned();
+        let kind = action.kind();
         let input: Bytes = match action {
+            ContractAction::Upgrade {
+                bytecode,
+                abi,
+                compiler,
+                source_hash,
+            } => {
+                let code = parse_code(&bytecode)?;
+                if code.len() > 24_576 {
+                    return Err(AccountsError::Invalid(format!(
+                        "runtime code must be at most 24576 bytes (EIP-170), not {}",
+                        code.len()
+                    )));
+                }
+                ILifecycle::proposeUpgradeCall {
+                    name: name_owned,
+                    runtimeCode: code.into(),
+                    abi: abi_text(&abi)?,
+                    sourceHash: hash_of(source_hash.as_deref())?,
+                    compiler: compiler.unwrap_or_default(),
+                    reportHash: B256::ZERO,
+                    effectiveHeight: 0,
+                }
+                .abi_encode()
+            }
+            ContractAction::Register {
+                address,
+                abi,
+                compiler,
+                source_hash,
+            } => ILifecycle::proposeRegisterCall {
+                name: name_owned,
+                target: address.parse().map_err(|_| {
+                    AccountsError::Invalid(format!(
+                        "{address:?} is not an address (0x and 40 hex digits)"
+                    ))
+                })?,
+                abi: abi_text(&abi)?,
+                sourceHash: hash_of(source_hash.as_deref())?,
+                compiler: compiler.unwrap_or_default(),
+                reportHash: B256::ZERO,
+                effectiveHeight: 0,
+            }
+            .abi_encode(),
             ContractAction::Freeze => ILifecycle::proposeFreezeCall {
                 name: name_owned,
                 effectiveHeight: 0,
@@ -337,7 +425,7 @@ impl Platform {
                 tenant,
                 &found.id,
                 LIFECYCLE_ADDRESS,
-                action.kind(),
+                kind,
                 &serde_json::json!({"name": name}),
                 input,
                 admin_key,

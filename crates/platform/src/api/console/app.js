@@ -1037,6 +1037,27 @@ async function networkPage(name) {
   el("label", {}, "Creation bytecode (constructor arguments appended)", el("textarea", { name: "bytecode", required: true, placeholder: "0x6080…" })),
   el("label", {}, "ABI", el("textarea", { name: "abi", required: true, placeholder: "[{\"type\":\"function\", …}]" })),
   el("button", { type: "submit" }, "Propose deployment"));
+  const changeContractForm = el("form", { onsubmit: submitter(contractOutput, async (data, form) => {
+    let abi;
+    try { abi = JSON.parse(data.get("change_abi")); } catch { throw new Error("The ABI is not JSON: paste the compiler's abi output (a JSON array)."); }
+    const action = data.get("contract_action");
+    const body = action === "upgrade"
+      ? { action, bytecode: data.get("runtime_bytecode").trim(), abi, compiler: data.get("change_compiler") || undefined }
+      : { action, address: data.get("contract_address").trim(), abi, compiler: data.get("change_compiler") || undefined };
+    const target = data.get("change_contract");
+    const proposal = await api("POST", `${path}/contracts/${encodeURIComponent(target)}/proposals`, body);
+    form.reset();
+    await loadProposals();
+    await loadContracts();
+    return noticeBox(`Proposal #${proposal.id} to ${action} ${target} made with your vote; waiting for ${proposal.waiting_for.join(", ") || "nobody"}.`);
+  }) }, el("div", { class: "toolbar" },
+    el("label", {}, "Change", el("select", { name: "contract_action" }, el("option", { value: "upgrade" }, "upgrade (same address and storage)"), el("option", { value: "register" }, "register a contract created directly"))),
+    el("label", {}, "Contract name", el("input", { name: "change_contract", required: true })),
+    el("label", {}, "Address (to register)", el("input", { name: "contract_address", placeholder: "0x…", size: 44 })),
+    el("label", {}, "Compiler", el("input", { name: "change_compiler", placeholder: "solc 0.8.26" }))),
+  el("label", {}, "Runtime bytecode (to upgrade: the deployed code, no constructor runs)", el("textarea", { name: "runtime_bytecode", placeholder: "0x6080…" })),
+  el("label", {}, "ABI", el("textarea", { name: "change_abi", required: true, placeholder: "[{\"type\":\"function\", …}]" })),
+  el("button", { type: "submit" }, "Propose change"));
   await load();
   loadProposals();
   loadChannels();
@@ -1067,6 +1088,7 @@ async function networkPage(name) {
     el("h2", {}, "Contracts"),
     el("p", { class: "muted" }, "The first channel's contract registry, read from the chain. A deployment, freeze, unfreeze or revocation is a proposal the members vote on (each action under its own channel policy, MAJORITY Admins by default); a frozen or revoked contract refuses every call, saying so and since which height."),
     el("details", { class: "card" }, el("summary", {}, "Propose a deployment"), deployForm),
+    el("details", { class: "card" }, el("summary", {}, "Propose an upgrade or register an existing contract"), changeContractForm),
     contractOutput,
     el("table", {}, el("thead", {}, el("tr", {}, ["Contract", "Address", "State", "Since height", "Version", "Proposal", ""].map((t) => el("th", {}, t)))), contracts),
     el("h2", {}, "Nodes"),
