@@ -303,6 +303,38 @@ impl Platform {
         input: Bytes,
         gas: u64,
     ) -> Result<Value, AccountsError> {
+        let hash = self
+            .submit(tenant, channel, admin_key, to, input, gas)
+            .await?;
+        let receipt = self.await_receipt(tenant, channel, admin_key, hash).await?;
+        if receipt["status"] != "0x1" {
+            let reason = revert_reason(&receipt).unwrap_or_else(|| "no reason given".into());
+            let what = match to {
+                TxKind::Call(MEMBERSHIP_ADDRESS) => "the membership contract".to_string(),
+                TxKind::Call(GOVERNANCE_ADDRESS) => "the governance contract".to_string(),
+                TxKind::Call(LIFECYCLE_ADDRESS) => "the lifecycle contract".to_string(),
+                TxKind::Call(other) => format!("contract {other}"),
+                TxKind::Create => "the contract's constructor".to_string(),
+            };
+            return Err(AccountsError::Conflict(format!(
+                "{what} of {} refused transaction {hash}: {reason}",
+                channel.channel
+            )));
+        }
+        Ok(receipt)
+    }
+
+    /// Signs a transaction (a call of `to`, or a contract creation) with the tenant's key
+    /// `key_name` and sends it; returns its hash once the channel admitted it.
+    pub(crate) async fn submit(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        admin_key: &str,
+        to: TxKind,
+        input: Bytes,
+        gas: u64,
+    ) -> Result<B256, AccountsError> {
         let key = self.key(tenant, admin_key).await?;
         let Some(address) = key
             .address
@@ -354,6 +386,19 @@ impl Platform {
         .map_err(|e| {
             AccountsError::Unavailable(format!("the channel's answer to the transaction: {e}"))
         })?;
+        Ok(hash)
+    }
+
+    /// The receipt of transaction `hash` once it is committed (read as the tenant's key
+    /// `admin_key`), waiting at most [`RECEIPT_TIMEOUT`].
+    pub(crate) async fn await_receipt(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        admin_key: &str,
+        hash: B256,
+    ) -> Result<Value, AccountsError> {
+        let (client, _) = self.channel_client(tenant, channel, admin_key).await?;
         let deadline = std::time::Instant::now() + RECEIPT_TIMEOUT;
         let receipt = loop {
             let receipt = client
@@ -371,25 +416,6 @@ impl Platform {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        if receipt["status"] != "0x1" {
-            let reason = receipt["revertReason"]
-                .as_str()
-                .and_then(|data| hex::decode(data.trim_start_matches("0x")).ok())
-                .and_then(|data| alloy_sol_types::Revert::abi_decode(&data).ok())
-                .map(|revert| revert.reason)
-                .unwrap_or_else(|| "no reason given".into());
-            let what = match to {
-                TxKind::Call(MEMBERSHIP_ADDRESS) => "the membership contract".to_string(),
-                TxKind::Call(GOVERNANCE_ADDRESS) => "the governance contract".to_string(),
-                TxKind::Call(LIFECYCLE_ADDRESS) => "the lifecycle contract".to_string(),
-                TxKind::Call(other) => format!("contract {other}"),
-                TxKind::Create => "the contract's constructor".to_string(),
-            };
-            return Err(AccountsError::Conflict(format!(
-                "{what} of {} refused transaction {hash}: {reason}",
-                channel.channel
-            )));
-        }
         Ok(receipt)
     }
 
@@ -542,4 +568,13 @@ impl Platform {
         }
         self.enrolments(tenant, serial).await
     }
+}
+
+/// The `Error(string)` reason of a reverted receipt (its `revertReason` data), if it has one.
+pub(crate) fn revert_reason(receipt: &Value) -> Option<String> {
+    receipt["revertReason"]
+        .as_str()
+        .and_then(|data| hex::decode(data.trim_start_matches("0x")).ok())
+        .and_then(|data| alloy_sol_types::Revert::abi_decode(&data).ok())
+        .map(|revert| revert.reason)
 }

@@ -113,6 +113,8 @@ actions! {
     NetworkAddObserver => "network:AddObserver", "Run a new node of the organization as an observer and list it on chain (signed by an admin key).";
     NetworkListContracts => "network:ListContracts", "List a network's contracts and read their versions and state.";
     NetworkProposeContract => "network:ProposeContract", "Propose deploying, freezing, unfreezing or revoking a contract (signed by an admin key).";
+    NetworkInvokeContract => "network:InvokeContract", "Invoke a contract's function through the gateway (signed by a custodial key).";
+    NetworkQueryContract => "network:QueryContract", "Query a contract's function through the gateway (no transaction).";
     OperationList => "operation:List", "List the tenant's long operations.";
     OperationGet => "operation:Get", "Read an operation's progress.";
     OperationRetry => "operation:Retry", "Retry a failed or cancelled operation.";

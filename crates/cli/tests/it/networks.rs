@@ -1247,6 +1247,169 @@ fn a_contract_is_deployed_once_every_member_approves_and_frozen_by_vote_each_fro
         json!({"action": "register", "address": "nowhere", "abi": abi}),
     );
     assert_eq!(status, 400, "{refused}");
+
+    // The gateway: an ERC-20 (compiled with solc from tests/e2e/contracts/Token.sol), deployed
+    // the same way, then called through REST endpoints generated from its ABI.
+    let token: Value =
+        serde_json::from_str(include_str!("fixtures/token.json")).expect("token fixture");
+    let arguments = alloy_sol_types::SolValue::abi_encode_params(&(
+        "Ledger Token".to_string(),
+        "LT".to_string(),
+        alloy_primitives::U256::from(1_000_000u64),
+    ));
+    let bytecode = format!(
+        "{}{}",
+        token["bytecode"].as_str().expect("bytecode"),
+        hex::encode(arguments)
+    );
+    let (status, proposed) = acme.post(
+        "/networks/ledger/contracts",
+        json!({"name": "token", "bytecode": bytecode, "abi": token["abi"], "compiler": token["compiler"]}),
+    );
+    assert_eq!(status, 201, "{proposed}");
+    let id = proposed["id"].as_u64().expect("id");
+    assert_eq!(
+        globex
+            .post(&format!("/networks/ledger/proposals/{id}/votes"), json!({}))
+            .0,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while globex
+        .post(
+            "/networks/ledger/contracts/token/query/totalSupply",
+            json!({}),
+        )
+        .0
+        != 200
+    {
+        assert!(Instant::now() < deadline, "the token was never created");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, supply) = globex.post(
+        "/networks/ledger/contracts/token/query/totalSupply",
+        json!({}),
+    );
+    assert_eq!(supply, json!(["1000000"]));
+    let (_, name) = acme.post(
+        "/networks/ledger/contracts/token/query/name",
+        json!({"args": []}),
+    );
+    assert_eq!(name, json!(["Ledger Token"]));
+    // acme's admin key created it and holds the supply; it sends 250 to a new address.
+    let to = "0x00000000000000000000000000000000000000aa";
+    let (status, sent) = acme.post(
+        "/networks/ledger/contracts/token/invoke/transfer?confirm=true",
+        json!({"args": {"to": to, "value": "250"}}),
+    );
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["status"], "succeeded", "{sent:#}");
+    assert_eq!(sent["events"][0]["event"], "Transfer", "{sent:#}");
+    assert_eq!(sent["events"][0]["args"]["value"], "250");
+    assert_eq!(
+        sent["events"][0]["args"]["to"]
+            .as_str()
+            .map(str::to_lowercase),
+        Some(to.to_string())
+    );
+    let (_, balance) = globex.post(
+        "/networks/ledger/contracts/token/query/balanceOf",
+        json!({"args": [to]}),
+    );
+    assert_eq!(balance, json!(["250"]));
+    // Without ?confirm it answers at once with the transaction hash.
+    let (status, submitted) = acme.post(
+        "/networks/ledger/contracts/token/invoke/transfer",
+        json!({"args": [to, 1]}),
+    );
+    assert_eq!(status, 202, "{submitted}");
+    assert_eq!(submitted["status"], "submitted");
+    // globex holds no tokens: its transfer reverts, and the reason comes back.
+    let (status, reverted) = globex.post(
+        "/networks/ledger/contracts/token/invoke/transfer?confirm=true",
+        json!({"args": [to, 5]}),
+    );
+    assert_eq!(status, 200, "{reverted}");
+    assert_eq!(reverted["status"], "reverted", "{reverted:#}");
+    assert!(
+        reverted["revert_reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{reverted:#}"
+    );
+    // Arguments that do not fit the ABI are refused before anything is signed.
+    for (args, expected) in [
+        (
+            json!([to]),
+            "takes 2 arguments (address to, uint256 value), not 1",
+        ),
+        (json!([to, "-5"]), "argument 2 (value), a uint256"),
+        (json!(["not-an-address", 1]), "argument 1 (to), a address"),
+        (json!({"to": to, "amount": 1}), "no parameter \"amount\""),
+    ] {
+        let (status, refused) = acme.post(
+            "/networks/ledger/contracts/token/invoke/transfer",
+            json!({"args": args}),
+        );
+        assert_eq!(status, 400, "{refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(expected),
+            "{expected}: {refused}"
+        );
+    }
+    let (status, _) = acme.post("/networks/ledger/contracts/token/invoke/mint", json!({}));
+    assert_eq!(status, 404);
+    // Another tenant's key is not the caller's; an outsider sees no network.
+    let (status, _) = globex.post(
+        "/networks/ledger/contracts/token/invoke/transfer",
+        json!({"args": [to, 1], "key": "no-such-key"}),
+    );
+    assert_eq!(status, 404);
+    let (status, _) = initech.post(
+        "/networks/ledger/contracts/token/query/totalSupply",
+        json!({}),
+    );
+    assert_eq!(status, 404);
+    // Its own OpenAPI document: a path per function.
+    let (status, document) = globex.get("/networks/ledger/contracts/token/openapi.json");
+    assert_eq!(status, 200, "{document}");
+    assert!(document["paths"]["/api/v1/networks/ledger/contracts/token/invoke/transfer(address,uint256)"]["post"].is_object(), "{document:#}");
+    assert!(document["paths"]["/api/v1/networks/ledger/contracts/token/query/balanceOf(address)"]["post"].is_object());
+    // A frozen contract's calls are refused saying so.
+    let (status, freeze) = globex.post(
+        "/networks/ledger/contracts/token/proposals",
+        json!({"action": "freeze"}),
+    );
+    assert_eq!(status, 201, "{freeze}");
+    let id = freeze["id"].as_u64().expect("id");
+    assert_eq!(
+        acme.post(&format!("/networks/ledger/proposals/{id}/votes"), json!({}))
+            .0,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, refused) = acme.post(
+            "/networks/ledger/contracts/token/invoke/transfer?confirm=true",
+            json!({"args": [to, 1]}),
+        );
+        if refused["status"] == "reverted" {
+            assert_eq!(status, 200);
+            assert!(
+                refused["revert_reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("is frozen since height"),
+                "{refused:#}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never refused: {refused:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

@@ -527,7 +527,8 @@ impl utoipa::Modify for RouteTable {
         networks::propose_change, networks::add_validator, networks::add_observer, networks::list_network_channels, networks::propose_channel,
         networks::approve_channel, networks::register_node,
         networks::remove_node, networks::list_contracts, networks::propose_deployment,
-        networks::get_contract, networks::propose_contract_action),
+        networks::get_contract, networks::propose_contract_action, networks::invoke_contract,
+        networks::query_contract, networks::contract_openapi),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -728,6 +729,18 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/api/v1/networks/{name}/contracts/{contract}/proposals",
             post(networks::propose_contract_action),
+        )
+        .route(
+            "/api/v1/networks/{name}/contracts/{contract}/invoke/{method}",
+            post(networks::invoke_contract),
+        )
+        .route(
+            "/api/v1/networks/{name}/contracts/{contract}/query/{method}",
+            post(networks::query_contract),
+        )
+        .route(
+            "/api/v1/networks/{name}/contracts/{contract}/openapi.json",
+            get(networks::contract_openapi),
         )
         .route(
             "/api/v1/networks/{name}/nodes/{node}",

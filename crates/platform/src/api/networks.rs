@@ -8,6 +8,7 @@ use crate::{
         Network, NetworkSpec, Node, NodeAction, Operation,
         channels::{ChannelRequest, NetworkChannel},
         contracts::{Contract, ContractAction, DeploymentRequest},
+        gateway::Invocation,
         invitations::{ChangeRequest, Invitation, Proposal},
         validators::{AddedValidator, NodeRegistration, NodeRemoval},
     },
@@ -857,4 +858,136 @@ pub async fn propose_contract_action(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(proposal)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MethodPath {
+    pub name: String,
+    pub contract: String,
+    pub method: String,
+}
+
+/// A gateway call: the arguments (a list in parameter order, or an object by name) and the
+/// custodial key of the caller's organization that signs (or, for a query, reads).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayRequest {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub args: serde_json::Value,
+    /// Default `admin`.
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InvokeQuery {
+    /// Wait for the receipt and answer it decoded (events, revert reason).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// Invoke a function of a registered contract, generated from its ABI: the arguments are
+/// checked against it, the transaction is signed by a custodial key of the caller's
+/// organization. Answers 202 with the transaction hash, or with `?confirm=true` 200 with the
+/// receipt: status, decoded events, revert reason.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/contracts/{contract}/invoke/{method}", tag = "contracts",
+    params(("name" = String, Path), ("contract" = String, Path), ("method" = String, Path, description = "A function name, or its signature when overloaded"), InvokeQuery),
+    request_body = GatewayRequest,
+    responses((status = 200, body = Invocation), (status = 202, body = Invocation), (status = 400, body = ApiError),
+        (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn invoke_contract(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<MethodPath>,
+    Params(query): Params<InvokeQuery>,
+    Body(request): Body<GatewayRequest>,
+) -> Result<(StatusCode, Json<Invocation>), ApiError> {
+    let key = request.key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/contract/{}", path.name, path.contract),
+        )
+        .await?;
+    caller
+        .authorize_also(&platform, Action::KeySign, &format!("key/{key}"))
+        .await?;
+    let invocation = platform
+        .invoke_contract(
+            caller.tenant()?,
+            &path.name,
+            &path.contract,
+            &path.method,
+            &request.args,
+            &key,
+            query.confirm,
+        )
+        .await?;
+    let status = if query.confirm {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(invocation)))
+}
+
+/// Query a function of a registered contract (an `eth_call`, no transaction): its decoded
+/// return values, by name where the ABI names them.
+#[utoipa::path(post, path = "/api/v1/networks/{name}/contracts/{contract}/query/{method}", tag = "contracts",
+    params(("name" = String, Path), ("contract" = String, Path), ("method" = String, Path)),
+    request_body = GatewayRequest,
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError),
+        (status = 503, body = ApiError)))]
+pub async fn query_contract(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<MethodPath>,
+    Body(request): Body<GatewayRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = request.key.unwrap_or_else(|| "admin".into());
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/contract/{}", path.name, path.contract),
+        )
+        .await?;
+    Ok(Json(
+        platform
+            .query_contract(
+                caller.tenant()?,
+                &path.name,
+                &path.contract,
+                &path.method,
+                &request.args,
+                &key,
+            )
+            .await?,
+    ))
+}
+
+/// The contract's own OpenAPI document, generated from its ABI: a path per function.
+#[utoipa::path(get, path = "/api/v1/networks/{name}/contracts/{contract}/openapi.json", tag = "contracts",
+    params(("name" = String, Path), ("contract" = String, Path), ReadAsQuery),
+    responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn contract_openapi(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<ContractPath>,
+    Params(query): Params<ReadAsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller
+        .authorize(&platform, format!("network/{}", path.name))
+        .await?;
+    let key = query.admin_key.unwrap_or_else(|| "admin".into());
+    let contract = platform
+        .gateway_contract(caller.tenant()?, &path.name, &path.contract, &key)
+        .await?;
+    Ok(Json(crate::networks::gateway::openapi_document(
+        &path.name, &contract,
+    )))
 }

@@ -11,6 +11,7 @@
 
 pub mod channels;
 pub mod contracts;
+pub mod gateway;
 pub mod genesis;
 pub mod invitations;
 pub mod kubernetes;

@@ -624,6 +624,31 @@ fn tenant_cases() -> Vec<Case> {
             )
         },
         Case {
+            body: Some(json!({"args": [], "key": "fixture-admin"})),
+            also: Some("key:Sign"),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/contracts/{contract}/invoke/{method}",
+                "/api/v1/networks/fixture-net/contracts/counter/invoke/transfer",
+                409,
+            )
+        },
+        Case {
+            body: Some(json!({"args": []})),
+            ..case(
+                "POST",
+                "/api/v1/networks/{name}/contracts/{contract}/query/{method}",
+                "/api/v1/networks/fixture-net/contracts/counter/query/balanceOf",
+                409,
+            )
+        },
+        case(
+            "GET",
+            "/api/v1/networks/{name}/contracts/{contract}/openapi.json",
+            "/api/v1/networks/fixture-net/contracts/counter/openapi.json",
+            409,
+        ),
+        Case {
             body: Some(json!({"action": "freeze", "admin_key": "fixture-admin"})),
             also: Some("key:Sign"),
             ..case(
@@ -1323,6 +1348,10 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             ("POST", "/api/v1/networks/{name}/contracts") => {
                 Some(json!({"name": "counter", "bytecode": "0x00", "abi": []}).to_string())
             }
+            ("POST", "/api/v1/networks/{name}/contracts/{contract}/invoke/{method}")
+            | ("POST", "/api/v1/networks/{name}/contracts/{contract}/query/{method}") => {
+                Some(json!({"args": []}).to_string())
+            }
             ("POST", "/api/v1/networks/{name}/contracts/{contract}/proposals") => {
                 Some(json!({"action": "freeze"}).to_string())
             }
@@ -1352,6 +1381,7 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                 .replace("{node}", &format!("{name}-validator0"))
                 .replace("{channel}", "letters")
                 .replace("{contract}", "counter")
+                .replace("{method}", "transfer")
                 .replace("{id}", operation)
         };
         let (theirs_status, theirs) = a.send(
