@@ -14,6 +14,9 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { createServer } from "node:net";
 import { chromium } from "playwright-core";
+import { AbiCoder } from "ethers";
+import { execFileSync } from "node:child_process";
+import { compileContracts } from "./compile.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SHOTS = process.env.RICAAS_SCREENSHOTS || join(ROOT, "target", "console-screenshots");
@@ -703,6 +706,46 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   await org1.waitForSelector(`${contractRow} [data-testid=contract-state]:text-is('frozen')`, { timeout: 60_000 });
   await org1.waitForSelector(`${contractRow} button:has-text('Unfreeze')`);
   await org1.screenshot({ path: join(SHOTS, "29-contract-frozen.png"), fullPage: true });
+
+  // An ERC-20 compiled with solc, deployed the same way, then called through forms the console
+  // generates from its ABI — and from outside, with curl and an API key.
+  const compiled = compileContracts().Token;
+  const constructorArgs = AbiCoder.defaultAbiCoder().encode(["string", "string", "uint256"], ["Ledger Token", "LT", 1000000]).slice(2);
+  await org1.fill("input[name=contract_name]", "token");
+  await org1.fill("input[name=compiler]", "solc (npm)");
+  await org1.fill("textarea[name=bytecode]", compiled.bytecode + constructorArgs);
+  await org1.fill("textarea[name=abi]", JSON.stringify(compiled.abi));
+  await org1.click("main button:text-is('Propose deployment')");
+  await org1.waitForSelector("text=to deploy token made with your vote");
+  const tokenDeploy = "tr:has(td:text-is('contract deploy')):has(td:text-is('token'))";
+  await org5.waitForSelector(`${tokenDeploy} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await org5.click(`${tokenDeploy} button:has-text('Vote for it')`);
+  await vote("org2", Number(await org5.getAttribute(tokenDeploy, "data-proposal")));
+  const tokenRow = "tr[data-contract='token']";
+  await org1.waitForSelector(`${tokenRow} [data-testid=contract-state]:text-is('normal')`, { timeout: 60_000 });
+  await org1.click(`${tokenRow} button:has-text('Call')`);
+  const transferForm = "[data-testid=call-panel] form[data-function=transfer]";
+  await org1.waitForSelector(transferForm);
+  const holder = "0x00000000000000000000000000000000000000aa";
+  await org1.fill(`${transferForm} input[name=arg0]`, holder);
+  await org1.fill(`${transferForm} input[name=arg1]`, "250");
+  await org1.click(`${transferForm} button:text-is('Invoke')`);
+  await org1.waitForSelector(`${transferForm} + [data-testid=call-result]:has-text('succeeded')`, { timeout: 30_000 });
+  assert.match(await org1.textContent(`${transferForm} + [data-testid=call-result]`), /"event": "Transfer"/);
+  const balanceForm = "[data-testid=call-panel] form[data-function=balanceOf]";
+  await org1.fill(`${balanceForm} input[name=arg0]`, holder);
+  await org1.click(`${balanceForm} button:text-is('Query')`);
+  await org1.waitForSelector(`${balanceForm} + [data-testid=call-result]:has-text('250')`);
+  await org1.fill(`${transferForm} input[name=arg1]`, "-1");
+  await org1.click(`${transferForm} button:text-is('Invoke')`);
+  await org1.waitForSelector("main .error:has-text('argument 2 (value), a uint256')");
+  await org1.screenshot({ path: join(SHOTS, "30-contract-called-from-its-form.png"), fullPage: true });
+  const apiKey = await api("POST", "/api-keys", tokens.org1, { name: "erp", expires_in_days: 30,
+    scope: { statements: [{ effect: "allow", actions: ["network:QueryContract"], resources: ["*"] }] } });
+  assert.equal(apiKey.status, 201, JSON.stringify(apiKey.body));
+  const curled = JSON.parse(execFileSync("curl", ["-s", "-X", "POST", `${base}/api/v1/networks/alliance/contracts/token/query/balanceOf`,
+    "-H", `authorization: Bearer ${apiKey.body.token}`, "-H", "content-type: application/json", "-d", JSON.stringify({ args: [holder] })], { encoding: "utf8" }));
+  assert.deepEqual(curled, ["250"]);
   await org1.selectOption("select[name=proposal_channel]", "letters");
   await org5.selectOption("select[name=proposal_channel]", "letters");
 

@@ -998,6 +998,40 @@ async function networkPage(name) {
   el("button", { type: "submit" }, "Propose channel"));
   const contracts = el("tbody", {});
   const contractOutput = el("div", {});
+  // Forms generated from a contract's ABI: one per function, a query for views, an invocation
+  // (awaited, with its decoded events) for the others.
+  const callPanel = el("div", {});
+  const showCalls = async (c) => {
+    const record = await api("GET", `${path}/contracts/${encodeURIComponent(c.name)}`);
+    const abi = record.versions.length ? record.versions[record.versions.length - 1].abi : [];
+    const functions = abi.filter((item) => item.type === "function");
+    const names = functions.map((f) => f.name);
+    const base = `${path}/contracts/${encodeURIComponent(c.name)}`;
+    callPanel.replaceChildren(el("div", { class: "card", "data-testid": "call-panel" },
+      el("h2", {}, `Call ${c.name}`),
+      el("p", { class: "muted" }, `At ${record.address}, version ${record.versions.length}. Invocations are signed by your organization's admin key; queries read without a transaction. `,
+        actionButton("Download its OpenAPI document", contractOutput, async () => { await download(`networks/${encodeURIComponent(name)}/contracts/${encodeURIComponent(c.name)}/openapi.json`, `${c.name}.openapi.json`); return null; })),
+      ...functions.map((f) => {
+        const readOnly = ["view", "pure"].includes(f.stateMutability);
+        const method = names.filter((n) => n === f.name).length > 1 ? `${f.name}(${f.inputs.map((i) => i.type).join(",")})` : f.name;
+        const result = el("pre", { class: "log", "data-testid": "call-result", hidden: true });
+        const form = el("form", { class: "inline", "data-function": f.name, onsubmit: submitter(contractOutput, async (data) => {
+          const args = f.inputs.map((input, i) => {
+            const text = data.get(`arg${i}`);
+            return input.type.endsWith("]") || input.type.startsWith("tuple") ? JSON.parse(text) : text;
+          });
+          const answer = readOnly
+            ? await api("POST", `${base}/query/${encodeURIComponent(method)}`, { args })
+            : await api("POST", `${base}/invoke/${encodeURIComponent(method)}?confirm=true`, { args });
+          result.hidden = false;
+          result.textContent = JSON.stringify(answer, null, 2);
+          return null;
+        }) }, el("strong", {}, `${f.name}`), " ",
+        ...f.inputs.map((input, i) => el("label", {}, `${input.name || `arg ${i + 1}`} (${input.type})`, el("input", { name: `arg${i}`, required: true }))),
+        el("button", { type: "submit", class: readOnly ? "secondary" : "" }, readOnly ? "Query" : "Invoke"));
+        return el("div", {}, form, result);
+      })));
+  };
   const loadContracts = async () => {
     const n = await api("GET", path);
     if (n.status !== "running") { contracts.replaceChildren(el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "Contracts appear once the network runs."))); return; }
@@ -1016,7 +1050,8 @@ async function networkPage(name) {
         el("td", {}, c.since === null ? "" : String(c.since)),
         el("td", {}, c.version ? String(c.version) : ""),
         el("td", {}, c.proposal === null ? "" : `#${c.proposal}`),
-        el("td", {}, c.state === "normal" ? [propose(c, "freeze"), " ", propose(c, "revoke")]
+        el("td", {}, ["normal", "frozen"].includes(c.state) ? [actionButton("Call", contractOutput, async () => { await showCalls(c); return null; }), " "] : null,
+          c.state === "normal" ? [propose(c, "freeze"), " ", propose(c, "revoke")]
           : c.state === "frozen" ? [propose(c, "unfreeze"), " ", propose(c, "revoke")] : "")))
         : [el("tr", {}, el("td", { colSpan: 7, class: "muted" }, "No contract yet."))]));
     } catch (error) {
@@ -1091,6 +1126,7 @@ async function networkPage(name) {
     el("details", { class: "card" }, el("summary", {}, "Propose an upgrade or register an existing contract"), changeContractForm),
     contractOutput,
     el("table", {}, el("thead", {}, el("tr", {}, ["Contract", "Address", "State", "Since height", "Version", "Proposal", ""].map((t) => el("th", {}, t)))), contracts),
+    callPanel,
     el("h2", {}, "Nodes"),
     el("div", { class: "card" },
       el("p", { class: "muted" }, "An observer is a full replica of the channel for your organization: it follows finalized blocks and serves JSON-RPC, and never votes. Your admin key lists it on chain; no other member needs to vote."),
