@@ -128,7 +128,7 @@ fn hash_of(text: Option<&str>) -> Result<B256, AccountsError> {
     }
 }
 
-type DeploymentRow = (String, String, String, String, String, i64, String);
+type DeploymentRow = (String, String, String, String, String, i64, Option<String>);
 
 impl Platform {
     /// Proposes deploying `request` on `network`'s first channel, signed by the caller's
@@ -439,17 +439,25 @@ impl Platform {
     /// those whose proposal expired or failed. Run by the reconciler's observer loop.
     pub(crate) async fn sync_deployments(&self) -> Result<(), AccountsError> {
         let open: Vec<DeploymentRow> = sqlx::query_as(
-            "SELECT network_id, name, proposer_tenant_id, admin_key, bytecode, proposal_id, status \
+            "SELECT network_id, name, proposer_tenant_id, admin_key, bytecode, proposal_id, creation_tx \
              FROM network_contracts WHERE status = 'proposed'",
         )
         .fetch_all(self.store().pool())
         .await?;
-        for (network, name, proposer, admin_key, bytecode, proposal, _) in open {
+        for (network, name, proposer, admin_key, bytecode, proposal, sent) in open {
             let network = NetworkId::from_stored(network);
             let proposer = TenantId::from_stored(proposer);
             // One network out of reach must not hold up the others.
             if let Err(e) = self
-                .advance_deployment(&network, &name, &proposer, &admin_key, &bytecode, proposal)
+                .advance_deployment(
+                    &network,
+                    &name,
+                    &proposer,
+                    &admin_key,
+                    &bytecode,
+                    proposal,
+                    sent.as_deref(),
+                )
                 .await
             {
                 tracing::warn!(%network, contract = %name, error = %e, "advancing a deployment");
@@ -458,6 +466,7 @@ impl Platform {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn advance_deployment(
         &self,
         network: &NetworkId,
@@ -466,6 +475,7 @@ impl Platform {
         admin_key: &str,
         bytecode: &str,
         proposal: i64,
+        sent: Option<&str>,
     ) -> Result<(), AccountsError> {
         let channel = self.governance_channel(network).await?;
         let registered = self
@@ -499,27 +509,63 @@ impl Platform {
         };
         match registered.as_ref().and_then(|r| r["state"].as_str()) {
             Some("approved") => {
-                let code = hex::decode(bytecode)
-                    .map_err(|_| AccountsError::Corrupt(format!("stored code of {name}")))?;
-                match self
-                    .transact(
-                        proposer,
-                        &channel,
-                        admin_key,
-                        TxKind::Create,
-                        code.into(),
-                        CREATE_GAS,
+                let hash = match sent.and_then(|hash| hash.parse::<B256>().ok()) {
+                    // Sent before, by this process or one that died since: follow that
+                    // transaction rather than send a second creation.
+                    Some(hash) => hash,
+                    None => {
+                        let code = hex::decode(bytecode).map_err(|_| {
+                            AccountsError::Corrupt(format!("stored code of {name}"))
+                        })?;
+                        let hash = match self
+                            .submit(
+                                proposer,
+                                &channel,
+                                admin_key,
+                                TxKind::Create,
+                                code.into(),
+                                CREATE_GAS,
+                            )
+                            .await
+                        {
+                            Ok(hash) => hash,
+                            Err(AccountsError::Conflict(reason)) => {
+                                return finish("failed", None, Some(reason))
+                                    .await
+                                    .map_err(Into::into);
+                            }
+                            Err(other) => return Err(other),
+                        };
+                        sqlx::query(
+                            "UPDATE network_contracts SET creation_tx = $1, updated_at = $2 \
+                             WHERE network_id = $3 AND name = $4",
+                        )
+                        .bind(format!("{hash:#x}"))
+                        .bind(now_ms())
+                        .bind(network.as_str())
+                        .bind(name)
+                        .execute(self.store().pool())
+                        .await?;
+                        hash
+                    }
+                };
+                let receipt = self
+                    .await_receipt(proposer, &channel, admin_key, hash)
+                    .await?;
+                if receipt["status"] == "0x1" {
+                    let address = receipt["contractAddress"].as_str().map(str::to_owned);
+                    finish("normal", address, None).await?;
+                } else {
+                    let reason = crate::chain::revert_reason(&receipt)
+                        .unwrap_or_else(|| "no reason given".into());
+                    finish(
+                        "failed",
+                        None,
+                        Some(format!(
+                            "the constructor reverted in transaction {hash}: {reason}"
+                        )),
                     )
-                    .await
-                {
-                    Ok(receipt) => {
-                        let address = receipt["contractAddress"].as_str().map(str::to_owned);
-                        finish("normal", address, None).await?;
-                    }
-                    Err(AccountsError::Conflict(reason)) => {
-                        finish("failed", None, Some(reason)).await?;
-                    }
-                    Err(other) => return Err(other),
+                    .await?;
                 }
             }
             Some("normal" | "frozen") => {

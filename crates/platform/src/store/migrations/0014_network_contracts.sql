@@ -9,6 +9,9 @@ CREATE TABLE network_contracts (
     proposal_id         BIGINT NOT NULL,
     status              TEXT NOT NULL,
     address             TEXT,
+    -- The creation transaction once sent: a platform restarted before its receipt follows it
+    -- instead of sending a second creation.
+    creation_tx         TEXT,
     message             TEXT,
     created_at          BIGINT NOT NULL,
     updated_at          BIGINT NOT NULL,
