@@ -941,7 +941,8 @@ async function networkPage(name) {
   }) }, el("label", {}, "Change", el("select", { name: "kind" }, el("option", { value: "set_policy" }, "change a policy"), el("option", { value: "remove_org" }, "remove an organization"), el("option", { value: "remove_validator" }, "remove a validator"))),
   el("label", {}, "Organization (to remove)", el("input", { name: "org" })),
   el("label", {}, "Validator node (to remove)", el("input", { name: "node" })),
-  el("label", {}, "Policy", el("select", { name: "policy" }, ["readers", "writers", "contract_deployers", "admins"].map((p) => el("option", { value: p }, p)))),
+  el("label", {}, "Policy", el("select", { name: "policy" }, ["readers", "writers", "contract_deployers", "admins"].map((p) => el("option", { value: p }, p)),
+    el("optgroup", { label: "contract lifecycle (default MAJORITY Admins)" }, ["contract_deploy", "contract_upgrade", "contract_freeze", "contract_unfreeze", "contract_revoke"].map((p) => el("option", { value: p }, p))))),
   el("label", {}, "New text", el("input", { name: "text", placeholder: "MAJORITY Admins" })),
   el("button", { type: "submit" }, "Propose"));
   const channels = el("tbody", {});
