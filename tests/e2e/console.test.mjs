@@ -746,6 +746,20 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   const curled = JSON.parse(execFileSync("curl", ["-s", "-X", "POST", `${base}/api/v1/networks/alliance/contracts/token/query/balanceOf`,
     "-H", `authorization: Bearer ${apiKey.body.token}`, "-H", "content-type: application/json", "-d", JSON.stringify({ args: [holder] })], { encoding: "utf8" }));
   assert.deepEqual(curled, ["250"]);
+  // Another organization proposes freezing it, org1 approves; org1's next call is refused.
+  await org5.waitForSelector(`${tokenRow} button:has-text('Freeze')`, { timeout: 30_000 });
+  await org5.click(`${tokenRow} button:has-text('Freeze')`);
+  await org5.waitForSelector("text=to freeze token made with your vote");
+  const tokenFreeze = "tr:has(td:text-is('contract freeze')):has(td:text-is('token'))";
+  await org1.waitForSelector(`${tokenFreeze} button:has-text('Vote for it')`, { timeout: 30_000 });
+  await org1.click(`${tokenFreeze} button:has-text('Vote for it')`);
+  await vote("org2", Number(await org1.getAttribute(tokenFreeze, "data-proposal")));
+  await org1.waitForSelector(`${tokenRow} [data-testid=contract-state]:text-is('frozen')`, { timeout: 60_000 });
+  await org1.fill(`${transferForm} input[name=arg1]`, "1");
+  await org1.click(`${transferForm} button:text-is('Invoke')`);
+  await org1.waitForSelector(`${transferForm} + [data-testid=call-result]:has-text('is frozen since height')`, { timeout: 30_000 });
+  assert.match(await org1.textContent(`${transferForm} + [data-testid=call-result]`), /"status": "reverted"/);
+  await org1.screenshot({ path: join(SHOTS, "31-frozen-contract-call-refused.png"), fullPage: true });
   await org1.selectOption("select[name=proposal_channel]", "letters");
   await org5.selectOption("select[name=proposal_channel]", "letters");
 
