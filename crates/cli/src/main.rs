@@ -4,6 +4,7 @@
 mod bench;
 mod ca;
 mod channel;
+mod compile;
 mod governance;
 mod k8s;
 mod member;
@@ -53,6 +54,9 @@ enum Command {
     /// Create a channel (configuration signed by its members' admins), join a node to it, list
     /// a node's channels.
     Channel(channel::ChannelArgs),
+    /// Compile Solidity with the solcjs release the pragmas allow (installed from the npm
+    /// registry on first use, integrity-checked); imports read from disk and @openzeppelin.
+    Compile(compile::CompileArgs),
     /// Run the management plane: tenants, accounts and sessions behind a REST API (`/api/v1`,
     /// OpenAPI at `/api/v1/openapi.json`), on SQLite under --data-dir or on PostgreSQL.
     Platform(platform::PlatformArgs),
@@ -98,6 +102,7 @@ fn main() -> anyhow::Result<()> {
         Command::Channel(args) => tokio_runtime()?.block_on(channel::run(args)),
         Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
         Command::Platform(args) => tokio_runtime()?.block_on(platform::run(args)),
+        Command::Compile(args) => compile::run(args),
     }
 }
 

@@ -48,6 +48,10 @@ pub struct PlatformArgs {
     /// The console's address as its users reach it (links in mail); the listen address by default.
     #[arg(long)]
     public_url: Option<String>,
+    /// Where solcjs compilers and npm Solidity packages are installed for tenants' compilations
+    /// (default: `compilers` under --data-dir).
+    #[arg(long, env = "RICAAS_COMPILER_CACHE")]
+    compiler_cache: Option<PathBuf>,
     /// Stop when standard input closes: how `ricaas up` makes the platform it started end
     /// with it, even when `up` itself is killed.
     #[arg(long, hide = true)]
@@ -84,7 +88,14 @@ pub async fn run(args: PlatformArgs) -> anyhow::Result<()> {
         args.data_dir.join("networks"),
         store.clone(),
     );
-    let mut platform = Platform::new(store, master_key).with_provisioner(provisioner);
+    let compiler_cache = args
+        .compiler_cache
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("compilers"));
+    let compiler = ricaas_solc::Compiler::new(ricaas_solc::CompilerConfig::new(compiler_cache));
+    let mut platform = Platform::new(store, master_key)
+        .with_provisioner(provisioner)
+        .with_compiler(compiler);
     if let (Some(module), Some(token)) = (&args.pkcs11_module, &args.pkcs11_token) {
         let pin = std::env::var(PKCS11_PIN_ENV).with_context(|| {
             format!("--pkcs11-module needs the token's user PIN in {PKCS11_PIN_ENV}")

@@ -351,6 +351,8 @@ pub struct Platform {
     provisioner: Option<std::sync::Arc<crate::networks::local::LocalProvisioner>>,
     /// Wakes the reconciler when there is new work.
     reconciler_wake: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// Compiles Solidity for tenants (none: compilation is refused as unavailable).
+    compiler: Option<crate::compiler::CompilerService>,
 }
 
 /// A session's account: id, tenant id, name, kind, disabled_at, tenant name, mfa_enabled_at,
@@ -391,7 +393,18 @@ impl Platform {
             mailer: None,
             provisioner: None,
             reconciler_wake: None,
+            compiler: None,
         }
+    }
+
+    /// The same platform compiling Solidity with `compiler`.
+    pub fn with_compiler(mut self, compiler: ricaas_solc::Compiler) -> Self {
+        self.compiler = Some(crate::compiler::CompilerService::new(compiler));
+        self
+    }
+
+    pub(crate) fn compiler(&self) -> Option<&crate::compiler::CompilerService> {
+        self.compiler.as_ref()
     }
 
     /// The same platform running the nodes of networks with `provisioner`. Start

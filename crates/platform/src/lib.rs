@@ -6,7 +6,8 @@
 //! - The domain, no HTTP: [`accounts`] (the operator, tenants, root and sub-accounts, passwords
 //!   with Argon2id, sessions as random tokens stored hashed), [`policy`] (IAM documents and
 //!   their evaluation, pure), [`iam`] (groups, stored policies, authorization), [`apikeys`]
-//!   (scoped, expiring, hashed keys for business systems), [`audit`] (the append-only log).
+//!   (scoped, expiring, hashed keys for business systems), [`audit`] (the append-only log),
+//!   [`compiler`] (Solidity for tenants, bounded in concurrency).
 //! - [`api`]: the REST surface under `/api/v1` (axum) and its OpenAPI document (utoipa), with
 //!   the one route table that names each route's action.
 
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod certificates;
 pub mod chain;
+pub mod compiler;
 pub mod iam;
 pub mod idempotency;
 pub mod ids;

@@ -111,6 +111,8 @@ actions! {
     NetworkApproveChannel => "network:ApproveChannel", "Approve a proposed channel (the organization's admin key signs its configuration).";
     NetworkListNetworkChannels => "network:ListNetworkChannels", "List a network's channels: members, validators, approvals.";
     NetworkAddObserver => "network:AddObserver", "Run a new node of the organization as an observer and list it on chain (signed by an admin key).";
+    ContractCompile => "contract:Compile", "Compile Solidity sources with a solcjs release.";
+    ContractListCompilers => "contract:ListCompilers", "List the solcjs releases the platform can compile with.";
     NetworkListContracts => "network:ListContracts", "List a network's contracts and read their versions and state.";
     NetworkProposeContract => "network:ProposeContract", "Propose deploying, freezing, unfreezing or revoking a contract (signed by an admin key).";
     NetworkInvokeContract => "network:InvokeContract", "Invoke a contract's function through the gateway (signed by a custodial key).";

@@ -117,7 +117,10 @@ impl Served {
             let platform = Platform::new(store, ricaas_platform::MasterKey::generate())
                 .with_clock(clock.clone())
                 .with_mailer(mailer)
-                .with_provisioner(provisioner);
+                .with_provisioner(provisioner)
+                .with_compiler(ricaas_solc::Compiler::new(
+                    ricaas_solc::CompilerConfig::new(ricaas_solc::default_cache_dir()),
+                ));
             let operator = platform.create_operator("admin").await.expect("operator");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -305,6 +308,8 @@ fn message(body: &Value) -> &str {
 
 #[path = "api/certificates.rs"]
 mod certificates;
+#[path = "api/compile.rs"]
+mod compile;
 #[path = "api/iam.rs"]
 mod iam;
 #[path = "api/idempotency.rs"]
@@ -570,4 +575,5 @@ on_both_stores!(
     sessions::refresh_rotation,
     signup::sign_up_by_email_and_quotas,
     idempotency::retries_with_a_key_write_once,
+    compile::compiles_solidity_over_http,
 );

@@ -172,6 +172,7 @@ pub fn default_cache_dir() -> PathBuf {
 /// What to compile and how.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CompileRequest {
     /// Source unit name (a relative path ending in `.sol`) → its text. Imports between them
     /// use these names (`./Token.sol`, `contracts/lib/Math.sol`).

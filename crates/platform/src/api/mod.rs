@@ -5,6 +5,7 @@
 //! says what to do.
 
 mod ca;
+mod compile;
 mod console;
 mod iam;
 mod keys;
@@ -16,6 +17,7 @@ mod signup;
 use crate::accounts::{AccountsError, InitialCredentials, Platform, Principal, Session, Tenant};
 use axum::{
     Json, Router,
+    extract::DefaultBodyLimit,
     extract::{
         State,
         rejection::{JsonRejection, PathRejection, QueryRejection},
@@ -30,6 +32,20 @@ use utoipa::OpenApi;
 
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest body of a request carrying contract code (a deployment or an upgrade): EIP-3860
+/// allows 48 KiB of creation code, twice that as hex, with its ABI beside it.
+pub const MAX_CODE_BODY_BYTES: usize = 512 * 1024;
+
+/// The largest body a route accepts.
+pub fn body_limit(path: &str) -> usize {
+    match path {
+        "/api/v1/compile" => compile::MAX_COMPILE_BODY_BYTES,
+        "/api/v1/networks/{name}/contracts"
+        | "/api/v1/networks/{name}/contracts/{contract}/proposals" => MAX_CODE_BODY_BYTES,
+        _ => MAX_BODY_BYTES,
+    }
+}
 
 /// An error as every endpoint returns it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -123,7 +139,7 @@ impl From<JsonRejection> for ApiError {
             "invalid_request"
         };
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            format!("the request body is larger than {MAX_BODY_BYTES} bytes")
+            "the request body is larger than this endpoint accepts (64 KiB; 512 KiB with contract code; 2.5 MiB of sources to compile)".to_owned()
         } else {
             format!(
                 "{}: fix the request body and send it again",
@@ -528,7 +544,8 @@ impl utoipa::Modify for RouteTable {
         networks::approve_channel, networks::register_node,
         networks::remove_node, networks::list_contracts, networks::propose_deployment,
         networks::get_contract, networks::propose_contract_action, networks::invoke_contract,
-        networks::query_contract, networks::contract_openapi),
+        networks::query_contract, networks::contract_openapi, compile::compile,
+        compile::list_compilers),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -719,8 +736,15 @@ pub fn router(platform: Platform) -> Router {
             post(networks::register_node),
         )
         .route(
+            "/api/v1/compile",
+            post(compile::compile).layer(DefaultBodyLimit::max(compile::MAX_COMPILE_BODY_BYTES)),
+        )
+        .route("/api/v1/compilers", get(compile::list_compilers))
+        .route(
             "/api/v1/networks/{name}/contracts",
-            get(networks::list_contracts).post(networks::propose_deployment),
+            get(networks::list_contracts)
+                .post(networks::propose_deployment)
+                .layer(DefaultBodyLimit::max(MAX_CODE_BODY_BYTES)),
         )
         .route(
             "/api/v1/networks/{name}/contracts/{contract}",
@@ -728,7 +752,8 @@ pub fn router(platform: Platform) -> Router {
         )
         .route(
             "/api/v1/networks/{name}/contracts/{contract}/proposals",
-            post(networks::propose_contract_action),
+            post(networks::propose_contract_action)
+                .layer(DefaultBodyLimit::max(MAX_CODE_BODY_BYTES)),
         )
         .route(
             "/api/v1/networks/{name}/contracts/{contract}/invoke/{method}",
@@ -768,7 +793,7 @@ pub fn router(platform: Platform) -> Router {
             },
             routes::guard,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(platform)
 }
 

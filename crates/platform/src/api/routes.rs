@@ -172,6 +172,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/networks/{name}/validators", Tenant, A::NetworkAddValidator),
     route("POST", "/api/v1/networks/{name}/observers", Tenant, A::NetworkAddObserver),
     route("GET", "/api/v1/networks/{name}/channels", Tenant, A::NetworkListNetworkChannels),
+    route("POST", "/api/v1/compile", Tenant, A::ContractCompile),
+    route("GET", "/api/v1/compilers", Tenant, A::ContractListCompilers),
     route("GET", "/api/v1/networks/{name}/contracts", Tenant, A::NetworkListContracts),
     route("POST", "/api/v1/networks/{name}/contracts", Tenant, A::NetworkProposeContract),
     route("GET", "/api/v1/networks/{name}/contracts/{contract}", Tenant, A::NetworkListContracts),
@@ -472,15 +474,16 @@ async fn idempotent(platform: &Platform, principal: &Principal, request: Request
         }
     };
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, super::MAX_BODY_BYTES).await else {
+    let limit = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or(super::MAX_BODY_BYTES, |p| super::body_limit(p.as_str()));
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return Idempotent::Answer(
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!(
-                    "the request body is larger than {} bytes",
-                    super::MAX_BODY_BYTES
-                ),
+                format!("the request body is larger than {limit} bytes"),
             )
             .into_response(),
         );

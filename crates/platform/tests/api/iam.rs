@@ -31,7 +31,7 @@ fn operations(served: &Served) -> Vec<(String, String, String, Option<String>)> 
 }
 
 /// The operator creates `tenant`; returns its root, signed in.
-fn tenant_root(served: &Served, tenant: &str) -> Client {
+pub(crate) fn tenant_root(served: &Served, tenant: &str) -> Client {
     let anonymous = served.client();
     let operator = anonymous.login(None, "admin", &served.operator_password);
     let (status, created) = operator.post("/api/v1/tenants", json!({"name": tenant}));
@@ -40,7 +40,7 @@ fn tenant_root(served: &Served, tenant: &str) -> Client {
     anonymous.login(Some(tenant), "root", password)
 }
 
-fn create_account(root: &Client, name: &str, password: &str) {
+pub(crate) fn create_account(root: &Client, name: &str, password: &str) {
     let (status, body) = root.post(
         "/api/v1/accounts",
         json!({"name": name, "password": password}),
@@ -598,6 +598,11 @@ fn tenant_cases() -> Vec<Case> {
             "/api/v1/networks/fixture-net/channels",
             200,
         ),
+        Case {
+            body: Some(json!({"sources": {"A.sol": "pragma solidity ^0.8.0;\ncontract A {}\n"}})),
+            ..case("POST", "/api/v1/compile", "/api/v1/compile", 200)
+        },
+        case("GET", "/api/v1/compilers", "/api/v1/compilers", 200),
         // Authorized, contracts are read from and proposed on a running network (409 here).
         case(
             "GET",
