@@ -14,9 +14,7 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { createServer } from "node:net";
 import { chromium } from "playwright-core";
-import { AbiCoder } from "ethers";
 import { execFileSync } from "node:child_process";
-import { compileContracts } from "./compile.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SHOTS = process.env.RICAAS_SCREENSHOTS || join(ROOT, "target", "console-screenshots");
@@ -671,7 +669,7 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   // default deploy policy) approves — org5 from its browser, org2 through the API — and the
   // platform creates it with org1's key. Then org5 proposes freezing it; org1 and org2 approve.
   await org1.selectOption("select[name=proposal_channel]", "");
-  await org1.click("summary:text-is('Propose a deployment')");
+  await org1.click("summary:text-is('Propose a deployment from bytecode and ABI')");
   await org1.fill("input[name=contract_name]", "counter");
   await org1.fill("input[name=compiler]", "hand-written");
   await org1.fill("textarea[name=bytecode]", "0x6012600c60003960126000f3600054600101806000556000526020" + "6000f3");
@@ -707,15 +705,36 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   await org1.waitForSelector(`${contractRow} button:has-text('Unfreeze')`);
   await org1.screenshot({ path: join(SHOTS, "29-contract-frozen.png"), fullPage: true });
 
-  // An ERC-20 compiled with solc, deployed the same way, then called through forms the console
-  // generates from its ABI — and from outside, with curl and an API key.
-  const compiled = compileContracts().Token;
-  const constructorArgs = AbiCoder.defaultAbiCoder().encode(["string", "string", "uint256"], ["Ledger Token", "LT", 1000000]).slice(2);
-  await org1.fill("input[name=contract_name]", "token");
-  await org1.fill("input[name=compiler]", "solc (npm)");
-  await org1.fill("textarea[name=bytecode]", compiled.bytecode + constructorArgs);
-  await org1.fill("textarea[name=abi]", JSON.stringify(compiled.abi));
-  await org1.click("main button:text-is('Propose deployment')");
+  // An ERC-20 written in the console's workspace: org1 uploads its source, a mistake is
+  // marked on its line, fixed, compiled by the platform with the solc its pragma asks for, and
+  // proposed with constructor arguments from a generated form. Then it is called through forms
+  // the console generates from its ABI — and from outside, with curl and an API key.
+  const source = readFileSync(join(ROOT, "tests/e2e/contracts/Token.sol"), "utf8");
+  await org1.setInputFiles("[data-testid=workspace] input[type=file]", join(ROOT, "tests/e2e/contracts/Token.sol"));
+  await org1.waitForSelector("[data-testid=workspace] .tab.active:has-text('Token.sol')");
+  const lines = source.split("\n");
+  const broken = lines.findIndex((l) => l.includes("_move(msg.sender, to, value);")) + 1;
+  await org1.fill("[data-testid=editor]", source.replace("_move(msg.sender, to, value);", "_mvoe(msg.sender, to, value);"));
+  await org1.click("[data-testid=workspace] button:text-is('Compile')");
+  const firstError = "[data-testid=diagnostics] li[data-severity=error]";
+  await org1.waitForSelector(firstError, { timeout: 120_000 });
+  assert.match(await org1.textContent(firstError), new RegExp(`^Token\\.sol:${broken}:9 DeclarationError \\d+: Undeclared identifier`));
+  await org1.waitForSelector(`[data-testid=workspace] .gutter .ln.sev-error[data-line='${broken}']`);
+  await org1.waitForSelector(`[data-testid=workspace] .backdrop .line.sev-error[data-line='${broken}'] .squiggle`);
+  assert.equal(await org1.textContent("[data-testid=workspace] .tab.active .badge"), "1");
+  await org1.locator("[data-testid=workspace]").screenshot({ path: join(SHOTS, "30a-compile-error-marked-inline.png") });
+  await org1.fill("[data-testid=editor]", source);
+  await org1.click("[data-testid=workspace] button:text-is('Compile')");
+  await org1.waitForSelector("[data-testid=workspace] .notice:has-text('Compiled with solc 0.8.')", { timeout: 120_000 });
+  assert.equal(await org1.locator("[data-testid=workspace] .gutter .ln.sev-error").count(), 0);
+  const deployCompiled = "[data-testid=deploy-compiled]";
+  await org1.selectOption(`${deployCompiled} select[name=compiled_contract]`, { label: "Token (Token.sol)" });
+  await org1.fill(`${deployCompiled} input[name=deploy_name]`, "token");
+  await org1.fill(`${deployCompiled} input[name=ctor0]`, "Ledger Token");
+  await org1.fill(`${deployCompiled} input[name=ctor1]`, "LT");
+  await org1.fill(`${deployCompiled} input[name=ctor2]`, "1000000");
+  await org1.locator("[data-testid=workspace]").screenshot({ path: join(SHOTS, "30b-compiled-ready-to-propose.png") });
+  await org1.click(`${deployCompiled} button:text-is('Propose deployment')`);
   await org1.waitForSelector("text=to deploy token made with your vote");
   const tokenDeploy = "tr:has(td:text-is('contract deploy')):has(td:text-is('token'))";
   await org5.waitForSelector(`${tokenDeploy} button:has-text('Vote for it')`, { timeout: 30_000 });

@@ -30,8 +30,14 @@ const PROPOSE_GAS: u64 = 2_000_000;
 pub struct DeploymentRequest {
     /// The contract's name in the channel's registry: 1 to 64 letters, digits, `-`, `_`, `.`.
     pub name: String,
-    /// The creation code, constructor arguments appended, as hex (`0x…`).
+    /// The creation code as hex (`0x…`): the compiler's `bytecode`, with the constructor's
+    /// arguments appended unless `constructor_args` gives them.
     pub bytecode: String,
+    /// The constructor's arguments (a list in order, or an object by name), checked against
+    /// the ABI and appended to `bytecode` ABI-encoded.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub constructor_args: Option<Value>,
     /// The contract's ABI (the compiler's `abi` output).
     #[schema(value_type = Vec<Object>)]
     pub abi: Value,
@@ -154,11 +160,14 @@ impl Platform {
                 request.name
             )));
         }
-        let code = parse_code(&request.bytecode)?;
+        let mut code = parse_code(&request.bytecode)?;
         if !request.abi.is_array() {
             return Err(AccountsError::Invalid(
                 "abi must be a JSON array (the compiler's `abi` output)".into(),
             ));
+        }
+        if let Some(args) = &request.constructor_args {
+            code.extend(super::gateway::encode_constructor(&request.abi, args)?);
         }
         let source_hash = match request.source_hash.as_deref() {
             None => B256::ZERO,

@@ -212,7 +212,32 @@ pub fn find_function<'a>(
 /// The calldata of `function` with `args` (a list in order, or an object by name), each
 /// checked against its parameter's type.
 pub fn encode_call(function: &Function, args: &Value) -> Result<Vec<u8>, AccountsError> {
-    let params = &function.inputs;
+    let values = arguments(&function.name, &function.inputs, args)?;
+    function.abi_encode_input(&values).map_err(|e| {
+        AccountsError::Invalid(format!(
+            "the arguments do not encode for {}: {e}",
+            function.name
+        ))
+    })
+}
+
+/// A constructor's arguments, ABI-encoded to append to the creation code; none without a
+/// constructor.
+pub fn encode_constructor(abi: &Value, args: &Value) -> Result<Vec<u8>, AccountsError> {
+    let abi: JsonAbi = serde_json::from_value(abi.clone())
+        .map_err(|e| AccountsError::Invalid(format!("the ABI does not read as an ABI: {e}")))?;
+    let inputs = abi.constructor.map(|c| c.inputs).unwrap_or_default();
+    let values = arguments("the constructor", &inputs, args)?;
+    Ok(DynSolValue::Tuple(values).abi_encode_params())
+}
+
+/// `args` (a list in parameter order, or an object by name) as values of `params`, each
+/// refused with the argument, its type and the reason.
+fn arguments(
+    what: &str,
+    params: &[Param],
+    args: &Value,
+) -> Result<Vec<DynSolValue>, AccountsError> {
     let describe = || {
         params
             .iter()
@@ -227,7 +252,7 @@ pub fn encode_call(function: &Function, args: &Value) -> Result<Vec<u8>, Account
             if let Some(unknown) = map.keys().find(|k| !params.iter().any(|p| &p.name == *k)) {
                 return Err(AccountsError::Invalid(format!(
                     "{} has no parameter {unknown:?}; it takes ({})",
-                    function.name,
+                    what,
                     describe()
                 )));
             }
@@ -237,7 +262,7 @@ pub fn encode_call(function: &Function, args: &Value) -> Result<Vec<u8>, Account
                     map.get(&p.name).ok_or_else(|| {
                         AccountsError::Invalid(format!(
                             "{} needs argument {:?} ({}); it takes ({})",
-                            function.name,
+                            what,
                             p.name,
                             p.ty,
                             describe()
@@ -255,14 +280,14 @@ pub fn encode_call(function: &Function, args: &Value) -> Result<Vec<u8>, Account
     if given.len() != params.len() {
         return Err(AccountsError::Invalid(format!(
             "{} takes {} argument{} ({}), not {}",
-            function.name,
+            what,
             params.len(),
             if params.len() == 1 { "" } else { "s" },
             describe(),
             given.len()
         )));
     }
-    let values = params
+    params
         .iter()
         .zip(given)
         .enumerate()
@@ -279,13 +304,7 @@ pub fn encode_call(function: &Function, args: &Value) -> Result<Vec<u8>, Account
                 AccountsError::Invalid(format!("{label}, a {}: {reason}", param.ty))
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    function.abi_encode_input(&values).map_err(|e| {
-        AccountsError::Invalid(format!(
-            "the arguments do not encode for {}: {e}",
-            function.name
-        ))
-    })
+        .collect::<Result<Vec<_>, _>>()
 }
 
 /// A JSON value as a value of Solidity type `ty`: numbers as JSON numbers or decimal/hex
@@ -548,5 +567,34 @@ mod tests {
             encode_call(&small, &json!([300])),
             Err(AccountsError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn constructor_arguments_encode_after_the_code_and_are_checked_the_same_way() {
+        let abi = json!([{"type": "constructor", "stateMutability": "nonpayable", "inputs": [
+            {"name": "name_", "type": "string"}, {"name": "supply", "type": "uint256"}]}]);
+        let encoded = encode_constructor(&abi, &json!(["Ledger", "1000"])).expect("encodes");
+        let expected = DynSolValue::Tuple(vec![
+            DynSolValue::String("Ledger".into()),
+            DynSolValue::Uint(alloy_primitives::U256::from(1000), 256),
+        ])
+        .abi_encode_params();
+        assert_eq!(encoded, expected);
+        match encode_constructor(&abi, &json!(["Ledger"])) {
+            Err(AccountsError::Invalid(message)) => {
+                assert!(
+                    message.contains("the constructor takes 2 arguments"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // No constructor: no arguments, nothing appended.
+        assert!(
+            encode_constructor(&json!([]), &json!([]))
+                .expect("encodes")
+                .is_empty()
+        );
+        assert!(encode_constructor(&json!({"not": "an abi"}), &json!([])).is_err());
     }
 }

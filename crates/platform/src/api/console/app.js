@@ -1123,7 +1123,13 @@ async function networkPage(name) {
     el("table", {}, el("thead", {}, el("tr", {}, ["Channel", "Chain id", "Members", "Validators", "Observers", "Policies", "Approved by", "Waiting for", "Status", ""].map((t) => el("th", {}, t)))), channels),
     el("h2", {}, "Contracts"),
     el("p", { class: "muted" }, "The first channel's contract registry, read from the chain. A deployment, freeze, unfreeze or revocation is a proposal the members vote on (each action under its own channel policy, MAJORITY Admins by default); a frozen or revoked contract refuses every call, saying so and since which height."),
-    el("details", { class: "card" }, el("summary", {}, "Propose a deployment"), deployForm),
+    contractWorkspace(async (body) => {
+      const proposal = await api("POST", `${path}/contracts`, body);
+      await loadProposals();
+      await loadContracts();
+      return noticeBox(`Proposal #${proposal.id} to deploy ${body.name} made with your vote; ${proposal.waiting_for.length ? `waiting for ${proposal.waiting_for.join(", ")}` : "approved"}. Once approved, the platform creates it with your admin key.`);
+    }),
+    el("details", { class: "card" }, el("summary", {}, "Propose a deployment from bytecode and ABI"), deployForm),
     el("details", { class: "card" }, el("summary", {}, "Propose an upgrade or register an existing contract"), changeContractForm),
     contractOutput,
     el("table", {}, el("thead", {}, el("tr", {}, ["Contract", "Address", "State", "Since height", "Version", "Proposal", ""].map((t) => el("th", {}, t)))), contracts),
@@ -1160,6 +1166,237 @@ async function networkPage(name) {
   poll(page, () => loadChannels(), 4000);
   poll(page, () => loadContracts(), 4000);
   return page;
+}
+
+// ---- contract workspace -----------------------------------------------------------------
+
+const SAMPLE_CONTRACT = `// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+/// A counter the consortium can share.
+contract Counter {
+    uint256 public count;
+    event Counted(address indexed by, uint256 count);
+
+    constructor(uint256 start) { count = start; }
+
+    function increment() external {
+        count += 1;
+        emit Counted(msg.sender, count);
+    }
+}
+`;
+
+/// Sources edited (or uploaded) in this browser, compiled by the platform, errors marked on
+/// their lines; a compiled contract is proposed for deployment through `propose`.
+function contractWorkspace(propose) {
+  const key = `ricaas.workspace.${(state.me && state.me.tenant_name) || "operator"}`;
+  let files = null;
+  try { files = JSON.parse(window.localStorage.getItem(key)); } catch { files = null; }
+  if (!files || typeof files !== "object" || !Object.keys(files).length) files = { "contracts/Counter.sol": SAMPLE_CONTRACT };
+  let current = Object.keys(files).sort()[0];
+  let diagnostics = [];
+  const save = () => window.localStorage.setItem(key, JSON.stringify(files));
+  const tabs = el("div", { class: "tabs", role: "tablist" });
+  const gutter = el("div", { class: "gutter", "aria-hidden": "true" });
+  const backdrop = el("div", { class: "backdrop", "aria-hidden": "true" });
+  const editor = el("textarea", { name: "source", class: "code", spellcheck: false, wrap: "off", "data-testid": "editor", "aria-label": "Source" });
+  const output = el("div", { "data-testid": "compile-output" });
+  const result = el("div", {});
+  const progress = el("div", { class: "muted", hidden: true }, el("progress", {}), "Compiling… a compiler version used for the first time is downloaded and checked first.");
+  const lineHeight = 18;
+
+  const marksOf = (file) => {
+    const marks = new Map();
+    for (const d of diagnostics) {
+      if (d.file !== file || !d.line) continue;
+      const mark = marks.get(d.line) || { severity: d.severity, messages: [], column: d.column, endColumn: d.end_line === d.line ? d.end_column : null };
+      if (d.severity === "error") mark.severity = "error";
+      mark.messages.push(`${d.kind}: ${d.message}`);
+      marks.set(d.line, mark);
+    }
+    return marks;
+  };
+  const paint = () => {
+    const lines = editor.value.split("\n");
+    const marks = marksOf(current);
+    gutter.replaceChildren(...lines.map((_, i) => {
+      const mark = marks.get(i + 1);
+      return el("div", { class: mark ? `ln sev-${mark.severity}` : "ln", title: mark ? mark.messages.join("\n") : undefined, "data-line": i + 1 }, String(i + 1));
+    }));
+    // The backdrop repeats the text invisibly behind the editor: marked lines get a tint and
+    // the marked columns a wavy underline, exactly under the characters.
+    backdrop.replaceChildren(...lines.map((text, i) => {
+      const mark = marks.get(i + 1);
+      if (!mark) return el("div", { class: "line" }, text || " ");
+      const from = Math.max(0, (mark.column || 1) - 1);
+      const to = mark.endColumn && mark.endColumn > mark.column ? mark.endColumn - 1 : text.length;
+      return el("div", { class: `line sev-${mark.severity}`, "data-line": i + 1 }, text.slice(0, from),
+        el("span", { class: "squiggle" }, text.slice(from, Math.max(to, from + 1)) || " "), text.slice(Math.max(to, from + 1)) || "",
+        el("span", { class: "lens" }, `    ${mark.messages.join("  ·  ")}`));
+    }));
+    follow();
+  };
+  const follow = () => {
+    gutter.style.transform = `translateY(${-editor.scrollTop}px)`;
+    backdrop.style.transform = `translate(${-editor.scrollLeft}px, ${-editor.scrollTop}px)`;
+  };
+  const render = () => {
+    tabs.replaceChildren(...Object.keys(files).sort().map((name) => {
+      const errors = diagnostics.filter((d) => d.file === name && d.severity === "error").length;
+      return el("button", { type: "button", role: "tab", class: name === current ? "tab active" : "tab", "data-file": name, onclick: () => { current = name; render(); } },
+        name, errors ? el("span", { class: "badge bad" }, String(errors)) : null);
+    }));
+    editor.value = files[current] ?? "";
+    paint();
+  };
+  const jump = (d) => {
+    if (d.file && files[d.file] !== undefined) { current = d.file; render(); }
+    const lines = editor.value.split("\n");
+    let offset = 0;
+    for (let i = 0; i < (d.line || 1) - 1 && i < lines.length; i++) offset += lines[i].length + 1;
+    offset += Math.max(0, (d.column || 1) - 1);
+    editor.focus();
+    editor.setSelectionRange(offset, offset);
+    editor.scrollTop = Math.max(0, ((d.line || 1) - 4) * lineHeight);
+    follow();
+  };
+  editor.addEventListener("input", () => {
+    files[current] = editor.value;
+    save();
+    // The marks described the text as it was compiled; edited, they would point astray.
+    diagnostics = diagnostics.filter((d) => d.file !== current);
+    paint();
+  });
+  editor.addEventListener("scroll", follow);
+  editor.addEventListener("keydown", (e) => {
+    if (e.key === "Tab" && !e.shiftKey) {
+      e.preventDefault();
+      editor.setRangeText("    ", editor.selectionStart, editor.selectionEnd, "end");
+      editor.dispatchEvent(new Event("input"));
+    }
+  });
+
+  const newFile = el("form", { class: "inline", onsubmit: (e) => {
+    e.preventDefault();
+    const name = e.target.elements.file_name.value.trim();
+    output.replaceChildren();
+    if (!/^[A-Za-z0-9_.@-]+(\/[A-Za-z0-9_.@-]+)*\.sol$/.test(name) || name.split("/").some((p) => p === "." || p === "..")) {
+      output.append(errorBox(`"${name}" is not a source name: use a relative path ending in .sol, such as contracts/Letter.sol`));
+      return;
+    }
+    if (files[name] === undefined) files[name] = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\n";
+    current = name;
+    save();
+    e.target.reset();
+    render();
+  } }, el("label", {}, "New file", el("input", { name: "file_name", placeholder: "contracts/Letter.sol", size: 26 })), el("button", { type: "submit", class: "secondary" }, "Add"));
+  const upload = el("input", { type: "file", multiple: true, accept: ".sol", "data-testid": "upload", onchange: async (e) => {
+    const chosen = [...e.target.files];
+    for (const file of chosen) files[file.name] = await file.text();
+    if (chosen.length) current = chosen[0].name;
+    save();
+    e.target.value = "";
+    render();
+  } });
+  const remove = button("Delete this file", () => {
+    if (Object.keys(files).length === 1) { output.replaceChildren(errorBox("The workspace keeps at least one file.")); return; }
+    delete files[current];
+    diagnostics = diagnostics.filter((d) => d.file !== current);
+    current = Object.keys(files).sort()[0];
+    save();
+    render();
+  }, "danger");
+
+  const versions = el("select", { name: "compiler_version" }, el("option", { value: "" }, "newest the pragmas allow"));
+  api("GET", "compilers").then((releases) => {
+    versions.append(...releases.map((r) => el("option", { value: r.version }, r.installed ? `${r.version} (installed)` : r.version)));
+  }).catch((error) => output.replaceChildren(errorBox(`Compiler versions could not be listed: ${error.message}`)));
+  const openzeppelin = el("input", { name: "openzeppelin", placeholder: "latest", size: 8 });
+  const runs = el("input", { name: "runs", type: "number", min: 1, value: 200, size: 6 });
+
+  const showResult = (compiled) => {
+    const errors = compiled.diagnostics.filter((d) => d.severity === "error");
+    const warnings = compiled.diagnostics.filter((d) => d.severity === "warning");
+    const list = el("ul", { class: "diagnostics", "data-testid": "diagnostics" }, ...compiled.diagnostics.map((d) =>
+      el("li", { class: `sev-${d.severity}`, "data-severity": d.severity },
+        el("a", { href: "#", onclick: (e) => { e.preventDefault(); jump(d); } }, d.file ? `${d.file}:${d.line}:${d.column}` : "(no place)"),
+        ` ${d.kind}${d.code ? ` ${d.code}` : ""}: ${d.message}`)));
+    const summary = errors.length
+      ? errorBox(`${errors.length} error${errors.length === 1 ? "" : "s"} with ${compiled.compiler}: fix the lines marked in red and compile again.`)
+      : noticeBox(`Compiled with ${compiled.compiler} (${compiled.version_reason}) in ${compiled.elapsed_ms} ms${warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : ""}.${Object.keys(compiled.packages).length ? ` Packages: ${Object.entries(compiled.packages).map(([p, v]) => `${p}@${v}`).join(", ")}.` : ""}`);
+    const deployable = compiled.contracts.filter((c) => c.deployable);
+    let deploy = null;
+    if (!errors.length && deployable.length) {
+      const args = el("div", { class: "toolbar" });
+      const choice = el("select", { name: "compiled_contract" }, ...deployable.map((c, i) => el("option", { value: String(i) }, `${c.name} (${c.file})`)));
+      const nameInput = el("input", { name: "deploy_name", required: true, size: 24 });
+      const chosen = () => deployable[Number(choice.value)];
+      const showArgs = () => {
+        const constructor = chosen().abi.find((item) => item.type === "constructor");
+        nameInput.value = chosen().name.toLowerCase();
+        args.replaceChildren(...(constructor ? constructor.inputs : []).map((input, i) =>
+          el("label", {}, `constructor ${input.name || `arg ${i + 1}`} (${input.type})`, el("input", { name: `ctor${i}`, required: true }))));
+      };
+      choice.addEventListener("change", showArgs);
+      showArgs();
+      deploy = el("form", { class: "card", "data-testid": "deploy-compiled", onsubmit: submitter(output, async (data) => {
+        const contract = chosen();
+        const constructor = contract.abi.find((item) => item.type === "constructor");
+        const constructorArgs = (constructor ? constructor.inputs : []).map((input, i) => {
+          const text = data.get(`ctor${i}`);
+          return input.type.endsWith("]") || input.type.startsWith("tuple") ? parseJson(text, `constructor argument ${input.name}`) : text;
+        });
+        return propose({ name: data.get("deploy_name"), bytecode: contract.bytecode, abi: contract.abi, constructor_args: constructorArgs, source_hash: compiled.source_hash, compiler: compiled.compiler });
+      }) }, el("h2", {}, "Propose deploying a compiled contract"),
+      el("div", { class: "toolbar" }, el("label", {}, "Contract", choice), el("label", {}, "Registry name", nameInput)),
+      args,
+      el("p", { class: "muted" }, `Recorded on chain with it: compiler ${compiled.compiler}, source hash ${compiled.source_hash}.`),
+      el("button", { type: "submit" }, "Propose deployment"));
+    }
+    result.replaceChildren(summary, compiled.diagnostics.length ? list : "", deploy || "");
+  };
+
+  const compileForm = el("form", { class: "toolbar", onsubmit: async (e) => {
+    e.preventDefault();
+    const submit = e.target.querySelector("button[type=submit]");
+    submit.disabled = true;
+    progress.hidden = false;
+    output.replaceChildren();
+    files[current] = editor.value;
+    save();
+    try {
+      const body = { sources: files, runs: Number(runs.value) || 200 };
+      if (versions.value) body.version = versions.value;
+      if (openzeppelin.value.trim()) body.dependencies = { "@openzeppelin/contracts": openzeppelin.value.trim() };
+      const compiled = await api("POST", "compile", body);
+      diagnostics = compiled.diagnostics;
+      render();
+      showResult(compiled);
+      const firstError = diagnostics.find((d) => d.severity === "error");
+      if (firstError) jump(firstError);
+    } catch (error) {
+      diagnostics = [];
+      render();
+      result.replaceChildren();
+      output.append(errorBox(error.message));
+    } finally {
+      submit.disabled = false;
+      progress.hidden = true;
+    }
+  } }, el("label", {}, "Compiler", versions), el("label", {}, "@openzeppelin/contracts", openzeppelin), el("label", {}, "Optimizer runs", runs),
+  el("button", { type: "submit" }, "Compile"));
+
+  render();
+  return el("div", { class: "card", "data-testid": "workspace" },
+    el("h2", {}, "Contract workspace"),
+    el("p", { class: "muted" }, "Write or upload Solidity; files import each other by path (./Token.sol) and @openzeppelin/contracts from npm. The compiler version comes from the pragmas unless you pick one. Sources stay in this browser until you deploy; the deployment records their hash and the compiler."),
+    el("div", { class: "toolbar" }, newFile, el("label", {}, "Upload .sol files", upload), remove),
+    tabs, editorFrame(gutter, backdrop, editor), compileForm, progress, output, result);
+}
+
+function editorFrame(gutter, backdrop, editor) {
+  return el("div", { class: "editor" }, el("div", { class: "gutter-wrap" }, gutter), el("div", { class: "code-wrap" }, backdrop, editor));
 }
 
 // ---- shell and routing ------------------------------------------------------------------
