@@ -29,6 +29,34 @@ use std::time::Duration;
 /// How long the platform waits for a membership transaction to be committed.
 pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Per (channel endpoint, sending address), the next nonce to use once known, behind an async
+/// lock held while a transaction is signed and sent.
+#[derive(Clone, Default)]
+pub struct SenderLocks(
+    std::sync::Arc<
+        parking_lot::Mutex<
+            std::collections::HashMap<
+                (String, Address),
+                std::sync::Arc<tokio::sync::Mutex<Option<u64>>>,
+            >,
+        >,
+    >,
+);
+
+impl SenderLocks {
+    pub(crate) fn of(
+        &self,
+        endpoint: &str,
+        address: Address,
+    ) -> std::sync::Arc<tokio::sync::Mutex<Option<u64>>> {
+        self.0
+            .lock()
+            .entry((endpoint.to_owned(), address))
+            .or_default()
+            .clone()
+    }
+}
+
 /// A channel the platform can reach.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Channel {
@@ -351,11 +379,17 @@ impl Platform {
         };
         debug_assert_eq!(key.algorithm, Algorithm::Secp256k1);
         let (client, chain_id) = self.channel_client(tenant, channel, admin_key).await?;
-        let nonce = quantity(
+        // Concurrent requests signing with one key take nonces one after another: held from
+        // reading the nonce until the node admitted the transaction, so none is used twice and
+        // none is skipped (a gap would hold every later transaction of the key in the pool).
+        let sender = self.senders().of(&channel.rpc_url, address);
+        let mut next_nonce = sender.lock().await;
+        let pending = quantity(
             &client
                 .request("eth_getTransactionCount", rpc_params![address, "pending"])
                 .await?,
         )?;
+        let nonce = next_nonce.map_or(pending, |n| n.max(pending));
         let gas_price = u128::from(quantity(
             &client.request("eth_gasPrice", rpc_params![]).await?,
         )?);
@@ -378,14 +412,20 @@ impl Platform {
             .map_err(|e| AccountsError::Corrupt(format!("keystore signature: {e}")))?;
         let envelope = TxEnvelope::Legacy(tx.into_signed(signature));
         let raw = format!("0x{}", hex::encode(envelope.encoded_2718()));
-        let hash: B256 = serde_json::from_value(
-            client
-                .request("eth_sendRawTransaction", rpc_params![raw])
-                .await?,
-        )
-        .map_err(|e| {
-            AccountsError::Unavailable(format!("the channel's answer to the transaction: {e}"))
-        })?;
+        let sent = client
+            .request("eth_sendRawTransaction", rpc_params![raw])
+            .await;
+        let hash: B256 = match sent {
+            Ok(answer) => serde_json::from_value(answer).map_err(|e| {
+                AccountsError::Unavailable(format!("the channel's answer to the transaction: {e}"))
+            })?,
+            Err(e) => {
+                // Not admitted: the next transaction asks the node for the nonce again.
+                *next_nonce = None;
+                return Err(e.into());
+            }
+        };
+        *next_nonce = Some(nonce + 1);
         Ok(hash)
     }
 

@@ -1324,6 +1324,42 @@ fn a_contract_is_deployed_once_every_member_approves_and_frozen_by_vote_each_fro
     );
     assert_eq!(status, 202, "{submitted}");
     assert_eq!(submitted["status"], "submitted");
+    // Concurrent invocations signed by one key take consecutive nonces: every one is admitted
+    // (none refused as a reused nonce) and every one is committed.
+    let concurrent: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..12)
+            .map(|_| {
+                scope.spawn(|| {
+                    acme.post(
+                        "/networks/ledger/contracts/token/invoke/transfer",
+                        json!({"args": [to, 1]}),
+                    )
+                })
+            })
+            .collect();
+        calls
+            .into_iter()
+            .map(|c| c.join().expect("thread"))
+            .collect()
+    });
+    for (status, body) in &concurrent {
+        assert_eq!(*status, 202, "{body}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, balance) = globex.post(
+            "/networks/ledger/contracts/token/query/balanceOf",
+            json!({"args": [to]}),
+        );
+        if balance == json!(["263"]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "balance {balance}: not all 13 transfers of 1 committed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // globex holds no tokens: its transfer reverts, and the reason comes back.
     let (status, reverted) = globex.post(
         "/networks/ledger/contracts/token/invoke/transfer?confirm=true",
