@@ -765,6 +765,22 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   const curled = JSON.parse(execFileSync("curl", ["-s", "-X", "POST", `${base}/api/v1/networks/alliance/contracts/token/query/balanceOf`,
     "-H", `authorization: Bearer ${apiKey.body.token}`, "-H", "content-type: application/json", "-d", JSON.stringify({ args: [holder] })], { encoding: "utf8" }));
   assert.deepEqual(curled, ["250"]);
+  // The contract's own page: its versions, and its API to try, with the curl line per function.
+  await org1.click(`${tokenRow} a:text-is('token')`);
+  await org1.waitForSelector("[data-testid=contract-page] tr[data-version='1']");
+  assert.match(await org1.textContent("[data-testid=contract-page] tr[data-version='1']"), /solc 0\.8\.\d+\+commit/);
+  assert.match(await org1.textContent("[data-testid=contract-page] form[data-function=transfer] + pre.example"), /\/api\/v1\/networks\/alliance\/contracts\/token\/invoke\/transfer\?confirm=true/);
+  const pageBalance = "[data-testid=contract-page] form[data-function=balanceOf]";
+  await org1.fill(`${pageBalance} input[name=arg0]`, holder);
+  await org1.click(`${pageBalance} button:text-is('Query')`);
+  await org1.waitForSelector(`${pageBalance} ~ [data-testid=call-result]:has-text('250')`);
+  // The invocation made from the form earlier is listed with its outcome.
+  await org1.waitForSelector("[data-testid=invocations] td:text-is('transfer') ~ td .badge:text-is('succeeded')");
+  await org1.screenshot({ path: join(SHOTS, "30c-contract-page.png"), fullPage: true });
+  await org1.goBack();
+  await org1.waitForSelector(`${tokenRow} button:has-text('Call')`);
+  await org1.click(`${tokenRow} button:has-text('Call')`);
+  await org1.waitForSelector(transferForm);
   // Another organization proposes freezing it, org1 approves; org1's next call is refused.
   await org5.waitForSelector(`${tokenRow} button:has-text('Freeze')`, { timeout: 30_000 });
   await org5.click(`${tokenRow} button:has-text('Freeze')`);
@@ -774,6 +790,7 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   await org1.click(`${tokenFreeze} button:has-text('Vote for it')`);
   await vote("org2", Number(await org1.getAttribute(tokenFreeze, "data-proposal")));
   await org1.waitForSelector(`${tokenRow} [data-testid=contract-state]:text-is('frozen')`, { timeout: 60_000 });
+  await org1.fill(`${transferForm} input[name=arg0]`, holder);
   await org1.fill(`${transferForm} input[name=arg1]`, "1");
   await org1.click(`${transferForm} button:text-is('Invoke')`);
   await org1.waitForSelector(`${transferForm} + [data-testid=call-result]:has-text('is frozen since height')`, { timeout: 30_000 });

@@ -353,8 +353,8 @@ pub struct Platform {
     reconciler_wake: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// Compiles Solidity for tenants (none: compilation is refused as unavailable).
     compiler: Option<crate::compiler::CompilerService>,
-    /// One lock per (channel, sending address): a key's transactions get consecutive nonces.
-    senders: crate::chain::SenderLocks,
+    /// Nonce locks and reusable channel clients (see [`crate::chain::ChainSessions`]).
+    chain_sessions: crate::chain::ChainSessions,
 }
 
 /// A session's account: id, tenant id, name, kind, disabled_at, tenant name, mfa_enabled_at,
@@ -396,12 +396,12 @@ impl Platform {
             provisioner: None,
             reconciler_wake: None,
             compiler: None,
-            senders: Default::default(),
+            chain_sessions: Default::default(),
         }
     }
 
-    pub(crate) fn senders(&self) -> &crate::chain::SenderLocks {
-        &self.senders
+    pub(crate) fn chain_sessions(&self) -> &crate::chain::ChainSessions {
+        &self.chain_sessions
     }
 
     /// The same platform compiling Solidity with `compiler`.

@@ -24,32 +24,34 @@ use ricaas_primitives::system::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// How long the platform waits for a membership transaction to be committed.
 pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Per (channel endpoint, sending address), the next nonce to use once known, behind an async
-/// lock held while a transaction is signed and sent.
+/// What the platform keeps between calls to channels: per (channel endpoint, sending address)
+/// the next nonce behind an async lock held while a transaction is signed and sent, and per
+/// (tenant, channel, key) a client carrying a read token, reused for [`CLIENT_REUSE`] instead
+/// of signing a new token for every request.
 #[derive(Clone, Default)]
-pub struct SenderLocks(
-    std::sync::Arc<
-        parking_lot::Mutex<
-            std::collections::HashMap<
-                (String, Address),
-                std::sync::Arc<tokio::sync::Mutex<Option<u64>>>,
-            >,
-        >,
-    >,
-);
+pub struct ChainSessions {
+    senders: std::sync::Arc<parking_lot::Mutex<HashMap<(String, Address), NonceLock>>>,
+    clients: std::sync::Arc<parking_lot::Mutex<HashMap<(String, String, String), CachedClient>>>,
+}
 
-impl SenderLocks {
-    pub(crate) fn of(
-        &self,
-        endpoint: &str,
-        address: Address,
-    ) -> std::sync::Arc<tokio::sync::Mutex<Option<u64>>> {
-        self.0
+type NonceLock = std::sync::Arc<tokio::sync::Mutex<Option<u64>>>;
+
+/// A client, its channel's chain id, and when it was made.
+type CachedClient = (ChannelClient, u64, std::time::Instant);
+
+/// How long a channel client (and the read token it carries, valid ten minutes) is reused. A
+/// key destroyed meanwhile can read for at most this long; it can sign nothing.
+const CLIENT_REUSE: Duration = Duration::from_secs(60);
+
+impl ChainSessions {
+    pub(crate) fn sender(&self, endpoint: &str, address: Address) -> NonceLock {
+        self.senders
             .lock()
             .entry((endpoint.to_owned(), address))
             .or_default()
@@ -106,6 +108,7 @@ pub(crate) fn unix_seconds() -> u64 {
 }
 
 /// A JSON-RPC client of one channel, reading as one admin.
+#[derive(Clone)]
 struct ChannelClient {
     label: String,
     client: HttpClient,
@@ -237,6 +240,21 @@ impl Platform {
         channel: &Channel,
         admin_key: &str,
     ) -> Result<(ChannelClient, u64), AccountsError> {
+        let cache_key = (
+            tenant.to_string(),
+            channel.id.to_string(),
+            admin_key.to_owned(),
+        );
+        if let Some((client, chain_id, made)) = self
+            .chain_sessions()
+            .clients
+            .lock()
+            .get(&cache_key)
+            .cloned()
+            && made.elapsed() < CLIENT_REUSE
+        {
+            return Ok((client, chain_id));
+        }
         let plain = ChannelClient {
             label: channel.channel.clone(),
             client: http_client(&channel.rpc_url, None)?,
@@ -252,13 +270,17 @@ impl Platform {
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| AccountsError::Corrupt("keystore signature".into()))?;
         let token = ricaas_crypto::token::read_token_from_signature(expires, &bytes);
-        Ok((
-            ChannelClient {
-                label: channel.channel.clone(),
-                client: http_client(&channel.rpc_url, Some(&token))?,
-            },
-            chain_id,
-        ))
+        let client = ChannelClient {
+            label: channel.channel.clone(),
+            client: http_client(&channel.rpc_url, Some(&token))?,
+        };
+        let mut clients = self.chain_sessions().clients.lock();
+        clients.retain(|_, (_, _, made)| made.elapsed() < CLIENT_REUSE);
+        clients.insert(
+            cache_key,
+            (client.clone(), chain_id, std::time::Instant::now()),
+        );
+        Ok((client, chain_id))
     }
 
     /// Sends a call to the membership contract from `admin_key` and waits for its receipt;
@@ -382,7 +404,7 @@ impl Platform {
         // Concurrent requests signing with one key take nonces one after another: held from
         // reading the nonce until the node admitted the transaction, so none is used twice and
         // none is skipped (a gap would hold every later transaction of the key in the pool).
-        let sender = self.senders().of(&channel.rpc_url, address);
+        let sender = self.chain_sessions().sender(&channel.rpc_url, address);
         let mut next_nonce = sender.lock().await;
         let pending = quantity(
             &client
@@ -429,6 +451,21 @@ impl Platform {
         Ok(hash)
     }
 
+    /// The receipt of transaction `hash` if it is committed (read as the tenant's key `key`).
+    pub(crate) async fn receipt(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        key: &str,
+        hash: B256,
+    ) -> Result<Option<Value>, AccountsError> {
+        let (client, _) = self.channel_client(tenant, channel, key).await?;
+        let receipt: Value = client
+            .request("eth_getTransactionReceipt", rpc_params![hash])
+            .await?;
+        Ok((!receipt.is_null()).then_some(receipt))
+    }
+
     /// The receipt of transaction `hash` once it is committed (read as the tenant's key
     /// `admin_key`), waiting at most [`RECEIPT_TIMEOUT`].
     pub(crate) async fn await_receipt(
@@ -438,13 +475,9 @@ impl Platform {
         admin_key: &str,
         hash: B256,
     ) -> Result<Value, AccountsError> {
-        let (client, _) = self.channel_client(tenant, channel, admin_key).await?;
         let deadline = std::time::Instant::now() + RECEIPT_TIMEOUT;
         let receipt = loop {
-            let receipt = client
-                .request("eth_getTransactionReceipt", rpc_params![hash])
-                .await?;
-            if !receipt.is_null() {
+            if let Some(receipt) = self.receipt(tenant, channel, admin_key, hash).await? {
                 break receipt;
             }
             if std::time::Instant::now() > deadline {

@@ -74,6 +74,11 @@ id_type!(
 id_type!(KeyId, "key_", "A key of a tenant's custodial keystore.");
 id_type!(ChannelId, "chn_", "A channel the platform can reach.");
 id_type!(
+    InvocationId,
+    "inv_",
+    "A contract invocation sent through the gateway."
+);
+id_type!(
     CertificateId,
     "crt_",
     "A certificate in a tenant's inventory."

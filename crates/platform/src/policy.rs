@@ -116,6 +116,7 @@ actions! {
     NetworkListContracts => "network:ListContracts", "List a network's contracts and read their versions and state.";
     NetworkProposeContract => "network:ProposeContract", "Propose deploying, freezing, unfreezing or revoking a contract (signed by an admin key).";
     NetworkInvokeContract => "network:InvokeContract", "Invoke a contract's function through the gateway (signed by a custodial key).";
+    NetworkGetInvocation => "network:GetInvocation", "Read the gateway invocations of a contract and their outcome.";
     NetworkQueryContract => "network:QueryContract", "Query a contract's function through the gateway (no transaction).";
     OperationList => "operation:List", "List the tenant's long operations.";
     OperationGet => "operation:Get", "Read an operation's progress.";

@@ -1360,6 +1360,32 @@ fn a_contract_is_deployed_once_every_member_approves_and_frozen_by_vote_each_fro
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Each answer is a stored invocation: read back with its outcome, listed newest first in
+    // pages, and not visible to another organization.
+    let id = submitted["id"].as_str().expect("invocation id");
+    assert!(id.starts_with("inv_"), "{submitted}");
+    let (status, settled) = acme.get(&format!(
+        "/networks/ledger/contracts/token/invocations/{id}"
+    ));
+    assert_eq!(status, 200, "{settled}");
+    assert_eq!(settled["status"], "succeeded", "{settled:#}");
+    assert_eq!(settled["method"], "transfer");
+    assert_eq!(settled["events"][0]["event"], "Transfer", "{settled:#}");
+    assert!(settled["block_number"].as_u64().is_some());
+    let (status, page) = acme.get("/networks/ledger/contracts/token/invocations?limit=5");
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(5));
+    let next = page["next"].as_str().expect("a next page");
+    let (_, rest) = acme.get(&format!(
+        "/networks/ledger/contracts/token/invocations?limit=100&after={next}"
+    ));
+    // 1 confirmed + 1 submitted + 12 concurrent = 14, none shown twice.
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(9), "{rest}");
+    assert!(rest["next"].is_null());
+    let (status, _) = globex.get(&format!(
+        "/networks/ledger/contracts/token/invocations/{id}"
+    ));
+    assert_eq!(status, 404);
     // globex holds no tokens: its transfer reverts, and the reason comes back.
     let (status, reverted) = globex.post(
         "/networks/ledger/contracts/token/invoke/transfer?confirm=true",

@@ -544,7 +544,8 @@ impl utoipa::Modify for RouteTable {
         networks::approve_channel, networks::register_node,
         networks::remove_node, networks::list_contracts, networks::propose_deployment,
         networks::get_contract, networks::propose_contract_action, networks::invoke_contract,
-        networks::query_contract, networks::contract_openapi, compile::compile,
+        networks::query_contract, networks::contract_openapi, networks::list_invocations,
+        networks::get_invocation, compile::compile,
         compile::list_compilers),
     modifiers(&RouteTable)
 )]
@@ -762,6 +763,14 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/api/v1/networks/{name}/contracts/{contract}/query/{method}",
             post(networks::query_contract),
+        )
+        .route(
+            "/api/v1/networks/{name}/contracts/{contract}/invocations",
+            get(networks::list_invocations),
+        )
+        .route(
+            "/api/v1/networks/{name}/contracts/{contract}/invocations/{id}",
+            get(networks::get_invocation),
         )
         .route(
             "/api/v1/networks/{name}/contracts/{contract}/openapi.json",

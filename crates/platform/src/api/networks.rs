@@ -969,6 +969,62 @@ pub async fn query_contract(
     ))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct InvocationPath {
+    pub name: String,
+    pub contract: String,
+    pub id: String,
+}
+
+/// The tenant's invocations of a contract through the gateway, newest first, with their
+/// outcome as far as it was read (`?q=` filters by method).
+#[utoipa::path(get, path = "/api/v1/networks/{name}/contracts/{contract}/invocations", tag = "contracts",
+    params(("name" = String, Path), ("contract" = String, Path), crate::page::ListQuery),
+    responses((status = 200, body = crate::page::Page<Invocation>), (status = 400, body = ApiError),
+        (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn list_invocations(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<ContractPath>,
+    Params(query): Params<crate::page::ListQuery>,
+) -> Result<Json<crate::page::Page<Invocation>>, ApiError> {
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/contract/{}", path.name, path.contract),
+        )
+        .await?;
+    Ok(Json(
+        platform
+            .invocations(caller.tenant()?, &path.name, &path.contract, &query)
+            .await?,
+    ))
+}
+
+/// One invocation: what the invoke answered, with its outcome — read from the chain now if it
+/// was not yet (status `submitted` until its block is committed).
+#[utoipa::path(get, path = "/api/v1/networks/{name}/contracts/{contract}/invocations/{id}", tag = "contracts",
+    params(("name" = String, Path), ("contract" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Invocation), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn get_invocation(
+    State(platform): State<Platform>,
+    caller: Caller,
+    PathParams(path): PathParams<InvocationPath>,
+) -> Result<Json<Invocation>, ApiError> {
+    caller
+        .authorize(
+            &platform,
+            format!("network/{}/contract/{}", path.name, path.contract),
+        )
+        .await?;
+    Ok(Json(
+        platform
+            .invocation(caller.tenant()?, &path.name, &path.contract, &path.id)
+            .await?,
+    ))
+}
+
 /// The contract's own OpenAPI document, generated from its ABI: a path per function.
 #[utoipa::path(get, path = "/api/v1/networks/{name}/contracts/{contract}/openapi.json", tag = "contracts",
     params(("name" = String, Path), ("contract" = String, Path), ReadAsQuery),

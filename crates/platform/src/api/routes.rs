@@ -180,6 +180,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/networks/{name}/contracts/{contract}/proposals", Tenant, A::NetworkProposeContract),
     route("POST", "/api/v1/networks/{name}/contracts/{contract}/invoke/{method}", Tenant, A::NetworkInvokeContract),
     route("POST", "/api/v1/networks/{name}/contracts/{contract}/query/{method}", Tenant, A::NetworkQueryContract),
+    route("GET", "/api/v1/networks/{name}/contracts/{contract}/invocations", Tenant, A::NetworkGetInvocation),
+    route("GET", "/api/v1/networks/{name}/contracts/{contract}/invocations/{id}", Tenant, A::NetworkGetInvocation),
     route("GET", "/api/v1/networks/{name}/contracts/{contract}/openapi.json", Tenant, A::NetworkListContracts),
     route("POST", "/api/v1/networks/{name}/channels", Tenant, A::NetworkProposeChannel),
     route("POST", "/api/v1/networks/{name}/channels/{channel}/approvals", Tenant, A::NetworkApproveChannel),

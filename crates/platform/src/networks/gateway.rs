@@ -7,7 +7,8 @@
 
 use crate::{
     accounts::{AccountsError, Platform},
-    ids::TenantId,
+    ids::{InvocationId, TenantId},
+    store::now_ms,
 };
 use alloy_dyn_abi::{
     DynSolType, DynSolValue, EventExt as _, FunctionExt as _, JsonAbiExt as _, Specifier as _,
@@ -28,9 +29,17 @@ pub struct GatewayContract {
     pub abi: JsonAbi,
 }
 
-/// What an invocation answered.
+/// An invocation through the gateway, as recorded: answered when it is sent, its outcome
+/// filled in from the receipt (at once with `?confirm=true`, else when it is next read).
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Invocation {
+    /// Read it again at `…/contracts/{contract}/invocations/{id}`.
+    #[schema(value_type = String)]
+    pub id: InvocationId,
+    pub contract: String,
+    pub method: String,
+    /// The custodial key that signed it.
+    pub key: String,
     #[schema(value_type = String)]
     pub transaction_hash: B256,
     /// `submitted` (not awaited), `succeeded` or `reverted`.
@@ -41,6 +50,67 @@ pub struct Invocation {
     #[schema(value_type = Vec<Object>)]
     pub events: Vec<Value>,
     pub revert_reason: Option<String>,
+    pub created_at: i64,
+}
+
+/// An invocation as stored: id, contract, method, key, hash, status, block, gas, events
+/// (JSON), revert reason, created at.
+type InvocationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+const INVOCATION_COLUMNS: &str = "id, contract, method, key_name, transaction_hash, status, \
+    block_number, gas_used, events, revert_reason, created_at";
+
+fn invocation_from_row(row: InvocationRow) -> Result<Invocation, AccountsError> {
+    let (id, contract, method, key, hash, status, block, gas, events, revert_reason, created_at) =
+        row;
+    Ok(Invocation {
+        id: InvocationId::from_stored(id),
+        contract,
+        method,
+        key,
+        transaction_hash: hash
+            .parse()
+            .map_err(|_| AccountsError::Corrupt(format!("invocation hash {hash}")))?,
+        status,
+        block_number: block.and_then(|b| u64::try_from(b).ok()),
+        gas_used: gas.and_then(|g| u64::try_from(g).ok()),
+        events: events
+            .and_then(|e| serde_json::from_str(&e).ok())
+            .unwrap_or_default(),
+        revert_reason,
+        created_at,
+    })
+}
+
+/// The outcome a receipt gives an invocation: status, block, gas, events, revert reason.
+fn settle(invocation: &mut Invocation, contract: &GatewayContract, receipt: &Value) {
+    let succeeded = receipt["status"] == "0x1";
+    let number = |field: &str| {
+        receipt[field]
+            .as_str()
+            .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+    };
+    invocation.status = if succeeded { "succeeded" } else { "reverted" }.into();
+    invocation.block_number = number("blockNumber");
+    invocation.gas_used = number("gasUsed");
+    invocation.events = decode_events(contract, receipt);
+    invocation.revert_reason = (!succeeded).then(|| {
+        crate::chain::revert_reason(receipt).unwrap_or_else(|| {
+            custom_error(contract, receipt).unwrap_or_else(|| "no reason given".into())
+        })
+    });
 }
 
 impl Platform {
@@ -144,35 +214,156 @@ impl Platform {
                 )),
                 other => other,
             })?;
-        if !confirm {
-            return Ok(Invocation {
-                transaction_hash: hash,
-                status: "submitted".into(),
-                block_number: None,
-                gas_used: None,
-                events: Vec::new(),
-                revert_reason: None,
-            });
-        }
-        let receipt = self.await_receipt(tenant, &channel, key, hash).await?;
-        let succeeded = receipt["status"] == "0x1";
-        let number = |field: &str| {
-            receipt[field]
-                .as_str()
-                .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
-        };
-        Ok(Invocation {
+        let mut invocation = Invocation {
+            id: InvocationId::generate(),
+            contract: name.to_owned(),
+            method: method.to_owned(),
+            key: key.to_owned(),
             transaction_hash: hash,
-            status: if succeeded { "succeeded" } else { "reverted" }.into(),
-            block_number: number("blockNumber"),
-            gas_used: number("gasUsed"),
-            events: decode_events(&contract, &receipt),
-            revert_reason: (!succeeded).then(|| {
-                crate::chain::revert_reason(&receipt).unwrap_or_else(|| {
-                    custom_error(&contract, &receipt).unwrap_or_else(|| "no reason given".into())
-                })
-            }),
-        })
+            status: "submitted".into(),
+            block_number: None,
+            gas_used: None,
+            events: Vec::new(),
+            revert_reason: None,
+            created_at: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO contract_invocations (id, tenant_id, network_id, contract, method, key_name, \
+             transaction_hash, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(invocation.id.as_str())
+        .bind(tenant.as_str())
+        .bind(found.id.as_str())
+        .bind(name)
+        .bind(method)
+        .bind(key)
+        .bind(hash.to_string())
+        .bind("submitted")
+        .bind(invocation.created_at)
+        .execute(self.store().pool())
+        .await?;
+        if confirm {
+            let receipt = self.await_receipt(tenant, &channel, key, hash).await?;
+            settle(&mut invocation, &contract, &receipt);
+            self.record_outcome(&invocation).await?;
+        }
+        Ok(invocation)
+    }
+
+    async fn record_outcome(&self, invocation: &Invocation) -> Result<(), AccountsError> {
+        sqlx::query(
+            "UPDATE contract_invocations SET status = $1, block_number = $2, gas_used = $3, \
+             events = $4, revert_reason = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(&invocation.status)
+        .bind(invocation.block_number.and_then(|b| i64::try_from(b).ok()))
+        .bind(invocation.gas_used.and_then(|g| i64::try_from(g).ok()))
+        .bind(serde_json::to_string(&invocation.events).ok())
+        .bind(&invocation.revert_reason)
+        .bind(now_ms())
+        .bind(invocation.id.as_str())
+        .execute(self.store().pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Invocation `id` of contract `name`, its outcome read from the chain if it was not yet.
+    pub async fn invocation(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        name: &str,
+        id: &str,
+    ) -> Result<Invocation, AccountsError> {
+        let found = self.network(tenant, network).await?;
+        let not_found = || AccountsError::NotFound {
+            what: "invocation",
+            name: format!("{network}/{name}/{id}"),
+        };
+        let row: Option<InvocationRow> = sqlx::query_as(&format!(
+            "SELECT {INVOCATION_COLUMNS} FROM contract_invocations \
+             WHERE id = $1 AND tenant_id = $2 AND network_id = $3 AND contract = $4"
+        ))
+        .bind(id)
+        .bind(tenant.as_str())
+        .bind(found.id.as_str())
+        .bind(name)
+        .fetch_optional(self.store().pool())
+        .await?;
+        let mut invocation = invocation_from_row(row.ok_or_else(not_found)?)?;
+        if invocation.status == "submitted" {
+            let channel = self.governance_channel(&found.id).await?;
+            if let Some(receipt) = self
+                .receipt(
+                    tenant,
+                    &channel,
+                    &invocation.key,
+                    invocation.transaction_hash,
+                )
+                .await?
+            {
+                let contract = self
+                    .gateway_contract(tenant, network, name, &invocation.key)
+                    .await?;
+                settle(&mut invocation, &contract, &receipt);
+                self.record_outcome(&invocation).await?;
+            }
+        }
+        Ok(invocation)
+    }
+
+    /// The newest invocations of contract `name` through the gateway by the tenant, `limit` of
+    /// them (after invocation `after`, for the next page).
+    pub async fn invocations(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        name: &str,
+        query: &crate::page::ListQuery,
+    ) -> Result<crate::page::Page<Invocation>, AccountsError> {
+        let limit = query.limit().map_err(AccountsError::Invalid)?;
+        let found = self.network(tenant, network).await?;
+        // Newest first; a page continues below the (created_at, id) of the last one shown.
+        let (before_time, before_id): (i64, String) = match &query.after {
+            None => (i64::MAX, String::new()),
+            Some(after) => sqlx::query_as(
+                "SELECT created_at, id FROM contract_invocations WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(after)
+            .bind(tenant.as_str())
+            .fetch_optional(self.store().pool())
+            .await?
+            .ok_or_else(|| {
+                AccountsError::Invalid(format!("after: no invocation {after} to continue from"))
+            })?,
+        };
+        let rows: Vec<InvocationRow> = sqlx::query_as(&format!(
+            "SELECT {INVOCATION_COLUMNS} FROM contract_invocations \
+             WHERE tenant_id = $1 AND network_id = $2 AND contract = $3 \
+             AND (created_at < $4 OR (created_at = $4 AND id < $5)) AND ($6 = '' OR method LIKE $7) \
+             ORDER BY created_at DESC, id DESC LIMIT $8"
+        ))
+        .bind(tenant.as_str())
+        .bind(found.id.as_str())
+        .bind(name)
+        .bind(before_time)
+        .bind(before_id)
+        .bind(query.q.clone().unwrap_or_default())
+        .bind(format!("%{}%", query.q.clone().unwrap_or_default()))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.store().pool())
+        .await?;
+        let mut items = rows
+            .into_iter()
+            .map(invocation_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|i| i.id.to_string())
+        } else {
+            None
+        };
+        Ok(crate::page::Page { items, next })
     }
 }
 

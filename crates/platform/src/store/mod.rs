@@ -115,6 +115,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "network_contracts",
         sql: include_str!("migrations/0014_network_contracts.sql"),
     },
+    Migration {
+        version: 15,
+        name: "contract_invocations",
+        sql: include_str!("migrations/0015_contract_invocations.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

@@ -647,6 +647,19 @@ fn tenant_cases() -> Vec<Case> {
                 409,
             )
         },
+        // Invocations are the platform's records: listed (none yet) and looked up (no such one).
+        case(
+            "GET",
+            "/api/v1/networks/{name}/contracts/{contract}/invocations",
+            "/api/v1/networks/fixture-net/contracts/counter/invocations",
+            200,
+        ),
+        case(
+            "GET",
+            "/api/v1/networks/{name}/contracts/{contract}/invocations/{id}",
+            "/api/v1/networks/fixture-net/contracts/counter/invocations/inv_00000000000000000000000000000000",
+            404,
+        ),
         case(
             "GET",
             "/api/v1/networks/{name}/contracts/{contract}/openapi.json",

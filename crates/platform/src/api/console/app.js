@@ -999,39 +999,13 @@ async function networkPage(name) {
   el("button", { type: "submit" }, "Propose channel"));
   const contracts = el("tbody", {});
   const contractOutput = el("div", {});
-  // Forms generated from a contract's ABI: one per function, a query for views, an invocation
-  // (awaited, with its decoded events) for the others.
+  // Forms generated from a contract's ABI (see callForms), shown under the contracts table.
   const callPanel = el("div", {});
   const showCalls = async (c) => {
     const record = await api("GET", `${path}/contracts/${encodeURIComponent(c.name)}`);
-    const abi = record.versions.length ? record.versions[record.versions.length - 1].abi : [];
-    const functions = abi.filter((item) => item.type === "function");
-    const names = functions.map((f) => f.name);
-    const base = `${path}/contracts/${encodeURIComponent(c.name)}`;
     callPanel.replaceChildren(el("div", { class: "card", "data-testid": "call-panel" },
-      el("h2", {}, `Call ${c.name}`),
-      el("p", { class: "muted" }, `At ${record.address}, version ${record.versions.length}. Invocations are signed by your organization's admin key; queries read without a transaction. `,
-        actionButton("Download its OpenAPI document", contractOutput, async () => { await download(`networks/${encodeURIComponent(name)}/contracts/${encodeURIComponent(c.name)}/openapi.json`, `${c.name}.openapi.json`); return null; })),
-      ...functions.map((f) => {
-        const readOnly = ["view", "pure"].includes(f.stateMutability);
-        const method = names.filter((n) => n === f.name).length > 1 ? `${f.name}(${f.inputs.map((i) => i.type).join(",")})` : f.name;
-        const result = el("pre", { class: "log", "data-testid": "call-result", hidden: true });
-        const form = el("form", { class: "inline", "data-function": f.name, onsubmit: submitter(contractOutput, async (data) => {
-          const args = f.inputs.map((input, i) => {
-            const text = data.get(`arg${i}`);
-            return input.type.endsWith("]") || input.type.startsWith("tuple") ? JSON.parse(text) : text;
-          });
-          const answer = readOnly
-            ? await api("POST", `${base}/query/${encodeURIComponent(method)}`, { args })
-            : await api("POST", `${base}/invoke/${encodeURIComponent(method)}?confirm=true`, { args });
-          result.hidden = false;
-          result.textContent = JSON.stringify(answer, null, 2);
-          return null;
-        }) }, el("strong", {}, `${f.name}`), " ",
-        ...f.inputs.map((input, i) => el("label", {}, `${input.name || `arg ${i + 1}`} (${input.type})`, el("input", { name: `arg${i}`, required: true }))),
-        el("button", { type: "submit", class: readOnly ? "secondary" : "" }, readOnly ? "Query" : "Invoke"));
-        return el("div", {}, form, result);
-      })));
+      el("h2", {}, `Call ${c.name} `, el("a", { href: `#/networks/${encodeURIComponent(name)}/contracts/${encodeURIComponent(c.name)}`, class: "muted" }, "(its page)")),
+      ...callForms(name, record, contractOutput)));
   };
   const loadContracts = async () => {
     const n = await api("GET", path);
@@ -1046,7 +1020,7 @@ async function networkPage(name) {
       }, action === "unfreeze" ? "secondary" : "danger");
       const stateBadge = (state) => el("span", { class: `badge ${state === "normal" ? "ok" : ["frozen", "proposed", "approved"].includes(state) ? "warn" : "bad"}`, "data-testid": "contract-state" }, state);
       contracts.replaceChildren(...(all.length ? all.map((c) => el("tr", { "data-contract": c.name },
-        el("td", {}, c.name), el("td", { class: "mono" }, c.address || ""),
+        el("td", {}, c.address ? el("a", { href: `#/networks/${encodeURIComponent(name)}/contracts/${encodeURIComponent(c.name)}` }, c.name) : c.name), el("td", { class: "mono" }, c.address || ""),
         el("td", {}, stateBadge(c.state), c.message ? el("div", { class: "muted" }, c.message) : null),
         el("td", {}, c.since === null ? "" : String(c.since)),
         el("td", {}, c.version ? String(c.version) : ""),
@@ -1399,6 +1373,87 @@ function editorFrame(gutter, backdrop, editor) {
   return el("div", { class: "editor" }, el("div", { class: "gutter-wrap" }, gutter), el("div", { class: "code-wrap" }, backdrop, editor));
 }
 
+// ---- a contract's generated API ----------------------------------------------------------
+
+/// Forms generated from a contract's current ABI: one per function, a query for views, an
+/// invocation (awaited, with its decoded events) for the others; errors go to `output`.
+function callForms(network, record, output, { examples = false } = {}) {
+  const abi = record.versions.length ? record.versions[record.versions.length - 1].abi : [];
+  const functions = abi.filter((item) => item.type === "function");
+  const names = functions.map((f) => f.name);
+  const base = `networks/${encodeURIComponent(network)}/contracts/${encodeURIComponent(record.name)}`;
+  return [
+    el("p", { class: "muted" }, `At ${record.address}, version ${record.versions.length}. Invocations are signed by your organization's admin key; queries read without a transaction. `,
+      actionButton("Download its OpenAPI document", output, async () => { await download(`${base}/openapi.json`, `${record.name}.openapi.json`); return null; })),
+    ...functions.map((f) => {
+      const readOnly = ["view", "pure"].includes(f.stateMutability);
+      const method = names.filter((n) => n === f.name).length > 1 ? `${f.name}(${f.inputs.map((i) => i.type).join(",")})` : f.name;
+      const endpoint = `${base}/${readOnly ? "query" : "invoke"}/${encodeURIComponent(method)}`;
+      const result = el("pre", { class: "log", "data-testid": "call-result", hidden: true });
+      const form = el("form", { class: "inline", "data-function": f.name, onsubmit: submitter(output, async (data) => {
+        const args = f.inputs.map((input, i) => {
+          const text = data.get(`arg${i}`);
+          return input.type.endsWith("]") || input.type.startsWith("tuple") ? parseJson(text, `argument ${input.name || i + 1}`) : text;
+        });
+        const answer = await api("POST", readOnly ? endpoint : `${endpoint}?confirm=true`, { args });
+        result.hidden = false;
+        result.textContent = JSON.stringify(answer, null, 2);
+        return null;
+      }) }, el("strong", {}, `${f.name}`), " ",
+      ...f.inputs.map((input, i) => el("label", {}, `${input.name || `arg ${i + 1}`} (${input.type})`, el("input", { name: `arg${i}`, required: true }))),
+      el("button", { type: "submit", class: readOnly ? "secondary" : "" }, readOnly ? "Query" : "Invoke"));
+      const example = examples
+        ? el("pre", { class: "example" }, `curl -X POST ${location.origin}${API}/${endpoint}${readOnly ? "" : "?confirm=true"} \\
+  -H "authorization: Bearer $RICAAS_API_KEY" -H "content-type: application/json" \\
+  -d '${JSON.stringify({ args: f.inputs.map((i) => `<${i.type}>`) })}'`)
+        : null;
+      return el("div", { class: examples ? "function" : "" }, form, example, result);
+    }),
+  ];
+}
+
+/// A contract's own page: state, every version, and its generated API to try — forms, the
+/// curl line for each function, the OpenAPI document.
+async function contractPage(network, contract) {
+  const path = `networks/${encodeURIComponent(network)}/contracts/${encodeURIComponent(contract)}`;
+  const record = await api("GET", path);
+  const output = el("div", {});
+  const current = record.versions[record.versions.length - 1];
+  const badge = el("span", { class: `badge ${record.state === "normal" ? "ok" : record.state === "frozen" ? "warn" : "bad"}`, "data-testid": "contract-state" }, record.state);
+  return el("div", { "data-testid": "contract-page" },
+    el("h1", {}, `Contract ${record.name}`),
+    el("p", {}, el("a", { href: `#/networks/${encodeURIComponent(network)}` }, `← network ${network}`)),
+    el("div", { class: "card" },
+      el("p", {}, badge, ` since height ${record.since}; address `, el("span", { class: "mono" }, record.address || "not created yet")),
+      current ? el("p", { class: "muted" }, `Version ${current.version}: ${current.compiler || "compiler not recorded"}, code hash `, el("span", { class: "mono" }, current.code_hash)) : null),
+    el("h2", {}, "Versions"),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Version", "Height", "Compiler", "Source hash", "Code hash", "Functions"].map((t) => el("th", {}, t)))),
+      el("tbody", {}, ...record.versions.map((v) => el("tr", { "data-version": v.version },
+        el("td", {}, String(v.version)), el("td", {}, String(v.height)), el("td", {}, v.compiler || ""),
+        el("td", { class: "mono" }, v.source_hash), el("td", { class: "mono" }, v.code_hash),
+        el("td", {}, String((Array.isArray(v.abi) ? v.abi : []).filter((i) => i.type === "function").length)))))),
+    el("h2", {}, "Its API"),
+    el("p", { class: "muted" }, "Generated from the current version's ABI. Try a function here, or call it from a business system with an API key allowed network:InvokeContract or network:QueryContract."),
+    output,
+    el("div", { class: "card", "data-testid": "call-panel" }, ...(["normal", "frozen"].includes(record.state) ? callForms(network, record, output, { examples: true }) : [el("p", { class: "muted" }, `A ${record.state} contract has no calls to make.`)])),
+    el("h2", {}, "Your organization's invocations"),
+    el("p", { class: "muted" }, "Every invoke through the gateway is recorded with the key that signed it; a submitted one shows its outcome once its block is committed (reload)."),
+    el("div", { "data-testid": "invocations" }, pagedTable({
+      path: `${path}/invocations`,
+      filters: [{ name: "q", label: "Method", placeholder: "transfer" }],
+      empty: "No invocation through the gateway yet.",
+      columns: [
+        { title: "When", cell: (i) => when(i.created_at) },
+        { title: "Method", cell: (i) => i.method },
+        { title: "Key", cell: (i) => i.key },
+        { title: "Status", cell: (i) => el("span", { class: `badge ${i.status === "succeeded" ? "ok" : i.status === "reverted" ? "bad" : "warn"}` }, i.status) },
+        { title: "Block", cell: (i) => (i.block_number === null ? "" : String(i.block_number)) },
+        { title: "Transaction", cell: (i) => el("span", { class: "mono" }, i.transaction_hash) },
+        { title: "Events / reason", cell: (i) => i.revert_reason || i.events.map((e) => e.event).join(", ") },
+      ],
+    })));
+}
+
 // ---- shell and routing ------------------------------------------------------------------
 
 const PAGES = [
@@ -1423,7 +1478,7 @@ async function loadMe() {
 
 async function render() {
   const root = document.getElementById("app");
-  const [, section = "", detail] = location.hash.replace(/^#/, "").split("/");
+  const [, section = "", detail, sub, subDetail] = location.hash.replace(/^#/, "").split("/");
   if (section === "signup") { root.replaceChildren(signUpPage()); return; }
   if (section === "verify" && detail) { root.replaceChildren(verifyPage(decodeURIComponent(detail))); return; }
   if (!store.getItem("token") || section === "signin") {
@@ -1447,7 +1502,9 @@ async function render() {
   root.replaceChildren(el("div", { class: "shell" }, nav, main));
   try {
     const entry = pages.find(([id]) => id === section) || pages[0];
-    const page = detail && DETAIL[section] ? await DETAIL[section](decodeURIComponent(detail)) : await entry[2]();
+    const page = section === "networks" && detail && sub === "contracts" && subDetail
+      ? await contractPage(decodeURIComponent(detail), decodeURIComponent(subDetail))
+      : detail && DETAIL[section] ? await DETAIL[section](decodeURIComponent(detail)) : await entry[2]();
     main.replaceChildren(page);
   } catch (error) {
     main.replaceChildren(el("h1", {}, "Could not load this page"), errorBox(error.message));
