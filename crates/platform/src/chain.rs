@@ -37,8 +37,11 @@ pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Clone, Default)]
 pub struct ChainSessions {
     senders: std::sync::Arc<parking_lot::Mutex<HashMap<(String, Address), NonceLock>>>,
-    clients: std::sync::Arc<parking_lot::Mutex<HashMap<(String, String, String), CachedClient>>>,
+    clients: std::sync::Arc<parking_lot::Mutex<HashMap<ClientKey, CachedClient>>>,
 }
+
+/// (tenant, channel id, key name).
+type ClientKey = (String, String, String);
 
 type NonceLock = std::sync::Arc<tokio::sync::Mutex<Option<u64>>>;
 
@@ -444,7 +447,7 @@ impl Platform {
             Err(e) => {
                 // Not admitted: the next transaction asks the node for the nonce again.
                 *next_nonce = None;
-                return Err(e.into());
+                return Err(e);
             }
         };
         *next_nonce = Some(nonce + 1);
