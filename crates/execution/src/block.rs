@@ -8,7 +8,7 @@ use crate::{
 };
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
 use revm::{
-    Context, ExecuteCommitEvm, MainBuilder, MainContext,
+    Context, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext,
     context::{BlockEnv, CfgEnv, result::EVMError},
     context_interface::result::ExecutionResult,
 };
@@ -200,8 +200,8 @@ pub fn execute_block<S: StateReader + ?Sized>(
                     }
                 }
             }
-            let result = match evm.transact_commit(tx_env(&tx)) {
-                Ok(result) => result,
+            let executed = match evm.transact(tx_env(&tx)) {
+                Ok(executed) => executed,
                 Err(EVMError::Database(e)) => return Err(e.into()),
                 Err(EVMError::Transaction(invalid)) => {
                     reject(mode, &mut outcome, index, tx, invalid.to_string())?;
@@ -209,6 +209,32 @@ pub fn execute_block<S: StateReader + ?Sized>(
                 }
                 Err(other) => return Err(ExecutionError::Evm(other.to_string())),
             };
+            // Where contracts are created only by approval, a contract may not create another
+            // (a factory): the only account a transaction may create is the one its own
+            // approved creation makes. Such a transaction is left out, like a refused sender.
+            if let Some(consortium) = consortium
+                .as_ref()
+                .filter(|c| c.state().deployment == ricaas_primitives::system::Deployment::Approved)
+            {
+                let allowed = approved_creation
+                    .as_ref()
+                    .and(executed.result.created_address());
+                if let Some(address) = executed
+                    .state
+                    .iter()
+                    .find(|(address, account)| account.is_created() && Some(**address) != allowed)
+                    .map(|(address, _)| *address)
+                {
+                    let refused = system::PermissionError::CreatedByContract {
+                        address,
+                        channel: consortium.channel.clone(),
+                    };
+                    reject(mode, &mut outcome, index, tx, refused.to_string())?;
+                    continue;
+                }
+            }
+            evm.commit(executed.state);
+            let result = executed.result;
             if let (Some(name), Some(address)) = (&approved_creation, result.created_address())
                 && result.is_success()
             {

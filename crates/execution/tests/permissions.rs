@@ -1558,6 +1558,52 @@ mod lifecycle {
         chain.block(vec![]);
         assert_eq!(chain.contract("counter")["state"], "frozen");
     }
+
+    /// Runtime code of a factory: every call creates an (empty) contract and returns its
+    /// address.
+    fn factory() -> Vec<u8> {
+        vec![
+            0x64, 0x60, 0x00, 0x60, 0x00, 0xf3, // PUSH5 init code (PUSH1 0 PUSH1 0 RETURN)
+            0x60, 0x00, 0x52, // MSTORE at 0: the init code is bytes 27..32
+            0x60, 0x05, 0x60, 0x1b, 0x60, 0x00, 0xf0, // CREATE(value 0, offset 27, size 5)
+            0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3, // return the address
+        ]
+    }
+
+    #[test]
+    fn a_contract_creating_contracts_is_refused_where_deployments_are_approved_and_works_where_direct()
+     {
+        let mut chain = Chain::with_deployment(Deployment::Approved);
+        let admin1 = chain.org1.admin.clone();
+        let client1 = chain.org1.client.clone();
+        let code = creation(&factory());
+        chain.approve(&admin1, propose_deploy("factory", &code));
+        let factory_address = chain
+            .create(&admin1, code)
+            .expect("the approved factory is created");
+        let call = chain.tx(&client1, TxKind::Call(factory_address), Vec::new());
+        let (success, refused) = chain.block(vec![call]);
+        assert!(success.is_empty(), "the call was left out of the block");
+        assert_eq!(refused.len(), 1);
+        assert!(
+            refused[0].contains(&format!(
+                "would create contract {}",
+                factory_address.create(1)
+            )) && refused[0].contains("creates contracts only through approved proposals"),
+            "{}",
+            refused[0]
+        );
+
+        // The same factory on a channel of direct deployments creates freely.
+        let mut direct = Chain::with_deployment(Deployment::Direct);
+        let deployer = direct.org1.admin.clone();
+        let client = direct.org1.client.clone();
+        let factory_address = direct
+            .create(&deployer, creation(&factory()))
+            .expect("created directly");
+        let call = direct.tx(&client, TxKind::Call(factory_address), Vec::new());
+        assert_eq!(direct.block(vec![call]), (vec![true], vec![]));
+    }
 }
 
 mod readers {

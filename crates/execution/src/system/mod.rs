@@ -181,6 +181,10 @@ pub enum PermissionError {
         name: String,
         deployer: Address,
     },
+    #[error(
+        "this call would create contract {address} from another contract, and channel {channel} creates contracts only through approved proposals: propose each contract's deployment (ILifecycle.proposeDeploy at {LIFECYCLE_ADDRESS}) and create it from the proposing account"
+    )]
+    CreatedByContract { address: Address, channel: String },
 }
 
 /// The identity of `account` if it is enrolled, valid at `now_secs` and not revoked.
