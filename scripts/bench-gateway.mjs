@@ -11,7 +11,7 @@
 // Each phase waits for its last transaction to commit before the next starts. Prints every
 // phase (requests/s, p50, p99 of the request latency) and, per mode, the medians and the
 // gateway/raw ratio of throughput and p50.
-// Usage: node scripts/bench-gateway.mjs <path to ricaas> [rounds] [transfers] [concurrency]
+// Usage: node scripts/bench-gateway.mjs <path to ricaas> [rounds] [transfers] [concurrency] [submit|confirm|submit,confirm]
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, readFileSync, rmSync, openSync } from "node:fs";
@@ -23,11 +23,13 @@ import { createInterface } from "node:readline";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // ethers comes from the end-to-end tests' packages (scripts/install-test-deps installs them).
 const { ethers } = createRequire(join(ROOT, "tests", "e2e", "package.json"))("ethers");
-const [binary, roundsArg, transfersArg, concurrencyArg] = process.argv.slice(2);
+const [binary, roundsArg, transfersArg, concurrencyArg, modesArg] = process.argv.slice(2);
 if (!binary) { console.error("usage: node scripts/bench-gateway.mjs <path to ricaas> [rounds] [transfers] [concurrency]"); process.exit(2); }
 const ROUNDS = Number(roundsArg || 3);
 const TRANSFERS = Number(transfersArg || 2000);
 const CONCURRENCY = Number(concurrencyArg || 16);
+// `submit`, `confirm`, or both (default).
+const MODES = (modesArg || "submit,confirm").split(",");
 
 const dir = mkdtempSync(join(tmpdir(), "ricaas-bench-gateway-"));
 const up = spawn(binary, ["up", "--nodes", "1", "--orgs", "1", "--data-dir", join(dir, "data"), "--rpc-port", "0", "--platform-listen", "127.0.0.1:0"], {
@@ -95,9 +97,9 @@ async function receipt(hash) {
   }
 }
 
-const session = expect(await call("POST", "/sessions", null, { tenant: root.tenant, name: "root", password: root.password }), 200, "sign in");
+const session = expect(await call("POST", "/sessions", null, { tenant: root.tenant, name: "root", password: root.password }), 201, "sign in");
 const token = session.token;
-const [network] = expect(await call("GET", "/networks", token), 200, "networks").items;
+const [network] = expect(await call("GET", "/networks", token), 200, "networks");
 const source = readFileSync(join(ROOT, "tests", "e2e", "contracts", "Token.sol"), "utf8");
 const compiled = expect(await call("POST", "/compile", token, { sources: { "Token.sol": source } }), 200, "compile");
 const erc20 = compiled.contracts.find((c) => c.name === "Token");
@@ -107,7 +109,8 @@ expect(await call("POST", `/networks/${network.name}/contracts`, token, {
   source_hash: compiled.source_hash, compiler: compiled.compiler,
 }), 201, "propose deployment");
 for (let i = 0; ; i++) {
-  const state = expect(await call("GET", `/networks/${network.name}/contracts/token`, token), 200, "contract").state;
+  const listed = expect(await call("GET", `/networks/${network.name}/contracts`, token), 200, "contracts");
+  const state = (listed.find((c) => c.name === "token") || {}).state;
   if (state === "normal") break;
   if (i > 600) throw new Error(`the token did not deploy (${state})`);
   await new Promise((r) => setTimeout(r, 100));
@@ -173,14 +176,14 @@ const results = {};
 for (let round = 1; round <= ROUNDS; round++) {
   // Alternate which side goes first, so neither always runs on a warmer chain.
   const order = round % 2 ? ["gateway submit", "raw submit", "gateway confirm", "raw confirm"] : ["raw submit", "gateway submit", "raw confirm", "gateway confirm"];
-  for (const name of order) {
+  for (const name of order.filter((phase) => MODES.includes(phase.split(" ")[1]))) {
     const result = await run(name);
     console.log(JSON.stringify({ round, ...result }));
     (results[name] ||= []).push(result);
   }
 }
 const median = (values) => { const v = [...values].sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2; };
-for (const mode of ["submit", "confirm"]) {
+for (const mode of MODES) {
   const g = results[`gateway ${mode}`];
   const r = results[`raw ${mode}`];
   const row = (list) => ({ rps: median(list.map((x) => x.rps)), p50_ms: median(list.map((x) => x.p50_ms)), p99_ms: median(list.map((x) => x.p99_ms)) });

@@ -404,54 +404,72 @@ impl Platform {
         };
         debug_assert_eq!(key.algorithm, Algorithm::Secp256k1);
         let (client, chain_id) = self.channel_client(tenant, channel, admin_key).await?;
-        // Concurrent requests signing with one key take nonces one after another: held from
-        // reading the nonce until the node admitted the transaction, so none is used twice and
-        // none is skipped (a gap would hold every later transaction of the key in the pool).
-        let sender = self.chain_sessions().sender(&channel.rpc_url, address);
-        let mut next_nonce = sender.lock().await;
-        let pending = quantity(
-            &client
-                .request("eth_getTransactionCount", rpc_params![address, "pending"])
-                .await?,
-        )?;
-        let nonce = next_nonce.map_or(pending, |n| n.max(pending));
         let gas_price = u128::from(quantity(
             &client.request("eth_gasPrice", rpc_params![]).await?,
         )?);
-        let tx = TxLegacy {
-            chain_id: Some(chain_id),
-            nonce,
-            gas_price,
-            gas_limit: gas,
-            to,
-            value: U256::ZERO,
-            input,
-        };
-        let digest = tx.signature_hash();
-        let signed = self
-            .sign(tenant, admin_key, digest.as_slice(), Scheme::Ethereum)
-            .await?;
-        let bytes = hex::decode(signed.signature.trim_start_matches("0x"))
-            .map_err(|_| AccountsError::Corrupt("keystore signature".into()))?;
-        let signature = alloy_primitives::Signature::from_raw(&bytes)
-            .map_err(|e| AccountsError::Corrupt(format!("keystore signature: {e}")))?;
-        let envelope = TxEnvelope::Legacy(tx.into_signed(signature));
-        let raw = format!("0x{}", hex::encode(envelope.encoded_2718()));
-        let sent = client
-            .request("eth_sendRawTransaction", rpc_params![raw])
-            .await;
-        let hash: B256 = match sent {
-            Ok(answer) => serde_json::from_value(answer).map_err(|e| {
-                AccountsError::Unavailable(format!("the channel's answer to the transaction: {e}"))
-            })?,
-            Err(e) => {
-                // Not admitted: the next transaction asks the node for the nonce again.
-                *next_nonce = None;
-                return Err(e);
+        // Concurrent requests signing with one key take nonces one after another: the lock is
+        // held from choosing the nonce until the node admitted the transaction, so none is used
+        // twice and none is skipped (a gap would hold every later transaction of the key in the
+        // pool). The next nonce is remembered; the node is asked only when it is not known, or
+        // when the node says it is too low (the key also sent transactions elsewhere).
+        let sender = self.chain_sessions().sender(&channel.rpc_url, address);
+        let mut next_nonce = sender.lock().await;
+        let mut asked_node = false;
+        loop {
+            let nonce = match *next_nonce {
+                Some(nonce) => nonce,
+                None => {
+                    asked_node = true;
+                    quantity(
+                        &client
+                            .request("eth_getTransactionCount", rpc_params![address, "pending"])
+                            .await?,
+                    )?
+                }
+            };
+            let tx = TxLegacy {
+                chain_id: Some(chain_id),
+                nonce,
+                gas_price,
+                gas_limit: gas,
+                to,
+                value: U256::ZERO,
+                input: input.clone(),
+            };
+            let digest = tx.signature_hash();
+            let signed = self
+                .sign(tenant, admin_key, digest.as_slice(), Scheme::Ethereum)
+                .await?;
+            let bytes = hex::decode(signed.signature.trim_start_matches("0x"))
+                .map_err(|_| AccountsError::Corrupt("keystore signature".into()))?;
+            let signature = alloy_primitives::Signature::from_raw(&bytes)
+                .map_err(|e| AccountsError::Corrupt(format!("keystore signature: {e}")))?;
+            let envelope = TxEnvelope::Legacy(tx.into_signed(signature));
+            let raw = format!("0x{}", hex::encode(envelope.encoded_2718()));
+            match client
+                .request("eth_sendRawTransaction", rpc_params![raw])
+                .await
+            {
+                Ok(answer) => {
+                    let hash: B256 = serde_json::from_value(answer).map_err(|e| {
+                        AccountsError::Unavailable(format!(
+                            "the channel's answer to the transaction: {e}"
+                        ))
+                    })?;
+                    *next_nonce = Some(nonce + 1);
+                    return Ok(hash);
+                }
+                Err(e) => {
+                    // Not admitted: the next attempt asks the node for the nonce.
+                    *next_nonce = None;
+                    let stale =
+                        matches!(&e, AccountsError::Unavailable(m) if m.contains("nonce too low"));
+                    if !stale || asked_node {
+                        return Err(e);
+                    }
+                }
             }
-        };
-        *next_nonce = Some(nonce + 1);
-        Ok(hash)
+        }
     }
 
     /// The receipt of transaction `hash` if it is committed (read as the tenant's key `key`).
