@@ -1,6 +1,7 @@
 //! `pragma solidity` ranges (npm-style semver: `^0.8.0`, `>=0.4.22 <0.9.0`, `0.5.17`,
 //! `0.6.0 - 0.6.12`, `a || b`) and the choice of a release that satisfies all of them.
 
+use crate::sources::is_ident;
 use semver::{Version, VersionReq};
 
 /// One `pragma solidity …;` of one source unit.
@@ -57,10 +58,6 @@ pub fn pragmas(file: &str, content: &str) -> Result<Vec<Pragma>, String> {
         });
     }
     Ok(found)
-}
-
-fn is_ident(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
 }
 
 /// An npm-style range as the `semver` crate's requirements: comparators separated by spaces

@@ -36,9 +36,8 @@ pub fn strip_comments(content: &str) -> String {
             _ => i += 1,
         }
     }
-    // Only ASCII bytes inside comments were replaced by ASCII, and multi-byte characters
-    // inside comments were blanked whole, so the result is UTF-8; fall back to the original
-    // if a cut went through a character (a comment ending mid-character cannot happen).
+    // Every byte of a comment (all bytes of its multi-byte characters too) became a space and
+    // everything else is untouched, so the result is UTF-8; the fallback cannot be taken.
     String::from_utf8(out).unwrap_or_else(|_| content.to_owned())
 }
 
@@ -101,7 +100,8 @@ pub fn imports(content: &str) -> Vec<Import> {
     found
 }
 
-fn is_ident(b: u8) -> bool {
+/// Whether `b` can be part of a Solidity identifier.
+pub(crate) fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
 }
 

@@ -340,30 +340,25 @@ impl Platform {
         let rows: Vec<InvocationRow> = sqlx::query_as(&format!(
             "SELECT {INVOCATION_COLUMNS} FROM contract_invocations \
              WHERE tenant_id = $1 AND network_id = $2 AND contract = $3 \
-             AND (created_at < $4 OR (created_at = $4 AND id < $5)) AND ($6 = '' OR method LIKE $7) \
-             ORDER BY created_at DESC, id DESC LIMIT $8"
+             AND (created_at < $4 OR (created_at = $4 AND id < $5)) AND method LIKE $6 ESCAPE '\\' \
+             ORDER BY created_at DESC, id DESC LIMIT $7"
         ))
         .bind(tenant.as_str())
         .bind(found.id.as_str())
         .bind(name)
         .bind(before_time)
         .bind(before_id)
-        .bind(query.q.clone().unwrap_or_default())
-        .bind(format!("%{}%", query.q.clone().unwrap_or_default()))
+        .bind(query.like())
         .bind(i64::from(limit) + 1)
         .fetch_all(self.store().pool())
         .await?;
-        let mut items = rows
+        let items = rows
             .into_iter()
             .map(invocation_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|i| i.id.to_string())
-        } else {
-            None
-        };
-        Ok(crate::page::Page { items, next })
+        Ok(crate::page::Page::from_rows(items, limit, |i| {
+            i.id.to_string()
+        }))
     }
 }
 
