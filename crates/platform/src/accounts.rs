@@ -355,6 +355,8 @@ pub struct Platform {
     compiler: Option<crate::compiler::CompilerService>,
     /// Nonce locks and reusable channel clients (see [`crate::chain::ChainSessions`]).
     chain_sessions: crate::chain::ChainSessions,
+    /// Registry entries the gateway reuses (see [`crate::networks::gateway::GatewayContracts`]).
+    gateway_contracts: crate::networks::gateway::GatewayContracts,
 }
 
 /// A session's account: id, tenant id, name, kind, disabled_at, tenant name, mfa_enabled_at,
@@ -397,11 +399,16 @@ impl Platform {
             reconciler_wake: None,
             compiler: None,
             chain_sessions: Default::default(),
+            gateway_contracts: Default::default(),
         }
     }
 
     pub(crate) fn chain_sessions(&self) -> &crate::chain::ChainSessions {
         &self.chain_sessions
+    }
+
+    pub(crate) fn gateway_contracts(&self) -> &crate::networks::gateway::GatewayContracts {
+        &self.gateway_contracts
     }
 
     /// The same platform compiling Solidity with `compiler`.

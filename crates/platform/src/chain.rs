@@ -38,6 +38,11 @@ pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ChainSessions {
     senders: std::sync::Arc<parking_lot::Mutex<HashMap<(String, Address), NonceLock>>>,
     clients: std::sync::Arc<parking_lot::Mutex<HashMap<ClientKey, CachedClient>>>,
+    /// Per channel endpoint, its lowest gas price and when it was read.
+    gas_prices: std::sync::Arc<parking_lot::Mutex<HashMap<String, (u128, std::time::Instant)>>>,
+    /// Per channel id, how many governance and lifecycle transactions this platform sent: what
+    /// was read from a channel's registries before one is not reused after it.
+    governance_writes: std::sync::Arc<parking_lot::Mutex<HashMap<String, u64>>>,
 }
 
 /// (tenant, channel id, key name).
@@ -52,7 +57,28 @@ type CachedClient = (ChannelClient, u64, std::time::Instant);
 /// key destroyed meanwhile can read for at most this long; it can sign nothing.
 const CLIENT_REUSE: Duration = Duration::from_secs(60);
 
+/// How long a channel's gas price is reused before it is read again. Governance may raise it:
+/// a transaction refused as underpriced reads it again and is signed once more.
+const GAS_PRICE_REUSE: Duration = Duration::from_secs(1);
+
 impl ChainSessions {
+    fn gas_price(&self, endpoint: &str) -> Option<u128> {
+        self.gas_prices
+            .lock()
+            .get(endpoint)
+            .filter(|(_, read)| read.elapsed() < GAS_PRICE_REUSE)
+            .map(|(price, _)| *price)
+    }
+
+    /// How many governance and lifecycle transactions this platform has sent on `channel`.
+    pub(crate) fn governance_writes(&self, channel: &ChannelId) -> u64 {
+        self.governance_writes
+            .lock()
+            .get(channel.as_str())
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub(crate) fn sender(&self, endpoint: &str, address: Address) -> NonceLock {
         self.senders
             .lock()
@@ -404,15 +430,27 @@ impl Platform {
         };
         debug_assert_eq!(key.algorithm, Algorithm::Secp256k1);
         let (client, chain_id) = self.channel_client(tenant, channel, admin_key).await?;
-        let gas_price = u128::from(quantity(
-            &client.request("eth_gasPrice", rpc_params![]).await?,
-        )?);
+        let sessions = self.chain_sessions();
+        let read_gas_price = || async {
+            let price = u128::from(quantity(
+                &client.request("eth_gasPrice", rpc_params![]).await?,
+            )?);
+            sessions
+                .gas_prices
+                .lock()
+                .insert(channel.rpc_url.clone(), (price, std::time::Instant::now()));
+            Ok::<_, AccountsError>(price)
+        };
+        let (mut gas_price, mut price_read) = match sessions.gas_price(&channel.rpc_url) {
+            Some(price) => (price, false),
+            None => (read_gas_price().await?, true),
+        };
         // Concurrent requests signing with one key take nonces one after another: the lock is
         // held from choosing the nonce until the node admitted the transaction, so none is used
         // twice and none is skipped (a gap would hold every later transaction of the key in the
         // pool). The next nonce is remembered; the node is asked only when it is not known, or
         // when the node says it is too low (the key also sent transactions elsewhere).
-        let sender = self.chain_sessions().sender(&channel.rpc_url, address);
+        let sender = sessions.sender(&channel.rpc_url, address);
         let mut next_nonce = sender.lock().await;
         let mut asked_node = false;
         loop {
@@ -438,7 +476,7 @@ impl Platform {
             };
             let digest = tx.signature_hash();
             let signed = self
-                .sign(tenant, admin_key, digest.as_slice(), Scheme::Ethereum)
+                .sign_with_key(&key, digest.as_slice(), Scheme::Ethereum)
                 .await?;
             let bytes = hex::decode(signed.signature.trim_start_matches("0x"))
                 .map_err(|_| AccountsError::Corrupt("keystore signature".into()))?;
@@ -457,16 +495,29 @@ impl Platform {
                         ))
                     })?;
                     *next_nonce = Some(nonce + 1);
+                    if matches!(to, TxKind::Call(a) if a == GOVERNANCE_ADDRESS || a == LIFECYCLE_ADDRESS)
+                    {
+                        *sessions
+                            .governance_writes
+                            .lock()
+                            .entry(channel.id.to_string())
+                            .or_default() += 1;
+                    }
                     return Ok(hash);
                 }
                 Err(e) => {
                     // Not admitted: the next attempt asks the node for the nonce.
                     *next_nonce = None;
-                    let stale =
-                        matches!(&e, AccountsError::Unavailable(m) if m.contains("nonce too low"));
-                    if !stale || asked_node {
-                        return Err(e);
+                    let refused = |what: &str| matches!(&e, AccountsError::Unavailable(m) if m.contains(what));
+                    if refused("nonce too low") && !asked_node {
+                        continue;
                     }
+                    if refused("below the channel's minimum") && !price_read {
+                        gas_price = read_gas_price().await?;
+                        price_read = true;
+                        continue;
+                    }
+                    return Err(e);
                 }
             }
         }

@@ -373,6 +373,12 @@ impl Platform {
         name: &str,
     ) -> Result<IdentityKey, AccountsError> {
         let key = self.key(tenant, name).await?;
+        self.open_software_key(&key).await
+    }
+
+    /// The private half of software key `key` (already read), opened for one use.
+    async fn open_software_key(&self, key: &Key) -> Result<IdentityKey, AccountsError> {
+        let name = key.name.as_str();
         let (sealed, wrapped): (Option<String>, Option<String>) =
             sqlx::query_as("SELECT sealed_key, wrapped_key FROM keys WHERE id = $1")
                 .bind(key.id.as_str())
@@ -420,6 +426,17 @@ impl Platform {
         scheme: Scheme,
     ) -> Result<Signature, AccountsError> {
         let key = self.key(tenant, name).await?;
+        self.sign_with_key(&key, message, scheme).await
+    }
+
+    /// Signs with `key`, already read by the caller (one read of the key per signature).
+    pub(crate) async fn sign_with_key(
+        &self,
+        key: &Key,
+        message: &[u8],
+        scheme: Scheme,
+    ) -> Result<Signature, AccountsError> {
+        let name = key.name.as_str();
         if key.destroyed_at.is_some() {
             return Err(destroyed(name));
         }
@@ -442,7 +459,7 @@ impl Platform {
         };
         let bytes = match key.backend {
             Backend::Software => {
-                let identity = self.software_key(tenant, name).await?;
+                let identity = self.open_software_key(key).await?;
                 let signing = |e: ricaas_crypto::ca::CaError| {
                     AccountsError::Unavailable(format!("signing with key {name} failed: {e}"))
                 };

@@ -253,8 +253,8 @@ impl Platform {
         network: &str,
         admin_key: &str,
     ) -> Result<Vec<Contract>, AccountsError> {
-        let found = self.network(tenant, network).await?;
-        let channel = self.governance_channel(&found.id).await?;
+        let id = self.network_id(tenant, network).await?;
+        let channel = self.governance_channel(&id).await?;
         let output = self
             .system_view(
                 tenant,
@@ -272,7 +272,7 @@ impl Platform {
             "SELECT name, proposal_id, status, message FROM network_contracts WHERE network_id = $1 \
              ORDER BY created_at",
         )
-        .bind(found.id.as_str())
+        .bind(id.as_str())
         .fetch_all(self.store().pool())
         .await?;
         let mut contracts: Vec<Contract> = listed
@@ -316,12 +316,25 @@ impl Platform {
         name: &str,
         admin_key: &str,
     ) -> Result<Value, AccountsError> {
-        let found = self.network(tenant, network).await?;
-        let channel = self.governance_channel(&found.id).await?;
+        let id = self.network_id(tenant, network).await?;
+        let channel = self.governance_channel(&id).await?;
+        self.registry_entry(tenant, &channel, network, name, admin_key)
+            .await
+    }
+
+    /// Contract `name` as the registry of `channel` (of `network`) holds it.
+    pub(crate) async fn registry_entry(
+        &self,
+        tenant: &TenantId,
+        channel: &crate::chain::Channel,
+        network: &str,
+        name: &str,
+        admin_key: &str,
+    ) -> Result<Value, AccountsError> {
         let output = self
             .system_view(
                 tenant,
-                &channel,
+                channel,
                 admin_key,
                 LIFECYCLE_ADDRESS,
                 ILifecycle::contractInfoCall { name: name.into() }

@@ -7,7 +7,8 @@
 
 use crate::{
     accounts::{AccountsError, Platform},
-    ids::{InvocationId, TenantId},
+    chain::Channel,
+    ids::{ChannelId, InvocationId, NetworkId, TenantId},
     store::now_ms,
 };
 use alloy_dyn_abi::{
@@ -17,9 +18,72 @@ use alloy_json_abi::{Function, JsonAbi, Param, StateMutability};
 use alloy_primitives::{Address, B256, Bytes, LogData, TxKind};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 /// Gas of a gateway invocation.
 const INVOKE_GAS: u64 = 5_000_000;
+
+/// How long the gateway reuses what it read of a contract from the registry (address and ABI)
+/// before reading it again. A lifecycle or governance transaction this platform sends on the
+/// channel ends the reuse at once; one sent by another platform or client is seen within this.
+const CONTRACT_REUSE: Duration = Duration::from_secs(1);
+
+/// Registry entries the gateway read, per (channel id, contract name): an invocation then
+/// costs no registry read and no ABI parse, which at hundreds of calls per second is most of
+/// what the gateway adds to a transaction. Calling a frozen or revoked contract is refused by
+/// the chain, not here, so a reused entry can never let a refused call through.
+#[derive(Clone, Default)]
+pub struct GatewayContracts(Arc<parking_lot::Mutex<HashMap<(String, String), CachedContract>>>);
+
+struct CachedContract {
+    contract: Arc<GatewayContract>,
+    read_at: Instant,
+    /// The channel's governance writes (see `ChainSessions::governance_writes`) when read.
+    governance_writes: u64,
+}
+
+impl GatewayContracts {
+    fn get(
+        &self,
+        channel: &ChannelId,
+        name: &str,
+        governance_writes: u64,
+    ) -> Option<Arc<GatewayContract>> {
+        self.0
+            .lock()
+            .get(&(channel.to_string(), name.to_owned()))
+            .filter(|cached| {
+                cached.governance_writes == governance_writes
+                    && cached.read_at.elapsed() < CONTRACT_REUSE
+            })
+            .map(|cached| cached.contract.clone())
+    }
+
+    fn put(&self, channel: &ChannelId, contract: Arc<GatewayContract>, governance_writes: u64) {
+        let mut cached = self.0.lock();
+        // Entries of contracts no longer called would otherwise stay: drop the stale ones.
+        cached.retain(|_, c| c.read_at.elapsed() < CONTRACT_REUSE);
+        cached.insert(
+            (channel.to_string(), contract.name.clone()),
+            CachedContract {
+                contract,
+                read_at: Instant::now(),
+                governance_writes,
+            },
+        );
+    }
+}
+
+/// Where a gateway call goes: the network, its channel, and the contract as registered.
+struct Target {
+    network: NetworkId,
+    channel: Channel,
+    contract: Arc<GatewayContract>,
+}
 
 /// A registered contract as the gateway calls it: where it is and its current ABI.
 pub struct GatewayContract {
@@ -121,29 +185,37 @@ impl Platform {
         network: &str,
         name: &str,
         key: &str,
-    ) -> Result<GatewayContract, AccountsError> {
-        let record = self.contract(tenant, network, name, key).await?;
-        let address = record["address"]
-            .as_str()
-            .and_then(|a| a.parse::<Address>().ok())
-            .ok_or_else(|| {
-                AccountsError::Conflict(format!(
-                    "contract {name} is not created yet: its deployment is waiting"
-                ))
-            })?;
-        let abi_json = record["versions"]
-            .as_array()
-            .and_then(|v| v.last())
-            .map(|v| v["abi"].clone())
-            .unwrap_or(Value::Array(Vec::new()));
-        let abi: JsonAbi = serde_json::from_value(abi_json).map_err(|e| {
-            AccountsError::Invalid(format!("the registered ABI of {name} cannot be read: {e}"))
-        })?;
-        Ok(GatewayContract {
-            name: name.to_owned(),
-            address,
-            state: record["state"].as_str().unwrap_or_default().to_owned(),
-            abi,
+    ) -> Result<Arc<GatewayContract>, AccountsError> {
+        Ok(self.target(tenant, network, name, key).await?.contract)
+    }
+
+    /// The network and channel of contract `name` of `network` (if `tenant` is a member), and
+    /// the contract as the registry holds it, read as `key` unless read just before.
+    async fn target(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Target, AccountsError> {
+        let (network_id, channel) = self.member_governance_channel(tenant, network).await?;
+        let writes = self.chain_sessions().governance_writes(&channel.id);
+        let contract = match self.gateway_contracts().get(&channel.id, name, writes) {
+            Some(contract) => contract,
+            None => {
+                let record = self
+                    .registry_entry(tenant, &channel, network, name, key)
+                    .await?;
+                let contract = Arc::new(gateway_contract(name, &record)?);
+                self.gateway_contracts()
+                    .put(&channel.id, contract.clone(), writes);
+                contract
+            }
+        };
+        Ok(Target {
+            network: network_id,
+            channel,
+            contract,
         })
     }
 
@@ -157,11 +229,11 @@ impl Platform {
         args: &Value,
         key: &str,
     ) -> Result<Value, AccountsError> {
-        let contract = self.gateway_contract(tenant, network, name, key).await?;
+        let Target {
+            channel, contract, ..
+        } = self.target(tenant, network, name, key).await?;
         let function = find_function(&contract, method)?;
         let data = encode_call(function, args)?;
-        let found = self.network(tenant, network).await?;
-        let channel = self.governance_channel(&found.id).await?;
         let output = self
             .system_view(tenant, &channel, key, contract.address, data.into())
             .await
@@ -192,11 +264,13 @@ impl Platform {
         key: &str,
         confirm: bool,
     ) -> Result<Invocation, AccountsError> {
-        let contract = self.gateway_contract(tenant, network, name, key).await?;
+        let Target {
+            network: network_id,
+            channel,
+            contract,
+        } = self.target(tenant, network, name, key).await?;
         let function = find_function(&contract, method)?;
         let data = encode_call(function, args)?;
-        let found = self.network(tenant, network).await?;
-        let channel = self.governance_channel(&found.id).await?;
         let hash = self
             .submit(
                 tenant,
@@ -233,7 +307,7 @@ impl Platform {
         )
         .bind(invocation.id.as_str())
         .bind(tenant.as_str())
-        .bind(found.id.as_str())
+        .bind(network_id.as_str())
         .bind(name)
         .bind(method)
         .bind(key)
@@ -275,7 +349,7 @@ impl Platform {
         name: &str,
         id: &str,
     ) -> Result<Invocation, AccountsError> {
-        let found = self.network(tenant, network).await?;
+        let network_id = self.network_id(tenant, network).await?;
         let not_found = || AccountsError::NotFound {
             what: "invocation",
             name: format!("{network}/{name}/{id}"),
@@ -286,13 +360,13 @@ impl Platform {
         ))
         .bind(id)
         .bind(tenant.as_str())
-        .bind(found.id.as_str())
+        .bind(network_id.as_str())
         .bind(name)
         .fetch_optional(self.store().pool())
         .await?;
         let mut invocation = invocation_from_row(row.ok_or_else(not_found)?)?;
         if invocation.status == "submitted" {
-            let channel = self.governance_channel(&found.id).await?;
+            let channel = self.governance_channel(&network_id).await?;
             if let Some(receipt) = self
                 .receipt(
                     tenant,
@@ -322,7 +396,7 @@ impl Platform {
         query: &crate::page::ListQuery,
     ) -> Result<crate::page::Page<Invocation>, AccountsError> {
         let limit = query.limit().map_err(AccountsError::Invalid)?;
-        let found = self.network(tenant, network).await?;
+        let network_id = self.network_id(tenant, network).await?;
         // Newest first; a page continues below the (created_at, id) of the last one shown.
         let (before_time, before_id): (i64, String) = match &query.after {
             None => (i64::MAX, String::new()),
@@ -344,7 +418,7 @@ impl Platform {
              ORDER BY created_at DESC, id DESC LIMIT $7"
         ))
         .bind(tenant.as_str())
-        .bind(found.id.as_str())
+        .bind(network_id.as_str())
         .bind(name)
         .bind(before_time)
         .bind(before_id)
@@ -360,6 +434,32 @@ impl Platform {
             i.id.to_string()
         }))
     }
+}
+
+/// A registry entry as the gateway calls it.
+fn gateway_contract(name: &str, record: &Value) -> Result<GatewayContract, AccountsError> {
+    let address = record["address"]
+        .as_str()
+        .and_then(|a| a.parse::<Address>().ok())
+        .ok_or_else(|| {
+            AccountsError::Conflict(format!(
+                "contract {name} is not created yet: its deployment is waiting"
+            ))
+        })?;
+    let abi_json = record["versions"]
+        .as_array()
+        .and_then(|v| v.last())
+        .map(|v| v["abi"].clone())
+        .unwrap_or(Value::Array(Vec::new()));
+    let abi: JsonAbi = serde_json::from_value(abi_json).map_err(|e| {
+        AccountsError::Invalid(format!("the registered ABI of {name} cannot be read: {e}"))
+    })?;
+    Ok(GatewayContract {
+        name: name.to_owned(),
+        address,
+        state: record["state"].as_str().unwrap_or_default().to_owned(),
+        abi,
+    })
 }
 
 /// The function `method` names: a name (unique in the ABI) or a full signature.
@@ -724,6 +824,39 @@ mod tests {
     fn transfer() -> Function {
         Function::parse("function transfer(address to, uint256 value) returns (bool)")
             .expect("parses")
+    }
+
+    #[test]
+    fn a_registry_entry_is_reused_until_a_governance_write_or_its_time_is_up() {
+        let cache = GatewayContracts::default();
+        let channel = ChannelId::from_stored("chan_a".into());
+        let other = ChannelId::from_stored("chan_b".into());
+        let contract = Arc::new(GatewayContract {
+            name: "token".into(),
+            address: Address::repeat_byte(0xaa),
+            state: "normal".into(),
+            abi: JsonAbi::new(),
+        });
+        assert!(
+            cache.get(&channel, "token", 0).is_none(),
+            "nothing read yet"
+        );
+        cache.put(&channel, contract.clone(), 0);
+        let reused = cache.get(&channel, "token", 0).expect("reused");
+        assert_eq!(reused.address, contract.address);
+        // Another channel's contract of the same name is another entry.
+        assert!(cache.get(&other, "token", 0).is_none());
+        assert!(cache.get(&channel, "other", 0).is_none());
+        // The platform sent a lifecycle or governance transaction on the channel since.
+        assert!(cache.get(&channel, "token", 1).is_none());
+        // Read longer ago than the reuse allows.
+        cache.0.lock().values_mut().for_each(|cached| {
+            cached.read_at = Instant::now() - CONTRACT_REUSE - Duration::from_millis(1);
+        });
+        assert!(cache.get(&channel, "token", 0).is_none());
+        // Putting another drops the stale one.
+        cache.put(&other, contract, 0);
+        assert_eq!(cache.0.lock().len(), 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! own account (its admin key signs `vote`) until the channel's Admins policy holds; once the
 //! change applies on chain, the invitee is a member here too. Proposals expire on chain.
 
-use super::NetworkStatus;
+use super::{NetworkSpec, NetworkStatus};
 use crate::{
     accounts::{AccountsError, Platform, check_name},
     ids::{InvitationId, NetworkId, TenantId},
@@ -450,13 +450,52 @@ impl Platform {
         &self,
         network: &NetworkId,
     ) -> Result<crate::chain::Channel, AccountsError> {
-        let network = self.network_by_id(network).await?;
-        self.channel(&format!("{}/{}", network.name, network.spec.channel.name))
+        // Only the name and the spec: not the members and nodes `network_by_id` also reads.
+        let (name, spec): (String, String) =
+            sqlx::query_as("SELECT name, spec FROM networks WHERE id = $1")
+                .bind(network.as_str())
+                .fetch_optional(self.store().pool())
+                .await?
+                .ok_or_else(|| AccountsError::Corrupt(format!("network {network} vanished")))?;
+        self.spec_governance_channel(&name, &spec).await
+    }
+
+    /// Network `name` (if `tenant` is a member) and its governance channel, in two reads:
+    /// what every gateway call needs first.
+    pub(super) async fn member_governance_channel(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<(NetworkId, crate::chain::Channel), AccountsError> {
+        let (id, spec): (String, String) = sqlx::query_as(
+            "SELECT n.id, n.spec FROM networks n JOIN network_members m ON m.network_id = n.id \
+             WHERE n.name = $1 AND m.tenant_id = $2",
+        )
+        .bind(name)
+        .bind(tenant.as_str())
+        .fetch_optional(self.store().pool())
+        .await?
+        .ok_or_else(|| AccountsError::NotFound {
+            what: "network",
+            name: name.to_owned(),
+        })?;
+        let channel = self.spec_governance_channel(name, &spec).await?;
+        Ok((NetworkId::from_stored(id), channel))
+    }
+
+    /// The governance channel of network `name` whose stored spec is `spec`.
+    async fn spec_governance_channel(
+        &self,
+        name: &str,
+        spec: &str,
+    ) -> Result<crate::chain::Channel, AccountsError> {
+        let spec: NetworkSpec = serde_json::from_str(spec)
+            .map_err(|e| AccountsError::Corrupt(format!("network spec: {e}")))?;
+        self.channel(&format!("{name}/{}", spec.channel.name))
             .await
             .map_err(|_| {
                 AccountsError::Conflict(format!(
-                    "network {}'s channel is not reachable from the platform yet",
-                    network.name
+                    "network {name}'s channel is not reachable from the platform yet"
                 ))
             })
     }

@@ -559,6 +559,17 @@ impl Platform {
 
     /// Network `name`, if `tenant` is a member (otherwise it does not exist for it).
     pub async fn network(&self, tenant: &TenantId, name: &str) -> Result<Network, AccountsError> {
+        let id = self.network_id(tenant, name).await?;
+        self.network_by_id(&id).await
+    }
+
+    /// The id of network `name`, if `tenant` is a member: what a call that needs neither its
+    /// members nor its nodes reads.
+    pub(crate) async fn network_id(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<NetworkId, AccountsError> {
         let id: Option<String> = sqlx::query_scalar(
             "SELECT n.id FROM networks n JOIN network_members m ON m.network_id = n.id \
              WHERE n.name = $1 AND m.tenant_id = $2",
@@ -571,7 +582,7 @@ impl Platform {
             what: "network",
             name: name.to_string(),
         })?;
-        self.network_by_id(&NetworkId::from_stored(id)).await
+        Ok(NetworkId::from_stored(id))
     }
 
     pub(crate) async fn network_by_id(&self, id: &NetworkId) -> Result<Network, AccountsError> {
