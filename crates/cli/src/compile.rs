@@ -207,7 +207,7 @@ pub fn run(args: CompileArgs) -> anyhow::Result<()> {
 }
 
 /// A file's source name: its path relative to the base, with `/` separators.
-fn source_name(base: &Path, path: &Path) -> anyhow::Result<String> {
+pub(crate) fn source_name(base: &Path, path: &Path) -> anyhow::Result<String> {
     let relative = path.strip_prefix(base).with_context(|| {
         format!(
             "{} is outside the base path {}; run from a directory that holds it or pass --base-path",

@@ -4,6 +4,7 @@
 mod bench;
 mod ca;
 mod channel;
+mod check;
 mod compile;
 mod governance;
 mod k8s;
@@ -57,6 +58,9 @@ enum Command {
     /// Compile Solidity with the solcjs release the pragmas allow (installed from the npm
     /// registry on first use, integrity-checked); imports read from disk and @openzeppelin.
     Compile(compile::CompileArgs),
+    /// Check Solidity for security weaknesses (reentrancy, unchecked calls, access control,
+    /// arithmetic, randomness, …): findings with SWC ids as text, JSON or SARIF 2.1.
+    Check(check::CheckArgs),
     /// Run the management plane: tenants, accounts and sessions behind a REST API (`/api/v1`,
     /// OpenAPI at `/api/v1/openapi.json`), on SQLite under --data-dir or on PostgreSQL.
     Platform(platform::PlatformArgs),
@@ -103,6 +107,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
         Command::Platform(args) => tokio_runtime()?.block_on(platform::run(args)),
         Command::Compile(args) => compile::run(args),
+        Command::Check(args) => check::run(args),
     }
 }
 

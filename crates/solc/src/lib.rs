@@ -269,6 +269,19 @@ pub struct CompileOutput {
     /// Every source unit compiled: the caller's and those from packages.
     pub units: Vec<String>,
     pub elapsed_ms: u64,
+    /// Per source unit, its text and solc's AST: what the security checker reads. Not part of
+    /// the answer (an OpenZeppelin token's ASTs are megabytes).
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schema(ignore))]
+    pub syntax: BTreeMap<String, SourceSyntax>,
+}
+
+/// A source unit as compiled: its text and solc's compact JSON AST (`nodeType`, `src` as
+/// `start:length:file` in bytes of the text).
+#[derive(Clone, Debug, Default)]
+pub struct SourceSyntax {
+    pub text: String,
+    pub ast: Value,
 }
 
 /// A solcjs release and whether it is installed here.
@@ -502,6 +515,7 @@ impl Compiler {
             contracts,
             source_hash: source_hash(&request.sources),
             packages,
+            syntax: syntax(&output, &units),
             units: units.keys().cloned().collect(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
@@ -789,7 +803,10 @@ fn standard_input(request: &CompileRequest, units: &BTreeMap<String, String>) ->
             "runs": request.runs.unwrap_or(200),
         },
         "outputSelection": {
-            "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] }
+            "*": {
+                "": ["ast"],
+                "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]
+            }
         },
     });
     if let Some(evm) = &request.evm_version {
@@ -845,6 +862,26 @@ fn diagnostics(output: &Value, units: &BTreeMap<String, String>) -> Vec<Diagnost
                     .trim_end()
                     .to_owned(),
             }
+        })
+        .collect()
+}
+
+/// Each unit's text with the AST solc gave for it (units without one, after an error, are left
+/// out).
+fn syntax(output: &Value, units: &BTreeMap<String, String>) -> BTreeMap<String, SourceSyntax> {
+    units
+        .iter()
+        .filter_map(|(name, text)| {
+            let ast = &output["sources"][name]["ast"];
+            ast.is_object().then(|| {
+                (
+                    name.clone(),
+                    SourceSyntax {
+                        text: text.clone(),
+                        ast: ast.clone(),
+                    },
+                )
+            })
         })
         .collect()
 }

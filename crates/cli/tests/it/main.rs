@@ -9,6 +9,7 @@ mod bad_input;
 mod bft;
 mod ca;
 mod channels;
+mod check;
 mod compile;
 mod crash_recovery;
 mod k8s;

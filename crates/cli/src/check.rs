@@ -1,0 +1,236 @@
+//! `ricaas check`: the contract security checker over Solidity files or directories, each file
+//! compiled with the solcjs release its pragma allows; findings as text, JSON or SARIF 2.1, and
+//! an exit status for CI (1 when something at or above `--fail-on` is found, 2 when a file
+//! could not be checked).
+
+use anyhow::{Context as _, bail};
+use ricaas_solc::{CompileRequest, Compiler, CompilerConfig, default_cache_dir};
+use ricaas_solidity::{Finding, Report, Severity};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Solidity files, or directories whose `.sol` files are all checked (each file on its
+    /// own, with the files it imports).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Exit with 1 when a finding of this severity or higher is found: info, low, medium,
+    /// high, or none to exit 0 whatever is found.
+    #[arg(long, default_value = "high")]
+    fail_on: String,
+    /// The solc release to use (default: the newest each file's pragma allows).
+    #[arg(long)]
+    version: Option<String>,
+    /// The directory source names are relative to (default: the current directory).
+    #[arg(long)]
+    base_path: Option<PathBuf>,
+    /// Longest the detectors may run over one file, in seconds (a partial report after).
+    #[arg(long, default_value_t = 20)]
+    time_limit: u64,
+    /// Where compilers and packages are installed.
+    #[arg(long, env = "RICAAS_COMPILER_CACHE")]
+    cache: Option<PathBuf>,
+}
+
+/// Every `.sol` file named or below a named directory, sorted.
+fn solidity_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending: Vec<PathBuf> = paths.to_vec();
+    while let Some(path) = pending.pop() {
+        let meta =
+            std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+        if meta.is_dir() {
+            for entry in
+                std::fs::read_dir(&path).with_context(|| format!("reading {}", path.display()))?
+            {
+                let entry = entry?.path();
+                if entry.is_dir() || entry.extension().is_some_and(|e| e == "sol") {
+                    pending.push(entry);
+                }
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let fail_on = match args.fail_on.as_str() {
+        "none" => None,
+        other => Some(Severity::parse(other).with_context(|| {
+            format!("--fail-on {other}: write info, low, medium, high or none")
+        })?),
+    };
+    let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
+    let compiler = Compiler::new(CompilerConfig::new(cache));
+    let base = match &args.base_path {
+        Some(base) => base.clone(),
+        None => std::env::current_dir()?,
+    };
+    let base = base
+        .canonicalize()
+        .with_context(|| format!("the base path {}", base.display()))?;
+    let files = solidity_files(&args.paths)?;
+    if files.is_empty() {
+        bail!("no .sol files in {:?}", args.paths);
+    }
+    let started = Instant::now();
+    let mut report = Report::default();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut timings: BTreeMap<String, u64> = BTreeMap::new();
+    for file in &files {
+        let path = file
+            .canonicalize()
+            .with_context(|| format!("reading {}", file.display()))?;
+        let name = crate::compile::source_name(&base, &path)?;
+        let one = Instant::now();
+        match check_file(&compiler, &base, &path, &name, &args) {
+            Ok(found) => {
+                report.findings.extend(found.findings);
+                report.files.extend(found.files);
+                report.incomplete.extend(found.incomplete);
+            }
+            Err(e) => failed.push((name.clone(), format!("{e:#}"))),
+        }
+        timings.insert(
+            name,
+            u64::try_from(one.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+    }
+    report.files.sort();
+    report.files.dedup();
+    report
+        .findings
+        .sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
+    report
+        .findings
+        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule);
+    report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match args.format {
+        Format::Text => print_text(&report, &failed),
+        Format::Json => {
+            let errors: Vec<_> = failed
+                .iter()
+                .map(|(file, error)| serde_json::json!({ "file": file, "error": error }))
+                .collect();
+            let mut value = serde_json::to_value(&report)?;
+            value["errors"] = errors.into();
+            value["file_ms"] = serde_json::to_value(&timings)?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        Format::Sarif => {
+            let mut sarif = ricaas_solidity::sarif::to_sarif(&report);
+            // Files that could not be checked are the run's notifications.
+            sarif["runs"][0]["invocations"] = serde_json::json!([{
+                "executionSuccessful": failed.is_empty(),
+                "toolExecutionNotifications": failed.iter().map(|(file, error)| serde_json::json!({
+                    "level": "error",
+                    "message": { "text": error },
+                    "locations": [{ "physicalLocation": { "artifactLocation": { "uri": file } } }],
+                })).collect::<Vec<_>>(),
+            }]);
+            println!("{}", serde_json::to_string_pretty(&sarif)?);
+        }
+    }
+    if !failed.is_empty() {
+        eprintln!("{} file(s) could not be checked", failed.len());
+        std::process::exit(2);
+    }
+    if let Some(threshold) = fail_on
+        && report.findings.iter().any(|f| f.severity >= threshold)
+    {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn check_file(
+    compiler: &Compiler,
+    base: &Path,
+    path: &Path,
+    name: &str,
+    args: &CheckArgs,
+) -> anyhow::Result<Report> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let request = CompileRequest {
+        sources: BTreeMap::from([(name.to_owned(), text)]),
+        version: args.version.clone(),
+        dependencies: BTreeMap::new(),
+        optimize: Some(false),
+        runs: None,
+        evm_version: None,
+    };
+    let loader = |unit: &str| -> Option<String> { std::fs::read_to_string(base.join(unit)).ok() };
+    let (_, report) = ricaas_solidity::check(
+        compiler,
+        &request,
+        Some(&loader),
+        Duration::from_secs(args.time_limit),
+    )?;
+    Ok(report)
+}
+
+fn print_text(report: &Report, failed: &[(String, String)]) {
+    for finding in &report.findings {
+        print_finding(finding);
+    }
+    for (file, error) in failed {
+        eprintln!("{file}: not checked: {error}");
+    }
+    for note in &report.incomplete {
+        eprintln!("incomplete: {note}");
+    }
+    let mut by_severity: BTreeMap<Severity, usize> = BTreeMap::new();
+    for finding in &report.findings {
+        *by_severity.entry(finding.severity).or_default() += 1;
+    }
+    let counts: Vec<String> = by_severity
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    println!(
+        "{} finding(s){} in {} file(s), {} ms",
+        report.findings.len(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", counts.join(", "))
+        },
+        report.files.len(),
+        report.elapsed_ms
+    );
+}
+
+fn print_finding(finding: &Finding) {
+    println!(
+        "{}:{}:{}: {} [{} {}] {}",
+        finding.file,
+        finding.line,
+        finding.column,
+        finding.severity.as_str(),
+        finding.rule,
+        finding.swc.join(","),
+        finding.message
+    );
+    if let Some(rule) = Report::rule(finding.rule) {
+        println!("    fix: {}", rule.fix);
+    }
+}

@@ -1,0 +1,255 @@
+//! A typed view over solc's compact JSON AST. The AST's shape changed across releases (0.4's
+//! `isConstructor` and `constant` became `kind` and `stateMutability`; `Throw` went, `Emit`,
+//! `UncheckedBlock` and `TryStatement` came); the accessors here answer one question each the
+//! same way for every release, so detectors never look at a release.
+
+use crate::source::Span;
+use serde_json::Value;
+
+/// One AST node (an object with a `nodeType`).
+#[derive(Clone, Copy, Debug)]
+pub struct Node<'a>(pub &'a Value);
+
+impl<'a> Node<'a> {
+    /// `value` as a node, if it is one.
+    pub fn from(value: &'a Value) -> Option<Self> {
+        value.get("nodeType").is_some().then_some(Self(value))
+    }
+
+    pub fn kind(&self) -> &'a str {
+        self.0["nodeType"].as_str().unwrap_or_default()
+    }
+
+    pub fn is(&self, kind: &str) -> bool {
+        self.kind() == kind
+    }
+
+    pub fn id(&self) -> Option<i64> {
+        self.0["id"].as_i64()
+    }
+
+    pub fn span(&self) -> Option<Span> {
+        Span::parse(self.0["src"].as_str()?)
+    }
+
+    pub fn str(&self, field: &str) -> Option<&'a str> {
+        self.0.get(field)?.as_str()
+    }
+
+    pub fn flag(&self, field: &str) -> bool {
+        self.0.get(field).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// The child node in `field`.
+    pub fn child(&self, field: &str) -> Option<Node<'a>> {
+        Node::from(self.0.get(field)?)
+    }
+
+    /// The child nodes listed in `field` (absent entries, solc's `null`s, skipped).
+    pub fn children(self, field: &str) -> impl Iterator<Item = Node<'a>> + use<'a> {
+        self.0
+            .get(field)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Node::from)
+    }
+
+    /// Every node directly below this one, in source order of the fields solc writes.
+    pub fn subnodes(&self) -> Vec<Node<'a>> {
+        let mut found = Vec::new();
+        if let Some(object) = self.0.as_object() {
+            for (field, value) in object {
+                // `typeDescriptions`, `documentation` objects and the like have no nodeType.
+                if field == "typeName" && self.is("VariableDeclaration") {
+                    continue;
+                }
+                match value {
+                    Value::Object(_) => found.extend(Node::from(value)),
+                    Value::Array(items) => found.extend(items.iter().filter_map(Node::from)),
+                    _ => {}
+                }
+            }
+        }
+        found.sort_by_key(|n| n.span().map_or(usize::MAX, |s| s.start));
+        found
+    }
+
+    /// The declaration an identifier, member access or type name refers to.
+    pub fn referenced(&self) -> Option<i64> {
+        self.0["referencedDeclaration"].as_i64()
+    }
+
+    /// solc's type of an expression, e.g. `uint256`, `address payable`, `mapping(...)`.
+    pub fn type_string(&self) -> &'a str {
+        self.0["typeDescriptions"]["typeString"]
+            .as_str()
+            .unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.str("name").unwrap_or_default()
+    }
+
+    /// Calls `visit` on this node and every node below it, depth first, with the path of
+    /// ancestors (nearest last); `visit` returns false to skip a node's subtree.
+    pub fn walk(&self, visit: &mut dyn FnMut(Node<'a>, &[Node<'a>]) -> bool) {
+        let mut path = Vec::new();
+        walk(*self, &mut path, visit);
+    }
+
+    /// Whether any node below (or this one) satisfies `test`.
+    pub fn any(&self, test: &mut dyn FnMut(Node<'a>) -> bool) -> bool {
+        let mut found = false;
+        self.walk(&mut |node, _| {
+            if !found && test(node) {
+                found = true;
+            }
+            !found
+        });
+        found
+    }
+}
+
+fn walk<'a>(
+    node: Node<'a>,
+    path: &mut Vec<Node<'a>>,
+    visit: &mut dyn FnMut(Node<'a>, &[Node<'a>]) -> bool,
+) {
+    if !visit(node, path) {
+        return;
+    }
+    path.push(node);
+    for child in node.subnodes() {
+        walk(child, path, visit);
+    }
+    path.pop();
+}
+
+/// What kind of function a `FunctionDefinition` is, whatever the release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionKind {
+    Constructor,
+    Fallback,
+    Receive,
+    Function,
+}
+
+/// A `FunctionDefinition` or `ModifierDefinition`.
+#[derive(Clone, Copy, Debug)]
+pub struct Function<'a>(pub Node<'a>);
+
+impl<'a> Function<'a> {
+    pub fn node(&self) -> Node<'a> {
+        self.0
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.0.name()
+    }
+
+    pub fn is_modifier(&self) -> bool {
+        self.0.is("ModifierDefinition")
+    }
+
+    pub fn kind(&self) -> FunctionKind {
+        match self.0.str("kind") {
+            Some("constructor") => FunctionKind::Constructor,
+            Some("fallback") => FunctionKind::Fallback,
+            Some("receive") => FunctionKind::Receive,
+            Some(_) => FunctionKind::Function,
+            // 0.4: a flag, and the fallback is the unnamed function.
+            None if self.0.flag("isConstructor") => FunctionKind::Constructor,
+            None if self.name().is_empty() && !self.is_modifier() => FunctionKind::Fallback,
+            None => FunctionKind::Function,
+        }
+    }
+
+    /// `public`, `external`, `internal` or `private` (0.4's default is public).
+    pub fn visibility(&self) -> &'a str {
+        self.0.str("visibility").unwrap_or("public")
+    }
+
+    /// Callable by a transaction.
+    pub fn is_entry(&self) -> bool {
+        !self.is_modifier()
+            && matches!(self.visibility(), "public" | "external")
+            && self.kind() != FunctionKind::Constructor
+    }
+
+    /// `pure`, `view`, `payable` or `nonpayable`.
+    pub fn mutability(&self) -> &'a str {
+        match self.0.str("stateMutability") {
+            Some(m) => m,
+            None if self.0.flag("constant") => "view",
+            None if self.0.flag("payable") => "payable",
+            None => "nonpayable",
+        }
+    }
+
+    pub fn is_view(&self) -> bool {
+        matches!(self.mutability(), "view" | "pure" | "constant")
+    }
+
+    pub fn body(&self) -> Option<Node<'a>> {
+        self.0.child("body")
+    }
+
+    /// The declarations of the parameters.
+    pub fn parameters(&self) -> impl Iterator<Item = Node<'a>> + use<'a> {
+        self.0
+            .child("parameters")
+            .into_iter()
+            .flat_map(|p| p.children("parameters"))
+    }
+
+    /// The modifiers it is declared with, as the ids of their definitions (base constructor
+    /// calls, which are written the same way, name contracts and are left out by callers).
+    pub fn modifier_ids(&self) -> Vec<i64> {
+        self.0
+            .children("modifiers")
+            .filter_map(|m| m.child("modifierName").and_then(|n| n.referenced()))
+            .collect()
+    }
+}
+
+/// The expression a call calls, with `.value(…)`/`.gas(…)` (0.4–0.6) and `{value: …}` (0.6+)
+/// peeled off: for `a.call.value(1)("")` it is `a.call`.
+pub fn callee(call: Node<'_>) -> Option<Node<'_>> {
+    let mut expression = call.child("expression")?;
+    loop {
+        match expression.kind() {
+            "FunctionCallOptions" => expression = expression.child("expression")?,
+            "FunctionCall" => {
+                let inner = expression.child("expression")?;
+                if inner.is("MemberAccess") && matches!(inner.name_of_member(), "value" | "gas") {
+                    expression = inner.child("expression")?;
+                } else {
+                    return Some(expression);
+                }
+            }
+            _ => return Some(expression),
+        }
+    }
+}
+
+impl<'a> Node<'a> {
+    /// The member a `MemberAccess` names.
+    pub fn name_of_member(&self) -> &'a str {
+        self.str("memberName").unwrap_or_default()
+    }
+
+    /// Whether this is `base.member` with `base` the global `base` (`block.number`, `tx.origin`):
+    /// solc types the globals `msg`, `block` and `tx` as magic.
+    pub fn is_global_member(&self, base: &str, member: &str) -> bool {
+        self.is("MemberAccess")
+            && self.name_of_member() == member
+            && self.child("expression").is_some_and(|e| {
+                e.is("Identifier")
+                    && e.name() == base
+                    && e.0["typeDescriptions"]["typeIdentifier"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("t_magic"))
+            })
+    }
+}

@@ -1,0 +1,14 @@
+//! The detectors: each a function from the program to its findings, with the rules it reports.
+
+mod tx_origin;
+mod unchecked_call;
+
+use crate::{Finding, Rule, program::Program};
+
+pub type Detector = fn(&Program<'_>) -> Vec<Finding>;
+
+/// Every detector, in the order they run.
+pub const DETECTORS: &[Detector] = &[unchecked_call::detect, tx_origin::detect];
+
+/// Every rule a detector reports.
+pub const RULES: &[&Rule] = &[&unchecked_call::RULE, &tx_origin::RULE];

@@ -1,0 +1,240 @@
+//! The RiCaaS contract security checker. It reads solc's AST of every source unit of a
+//! compilation (0.4 to 0.8, see [`ast`]), finds the contracts, functions and modifiers in it
+//! ([`program`]) and runs detectors over them ([`detectors`]), each reporting findings of one
+//! class of weakness with its SWC registry identifiers, DASP category, severity, the line, an
+//! explanation and a fix. Reports print as text, JSON or SARIF 2.1 ([`sarif`]).
+
+pub mod ast;
+pub mod detectors;
+pub mod program;
+pub mod sarif;
+pub mod source;
+
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+pub use detectors::RULES;
+
+/// The DASP top-10 category a weakness belongs to (the SmartBugs dataset's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Reentrancy,
+    AccessControl,
+    Arithmetic,
+    UncheckedLowLevelCalls,
+    DenialOfService,
+    BadRandomness,
+    FrontRunning,
+    TimeManipulation,
+    ShortAddresses,
+    Other,
+}
+
+impl Category {
+    pub const ALL: [Category; 10] = [
+        Self::Reentrancy,
+        Self::AccessControl,
+        Self::Arithmetic,
+        Self::UncheckedLowLevelCalls,
+        Self::DenialOfService,
+        Self::BadRandomness,
+        Self::FrontRunning,
+        Self::TimeManipulation,
+        Self::ShortAddresses,
+        Self::Other,
+    ];
+
+    /// The SmartBugs/DASP name, e.g. `unchecked_low_level_calls`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Reentrancy => "reentrancy",
+            Self::AccessControl => "access_control",
+            Self::Arithmetic => "arithmetic",
+            Self::UncheckedLowLevelCalls => "unchecked_low_level_calls",
+            Self::DenialOfService => "denial_of_service",
+            Self::BadRandomness => "bad_randomness",
+            Self::FrontRunning => "front_running",
+            Self::TimeManipulation => "time_manipulation",
+            Self::ShortAddresses => "short_addresses",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+/// How much a finding matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Info, Self::Low, Self::Medium, Self::High]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// A class of weakness a detector finds.
+#[derive(Debug, Serialize)]
+pub struct Rule {
+    /// Stable identifier, e.g. `unchecked-call`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// SWC registry identifiers, e.g. `SWC-104`.
+    pub swc: &'static [&'static str],
+    pub category: Category,
+    pub severity: Severity,
+    /// Why it is a weakness.
+    pub explanation: &'static str,
+    /// How to fix it.
+    pub fix: &'static str,
+}
+
+/// One weakness found at one place.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    pub swc: &'static [&'static str],
+    /// Source unit name.
+    pub file: String,
+    /// 1-based line and character column of the start, and the last line.
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub contract: String,
+    /// The function (or modifier) it is in; empty at contract level.
+    pub function: String,
+    /// What was found here, naming the variables and calls involved.
+    pub message: String,
+    /// Shown by running the compiled contract, not only by reading it.
+    pub confirmed: bool,
+}
+
+/// What the checker found in a compilation.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// Source units analysed.
+    pub files: Vec<String>,
+    /// What could not be analysed, and why (the rest of the report stands).
+    pub incomplete: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+impl Report {
+    /// The highest severity found, if anything was.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+
+    pub fn rule(id: &str) -> Option<&'static Rule> {
+        RULES.iter().find(|r| r.id == id).copied()
+    }
+}
+
+/// Why a compilation could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("the sources do not compile: {0}")]
+    DoesNotCompile(String),
+    #[error(transparent)]
+    Compile(#[from] ricaas_solc::CompileError),
+}
+
+/// How long the detectors may run over one compilation before the report is returned with
+/// what was found so far.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs every detector over the units of `output` the caller wrote (`user`; units from npm
+/// packages are read for context but not reported on), within `limit`.
+pub fn analyze(
+    output: &ricaas_solc::CompileOutput,
+    user: &dyn Fn(&str) -> bool,
+    limit: Duration,
+) -> Report {
+    let started = Instant::now();
+    let program = program::Program::new(&output.syntax);
+    let mut report = Report {
+        files: output
+            .syntax
+            .keys()
+            .filter(|name| user(name))
+            .cloned()
+            .collect(),
+        ..Report::default()
+    };
+    let deadline = started + limit;
+    for detector in detectors::DETECTORS {
+        if Instant::now() > deadline {
+            report.incomplete.push(format!(
+                "the time limit ({} s) was reached before every detector ran",
+                limit.as_secs()
+            ));
+            break;
+        }
+        for finding in detector(&program) {
+            if user(&finding.file) {
+                report.findings.push(finding);
+            }
+        }
+    }
+    report
+        .findings
+        .sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
+    report
+        .findings
+        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule);
+    report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report
+}
+
+/// Compiles `request` with `compiler` and checks it: sources that do not compile are refused
+/// with solc's first error, placed.
+pub fn check(
+    compiler: &ricaas_solc::Compiler,
+    request: &ricaas_solc::CompileRequest,
+    loader: Option<ricaas_solc::Loader<'_>>,
+    limit: Duration,
+) -> Result<(ricaas_solc::CompileOutput, Report), CheckError> {
+    let output = compiler.compile(request, loader)?;
+    if !output.success {
+        let first = output
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == ricaas_solc::Severity::Error)
+            .map(|d| d.formatted.clone())
+            .unwrap_or_default();
+        return Err(CheckError::DoesNotCompile(first));
+    }
+    // The caller's files and those they import from disk are reported on; npm packages'
+    // (OpenZeppelin) are read for context only.
+    let from_package = |name: &str| {
+        output
+            .packages
+            .keys()
+            .any(|p| name.starts_with(p.as_str()) && name.as_bytes().get(p.len()) == Some(&b'/'))
+    };
+    let report = analyze(&output, &|name| !from_package(name), limit);
+    Ok((output, report))
+}

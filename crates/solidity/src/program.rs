@@ -1,0 +1,167 @@
+//! The contracts of a compilation as the detectors see them: every unit's AST and line index,
+//! every declaration by id, and each contract with its functions and modifiers.
+
+use crate::{
+    Finding, Rule,
+    ast::{Function, Node},
+    source::LineIndex,
+};
+use ricaas_solc::SourceSyntax;
+use std::collections::{BTreeMap, HashMap};
+
+/// One source unit.
+pub struct Unit<'a> {
+    pub name: &'a str,
+    pub lines: LineIndex,
+    pub root: Node<'a>,
+}
+
+/// A `ContractDefinition` (contract, library or interface) and where it is.
+#[derive(Clone, Copy)]
+pub struct Contract<'a> {
+    pub node: Node<'a>,
+    pub unit: usize,
+}
+
+impl<'a> Contract<'a> {
+    pub fn name(&self) -> &'a str {
+        self.node.name()
+    }
+
+    /// `contract`, `library` or `interface`.
+    pub fn kind(&self) -> &'a str {
+        self.node.str("contractKind").unwrap_or("contract")
+    }
+
+    /// Its own functions and modifiers (not inherited ones).
+    pub fn functions(&self) -> impl Iterator<Item = Function<'a>> + use<'a> {
+        self.node
+            .children("nodes")
+            .filter(|n| n.is("FunctionDefinition") || n.is("ModifierDefinition"))
+            .map(Function)
+    }
+
+    /// Its own state variables.
+    pub fn state_variables(&self) -> impl Iterator<Item = Node<'a>> + use<'a> {
+        self.node
+            .children("nodes")
+            .filter(|n| n.is("VariableDeclaration"))
+    }
+
+    /// The ids of the contracts it inherits from, itself first (solc's linearization).
+    pub fn linearized(&self) -> Vec<i64> {
+        self.node.0["linearizedBaseContracts"]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(|v| v.as_i64()).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub struct Program<'a> {
+    pub units: Vec<Unit<'a>>,
+    /// solc's file index → position in `units`.
+    by_file: HashMap<usize, usize>,
+    declarations: HashMap<i64, Node<'a>>,
+    pub contracts: Vec<Contract<'a>>,
+}
+
+impl<'a> Program<'a> {
+    pub fn new(syntax: &'a BTreeMap<String, SourceSyntax>) -> Self {
+        let mut program = Program {
+            units: Vec::new(),
+            by_file: HashMap::new(),
+            declarations: HashMap::new(),
+            contracts: Vec::new(),
+        };
+        for (name, unit) in syntax {
+            let Some(root) = Node::from(&unit.ast) else {
+                continue;
+            };
+            let index = program.units.len();
+            if let Some(span) = root.span() {
+                program.by_file.insert(span.file, index);
+            }
+            root.walk(&mut |node, _| {
+                if let Some(id) = node.id() {
+                    program.declarations.insert(id, node);
+                }
+                if node.is("ContractDefinition") {
+                    program.contracts.push(Contract { node, unit: index });
+                }
+                true
+            });
+            program.units.push(Unit {
+                name,
+                lines: LineIndex::new(&unit.text),
+                root,
+            });
+        }
+        program
+    }
+
+    /// The node with id `id` (a declaration an identifier refers to).
+    pub fn declaration(&self, id: i64) -> Option<Node<'a>> {
+        self.declarations.get(&id).copied()
+    }
+
+    /// Whether `node` is the global identifier `name` (`now`, `blockhash`, `this`): named so
+    /// and declared nowhere in the sources (solc gives globals ids of their own).
+    pub fn is_global(&self, node: Node<'_>, name: &str) -> bool {
+        node.is("Identifier")
+            && node.name() == name
+            && node
+                .referenced()
+                .is_none_or(|id| self.declaration(id).is_none())
+    }
+
+    pub fn contract(&self, id: i64) -> Option<Contract<'a>> {
+        self.contracts
+            .iter()
+            .find(|c| c.node.id() == Some(id))
+            .copied()
+    }
+
+    /// Unit name, line, column and last line of `node`.
+    pub fn place(&self, node: Node<'_>) -> Option<(&'a str, usize, usize, usize)> {
+        let span = node.span()?;
+        let unit = &self.units[*self.by_file.get(&span.file)?];
+        let (line, column) = unit.lines.position(span.start);
+        let (end_line, _) = unit
+            .lines
+            .position(span.end().saturating_sub(1).max(span.start));
+        Some((unit.name, line, column, end_line))
+    }
+
+    /// A finding of `rule` at `node`, in `function` of `contract`.
+    pub fn finding(
+        &self,
+        rule: &'static Rule,
+        node: Node<'_>,
+        contract: &Contract<'_>,
+        function: Option<&Function<'_>>,
+        message: String,
+    ) -> Option<Finding> {
+        let (file, line, column, end_line) = self.place(node)?;
+        Some(Finding {
+            rule: rule.id,
+            category: rule.category,
+            severity: rule.severity,
+            swc: rule.swc,
+            file: file.to_owned(),
+            line,
+            column,
+            end_line,
+            contract: contract.name().to_owned(),
+            function: function.map(|f| f.name().to_owned()).unwrap_or_default(),
+            message,
+            confirmed: false,
+        })
+    }
+
+    /// Every function and modifier of every contract, with its contract.
+    pub fn functions(&self) -> impl Iterator<Item = (Contract<'a>, Function<'a>)> + '_ {
+        self.contracts
+            .iter()
+            .flat_map(|c| c.functions().map(move |f| (*c, f)))
+    }
+}

@@ -1,0 +1,194 @@
+//! Each detector on small contracts written for it: a line that must be reported ends with
+//! `//~ rule-id`; every other line must not be reported by that rule. Compiled with real solcjs
+//! releases from the machine's compiler cache (filled by the test install step).
+
+use ricaas_solc::{CompileRequest, Compiler, CompilerConfig, default_cache_dir};
+use ricaas_solidity::{Report, check};
+use std::{collections::BTreeSet, time::Duration};
+
+fn report(source: &str) -> Report {
+    let compiler = Compiler::new(CompilerConfig::new(default_cache_dir()));
+    let request = CompileRequest {
+        sources: [("Test.sol".to_owned(), source.to_owned())].into(),
+        ..CompileRequest::default()
+    };
+    let (_, report) = check(&compiler, &request, None, Duration::from_secs(20)).expect("checks");
+    report
+}
+
+/// The lines `rule` must report (marked `//~ rule`) and the lines it did.
+fn expect(rule: &str, source: &str) {
+    let marker = format!("//~ {rule}");
+    let expected: BTreeSet<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains(&marker))
+        .map(|(i, _)| i + 1)
+        .collect();
+    let report = report(source);
+    let found: BTreeSet<usize> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| f.line)
+        .collect();
+    assert_eq!(
+        found, expected,
+        "{rule}: reported lines (left) differ from the marked ones (right):\n{:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn unchecked_calls_before_0_5() {
+    expect(
+        "unchecked-call",
+        r#"pragma solidity ^0.4.24;
+contract Payer {
+    address owner;
+    mapping(address => uint) credit;
+    function discarded(address a) public {
+        a.send(1); //~ unchecked-call
+        a.call.value(1)(); //~ unchecked-call
+        a.call.gas(2300).value(1)(""); //~ unchecked-call
+        a.delegatecall(msg.data); //~ unchecked-call
+        (a.call()); //~ unchecked-call
+    }
+    function neverCalled(address a) public {
+        a.call.value(1); //~ unchecked-call
+    }
+    function keptButUnread(address a) public {
+        bool ok = a.send(1); //~ unchecked-call
+        credit[a] = 0;
+    }
+    function checked(address a) public returns (bool) {
+        require(a.send(1));
+        if (!a.call.value(1)()) revert();
+        bool ok = a.send(2);
+        if (!ok) throw;
+        bool sent;
+        sent = a.send(3);
+        assert(sent);
+        a.transfer(1);
+        return a.send(4);
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn unchecked_calls_from_0_6() {
+    expect(
+        "unchecked-call",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Payer {
+    function discarded(address payable a) external {
+        a.call{value: 1}(""); //~ unchecked-call
+        (bool ok, ) = a.call{value: 1}(""); //~ unchecked-call
+        a.send(1); //~ unchecked-call
+    }
+    function checked(address payable a) external {
+        (bool ok, bytes memory data) = a.call{value: 1}("");
+        require(ok, "payment failed");
+        (bool sent, ) = a.call("");
+        if (!sent) revert("call failed");
+        require(data.length == 0);
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn tx_origin_authorization() {
+    expect(
+        "tx-origin",
+        r#"pragma solidity ^0.4.24;
+contract Wallet {
+    address owner;
+    modifier onlyOwner() {
+        require(tx.origin == owner); //~ tx-origin
+        _;
+    }
+    function pay(address to) public onlyOwner {
+        to.transfer(1);
+    }
+    function withdraw() public {
+        if (owner != tx.origin) { revert(); } //~ tx-origin
+        msg.sender.transfer(this.balance);
+    }
+    function noContracts() public view returns (bool) {
+        // Asking whether the caller is an account is not authorization.
+        require(msg.sender == tx.origin);
+        return msg.sender == owner;
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn reports_carry_the_rule_its_swc_ids_and_place() {
+    let report = report(
+        "pragma solidity ^0.4.24;\ncontract A {\n  function f(address a) public { a.send(1); }\n}\n",
+    );
+    let finding = &report.findings[0];
+    assert_eq!(finding.rule, "unchecked-call");
+    assert_eq!(finding.swc, ["SWC-104"]);
+    assert_eq!((finding.line, finding.column), (3, 34));
+    assert_eq!(
+        (finding.contract.as_str(), finding.function.as_str()),
+        ("A", "f")
+    );
+    assert_eq!(report.files, ["Test.sol"]);
+    let sarif = ricaas_solidity::sarif::to_sarif(&report);
+    assert_eq!(sarif["version"], "2.1.0");
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    let rule = rules
+        .iter()
+        .find(|r| r["id"] == "unchecked-call")
+        .expect("the rule is described");
+    let tags: Vec<&str> = rule["properties"]["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(
+        tags.contains(&"SWC-104") && tags.contains(&"DASP-unchecked_low_level_calls"),
+        "{tags:?}"
+    );
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "unchecked-call");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        3
+    );
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "Test.sol"
+    );
+}
+
+#[test]
+fn sources_that_do_not_compile_are_refused_with_the_place() {
+    let compiler = Compiler::new(CompilerConfig::new(default_cache_dir()));
+    let request = CompileRequest {
+        sources: [(
+            "Bad.sol".to_owned(),
+            "pragma solidity ^0.8.0;\ncontract A { function f() public { x = 1; } }\n".to_owned(),
+        )]
+        .into(),
+        ..CompileRequest::default()
+    };
+    let error = check(&compiler, &request, None, Duration::from_secs(20)).expect_err("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("do not compile") && message.contains("Bad.sol:2"),
+        "{message}"
+    );
+}
