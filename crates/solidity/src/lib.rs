@@ -9,6 +9,7 @@ pub mod detectors;
 pub mod program;
 pub mod sarif;
 pub mod source;
+pub mod taint;
 
 use serde::Serialize;
 use std::time::{Duration, Instant};

@@ -192,3 +192,61 @@ fn sources_that_do_not_compile_are_refused_with_the_place() {
         "{message}"
     );
 }
+
+#[test]
+fn randomness_from_block_values() {
+    expect(
+        "weak-randomness",
+        r#"pragma solidity ^0.4.24;
+contract Lottery {
+    uint256 private salt = block.number; //~ weak-randomness
+    address[] players;
+    mapping(address => uint) guesses;
+    function draw() public {
+        uint b = block.number; //~ weak-randomness
+        uint winner = uint(keccak256(b, msg.sender, block.difficulty)) % players.length; //~ weak-randomness
+        players[winner].transfer(this.balance);
+    }
+    function pick() internal view returns (uint) {
+        return salt % 10;
+    }
+    function guess(uint n) public {
+        bytes32 answer = blockhash(block.number - 1); //~ weak-randomness
+        if (uint(answer) == n) msg.sender.transfer(1 ether);
+    }
+    function notRandom() public view returns (uint) {
+        // Block numbers recorded or compared are not randomness.
+        require(block.number > 100);
+        return uint(keccak256(msg.sender)) % 7;
+    }
+    function enter() public {
+        players.push(msg.sender);
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn timestamps_deciding_outcomes() {
+    expect(
+        "timestamp",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Sale {
+    uint256 public opened = block.timestamp; //~ timestamp
+    uint256 last;
+    event Seen(uint256 when);
+    function finished() external view returns (bool) {
+        return block.timestamp >= opened + 30 days; //~ timestamp
+    }
+    function buy() external payable {
+        require(block.timestamp != last); //~ timestamp
+        uint256 t = block.timestamp; //~ timestamp
+        last = t;
+        emit Seen(block.timestamp);
+    }
+}
+"#,
+    );
+}

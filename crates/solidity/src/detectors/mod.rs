@@ -1,5 +1,6 @@
 //! The detectors: each a function from the program to its findings, with the rules it reports.
 
+mod randomness;
 mod tx_origin;
 mod unchecked_call;
 
@@ -8,7 +9,16 @@ use crate::{Finding, Rule, program::Program};
 pub type Detector = fn(&Program<'_>) -> Vec<Finding>;
 
 /// Every detector, in the order they run.
-pub const DETECTORS: &[Detector] = &[unchecked_call::detect, tx_origin::detect];
+pub const DETECTORS: &[Detector] = &[
+    unchecked_call::detect,
+    tx_origin::detect,
+    randomness::detect,
+];
 
 /// Every rule a detector reports.
-pub const RULES: &[&Rule] = &[&unchecked_call::RULE, &tx_origin::RULE];
+pub const RULES: &[&Rule] = &[
+    &unchecked_call::RULE,
+    &tx_origin::RULE,
+    &randomness::WEAK_RANDOMNESS,
+    &randomness::TIMESTAMP,
+];

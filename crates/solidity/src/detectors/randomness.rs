@@ -1,0 +1,282 @@
+//! Block values as randomness (SWC-120) and as time (SWC-116). A block's number, timestamp,
+//! difficulty, coinbase, gas limit and hash are known to — or chosen by — whoever produces the
+//! block, and readable by any contract called in the same block: a winner picked from them can
+//! be predicted or steered. Timestamps can also be moved by the block producer within bounds.
+
+use crate::{
+    Category, Finding, Rule, Severity,
+    ast::Node,
+    program::Program,
+    taint::{Labels, Taint},
+};
+use std::collections::BTreeSet;
+
+pub const WEAK_RANDOMNESS: Rule = Rule {
+    id: "weak-randomness",
+    title: "Randomness from block values",
+    swc: &["SWC-120"],
+    category: Category::BadRandomness,
+    severity: Severity::High,
+    explanation: "The value is derived from block data (number, timestamp, difficulty, coinbase, \
+        gas limit, block hash) or the caller's address. All are public before the transaction \
+        runs or chosen by the block producer: an attacker computes the outcome in their own \
+        contract in the same block and only plays when they win; a producer can withhold a \
+        block that makes them lose. `blockhash` of a block more than 256 blocks old is zero.",
+    fix: "Take randomness from outside the chain's producers: a verifiable random function \
+        (an oracle's VRF), or commit-reveal where participants commit to secrets first and \
+        reveal them after the commitments are final.",
+};
+
+pub const TIMESTAMP: Rule = Rule {
+    id: "timestamp",
+    title: "Decision on the block timestamp",
+    swc: &["SWC-116"],
+    category: Category::TimeManipulation,
+    severity: Severity::Low,
+    explanation: "The block producer sets the timestamp, within a tolerance of the previous \
+        block and the network's clocks. A condition, a stored value or an outcome that depends \
+        on it to the second can be moved by the producer to their advantage, and strict \
+        equality with a timestamp can be made never to hold.",
+    fix: "Allow for the tolerance: compare with ranges (`>=`, `<=`) over periods much longer \
+        than the block interval, never with `==`; do not derive outcomes or randomness from the \
+        timestamp; use block numbers for ordering where wall-clock time is not needed.",
+};
+
+fn is_timestamp(program: &Program<'_>, node: Node<'_>) -> bool {
+    node.is_global_member("block", "timestamp") || program.is_global(node, "now")
+}
+
+/// A read of block data: a member of `block`, `now`, or a `blockhash` call.
+fn is_block_value(program: &Program<'_>, node: Node<'_>) -> bool {
+    if [
+        "number",
+        "difficulty",
+        "prevrandao",
+        "coinbase",
+        "gaslimit",
+        "timestamp",
+    ]
+    .iter()
+    .any(|m| node.is_global_member("block", m))
+        || program.is_global(node, "now")
+    {
+        return true;
+    }
+    node.is("FunctionCall")
+        && node.child("expression").is_some_and(|callee| {
+            program.is_global(callee, "blockhash") || callee.is_global_member("block", "blockhash")
+        })
+}
+
+fn is_caller(node: Node<'_>) -> bool {
+    node.is_global_member("msg", "sender")
+}
+
+const HASHES: [&str; 4] = ["keccak256", "sha3", "sha256", "ripemd160"];
+
+/// The operands a randomness computation mixes: `%`'s, a hash's arguments, an equality's
+/// (a guess compared with a block hash).
+fn randomness_inputs<'a>(program: &Program<'a>, node: Node<'a>) -> Option<Vec<Node<'a>>> {
+    match node.kind() {
+        "BinaryOperation" if node.str("operator") == Some("%") => {
+            Some(node.child("leftExpression").into_iter().collect())
+        }
+        "FunctionCall"
+            if node
+                .child("expression")
+                .is_some_and(|c| HASHES.iter().any(|h| program.is_global(c, h))) =>
+        {
+            Some(node.children("arguments").collect())
+        }
+        _ => None,
+    }
+}
+
+pub fn detect(program: &Program<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let source = |node: Node<'_>| is_block_value(program, node) || is_caller(node);
+    let taint = Taint::new(program, &source);
+    let mut reported: BTreeSet<i64> = BTreeSet::new();
+    // Reads reaching a condition, a comparison, a stored value, a result or randomness.
+    let mut timestamp_uses = Labels::new();
+    for (contract, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, path| {
+            // Randomness: the block data (and callers' addresses) mixed into one value.
+            if let Some(inputs) = randomness_inputs(program, node) {
+                // Block data through any variable; a caller's address only written right in
+                // the computation (stored addresses are everywhere and mostly not seeds).
+                let mut labels: Labels = inputs.iter().flat_map(|i| taint.labels(*i)).collect();
+                labels.retain(|id| {
+                    program.declaration(*id).is_some_and(|n| {
+                        is_block_value(program, n)
+                            || inputs.iter().any(|i| i.any(&mut |m| m.id() == Some(*id)))
+                    })
+                });
+                let from_blocks = labels.iter().any(|id| {
+                    program
+                        .declaration(*id)
+                        .is_some_and(|n| is_block_value(program, n))
+                });
+                if from_blocks {
+                    timestamp_uses.extend(labels.iter().copied());
+                    for id in labels {
+                        let Some(read) = program.declaration(id) else {
+                            continue;
+                        };
+                        if reported.insert(id) {
+                            let what = describe(program, read);
+                            findings.extend(program.finding(
+                                &WEAK_RANDOMNESS,
+                                read,
+                                &contract,
+                                Some(&function),
+                                format!(
+                                    "{what} goes into a random-looking value (`{}` here): anyone can compute it in the same block",
+                                    operator(node)
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            // Time: a timestamp in a condition, a comparison, a stored value or a result.
+            let used = match node.kind() {
+                "IfStatement" | "WhileStatement" | "ForStatement" | "DoWhileStatement"
+                | "Conditional" => node.child("condition").map(|c| taint.labels(c)),
+                "BinaryOperation"
+                    if matches!(
+                        node.str("operator"),
+                        Some("<" | ">" | "<=" | ">=" | "==" | "!=")
+                    ) =>
+                {
+                    Some(taint.labels(node))
+                }
+                "Return" => node.child("expression").map(|e| taint.labels(e)),
+                "Assignment" => {
+                    let state = node
+                        .child("leftHandSide")
+                        .and_then(crate::taint::written_variable)
+                        .and_then(|id| program.declaration(id))
+                        .is_some_and(|d| d.flag("stateVariable"));
+                    if state {
+                        node.child("rightHandSide").map(|e| taint.labels(e))
+                    } else {
+                        None
+                    }
+                }
+                "FunctionCall"
+                    if node.child("expression").is_some_and(|c| {
+                        program.is_global(c, "require") || program.is_global(c, "assert")
+                    }) =>
+                {
+                    node.children("arguments").next().map(|a| taint.labels(a))
+                }
+                _ => None,
+            };
+            if let Some(labels) = used {
+                timestamp_uses.extend(labels);
+            }
+            let _ = path;
+            true
+        });
+    }
+    // State variables initialised from the timestamp count as stored.
+    for contract in &program.contracts {
+        for variable in contract.state_variables() {
+            if let Some(value) = variable.child("value") {
+                timestamp_uses.extend(taint.labels(value));
+            }
+        }
+    }
+    for id in timestamp_uses {
+        let Some(read) = program.declaration(id) else {
+            continue;
+        };
+        // A block hash deciding anything is a guess at randomness (or zero, 256 blocks on).
+        if read.is("FunctionCall") && is_block_value(program, read) {
+            if reported.insert(id)
+                && let Some((contract, function)) = enclosing(program, read)
+            {
+                findings.extend(program.finding(
+                    &WEAK_RANDOMNESS,
+                    read,
+                    &contract,
+                    function.as_ref(),
+                    "`blockhash(…)` decides a condition, a stored value or a result: it is known \
+                     to every contract in the next block, and zero for blocks 256 or more back"
+                        .into(),
+                ));
+            }
+            continue;
+        }
+        if !is_timestamp(program, read) {
+            continue;
+        }
+        let Some((contract, function)) = enclosing(program, read) else {
+            continue;
+        };
+        findings.extend(program.finding(
+            &TIMESTAMP,
+            read,
+            &contract,
+            function.as_ref(),
+            format!(
+                "{} decides a condition, a stored value or a result: the block producer can move it",
+                describe(program, read)
+            ),
+        ));
+    }
+    findings
+}
+
+/// The contract and function (none for a state variable's initial value) holding `node`.
+fn enclosing<'a>(
+    program: &Program<'a>,
+    node: Node<'_>,
+) -> Option<(
+    crate::program::Contract<'a>,
+    Option<crate::ast::Function<'a>>,
+)> {
+    let span = node.span()?;
+    let contract = program.contracts.iter().find(|c| {
+        c.node
+            .span()
+            .is_some_and(|s| s.file == span.file && s.start <= span.start && span.end() <= s.end())
+    })?;
+    let function = contract.functions().find(|f| {
+        f.node()
+            .span()
+            .is_some_and(|s| s.start <= span.start && span.end() <= s.end())
+    });
+    Some((*contract, function))
+}
+
+fn describe(program: &Program<'_>, read: Node<'_>) -> String {
+    if program.is_global(read, "now") {
+        return "`now` (the block timestamp)".into();
+    }
+    if read.is("FunctionCall") {
+        return "`blockhash(…)`".into();
+    }
+    if read.is("MemberAccess") {
+        let base = read
+            .child("expression")
+            .map(|e| e.name())
+            .unwrap_or_default();
+        return format!("`{base}.{}`", read.name_of_member());
+    }
+    "a block value".into()
+}
+
+fn operator(node: Node<'_>) -> String {
+    match node.kind() {
+        "BinaryOperation" => "%".into(),
+        _ => node
+            .child("expression")
+            .map(|c| format!("{}(…)", c.name()))
+            .unwrap_or_default(),
+    }
+}
