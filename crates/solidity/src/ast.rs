@@ -87,6 +87,14 @@ impl<'a> Node<'a> {
             .unwrap_or_default()
     }
 
+    /// solc's type identifier, e.g. `t_struct$_Holder_$106_storage_ptr` (0.4's `var` leaves the
+    /// type string without the data location; the identifier always has it).
+    pub fn type_identifier(&self) -> &'a str {
+        self.0["typeDescriptions"]["typeIdentifier"]
+            .as_str()
+            .unwrap_or_default()
+    }
+
     pub fn name(&self) -> &'a str {
         self.str("name").unwrap_or_default()
     }

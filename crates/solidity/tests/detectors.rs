@@ -250,3 +250,122 @@ contract Sale {
 "#,
     );
 }
+
+#[test]
+fn reentrancy_before_0_5() {
+    expect(
+        "reentrancy-eth",
+        r#"pragma solidity ^0.4.24;
+contract Bank {
+    struct Account { uint balance; uint since; }
+    mapping(address => uint) balances;
+    mapping(address => Account) accounts;
+    bool locked;
+    modifier noReentry() {
+        require(!locked);
+        locked = true;
+        _;
+        locked = false;
+    }
+    function withdraw(uint amount) public {
+        if (balances[msg.sender] >= amount) {
+            if (msg.sender.call.value(amount)()) { //~ reentrancy-eth
+                balances[msg.sender] -= amount;
+            }
+        }
+    }
+    function collect(uint amount) public {
+        var account = accounts[msg.sender];
+        if (account.balance >= amount) {
+            require(msg.sender.call.value(amount)()); //~ reentrancy-eth
+            account.balance -= amount;
+        }
+    }
+    function payOut(address to) internal {
+        require(to.call.value(balances[to])());
+    }
+    function withdrawAll() public {
+        require(balances[msg.sender] > 0);
+        payOut(msg.sender); //~ reentrancy-eth
+        balances[msg.sender] = 0;
+    }
+    function effectsFirst() public {
+        uint amount = balances[msg.sender];
+        balances[msg.sender] = 0;
+        require(msg.sender.call.value(amount)());
+    }
+    function guarded(uint amount) public noReentry {
+        require(balances[msg.sender] >= amount);
+        require(msg.sender.call.value(amount)());
+        balances[msg.sender] -= amount;
+    }
+    function transfers(uint amount) public {
+        require(balances[msg.sender] >= amount);
+        msg.sender.transfer(amount);
+        balances[msg.sender] -= amount;
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn reentrancy_from_0_8_through_calls_and_modifiers() {
+    let source = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+interface IToken { function transfer(address to, uint256 amount) external returns (bool); }
+interface IBank { function supportsToken() external returns (bytes32); }
+contract Vault {
+    mapping(address => uint256) public shares;
+    mapping(address => bool) public claimed;
+    IToken token;
+    uint256 private status = 1;
+    modifier nonReentrant() {
+        require(status != 2, "reentrant call");
+        status = 2;
+        _;
+        status = 1;
+    }
+    modifier supportsToken() {
+        require(IBank(msg.sender).supportsToken() == keccak256("token"));
+        _;
+    }
+    modifier notClaimed() {
+        require(!claimed[msg.sender]);
+        _;
+    }
+    function withdraw() external {
+        uint256 amount = shares[msg.sender];
+        (bool ok, ) = msg.sender.call{value: amount}(""); //~ reentrancy-eth
+        require(ok);
+        shares[msg.sender] = 0;
+    }
+    function claim() external {
+        require(!claimed[msg.sender]);
+        require(token.transfer(msg.sender, 10)); //~ reentrancy-no-eth
+        claimed[msg.sender] = true;
+    }
+    function airDrop() external notClaimed supportsToken { //~ reentrancy-no-eth
+        claimed[msg.sender] = true;
+    }
+    function checkedAfterTheCall() external supportsToken {
+        // A re-entered call sets `claimed` before this check runs again: it fails, no harm.
+        require(!claimed[msg.sender]);
+        claimed[msg.sender] = true;
+    }
+    function safeWithdraw() external nonReentrant {
+        uint256 amount = shares[msg.sender];
+        (bool ok, ) = msg.sender.call{value: amount}("");
+        require(ok);
+        shares[msg.sender] = 0;
+    }
+    function claimFirst() external {
+        require(!claimed[msg.sender]);
+        claimed[msg.sender] = true;
+        require(token.transfer(msg.sender, 10));
+    }
+}
+"#;
+    expect("reentrancy-eth", source);
+    expect("reentrancy-no-eth", source);
+}

@@ -1,6 +1,7 @@
 //! The detectors: each a function from the program to its findings, with the rules it reports.
 
 mod randomness;
+mod reentrancy;
 mod tx_origin;
 mod unchecked_call;
 
@@ -13,6 +14,7 @@ pub const DETECTORS: &[Detector] = &[
     unchecked_call::detect,
     tx_origin::detect,
     randomness::detect,
+    reentrancy::detect,
 ];
 
 /// Every rule a detector reports.
@@ -21,4 +23,6 @@ pub const RULES: &[&Rule] = &[
     &tx_origin::RULE,
     &randomness::WEAK_RANDOMNESS,
     &randomness::TIMESTAMP,
+    &reentrancy::ETH,
+    &reentrancy::NO_ETH,
 ];

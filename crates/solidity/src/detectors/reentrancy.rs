@@ -1,0 +1,357 @@
+//! Reentrancy (SWC-107), the DAO's bug: a function calls another contract and only afterwards
+//! updates state it checked before the call, so the callee can call back in while the state
+//! still says the first call has not happened. Each entry function is read as one sequence of
+//! state reads, state writes and external calls in execution order, with its modifiers inlined
+//! around the body and internal calls inlined at their call site (three levels deep); a call
+//! after which a state variable read before it is written is reported at the call, or at the
+//! internal call or modifier that leads to it. A lock taken before the call and released after
+//! (`nonReentrant`, a `locked` flag) clears it.
+
+use crate::{
+    Category, Finding, Rule, Severity,
+    ast::{Function, FunctionKind, Node, callee},
+    program::Program,
+    taint::written_variable,
+};
+use std::collections::HashSet;
+
+pub const ETH: Rule = Rule {
+    id: "reentrancy-eth",
+    title: "Reentrancy: ether sent before the state is updated",
+    swc: &["SWC-107"],
+    category: Category::Reentrancy,
+    severity: Severity::High,
+    explanation: "Ether is sent with a call that forwards all remaining gas, and state the \
+        function checked before (a balance, a 'paid' flag) is written only after the call. The \
+        recipient's code runs during the call and can call this function again: the check still \
+        passes and the payment repeats until the contract is drained (the DAO, 2016).",
+    fix: "Checks-effects-interactions: update the state before the call (`balances[msg.sender] \
+        = 0;` then send), or guard the function with a reentrancy lock (OpenZeppelin's \
+        `nonReentrant`), or send with `transfer` / pull payments.",
+};
+
+pub const NO_ETH: Rule = Rule {
+    id: "reentrancy-no-eth",
+    title: "Reentrancy: external call before the state is updated",
+    swc: &["SWC-107"],
+    category: Category::Reentrancy,
+    severity: Severity::Medium,
+    explanation: "The function calls another contract, and state it read before the call is \
+        written after it. The called contract (or a token's hook) can call back into this \
+        contract while that state is stale and act on it twice.",
+    fix: "Write the state before the external call (checks-effects-interactions), or guard \
+        the functions that share the state with a reentrancy lock.",
+};
+
+#[derive(Clone, Copy)]
+enum Event<'a> {
+    Read(i64),
+    Write(i64),
+    /// An external call: where to report it, and whether it sends ether with gas to spare.
+    Call {
+        site: Node<'a>,
+        value: bool,
+    },
+    Placeholder,
+}
+
+struct Collector<'p, 'a> {
+    program: &'p Program<'a>,
+    state: HashSet<i64>,
+    /// Local storage pointers (`Holder storage h = holders[a];`, 0.4's `var h = holders[a];`)
+    /// → the state variable they point into.
+    aliases: std::collections::HashMap<i64, i64>,
+    /// Functions being inlined, against recursion.
+    inlining: Vec<i64>,
+}
+
+/// Whether a call is a call into another contract, and whether it sends ether.
+fn external_call(call: Node<'_>) -> Option<bool> {
+    let target = callee(call)?;
+    if !target.is("MemberAccess") {
+        return None;
+    }
+    let sends = {
+        let mut expression = call.child("expression");
+        let mut value = false;
+        while let Some(e) = expression {
+            match e.kind() {
+                "FunctionCallOptions" => {
+                    value |= e.0["names"]
+                        .as_array()
+                        .is_some_and(|n| n.iter().any(|n| n == "value"));
+                    expression = e.child("expression");
+                }
+                "FunctionCall" => {
+                    let inner = e.child("expression");
+                    value |= inner
+                        .is_some_and(|i| i.is("MemberAccess") && i.name_of_member() == "value");
+                    expression = inner.and_then(|i| i.child("expression"));
+                }
+                _ => break,
+            }
+        }
+        value
+    };
+    let base = target.child("expression")?;
+    let member = target.name_of_member();
+    if base.type_string().starts_with("address") {
+        // `transfer` and `send` forward 2,300 gas: too little to call back.
+        return matches!(member, "call" | "delegatecall" | "callcode").then_some(sends);
+    }
+    let external = target.0["typeDescriptions"]["typeIdentifier"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("t_function_external"));
+    // A call on `this` re-enters ourselves, not a stranger.
+    let on_this = base.is("Identifier") && base.name() == "this";
+    (external && !on_this).then_some(sends)
+}
+
+impl<'p, 'a> Collector<'p, 'a> {
+    fn new(program: &'p Program<'a>) -> Self {
+        let mut state = HashSet::new();
+        for contract in &program.contracts {
+            for variable in contract.state_variables() {
+                // Constants and immutables cannot be written after construction.
+                let fixed = variable.flag("constant")
+                    || variable.str("mutability").is_some_and(|m| m != "mutable");
+                if !fixed && let Some(id) = variable.id() {
+                    state.insert(id);
+                }
+            }
+        }
+        Self {
+            program,
+            state,
+            aliases: Default::default(),
+            inlining: Vec::new(),
+        }
+    }
+
+    /// The state variable `id` is, or points into.
+    fn state_of(&self, id: Option<i64>) -> Option<i64> {
+        let id = id?;
+        if self.state.contains(&id) {
+            return Some(id);
+        }
+        self.aliases.get(&id).copied()
+    }
+
+    /// The events of `node` in execution order; calls inlined from elsewhere are reported at
+    /// `site` when given.
+    fn collect(&mut self, node: Node<'a>, site: Option<Node<'a>>, events: &mut Vec<Event<'a>>) {
+        match node.kind() {
+            "PlaceholderStatement" => events.push(Event::Placeholder),
+            "Identifier" => {
+                events.extend(self.state_of(node.referenced()).map(Event::Read));
+            }
+            "VariableDeclarationStatement" => {
+                if let Some(value) = node.child("initialValue") {
+                    self.collect(value, site, events);
+                    let pointee = self.state_of(written_variable(value));
+                    for declared in node.children("declarations") {
+                        let pointer = declared.type_identifier().ends_with("_storage_ptr");
+                        if let (true, Some(local), Some(state)) = (pointer, declared.id(), pointee)
+                        {
+                            self.aliases.insert(local, state);
+                        }
+                    }
+                }
+            }
+            "Assignment" => {
+                if let Some(value) = node.child("rightHandSide") {
+                    self.collect(value, site, events);
+                }
+                if let Some(target) = node.child("leftHandSide") {
+                    // Index expressions are read; `x += 1` also reads `x`.
+                    self.collect(target, site, events);
+                    if let Some(id) = self.state_of(written_variable(target)) {
+                        events.push(Event::Write(id));
+                    }
+                }
+            }
+            "UnaryOperation" if matches!(node.str("operator"), Some("++" | "--" | "delete")) => {
+                if let Some(target) = node.child("subExpression") {
+                    self.collect(target, site, events);
+                    if let Some(id) = self.state_of(written_variable(target)) {
+                        events.push(Event::Write(id));
+                    }
+                }
+            }
+            "FunctionCall" => {
+                for child in node.subnodes() {
+                    self.collect(child, site, events);
+                }
+                if let Some(value) = external_call(node) {
+                    events.push(Event::Call {
+                        site: site.unwrap_or(node),
+                        value,
+                    });
+                    return;
+                }
+                let Some(target) = node.child("expression") else {
+                    return;
+                };
+                // `list.push(x)`, `list.pop()` write the list.
+                if target.is("MemberAccess")
+                    && matches!(target.name_of_member(), "push" | "pop")
+                    && let Some(id) =
+                        self.state_of(target.child("expression").and_then(written_variable))
+                {
+                    events.push(Event::Write(id));
+                    return;
+                }
+                if let Some(called) = target
+                    .referenced()
+                    .and_then(|id| self.program.declaration(id))
+                    .filter(|d| d.is("FunctionDefinition"))
+                {
+                    self.inline(Function(called), site.or(Some(node)), events);
+                }
+            }
+            _ => {
+                for child in node.subnodes() {
+                    self.collect(child, site, events);
+                }
+            }
+        }
+    }
+
+    /// The events of internal function `function` at a call reported at `site`.
+    fn inline(
+        &mut self,
+        function: Function<'a>,
+        site: Option<Node<'a>>,
+        events: &mut Vec<Event<'a>>,
+    ) {
+        let Some(id) = function.node().id() else {
+            return;
+        };
+        if self.inlining.contains(&id) || self.inlining.len() >= 3 {
+            return;
+        }
+        self.inlining.push(id);
+        let sequence = self.function(function, site);
+        self.inlining.pop();
+        events.extend(sequence);
+    }
+
+    /// A function's events with its modifiers around its body.
+    fn function(&mut self, function: Function<'a>, site: Option<Node<'a>>) -> Vec<Event<'a>> {
+        let mut body = Vec::new();
+        if let Some(node) = function.body() {
+            self.collect(node, site, &mut body);
+        }
+        // The innermost modifier is the last written: wrap from the inside out.
+        let invocations: Vec<Node<'a>> = function.node().children("modifiers").collect();
+        for invocation in invocations.into_iter().rev() {
+            let Some(definition) = invocation
+                .child("modifierName")
+                .and_then(|n| n.referenced())
+                .and_then(|id| self.program.declaration(id))
+                .filter(|d| d.is("ModifierDefinition"))
+            else {
+                continue;
+            };
+            let mut wrapper = Vec::new();
+            for argument in invocation.children("arguments") {
+                self.collect(argument, site, &mut wrapper);
+            }
+            if let Some(node) = Function(definition).body() {
+                self.collect(node, Some(site.unwrap_or(invocation)), &mut wrapper);
+            }
+            let mut wrapped = Vec::new();
+            let mut placed = false;
+            for event in wrapper {
+                if matches!(event, Event::Placeholder) && !placed {
+                    wrapped.append(&mut body);
+                    placed = true;
+                } else {
+                    wrapped.push(event);
+                }
+            }
+            body = wrapped;
+        }
+        body
+    }
+}
+
+/// Whether state variable `lock` is checked and set before position `at` and set again after:
+/// a reentrancy lock around the call.
+fn locked(events: &[Event<'_>], at: usize) -> bool {
+    let before = &events[..at];
+    let after = &events[at + 1..];
+    before.iter().enumerate().any(|(i, e)| {
+        let Event::Write(lock) = e else {
+            return false;
+        };
+        before[..i]
+            .iter()
+            .any(|r| matches!(r, Event::Read(v) if v == lock))
+            && after
+                .iter()
+                .any(|w| matches!(w, Event::Write(v) if v == lock))
+    })
+}
+
+pub fn detect(program: &Program<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut collector = Collector::new(program);
+    for (contract, function) in program.functions() {
+        if !function.is_entry()
+            || function.is_view()
+            || function.kind() == FunctionKind::Constructor
+        {
+            continue;
+        }
+        let events = collector.function(function, None);
+        for (at, event) in events.iter().enumerate() {
+            let Event::Call { site, value } = *event else {
+                continue;
+            };
+            let read_before: HashSet<i64> = events[..at]
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Read(v) => Some(*v),
+                    _ => None,
+                })
+                .collect();
+            let stale = events[at + 1..].iter().find_map(|e| match e {
+                Event::Write(v) if read_before.contains(v) => Some(*v),
+                _ => None,
+            });
+            let Some(variable) = stale else {
+                continue;
+            };
+            if locked(&events, at) {
+                continue;
+            }
+            let name = program
+                .declaration(variable)
+                .map(|d| d.name().to_owned())
+                .unwrap_or_default();
+            let rule = if value { &ETH } else { &NO_ETH };
+            findings.extend(program.finding(
+                rule,
+                site,
+                &contract,
+                Some(&function),
+                format!(
+                    "`{}` {} before it writes `{name}`, which it read before the call: the \
+                     callee can re-enter while `{name}` is stale",
+                    if function.name().is_empty() {
+                        "the fallback function"
+                    } else {
+                        function.name()
+                    },
+                    if value {
+                        "sends ether with an external call"
+                    } else {
+                        "makes an external call"
+                    },
+                ),
+            ));
+        }
+    }
+    findings
+}
