@@ -175,7 +175,7 @@ pub fn analyze(
     limit: Duration,
 ) -> Report {
     let started = Instant::now();
-    let program = program::Program::new(&output.syntax);
+    let program = program::Program::new(&output.syntax, &output.version);
     let mut report = Report {
         files: output
             .syntax

@@ -58,6 +58,8 @@ impl<'a> Contract<'a> {
 }
 
 pub struct Program<'a> {
+    /// Arithmetic reverts on overflow (solc 0.8 and later) outside `unchecked` blocks.
+    pub checked_arithmetic: bool,
     pub units: Vec<Unit<'a>>,
     /// solc's file index → position in `units`.
     by_file: HashMap<usize, usize>,
@@ -66,8 +68,12 @@ pub struct Program<'a> {
 }
 
 impl<'a> Program<'a> {
-    pub fn new(syntax: &'a BTreeMap<String, SourceSyntax>) -> Self {
+    /// The units of a compilation by solc `version` (e.g. `0.4.26`).
+    pub fn new(syntax: &'a BTreeMap<String, SourceSyntax>, version: &str) -> Self {
+        let mut numbers = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+        let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
         let mut program = Program {
+            checked_arithmetic: (major, minor) >= (0, 8),
             units: Vec::new(),
             by_file: HashMap::new(),
             declarations: HashMap::new(),
@@ -97,6 +103,23 @@ impl<'a> Program<'a> {
             });
         }
         program
+    }
+
+    /// The source text of `node`, without whitespace (to compare expressions as written).
+    pub fn text(&self, node: Node<'_>) -> String {
+        let Some(span) = node.span() else {
+            return String::new();
+        };
+        let Some(unit) = self.by_file.get(&span.file).map(|i| &self.units[*i]) else {
+            return String::new();
+        };
+        unit.lines
+            .text()
+            .get(span.start..span.end())
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
     }
 
     /// The node with id `id` (a declaration an identifier refers to).

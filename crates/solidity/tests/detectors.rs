@@ -369,3 +369,74 @@ contract Vault {
     expect("reentrancy-eth", source);
     expect("reentrancy-no-eth", source);
 }
+
+#[test]
+fn overflow_before_0_8() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+library SafeMath {
+    function add(uint a, uint b) internal pure returns (uint) {
+        uint c = a + b;
+        assert(c >= a);
+        return c;
+    }
+    function mul(uint a, uint b) internal pure returns (uint) {
+        if (a == 0) return 0;
+        uint c = a * b;
+        require(c / a == b);
+        return c;
+    }
+}
+contract Token {
+    using SafeMath for uint;
+    mapping(address => uint) balances;
+    mapping(address => uint) lockTime;
+    uint constant PRICE = 1 ether;
+    uint count = 1;
+    function transfer(address to, uint value) public {
+        require(balances[msg.sender] - value >= 0); //~ integer-overflow
+        balances[msg.sender] -= value; //~ integer-overflow
+        balances[to] += value; //~ integer-overflow
+    }
+    function buy(uint tokens) public payable {
+        require(msg.value == tokens * PRICE); //~ integer-overflow
+        balances[msg.sender] = balances[msg.sender].add(tokens);
+    }
+    function checkedTransfer(address to, uint value) public {
+        require(balances[msg.sender] >= value);
+        require(balances[to] + value >= balances[to]);
+        balances[msg.sender] -= value;
+        balances[to] += value;
+    }
+    function deposit() public payable {
+        // All the ether there is cannot overflow a uint256.
+        balances[msg.sender] += msg.value;
+    }
+    function bump() public {
+        count += 1;
+        lockTime[msg.sender] = lockTime[msg.sender].add(7 days);
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn overflow_from_0_8_only_when_unchecked() {
+    expect(
+        "integer-overflow",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Counter {
+    mapping(address => uint256) public lockTime;
+    function extend(uint256 by) external {
+        lockTime[msg.sender] += by;
+        unchecked {
+            lockTime[msg.sender] += by; //~ integer-overflow
+        }
+    }
+}
+"#,
+    );
+}

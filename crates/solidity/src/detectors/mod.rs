@@ -1,5 +1,6 @@
 //! The detectors: each a function from the program to its findings, with the rules it reports.
 
+mod arithmetic;
 mod randomness;
 mod reentrancy;
 mod tx_origin;
@@ -15,6 +16,7 @@ pub const DETECTORS: &[Detector] = &[
     tx_origin::detect,
     randomness::detect,
     reentrancy::detect,
+    arithmetic::detect,
 ];
 
 /// Every rule a detector reports.
@@ -25,4 +27,5 @@ pub const RULES: &[&Rule] = &[
     &randomness::TIMESTAMP,
     &reentrancy::ETH,
     &reentrancy::NO_ETH,
+    &arithmetic::RULE,
 ];

@@ -1,0 +1,207 @@
+//! Integer overflow and underflow (SWC-101): before solc 0.8, and inside `unchecked` blocks
+//! after, `+`, `-` and `*` wrap around silently. Reported where an operand comes from the
+//! caller (a parameter of a function anyone can call, or `msg.value`) and the code does not
+//! check the operation: no `a >= b` before `a - b`, no `a + b >= a` (SafeMath's check) around
+//! `a + b`, no division back after `a * b`.
+
+use crate::{Category, Finding, Rule, Severity, ast::Node, program::Program, taint::Taint};
+
+pub const RULE: Rule = Rule {
+    id: "integer-overflow",
+    title: "Integer overflow or underflow",
+    swc: &["SWC-101"],
+    category: Category::Arithmetic,
+    severity: Severity::High,
+    explanation: "Solidity before 0.8 (and any `unchecked` block) wraps integers around: \
+        `0 - 1` is 2^256 - 1 and a large product becomes small. With an operand the caller \
+        chooses, a balance that should go negative becomes huge, a price times a quantity \
+        becomes almost nothing, a lock time moves to the past (BEC token, 2018).",
+    fix: "Compile with solc 0.8 or later (checked arithmetic), or use SafeMath's `add`, `sub` \
+        and `mul`, or check first: `require(balance >= amount)` before subtracting, \
+        `require(a + b >= a)` for sums.",
+};
+
+const COMPARISONS: [&str; 4] = ["<", ">", "<=", ">="];
+
+/// The operator and operands of an arithmetic operation: `a + b` or `a += b`.
+fn operation<'a>(node: Node<'a>) -> Option<(char, Node<'a>, Node<'a>)> {
+    let (operator, left, right) = match node.kind() {
+        "BinaryOperation" => (
+            node.str("operator")?,
+            node.child("leftExpression")?,
+            node.child("rightExpression")?,
+        ),
+        "Assignment" => (
+            node.str("operator")?,
+            node.child("leftHandSide")?,
+            node.child("rightHandSide")?,
+        ),
+        _ => return None,
+    };
+    let op = match operator {
+        "+" | "+=" => '+',
+        "-" | "-=" => '-',
+        "*" | "*=" => '*',
+        _ => return None,
+    };
+    let integer = left.type_string().starts_with("uint") || left.type_string().starts_with("int");
+    (integer && !is_constant(left) && !is_constant(right)).then_some((op, left, right))
+}
+
+fn is_constant(node: Node<'_>) -> bool {
+    node.is("Literal") || node.flag("isConstant") || node.flag("isPure")
+}
+
+/// Every comparison in `body`, as the texts of its two sides.
+fn comparisons(program: &Program<'_>, body: Node<'_>) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    body.walk(&mut |node, _| {
+        if node.is("BinaryOperation")
+            && let Some(operator) = node.str("operator")
+            && (COMPARISONS.contains(&operator) || operator == "==")
+            && let (Some(l), Some(r)) =
+                (node.child("leftExpression"), node.child("rightExpression"))
+        {
+            found.push((operator.to_owned(), program.text(l), program.text(r)));
+        }
+        true
+    });
+    found
+}
+
+/// Whether the code checks this operation.
+fn guarded(
+    program: &Program<'_>,
+    compared: &[(String, String, String)],
+    node: Node<'_>,
+    (op, left, right): (char, Node<'_>, Node<'_>),
+    result: Option<String>,
+) -> bool {
+    let (a, b) = (program.text(left), program.text(right));
+    let pair = |x: &str, y: &str| {
+        compared.iter().any(|(o, l, r)| {
+            COMPARISONS.contains(&o.as_str()) && ((l == x && r == y) || (l == y && r == x))
+        })
+    };
+    match op {
+        // `a >= b` (or `b <= a`, `a > b`) somewhere: the subtraction cannot go below zero.
+        '-' => pair(&a, &b),
+        // SafeMath's `c >= a` with `c` the sum (or the sum written out).
+        '+' => {
+            let sum = if node.is("Assignment") {
+                format!("{a}+{b}")
+            } else {
+                program.text(node)
+            };
+            [sum]
+                .into_iter()
+                .chain(result)
+                .any(|s| pair(&s, &a) || pair(&s, &b))
+        }
+        // `c / a == b`: the product divided back.
+        _ => {
+            let product = program.text(node);
+            compared.iter().any(|(o, l, r)| {
+                o == "=="
+                    && [l, r].iter().any(|side| {
+                        side.starts_with(&format!("{product}/"))
+                            || result
+                                .as_ref()
+                                .is_some_and(|c| side.starts_with(&format!("{c}/")))
+                    })
+            })
+        }
+    }
+}
+
+pub fn detect(program: &Program<'_>) -> Vec<Finding> {
+    // Values the caller chooses: parameters of functions anyone can call, and `msg.value`.
+    let entry_parameters: std::collections::HashSet<i64> = program
+        .functions()
+        .filter(|(_, f)| f.is_entry())
+        .flat_map(|(_, f)| f.parameters().filter_map(|p| p.id()).collect::<Vec<_>>())
+        .collect();
+    let source = |node: Node<'_>| {
+        node.is_global_member("msg", "value")
+            || (node.is("Identifier")
+                && node
+                    .referenced()
+                    .is_some_and(|id| entry_parameters.contains(&id)))
+    };
+    let taint = Taint::new(program, &source);
+    let mut findings = Vec::new();
+    for (contract, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        let compared = comparisons(program, body);
+        body.walk(&mut |node, path| {
+            // 0.8's checked arithmetic: only `unchecked { … }` wraps.
+            if program.checked_arithmetic && !path.iter().any(|p| p.is("UncheckedBlock")) {
+                return true;
+            }
+            let Some(operation) = operation(node) else {
+                return true;
+            };
+            let (op, left, right) = operation;
+            // The caller's values as this function reads them (a parameter, `msg.value`), or as
+            // an internal helper receives them: a value stored by one call and used by another
+            // is left to the stored value's own checks.
+            let span = function.node().span();
+            let internal = !function.is_entry();
+            let mut labels = taint.labels(left);
+            labels.extend(taint.labels(right));
+            labels.retain(|id| {
+                internal
+                    || program.declaration(*id).and_then(|n| n.span()).zip(span).is_some_and(
+                        |(read, f)| f.file == read.file && f.start <= read.start && read.end() <= f.end(),
+                    )
+            });
+            if labels.is_empty() {
+                return true;
+            }
+            // Sums and products of ether amounts cannot reach 2^256: all the ether there is fits
+            // in 2^90 wei.
+            let only_value = labels.iter().all(|id| {
+                program
+                    .declaration(*id)
+                    .is_some_and(|n| n.is_global_member("msg", "value"))
+            });
+            if only_value && op != '-' {
+                return true;
+            }
+            // `uint c = a + b;`: the variable SafeMath checks.
+            let result = path.last().and_then(|parent| {
+                parent
+                    .is("VariableDeclarationStatement")
+                    .then(|| parent.children("declarations").next().map(|d| d.name().to_owned()))
+                    .flatten()
+                    .or_else(|| {
+                        parent
+                            .is("Assignment")
+                            .then(|| parent.child("leftHandSide").map(|l| program.text(l)))
+                            .flatten()
+                    })
+            });
+            if guarded(program, &compared, node, operation, result) {
+                return true;
+            }
+            let what = match operation.0 {
+                '-' => "underflow",
+                _ => "overflow",
+            };
+            findings.extend(program.finding(
+                &RULE,
+                node,
+                &contract,
+                Some(&function),
+                format!(
+                    "`{}` can {what}: an operand comes from the caller and nothing checks the result",
+                    program.text(node)
+                ),
+            ));
+            true
+        });
+    }
+    findings
+}
