@@ -440,3 +440,87 @@ contract Counter {
 "#,
     );
 }
+
+#[test]
+fn access_control_before_0_5() {
+    let source = r#"pragma solidity ^0.4.24;
+contract Wallet {
+    address owner;
+    address lib;
+    mapping(address => bool) admins;
+    modifier onlyOwner() {
+        require(msg.sender == owner);
+        _;
+    }
+    function wallet() public { //~ misnamed-constructor
+        owner = msg.sender;
+    }
+    function Constructor() public { //~ misnamed-constructor
+        owner = msg.sender;
+    }
+    function changeOwner(address next) public { //~ unprotected-authority-change
+        owner = next;
+    }
+    function addAdmin(address a) public onlyOwner {
+        admins[a] = true;
+    }
+    function grant(address a) public { //~ unprotected-authority-change
+        admins[a] = true;
+    }
+    function setOwner(address next) public {
+        require(admins[msg.sender]);
+        owner = next;
+    }
+    function kill() public { //~ unprotected-selfdestruct
+        selfdestruct(msg.sender);
+    }
+    function close() public onlyOwner {
+        selfdestruct(owner);
+    }
+    function forward(address target, bytes data) public {
+        require(target.delegatecall(data)); //~ controlled-delegatecall
+    }
+    function() public {
+        require(lib.delegatecall(msg.data)); //~ controlled-delegatecall
+    }
+    function upgrade() public onlyOwner {
+        require(lib.delegatecall(bytes4(keccak256("migrate()"))));
+    }
+}
+"#;
+    for rule in [
+        "misnamed-constructor",
+        "unprotected-authority-change",
+        "unprotected-selfdestruct",
+        "controlled-delegatecall",
+    ] {
+        expect(rule, source);
+    }
+}
+
+#[test]
+fn access_control_from_0_8() {
+    let source = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Vault {
+    address public owner;
+    bool initialized;
+    constructor() { owner = msg.sender; }
+    modifier onlyOwner() { _checkOwner(); _; }
+    function _checkOwner() internal view { require(owner == msg.sender, "not the owner"); }
+    function initialize(address newOwner) external { //~ unprotected-authority-change
+        require(!initialized);
+        initialized = true;
+        owner = newOwner;
+    }
+    function transferOwnership(address next) external onlyOwner {
+        owner = next;
+    }
+    function destroy() external onlyOwner {
+        selfdestruct(payable(owner));
+    }
+}
+"#;
+    expect("unprotected-authority-change", source);
+    expect("unprotected-selfdestruct", source);
+}

@@ -1,5 +1,6 @@
 //! The detectors: each a function from the program to its findings, with the rules it reports.
 
+mod access_control;
 mod arithmetic;
 mod randomness;
 mod reentrancy;
@@ -17,6 +18,7 @@ pub const DETECTORS: &[Detector] = &[
     randomness::detect,
     reentrancy::detect,
     arithmetic::detect,
+    access_control::detect,
 ];
 
 /// Every rule a detector reports.
@@ -28,4 +30,8 @@ pub const RULES: &[&Rule] = &[
     &reentrancy::ETH,
     &reentrancy::NO_ETH,
     &arithmetic::RULE,
+    &access_control::UNPROTECTED_SELFDESTRUCT,
+    &access_control::UNPROTECTED_AUTHORITY,
+    &access_control::MISNAMED_CONSTRUCTOR,
+    &access_control::CONTROLLED_DELEGATECALL,
 ];

@@ -1,0 +1,306 @@
+//! Access control: functions anyone can call that should be the owner's. A function "checks
+//! its caller" when its body, its modifiers or the internal functions it calls (two levels)
+//! compare `msg.sender` (or `tx.origin`) or look it up in a condition. Variables that decide
+//! authority are the state variables some check compares with the caller. Reported: entry
+//! functions that destroy the contract or write an authority variable without checking the
+//! caller (SWC-105, SWC-106), constructors misnamed into public functions (SWC-118), and
+//! `delegatecall` to a target or with data the caller chooses (SWC-112).
+
+use crate::{
+    Category, Finding, Rule, Severity,
+    ast::{Function, FunctionKind, Node, callee},
+    program::Program,
+    taint::{Taint, written_variable},
+};
+use std::collections::HashSet;
+
+pub const UNPROTECTED_SELFDESTRUCT: Rule = Rule {
+    id: "unprotected-selfdestruct",
+    title: "Anyone can destroy the contract",
+    swc: &["SWC-106"],
+    category: Category::AccessControl,
+    severity: Severity::High,
+    explanation: "A function any account can call runs `selfdestruct`: the contract's code is \
+        removed and its ether sent where the caller says (the Parity multisig library, 2017, \
+        froze 513,774 ether this way).",
+    fix: "Restrict the function to its owner (`require(msg.sender == owner)`, an `onlyOwner` \
+        modifier), or remove `selfdestruct`.",
+};
+
+pub const UNPROTECTED_AUTHORITY: Rule = Rule {
+    id: "unprotected-authority-change",
+    title: "Anyone can change who is authorized",
+    swc: &["SWC-105"],
+    category: Category::AccessControl,
+    severity: Severity::High,
+    explanation: "A function any account can call writes a variable that other functions \
+        compare with `msg.sender` to authorize (an owner, an admin list). The first caller \
+        makes themselves the owner and takes what the owner may take; an initializer without a \
+        check is taken by whoever calls it first.",
+    fix: "Check the caller before writing it (`onlyOwner`), set it in the constructor, and give \
+        initializers a guard that only the deployer passes.",
+};
+
+pub const MISNAMED_CONSTRUCTOR: Rule = Rule {
+    id: "misnamed-constructor",
+    title: "Constructor that is an ordinary public function",
+    swc: &["SWC-118"],
+    category: Category::AccessControl,
+    severity: Severity::High,
+    explanation: "Before 0.4.22 a constructor was the function named like the contract; a typo, \
+        a different case or a renamed contract makes it an ordinary public function anyone can \
+        call later, to become the owner (Rubixi, 2016).",
+    fix: "Use the `constructor` keyword (0.4.22 and later) and compile with a current solc.",
+};
+
+pub const CONTROLLED_DELEGATECALL: Rule = Rule {
+    id: "controlled-delegatecall",
+    title: "delegatecall the caller controls",
+    swc: &["SWC-112"],
+    category: Category::AccessControl,
+    severity: Severity::High,
+    explanation: "`delegatecall` runs another contract's code on this contract's storage and \
+        balance. When the caller chooses the target or the call data, they choose which code \
+        runs here: they can overwrite the owner, or destroy the contract.",
+    fix: "Delegate only to fixed, trusted code, with data the contract builds itself; forward \
+        only whitelisted function selectors.",
+};
+
+/// Whether `node` reads the caller (`msg.sender`, `tx.origin`).
+fn is_caller(node: Node<'_>) -> bool {
+    node.is_global_member("msg", "sender") || node.is_global_member("tx", "origin")
+}
+
+/// Whether `body` compares the caller or looks it up in a condition.
+fn checks_caller(program: &Program<'_>, body: Node<'_>) -> bool {
+    body.any(&mut |node| {
+        let condition = match node.kind() {
+            "BinaryOperation" => matches!(node.str("operator"), Some("==" | "!=")),
+            "IfStatement" => {
+                return node
+                    .child("condition")
+                    .is_some_and(|c| c.any(&mut is_caller));
+            }
+            "FunctionCall" => node
+                .child("expression")
+                .is_some_and(|c| program.is_global(c, "require") || program.is_global(c, "assert")),
+            _ => false,
+        };
+        condition && node.any(&mut is_caller)
+    })
+}
+
+/// Whether `function` checks its caller: itself, its modifiers, or what it calls.
+fn protected(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
+    let modifiers = function.node().children("modifiers").any(|m| {
+        m.child("modifierName")
+            .and_then(|n| n.referenced())
+            .and_then(|id| program.declaration(id))
+            .is_some_and(|d| {
+                d.is("ModifierDefinition")
+                    && (Function(d)
+                        .body()
+                        .is_some_and(|b| checks_caller(program, b))
+                        || protected(program, Function(d), depth + 1))
+            })
+    });
+    if modifiers {
+        return true;
+    }
+    let Some(body) = function.body() else {
+        return false;
+    };
+    if checks_caller(program, body) {
+        return true;
+    }
+    depth < 2
+        && body.any(&mut |node| {
+            node.is("FunctionCall")
+                && node
+                    .child("expression")
+                    .and_then(|c| c.referenced())
+                    .and_then(|id| program.declaration(id))
+                    .is_some_and(|d| {
+                        d.is("FunctionDefinition") && protected(program, Function(d), depth + 1)
+                    })
+        })
+}
+
+/// State variables some condition compares with the caller: `owner` in `msg.sender == owner`,
+/// `admins` in `require(admins[msg.sender])`.
+fn authority_variables(program: &Program<'_>) -> HashSet<i64> {
+    let mut found = HashSet::new();
+    for (_, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, _| {
+            if node.is("BinaryOperation") && matches!(node.str("operator"), Some("==" | "!=")) {
+                let sides: Vec<Node<'_>> = ["leftExpression", "rightExpression"]
+                    .iter()
+                    .filter_map(|s| node.child(s))
+                    .collect();
+                if sides.iter().any(|s| is_caller(*s)) {
+                    found.extend(
+                        sides
+                            .iter()
+                            .filter(|s| !is_caller(**s))
+                            .filter_map(|s| written_variable(*s)),
+                    );
+                }
+            }
+            if node.is("IndexAccess")
+                && node.child("indexExpression").is_some_and(is_caller)
+                && node.type_string() == "bool"
+            {
+                found.extend(written_variable(node));
+            }
+            true
+        });
+    }
+    found.retain(|id| {
+        program
+            .declaration(*id)
+            .is_some_and(|d| d.flag("stateVariable"))
+    });
+    found
+}
+
+pub fn detect(program: &Program<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let authority = authority_variables(program);
+    let caller_input = |node: Node<'_>| {
+        node.is_global_member("msg", "data")
+            || (node.is("Identifier")
+                && node
+                    .referenced()
+                    .and_then(|id| program.declaration(id))
+                    .is_some_and(|d| {
+                        d.is("VariableDeclaration")
+                            && !d.flag("stateVariable")
+                            && is_parameter(program, d)
+                    }))
+    };
+    let taint = Taint::new(program, &caller_input);
+    for (contract, function) in program.functions() {
+        if function.is_modifier() {
+            continue;
+        }
+        // Misnamed constructors: named like the contract (any case) or `Constructor`.
+        let name = function.name();
+        if function.kind() == FunctionKind::Function
+            && contract.kind() == "contract"
+            && (name.eq_ignore_ascii_case(contract.name())
+                || name.eq_ignore_ascii_case("constructor"))
+        {
+            findings.extend(program.finding(
+                &MISNAMED_CONSTRUCTOR,
+                function.node(),
+                &contract,
+                Some(&function),
+                format!(
+                    "`{name}` is not the constructor of `{}` but a public function anyone can call",
+                    contract.name()
+                ),
+            ));
+            continue;
+        }
+        let Some(body) = function.body() else {
+            continue;
+        };
+        // delegatecall with a target or data from the caller.
+        body.walk(&mut |node, _| {
+            if node.is("FunctionCall")
+                && let Some(target) = callee(node)
+                && target.is("MemberAccess")
+                && target.name_of_member() == "delegatecall"
+            {
+                let controlled = target.child("expression").is_some_and(|t| !taint.labels(t).is_empty())
+                    || node.children("arguments").any(|a| !taint.labels(a).is_empty());
+                if controlled && function.is_entry() || controlled && !protected(program, function, 0) {
+                    findings.extend(program.finding(
+                        &CONTROLLED_DELEGATECALL,
+                        node,
+                        &contract,
+                        Some(&function),
+                        "`delegatecall` with a target or data the caller chooses runs their code on this contract's storage".into(),
+                    ));
+                }
+            }
+            true
+        });
+        if !function.is_entry() || protected(program, function, 0) {
+            continue;
+        }
+        let destroys = body.any(&mut |node| {
+            node.is("FunctionCall")
+                && node.child("expression").is_some_and(|c| {
+                    program.is_global(c, "selfdestruct") || program.is_global(c, "suicide")
+                })
+        });
+        if destroys {
+            findings.extend(program.finding(
+                &UNPROTECTED_SELFDESTRUCT,
+                function.node(),
+                &contract,
+                Some(&function),
+                format!(
+                    "`{}` destroys the contract and anyone can call it",
+                    display(&function)
+                ),
+            ));
+            continue;
+        }
+        let mut written = None;
+        body.walk(&mut |node, _| {
+            if written.is_none()
+                && node.is("Assignment")
+                && let Some(id) = node.child("leftHandSide").and_then(written_variable)
+                && authority.contains(&id)
+            {
+                written = Some(id);
+            }
+            written.is_none()
+        });
+        if let Some(id) = written {
+            let variable = program
+                .declaration(id)
+                .map(|d| d.name())
+                .unwrap_or_default();
+            findings.extend(program.finding(
+                &UNPROTECTED_AUTHORITY,
+                function.node(),
+                &contract,
+                Some(&function),
+                format!(
+                    "`{}` writes `{variable}`, which authorizes callers elsewhere, and anyone can call it",
+                    display(&function)
+                ),
+            ));
+        }
+    }
+    findings
+}
+
+fn display<'a>(function: &Function<'a>) -> &'a str {
+    if function.name().is_empty() {
+        "the fallback function"
+    } else {
+        function.name()
+    }
+}
+
+/// Whether declaration `variable` is a parameter of a function anyone can call.
+fn is_parameter(program: &Program<'_>, variable: Node<'_>) -> bool {
+    let Some(scope) = variable.0["scope"]
+        .as_i64()
+        .and_then(|id| program.declaration(id))
+    else {
+        return false;
+    };
+    scope.is("FunctionDefinition")
+        && Function(scope).is_entry()
+        && Function(scope)
+            .parameters()
+            .any(|p| p.id() == variable.id())
+}
