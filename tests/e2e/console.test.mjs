@@ -16,6 +16,26 @@ import { createServer } from "node:net";
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 
+// A withdrawal that pays before it clears the balance: the checker's reentrancy, on line 13.
+const BANK = `// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+contract Bank {
+    mapping(address => uint256) public balances;
+
+    function deposit() external payable {
+        balances[msg.sender] += msg.value;
+    }
+
+    function withdraw() external {
+        uint256 amount = balances[msg.sender];
+        (bool ok, ) = msg.sender.call{value: amount}("");
+        require(ok, "payment failed");
+        balances[msg.sender] = 0;
+    }
+}
+`;
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SHOTS = process.env.RICAAS_SCREENSHOTS || join(ROOT, "target", "console-screenshots");
 
@@ -724,8 +744,26 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   assert.equal(await org1.textContent("[data-testid=workspace] .tab.active .badge"), "1");
   await org1.locator("[data-testid=workspace]").screenshot({ path: join(SHOTS, "30a-compile-error-marked-inline.png") });
   await org1.fill("[data-testid=editor]", source);
+  // What compiles is also checked for security weaknesses: a withdrawal that pays before it
+  // clears the balance is marked on its line, with why it matters and how to fix it.
+  await org1.fill("[data-testid=workspace] input[name=file_name]", "contracts/Bank.sol");
+  await org1.click("[data-testid=workspace] button:text-is('Add')");
+  await org1.waitForSelector("[data-testid=workspace] .tab.active:has-text('contracts/Bank.sol')");
+  await org1.fill("[data-testid=editor]", BANK);
+  await org1.click("[data-testid=workspace] button:text-is('Compile')");
+  const reentrancy = "[data-testid=security] li[data-rule=reentrancy-eth]";
+  await org1.waitForSelector(reentrancy, { timeout: 120_000 });
+  assert.match(await org1.textContent(reentrancy), /^contracts\/Bank\.sol:13:\d+ high Reentrancy: ether sent before the state is updated \(SWC-107\)/);
+  assert.match(await org1.textContent(`${reentrancy} .fix`), /nonReentrant/);
+  await org1.waitForSelector("[data-testid=workspace] .gutter .ln.sev-security[data-line='13']");
+  await org1.waitForSelector("[data-testid=workspace] .backdrop .line.sev-security[data-line='13'] .squiggle");
+  await org1.locator("[data-testid=workspace]").screenshot({ path: join(SHOTS, "30a-2-security-finding-marked-inline.png") });
+  await org1.click("[data-testid=workspace] button:text-is('Delete this file')");
+  await org1.click("[data-testid=workspace] .tab[data-file='Token.sol']");
+  await org1.waitForSelector("[data-testid=workspace] .tab.active:has-text('Token.sol')");
   await org1.click("[data-testid=workspace] button:text-is('Compile')");
   await org1.waitForSelector("[data-testid=workspace] .notice:has-text('Compiled with solc 0.8.')", { timeout: 120_000 });
+  await org1.waitForSelector("[data-testid=security] .notice:has-text('Security check: nothing found')");
   assert.equal(await org1.locator("[data-testid=workspace] .gutter .ln.sev-error").count(), 0);
   const deployCompiled = "[data-testid=deploy-compiled]";
   await org1.selectOption(`${deployCompiled} select[name=compiled_contract]`, { label: "Token (Token.sol)" });

@@ -3,9 +3,52 @@
 //! compiler of tens of megabytes), the rest waiting their turn.
 
 use crate::accounts::{AccountsError, Platform};
+use alloy_primitives::keccak256;
 use ricaas_solc::CompileError;
 pub use ricaas_solc::{CompileOutput, CompileRequest, Compiler, Release};
+use ricaas_solidity::{Report, Rule};
+use serde::Serialize;
 use std::sync::Arc;
+
+/// A compilation and, when it succeeded, the security check of its sources.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Compilation {
+    #[serde(flatten)]
+    pub output: CompileOutput,
+    /// What the security checker found (absent when the sources did not compile).
+    pub security: Option<SecurityCheck>,
+}
+
+/// The checker's report on a compilation's sources.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecurityCheck {
+    /// Keccak-256 over the sources' hash and the findings: the report a deployment of these
+    /// sources records.
+    pub report_hash: String,
+    #[serde(flatten)]
+    pub report: Report,
+    /// The rules the findings name, with why each matters and how to fix it.
+    pub rules: Vec<&'static Rule>,
+}
+
+impl SecurityCheck {
+    pub fn new(source_hash: &str, report: Report) -> Self {
+        let mut hashed = source_hash.as_bytes().to_vec();
+        hashed.extend(serde_json::to_vec(&report.findings).unwrap_or_default());
+        let mut rules: Vec<&'static Rule> = report
+            .findings
+            .iter()
+            .filter_map(|f| Report::rule(f.rule))
+            .collect();
+        rules.sort_by_key(|r| r.id);
+        rules.dedup_by_key(|r| r.id);
+        Self {
+            report_hash: keccak256(&hashed).to_string(),
+            report,
+            rules,
+        }
+    }
+}
 
 /// Compilations that run at the same time; more wait.
 pub const CONCURRENT_COMPILATIONS: usize = 2;
@@ -51,18 +94,29 @@ impl Platform {
         })
     }
 
-    /// Compiles `request` with the release its pragmas allow (or the one it names).
-    pub async fn compile(&self, request: CompileRequest) -> Result<CompileOutput, AccountsError> {
+    /// Compiles `request` with the release its pragmas allow (or the one it names), and runs
+    /// the security checker over sources that compiled.
+    pub async fn compile(&self, request: CompileRequest) -> Result<Compilation, AccountsError> {
         let service = self.compiler_service()?.clone();
         let _permit = service
             .permits
             .acquire_owned()
             .await
             .map_err(|_| AccountsError::Unavailable("the compiler is shutting down".into()))?;
-        tokio::task::spawn_blocking(move || service.compiler.compile(&request, None))
-            .await
-            .map_err(|e| AccountsError::Unavailable(format!("the compilation stopped: {e}")))?
-            .map_err(refusal)
+        tokio::task::spawn_blocking(move || {
+            let output = service.compiler.compile(&request, None)?;
+            let security = output.success.then(|| {
+                let report = ricaas_solidity::analyze_compilation(
+                    &output,
+                    ricaas_solidity::DEFAULT_TIME_LIMIT,
+                );
+                SecurityCheck::new(&output.source_hash, report)
+            });
+            Ok(Compilation { output, security })
+        })
+        .await
+        .map_err(|e| AccountsError::Unavailable(format!("the compilation stopped: {e}")))?
+        .map_err(refusal)
     }
 
     /// The solcjs releases, newest first, marking those installed here.

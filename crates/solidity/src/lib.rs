@@ -18,6 +18,7 @@ pub use detectors::RULES;
 
 /// The DASP top-10 category a weakness belongs to (the SmartBugs dataset's names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Reentrancy,
@@ -69,6 +70,7 @@ impl Category {
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -96,26 +98,36 @@ impl Severity {
 
 /// A class of weakness a detector finds.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Rule {
     /// Stable identifier, e.g. `unchecked-call`.
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
     pub id: &'static str,
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
     pub title: &'static str,
     /// SWC registry identifiers, e.g. `SWC-104`.
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<String>))]
     pub swc: &'static [&'static str],
     pub category: Category,
     pub severity: Severity,
     /// Why it is a weakness.
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
     pub explanation: &'static str,
     /// How to fix it.
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
     pub fix: &'static str,
 }
 
 /// One weakness found at one place.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Finding {
+    /// The rule's id (`unchecked-call`); its explanation and fix are in the report's `rules`.
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
     pub rule: &'static str,
     pub category: Category,
     pub severity: Severity,
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<String>))]
     pub swc: &'static [&'static str],
     /// Source unit name.
     pub file: String,
@@ -134,6 +146,7 @@ pub struct Finding {
 
 /// What the checker found in a compilation.
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Report {
     pub findings: Vec<Finding>,
     /// Source units analysed.
@@ -228,14 +241,18 @@ pub fn check(
             .unwrap_or_default();
         return Err(CheckError::DoesNotCompile(first));
     }
-    // The caller's files and those they import from disk are reported on; npm packages'
-    // (OpenZeppelin) are read for context only.
+    let report = analyze_compilation(&output, limit);
+    Ok((output, report))
+}
+
+/// [`analyze`] reporting on the caller's files and those they import from disk; npm packages'
+/// units (OpenZeppelin) are read for context only.
+pub fn analyze_compilation(output: &ricaas_solc::CompileOutput, limit: Duration) -> Report {
     let from_package = |name: &str| {
         output
             .packages
             .keys()
             .any(|p| name.starts_with(p.as_str()) && name.as_bytes().get(p.len()) == Some(&b'/'))
     };
-    let report = analyze(&output, &|name| !from_package(name), limit);
-    Ok((output, report))
+    analyze(output, &|name| !from_package(name), limit)
 }

@@ -3,7 +3,7 @@
 use super::{ApiError, Body, routes::Caller};
 use crate::{
     accounts::Platform,
-    compiler::{CompileOutput, CompileRequest, Release},
+    compiler::{Compilation, CompileRequest, Release},
 };
 use axum::{Json, extract::State};
 
@@ -15,16 +15,18 @@ pub const MAX_COMPILE_BODY_BYTES: usize = ricaas_solc::MAX_SOURCE_BYTES + 512 * 
 /// its published sha512). Imports between the given files and from `@openzeppelin/contracts`
 /// (`dependencies` pins its version) are resolved. A compilation that ran answers 200 —
 /// `success` false when its `diagnostics` hold errors, each with file, line and column.
+/// Sources that compiled are checked for security weaknesses: `security` lists the findings
+/// (rule, SWC ids, severity, place, message) with each rule's explanation and fix.
 #[utoipa::path(post, path = "/api/v1/compile", tag = "contracts",
     request_body = CompileRequest,
-    responses((status = 200, body = CompileOutput), (status = 400, body = ApiError),
+    responses((status = 200, body = Compilation), (status = 400, body = ApiError),
         (status = 401, body = ApiError), (status = 403, body = ApiError),
         (status = 413, body = ApiError), (status = 503, body = ApiError)))]
 pub async fn compile(
     State(platform): State<Platform>,
     caller: Caller,
     Body(request): Body<CompileRequest>,
-) -> Result<Json<CompileOutput>, ApiError> {
+) -> Result<Json<Compilation>, ApiError> {
     caller.authorize(&platform, "compiler").await?;
     Ok(Json(platform.compile(request).await?))
 }

@@ -46,6 +46,45 @@ pub fn compiles_solidity_over_http(served: &Served) {
             .starts_with("0x")
     );
 
+    // Sources that compile are checked: nothing found here, and the report has a hash.
+    assert_eq!(output["security"]["findings"], json!([]), "{output}");
+    assert_eq!(
+        output["security"]["report_hash"].as_str().map(str::len),
+        Some(66),
+        "{output}"
+    );
+    // A weakness comes back placed, with its rule's explanation and fix.
+    let (status, checked) = root.post(
+        "/api/v1/compile",
+        json!({"sources": {"Bank.sol": "pragma solidity ^0.8.0;\ncontract Bank {\n    mapping(address => uint256) balances;\n    function withdraw() external {\n        (bool ok, ) = msg.sender.call{value: balances[msg.sender]}(\"\");\n        require(ok);\n        balances[msg.sender] = 0;\n    }\n}\n"}}),
+    );
+    assert_eq!(status, 200, "{checked}");
+    let finding = &checked["security"]["findings"][0];
+    assert_eq!(
+        (
+            finding["rule"].as_str(),
+            finding["file"].as_str(),
+            finding["line"].as_u64()
+        ),
+        (Some("reentrancy-eth"), Some("Bank.sol"), Some(5)),
+        "{checked}"
+    );
+    assert_eq!(finding["swc"], json!(["SWC-107"]));
+    assert_eq!(finding["severity"], "high");
+    let rule = &checked["security"]["rules"][0];
+    assert_eq!(rule["id"], "reentrancy-eth");
+    assert!(
+        rule["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nonReentrant"),
+        "{rule}"
+    );
+    assert_ne!(
+        checked["security"]["report_hash"],
+        output["security"]["report_hash"]
+    );
+
     // Errors are an answer, not a failure: placed in the file, line and column.
     let (status, failed) = root.post(
         "/api/v1/compile",
@@ -53,6 +92,11 @@ pub fn compiles_solidity_over_http(served: &Served) {
     );
     assert_eq!(status, 200, "{failed}");
     assert_eq!(failed["success"], false);
+    assert_eq!(
+        failed["security"],
+        json!(null),
+        "nothing to check: {failed}"
+    );
     let error = failed["diagnostics"]
         .as_array()
         .expect("diagnostics")

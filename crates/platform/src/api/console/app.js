@@ -1185,7 +1185,9 @@ function contractWorkspace(propose) {
     for (const d of diagnostics) {
       if (d.file !== file || !d.line) continue;
       const mark = marks.get(d.line) || { severity: d.severity, messages: [], column: d.column, endColumn: d.end_line === d.line ? d.end_column : null };
-      if (d.severity === "error") mark.severity = "error";
+      // A line shows its worst mark: a compile error, then a security finding, then a warning.
+      const rank = { error: 3, security: 2, warning: 1, info: 0 };
+      if ((rank[d.severity] || 0) > (rank[mark.severity] || 0)) mark.severity = d.severity;
       mark.messages.push(`${d.kind}: ${d.message}`);
       marks.set(d.line, mark);
     }
@@ -1328,8 +1330,34 @@ function contractWorkspace(propose) {
       el("p", { class: "muted" }, `Recorded on chain with it: compiler ${compiled.compiler}, source hash ${compiled.source_hash}.`),
       el("button", { type: "submit" }, "Propose deployment"));
     }
-    result.replaceChildren(summary, compiled.diagnostics.length ? list : "", deploy || "");
+    result.replaceChildren(summary, compiled.diagnostics.length ? list : "", securityPanel(compiled), deploy || "");
   };
+  // The checker's findings: each placed (a link that jumps there), with why it matters and the
+  // fix, its rule's SWC identifiers and severity.
+  const securityPanel = (compiled) => {
+    if (!compiled.security) return "";
+    const { findings, rules, report_hash: hash } = compiled.security;
+    const rule = (id) => rules.find((r) => r.id === id) || {};
+    const high = findings.filter((f) => f.severity === "high").length;
+    const summary = findings.length
+      ? errorBox(`Security check: ${findings.length} finding${findings.length === 1 ? "" : "s"}${high ? `, ${high} high` : ""}, marked in purple in the editor. Read why each matters and how to fix it below.`)
+      : noticeBox("Security check: nothing found (reentrancy, unchecked calls, access control, arithmetic, randomness and timestamps were checked).");
+    return el("div", { class: "card", "data-testid": "security" },
+      el("h2", {}, "Security check"), summary,
+      findings.length ? el("ul", { class: "findings" }, ...findings.map((f) =>
+        el("li", { class: `severity-${f.severity}`, "data-rule": f.rule, "data-severity": f.severity },
+          el("a", { href: "#", onclick: (e) => { e.preventDefault(); jump(f); } }, `${f.file}:${f.line}:${f.column}`),
+          " ", el("span", { class: f.severity === "high" ? "badge bad" : "badge" }, f.severity), " ",
+          el("strong", {}, rule(f.rule).title || f.rule), ` (${f.swc.join(", ")}): ${f.message}`,
+          el("p", { class: "why" }, `Why: ${rule(f.rule).explanation || ""}`),
+          el("p", { class: "fix" }, `Fix: ${rule(f.rule).fix || ""}`)))) : "",
+      el("p", { class: "muted" }, `Report ${hash}.`));
+  };
+  // Findings join the compiler's marks in the editor.
+  const findingMarks = (compiled) => (compiled.security ? compiled.security.findings : []).map((f) => ({
+    file: f.file, line: f.line, column: f.column, end_line: f.end_line, end_column: null,
+    severity: "security", kind: `${f.severity} ${f.rule}`, message: f.message,
+  }));
 
   const compileForm = el("form", { class: "toolbar", onsubmit: async (e) => {
     e.preventDefault();
@@ -1344,7 +1372,7 @@ function contractWorkspace(propose) {
       if (versions.value) body.version = versions.value;
       if (openzeppelin.value.trim()) body.dependencies = { "@openzeppelin/contracts": openzeppelin.value.trim() };
       const compiled = await api("POST", "compile", body);
-      diagnostics = compiled.diagnostics;
+      diagnostics = compiled.diagnostics.concat(findingMarks(compiled));
       render();
       showResult(compiled);
       const firstError = diagnostics.find((d) => d.severity === "error");
