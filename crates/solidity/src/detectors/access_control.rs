@@ -217,7 +217,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             {
                 let controlled = target.child("expression").is_some_and(|t| !taint.labels(t).is_empty())
                     || node.children("arguments").any(|a| !taint.labels(a).is_empty());
-                if controlled && function.is_entry() || controlled && !protected(program, function, 0) {
+                if controlled && !protected(program, function, 0) {
                     findings.extend(program.finding(
                         &CONTROLLED_DELEGATECALL,
                         node,
