@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
 """Scores security checkers on the SmartBugs curated dataset with SmartBugs' own rule: a
-finding counts for an annotated vulnerability when its category matches and its line is one
-of the vulnerability's annotated lines. Per category it prints (and with --markdown writes) the
-true positives, false negatives, findings on lines not annotated with that category, and time.
+finding counts for an annotated vulnerability when its category matches and one of its lines
+is one of the vulnerability's annotated lines. Per category it prints (and with --markdown
+writes) per tool the vulnerabilities found and the findings none of whose lines is annotated
+with their category, and the time per contract.
 
-Usage: scripts/score-smartbugs.py <path to ricaas> [--dataset DIR] [--markdown FILE] [--only FILE…]
+With --slither, Slither runs on every contract in the same script with the same solc release as
+ours (the newest the pragma allows, from the platform's compiler cache through
+scripts/solc-shim.mjs, since native solc cannot be downloaded here). Slither's checks map to
+categories by SmartBugs' own table (tools/slither/findings.yaml in smartbugs/smartbugs) plus the
+checks it leaves unmapped that plainly belong to a category (unchecked-lowlevel, unchecked-send,
+weak-prng, arbitrary-send-eth): generous to Slither. A Slither result's lines are the lines of
+its statement elements and the first line of its declaration elements.
+
+Usage: scripts/score-smartbugs.py <path to ricaas> [--slither PATH] [--dataset DIR] [--markdown FILE] [--only FILE…]
 """
 
 import argparse
@@ -14,6 +23,8 @@ import os
 import statistics
 import subprocess
 import sys
+import re
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,24 +47,116 @@ def ricaas(binary, dataset, files):
     report = json.loads(out.stdout)
     found = collections.defaultdict(set)
     for finding in report["findings"]:
-        found[finding["file"]].add((finding["category"], finding["line"]))
+        found[finding["file"]].add((finding["category"], frozenset([finding["line"]])))
     seconds = {f: ms / 1000 for f, ms in report.get("file_ms", {}).items()}
     errors = {e["file"]: e["error"] for e in report.get("errors", [])}
     return found, seconds, errors, time.monotonic() - started
 
 
+SLITHER_CATEGORIES = {
+    # SmartBugs' mapping (DASP-1 reentrancy, -2 access control, -4 unchecked calls, -5 denial of
+    # service, -8 time manipulation).
+    "arbitrary-send": "access_control", "calls-loop": "denial_of_service",
+    "controlled-delegatecall": "access_control", "locked-ether": "denial_of_service",
+    "low-level-calls": "unchecked_low_level_calls", "reentrancy-benign": "reentrancy",
+    "reentrancy-eth": "reentrancy", "reentrancy-no-eth": "reentrancy", "suicidal": "access_control",
+    "timestamp": "time_manipulation", "tx-origin": "access_control",
+    "unused-return": "unchecked_low_level_calls", "return-bomb": "denial_of_service",
+    # Unmapped there, but plainly of a category.
+    "unchecked-lowlevel": "unchecked_low_level_calls", "unchecked-send": "unchecked_low_level_calls",
+    "weak-prng": "bad_randomness", "arbitrary-send-eth": "access_control",
+    "reentrancy-unlimited-gas": "reentrancy", "reentrancy-events": "reentrancy",
+}
+
+
+def cache_dir():
+    return os.environ.get("RICAAS_COMPILER_CACHE") or os.path.expanduser("~/.cache/ricaas/compilers")
+
+
+def solc_for(path, installed):
+    """The release our checker compiles `path` with: the newest installed one its pragma allows."""
+    text = open(path, encoding="utf8", errors="replace").read()
+    match = re.search(r"pragma\s+solidity\s+([^;]+);", text)
+    if not match:
+        return installed[0] if installed else None
+    spec = match.group(1).strip()
+    key = lambda v: tuple(int(p) for p in v.split("."))
+    exact = re.fullmatch(r"=?\s*(\d+\.\d+\.\d+)", spec)
+    if exact:
+        return exact.group(1) if exact.group(1) in installed else None
+    caret = re.fullmatch(r"\^\s*(\d+)\.(\d+)\.(\d+)", spec)
+    if caret:
+        major, minor, patch = map(int, caret.groups())
+        fits = [v for v in installed if key(v)[:2] == (major, minor) and key(v)[2] >= patch]
+        return max(fits, key=key) if fits else None
+    return None
+
+
+def slither(slither_bin, ricaas_root, dataset, files):
+    """Findings per file as (category, line), seconds per file, errors."""
+    solc_root = os.path.join(cache_dir(), "solc")
+    installed = sorted(os.listdir(solc_root)) if os.path.isdir(solc_root) else []
+    shim = os.path.join(ricaas_root, "scripts", "solc-shim.mjs")
+    found, seconds, errors = collections.defaultdict(set), {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in files:
+            version = solc_for(os.path.join(dataset, path), installed)
+            if not version:
+                errors[path] = "no installed solc release fits its pragma"
+                continue
+            wrapper = os.path.join(tmp, f"solc-{version}")
+            if not os.path.exists(wrapper):
+                soljson = os.path.join(solc_root, version, "soljson.js")
+                with open(wrapper, "w") as out:
+                    out.write(f'#!/bin/sh\nexec node "{shim}" "{soljson}" "$@"\n')
+                os.chmod(wrapper, 0o755)
+            report = os.path.join(tmp, "slither.json")
+            if os.path.exists(report):
+                os.remove(report)
+            started = time.monotonic()
+            try:
+                run = subprocess.run([slither_bin, path, "--solc", wrapper, "--json", report, "--disable-color"],
+                                     cwd=dataset, capture_output=True, text=True, timeout=600)
+            except subprocess.TimeoutExpired:
+                errors[path] = "timed out after 600 s"
+                continue
+            seconds[path] = time.monotonic() - started
+            try:
+                result = json.load(open(report))
+            except (OSError, ValueError):
+                last = [line for line in run.stderr.splitlines() if line.strip()][-1:] or ["no output"]
+                errors[path] = f"no report (exit {run.returncode}): {last[0][:200]}"
+                continue
+            if not result.get("success"):
+                errors[path] = (result.get("error") or "failed").splitlines()[0][:200]
+                continue
+            for detector in result.get("results", {}).get("detectors", []):
+                category = SLITHER_CATEGORIES.get(detector["check"])
+                if not category:
+                    continue
+                lines = set()
+                for element in detector.get("elements", []):
+                    element_lines = element.get("source_mapping", {}).get("lines", [])
+                    lines.update(element_lines if element.get("type") == "node" else element_lines[:1])
+                found[path].add((category, frozenset(lines)))
+    return found, seconds, errors
+
+
 def score(truth, found):
-    """Per category: [true positives, false negatives, findings on non-annotated lines]."""
+    """Per category: [true positives, false negatives, findings on no annotated line]. A finding
+    is (category, its lines): it finds a vulnerability of its category when one of its lines is
+    annotated, and counts in the last column when none is."""
     table = {c: [0, 0, 0] for c in CATEGORIES}
     for entry in truth:
         path = entry["path"]
+        findings = found.get(path, set())
         annotated = collections.defaultdict(set)
         for vuln in entry["vulnerabilities"]:
             annotated[vuln["category"]].update(vuln["lines"])
-            hit = any((vuln["category"], line) in found.get(path, set()) for line in vuln["lines"])
+            hit = any(c == vuln["category"] and lines & set(vuln["lines"]) for c, lines in findings)
             table[vuln["category"]][0 if hit else 1] += 1
-        for category, line in found.get(path, set()):
-            if line not in annotated.get(category, set()):
+        for category, lines in findings:
+            if not lines & annotated.get(category, set()):
                 table[category][2] += 1
     return table
 
@@ -61,6 +164,7 @@ def score(truth, found):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("ricaas")
+    parser.add_argument("--slither", help="the slither executable (pip install slither-analyzer)")
     parser.add_argument("--dataset", default=os.path.join(ROOT, "..", "shared", "datasets", "smartbugs-curated"))
     parser.add_argument("--markdown")
     parser.add_argument("--only", nargs="*")
@@ -70,27 +174,35 @@ def main():
     if args.only:
         truth = [t for t in truth if t["path"] in args.only]
     files = [t["path"] for t in truth]
-    found, seconds, errors, wall = ricaas(os.path.abspath(args.ricaas), dataset, files)
-    table = score(truth, found)
-    total_tp = sum(v[0] for v in table.values())
-    total = sum(v[0] + v[1] for v in table.values())
-    lines = [
-        f"| category | annotated | ricaas found | missed | findings on other lines |",
-        "|---|---|---|---|---|",
-    ]
+    tools = {}
+    found, seconds, errors, _ = ricaas(os.path.abspath(args.ricaas), dataset, files)
+    tools["ricaas"] = (found, seconds, errors)
+    if args.slither:
+        tools["slither"] = slither(os.path.abspath(args.slither), ROOT, dataset, files)
+    tables = {name: score(truth, result[0]) for name, result in tools.items()}
+    names = list(tools)
+    header = "| category | annotated | " + " | ".join(f"{n} found | {n} other lines" for n in names) + " |"
+    lines = [header, "|---|---|" + "---|---|" * len(names)]
     for category in CATEGORIES:
-        tp, fn, other = table[category]
-        if tp + fn == 0 and other == 0:
+        annotated = tables["ricaas"][category][0] + tables["ricaas"][category][1]
+        if annotated == 0 and all(tables[n][category][2] == 0 for n in names):
             continue
-        lines.append(f"| {category} | {tp + fn} | {tp} | {fn} | {other} |")
-    lines.append(f"| **all** | {total} | **{total_tp} ({100 * total_tp / max(total, 1):.0f}%)** | "
-                 f"{total - total_tp} | {sum(v[2] for v in table.values())} |")
-    median = statistics.median(seconds.values()) if seconds else 0
+        cells = " | ".join(f"{tables[n][category][0]} | {tables[n][category][2]}" for n in names)
+        lines.append(f"| {category} | {annotated} | {cells} |")
+    total = sum(v[0] + v[1] for v in tables["ricaas"].values())
+    cells = []
+    for n in names:
+        tp = sum(v[0] for v in tables[n].values())
+        cells.append(f"**{tp} ({100 * tp / max(total, 1):.0f}%)** | {sum(v[2] for v in tables[n].values())}")
+    lines.append(f"| **all** | {total} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"{len(files)} contracts, {len(errors)} not checked; median {median:.2f} s per "
-                 f"contract (compile and check), {wall:.0f} s in all.")
-    for path, error in sorted(errors.items()):
-        lines.append(f"- not checked: `{path}`: {error.splitlines()[0][:200]}")
+    for n in names:
+        found, seconds, errors = tools[n]
+        median = statistics.median(seconds.values()) if seconds else 0
+        lines.append(f"{n}: {len(files) - len(errors)} of {len(files)} contracts analysed, median "
+                     f"{median:.2f} s per contract, {sum(seconds.values()):.0f} s in all.")
+        for path, error in sorted(errors.items()):
+            lines.append(f"- {n} did not analyse `{path}`: {error.splitlines()[0][:200] if error else ''}")
     text = "\n".join(lines)
     print(text)
     if args.markdown:

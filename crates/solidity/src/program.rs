@@ -137,6 +137,12 @@ impl<'a> Program<'a> {
                 .is_none_or(|id| self.declaration(id).is_none())
     }
 
+    /// Whether declaration `id` is a state variable.
+    pub fn is_state_variable(&self, id: i64) -> bool {
+        self.declaration(id)
+            .is_some_and(|d| d.flag("stateVariable"))
+    }
+
     pub fn contract(&self, id: i64) -> Option<Contract<'a>> {
         self.contracts
             .iter()

@@ -524,3 +524,56 @@ contract Vault {
     expect("unprotected-authority-change", source);
     expect("unprotected-selfdestruct", source);
 }
+
+#[test]
+fn denial_of_service() {
+    let source = r#"pragma solidity ^0.4.24;
+contract Auction {
+    address owner = msg.sender;
+    address leader;
+    uint bid;
+    address[] refunds;
+    mapping(address => uint) owed;
+    uint[] numbers;
+    function outbid() public payable {
+        require(msg.value > bid);
+        if (leader != 0) {
+            require(leader.send(bid)); //~ dos-failed-payment
+        }
+        leader = msg.sender;
+        bid = msg.value;
+    }
+    function join() public payable {
+        refunds.push(msg.sender);
+        owed[msg.sender] = msg.value;
+    }
+    function refundAll() public {
+        for (uint i = 0; i < refunds.length; i++) { //~ dos-unbounded-loop
+            refunds[i].transfer(owed[refunds[i]]); //~ dos-failed-payment
+        }
+    }
+    function add(uint value, uint count) public {
+        for (uint i = 0; i < count; i++) { //~ dos-unbounded-loop
+            numbers.push(value);
+        }
+    }
+    function withdrawOwn() public {
+        uint amount = owed[msg.sender];
+        owed[msg.sender] = 0;
+        msg.sender.transfer(amount);
+    }
+    function sweep() public {
+        require(msg.sender == owner);
+        owner.transfer(this.balance);
+    }
+    function airdrop(address[] to, uint each) public payable {
+        // The caller chooses the list and pays for its own gas: nobody else is blocked.
+        for (uint i = 0; i < to.length; i++) {
+            owed[to[i]] += each;
+        }
+    }
+}
+"#;
+    expect("dos-failed-payment", source);
+    expect("dos-unbounded-loop", source);
+}

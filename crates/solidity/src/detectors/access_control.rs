@@ -91,7 +91,7 @@ fn checks_caller(program: &Program<'_>, body: Node<'_>) -> bool {
 }
 
 /// Whether `function` checks its caller: itself, its modifiers, or what it calls.
-fn protected(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
+pub(crate) fn protected(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
     let modifiers = function.node().children("modifiers").any(|m| {
         m.child("modifierName")
             .and_then(|n| n.referenced())
@@ -158,11 +158,7 @@ fn authority_variables(program: &Program<'_>) -> HashSet<i64> {
             true
         });
     }
-    found.retain(|id| {
-        program
-            .declaration(*id)
-            .is_some_and(|d| d.flag("stateVariable"))
-    });
+    found.retain(|id| program.is_state_variable(*id));
     found
 }
 

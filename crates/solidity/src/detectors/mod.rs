@@ -2,6 +2,7 @@
 
 mod access_control;
 mod arithmetic;
+mod denial_of_service;
 mod randomness;
 mod reentrancy;
 mod tx_origin;
@@ -19,6 +20,7 @@ pub const DETECTORS: &[Detector] = &[
     reentrancy::detect,
     arithmetic::detect,
     access_control::detect,
+    denial_of_service::detect,
 ];
 
 /// Every rule a detector reports.
@@ -34,4 +36,6 @@ pub const RULES: &[&Rule] = &[
     &access_control::UNPROTECTED_AUTHORITY,
     &access_control::MISNAMED_CONSTRUCTOR,
     &access_control::CONTROLLED_DELEGATECALL,
+    &denial_of_service::FAILED_PAYMENT,
+    &denial_of_service::UNBOUNDED_LOOP,
 ];
