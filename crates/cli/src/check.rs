@@ -79,13 +79,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     };
     let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
     let compiler = Compiler::new(CompilerConfig::new(cache));
-    let base = match &args.base_path {
-        Some(base) => base.clone(),
-        None => std::env::current_dir()?,
-    };
-    let base = base
-        .canonicalize()
-        .with_context(|| format!("the base path {}", base.display()))?;
+    let base = crate::compile::base_dir(args.base_path.as_deref())?;
     let files = solidity_files(&args.paths)?;
     if files.is_empty() {
         bail!("no .sol files in {:?}", args.paths);
@@ -113,14 +107,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
             u64::try_from(one.elapsed().as_millis()).unwrap_or(u64::MAX),
         );
     }
-    report.files.sort();
-    report.files.dedup();
-    report
-        .findings
-        .sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
-    report
-        .findings
-        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule);
+    report.normalize();
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match args.format {
         Format::Text => print_text(&report, &failed),

@@ -104,13 +104,7 @@ pub fn run(args: CompileArgs) -> anyhow::Result<()> {
     if args.files.is_empty() {
         bail!("name the Solidity files to compile, e.g. `ricaas compile contracts/Token.sol`");
     }
-    let base = match &args.base_path {
-        Some(base) => base.clone(),
-        None => std::env::current_dir()?,
-    };
-    let base = base
-        .canonicalize()
-        .with_context(|| format!("the base path {}", base.display()))?;
+    let base = base_dir(args.base_path.as_deref())?;
     let mut sources = BTreeMap::new();
     for file in &args.files {
         let path = file
@@ -204,6 +198,16 @@ pub fn run(args: CompileArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The directory source names are relative to: `--base-path`, or the current directory.
+pub(crate) fn base_dir(base_path: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let base = match base_path {
+        Some(base) => base.to_path_buf(),
+        None => std::env::current_dir()?,
+    };
+    base.canonicalize()
+        .with_context(|| format!("the base path {}", base.display()))
 }
 
 /// A file's source name: its path relative to the base, with `/` separators.

@@ -156,6 +156,15 @@ impl<'a> Function<'a> {
         self.0.name()
     }
 
+    /// How messages name it: `` `withdraw` ``, or "the fallback function" (0.4's is unnamed).
+    pub fn display_name(&self) -> String {
+        if self.name().is_empty() {
+            "the fallback function".into()
+        } else {
+            format!("`{}`", self.name())
+        }
+    }
+
     pub fn is_modifier(&self) -> bool {
         self.0.is("ModifierDefinition")
     }

@@ -162,6 +162,17 @@ impl Report {
         self.findings.iter().map(|f| f.severity).max()
     }
 
+    /// Orders the findings by file, line and rule, one per (file, line, rule), and the files by
+    /// name, one each: what merging reports of several compilations needs too.
+    pub fn normalize(&mut self) {
+        self.files.sort();
+        self.files.dedup();
+        self.findings
+            .sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
+        self.findings
+            .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule);
+    }
+
     pub fn rule(id: &str) -> Option<&'static Rule> {
         RULES.iter().find(|r| r.id == id).copied()
     }
@@ -213,12 +224,7 @@ pub fn analyze(
             }
         }
     }
-    report
-        .findings
-        .sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
-    report
-        .findings
-        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule);
+    report.normalize();
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
 }

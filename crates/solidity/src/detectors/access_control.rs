@@ -241,8 +241,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 &contract,
                 Some(&function),
                 format!(
-                    "`{}` destroys the contract and anyone can call it",
-                    display(&function)
+                    "{} destroys the contract and anyone can call it",
+                    function.display_name()
                 ),
             ));
             continue;
@@ -269,21 +269,13 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 &contract,
                 Some(&function),
                 format!(
-                    "`{}` writes `{variable}`, which authorizes callers elsewhere, and anyone can call it",
-                    display(&function)
+                    "{} writes `{variable}`, which authorizes callers elsewhere, and anyone can call it",
+                    function.display_name()
                 ),
             ));
         }
     }
     findings
-}
-
-fn display<'a>(function: &Function<'a>) -> &'a str {
-    if function.name().is_empty() {
-        "the fallback function"
-    } else {
-        function.name()
-    }
 }
 
 /// Whether declaration `variable` is a parameter of a function anyone can call.

@@ -131,8 +131,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     &contract,
                     Some(&function),
                     format!(
-                        "`{}` pays `{}`{}, which anyone can become, and reverts if it refuses: one refusing contract blocks this function",
-                        if function.name().is_empty() { "the fallback" } else { function.name() },
+                        "{} pays `{}`{}, which anyone can become, and reverts if it refuses: one refusing contract blocks this function",
+                        function.display_name(),
                         program.text(recipient),
                         if in_loop { " in a loop" } else { "" },
                     ),

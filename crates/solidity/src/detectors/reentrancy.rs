@@ -337,13 +337,9 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 &contract,
                 Some(&function),
                 format!(
-                    "`{}` {} before it writes `{name}`, which it read before the call: the \
+                    "{} {} before it writes `{name}`, which it read before the call: the \
                      callee can re-enter while `{name}` is stale",
-                    if function.name().is_empty() {
-                        "the fallback function"
-                    } else {
-                        function.name()
-                    },
+                    function.display_name(),
                     if value {
                         "sends ether with an external call"
                     } else {

@@ -51,8 +51,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 &contract,
                 Some(&function),
                 format!(
-                    "`{}` authorizes by `tx.origin`: a contract its owner calls can pass this check",
-                    if function.name().is_empty() { "the fallback" } else { function.name() }
+                    "{} authorizes by `tx.origin`: a contract its owner calls can pass this check",
+                    function.display_name()
                 ),
             ));
             true

@@ -179,13 +179,9 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
 }
 
 fn message(member: &str, function: &Function<'_>) -> String {
-    let place = if function.name().is_empty() {
-        "the fallback function".to_owned()
-    } else {
-        format!("`{}`", function.name())
-    };
     format!(
-        "the result of `{member}` in {place} is not checked: if it fails, execution continues as \
-         if it succeeded"
+        "the result of `{member}` in {} is not checked: if it fails, execution continues as \
+         if it succeeded",
+        function.display_name()
     )
 }
