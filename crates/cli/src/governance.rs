@@ -37,8 +37,10 @@ enum GovernanceCommand {
         #[arg(long)]
         at: u64,
     },
-    /// Propose a chain parameter: tx_gas_limit, min_gas_price or proposal_lifetime_seconds (how
-    /// long proposals stay open for votes; a minute to a year, default a week).
+    /// Propose a chain parameter: tx_gas_limit, min_gas_price, proposal_lifetime_seconds (how
+    /// long proposals stay open for votes; a minute to a year, default a week) or
+    /// deploy_security_gate (0 off; 1 or 2: contract versions must name a security report with
+    /// no unresolved high, or medium and high, findings).
     SetParameter {
         #[arg(long)]
         name: String,

@@ -1322,6 +1322,59 @@ mod lifecycle {
     }
 
     #[test]
+    fn a_security_gate_set_by_vote_refuses_contract_versions_without_a_report() {
+        let mut chain = Chain::with_deployment(Deployment::Approved);
+        let (admin1, admin2) = (chain.org1.admin.clone(), chain.org2.admin.clone());
+        let gate = |value: u64| IGovernance::proposeSetParameterCall {
+            name: "deploy_security_gate".into(),
+            value: U256::from(value),
+            effectiveHeight: 0,
+        };
+        let tx = chain.tx(&admin1, TxKind::Call(GOVERNANCE_ADDRESS), gate(3).abi_encode());
+        let reason = chain.reverted(tx);
+        assert!(reason.contains("must be 0 (off), 1"), "{reason}");
+        // Without the gate a version needs no report.
+        let code = creation(&counter(1));
+        let open = chain.lifecycle(&admin1, propose_deploy("before", &code));
+        assert_eq!(chain.block(vec![open]), (vec![true], vec![]));
+
+        let propose = chain.tx(&admin1, TxKind::Call(GOVERNANCE_ADDRESS), gate(1).abi_encode());
+        assert_eq!(chain.block(vec![propose]).0, vec![true]);
+        let id = chain.last_proposal();
+        let vote = chain.tx(
+            &admin2,
+            TxKind::Call(GOVERNANCE_ADDRESS),
+            IGovernance::voteCall { id }.abi_encode(),
+        );
+        assert_eq!(chain.block(vec![vote]).0, vec![true]);
+        chain.block(vec![]);
+
+        let refused = chain.lifecycle(&admin1, propose_deploy("after", &code));
+        let reason = chain.reverted(refused);
+        assert!(
+            reason.contains("deploy_security_gate") && reason.contains("requires a security report"),
+            "{reason}"
+        );
+        // A version that names its report is proposed as before, and the registry records it.
+        let mut with_report = ILifecycle::proposeDeployCall::abi_decode(&propose_deploy("after", &code))
+            .expect("decodes");
+        with_report.reportHash = B256::repeat_byte(7);
+        chain.approve(&admin1, with_report.abi_encode());
+        chain
+            .create(&admin1, code)
+            .expect("the approved creation is admitted");
+        let record = chain.contract("after");
+        assert_eq!(
+            record["versions"][0]["report_hash"],
+            B256::repeat_byte(7).to_string(),
+            "{record}"
+        );
+        // Freezing carries no code: the gate does not apply.
+        let freeze = chain.lifecycle(&admin1, propose_state("freeze", "after"));
+        assert_eq!(chain.block(vec![freeze]), (vec![true], vec![]));
+    }
+
+    #[test]
     fn an_approved_contract_is_frozen_unfrozen_upgraded_and_revoked_by_vote_and_every_refused_transition_says_why()
      {
         let mut chain = Chain::with_deployment(Deployment::Approved);

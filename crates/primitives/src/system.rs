@@ -66,7 +66,8 @@ alloy_sol_types::sol! {
         /// `policy` is one of readers, writers, contract_deployers, admins.
         function proposeSetPolicy(string policy, string text, uint64 effectiveHeight) external returns (uint64 id);
         function proposeRevoke(address account, uint64 effectiveHeight) external returns (uint64 id);
-        /// `name` is tx_gas_limit, min_gas_price or proposal_lifetime_seconds.
+        /// `name` is tx_gas_limit, min_gas_price, proposal_lifetime_seconds or
+        /// deploy_security_gate (0 off, 1 or 2: contract versions must name a security report).
         function proposeSetParameter(string name, uint256 value, uint64 effectiveHeight) external returns (uint64 id);
         /// Adds a validator from the next consensus epoch after `effectiveHeight`: `nodeCertificate`
         /// (DER) was issued by a member CA with OU=node and holds the node's Ed25519 key;
@@ -344,6 +345,36 @@ pub struct ChainParameters {
     /// ([`DEFAULT_PROPOSAL_LIFETIME_SECONDS`] unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposal_lifetime_seconds: Option<u64>,
+    /// What a contract deployment, upgrade or registration must carry (see [`SecurityGate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_security_gate: Option<SecurityGate>,
+}
+
+/// The channel's rule for the security report of a contract version. The chain can only check
+/// that a version names a report (its hash is recorded with the version); what the report says
+/// — findings not yet resolved at or above the gate's severity — is checked by the platform
+/// that proposes the version and shown to every member who votes on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityGate {
+    /// A report is required; high-severity findings must be resolved.
+    High = 1,
+    /// A report is required; medium- and high-severity findings must be resolved.
+    Medium = 2,
+}
+
+impl SecurityGate {
+    /// The gate a `deploy_security_gate` parameter value sets (0 clears it).
+    pub fn from_value(value: u64) -> Result<Option<Self>, String> {
+        match value {
+            0 => Ok(None),
+            1 => Ok(Some(Self::High)),
+            2 => Ok(Some(Self::Medium)),
+            other => Err(format!(
+                "deploy_security_gate must be 0 (off), 1 (no unresolved high findings) or 2 (no unresolved medium or high findings), not {other}"
+            )),
+        }
+    }
 }
 
 /// A week: consortium members are separate companies, each with its own approval process.
@@ -356,6 +387,7 @@ impl ChainParameters {
         self.tx_gas_limit.is_none()
             && self.min_gas_price.is_none()
             && self.proposal_lifetime_seconds.is_none()
+            && self.deploy_security_gate.is_none()
     }
 
     /// How long a proposal made now stays open for votes, in seconds.

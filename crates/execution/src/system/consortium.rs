@@ -313,6 +313,11 @@ impl Consortium {
     }
 
     /// The lowest gas price admitted: governance's value, else `configured`.
+    /// What a contract version must carry, if the channel set a gate.
+    pub fn deploy_security_gate(&self) -> Option<ricaas_primitives::system::SecurityGate> {
+        self.state.parameters.deploy_security_gate
+    }
+
     pub fn min_gas_price(&self, configured: u128) -> u128 {
         self.state.parameters.min_gas_price.unwrap_or(configured)
     }

@@ -299,9 +299,14 @@ fn changed_config(
                     }
                     next.parameters.proposal_lifetime_seconds = Some(seconds);
                 }
+                "deploy_security_gate" => {
+                    let value = u64::try_from(*value).map_err(|_| too_big())?;
+                    next.parameters.deploy_security_gate =
+                        ricaas_primitives::system::SecurityGate::from_value(value)?;
+                }
                 other => {
                     return Err(format!(
-                        "unknown parameter {other:?}: expected tx_gas_limit, min_gas_price or proposal_lifetime_seconds"
+                        "unknown parameter {other:?}: expected tx_gas_limit, min_gas_price, proposal_lifetime_seconds or deploy_security_gate"
                     ));
                 }
             }

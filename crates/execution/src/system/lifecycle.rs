@@ -668,6 +668,22 @@ where
     if let Err(reason) = check(&mut journal, &change)? {
         return Ok(Outcome::Revert(reason, gas));
     }
+    if let Some(gate) = consortium.deploy_security_gate() {
+        let version = match &change {
+            Change::ContractDeploy { version, .. }
+            | Change::ContractRegister { version, .. }
+            | Change::ContractUpgrade { version, .. } => Some(version),
+            _ => None,
+        };
+        if version.is_some_and(|v| v.report_hash.is_zero()) {
+            return Ok(Outcome::Revert(
+                format!(
+                    "this channel's deploy_security_gate ({gate:?}) requires a security report: propose the version with the report hash of a security check of its sources"
+                ),
+                gas,
+            ));
+        }
+    }
     governance::open_proposal(
         &mut journal,
         consortium,
