@@ -2,7 +2,11 @@
 //! threads, at most [`CONCURRENT_COMPILATIONS`] at once (each is a Node.js process holding a
 //! compiler of tens of megabytes), the rest waiting their turn.
 
-use crate::accounts::{AccountsError, Platform};
+use crate::{
+    accounts::{AccountsError, Platform},
+    ids::TenantId,
+    security::Build,
+};
 use alloy_primitives::keccak256;
 use ricaas_solc::CompileError;
 pub use ricaas_solc::{CompileOutput, CompileRequest, Compiler, Release};
@@ -22,18 +26,27 @@ pub struct Compilation {
 /// The checker's report on a compilation's sources.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SecurityCheck {
-    /// Keccak-256 over the sources' hash and the findings: the report a deployment of these
-    /// sources records.
+    /// Keccak-256 over the sources' hash, the compiler, the contracts' code hashes and the
+    /// findings: the report a deployment of these contracts records. Stored for the tenant
+    /// (`GET /api/v1/security-reports/{hash}`).
     pub report_hash: String,
     #[serde(flatten)]
     pub report: Report,
+    /// The contracts this compilation built: a version proposed with this report must be one.
+    pub builds: Vec<Build>,
     /// The rules the findings name, with why each matters and how to fix it.
     pub rules: Vec<&'static Rule>,
 }
 
 impl SecurityCheck {
-    pub fn new(source_hash: &str, report: Report) -> Self {
-        let mut hashed = source_hash.as_bytes().to_vec();
+    pub fn new(output: &CompileOutput, report: Report) -> Self {
+        let builds = Build::of(output);
+        let mut hashed = output.source_hash.as_bytes().to_vec();
+        hashed.push(0);
+        hashed.extend(output.compiler.as_bytes());
+        hashed.push(0);
+        hashed.extend(serde_json::to_vec(&builds).unwrap_or_default());
+        hashed.push(0);
         hashed.extend(serde_json::to_vec(&report.findings).unwrap_or_default());
         let mut rules: Vec<&'static Rule> = report
             .findings
@@ -45,6 +58,7 @@ impl SecurityCheck {
         Self {
             report_hash: keccak256(&hashed).to_string(),
             report,
+            builds,
             rules,
         }
     }
@@ -94,29 +108,38 @@ impl Platform {
         })
     }
 
-    /// Compiles `request` with the release its pragmas allow (or the one it names), and runs
-    /// the security checker over sources that compiled.
-    pub async fn compile(&self, request: CompileRequest) -> Result<Compilation, AccountsError> {
+    /// Compiles `request` with the release its pragmas allow (or the one it names), runs the
+    /// security checker over sources that compiled and stores its report for `tenant`.
+    pub async fn compile(
+        &self,
+        tenant: &TenantId,
+        request: CompileRequest,
+    ) -> Result<Compilation, AccountsError> {
         let service = self.compiler_service()?.clone();
         let _permit = service
             .permits
             .acquire_owned()
             .await
             .map_err(|_| AccountsError::Unavailable("the compiler is shutting down".into()))?;
-        tokio::task::spawn_blocking(move || {
+        let compilation = tokio::task::spawn_blocking(move || {
             let output = service.compiler.compile(&request, None)?;
             let security = output.success.then(|| {
                 let report = ricaas_solidity::analyze_compilation(
                     &output,
                     ricaas_solidity::DEFAULT_TIME_LIMIT,
                 );
-                SecurityCheck::new(&output.source_hash, report)
+                SecurityCheck::new(&output, report)
             });
             Ok(Compilation { output, security })
         })
         .await
         .map_err(|e| AccountsError::Unavailable(format!("the compilation stopped: {e}")))?
-        .map_err(refusal)
+        .map_err(refusal)?;
+        if let Some(check) = &compilation.security {
+            self.store_security_report(tenant, &compilation.output, check)
+                .await?;
+        }
+        Ok(compilation)
     }
 
     /// The solcjs releases, newest first, marking those installed here.

@@ -28,6 +28,7 @@ pub mod networks;
 pub mod page;
 pub mod policy;
 pub mod seal;
+pub mod security;
 pub mod signup;
 pub mod store;
 

@@ -113,6 +113,8 @@ actions! {
     NetworkAddObserver => "network:AddObserver", "Run a new node of the organization as an observer and list it on chain (signed by an admin key).";
     ContractCompile => "contract:Compile", "Compile Solidity sources with a solcjs release.";
     ContractListCompilers => "contract:ListCompilers", "List the solcjs releases the platform can compile with.";
+    ContractGetSecurityReport => "contract:GetSecurityReport", "Read a security report of the tenant's compilations, or one a network's version names.";
+    ContractResolveFinding => "contract:ResolveFinding", "Resolve a security finding without a code change, with the reason (false positive or accepted risk).";
     NetworkListContracts => "network:ListContracts", "List a network's contracts and read their versions and state.";
     NetworkProposeContract => "network:ProposeContract", "Propose deploying, freezing, unfreezing or revoking a contract (signed by an admin key).";
     NetworkInvokeContract => "network:InvokeContract", "Invoke a contract's function through the gateway (signed by a custodial key).";

@@ -546,7 +546,8 @@ impl utoipa::Modify for RouteTable {
         networks::get_contract, networks::propose_contract_action, networks::invoke_contract,
         networks::query_contract, networks::contract_openapi, networks::list_invocations,
         networks::get_invocation, compile::compile,
-        compile::list_compilers),
+        compile::list_compilers, compile::get_security_report, compile::resolve_finding,
+        compile::get_network_security_report),
     modifiers(&RouteTable)
 )]
 pub struct ApiDoc;
@@ -741,6 +742,18 @@ pub fn router(platform: Platform) -> Router {
             post(compile::compile).layer(DefaultBodyLimit::max(compile::MAX_COMPILE_BODY_BYTES)),
         )
         .route("/api/v1/compilers", get(compile::list_compilers))
+        .route(
+            "/api/v1/security-reports/{hash}",
+            get(compile::get_security_report),
+        )
+        .route(
+            "/api/v1/security-reports/{hash}/resolutions",
+            post(compile::resolve_finding),
+        )
+        .route(
+            "/api/v1/networks/{name}/security-reports/{hash}",
+            get(compile::get_network_security_report),
+        )
         .route(
             "/api/v1/networks/{name}/contracts",
             get(networks::list_contracts)

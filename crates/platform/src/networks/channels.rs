@@ -374,7 +374,7 @@ impl Platform {
 
     /// The governance contract's `configuration()` of `channel`, read as the caller's
     /// organization (its admin key signs the read token).
-    async fn current_configuration(
+    pub(crate) async fn current_configuration(
         &self,
         tenant: &TenantId,
         found: &super::Network,

@@ -8,6 +8,7 @@
 use super::invitations::Proposal;
 use crate::{
     accounts::{AccountsError, Platform},
+    security::VersionCode,
     ids::{NetworkId, TenantId},
     store::now_ms,
 };
@@ -47,6 +48,11 @@ pub struct DeploymentRequest {
     /// The compiler that built it, e.g. `solc 0.8.26+commit.8a97fa7a`.
     #[serde(default)]
     pub compiler: Option<String>,
+    /// The security report of the compilation that built it (`security.report_hash` of
+    /// `POST /api/v1/compile`): recorded on chain with the version, readable by the members who
+    /// vote. Required when the channel sets `deploy_security_gate`.
+    #[serde(default)]
+    pub report_hash: Option<String>,
     /// The organization's custodial admin key that signs the proposal and, once approved, the
     /// creation (default `admin`).
     #[serde(default)]
@@ -90,6 +96,9 @@ pub enum ContractAction {
         compiler: Option<String>,
         #[serde(default)]
         source_hash: Option<String>,
+        /// The security report of the compilation that built it (see deployments).
+        #[serde(default)]
+        report_hash: Option<String>,
     },
     /// Register a contract created directly (Hardhat, Foundry, ethers) at `address` under
     /// this name, so that it can be frozen, upgraded and revoked.
@@ -101,6 +110,9 @@ pub enum ContractAction {
         compiler: Option<String>,
         #[serde(default)]
         source_hash: Option<String>,
+        /// The security report of the compilation that built it (see deployments).
+        #[serde(default)]
+        report_hash: Option<String>,
     },
 }
 
@@ -175,6 +187,14 @@ impl Platform {
                 AccountsError::Invalid("source_hash must be 32 bytes of hex".into())
             })?,
         };
+        let report_hash = self
+            .version_report(
+                tenant,
+                &found,
+                request.report_hash.as_deref(),
+                VersionCode::Creation(&code),
+            )
+            .await?;
         let taken: Option<String> = sqlx::query_scalar(
             "SELECT status FROM network_contracts WHERE network_id = $1 AND name = $2",
         )
@@ -194,7 +214,7 @@ impl Platform {
             abi: request.abi.to_string(),
             sourceHash: source_hash,
             compiler: request.compiler.clone().unwrap_or_default(),
-            reportHash: B256::ZERO,
+            reportHash: report_hash,
             effectiveHeight: 0,
         }
         .abi_encode()
@@ -316,10 +336,34 @@ impl Platform {
         name: &str,
         admin_key: &str,
     ) -> Result<Value, AccountsError> {
-        let id = self.network_id(tenant, network).await?;
-        let channel = self.governance_channel(&id).await?;
-        self.registry_entry(tenant, &channel, network, name, admin_key)
-            .await
+        let found = self.network(tenant, network).await?;
+        let channel = self.governance_channel(&found.id).await?;
+        let mut record = self
+            .registry_entry(tenant, &channel, network, name, admin_key)
+            .await?;
+        // Each version's security report, as the member that proposed it stored it: what it
+        // found and what is still unresolved (absent when the version names none or the
+        // report was made elsewhere).
+        if let Some(versions) = record["versions"].as_array_mut() {
+            for version in versions {
+                let Some(hash) = version["report_hash"]
+                    .as_str()
+                    .and_then(|h| h.parse::<B256>().ok())
+                    .filter(|h| !h.is_zero())
+                else {
+                    continue;
+                };
+                version["security"] = match self.member_report(&found, &hash.to_string()).await? {
+                    Some(report) => serde_json::json!({
+                        "findings": report.findings.len(),
+                        "unresolved": report.unresolved,
+                        "tenant": report.tenant,
+                    }),
+                    None => Value::Null,
+                };
+            }
+        }
+        Ok(record)
     }
 
     /// Contract `name` as the registry of `channel` (of `network`) holds it.
@@ -387,6 +431,7 @@ impl Platform {
                 abi,
                 compiler,
                 source_hash,
+                report_hash,
             } => {
                 let code = parse_code(&bytecode)?;
                 if code.len() > 24_576 {
@@ -395,13 +440,21 @@ impl Platform {
                         code.len()
                     )));
                 }
+                let report_hash = self
+                    .version_report(
+                        tenant,
+                        &found,
+                        report_hash.as_deref(),
+                        VersionCode::Runtime(&code),
+                    )
+                    .await?;
                 ILifecycle::proposeUpgradeCall {
                     name: name_owned,
                     runtimeCode: code.into(),
                     abi: abi_text(&abi)?,
                     sourceHash: hash_of(source_hash.as_deref())?,
                     compiler: compiler.unwrap_or_default(),
-                    reportHash: B256::ZERO,
+                    reportHash: report_hash,
                     effectiveHeight: 0,
                 }
                 .abi_encode()
@@ -411,6 +464,7 @@ impl Platform {
                 abi,
                 compiler,
                 source_hash,
+                report_hash,
             } => ILifecycle::proposeRegisterCall {
                 name: name_owned,
                 target: address.parse().map_err(|_| {
@@ -421,7 +475,14 @@ impl Platform {
                 abi: abi_text(&abi)?,
                 sourceHash: hash_of(source_hash.as_deref())?,
                 compiler: compiler.unwrap_or_default(),
-                reportHash: B256::ZERO,
+                reportHash: self
+                    .version_report(
+                        tenant,
+                        &found,
+                        report_hash.as_deref(),
+                        VersionCode::Registered,
+                    )
+                    .await?,
                 effectiveHeight: 0,
             }
             .abi_encode(),

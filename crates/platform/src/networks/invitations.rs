@@ -664,6 +664,10 @@ pub enum ChangeRequest {
     /// Replace one of the channel's policies: `readers`, `writers`, `contract_deployers` or
     /// `admins`, e.g. `MAJORITY Admins`.
     SetPolicy { policy: String, text: String },
+    /// Set a chain parameter: `tx_gas_limit`, `min_gas_price`, `proposal_lifetime_seconds`, or
+    /// `deploy_security_gate` (0 off; 1: contract versions must name a security report with no
+    /// unresolved high findings; 2: nor medium ones).
+    SetParameter { name: String, value: u64 },
     /// Take validator node `node` (its name on the network) out of the channel's validator set
     /// from the next epoch. On the network's first channel the platform then stops and deletes
     /// the node if it runs it.
@@ -675,6 +679,7 @@ impl ChangeRequest {
         match self {
             ChangeRequest::RemoveOrg { .. } => "remove_org",
             ChangeRequest::SetPolicy { .. } => "set_policy",
+            ChangeRequest::SetParameter { .. } => "set_parameter",
             ChangeRequest::RemoveValidator { .. } => "remove_validator",
         }
     }
@@ -710,6 +715,13 @@ impl Platform {
             ChangeRequest::SetPolicy { policy, text } => IGovernance::proposeSetPolicyCall {
                 policy: policy.clone(),
                 text: text.clone(),
+                effectiveHeight: 0,
+            }
+            .abi_encode()
+            .into(),
+            ChangeRequest::SetParameter { name, value } => IGovernance::proposeSetParameterCall {
+                name: name.clone(),
+                value: alloy_primitives::U256::from(*value),
                 effectiveHeight: 0,
             }
             .abi_encode()
@@ -929,7 +941,8 @@ impl Platform {
             let mut tx = self.store().pool().begin().await?;
             if state == "applied" {
                 match &change {
-                    None => {}
+                    // Parameters are read from the chain when they matter.
+                    None | Some(ChangeRequest::SetParameter { .. }) => {}
                     Some(ChangeRequest::RemoveValidator { node }) => {
                         // It votes until the epoch after the change ends; past that (at most one
                         // epoch on), the network runs without it.

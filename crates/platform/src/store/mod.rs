@@ -120,6 +120,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "contract_invocations",
         sql: include_str!("migrations/0015_contract_invocations.sql"),
     },
+    Migration {
+        version: 16,
+        name: "security_reports",
+        sql: include_str!("migrations/0016_security_reports.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

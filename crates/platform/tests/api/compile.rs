@@ -85,6 +85,51 @@ pub fn compiles_solidity_over_http(served: &Served) {
         output["security"]["report_hash"]
     );
 
+    // The report is stored for the tenant, with the contract it built; findings are resolved
+    // only with a reason, once, and only in the tenant's own reports.
+    let hash = checked["security"]["report_hash"]
+        .as_str()
+        .expect("report hash")
+        .to_owned();
+    assert_eq!(
+        checked["security"]["builds"][0]["contract"], "Bank",
+        "{checked}"
+    );
+    let (status, stored) = root.get(&format!("/api/v1/security-reports/{hash}"));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["unresolved"]["high"], 1, "{stored}");
+    assert_eq!(stored["tenant"], "acme");
+    let id = stored["findings"][0]["id"].as_str().expect("finding id").to_owned();
+    assert_eq!(id, "reentrancy-eth@Bank.sol:5:23");
+    assert_eq!(stored["findings"][0]["resolution"], json!(null));
+    let resolutions = format!("/api/v1/security-reports/{hash}/resolutions");
+    for (body, expected, says) in [
+        (json!({"finding": id, "reason": "fine"}), 400, "10 to 2000 characters"),
+        (json!({"finding": "tx-origin@Bank.sol:1:1", "reason": "not a weakness here"}), 400, "has no finding"),
+        (json!({"finding": id}), 422, "reason"),
+    ] {
+        let (status, refused) = root.post(&resolutions, body);
+        assert_eq!(status, expected, "{refused}");
+        assert!(message(&refused).contains(says), "{refused}");
+    }
+    let reason = "withdraw is only called by our own settlement contract, which cannot re-enter";
+    let (status, resolved) = root.post(&resolutions, json!({"finding": id, "reason": reason}));
+    assert_eq!(status, 201, "{resolved}");
+    assert_eq!(resolved["findings"][0]["resolution"]["reason"], reason);
+    assert_eq!(resolved["findings"][0]["resolution"]["account"], "root");
+    assert_eq!(resolved["unresolved"]["high"], 0, "{resolved}");
+    let (status, again) = root.post(&resolutions, json!({"finding": id, "reason": reason}));
+    assert_eq!(status, 409, "{again}");
+    assert!(message(&again).contains("already resolved"), "{again}");
+    let other = iam::tenant_root(served, "globex");
+    let (status, hidden) = other.get(&format!("/api/v1/security-reports/{hash}"));
+    assert_eq!(status, 404, "another tenant's report: {hidden}");
+    let (status, hidden) = other.post(&resolutions, json!({"finding": id, "reason": reason}));
+    assert_eq!(status, 404, "{hidden}");
+    let (status, bad) = root.get("/api/v1/security-reports/0x1234");
+    assert_eq!(status, 400, "{bad}");
+    assert!(message(&bad).contains("64 hex digits"), "{bad}");
+
     // Errors are an answer, not a failure: placed in the file, line and column.
     let (status, failed) = root.post(
         "/api/v1/compile",
