@@ -33,6 +33,8 @@ impl Platform {
             ])
             .arg(data_dir)
             .env_remove("RICAAS_DATABASE_URL")
+            // The machine's solcjs releases, installed once for every test that compiles.
+            .env("RICAAS_COMPILER_CACHE", ricaas_solc::default_cache_dir())
             .stdin(Stdio::piped());
         let (child, api) = crate::common::start_until_ready(&mut command, "RiCaaS platform API:");
         let base = api
@@ -1472,6 +1474,112 @@ fn a_contract_is_deployed_once_every_member_approves_and_frozen_by_vote_each_fro
         assert!(Instant::now() < deadline, "never refused: {refused:#}");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    security_gate_refuses_unreviewed_versions(&acme, &globex, &initech);
+}
+
+const BANK: &str = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\ncontract Bank {\n    mapping(address => uint256) balances;\n    function deposit() external payable { balances[msg.sender] += msg.value; }\n    function withdraw() external {\n        (bool ok, ) = msg.sender.call{value: balances[msg.sender]}(\"\");\n        require(ok);\n        balances[msg.sender] = 0;\n    }\n}\n";
+
+/// The members vote `deploy_security_gate` 1 on `ledger`: a deployment without a report, with
+/// code the report did not build, or with an unresolved high finding is refused saying why; once
+/// the finding is resolved with a reason the deployment is proposed with its report hash, which
+/// the other member reads (reason included) before voting, and the registry records it.
+fn security_gate_refuses_unreviewed_versions(acme: &Client, globex: &Client, initech: &Client) {
+    let (status, proposed) = acme.post(
+        "/networks/ledger/proposals",
+        json!({"change": {"kind": "set_parameter", "name": "deploy_security_gate", "value": 1}}),
+    );
+    assert_eq!(status, 201, "{proposed}");
+    let id = proposed["id"].as_u64().expect("id");
+    assert_eq!(
+        globex
+            .post(&format!("/networks/ledger/proposals/{id}/votes"), json!({}))
+            .0,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, proposals) = acme.get("/networks/ledger/proposals");
+        let gate = proposals
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["id"] == id))
+            .cloned()
+            .unwrap_or_default();
+        if gate["status"] == "applied" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the gate never applied: {gate:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let (status, compiled) = acme.post("/compile", json!({"sources": {"Bank.sol": BANK}}));
+    assert_eq!(status, 200, "{compiled}");
+    let bank = &compiled["contracts"][0];
+    let hash = compiled["security"]["report_hash"]
+        .as_str()
+        .expect("report hash")
+        .to_owned();
+    let deployment = |report: Option<&str>, bytecode: &str| {
+        let mut body = json!({"name": "bank", "bytecode": bytecode, "abi": bank["abi"],
+            "compiler": compiled["compiler"], "source_hash": compiled["source_hash"]});
+        if let Some(report) = report {
+            body["report_hash"] = json!(report);
+        }
+        body
+    };
+    let bytecode = bank["bytecode"].as_str().expect("bytecode");
+    let counter = COUNTER.replace(' ', "");
+    for (body, expected, says) in [
+        (deployment(None, bytecode), 400, "sets deploy_security_gate 1"),
+        (deployment(Some(&hash), &counter), 400, "is not one of the contracts of report"),
+        (deployment(Some(&hash), bytecode), 409, "reentrancy-eth (high) at Bank.sol:7"),
+    ] {
+        let (status, refused) = acme.post("/networks/ledger/contracts", body);
+        assert_eq!(status, expected, "{refused}");
+        let message = refused["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{refused}");
+    }
+    let (_, report) = acme.get(&format!("/security-reports/{hash}"));
+    let finding = report["findings"][0]["id"].as_str().expect("finding");
+    let reason = "accepted: deposits are capped at 1 ether and withdrawals are monitored";
+    let (status, resolved) = acme.post(
+        &format!("/security-reports/{hash}/resolutions"),
+        json!({"finding": finding, "reason": reason}),
+    );
+    assert_eq!(status, 201, "{resolved}");
+    let (status, proposed) = acme.post("/networks/ledger/contracts", deployment(Some(&hash), bytecode));
+    assert_eq!(status, 201, "{proposed}");
+    assert_eq!(proposed["change"]["report_hash"], hash.as_str(), "{proposed:#}");
+
+    // globex reads what acme's report says, and why its finding was accepted, before voting.
+    let (status, read) = globex.get(&format!("/networks/ledger/security-reports/{hash}"));
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["tenant"], "acme");
+    assert_eq!(read["findings"][0]["resolution"]["reason"], reason);
+    let (status, _) = initech.get(&format!("/networks/ledger/security-reports/{hash}"));
+    assert_eq!(status, 404, "an outsider reads nothing");
+    let (status, _) = globex.get(&format!("/security-reports/{hash}"));
+    assert_eq!(status, 404, "not globex's own report");
+    let id = proposed["id"].as_u64().expect("id");
+    assert_eq!(
+        globex
+            .post(&format!("/networks/ledger/proposals/{id}/votes"), json!({}))
+            .0,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let record = loop {
+        let (_, record) = globex.get("/networks/ledger/contracts/bank");
+        if record["state"] == "normal" {
+            break record;
+        }
+        assert!(Instant::now() < deadline, "never deployed: {record:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let version = &record["versions"][0];
+    assert_eq!(version["report_hash"], hash.as_str(), "{record:#}");
+    assert_eq!(version["security"]["findings"], 1, "{record:#}");
+    assert_eq!(version["security"]["unresolved"]["high"], 0, "{record:#}");
 }
 
 #[test]
