@@ -758,12 +758,21 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   await org1.waitForSelector("[data-testid=workspace] .gutter .ln.sev-security[data-line='13']");
   await org1.waitForSelector("[data-testid=workspace] .backdrop .line.sev-security[data-line='13'] .squiggle");
   await org1.locator("[data-testid=workspace]").screenshot({ path: join(SHOTS, "30a-2-security-finding-marked-inline.png") });
+  // A finding is resolved with a reason, recorded with who gave it (what a security gate reads).
+  await org1.fill(`${reentrancy} [data-testid=resolve] input[name=reason]`, "too short");
+  await org1.click(`${reentrancy} [data-testid=resolve] button:text-is('Resolve')`);
+  await org1.waitForSelector(`${reentrancy} .error:has-text('reason must be 10 to 2000 characters')`);
+  await org1.fill(`${reentrancy} [data-testid=resolve] input[name=reason]`, "withdrawals are paused by the operator until this is fixed");
+  await org1.click(`${reentrancy} [data-testid=resolve] button:text-is('Resolve')`);
+  await org1.waitForSelector(`${reentrancy}[data-resolved=true] [data-testid=resolution]:has-text('withdrawals are paused by the operator')`);
+  assert.match(await org1.textContent("[data-testid=security] [data-testid=report-findings] .notice"), /unresolved: 0 high/);
+  await org1.locator("[data-testid=security]").screenshot({ path: join(SHOTS, "30a-3-security-finding-resolved.png") });
   await org1.click("[data-testid=workspace] button:text-is('Delete this file')");
   await org1.click("[data-testid=workspace] .tab[data-file='Token.sol']");
   await org1.waitForSelector("[data-testid=workspace] .tab.active:has-text('Token.sol')");
   await org1.click("[data-testid=workspace] button:text-is('Compile')");
   await org1.waitForSelector("[data-testid=workspace] .notice:has-text('Compiled with solc 0.8.')", { timeout: 120_000 });
-  await org1.waitForSelector("[data-testid=security] .notice:has-text('Security check: nothing found')");
+  await org1.waitForSelector("[data-testid=security] .notice:has-text('Nothing found')");
   assert.equal(await org1.locator("[data-testid=workspace] .gutter .ln.sev-error").count(), 0);
   const deployCompiled = "[data-testid=deploy-compiled]";
   await org1.selectOption(`${deployCompiled} select[name=compiled_contract]`, { label: "Token (Token.sol)" });
@@ -776,6 +785,10 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   await org1.waitForSelector("text=to deploy token made with your vote");
   const tokenDeploy = "tr:has(td:text-is('contract deploy')):has(td:text-is('token'))";
   await org5.waitForSelector(`${tokenDeploy} button:has-text('Vote for it')`, { timeout: 30_000 });
+  // Before voting, org5 reads the security report the deployment names.
+  await org5.click(`${tokenDeploy} [data-testid=report-details] summary`);
+  await org5.waitForSelector(`${tokenDeploy} [data-testid=report-details] .notice:has-text('Nothing found')`);
+  assert.match(await org5.textContent(`${tokenDeploy} [data-testid=report-details]`), /stored by org1/);
   await org5.click(`${tokenDeploy} button:has-text('Vote for it')`);
   await vote("org2", Number(await org5.getAttribute(tokenDeploy, "data-proposal")));
   const tokenRow = "tr[data-contract='token']";
@@ -807,6 +820,7 @@ test("org1 creates a network, org2–org4 join, org5 is invited, accepts, is vot
   await org1.click(`${tokenRow} a:text-is('token')`);
   await org1.waitForSelector("[data-testid=contract-page] tr[data-version='1']");
   assert.match(await org1.textContent("[data-testid=contract-page] tr[data-version='1']"), /solc 0\.8\.\d+\+commit/);
+  assert.match(await org1.textContent("[data-testid=contract-page] tr[data-version='1'] [data-testid=version-security]"), /0 findings, 0 high unresolved/);
   assert.match(await org1.textContent("[data-testid=contract-page] form[data-function=transfer] + pre.example"), /\/api\/v1\/networks\/alliance\/contracts\/token\/invoke\/transfer\?confirm=true/);
   const pageBalance = "[data-testid=contract-page] form[data-function=balanceOf]";
   await org1.fill(`${pageBalance} input[name=arg0]`, holder);

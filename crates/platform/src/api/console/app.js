@@ -208,6 +208,60 @@ function actionButton(label, output, action, kind) {
   }, kind);
 }
 
+/// A stored security report: each finding placed, with why it matters, how to fix it and its
+/// resolution if it has one; `resolvable` adds a form to resolve an open finding with a reason
+/// (the tenant's own reports only). `rules` explains rule ids when the caller has them.
+function reportFindings(report, { resolvable = false, rules = [], onResolved, jump } = {}) {
+  const rule = (id) => rules.find((r) => r.id === id) || {};
+  const open = report.unresolved;
+  const summary = report.findings.length
+    ? (open.high ? errorBox : noticeBox)(`${report.findings.length} finding${report.findings.length === 1 ? "" : "s"}; unresolved: ${open.high} high, ${open.medium} medium, ${open.low} low.`)
+    : noticeBox("Nothing found (reentrancy, unchecked calls, access control, arithmetic, randomness, timestamps and denial of service were checked).");
+  return el("div", { "data-testid": "report-findings" }, summary,
+    report.findings.length ? el("ul", { class: "findings" }, ...report.findings.map((f) => {
+      const output = el("div", {});
+      const place = `${f.file}:${f.line}:${f.column}`;
+      const resolveForm = resolvable && !f.resolution
+        ? el("form", { class: "inline", "data-testid": "resolve", onsubmit: submitter(output, async (data) => {
+          const updated = await api("POST", `security-reports/${report.report_hash}/resolutions`, { finding: f.id, reason: data.get("reason") });
+          if (onResolved) onResolved(updated);
+          return null;
+        }) }, el("label", {}, "Resolve without a code change: why it does not apply, or why the risk is accepted",
+          el("input", { name: "reason", required: true, size: 60 })), el("button", { type: "submit", class: "secondary" }, "Resolve"))
+        : null;
+      return el("li", { class: `severity-${f.severity}`, "data-rule": f.rule, "data-severity": f.severity, "data-resolved": f.resolution ? "true" : "false" },
+        jump ? el("a", { href: "#", onclick: (e) => { e.preventDefault(); jump(f); } }, place) : el("span", { class: "mono" }, place),
+        " ", el("span", { class: f.resolution ? "badge ok" : f.severity === "high" ? "badge bad" : "badge" }, f.resolution ? `${f.severity}, resolved` : f.severity), " ",
+        el("strong", {}, rule(f.rule).title || f.rule), ` (${f.swc.join(", ")}): ${f.message}`,
+        rule(f.rule).explanation ? el("p", { class: "why" }, `Why: ${rule(f.rule).explanation}`) : null,
+        rule(f.rule).fix ? el("p", { class: "fix" }, `Fix: ${rule(f.rule).fix}`) : null,
+        f.resolution ? el("p", { class: "resolution", "data-testid": "resolution" }, `Resolved by ${f.resolution.account} (${when(f.resolution.created_at)}): ${f.resolution.reason}`) : null,
+        resolveForm, output);
+    })) : "",
+    report.incomplete.length ? el("p", { class: "muted" }, `Not analysed: ${report.incomplete.join("; ")}`) : null,
+    el("p", { class: "muted" }, `Report ${report.report_hash}, stored by ${report.tenant}.`));
+}
+
+/// A version's security report as members read it before voting, loaded when opened.
+function reportDetails(network, hash, label = "Security report") {
+  const body = el("div", {}, el("p", { class: "muted" }, "Loading…"));
+  let loaded = false;
+  const details = el("details", { "data-testid": "report-details" }, el("summary", {}, label), body);
+  details.addEventListener("toggle", async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    try {
+      const report = await api("GET", `networks/${encodeURIComponent(network)}/security-reports/${hash}`);
+      body.replaceChildren(reportFindings(report));
+    } catch (error) {
+      body.replaceChildren(errorBox(error.message));
+    }
+  });
+  return details;
+}
+
+const ZERO_HASH = `0x${"0".repeat(64)}`;
+
 function parseJson(text, what) {
   try { return JSON.parse(text); } catch (error) { throw new Error(`${what} is not valid JSON: ${error.message}`); }
 }
@@ -912,7 +966,8 @@ async function networkPage(name) {
       const all = await api("GET", `${path}/proposals${onChannel()}`);
       proposals.replaceChildren(...(all.length ? all.map((p) => el("tr", { "data-proposal": String(p.id) },
         el("td", {}, `#${p.id}`), el("td", {}, p.kind.replace("_", " ")),
-        el("td", {}, p.change.name || (p.change.policy ? `${p.change.policy}: ${p.change.text}` : "") || p.change.node || p.change.address || p.change.key || p.change.account || ""),
+        el("td", {}, p.kind === "set_parameter" ? `${p.change.name} = ${p.change.value}` : p.change.name || (p.change.policy ? `${p.change.policy}: ${p.change.text}` : "") || p.change.node || p.change.address || p.change.key || p.change.account || "",
+          p.change.report_hash && p.change.report_hash !== ZERO_HASH ? reportDetails(name, p.change.report_hash, "Its security report") : null),
         el("td", { "data-testid": "approvals" }, p.approvals.join(", ")),
         el("td", { "data-testid": "waiting" }, p.status === "voting" ? p.waiting_for.join(", ") : ""),
         el("td", {}, el("span", { class: `badge ${p.status === "applied" ? "ok" : ["failed", "expired"].includes(p.status) ? "bad" : "warn"}`, "data-testid": "proposal-status" }, p.status),
@@ -932,18 +987,25 @@ async function networkPage(name) {
   el("label", {}, "Message", el("input", { name: "message", size: 40 })), el("button", { type: "submit" }, "Invite"));
   const changeForm = el("form", { class: "inline", onsubmit: submitter(proposalOutput, async (data) => {
     const kind = data.get("kind");
+    const value = Number(data.get("parameter_value"));
+    if (kind === "set_parameter" && !(Number.isSafeInteger(value) && value >= 0)) throw new Error("The parameter's value must be a whole number (0 or more).");
     const change = kind === "remove_org" ? { kind, name: data.get("org") }
       : kind === "remove_validator" ? { kind, node: data.get("node") }
-        : { kind: "set_policy", policy: data.get("policy"), text: data.get("text") };
+        : kind === "set_parameter" ? { kind, name: data.get("parameter"), value }
+          : { kind: "set_policy", policy: data.get("policy"), text: data.get("text") };
     const proposal = await api("POST", `${path}/proposals`, channelPicker.value ? { change, channel: channelPicker.value } : { change });
     await loadProposals();
     return noticeBox(`Proposal #${proposal.id} made with your vote; waiting for ${proposal.waiting_for.join(", ") || "nobody"}.`);
-  }) }, el("label", {}, "Change", el("select", { name: "kind" }, el("option", { value: "set_policy" }, "change a policy"), el("option", { value: "remove_org" }, "remove an organization"), el("option", { value: "remove_validator" }, "remove a validator"))),
+  }) }, el("label", {}, "Change", el("select", { name: "kind" }, el("option", { value: "set_policy" }, "change a policy"), el("option", { value: "remove_org" }, "remove an organization"), el("option", { value: "remove_validator" }, "remove a validator"), el("option", { value: "set_parameter" }, "set a chain parameter"))),
   el("label", {}, "Organization (to remove)", el("input", { name: "org" })),
   el("label", {}, "Validator node (to remove)", el("input", { name: "node" })),
   el("label", {}, "Policy", el("select", { name: "policy" }, ["readers", "writers", "contract_deployers", "admins"].map((p) => el("option", { value: p }, p)),
     el("optgroup", { label: "contract lifecycle (default MAJORITY Admins)" }, ["contract_deploy", "contract_upgrade", "contract_freeze", "contract_unfreeze", "contract_revoke"].map((p) => el("option", { value: p }, p))))),
   el("label", {}, "New text", el("input", { name: "text", placeholder: "MAJORITY Admins" })),
+  el("label", {}, "Parameter", el("select", { name: "parameter" },
+    el("option", { value: "deploy_security_gate" }, "deploy_security_gate (0 off, 1 no unresolved high findings, 2 nor medium)"),
+    ["tx_gas_limit", "min_gas_price", "proposal_lifetime_seconds"].map((p) => el("option", { value: p }, p)))),
+  el("label", {}, "Value", el("input", { name: "parameter_value", type: "number", min: 0, size: 8 })),
   el("button", { type: "submit" }, "Propose"));
   const channels = el("tbody", {});
   const channelOutput = el("div", {});
@@ -1036,14 +1098,15 @@ async function networkPage(name) {
   const deployForm = el("form", { onsubmit: submitter(contractOutput, async (data, form) => {
     let abi;
     try { abi = JSON.parse(data.get("abi")); } catch { throw new Error("The ABI is not JSON: paste the compiler's abi output (a JSON array)."); }
-    const proposal = await api("POST", `${path}/contracts`, { name: data.get("contract_name"), bytecode: data.get("bytecode").trim(), abi, compiler: data.get("compiler") || undefined });
+    const proposal = await api("POST", `${path}/contracts`, { name: data.get("contract_name"), bytecode: data.get("bytecode").trim(), abi, compiler: data.get("compiler") || undefined, report_hash: data.get("report_hash").trim() || undefined });
     form.reset();
     await loadProposals();
     await loadContracts();
     return noticeBox(`Proposal #${proposal.id} to deploy ${data.get("contract_name")} made with your vote; ${proposal.waiting_for.length ? `waiting for ${proposal.waiting_for.join(", ")}` : "approved"}. Once approved, the platform creates it with your admin key.`);
   }) }, el("div", { class: "toolbar" },
     el("label", {}, "Name", el("input", { name: "contract_name", required: true, placeholder: "letters-of-credit" })),
-    el("label", {}, "Compiler", el("input", { name: "compiler", placeholder: "solc 0.8.26" }))),
+    el("label", {}, "Compiler", el("input", { name: "compiler", placeholder: "solc 0.8.26" })),
+    el("label", {}, "Security report (required under a security gate)", el("input", { name: "report_hash", placeholder: "0x… from a compilation here", size: 30 }))),
   el("label", {}, "Creation bytecode (constructor arguments appended)", el("textarea", { name: "bytecode", required: true, placeholder: "0x6080…" })),
   el("label", {}, "ABI", el("textarea", { name: "abi", required: true, placeholder: "[{\"type\":\"function\", …}]" })),
   el("button", { type: "submit" }, "Propose deployment"));
@@ -1052,8 +1115,8 @@ async function networkPage(name) {
     try { abi = JSON.parse(data.get("change_abi")); } catch { throw new Error("The ABI is not JSON: paste the compiler's abi output (a JSON array)."); }
     const action = data.get("contract_action");
     const body = action === "upgrade"
-      ? { action, bytecode: data.get("runtime_bytecode").trim(), abi, compiler: data.get("change_compiler") || undefined }
-      : { action, address: data.get("contract_address").trim(), abi, compiler: data.get("change_compiler") || undefined };
+      ? { action, bytecode: data.get("runtime_bytecode").trim(), abi, compiler: data.get("change_compiler") || undefined, report_hash: data.get("change_report").trim() || undefined }
+      : { action, address: data.get("contract_address").trim(), abi, compiler: data.get("change_compiler") || undefined, report_hash: data.get("change_report").trim() || undefined };
     const target = data.get("change_contract");
     const proposal = await api("POST", `${path}/contracts/${encodeURIComponent(target)}/proposals`, body);
     form.reset();
@@ -1064,7 +1127,8 @@ async function networkPage(name) {
     el("label", {}, "Change", el("select", { name: "contract_action" }, el("option", { value: "upgrade" }, "upgrade (same address and storage)"), el("option", { value: "register" }, "register a contract created directly"))),
     el("label", {}, "Contract name", el("input", { name: "change_contract", required: true })),
     el("label", {}, "Address (to register)", el("input", { name: "contract_address", placeholder: "0x…", size: 44 })),
-    el("label", {}, "Compiler", el("input", { name: "change_compiler", placeholder: "solc 0.8.26" }))),
+    el("label", {}, "Compiler", el("input", { name: "change_compiler", placeholder: "solc 0.8.26" })),
+    el("label", {}, "Security report", el("input", { name: "change_report", placeholder: "0x…", size: 30 }))),
   el("label", {}, "Runtime bytecode (to upgrade: the deployed code, no constructor runs)", el("textarea", { name: "runtime_bytecode", placeholder: "0x6080…" })),
   el("label", {}, "ABI", el("textarea", { name: "change_abi", required: true, placeholder: "[{\"type\":\"function\", …}]" })),
   el("button", { type: "submit" }, "Propose change"));
@@ -1323,35 +1387,27 @@ function contractWorkspace(propose) {
           const text = data.get(`ctor${i}`);
           return input.type.endsWith("]") || input.type.startsWith("tuple") ? parseJson(text, `constructor argument ${input.name}`) : text;
         });
-        return propose({ name: data.get("deploy_name"), bytecode: contract.bytecode, abi: contract.abi, constructor_args: constructorArgs, source_hash: compiled.source_hash, compiler: compiled.compiler });
+        return propose({ name: data.get("deploy_name"), bytecode: contract.bytecode, abi: contract.abi, constructor_args: constructorArgs, source_hash: compiled.source_hash, compiler: compiled.compiler, report_hash: compiled.security ? compiled.security.report_hash : undefined });
       }) }, el("h2", {}, "Propose deploying a compiled contract"),
       el("div", { class: "toolbar" }, el("label", {}, "Contract", choice), el("label", {}, "Registry name", nameInput)),
       args,
-      el("p", { class: "muted" }, `Recorded on chain with it: compiler ${compiled.compiler}, source hash ${compiled.source_hash}.`),
+      el("p", { class: "muted" }, `Recorded on chain with it: compiler ${compiled.compiler}, source hash ${compiled.source_hash}${compiled.security ? `, security report ${compiled.security.report_hash}` : ""}.`),
       el("button", { type: "submit" }, "Propose deployment"));
     }
     result.replaceChildren(summary, compiled.diagnostics.length ? list : "", securityPanel(compiled), deploy || "");
   };
-  // The checker's findings: each placed (a link that jumps there), with why it matters and the
-  // fix, its rule's SWC identifiers and severity.
+  // The checker's findings as stored for the tenant: each placed (a link that jumps there),
+  // with why it matters, the fix, and a form to resolve it with a reason; resolutions made
+  // earlier for the same sources show at once.
   const securityPanel = (compiled) => {
     if (!compiled.security) return "";
-    const { findings, rules, report_hash: hash } = compiled.security;
-    const rule = (id) => rules.find((r) => r.id === id) || {};
-    const high = findings.filter((f) => f.severity === "high").length;
-    const summary = findings.length
-      ? errorBox(`Security check: ${findings.length} finding${findings.length === 1 ? "" : "s"}${high ? `, ${high} high` : ""}, marked in purple in the editor. Read why each matters and how to fix it below.`)
-      : noticeBox("Security check: nothing found (reentrancy, unchecked calls, access control, arithmetic, randomness and timestamps were checked).");
-    return el("div", { class: "card", "data-testid": "security" },
-      el("h2", {}, "Security check"), summary,
-      findings.length ? el("ul", { class: "findings" }, ...findings.map((f) =>
-        el("li", { class: `severity-${f.severity}`, "data-rule": f.rule, "data-severity": f.severity },
-          el("a", { href: "#", onclick: (e) => { e.preventDefault(); jump(f); } }, `${f.file}:${f.line}:${f.column}`),
-          " ", el("span", { class: f.severity === "high" ? "badge bad" : "badge" }, f.severity), " ",
-          el("strong", {}, rule(f.rule).title || f.rule), ` (${f.swc.join(", ")}): ${f.message}`,
-          el("p", { class: "why" }, `Why: ${rule(f.rule).explanation || ""}`),
-          el("p", { class: "fix" }, `Fix: ${rule(f.rule).fix || ""}`)))) : "",
-      el("p", { class: "muted" }, `Report ${hash}.`));
+    const { rules, report_hash: hash } = compiled.security;
+    const panel = el("div", { class: "card", "data-testid": "security" }, el("h2", {}, "Security check"), el("p", { class: "muted" }, "Loading the stored report…"));
+    const show = (report) => panel.replaceChildren(el("h2", {}, "Security check"),
+      report.findings.length ? el("p", { class: "muted" }, "Findings are marked in purple in the editor. A channel with a security gate accepts a deployment only once its findings are fixed or resolved.") : "",
+      reportFindings(report, { resolvable: true, rules, jump, onResolved: show }));
+    api("GET", `security-reports/${hash}`).then(show).catch((error) => panel.replaceChildren(el("h2", {}, "Security check"), errorBox(error.message)));
+    return panel;
   };
   // Findings join the compiler's marks in the editor.
   const findingMarks = (compiled) => (compiled.security ? compiled.security.findings : []).map((f) => ({
@@ -1455,11 +1511,14 @@ async function contractPage(network, contract) {
       el("p", {}, badge, ` since height ${record.since}; address `, el("span", { class: "mono" }, record.address || "not created yet")),
       current ? el("p", { class: "muted" }, `Version ${current.version}: ${current.compiler || "compiler not recorded"}, code hash `, el("span", { class: "mono" }, current.code_hash)) : null),
     el("h2", {}, "Versions"),
-    el("table", {}, el("thead", {}, el("tr", {}, ["Version", "Height", "Compiler", "Source hash", "Code hash", "Functions"].map((t) => el("th", {}, t)))),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Version", "Height", "Compiler", "Source hash", "Code hash", "Functions", "Security"].map((t) => el("th", {}, t)))),
       el("tbody", {}, ...record.versions.map((v) => el("tr", { "data-version": v.version },
         el("td", {}, String(v.version)), el("td", {}, String(v.height)), el("td", {}, v.compiler || ""),
         el("td", { class: "mono" }, v.source_hash), el("td", { class: "mono" }, v.code_hash),
-        el("td", {}, String((Array.isArray(v.abi) ? v.abi : []).filter((i) => i.type === "function").length)))))),
+        el("td", {}, String((Array.isArray(v.abi) ? v.abi : []).filter((i) => i.type === "function").length)),
+        el("td", { "data-testid": "version-security" }, !v.report_hash || v.report_hash === ZERO_HASH ? el("span", { class: "muted" }, "no report")
+          : v.security ? [el("span", { class: `badge ${v.security.unresolved.high ? "bad" : "ok"}` }, `${v.security.findings} finding${v.security.findings === 1 ? "" : "s"}, ${v.security.unresolved.high} high unresolved`), reportDetails(network, v.report_hash, "Read it")]
+            : el("span", { class: "muted mono" }, `${v.report_hash} (not stored on this platform)`)))))),
     el("h2", {}, "Its API"),
     el("p", { class: "muted" }, "Generated from the current version's ABI. Try a function here, or call it from a business system with an API key allowed network:InvokeContract or network:QueryContract."),
     output,
