@@ -282,6 +282,8 @@ pub struct CompileOutput {
 pub struct SourceSyntax {
     pub text: String,
     pub ast: Value,
+    /// Its AST nested deeper than [`MAX_AST_DEPTH`] and was left out (`ast` is null).
+    pub too_deep: bool,
 }
 
 /// A solcjs release and whether it is installed here.
@@ -499,7 +501,7 @@ impl Compiler {
         let (version, version_reason) = self.choose_version(request, &pragmas, &packages)?;
         let soljson = self.install(&version)?;
         let input = standard_input(request, &units);
-        let (long_version, output) = self.run(&version, &soljson, &input)?;
+        let (long_version, output, too_deep) = self.run(&version, &soljson, &input)?;
         let user: BTreeSet<&str> = request.sources.keys().map(String::as_str).collect();
         let diagnostics = diagnostics(&output, &units);
         let contracts = contracts(&output, &user);
@@ -515,7 +517,7 @@ impl Compiler {
             contracts,
             source_hash: source_hash(&request.sources),
             packages,
-            syntax: syntax(&output, &units),
+            syntax: syntax(&output, &units, &too_deep),
             units: units.keys().cloned().collect(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
@@ -656,7 +658,7 @@ impl Compiler {
         version: &Version,
         soljson: &Path,
         input: &Value,
-    ) -> Result<(String, Value), CompileError> {
+    ) -> Result<(String, Value, BTreeSet<String>), CompileError> {
         let work = self.staging()?;
         let runner = work.path().join("runner.js");
         let input_path = work.path().join("input.json");
@@ -690,8 +692,12 @@ impl Compiler {
         let stderr = child.stderr.take();
         let reader = std::thread::spawn(move || {
             let mut text = String::new();
-            if let Some(stderr) = stderr {
-                let _ = stderr.take(64 * 1024).read_to_string(&mut text);
+            if let Some(mut stderr) = stderr {
+                // Read all of it (a child blocked on a full pipe would never exit), keep the end.
+                let mut bytes = Vec::new();
+                let _ = stderr.read_to_end(&mut bytes);
+                let keep = bytes.len().saturating_sub(64 * 1024);
+                text = String::from_utf8_lossy(&bytes[keep..]).into_owned();
             }
             text
         });
@@ -713,13 +719,25 @@ impl Compiler {
         };
         let stderr = reader.join().unwrap_or_default();
         if !status.success() {
+            // The last lines, each cut short: a crash inside soljson.js prints a line of its
+            // minified source (megabytes) before the error.
             let tail: String = stderr
                 .lines()
+                .filter(|line| !line.trim().is_empty())
                 .rev()
                 .take(5)
                 .collect::<Vec<_>>()
                 .into_iter()
                 .rev()
+                .map(|line| {
+                    let chars: Vec<char> = line.chars().collect();
+                    if chars.len() <= 240 {
+                        return line.to_owned();
+                    }
+                    let head: String = chars[..80].iter().collect();
+                    let tail: String = chars[chars.len() - 160..].iter().collect();
+                    format!("{head} … {tail}")
+                })
                 .collect::<Vec<_>>()
                 .join(" | ");
             return Err(crashed(format!(
@@ -727,11 +745,70 @@ impl Compiler {
             )));
         }
         let text = std::fs::read(&output_path).map_err(|e| crashed(format!("no output: {e}")))?;
-        let mut result: Value = serde_json::from_slice(&text)
-            .map_err(|e| crashed(format!("unreadable output: {e}")))?;
+        let (mut result, too_deep) =
+            parse_output(text).map_err(|e| crashed(format!("unreadable output: {e}")))?;
         let long_version = result["version"].as_str().unwrap_or_default().to_owned();
-        Ok((long_version, result["output"].take()))
+        Ok((long_version, result["output"].take(), too_deep))
     }
+}
+
+/// JSON nesting of a unit's AST the compiler hands on (a function nested about 250 blocks or
+/// expressions deep). Deeper ASTs are left out — the unit still compiles, and the security
+/// checker says it could not read it — so that nothing downstream recurses without bound.
+pub const MAX_AST_DEPTH: usize = 1_000;
+
+/// Stack of the thread that parses solc's output: parsing JSON recurses once per level, and
+/// solc's own parser allows deeper nesting than a default thread stack holds.
+const PARSE_STACK_BYTES: usize = 64 << 20;
+
+/// solc's standard JSON output, with every unit AST nested deeper than [`MAX_AST_DEPTH`]
+/// removed (and dropped here, on the big stack); returns the names of those units.
+fn parse_output(text: Vec<u8>) -> Result<(Value, BTreeSet<String>), String> {
+    let parse = move || -> Result<(Value, BTreeSet<String>), String> {
+        use serde::Deserialize as _;
+        let mut reader = serde_json::Deserializer::from_slice(&text);
+        reader.disable_recursion_limit();
+        let mut value = Value::deserialize(&mut reader).map_err(|e| e.to_string())?;
+        reader.end().map_err(|e| e.to_string())?;
+        let mut too_deep = BTreeSet::new();
+        if let Some(sources) = value["output"]["sources"].as_object_mut() {
+            for (name, source) in sources.iter_mut() {
+                for key in ["ast", "legacyAST"] {
+                    if json_depth(&source[key]) > MAX_AST_DEPTH {
+                        drop(source[key].take());
+                        too_deep.insert(name.clone());
+                    }
+                }
+            }
+        }
+        if json_depth(&value) > MAX_AST_DEPTH + 8 {
+            drop(value);
+            return Err(format!("nested deeper than {MAX_AST_DEPTH} levels"));
+        }
+        Ok((value, too_deep))
+    };
+    std::thread::Builder::new()
+        .name("solc-output".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(parse)
+        .map_err(|e| format!("no thread to read it: {e}"))?
+        .join()
+        .map_err(|_| "reading it failed".to_owned())?
+}
+
+/// How deeply `value` nests (a scalar is 1), without recursing.
+fn json_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        deepest = deepest.max(depth);
+        match value {
+            Value::Array(items) => pending.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(fields) => pending.extend(fields.values().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// solc's releases from its npm index: `0.8.7-fixed` replaces a broken `0.8.7`; other
@@ -867,18 +944,24 @@ fn diagnostics(output: &Value, units: &BTreeMap<String, String>) -> Vec<Diagnost
 }
 
 /// Each unit's text with the AST solc gave for it (units without one, after an error, are left
-/// out).
-fn syntax(output: &Value, units: &BTreeMap<String, String>) -> BTreeMap<String, SourceSyntax> {
+/// out; those whose AST was too deep to hand on are kept, marked, without it).
+fn syntax(
+    output: &Value,
+    units: &BTreeMap<String, String>,
+    too_deep: &BTreeSet<String>,
+) -> BTreeMap<String, SourceSyntax> {
     units
         .iter()
         .filter_map(|(name, text)| {
             let ast = &output["sources"][name]["ast"];
-            ast.is_object().then(|| {
+            let too_deep = too_deep.contains(name);
+            (ast.is_object() || too_deep).then(|| {
                 (
                     name.clone(),
                     SourceSyntax {
                         text: text.clone(),
                         ast: ast.clone(),
+                        too_deep,
                     },
                 )
             })

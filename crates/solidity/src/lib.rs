@@ -191,38 +191,75 @@ pub enum CheckError {
 /// what was found so far.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(20);
 
+/// Stack of the thread the detectors run on: they recurse over ASTs nested up to
+/// [`ricaas_solc::MAX_AST_DEPTH`] levels.
+const ANALYSIS_STACK_BYTES: usize = 64 << 20;
+
 /// Runs every detector over the units of `output` the caller wrote (`user`; units from npm
-/// packages are read for context but not reported on), within `limit`.
+/// packages are read for context but not reported on), within `limit`: past it, what was found
+/// so far is reported and `incomplete` says the rest was not checked. A detector that fails is
+/// reported as such, never taken down with the caller.
 pub fn analyze(
     output: &ricaas_solc::CompileOutput,
-    user: &dyn Fn(&str) -> bool,
+    user: &(dyn Fn(&str) -> bool + Sync),
     limit: Duration,
 ) -> Report {
     let started = Instant::now();
-    let program = program::Program::new(&output.syntax, &output.version);
     let mut report = Report {
         files: output
             .syntax
-            .keys()
-            .filter(|name| user(name))
-            .cloned()
+            .iter()
+            .filter(|(name, unit)| user(name) && !unit.too_deep)
+            .map(|(name, _)| name.clone())
+            .collect(),
+        incomplete: output
+            .syntax
+            .iter()
+            .filter(|(name, unit)| user(name) && unit.too_deep)
+            .map(|(name, _)| {
+                format!(
+                    "{name}: nested deeper than the checker reads ({} levels of solc's syntax tree); it was not checked",
+                    ricaas_solc::MAX_AST_DEPTH
+                )
+            })
             .collect(),
         ..Report::default()
     };
-    let deadline = started + limit;
-    for detector in detectors::DETECTORS {
-        if Instant::now() > deadline {
-            report.incomplete.push(format!(
-                "the time limit ({} s) was reached before every detector ran",
-                limit.as_secs()
-            ));
-            break;
+    let run = || {
+        let program = program::Program::new(&output.syntax, &output.version)
+            .with_deadline(started + limit);
+        let mut findings = Vec::new();
+        for detector in detectors::DETECTORS {
+            if program.expired() {
+                break;
+            }
+            findings.extend(detector(&program).into_iter().filter(|f| user(&f.file)));
         }
-        for finding in detector(&program) {
-            if user(&finding.file) {
-                report.findings.push(finding);
+        (findings, program.expired())
+    };
+    let outcome = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("checker".into())
+            .stack_size(ANALYSIS_STACK_BYTES)
+            .spawn_scoped(scope, run)
+            .map(|handle| handle.join())
+    });
+    match outcome {
+        Ok(Ok((findings, expired))) => {
+            report.findings = findings;
+            if expired {
+                report.incomplete.push(format!(
+                    "the time limit ({} s) was reached: functions after that point were not checked",
+                    limit.as_secs_f64()
+                ));
             }
         }
+        Ok(Err(_)) => report
+            .incomplete
+            .push("the checker failed on these sources (a bug in it: please report it); nothing was checked".into()),
+        Err(e) => report
+            .incomplete
+            .push(format!("the checker could not start: {e}")),
     }
     report.normalize();
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

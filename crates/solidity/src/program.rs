@@ -7,7 +7,10 @@ use crate::{
     source::LineIndex,
 };
 use ricaas_solc::SourceSyntax;
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Instant,
+};
 
 /// One source unit.
 pub struct Unit<'a> {
@@ -65,6 +68,8 @@ pub struct Program<'a> {
     by_file: HashMap<usize, usize>,
     declarations: HashMap<i64, Node<'a>>,
     pub contracts: Vec<Contract<'a>>,
+    /// When the detectors must stop: [`Program::functions`] ends there.
+    deadline: Option<Instant>,
 }
 
 impl<'a> Program<'a> {
@@ -78,6 +83,7 @@ impl<'a> Program<'a> {
             by_file: HashMap::new(),
             declarations: HashMap::new(),
             contracts: Vec::new(),
+            deadline: None,
         };
         for (name, unit) in syntax {
             let Some(root) = Node::from(&unit.ast) else {
@@ -188,9 +194,21 @@ impl<'a> Program<'a> {
     }
 
     /// Every function and modifier of every contract, with its contract.
+    /// Every function and modifier of every contract, until the deadline passes.
     pub fn functions(&self) -> impl Iterator<Item = (Contract<'a>, Function<'a>)> + '_ {
         self.contracts
             .iter()
             .flat_map(|c| c.functions().map(move |f| (*c, f)))
+            .take_while(|_| !self.expired())
+    }
+
+    /// Detectors stop reading functions once `deadline` passes.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() > d)
     }
 }
