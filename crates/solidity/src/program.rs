@@ -193,8 +193,8 @@ impl<'a> Program<'a> {
         })
     }
 
-    /// Every function and modifier of every contract, with its contract.
-    /// Every function and modifier of every contract, until the deadline passes.
+    /// Every function and modifier of every contract, with its contract, until the deadline
+    /// passes.
     pub fn functions(&self) -> impl Iterator<Item = (Contract<'a>, Function<'a>)> + '_ {
         self.contracts
             .iter()

@@ -577,3 +577,103 @@ contract Auction {
     expect("dos-failed-payment", source);
     expect("dos-unbounded-loop", source);
 }
+
+#[test]
+fn uninitialized_storage_pointers_before_0_5() {
+    expect(
+        "uninitialized-storage-pointer",
+        r#"pragma solidity ^0.4.24;
+contract Registrar {
+    address owner;
+    struct Record { bytes32 name; address target; }
+    mapping(bytes32 => Record) records;
+    Record[] all;
+    function register(bytes32 name, address target) public {
+        Record record; //~ uninitialized-storage-pointer
+        record.name = name;
+        record.target = target;
+    }
+    function explicitStorage() public {
+        Record storage record; //~ uninitialized-storage-pointer
+        record.name = "x";
+    }
+    function pointed(bytes32 name) public {
+        Record storage record = records[name];
+        record.target = msg.sender;
+    }
+    function temporary(bytes32 name) public {
+        Record memory record;
+        record.name = name;
+        all.push(record);
+    }
+    function values() public pure returns (uint) {
+        uint counter;
+        return counter;
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn front_running_a_revealed_secret() {
+    expect(
+        "front-running-secret",
+        r#"pragma solidity ^0.8.0;
+contract Puzzle {
+    bytes32 public answerHash;
+    mapping(address => bytes32) commits;
+    constructor(bytes32 h) payable { answerHash = h; }
+    function solve(string calldata answer) external {
+        require(answerHash == keccak256(bytes(answer))); //~ front-running-secret
+        payable(msg.sender).transfer(1 ether);
+    }
+    function commit(bytes32 c) external { commits[msg.sender] = c; }
+    function reveal(string calldata answer, bytes32 salt) external {
+        require(keccak256(abi.encodePacked(answer, msg.sender, salt)) == commits[msg.sender]);
+        require(answerHash == keccak256(bytes(answer)));
+        payable(msg.sender).transfer(1 ether);
+    }
+    function check(string calldata answer) external view returns (bool) {
+        return answerHash == keccak256(bytes(answer));
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn transaction_order_dependent_payments() {
+    expect(
+        "transaction-order-dependence",
+        r#"pragma solidity ^0.4.24;
+contract Reward {
+    address owner;
+    uint reward;
+    uint pot;
+    bool claimed;
+    mapping(address => uint) credit;
+    modifier onlyOwner { require(msg.sender == owner); _; }
+    constructor() public { owner = msg.sender; }
+    function setReward() public payable onlyOwner {
+        owner.transfer(reward); //~ transaction-order-dependence
+        reward = msg.value;
+    }
+    function claim() public {
+        require(!claimed);
+        msg.sender.transfer(reward); //~ transaction-order-dependence
+        claimed = true;
+    }
+    function play() public payable {
+        pot += msg.value;
+        if (pot > 10 ether) { msg.sender.transfer(pot); pot = 0; }
+    }
+    function withdraw() public {
+        uint amount = credit[msg.sender];
+        credit[msg.sender] = 0;
+        msg.sender.transfer(amount);
+    }
+}
+"#,
+    );
+}

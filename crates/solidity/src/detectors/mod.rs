@@ -3,8 +3,10 @@
 mod access_control;
 mod arithmetic;
 mod denial_of_service;
+mod front_running;
 mod randomness;
 mod reentrancy;
+mod storage_pointer;
 mod tx_origin;
 mod unchecked_call;
 
@@ -21,6 +23,8 @@ pub const DETECTORS: &[Detector] = &[
     arithmetic::detect,
     access_control::detect,
     denial_of_service::detect,
+    front_running::detect,
+    storage_pointer::detect,
 ];
 
 /// Every rule a detector reports.
@@ -38,4 +42,7 @@ pub const RULES: &[&Rule] = &[
     &access_control::CONTROLLED_DELEGATECALL,
     &denial_of_service::FAILED_PAYMENT,
     &denial_of_service::UNBOUNDED_LOOP,
+    &front_running::REVEALED_SECRET,
+    &front_running::ORDER_DEPENDENT_PAYMENT,
+    &storage_pointer::RULE,
 ];

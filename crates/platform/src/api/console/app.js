@@ -216,7 +216,7 @@ function reportFindings(report, { resolvable = false, rules = [], onResolved, ju
   const open = report.unresolved;
   const summary = report.findings.length
     ? (open.high ? errorBox : noticeBox)(`${report.findings.length} finding${report.findings.length === 1 ? "" : "s"}; unresolved: ${open.high} high, ${open.medium} medium, ${open.low} low.`)
-    : noticeBox("Nothing found (reentrancy, unchecked calls, access control, arithmetic, randomness, timestamps and denial of service were checked).");
+    : noticeBox("Nothing found (reentrancy, unchecked calls, access control, arithmetic, randomness, timestamps, denial of service, front running and storage pointers were checked).");
   return el("div", { "data-testid": "report-findings" }, summary,
     report.findings.length ? el("ul", { class: "findings" }, ...report.findings.map((f) => {
       const output = el("div", {});
