@@ -13,7 +13,14 @@ checks it leaves unmapped that plainly belong to a category (unchecked-lowlevel,
 weak-prng, arbitrary-send-eth): generous to Slither. A Slither result's lines are the lines of
 its statement elements and the first line of its declaration elements.
 
-Usage: scripts/score-smartbugs.py <path to ricaas> [--slither PATH] [--dataset DIR] [--markdown FILE] [--only FILE…]
+With --mythril, Mythril runs the same way (its `solc` is the shim, through the SOLC variable;
+sources are read by the shim as native solc would). Its issues map to categories by their SWC
+identifier, as SmartBugs' tools/mythril/findings.yaml does; an issue's line is its `lineno`.
+--mythril-timeout bounds its symbolic execution per contract (`--execution-timeout`, default
+60 s; SmartBugs gives it far longer, so it may find more there than here).
+
+Usage: scripts/score-smartbugs.py <path to ricaas> [--slither PATH] [--mythril PATH]
+           [--mythril-timeout S] [--dataset DIR] [--markdown FILE] [--only FILE…]
 """
 
 import argparse
@@ -69,6 +76,15 @@ SLITHER_CATEGORIES = {
 }
 
 
+MYTHRIL_CATEGORIES = {
+    "101": "arithmetic", "104": "unchecked_low_level_calls", "105": "access_control",
+    "106": "access_control", "107": "reentrancy", "112": "access_control",
+    "113": "denial_of_service", "114": "front_running", "115": "access_control",
+    "116": "time_manipulation", "120": "bad_randomness", "124": "access_control",
+    "128": "denial_of_service",
+}
+
+
 def cache_dir():
     return os.environ.get("RICAAS_COMPILER_CACHE") or os.path.expanduser("~/.cache/ricaas/compilers")
 
@@ -96,7 +112,6 @@ def slither(slither_bin, ricaas_root, dataset, files):
     """Findings per file as (category, line), seconds per file, errors."""
     solc_root = os.path.join(cache_dir(), "solc")
     installed = sorted(os.listdir(solc_root)) if os.path.isdir(solc_root) else []
-    shim = os.path.join(ricaas_root, "scripts", "solc-shim.mjs")
     found, seconds, errors = collections.defaultdict(set), {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:
@@ -104,12 +119,7 @@ def slither(slither_bin, ricaas_root, dataset, files):
             if not version:
                 errors[path] = "no installed solc release fits its pragma"
                 continue
-            wrapper = os.path.join(tmp, f"solc-{version}")
-            if not os.path.exists(wrapper):
-                soljson = os.path.join(solc_root, version, "soljson.js")
-                with open(wrapper, "w") as out:
-                    out.write(f'#!/bin/sh\nexec node "{shim}" "{soljson}" "$@"\n')
-                os.chmod(wrapper, 0o755)
+            wrapper = solc_wrapper(tmp, ricaas_root, version)
             report = os.path.join(tmp, "slither.json")
             if os.path.exists(report):
                 os.remove(report)
@@ -142,6 +152,54 @@ def slither(slither_bin, ricaas_root, dataset, files):
     return found, seconds, errors
 
 
+def solc_wrapper(tmp, ricaas_root, version):
+    """A `solc` executable in `tmp` running solcjs `version` through the shim."""
+    wrapper = os.path.join(tmp, f"solc-{version}")
+    if not os.path.exists(wrapper):
+        shim = os.path.join(ricaas_root, "scripts", "solc-shim.mjs")
+        soljson = os.path.join(cache_dir(), "solc", version, "soljson.js")
+        with open(wrapper, "w") as out:
+            out.write(f'#!/bin/sh\nexec node "{shim}" "{soljson}" "$@"\n')
+        os.chmod(wrapper, 0o755)
+    return wrapper
+
+
+def mythril(myth_bin, ricaas_root, dataset, files, timeout):
+    """Findings per file as (category, line), seconds per file, errors."""
+    solc_root = os.path.join(cache_dir(), "solc")
+    installed = sorted(os.listdir(solc_root)) if os.path.isdir(solc_root) else []
+    found, seconds, errors = collections.defaultdict(set), {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in files:
+            version = solc_for(os.path.join(dataset, path), installed)
+            if not version:
+                errors[path] = "no installed solc release fits its pragma"
+                continue
+            env = dict(os.environ, SOLC=solc_wrapper(tmp, ricaas_root, version))
+            started = time.monotonic()
+            try:
+                run = subprocess.run([myth_bin, "analyze", path, "-o", "json", "--execution-timeout", str(timeout)],
+                                     cwd=dataset, env=env, capture_output=True, text=True, timeout=timeout * 4 + 120)
+            except subprocess.TimeoutExpired:
+                errors[path] = f"timed out after {timeout * 4 + 120} s"
+                continue
+            seconds[path] = time.monotonic() - started
+            try:
+                result = json.loads(run.stdout)
+            except ValueError:
+                last = [line for line in run.stderr.splitlines() if line.strip()][-1:] or ["no output"]
+                errors[path] = f"no report (exit {run.returncode}): {last[0][:200]}"
+                continue
+            if not result.get("success"):
+                errors[path] = (result.get("error") or "failed").splitlines()[0][:200]
+                continue
+            for issue in result.get("issues", []):
+                category = MYTHRIL_CATEGORIES.get(str(issue.get("swc-id")))
+                if category and issue.get("lineno"):
+                    found[path].add((category, frozenset([issue["lineno"]])))
+    return found, seconds, errors
+
+
 def score(truth, found):
     """Per category: [true positives, false negatives, findings on no annotated line]. A finding
     is (category, its lines): it finds a vulnerability of its category when one of its lines is
@@ -165,6 +223,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("ricaas")
     parser.add_argument("--slither", help="the slither executable (pip install slither-analyzer)")
+    parser.add_argument("--mythril", help="the myth executable (pip install mythril)")
+    parser.add_argument("--mythril-timeout", type=int, default=60, help="seconds of symbolic execution per contract")
     parser.add_argument("--dataset", default=os.path.join(ROOT, "..", "shared", "datasets", "smartbugs-curated"))
     parser.add_argument("--markdown")
     parser.add_argument("--only", nargs="*")
@@ -179,6 +239,8 @@ def main():
     tools["ricaas"] = (found, seconds, errors)
     if args.slither:
         tools["slither"] = slither(os.path.abspath(args.slither), ROOT, dataset, files)
+    if args.mythril:
+        tools["mythril"] = mythril(os.path.abspath(args.mythril), ROOT, dataset, files, args.mythril_timeout)
     tables = {name: score(truth, result[0]) for name, result in tools.items()}
     names = list(tools)
     header = "| category | annotated | " + " | ".join(f"{n} found | {n} other lines" for n in names) + " |"

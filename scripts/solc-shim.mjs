@@ -37,7 +37,16 @@ if (args.includes("--version")) {
 }
 
 if (args.includes("--standard-json")) {
-  const { output } = run(JSON.parse(readFileSync(0, "utf8")));
+  // Sources given by `urls` (Mythril names files) are read here: the runner has no import
+  // callback, as native solc reads them itself.
+  const input = JSON.parse(readFileSync(0, "utf8"));
+  for (const source of Object.values(input.sources || {})) {
+    if (source.content === undefined && Array.isArray(source.urls) && source.urls.length) {
+      source.content = readFileSync(source.urls[0], "utf8");
+      delete source.urls;
+    }
+  }
+  const { output } = run(input);
   process.stdout.write(JSON.stringify(output));
   process.exit(0);
 }
