@@ -5,6 +5,7 @@
 //! explanation and a fix. Reports print as text, JSON or SARIF 2.1 ([`sarif`]).
 
 pub mod ast;
+pub mod confirm;
 pub mod detectors;
 pub mod program;
 pub mod sarif;
@@ -235,6 +236,7 @@ pub fn analyze(
             }
             findings.extend(detector(&program).into_iter().filter(|f| user(&f.file)));
         }
+        confirm::confirm(output, &mut findings);
         (findings, program.expired())
     };
     let outcome = std::thread::scope(|scope| {

@@ -677,3 +677,72 @@ contract Reward {
 "#,
     );
 }
+
+/// The findings of `rule` in `source`, as (line, confirmed).
+fn confirmed(rule: &str, source: &str) -> Vec<(usize, bool)> {
+    report(source)
+        .findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| (f.line, f.confirmed))
+        .collect()
+}
+
+#[test]
+fn runs_in_revm_confirm_an_owner_taken_and_a_contract_destroyed_by_a_stranger() {
+    let source = r#"pragma solidity ^0.4.24;
+contract Wallet {
+    bool open;
+    address owner;
+    bool started;
+    constructor() public payable { owner = msg.sender; }
+    function setOwner(address next) public {
+        owner = next;
+    }
+    function setOwnerOnceStarted(address next) public {
+        require(started);
+        owner = next;
+    }
+    function kill() public {
+        selfdestruct(msg.sender);
+    }
+    function killOnceStarted() public {
+        require(started);
+        selfdestruct(msg.sender);
+    }
+    function withdraw() public {
+        require(msg.sender == owner);
+        msg.sender.transfer(address(this).balance);
+    }
+}
+"#;
+    // The unguarded ones are shown by running them (`owner` shares its slot with two flags);
+    // those that revert here stay unconfirmed.
+    assert_eq!(
+        confirmed("unprotected-authority-change", source),
+        [(7, true), (10, false)]
+    );
+    assert_eq!(
+        confirmed("unprotected-selfdestruct", source),
+        [(14, true), (17, false)]
+    );
+    let with_arguments = r#"pragma solidity ^0.8.0;
+contract Vault {
+    address public admin;
+    uint public limit;
+    constructor(address first, uint start) { admin = first; limit = start; }
+    function initialize(address who, uint newLimit) external {
+        admin = who;
+        limit = newLimit;
+    }
+    function setLimit(uint next) external {
+        require(msg.sender == admin);
+        limit = next;
+    }
+}
+"#;
+    assert_eq!(
+        confirmed("unprotected-authority-change", with_arguments),
+        [(6, true)]
+    );
+}
