@@ -232,6 +232,7 @@ function reportFindings(report, { resolvable = false, rules = [], onResolved, ju
       return el("li", { class: `severity-${f.severity}`, "data-rule": f.rule, "data-severity": f.severity, "data-resolved": f.resolution ? "true" : "false" },
         jump ? el("a", { href: "#", onclick: (e) => { e.preventDefault(); jump(f); } }, place) : el("span", { class: "mono" }, place),
         " ", el("span", { class: f.resolution ? "badge ok" : f.severity === "high" ? "badge bad" : "badge" }, f.resolution ? `${f.severity}, resolved` : f.severity), " ",
+        f.confirmed ? el("span", { class: "badge bad", title: "Shown by running the compiled contract, not only by reading it" }, "confirmed by a run") : null, f.confirmed ? " " : null,
         el("strong", {}, rule(f.rule).title || f.rule), ` (${f.swc.join(", ")}): ${f.message}`,
         rule(f.rule).explanation ? el("p", { class: "why" }, `Why: ${rule(f.rule).explanation}`) : null,
         rule(f.rule).fix ? el("p", { class: "fix" }, `Fix: ${rule(f.rule).fix}`) : null,
