@@ -1330,7 +1330,11 @@ mod lifecycle {
             value: U256::from(value),
             effectiveHeight: 0,
         };
-        let tx = chain.tx(&admin1, TxKind::Call(GOVERNANCE_ADDRESS), gate(3).abi_encode());
+        let tx = chain.tx(
+            &admin1,
+            TxKind::Call(GOVERNANCE_ADDRESS),
+            gate(3).abi_encode(),
+        );
         let reason = chain.reverted(tx);
         assert!(reason.contains("must be 0 (off), 1"), "{reason}");
         // Without the gate a version needs no report.
@@ -1338,7 +1342,11 @@ mod lifecycle {
         let open = chain.lifecycle(&admin1, propose_deploy("before", &code));
         assert_eq!(chain.block(vec![open]), (vec![true], vec![]));
 
-        let propose = chain.tx(&admin1, TxKind::Call(GOVERNANCE_ADDRESS), gate(1).abi_encode());
+        let propose = chain.tx(
+            &admin1,
+            TxKind::Call(GOVERNANCE_ADDRESS),
+            gate(1).abi_encode(),
+        );
         assert_eq!(chain.block(vec![propose]).0, vec![true]);
         let id = chain.last_proposal();
         let vote = chain.tx(
@@ -1352,12 +1360,14 @@ mod lifecycle {
         let refused = chain.lifecycle(&admin1, propose_deploy("after", &code));
         let reason = chain.reverted(refused);
         assert!(
-            reason.contains("deploy_security_gate") && reason.contains("requires a security report"),
+            reason.contains("deploy_security_gate")
+                && reason.contains("requires a security report"),
             "{reason}"
         );
         // A version that names its report is proposed as before, and the registry records it.
-        let mut with_report = ILifecycle::proposeDeployCall::abi_decode(&propose_deploy("after", &code))
-            .expect("decodes");
+        let mut with_report =
+            ILifecycle::proposeDeployCall::abi_decode(&propose_deploy("after", &code))
+                .expect("decodes");
         with_report.reportHash = B256::repeat_byte(7);
         chain.approve(&admin1, with_report.abi_encode());
         chain

@@ -459,9 +459,11 @@ impl Platform {
             .await?;
         match configuration["parameters"].get("deploy_security_gate") {
             None | Some(serde_json::Value::Null) => Ok(None),
-            Some(value) => serde_json::from_value(value.clone()).map(Some).map_err(|e| {
-                AccountsError::Unavailable(format!("the channel's deploy_security_gate: {e}"))
-            }),
+            Some(value) => serde_json::from_value(value.clone())
+                .map(Some)
+                .map_err(|e| {
+                    AccountsError::Unavailable(format!("the channel's deploy_security_gate: {e}"))
+                }),
         }
     }
 }

@@ -227,8 +227,8 @@ pub fn analyze(
         ..Report::default()
     };
     let run = || {
-        let program = program::Program::new(&output.syntax, &output.version)
-            .with_deadline(started + limit);
+        let program =
+            program::Program::new(&output.syntax, &output.version).with_deadline(started + limit);
         let mut findings = Vec::new();
         for detector in detectors::DETECTORS {
             if program.expired() {

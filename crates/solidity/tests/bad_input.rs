@@ -96,8 +96,8 @@ fn a_time_limit_reached_returns_what_was_found_and_says_what_was_not_checked() {
         .collect();
     let source = format!("pragma solidity ^0.4.24;\ncontract Many {{\n{functions}}}\n");
     let compiler = compiler();
-    let (output, full) = check(&compiler, &request(source), None, Duration::from_secs(20))
-        .expect("checks");
+    let (output, full) =
+        check(&compiler, &request(source), None, Duration::from_secs(20)).expect("checks");
     assert_eq!(full.findings.len(), 40);
     assert!(full.incomplete.is_empty());
     let cut = analyze_compilation(&output, Duration::ZERO);

@@ -1508,7 +1508,10 @@ fn security_gate_refuses_unreviewed_versions(acme: &Client, globex: &Client, ini
         if gate["status"] == "applied" {
             break;
         }
-        assert!(Instant::now() < deadline, "the gate never applied: {gate:#}");
+        assert!(
+            Instant::now() < deadline,
+            "the gate never applied: {gate:#}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
@@ -1530,9 +1533,21 @@ fn security_gate_refuses_unreviewed_versions(acme: &Client, globex: &Client, ini
     let bytecode = bank["bytecode"].as_str().expect("bytecode");
     let counter = COUNTER.replace(' ', "");
     for (body, expected, says) in [
-        (deployment(None, bytecode), 400, "sets deploy_security_gate 1"),
-        (deployment(Some(&hash), &counter), 400, "is not one of the contracts of report"),
-        (deployment(Some(&hash), bytecode), 409, "reentrancy-eth (high) at Bank.sol:7"),
+        (
+            deployment(None, bytecode),
+            400,
+            "sets deploy_security_gate 1",
+        ),
+        (
+            deployment(Some(&hash), &counter),
+            400,
+            "is not one of the contracts of report",
+        ),
+        (
+            deployment(Some(&hash), bytecode),
+            409,
+            "reentrancy-eth (high) at Bank.sol:7",
+        ),
     ] {
         let (status, refused) = acme.post("/networks/ledger/contracts", body);
         assert_eq!(status, expected, "{refused}");
@@ -1547,9 +1562,16 @@ fn security_gate_refuses_unreviewed_versions(acme: &Client, globex: &Client, ini
         json!({"finding": finding, "reason": reason}),
     );
     assert_eq!(status, 201, "{resolved}");
-    let (status, proposed) = acme.post("/networks/ledger/contracts", deployment(Some(&hash), bytecode));
+    let (status, proposed) = acme.post(
+        "/networks/ledger/contracts",
+        deployment(Some(&hash), bytecode),
+    );
     assert_eq!(status, 201, "{proposed}");
-    assert_eq!(proposed["change"]["report_hash"], hash.as_str(), "{proposed:#}");
+    assert_eq!(
+        proposed["change"]["report_hash"],
+        hash.as_str(),
+        "{proposed:#}"
+    );
 
     // globex reads what acme's report says, and why its finding was accepted, before voting.
     let (status, read) = globex.get(&format!("/networks/ledger/security-reports/{hash}"));

@@ -8,8 +8,8 @@
 use super::invitations::Proposal;
 use crate::{
     accounts::{AccountsError, Platform},
-    security::VersionCode,
     ids::{NetworkId, TenantId},
+    security::VersionCode,
     store::now_ms,
 };
 use alloy_primitives::{B256, Bytes, TxKind, keccak256};

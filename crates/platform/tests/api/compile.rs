@@ -99,13 +99,24 @@ pub fn compiles_solidity_over_http(served: &Served) {
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["unresolved"]["high"], 1, "{stored}");
     assert_eq!(stored["tenant"], "acme");
-    let id = stored["findings"][0]["id"].as_str().expect("finding id").to_owned();
+    let id = stored["findings"][0]["id"]
+        .as_str()
+        .expect("finding id")
+        .to_owned();
     assert_eq!(id, "reentrancy-eth@Bank.sol:5:23");
     assert_eq!(stored["findings"][0]["resolution"], json!(null));
     let resolutions = format!("/api/v1/security-reports/{hash}/resolutions");
     for (body, expected, says) in [
-        (json!({"finding": id, "reason": "fine"}), 400, "10 to 2000 characters"),
-        (json!({"finding": "tx-origin@Bank.sol:1:1", "reason": "not a weakness here"}), 400, "has no finding"),
+        (
+            json!({"finding": id, "reason": "fine"}),
+            400,
+            "10 to 2000 characters",
+        ),
+        (
+            json!({"finding": "tx-origin@Bank.sol:1:1", "reason": "not a weakness here"}),
+            400,
+            "has no finding",
+        ),
         (json!({"finding": id}), 422, "reason"),
     ] {
         let (status, refused) = root.post(&resolutions, body);

@@ -184,8 +184,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             is_hash_call(program, n) && n.any(&mut |m| m.is_global_member("msg", "sender"))
         });
         if pays_caller && !binds_sender {
-            let parameters: HashSet<i64> =
-                function.parameters().filter_map(|p| p.id()).collect();
+            let parameters: HashSet<i64> = function.parameters().filter_map(|p| p.id()).collect();
             body.walk(&mut |node, _| {
                 if !node.is("BinaryOperation") || !matches!(node.str("operator"), Some("==")) {
                     return true;
@@ -217,9 +216,11 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         }
         // An amount another transaction sets.
         for (call, _, amount) in paid {
-            let Some(variable) = collected.iter().copied().find(|id| {
-                amount.any(&mut |n| n.is("Identifier") && n.referenced() == Some(*id))
-            }) else {
+            let Some(variable) = collected
+                .iter()
+                .copied()
+                .find(|id| amount.any(&mut |n| n.is("Identifier") && n.referenced() == Some(*id)))
+            else {
                 continue;
             };
             let name = program
