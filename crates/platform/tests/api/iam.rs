@@ -603,6 +603,28 @@ fn tenant_cases() -> Vec<Case> {
             ..case("POST", "/api/v1/compile", "/api/v1/compile", 200)
         },
         case("GET", "/api/v1/compilers", "/api/v1/compilers", 200),
+        // Authorized, a report nobody stored is not found.
+        case(
+            "GET",
+            "/api/v1/security-reports/{hash}",
+            "/api/v1/security-reports/0x7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e",
+            404,
+        ),
+        Case {
+            body: Some(json!({"finding": "x", "reason": "not a weakness in this deployment"})),
+            ..case(
+                "POST",
+                "/api/v1/security-reports/{hash}/resolutions",
+                "/api/v1/security-reports/0x7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e/resolutions",
+                404,
+            )
+        },
+        case(
+            "GET",
+            "/api/v1/networks/{name}/security-reports/{hash}",
+            "/api/v1/networks/fixture-net/security-reports/0x7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e",
+            404,
+        ),
         // Authorized, contracts are read from and proposed on a running network (409 here).
         case(
             "GET",
@@ -1342,6 +1364,16 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
     assert_eq!(status, 202, "{created}");
     let b_operation = created["id"].as_str().expect("operation").to_owned();
     let none_operation = format!("op_{}", "7e".repeat(16));
+    let (status, compiled) = b.post(
+        "/api/v1/compile",
+        json!({"sources": {"B.sol": "pragma solidity ^0.8.0;\ncontract B {}\n"}}),
+    );
+    assert_eq!(status, 200, "{compiled}");
+    let b_report = compiled["security"]["report_hash"]
+        .as_str()
+        .expect("report")
+        .to_owned();
+    let none_report = format!("0x{}", "7e".repeat(32));
 
     let body_for = |method: &str, template: &str| -> Option<String> {
         match (method, template) {
@@ -1379,6 +1411,9 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
             ("POST", "/api/v1/networks/{name}/invitations") => {
                 Some(json!({"tenant": "bank-a"}).to_string())
             }
+            ("POST", "/api/v1/security-reports/{hash}/resolutions") => Some(
+                json!({"finding": "x", "reason": "not a weakness in this deployment"}).to_string(),
+            ),
             ("POST", "/api/v1/certificates/{serial}/enrolments") => {
                 Some(json!({"channel": "test/unreachable", "admin_key": "b-only"}).to_string())
             }
@@ -1401,6 +1436,14 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                 .replace("{contract}", "counter")
                 .replace("{method}", "transfer")
                 .replace("{id}", operation)
+                .replace(
+                    "{hash}",
+                    if name == "b-only" {
+                        &b_report
+                    } else {
+                        &none_report
+                    },
+                )
         };
         let (theirs_status, theirs) = a.send(
             &method,
@@ -1420,6 +1463,7 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                     .replace("b-only", "X")
                     .replace(&b_serial, "S")
                     .replace(&b_operation, "O")
+                    .replace(&b_report, "H")
             ),
             (
                 none_status,
@@ -1427,6 +1471,7 @@ pub fn tenants_cannot_see_each_other(served: &Served) {
                     .replace("zz-none", "X")
                     .replace(&a_none_serial, "S")
                     .replace(&none_operation, "O")
+                    .replace(&none_report, "H")
             ),
             "{method} {template} must answer for B's resource as for none"
         );
