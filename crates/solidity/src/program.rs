@@ -63,6 +63,8 @@ impl<'a> Contract<'a> {
 pub struct Program<'a> {
     /// Arithmetic reverts on overflow (solc 0.8 and later) outside `unchecked` blocks.
     pub checked_arithmetic: bool,
+    /// The ABI decoder reverts on calldata shorter than the parameters (solc 0.5 and later).
+    pub checks_calldata_length: bool,
     pub units: Vec<Unit<'a>>,
     /// solc's file index → position in `units`.
     by_file: HashMap<usize, usize>,
@@ -79,6 +81,7 @@ impl<'a> Program<'a> {
         let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
         let mut program = Program {
             checked_arithmetic: (major, minor) >= (0, 8),
+            checks_calldata_length: (major, minor) >= (0, 5),
             units: Vec::new(),
             by_file: HashMap::new(),
             declarations: HashMap::new(),

@@ -746,3 +746,44 @@ contract Vault {
         [(6, true)]
     );
 }
+
+#[test]
+fn short_address_transfers_before_0_5() {
+    let token = r#"pragma solidity ^0.4.24;
+contract Token {
+    mapping(address => uint) balances;
+    mapping(address => mapping(address => uint)) allowed;
+    modifier onlyPayloadSize(uint size) { require(msg.data.length >= size + 4); _; }
+    function transfer(address to, uint amount) public returns (bool) { //~ short-address
+        require(balances[msg.sender] >= amount);
+        balances[msg.sender] -= amount;
+        balances[to] += amount;
+        return true;
+    }
+    function checkedTransfer(address to, uint amount) public onlyPayloadSize(64) {
+        balances[msg.sender] -= amount;
+        balances[to] += amount;
+    }
+    function inlineChecked(address to, uint amount) public {
+        require(msg.data.length == 68);
+        balances[msg.sender] -= amount;
+        balances[to] += amount;
+    }
+    function approve(address spender, uint amount) public {
+        allowed[msg.sender][spender] = amount;
+    }
+    function amountFirst(uint amount, address to) public {
+        balances[msg.sender] -= amount;
+        balances[to] += amount;
+    }
+}
+"#;
+    expect("short-address", token);
+    // From 0.5 the decoder itself refuses short calldata.
+    expect(
+        "short-address",
+        &token
+            .replace("^0.4.24", "^0.5.0")
+            .replace(" //~ short-address", ""),
+    );
+}

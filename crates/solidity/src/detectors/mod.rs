@@ -6,6 +6,7 @@ mod denial_of_service;
 mod front_running;
 mod randomness;
 mod reentrancy;
+mod short_address;
 mod storage_pointer;
 mod tx_origin;
 mod unchecked_call;
@@ -25,6 +26,7 @@ pub const DETECTORS: &[Detector] = &[
     denial_of_service::detect,
     front_running::detect,
     storage_pointer::detect,
+    short_address::detect,
 ];
 
 /// Every rule a detector reports.
@@ -45,4 +47,5 @@ pub const RULES: &[&Rule] = &[
     &front_running::REVEALED_SECRET,
     &front_running::ORDER_DEPENDENT_PAYMENT,
     &storage_pointer::RULE,
+    &short_address::RULE,
 ];
