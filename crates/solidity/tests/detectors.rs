@@ -296,7 +296,8 @@ contract Bank {
     }
     function guarded(uint amount) public noReentry {
         require(balances[msg.sender] >= amount);
-        require(msg.sender.call.value(amount)());
+        // The lock keeps the callee out of `guarded`, not out of `transfers` (cross-function).
+        require(msg.sender.call.value(amount)()); //~ reentrancy-eth
         balances[msg.sender] -= amount;
     }
     function transfers(uint amount) public {
@@ -355,7 +356,8 @@ contract Vault {
     }
     function safeWithdraw() external nonReentrant {
         uint256 amount = shares[msg.sender];
-        (bool ok, ) = msg.sender.call{value: amount}("");
+        // Locked itself, but `withdraw` (unlocked) reads `shares` too: cross-function.
+        (bool ok, ) = msg.sender.call{value: amount}(""); //~ reentrancy-eth
         require(ok);
         shares[msg.sender] = 0;
     }
@@ -785,5 +787,38 @@ contract Token {
         &token
             .replace("^0.4.24", "^0.5.0")
             .replace(" //~ short-address", ""),
+    );
+}
+
+#[test]
+fn cross_function_reentrancy_past_a_lock_on_one_function() {
+    let open = r#"pragma solidity ^0.8.0;
+contract Cross {
+    mapping(address => uint) balances;
+    bool locked;
+    modifier nonReentrant() { require(!locked); locked = true; _; locked = false; }
+    function transfer(address to, uint amount) external {
+        require(balances[msg.sender] >= amount);
+        balances[to] += amount;
+        balances[msg.sender] -= amount;
+    }
+    function withdraw() external nonReentrant {
+        uint amount = balances[msg.sender];
+        (bool ok, ) = msg.sender.call{value: amount}(""); //~ reentrancy-eth
+        require(ok);
+        balances[msg.sender] = 0;
+    }
+}
+"#;
+    expect("reentrancy-eth", open);
+    // The same lock on every function that uses `balances` closes it.
+    expect(
+        "reentrancy-eth",
+        &open
+            .replace(
+                "uint amount) external {",
+                "uint amount) external nonReentrant {",
+            )
+            .replace(" //~ reentrancy-eth", ""),
     );
 }

@@ -276,27 +276,49 @@ impl<'p, 'a> Collector<'p, 'a> {
     }
 }
 
-/// Whether state variable `lock` is checked and set before position `at` and set again after:
-/// a reentrancy lock around the call.
-fn locked(events: &[Event<'_>], at: usize) -> bool {
+/// The state variable checked and set before position `at` and set again after: a reentrancy
+/// lock around the call.
+fn lock_around(events: &[Event<'_>], at: usize) -> Option<i64> {
     let before = &events[..at];
     let after = &events[at + 1..];
-    before.iter().enumerate().any(|(i, e)| {
+    before.iter().enumerate().find_map(|(i, e)| {
         let Event::Write(lock) = e else {
-            return false;
+            return None;
         };
-        before[..i]
+        (before[..i]
             .iter()
             .any(|r| matches!(r, Event::Read(v) if v == lock))
             && after
                 .iter()
-                .any(|w| matches!(w, Event::Write(v) if v == lock))
+                .any(|w| matches!(w, Event::Write(v) if v == lock)))
+        .then_some(*lock)
     })
 }
 
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut collector = Collector::new(program);
+    // What each state-changing entry function reads and writes, and whether it takes a lock
+    // (reads then writes a variable it writes again later): for re-entry through another
+    // function while a locked one is mid-call.
+    let mut entries = Vec::new();
+    for (_, function) in program.functions() {
+        if !function.is_entry()
+            || function.is_view()
+            || function.kind() == FunctionKind::Constructor
+        {
+            continue;
+        }
+        let events = collector.function(function, None);
+        let touched: HashSet<i64> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Read(v) | Event::Write(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        entries.push((function, touched));
+    }
     for (contract, function) in program.functions() {
         if !function.is_entry()
             || function.is_view()
@@ -323,14 +345,34 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             let Some(variable) = stale else {
                 continue;
             };
-            if locked(&events, at) {
-                continue;
-            }
             let name = program
                 .declaration(variable)
                 .map(|d| d.name().to_owned())
                 .unwrap_or_default();
             let rule = if value { &ETH } else { &NO_ETH };
+            if let Some(lock) = lock_around(&events, at) {
+                // The lock keeps the callee out of this function; another one that uses the
+                // stale variable without taking the lock is still open to it.
+                let Some((other, _)) = entries.iter().find(|(other, touched)| {
+                    other.node().id() != function.node().id()
+                        && touched.contains(&variable)
+                        && !touched.contains(&lock)
+                }) else {
+                    continue;
+                };
+                findings.extend(program.finding(
+                    rule,
+                    site,
+                    &contract,
+                    Some(&function),
+                    format!(
+                        "{} makes an external call before it writes `{name}`; its lock does not cover {}, which uses `{name}`: the callee can call it while `{name}` is stale (cross-function reentrancy)",
+                        function.display_name(),
+                        other.display_name()
+                    ),
+                ));
+                continue;
+            }
             findings.extend(program.finding(
                 rule,
                 site,
