@@ -30,13 +30,12 @@ function run(input) {
   }
 }
 
-if (args.includes("--version")) {
+function version() {
   const { version } = run({ language: "Solidity", sources: {}, settings: {} });
-  process.stdout.write(`solc, the solidity compiler commandline interface\nVersion: ${version}\n`);
-  process.exit(0);
+  process.stdout.write(`solc, the solidity compiler commandline interface\nVersion: ${version}\n`, () => process.exit(0));
 }
 
-if (args.includes("--standard-json")) {
+function standardJson() {
   // Sources given by `urls` (Mythril names files) are read here: the runner has no import
   // callback, as native solc reads them itself.
   const input = JSON.parse(readFileSync(0, "utf8"));
@@ -47,10 +46,11 @@ if (args.includes("--standard-json")) {
     }
   }
   const { output } = run(input);
-  process.stdout.write(JSON.stringify(output));
-  process.exit(0);
+  // Exit once stdout is flushed: exiting at once cuts a pipe's output at 64 KiB.
+  process.stdout.write(JSON.stringify(output), () => process.exit(0));
 }
 
+function combinedJson() {
 const at = args.indexOf("--combined-json");
 if (at < 0) {
   process.stderr.write(`solc-shim: only --version, --standard-json and --combined-json are supported (got ${args.join(" ")})\n`);
@@ -97,3 +97,8 @@ process.stdout.write(JSON.stringify({
   sourceList: ordered.map(([file]) => file),
   version,
 }));
+}
+
+if (args.includes("--version")) version();
+else if (args.includes("--standard-json")) standardJson();
+else combinedJson();
