@@ -250,6 +250,20 @@ pub fn callee(call: Node<'_>) -> Option<Node<'_>> {
     }
 }
 
+/// A call of a member of an address (`to.transfer(v)`, `to.call.value(v)(…)`): the address
+/// and the member's name.
+pub fn address_member_call(call: Node<'_>) -> Option<(Node<'_>, &str)> {
+    let target = callee(call)?;
+    if !target.is("MemberAccess") {
+        return None;
+    }
+    let recipient = target.child("expression")?;
+    recipient
+        .type_string()
+        .starts_with("address")
+        .then(|| (recipient, target.name_of_member()))
+}
+
 impl<'a> Node<'a> {
     /// The member a `MemberAccess` names.
     pub fn name_of_member(&self) -> &'a str {

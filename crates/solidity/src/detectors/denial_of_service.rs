@@ -7,7 +7,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Node, callee},
+    ast::{Node, address_member_call},
     program::Program,
     taint::written_variable,
 };
@@ -80,15 +80,8 @@ fn reverting_payment<'a>(
     call: Node<'a>,
     path: &[Node<'a>],
 ) -> Option<Node<'a>> {
-    let target = callee(call)?;
-    if !target.is("MemberAccess") {
-        return None;
-    }
-    let recipient = target.child("expression")?;
-    if !recipient.type_string().starts_with("address") {
-        return None;
-    }
-    match target.name_of_member() {
+    let (recipient, member) = address_member_call(call)?;
+    match member {
         "transfer" => Some(recipient),
         "send" | "call" => path
             .iter()

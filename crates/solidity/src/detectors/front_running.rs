@@ -7,7 +7,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Function, Node, callee},
+    ast::{Function, Node, address_member_call},
     program::Program,
     taint::written_variable,
 };
@@ -44,15 +44,8 @@ pub const ORDER_DEPENDENT_PAYMENT: Rule = Rule {
 /// A payment `to.transfer(v)`, `to.send(v)` or `to.call.value(v)(…)` / `to.call{value: v}(…)`:
 /// its recipient and amount.
 fn payment<'a>(call: Node<'a>) -> Option<(Node<'a>, Node<'a>)> {
-    let target = callee(call)?;
-    if !target.is("MemberAccess") {
-        return None;
-    }
-    let recipient = target.child("expression")?;
-    if !recipient.type_string().starts_with("address") {
-        return None;
-    }
-    match target.name_of_member() {
+    let (recipient, member) = address_member_call(call)?;
+    match member {
         "transfer" | "send" => Some((recipient, call.children("arguments").next()?)),
         "call" => {
             // `.value(v)` (before 0.7) or `{value: v}` between the call and its target.
