@@ -2,7 +2,10 @@
 //! variable (local, parameter, state), and every function's return value, with the source reads
 //! whose values can reach it — through assignments, declarations, `push`, internal calls
 //! (arguments into parameters, return values out) and state variables written in one function
-//! and read in another. Detectors ask which sources reach the places they care about.
+//! and read in another. A struct's members are kept apart (`acc.balance` does not carry what was
+//! written to `acc.unlockTime`), a local storage pointer writes the state it points into, and a
+//! detector chooses whether a mapping key's labels reach the value read with it. Detectors ask
+//! which sources reach the places they care about.
 
 use crate::{
     ast::{Function, Node},
@@ -13,35 +16,88 @@ use std::collections::{BTreeSet, HashMap};
 /// The source reads (node ids) a value may carry.
 pub type Labels = BTreeSet<i64>;
 
+/// Which paths carry labels.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Everything that can influence a value: a mapping key (who chose the key chose the
+    /// entry read), state written by one call and read by another, the arguments of a call to
+    /// another contract (its answer may depend on them).
+    Influence,
+    /// The value itself as one transaction's call computes it from its inputs: `balances[to]`
+    /// holds no more of the caller's choosing whoever picked `to`; what an earlier call stored is
+    /// left to that call's own checks; another contract's answer is that contract's.
+    CallValue,
+}
+
+/// A variable and the struct member written or read through it: `acc.balance`, `m[k].balance`
+/// and `acc` (no member) are three places.
+type Place<'a> = (i64, Option<&'a str>);
+
 pub struct Taint<'p, 'a> {
     program: &'p Program<'a>,
     source: &'p dyn Fn(Node<'a>) -> bool,
-    /// Declaration id (variable or function return) → labels.
-    held: HashMap<i64, Labels>,
+    flow: Flow,
+    /// Declaration id (variable or function return) → member (none: the whole value) → labels.
+    held: HashMap<i64, HashMap<Option<&'a str>, Labels>>,
+    /// Local storage pointers → the state variable they point into (`Acc storage a = accs[k]`):
+    /// a write through the pointer writes the state variable.
+    aliases: HashMap<i64, i64>,
 }
 
 /// The variable an assignment target writes: `x`, `x[i]`, `x.f`, `x[i].f` all write `x`.
 pub fn written_variable(target: Node<'_>) -> Option<i64> {
+    place(target).map(|(variable, _)| variable)
+}
+
+/// The variable and the member nearest to it that `target` names: `x[i].f.g` is `(x, f)`,
+/// `x[i]` is `(x, none)`.
+fn place<'a>(target: Node<'a>) -> Option<Place<'a>> {
     let mut node = target;
+    let mut member = None;
     loop {
         match node.kind() {
-            "Identifier" => return node.referenced(),
+            "Identifier" => return node.referenced().map(|id| (id, member)),
             "IndexAccess" => node = node.child("baseExpression")?,
-            "MemberAccess" => node = node.child("expression")?,
+            "MemberAccess" => {
+                member = Some(node.name_of_member());
+                node = node.child("expression")?;
+            }
             "TupleExpression" => node = node.children("components").next()?,
             _ => return None,
         }
     }
 }
 
+/// Whether `expr` reads a whole stored value: `x` or `x[i]`, no member and no computation.
+fn whole_value(expr: Node<'_>) -> bool {
+    match expr.kind() {
+        "Identifier" => true,
+        "IndexAccess" => expr.child("baseExpression").is_some_and(whole_value),
+        _ => false,
+    }
+}
+
 impl<'p, 'a> Taint<'p, 'a> {
-    /// Labels every value of `program` with the reads `source` picks.
+    /// Labels every value of `program` with the reads `source` picks, along every path that
+    /// can influence it ([`Flow::Influence`]).
     pub fn new(program: &'p Program<'a>, source: &'p dyn Fn(Node<'a>) -> bool) -> Self {
+        Self::with_flow(program, source, Flow::Influence)
+    }
+
+    /// As [`Taint::new`], with `flow` saying which paths carry labels.
+    pub fn with_flow(
+        program: &'p Program<'a>,
+        source: &'p dyn Fn(Node<'a>) -> bool,
+        flow: Flow,
+    ) -> Self {
         let mut taint = Self {
             program,
             source,
+            flow,
             held: HashMap::new(),
+            aliases: HashMap::new(),
         };
+        taint.find_aliases();
         // Each round can only add labels, and there are finitely many: it ends.
         for _ in 0..64 {
             if !taint.round() {
@@ -54,35 +110,91 @@ impl<'p, 'a> Taint<'p, 'a> {
     /// The labels of expression `expr`.
     pub fn labels(&self, expr: Node<'a>) -> Labels {
         let mut labels = Labels::new();
-        expr.walk(&mut |node, _| {
-            if (self.source)(node) {
-                labels.extend(node.id());
-            }
-            match node.kind() {
-                "Identifier" => {
-                    if let Some(held) = node.referenced().and_then(|id| self.held.get(&id)) {
-                        labels.extend(held);
-                    }
-                }
-                "FunctionCall" => {
-                    if let Some(held) = self
-                        .called_function(node)
-                        .and_then(|f| f.node().id())
-                        .and_then(|id| self.held.get(&id))
-                    {
-                        labels.extend(held);
-                    }
-                }
-                _ => {}
-            }
-            true
-        });
+        self.collect(expr, &mut labels);
         labels
+    }
+
+    fn collect(&self, node: Node<'a>, labels: &mut Labels) {
+        if (self.source)(node) {
+            labels.extend(node.id());
+        }
+        match node.kind() {
+            "Identifier" => {
+                if let Some(id) = node.referenced() {
+                    labels.extend(self.held(id));
+                }
+                return;
+            }
+            "MemberAccess" => {
+                // `x.f` and `x[i].f`: what was written to that member, or to the whole value.
+                if let Some((variable, Some(member))) = place(node)
+                    && node.name_of_member() == member
+                {
+                    if let Some(members) = self.held.get(&variable) {
+                        for key in [Some(member), None] {
+                            labels.extend(members.get(&key).into_iter().flatten());
+                        }
+                    }
+                    self.collect_keys(node, labels);
+                    return;
+                }
+            }
+            "IndexAccess" if self.flow == Flow::CallValue => {
+                if let Some(base) = node.child("baseExpression") {
+                    self.collect(base, labels);
+                }
+                return;
+            }
+            "FunctionCall" => {
+                if self.flow == Flow::CallValue && self.calls_another_contract(node) {
+                    return;
+                }
+                if let Some(held) = self
+                    .called_function(node)
+                    .and_then(|f| f.node().id())
+                    .map(|id| self.held(id))
+                {
+                    labels.extend(held);
+                }
+            }
+            _ => {}
+        }
+        for child in node.subnodes() {
+            self.collect(child, labels);
+        }
+    }
+
+    /// The labels of the keys in a place expression (`m[k].f`: `k`'s), when keys count.
+    fn collect_keys(&self, mut node: Node<'a>, labels: &mut Labels) {
+        loop {
+            match node.kind() {
+                "IndexAccess" => {
+                    if self.flow == Flow::Influence
+                        && let Some(key) = node.child("indexExpression")
+                    {
+                        self.collect(key, labels);
+                    }
+                    match node.child("baseExpression") {
+                        Some(base) => node = base,
+                        None => return,
+                    }
+                }
+                "MemberAccess" => match node.child("expression") {
+                    Some(base) => node = base,
+                    None => return,
+                },
+                _ => return,
+            }
+        }
     }
 
     /// The labels variable (or function) `id` holds.
     pub fn held(&self, id: i64) -> Labels {
-        self.held.get(&id).cloned().unwrap_or_default()
+        self.held
+            .get(&id)
+            .into_iter()
+            .flat_map(|members| members.values().flatten().copied())
+            .collect()
     }
 
     /// The function of this program a call calls (an internal call by name), if any.
@@ -100,14 +212,91 @@ impl<'p, 'a> Taint<'p, 'a> {
             .then_some(Function(declaration))
     }
 
-    fn add(&mut self, id: i64, labels: Labels) -> bool {
-        if labels.is_empty() {
+    /// Whether `call` calls a function of another contract (`token.balanceOf(a)`), not one of
+    /// this program's own, a conversion or a builtin.
+    fn calls_another_contract(&self, call: Node<'a>) -> bool {
+        call.str("kind") == Some("functionCall")
+            && self.called_function(call).is_none()
+            && crate::ast::callee(call).is_some_and(|callee| {
+                callee.is("MemberAccess")
+                    && callee.child("expression").is_some_and(|base| {
+                        base.type_string().starts_with("contract ") && base.name() != "this"
+                    })
+            })
+    }
+
+    fn add(&mut self, (id, member): Place<'a>, labels: Labels) -> bool {
+        if labels.is_empty()
+            || (self.flow == Flow::CallValue
+                && (self.program.is_state_variable(id) || self.aliases.contains_key(&id)))
+        {
             return false;
         }
-        let held = self.held.entry(id).or_default();
-        let before = held.len();
-        held.extend(labels);
-        held.len() > before
+        let mut changed = false;
+        for variable in std::iter::once(id).chain(self.aliases.get(&id).copied()) {
+            let held = self
+                .held
+                .entry(variable)
+                .or_default()
+                .entry(member)
+                .or_default();
+            let before = held.len();
+            held.extend(labels.iter().copied());
+            changed |= held.len() > before;
+        }
+        changed
+    }
+
+    /// What assigning `value` to `target` writes: a whole stored value (`a = accs[k]`) member
+    /// by member, anything else as one value.
+    fn assigned(&self, target: Place<'a>, value: Node<'a>) -> Vec<(Place<'a>, Labels)> {
+        let mut writes = vec![(target, self.labels(value))];
+        if target.1.is_none()
+            && whole_value(value)
+            && let Some((source, None)) = place(value)
+            && let Some(members) = self.held.get(&source)
+        {
+            // Member labels stay with their member, not with the whole value.
+            let mut whole = Labels::new();
+            if self.flow == Flow::Influence {
+                self.collect_keys(value, &mut whole);
+            }
+            whole.extend(members.get(&None).into_iter().flatten());
+            writes = members
+                .iter()
+                .filter_map(|(member, labels)| {
+                    member.map(|m| ((target.0, Some(m)), labels.clone()))
+                })
+                .collect();
+            writes.push((target, whole));
+        }
+        writes
+    }
+
+    /// Local storage pointers initialised from a state variable's place.
+    fn find_aliases(&mut self) {
+        let program = self.program;
+        for (_, function) in program.functions() {
+            let Some(body) = function.body() else {
+                continue;
+            };
+            body.walk(&mut |node, _| {
+                if node.is("VariableDeclarationStatement")
+                    && let Some(value) = node.child("initialValue")
+                    && let Some(state) = written_variable(value)
+                    && program.is_state_variable(state)
+                {
+                    for declared in node.children("declarations") {
+                        if declared.type_identifier().ends_with("_storage_ptr")
+                            && let Some(id) = declared.id()
+                        {
+                            self.aliases.insert(id, state);
+                        }
+                    }
+                }
+                true
+            });
+        }
     }
 
     /// One pass over every function and state variable; whether anything changed.
@@ -118,7 +307,7 @@ impl<'p, 'a> Taint<'p, 'a> {
             for variable in contract.state_variables() {
                 if let (Some(id), Some(value)) = (variable.id(), variable.child("value")) {
                     let labels = self.labels(value);
-                    changed |= self.add(id, labels);
+                    changed |= self.add((id, None), labels);
                 }
             }
         }
@@ -127,28 +316,37 @@ impl<'p, 'a> Taint<'p, 'a> {
                 continue;
             };
             let function_id = function.node().id();
-            let mut updates: Vec<(i64, Labels)> = Vec::new();
+            let mut updates: Vec<(Place<'a>, Labels)> = Vec::new();
             body.walk(&mut |node, _| {
                 match node.kind() {
                     "Assignment" => {
                         if let (Some(target), Some(value)) = (
-                            node.child("leftHandSide").and_then(written_variable),
+                            node.child("leftHandSide").and_then(place),
                             node.child("rightHandSide"),
                         ) {
-                            updates.push((target, self.labels(value)));
+                            updates.extend(self.assigned(target, value));
                         }
                     }
                     "VariableDeclarationStatement" => {
                         if let Some(value) = node.child("initialValue") {
-                            let labels = self.labels(value);
-                            for declared in node.children("declarations") {
-                                updates.extend(declared.id().map(|id| (id, labels.clone())));
+                            let declared: Vec<i64> = node
+                                .children("declarations")
+                                .filter_map(|d| d.id())
+                                .collect();
+                            match declared[..] {
+                                [one] => updates.extend(self.assigned((one, None), value)),
+                                _ => {
+                                    let labels = self.labels(value);
+                                    updates.extend(
+                                        declared.into_iter().map(|id| ((id, None), labels.clone())),
+                                    );
+                                }
                             }
                         }
                     }
                     "Return" => {
                         if let (Some(id), Some(value)) = (function_id, node.child("expression")) {
-                            updates.push((id, self.labels(value)));
+                            updates.push(((id, None), self.labels(value)));
                         }
                     }
                     "FunctionCall" => {
@@ -160,7 +358,7 @@ impl<'p, 'a> Taint<'p, 'a> {
                                 callee.child("expression").and_then(written_variable)
                         {
                             for argument in node.children("arguments") {
-                                updates.push((list, self.labels(argument)));
+                                updates.push(((list, None), self.labels(argument)));
                             }
                         }
                         // Arguments flow into the parameters of an internal call.
@@ -169,7 +367,7 @@ impl<'p, 'a> Taint<'p, 'a> {
                                 called.parameters().zip(node.children("arguments"))
                             {
                                 if let Some(id) = parameter.id() {
-                                    updates.push((id, self.labels(argument)));
+                                    updates.push(((id, None), self.labels(argument)));
                                 }
                             }
                         }
@@ -187,7 +385,7 @@ impl<'p, 'a> Taint<'p, 'a> {
                     .flat_map(|p| p.children("parameters"))
                 {
                     if let Some(r) = returned.id() {
-                        updates.push((id, self.held(r)));
+                        updates.push(((id, None), self.held(r)));
                     }
                 }
             }

@@ -236,6 +236,9 @@ pragma solidity ^0.8.0;
 contract Sale {
     uint256 public opened = block.timestamp; //~ timestamp
     uint256 last;
+    uint256[] history;
+    struct Buyer { address who; uint256 when; }
+    Buyer lastBuyer;
     event Seen(uint256 when);
     function finished() external view returns (bool) {
         return block.timestamp >= opened + 30 days; //~ timestamp
@@ -245,6 +248,9 @@ contract Sale {
         uint256 t = block.timestamp; //~ timestamp
         last = t;
         emit Seen(block.timestamp);
+        // Kept as a record, read by no condition: decides nothing.
+        history.push(block.timestamp);
+        lastBuyer = Buyer(msg.sender, block.timestamp);
     }
 }
 "#,
@@ -418,6 +424,76 @@ contract Token {
     function bump() public {
         count += 1;
         lockTime[msg.sender] = lockTime[msg.sender].add(7 days);
+    }
+}
+"#,
+    );
+}
+
+/// What the caller cannot push past 2^256 is not reported: a struct member written only with
+/// ether, a balance picked by the caller's key, amounts moved between balances after a check,
+/// tokens just received, an owner's settings, values checked against a fixed limit, `a - a % n`.
+/// The same shapes without those reasons are.
+#[test]
+fn overflow_only_where_the_caller_can_reach_it() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+interface Token {
+    function transferFrom(address from, address to, uint amount) external returns (bool);
+}
+contract Bank {
+    struct Account { uint balance; uint unlockTime; }
+    mapping(address => Account) accounts;
+    mapping(address => uint) credit;
+    uint totalSupply;
+    uint fee;
+    uint constant MAX_BATCH = 100;
+    address owner;
+    Token token;
+    modifier onlyOwner() { require(msg.sender == owner); _; }
+    function put(uint lockFor) public payable {
+        Account storage acc = accounts[msg.sender];
+        acc.balance += msg.value;
+        acc.unlockTime = now + lockFor; //~ integer-overflow
+    }
+    function donate(address to) public payable {
+        credit[to] += msg.value;
+    }
+    function transfer(address to, uint value) public {
+        require(credit[msg.sender] >= value);
+        credit[msg.sender] -= value;
+        credit[to] += value;
+    }
+    function burn(uint value) public {
+        require(credit[msg.sender] >= value);
+        credit[msg.sender] -= value;
+        totalSupply -= value;
+    }
+    function depositTokens(uint amount) public {
+        require(token.transferFrom(msg.sender, this, amount));
+        credit[msg.sender] += amount;
+    }
+    function mint(address to, uint amount) public {
+        credit[to] += amount; //~ integer-overflow
+        totalSupply += amount; //~ integer-overflow
+    }
+    function setFee(uint newFee, uint scale) public onlyOwner {
+        fee = newFee * scale;
+    }
+    function batch(uint n) public {
+        require(n <= MAX_BATCH);
+        totalSupply += n;
+    }
+    function batchOwnLimit(uint n) public {
+        require(n <= credit[msg.sender]);
+        totalSupply += n; //~ integer-overflow
+    }
+    function buy(uint price, uint charge) public payable {
+        require(msg.value >= price + charge); //~ integer-overflow
+        msg.sender.transfer(msg.value - charge);
+        uint whole = msg.value - (msg.value % price);
+        credit[msg.sender] = whole;
     }
 }
 "#,

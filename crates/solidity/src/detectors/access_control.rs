@@ -126,6 +126,43 @@ pub(crate) fn protected(program: &Program<'_>, function: Function<'_>, depth: us
         })
 }
 
+/// Whether only a privileged account may call `function`: it or one of its modifiers compares
+/// the caller with an address a state variable holds (`msg.sender == owner`) or looks the caller
+/// up in a state mapping of flags (`require(admins[msg.sender])`). Narrower than [`protected`],
+/// which also counts the caller's own entries (`balances[msg.sender] >= v`).
+pub(crate) fn owner_only(program: &Program<'_>, function: Function<'_>) -> bool {
+    let state = |node: Node<'_>| {
+        node.is("Identifier")
+            && node
+                .referenced()
+                .is_some_and(|id| program.is_state_variable(id))
+    };
+    let checks = |body: Node<'_>| {
+        body.any(&mut |node| {
+            if node.is("BinaryOperation") && matches!(node.str("operator"), Some("==" | "!=")) {
+                let sides: Vec<Node<'_>> = ["leftExpression", "rightExpression"]
+                    .iter()
+                    .filter_map(|s| node.child(s))
+                    .collect();
+                return sides.iter().any(|s| is_caller(*s)) && sides.iter().any(|s| state(*s));
+            }
+            node.is("IndexAccess")
+                && node.type_string() == "bool"
+                && node.child("indexExpression").is_some_and(is_caller)
+                && node.child("baseExpression").is_some_and(state)
+        })
+    };
+    function.body().is_some_and(checks)
+        || function.node().children("modifiers").any(|m| {
+            m.child("modifierName")
+                .and_then(|n| n.referenced())
+                .and_then(|id| program.declaration(id))
+                .is_some_and(|d| {
+                    d.is("ModifierDefinition") && Function(d).body().is_some_and(checks)
+                })
+        })
+}
+
 /// State variables some condition compares with the caller: `owner` in `msg.sender == owner`,
 /// `admins` in `require(admins[msg.sender])`.
 fn authority_variables(program: &Program<'_>) -> HashSet<i64> {

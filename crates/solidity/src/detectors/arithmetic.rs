@@ -4,7 +4,12 @@
 //! check the operation: no `a >= b` before `a - b`, no `a + b >= a` (SafeMath's check) around
 //! `a + b`, no division back after `a * b`.
 
-use crate::{Category, Finding, Rule, Severity, ast::Node, program::Program, taint::Taint};
+use crate::{
+    Category, Finding, Rule, Severity,
+    ast::Node,
+    program::Program,
+    taint::{Flow, Taint},
+};
 
 pub const RULE: Rule = Rule {
     id: "integer-overflow",
@@ -69,6 +74,105 @@ fn comparisons(program: &Program<'_>, body: Node<'_>) -> Vec<(String, String, St
     found
 }
 
+/// `x` for `(x)`.
+fn unparenthesized(node: Node<'_>) -> Node<'_> {
+    let mut node = node;
+    while node.is("TupleExpression")
+        && let [inner] = node.children("components").collect::<Vec<_>>()[..]
+    {
+        node = inner;
+    }
+    node
+}
+
+/// What `body` bounds from above by a fixed limit — a literal, a constant, a plain state
+/// variable — in `x <= k`, `x < k`, `k >= x`, `k > x`. (A bound the caller's own entry sets,
+/// `x <= balances[msg.sender]`, is only as good as that entry.)
+fn bounded_above(program: &Program<'_>, body: Node<'_>) -> std::collections::HashSet<String> {
+    let fixed = |k: Node<'_>| {
+        is_constant(k)
+            || (k.is("Identifier")
+                && k.referenced()
+                    .is_some_and(|id| program.is_state_variable(id)))
+    };
+    let mut found = std::collections::HashSet::new();
+    body.walk(&mut |node, _| {
+        if node.is("BinaryOperation")
+            && let (Some(l), Some(r)) =
+                (node.child("leftExpression"), node.child("rightExpression"))
+        {
+            match node.str("operator") {
+                Some("<" | "<=") if fixed(r) => {
+                    found.insert(program.text(l));
+                }
+                Some(">" | ">=") if fixed(l) => {
+                    found.insert(program.text(r));
+                }
+                _ => {}
+            }
+        }
+        true
+    });
+    found
+}
+
+/// The terms of a sum as written: `a+b*c+(d+e)` is `a`, `b*c`, `(d+e)`.
+fn terms(sum: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in sum.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            '+' if depth == 0 => {
+                found.push(&sum[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    found.push(&sum[start..]);
+    found
+}
+
+/// Amounts `body` has received by the time it adds them: `v` of `msg.value == v`, and of
+/// `token.transferFrom(msg.sender, this, v)`. Like ether, tokens received are bounded by a
+/// supply that fits.
+fn received(program: &Program<'_>, body: Node<'_>) -> std::collections::HashSet<String> {
+    let mut found = std::collections::HashSet::new();
+    body.walk(&mut |node, _| {
+        if node.is("BinaryOperation") && node.str("operator") == Some("==") {
+            let sides: Vec<Node<'_>> = ["leftExpression", "rightExpression"]
+                .iter()
+                .filter_map(|s| node.child(s))
+                .collect();
+            if sides.iter().any(|s| s.is_global_member("msg", "value")) {
+                found.extend(
+                    sides
+                        .iter()
+                        .filter(|s| !s.is_global_member("msg", "value"))
+                        .map(|s| program.text(*s)),
+                );
+            }
+        }
+        if node.is("FunctionCall")
+            && node
+                .child("expression")
+                .is_some_and(|c| c.is("MemberAccess") && c.name_of_member() == "transferFrom")
+        {
+            let arguments: Vec<Node<'_>> = node.children("arguments").collect();
+            if let [from, to, amount] = arguments[..]
+                && from.is_global_member("msg", "sender")
+                && matches!(program.text(to).as_str(), "this" | "address(this)")
+            {
+                found.insert(program.text(amount));
+            }
+        }
+        true
+    });
+    found
+}
+
 /// Whether the code checks this operation.
 fn guarded(
     program: &Program<'_>,
@@ -84,8 +188,21 @@ fn guarded(
         })
     };
     match op {
-        // `a >= b` (or `b <= a`, `a > b`) somewhere: the subtraction cannot go below zero.
-        '-' => pair(&a, &b),
+        // `a >= b` (or `b <= a`, `a > b`) somewhere, or `a >= b + c`: the subtraction cannot
+        // go below zero. `a - a % n` never can.
+        '-' => {
+            pair(&a, &b)
+                || compared.iter().any(|(o, l, r)| {
+                    COMPARISONS.contains(&o.as_str())
+                        && ((*l == a && terms(r).contains(&b.as_str()))
+                            || (*r == a && terms(l).contains(&b.as_str())))
+                })
+                || (unparenthesized(right).is("BinaryOperation")
+                    && unparenthesized(right).str("operator") == Some("%")
+                    && unparenthesized(right)
+                        .child("leftExpression")
+                        .is_some_and(|x| program.text(x) == a))
+        }
         // SafeMath's `c >= a` with `c` the sum (or the sum written out).
         '+' => {
             let sum = if node.is("Assignment") {
@@ -114,11 +231,33 @@ fn guarded(
     }
 }
 
+/// The amounts `body` subtracts in place from a balance it checked first: `v` of
+/// `require(b[from] >= v); b[from] -= v;`.
+fn checked_debits(
+    program: &Program<'_>,
+    compared: &[(String, String, String)],
+    body: Node<'_>,
+) -> std::collections::HashSet<String> {
+    let mut debited = std::collections::HashSet::new();
+    body.walk(&mut |node, _| {
+        if node.is("Assignment")
+            && node.str("operator") == Some("-=")
+            && let Some(operation) = operation(node)
+            && guarded(program, compared, node, operation, None)
+        {
+            debited.insert(program.text(operation.2));
+        }
+        true
+    });
+    debited
+}
+
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
-    // Values the caller chooses: parameters of functions anyone can call, and `msg.value`.
+    // Values the caller chooses: parameters of functions anyone can call (an owner's settings
+    // are not an attacker's), and `msg.value`.
     let entry_parameters: std::collections::HashSet<i64> = program
         .functions()
-        .filter(|(_, f)| f.is_entry())
+        .filter(|(_, f)| f.is_entry() && !super::access_control::owner_only(program, *f))
         .flat_map(|(_, f)| f.parameters().filter_map(|p| p.id()).collect::<Vec<_>>())
         .collect();
     let source = |node: Node<'_>| {
@@ -128,13 +267,19 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     .referenced()
                     .is_some_and(|id| entry_parameters.contains(&id)))
     };
-    let taint = Taint::new(program, &source);
+    // The caller's values as this call computes with them: picking which balance is read does
+    // not make the balance theirs to choose, and a value stored by one call and used by another
+    // is left to the stored value's own checks.
+    let taint = Taint::with_flow(program, &source, Flow::CallValue);
     let mut findings = Vec::new();
     for (contract, function) in program.functions() {
         let Some(body) = function.body() else {
             continue;
         };
         let compared = comparisons(program, body);
+        let debited = checked_debits(program, &compared, body);
+        let received = received(program, body);
+        let limited = bounded_above(program, body);
         body.walk(&mut |node, path| {
             // 0.8's checked arithmetic: only `unchecked { … }` wraps.
             if program.checked_arithmetic && !path.iter().any(|p| p.is("UncheckedBlock")) {
@@ -144,20 +289,19 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 return true;
             };
             let (op, left, right) = operation;
-            // The caller's values as this function reads them (a parameter, `msg.value`), or as
-            // an internal helper receives them: a value stored by one call and used by another
-            // is left to the stored value's own checks.
-            let span = function.node().span();
-            let internal = !function.is_entry();
+            // The caller's values as this call computes with them (a parameter, `msg.value`,
+            // what an internal helper is passed).
             let mut labels = taint.labels(left);
             labels.extend(taint.labels(right));
-            labels.retain(|id| {
-                internal
-                    || program.declaration(*id).and_then(|n| n.span()).zip(span).is_some_and(
-                        |(read, f)| f.file == read.file && f.start <= read.start && read.end() <= f.end(),
-                    )
-            });
             if labels.is_empty() {
+                return true;
+            }
+            // Every operand the caller chooses is checked against a limit first.
+            if op != '-'
+                && [left, right].iter().all(|x| {
+                    taint.labels(*x).is_empty() || limited.contains(&program.text(*x))
+                })
+            {
                 return true;
             }
             // Sums and products of ether amounts cannot reach 2^256: all the ether there is fits
@@ -184,6 +328,16 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     })
             });
             if guarded(program, &compared, node, operation, result) {
+                return true;
+            }
+            // Moved, not created: `to += v` (or `supply -= v`) beside a checked `from -= v`.
+            // The amount left one account that held it, so the other side stays within the
+            // total that already fitted.
+            if node.is("Assignment") && debited.contains(&program.text(right)) {
+                return true;
+            }
+            // A deposit of what was just received: bounded like the ether or tokens it is.
+            if op == '+' && node.is("Assignment") && received.contains(&program.text(right)) {
                 return true;
             }
             let what = match operation.0 {

@@ -7,7 +7,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Function, Node, address_member_call},
+    ast::{Function, Node, payment},
     program::Program,
     taint::written_variable,
 };
@@ -40,44 +40,6 @@ pub const ORDER_DEPENDENT_PAYMENT: Rule = Rule {
     fix: "Make the amount part of the request (`claim(expectedReward)` reverting when it \
         differs), or lock the value while claims are open.",
 };
-
-/// A payment `to.transfer(v)`, `to.send(v)` or `to.call.value(v)(…)` / `to.call{value: v}(…)`:
-/// its recipient and amount.
-fn payment<'a>(call: Node<'a>) -> Option<(Node<'a>, Node<'a>)> {
-    let (recipient, member) = address_member_call(call)?;
-    match member {
-        "transfer" | "send" => Some((recipient, call.children("arguments").next()?)),
-        "call" => {
-            // `.value(v)` (before 0.7) or `{value: v}` between the call and its target.
-            let mut amount = None;
-            let mut expression = call.child("expression")?;
-            while expression.is("FunctionCall") || expression.is("FunctionCallOptions") {
-                if expression.is("FunctionCallOptions") {
-                    let names: Vec<&str> = expression
-                        .0
-                        .get("names")
-                        .and_then(|n| n.as_array())
-                        .map(|n| n.iter().filter_map(|v| v.as_str()).collect())
-                        .unwrap_or_default();
-                    if let Some(i) = names.iter().position(|n| *n == "value") {
-                        amount = expression.children("options").nth(i);
-                    }
-                } else if let Some(inner) = expression.child("expression")
-                    && inner.is("MemberAccess")
-                    && inner.name_of_member() == "value"
-                {
-                    amount = expression.children("arguments").next();
-                }
-                expression = expression.child("expression")?;
-                if expression.is("MemberAccess") && expression.name_of_member() == "value" {
-                    expression = expression.child("expression")?;
-                }
-            }
-            amount.map(|a| (recipient, a))
-        }
-        _ => None,
-    }
-}
 
 /// Every payment in `function`'s body.
 fn payments<'a>(function: &Function<'a>) -> Vec<(Node<'a>, Node<'a>, Node<'a>)> {

@@ -5,7 +5,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::Node,
+    ast::{Node, payment},
     program::Program,
     taint::{Labels, Taint},
 };
@@ -34,8 +34,8 @@ pub const TIMESTAMP: Rule = Rule {
     category: Category::TimeManipulation,
     severity: Severity::Low,
     explanation: "The block producer sets the timestamp, within a tolerance of the previous \
-        block and the network's clocks. A condition, a stored value or an outcome that depends \
-        on it to the second can be moved by the producer to their advantage, and strict \
+        block and the network's clocks. A condition or an amount that depends on it to the \
+        second, directly or through a stored value, can be moved by the producer to their advantage, and strict \
         equality with a timestamp can be made never to hold.",
     fix: "Allow for the tolerance: compare with ranges (`>=`, `<=`) over periods much longer \
         than the block interval, never with `==`; do not derive outcomes or randomness from the \
@@ -97,7 +97,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let source = |node: Node<'_>| is_block_value(program, node) || is_caller(node);
     let taint = Taint::new(program, &source);
     let mut reported: BTreeSet<i64> = BTreeSet::new();
-    // Reads reaching a condition, a comparison, a stored value, a result or randomness.
+    // Block reads reaching a condition, a comparison or an amount paid.
     let mut timestamp_uses = Labels::new();
     for (contract, function) in program.functions() {
         let Some(body) = function.body() else {
@@ -121,7 +121,6 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                         .is_some_and(|n| is_block_value(program, n))
                 });
                 if from_blocks {
-                    timestamp_uses.extend(labels.iter().copied());
                     for id in labels {
                         let Some(read) = program.declaration(id) else {
                             continue;
@@ -142,7 +141,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     }
                 }
             }
-            // Time: a timestamp in a condition, a comparison, a stored value or a result.
+            // Time: a timestamp deciding a condition or an amount paid. Stored or returned, it
+            // is followed to where it is read: a timestamp kept as a record decides nothing.
             let used = match node.kind() {
                 "IfStatement" | "WhileStatement" | "ForStatement" | "DoWhileStatement"
                 | "Conditional" => node.child("condition").map(|c| taint.labels(c)),
@@ -154,19 +154,6 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 {
                     Some(taint.labels(node))
                 }
-                "Return" => node.child("expression").map(|e| taint.labels(e)),
-                "Assignment" => {
-                    let state = node
-                        .child("leftHandSide")
-                        .and_then(crate::taint::written_variable)
-                        .and_then(|id| program.declaration(id))
-                        .is_some_and(|d| d.flag("stateVariable"));
-                    if state {
-                        node.child("rightHandSide").map(|e| taint.labels(e))
-                    } else {
-                        None
-                    }
-                }
                 "FunctionCall"
                     if node.child("expression").is_some_and(|c| {
                         program.is_global(c, "require") || program.is_global(c, "assert")
@@ -174,6 +161,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 {
                     node.children("arguments").next().map(|a| taint.labels(a))
                 }
+                "FunctionCall" => payment(node).map(|(_, amount)| taint.labels(amount)),
                 _ => None,
             };
             if let Some(labels) = used {
@@ -182,14 +170,6 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             let _ = path;
             true
         });
-    }
-    // State variables initialised from the timestamp count as stored.
-    for contract in &program.contracts {
-        for variable in contract.state_variables() {
-            if let Some(value) = variable.child("value") {
-                timestamp_uses.extend(taint.labels(value));
-            }
-        }
     }
     for id in timestamp_uses {
         let Some(read) = program.declaration(id) else {
@@ -200,15 +180,17 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             if reported.insert(id)
                 && let Some((contract, function)) = enclosing(program, read)
             {
-                findings.extend(program.finding(
-                    &WEAK_RANDOMNESS,
-                    read,
-                    &contract,
-                    function.as_ref(),
-                    "`blockhash(…)` decides a condition, a stored value or a result: it is known \
+                findings.extend(
+                    program.finding(
+                        &WEAK_RANDOMNESS,
+                        read,
+                        &contract,
+                        function.as_ref(),
+                        "`blockhash(…)` decides a condition or an amount paid: it is known \
                      to every contract in the next block, and zero for blocks 256 or more back"
-                        .into(),
-                ));
+                            .into(),
+                    ),
+                );
             }
             continue;
         }
@@ -224,7 +206,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             &contract,
             function.as_ref(),
             format!(
-                "{} decides a condition, a stored value or a result: the block producer can move it",
+                "{} decides a condition or an amount paid: the block producer can move it",
                 describe(program, read)
             ),
         ));
