@@ -1,10 +1,20 @@
 //! Confirmation runs: the compiled contract executed in revm to show that a finding happens,
 //! not only that the code reads that way. The contract is created in an empty in-memory state
+//! (Cancun rules)
 //! by a deployer account, and the flagged function is called by an unrelated account with
 //! arguments that point at itself. A finding is confirmed when the run shows its effect:
 //! the contract destroyed (`unprotected-selfdestruct`), or a storage slot now holding the
-//! stranger's address (`unprotected-authority-change`). Runs that revert, or contracts whose
-//! constructor or function cannot be driven this way, leave the finding as the analysis made it.
+//! stranger's address (`unprotected-authority-change`). A reentrancy (`reentrancy-eth`) is run
+//! as an attack: another account deposits, an attacker contract deposits one ether through each
+//! payable function in turn and calls the flagged function, re-entering it from its fallback when
+//! paid; the finding is confirmed when the attacker leaves with more than it put in. An
+//! `integer-overflow` is confirmed when a stranger's calls leave a wrapped word in storage (see
+//! `wrap`: the run shows a wrap of that kind in that function, not which operation made it). Runs that
+//! revert, or contracts whose constructor or function cannot be driven this way, leave the
+//! finding as the analysis made it.
+
+mod attack;
+mod wrap;
 
 use crate::Finding;
 use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt as _};
@@ -31,7 +41,12 @@ const FUNDS: u128 = 1_000_000_000_000_000_000_000;
 const ONE_ETHER: u128 = 1_000_000_000_000_000_000;
 
 /// The rules a run can confirm.
-pub const CONFIRMABLE: &[&str] = &["unprotected-selfdestruct", "unprotected-authority-change"];
+pub const CONFIRMABLE: &[&str] = &[
+    "unprotected-selfdestruct",
+    "unprotected-authority-change",
+    "reentrancy-eth",
+    "integer-overflow",
+];
 
 /// Marks the findings of `output`'s contracts that a run confirms, and says so in their
 /// messages.
@@ -53,12 +68,60 @@ pub fn confirm(output: &ricaas_solc::CompileOutput, findings: &mut [Finding]) {
         let Ok(code) = hex_bytes(&contract.bytecode) else {
             continue;
         };
-        let confirmed = abi
-            .functions
-            .get(&finding.function)
+        // The file's other contracts, deployed beside it: a constructor that takes the address
+        // of a helper (`Bank(address log)`) gets one.
+        let companions: Vec<(JsonAbi, Vec<u8>)> = output
+            .contracts
+            .iter()
+            .filter(|c| c.deployable && c.file == contract.file && c.name != contract.name)
+            .filter_map(|c| {
+                Some((
+                    serde_json::from_value::<JsonAbi>(c.abi.clone()).ok()?,
+                    hex_bytes(&c.bytecode).ok()?,
+                ))
+            })
+            .collect();
+        let subject = Subject {
+            abi: &abi,
+            code: &code,
+            companions: &companions,
+        };
+        let functions = abi.functions.get(&finding.function).into_iter().flatten();
+        if finding.rule == "reentrancy-eth" {
+            let taken = functions
+                .filter_map(|function| attack::drained(&subject, function))
+                .max();
+            if let Some(taken) = taken {
+                finding.confirmed = true;
+                finding.message.push_str(&format!(
+                    " (confirmed: an attacker contract that deposited {} re-entered it and left with {})",
+                    attack::ether(attack::DEPOSIT),
+                    attack::ether(taken)
+                ));
+            }
+            continue;
+        }
+        if finding.rule == "integer-overflow" {
+            let under = finding.message.contains("can underflow");
+            let shown = functions
+                .into_iter()
+                .find_map(|function| wrap::shown(&subject, function, under));
+            if let Some(wrapped) = shown {
+                finding.confirmed = true;
+                finding.message.push_str(match wrapped {
+                    wrap::Wrapped::Under => {
+                        " (confirmed: called by an unrelated account with 1, it stored 2^256 minus a small number)"
+                    }
+                    wrap::Wrapped::Over => {
+                        " (confirmed: called twice by an unrelated account with the largest integer, a stored value became smaller)"
+                    }
+                });
+            }
+            continue;
+        }
+        let confirmed = functions
             .into_iter()
-            .flatten()
-            .any(|function| shown(&abi, &code, function, finding.rule));
+            .any(|function| shown(&subject, function, finding.rule));
         if confirmed {
             finding.confirmed = true;
             finding.message.push_str(match finding.rule {
@@ -119,52 +182,151 @@ fn account(balance: u128) -> AccountInfo {
     }
 }
 
-/// Whether calling `function` as a stranger after creating the contract shows `rule`.
-fn shown(abi: &JsonAbi, code: &[u8], function: &Function, rule: &str) -> bool {
-    let mut db = CacheDB::new(EmptyDB::default());
-    db.insert_account_info(DEPLOYER, account(FUNDS));
-    db.insert_account_info(STRANGER, account(FUNDS));
-    // Before Cancun `selfdestruct` removes the contract (EIP-6780 keeps it afterwards).
-    let cfg = || {
-        let mut cfg = CfgEnv::new_with_spec(SpecId::SHANGHAI);
+/// The contract a run is about, and the other contracts of its file.
+struct Subject<'a> {
+    abi: &'a JsonAbi,
+    code: &'a [u8],
+    companions: &'a [(JsonAbi, Vec<u8>)],
+}
+
+/// An in-memory chain for confirmation runs: funded accounts, committed transactions.
+struct Chain {
+    db: CacheDB<EmptyDB>,
+    /// Transactions run so far: each gets its own block, a day after the last (an attacker
+    /// can wait out a lock time).
+    blocks: u64,
+}
+
+impl Chain {
+    fn new(funded: &[Address]) -> Self {
+        let mut db = CacheDB::new(EmptyDB::default());
+        for who in funded {
+            db.insert_account_info(*who, account(FUNDS));
+        }
+        Self { db, blocks: 0 }
+    }
+
+    fn evm(
+        &mut self,
+    ) -> revm::handler::MainnetEvm<revm::handler::MainnetContext<&mut CacheDB<EmptyDB>>> {
+        // Cancun: recent compilers emit its opcodes (`mcopy`). A `selfdestruct` there keeps the
+        // code (EIP-6780) but still ends the call as one and sends the balance away.
+        let mut cfg = CfgEnv::new_with_spec(SpecId::CANCUN);
         cfg.disable_nonce_check = true;
-        cfg
-    };
-    let mut evm = Context::mainnet()
-        .with_db(&mut db)
-        .with_cfg(cfg())
-        .build_mainnet();
-    let mut creation = code.to_vec();
-    let mut value = U256::ZERO;
-    if let Some(constructor) = &abi.constructor {
-        let Some(args) = constructor
-            .inputs
-            .iter()
-            .map(|p| argument(p, DEPLOYER))
-            .collect::<Option<Vec<_>>>()
-        else {
-            return false;
-        };
-        let Ok(encoded) = constructor.abi_encode_input(&args) else {
-            return false;
-        };
-        creation.extend(encoded);
-        if constructor.state_mutability == alloy_json_abi::StateMutability::Payable {
-            value = U256::from(ONE_ETHER);
+        let blocks = self.blocks;
+        Context::mainnet()
+            .with_db(&mut self.db)
+            .with_cfg(cfg)
+            .modify_block_chained(|block| {
+                // Recent blocks: lock times and deadlines set in the past have passed.
+                block.number = U256::from(20_000_000 + blocks);
+                block.timestamp = U256::from(1_700_000_000 + blocks * 86_400);
+                block.gas_limit = GAS;
+            })
+            .build_mainnet()
+    }
+
+    fn tx(caller: Address, kind: TxKind, data: Vec<u8>, value: U256) -> TxEnv {
+        TxEnv {
+            caller,
+            kind,
+            data: Bytes::from(data),
+            value,
+            gas_limit: GAS,
+            ..Default::default()
         }
     }
-    let tx = |caller: Address, kind: TxKind, data: Vec<u8>, value: U256| TxEnv {
-        caller,
-        kind,
-        data: Bytes::from(data),
-        value,
-        gas_limit: GAS,
-        ..Default::default()
-    };
-    let Ok(created) = evm.transact_commit(tx(DEPLOYER, TxKind::Create, creation, value)) else {
-        return false;
-    };
-    let Some(contract) = created.created_address().filter(|_| created.is_success()) else {
+
+    /// Runs a transaction and keeps its effects; `None` when it could not be run at all.
+    fn run(
+        &mut self,
+        caller: Address,
+        kind: TxKind,
+        data: Vec<u8>,
+        value: U256,
+    ) -> Option<ExecutionResult> {
+        let result = self
+            .evm()
+            .transact_commit(Self::tx(caller, kind, data, value))
+            .ok();
+        self.blocks += 1;
+        result
+    }
+
+    /// Runs a transaction and returns its effects without keeping them.
+    fn simulate(
+        &mut self,
+        caller: Address,
+        to: Address,
+        data: Vec<u8>,
+        value: U256,
+    ) -> Option<revm::context::result::ResultAndState> {
+        self.evm()
+            .transact(Self::tx(caller, TxKind::Call(to), data, value))
+            .ok()
+    }
+
+    fn balance(&self, who: Address) -> U256 {
+        self.db
+            .cache
+            .accounts
+            .get(&who)
+            .map(|a| a.info.balance)
+            .unwrap_or_default()
+    }
+
+    fn storage(&self, who: Address, slot: U256) -> U256 {
+        self.db
+            .cache
+            .accounts
+            .get(&who)
+            .and_then(|a| a.storage.get(&slot).copied())
+            .unwrap_or_default()
+    }
+
+    /// Creates `code` as [`DEPLOYER`] with constructor arguments pointing at `addresses` in turn
+    /// (then at the deployer), and one ether when the constructor is payable.
+    fn create(&mut self, abi: &JsonAbi, code: &[u8], addresses: &[Address]) -> Option<Address> {
+        let mut creation = code.to_vec();
+        let mut value = U256::ZERO;
+        if let Some(constructor) = &abi.constructor {
+            let mut addresses = addresses.iter().copied();
+            let args = constructor
+                .inputs
+                .iter()
+                .map(|p| {
+                    let who = match p.selector_type().as_ref() {
+                        "address" => addresses.next().unwrap_or(DEPLOYER),
+                        _ => DEPLOYER,
+                    };
+                    argument(p, who)
+                })
+                .collect::<Option<Vec<_>>>()?;
+            creation.extend(constructor.abi_encode_input(&args).ok()?);
+            if constructor.state_mutability == alloy_json_abi::StateMutability::Payable {
+                value = U256::from(ONE_ETHER);
+            }
+        }
+        let created = self.run(DEPLOYER, TxKind::Create, creation, value)?;
+        created.created_address().filter(|_| created.is_success())
+    }
+
+    /// Creates the subject's companions, then the subject with their addresses as its
+    /// constructor's address arguments.
+    fn deploy(&mut self, subject: &Subject<'_>) -> Option<Address> {
+        let companions: Vec<Address> = subject
+            .companions
+            .iter()
+            .filter_map(|(abi, code)| self.create(abi, code, &[]))
+            .collect();
+        self.create(subject.abi, subject.code, &companions)
+    }
+}
+
+/// Whether calling `function` as a stranger after creating the contract shows `rule`.
+fn shown(subject: &Subject<'_>, function: &Function, rule: &str) -> bool {
+    let mut chain = Chain::new(&[DEPLOYER, STRANGER]);
+    let Some(contract) = chain.deploy(subject) else {
         return false;
     };
     let Some(args) = function
@@ -183,7 +345,7 @@ fn shown(abi: &JsonAbi, code: &[u8], function: &Function, rule: &str) -> bool {
     } else {
         U256::ZERO
     };
-    let Ok(run) = evm.transact(tx(STRANGER, TxKind::Call(contract), call, value)) else {
+    let Some(run) = chain.simulate(STRANGER, contract, call, value) else {
         return false;
     };
     if !run.result.is_success() {

@@ -222,6 +222,14 @@ contract Lottery {
     function enter() public {
         players.push(msg.sender);
     }
+    function seat() public view returns (address) {
+        // The caller picks the draw by picking their address.
+        return players[uint(msg.sender) % players.length]; //~ weak-randomness
+    }
+    function epochStart() public view returns (uint) {
+        // Rounding down to a multiple is alignment, not a draw.
+        return block.number - (block.number % 100);
+    }
 }
 "#,
     );
@@ -644,6 +652,16 @@ contract Auction {
         require(msg.sender == owner);
         owner.transfer(this.balance);
     }
+    address[] payees;
+    constructor() public {
+        payees.push(msg.sender);
+    }
+    function payAll() public {
+        // A list only the deployer filled: still, one payee refusing stops everyone's payment.
+        for (uint i = 0; i < payees.length; i++) {
+            require(payees[i].send(1 ether)); //~ dos-failed-payment
+        }
+    }
     function airdrop(address[] to, uint each) public payable {
         // The caller chooses the list and pays for its own gas: nobody else is blocked.
         for (uint i = 0; i < to.length; i++) {
@@ -896,5 +914,113 @@ contract Cross {
                 "uint amount) external nonReentrant {",
             )
             .replace(" //~ reentrancy-eth", ""),
+    );
+}
+
+/// The DAO's attack, run: an attacker contract deposits, withdraws, and re-enters from its
+/// fallback. Confirmed where it leaves with more than it put in; a withdrawal that reverts for
+/// it (here: only while paused) stays as the analysis reported it.
+#[test]
+fn runs_in_revm_confirm_a_reentrant_withdrawal_by_draining_it() {
+    let before_0_5 = r#"pragma solidity ^0.4.24;
+contract Bank {
+    mapping(address => uint) balances;
+    bool paused;
+    function deposit() public payable {
+        balances[msg.sender] += msg.value;
+    }
+    function withdraw(uint amount) public {
+        if (balances[msg.sender] >= amount) {
+            if (msg.sender.call.value(amount)()) {
+                balances[msg.sender] -= amount;
+            }
+        }
+    }
+    function withdrawWhilePaused(uint amount) public {
+        require(paused);
+        if (balances[msg.sender] >= amount) {
+            if (msg.sender.call.value(amount)()) {
+                balances[msg.sender] -= amount;
+            }
+        }
+    }
+}
+"#;
+    let runs = confirmed("reentrancy-eth", before_0_5);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[0].1, "the open withdrawal is drained: {runs:?}");
+    assert!(!runs[1].1, "the paused one reverts: {runs:?}");
+    let message = report(before_0_5)
+        .findings
+        .into_iter()
+        .find(|f| f.rule == "reentrancy-eth" && f.confirmed)
+        .map(|f| f.message)
+        .unwrap_or_default();
+    assert!(
+        message.contains("deposited 1 ether re-entered it and left with 3 ether"),
+        "{message}"
+    );
+    let from_0_8 = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Vault {
+    mapping(address => uint256) public balances;
+    function put(uint256 amount) external payable {
+        require(msg.value == amount);
+        balances[msg.sender] += amount;
+    }
+    function takeAll() external {
+        uint256 amount = balances[msg.sender];
+        (bool ok, ) = msg.sender.call{value: amount}("");
+        require(ok);
+        balances[msg.sender] = 0;
+    }
+}
+"#;
+    let runs = confirmed("reentrancy-eth", from_0_8);
+    assert!(!runs.is_empty() && runs.iter().all(|(_, c)| *c), "{runs:?}");
+}
+
+/// Wrap-around, run: a stranger's call with 1 leaves `2^256 - 1` in a balance; two calls with
+/// the largest integer make a lock time smaller. A function that reverts for the stranger stays
+/// unconfirmed.
+#[test]
+fn runs_in_revm_confirm_integers_that_wrap_into_storage() {
+    let source = r#"pragma solidity ^0.4.24;
+contract Locker {
+    mapping(address => uint) public balances;
+    mapping(address => uint) public lockTime;
+    address owner;
+    function transfer(address to, uint value) public {
+        balances[msg.sender] -= value;
+        balances[to] += value;
+    }
+    function increaseLockTime(uint by) public {
+        lockTime[msg.sender] += by;
+    }
+    function increaseLockTimeOfOwner(uint by) public {
+        require(lockTime[owner] > 0);
+        lockTime[owner] += by;
+    }
+    uint count = 1;
+    function add(uint input) public {
+        count += input;
+    }
+    function sub(uint input) public {
+        count -= input;
+    }
+}
+"#;
+    // A counter that starts at one wraps on the first call (`1 + max`) and needs more than one
+    // to go below zero.
+    assert_eq!(
+        confirmed("integer-overflow", source),
+        [
+            (7, true),
+            (8, true),
+            (11, true),
+            (15, false),
+            (19, true),
+            (22, true)
+        ]
     );
 }

@@ -114,7 +114,11 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 && node.is("FunctionCall")
                 && let Some(recipient) = reverting_payment(program, node, path)
                 && !recipient.is_global_member("msg", "sender")
-                && written_variable(recipient).is_some_and(|id| anyone.contains(&id))
+                // Anyone can become the recipient; or, in a loop, any stored recipient: one that
+                // refuses (a contract without a payable fallback) holds up every later one.
+                && written_variable(recipient).is_some_and(|id| {
+                    anyone.contains(&id) || (in_loop && program.is_state_variable(id))
+                })
             {
                 // Report the statement: `require(a.send(v))` is where the fix goes.
                 let at = path.iter().rev().find(|p| p.is("ExpressionStatement")).copied().unwrap_or(node);

