@@ -302,6 +302,25 @@ pub fn payment<'a>(call: Node<'a>) -> Option<(Node<'a>, Node<'a>)> {
     }
 }
 
+/// `x` for `uint(x)`, `payable(x)`, `(x)` and `uint(uint160(x))`: the value under conversions
+/// and parentheses.
+pub fn unconverted(node: Node<'_>) -> Node<'_> {
+    let mut node = node;
+    loop {
+        let inner = match node.kind() {
+            "TupleExpression" => node.children("components").collect::<Vec<_>>(),
+            "FunctionCall" if node.str("kind") == Some("typeConversion") => {
+                node.children("arguments").collect()
+            }
+            _ => return node,
+        };
+        match inner[..] {
+            [one] => node = one,
+            _ => return node,
+        }
+    }
+}
+
 impl<'a> Node<'a> {
     /// The member a `MemberAccess` names.
     pub fn name_of_member(&self) -> &'a str {

@@ -1024,3 +1024,65 @@ contract Locker {
         ]
     );
 }
+
+/// Paying the caller more than they are owed: a credit paid and never reduced, an amount they
+/// name with the check the wrong way round or none. Reducing the credit, bounding the amount,
+/// 0.8's checked debit and owner-only functions are not reported.
+#[test]
+fn unprotected_withdrawals() {
+    expect(
+        "unprotected-withdrawal",
+        r#"pragma solidity ^0.4.24;
+contract Wallet {
+    address owner;
+    mapping(address => uint256) balances;
+    constructor() public { owner = msg.sender; }
+    function deposit() public payable {
+        balances[msg.sender] += msg.value;
+    }
+    function refund() public {
+        msg.sender.transfer(balances[msg.sender]); //~ unprotected-withdrawal
+    }
+    function refundOnce() public {
+        uint256 owed = balances[msg.sender];
+        balances[msg.sender] = 0;
+        msg.sender.transfer(owed);
+    }
+    function withdrawConfused(uint256 amount) public {
+        require(amount >= balances[msg.sender]); //~ unprotected-withdrawal
+        msg.sender.transfer(amount);
+        balances[msg.sender] -= amount;
+    }
+    function withdrawUnchecked(uint256 amount) public {
+        msg.sender.transfer(amount); //~ unprotected-withdrawal
+    }
+    function withdraw(uint256 amount) public {
+        require(amount <= balances[msg.sender]);
+        balances[msg.sender] -= amount;
+        msg.sender.transfer(amount);
+    }
+    function sweep(uint256 amount) public {
+        require(msg.sender == owner);
+        msg.sender.transfer(amount);
+    }
+}
+"#,
+    );
+    expect(
+        "unprotected-withdrawal",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Vault {
+    mapping(address => uint256) balances;
+    function withdraw(uint256 amount) external {
+        // Checked arithmetic reverts when the debit is more than the balance.
+        balances[msg.sender] -= amount;
+        payable(msg.sender).transfer(amount);
+    }
+    function take(uint256 amount) external {
+        payable(msg.sender).transfer(amount); //~ unprotected-withdrawal
+    }
+}
+"#,
+    );
+}

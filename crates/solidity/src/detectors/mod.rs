@@ -10,6 +10,7 @@ mod short_address;
 mod storage_pointer;
 mod tx_origin;
 mod unchecked_call;
+mod withdrawal;
 
 use crate::{Finding, Rule, program::Program};
 
@@ -27,6 +28,7 @@ pub const DETECTORS: &[Detector] = &[
     front_running::detect,
     storage_pointer::detect,
     short_address::detect,
+    withdrawal::detect,
 ];
 
 /// Every rule a detector reports.
@@ -48,4 +50,5 @@ pub const RULES: &[&Rule] = &[
     &front_running::ORDER_DEPENDENT_PAYMENT,
     &storage_pointer::RULE,
     &short_address::RULE,
+    &withdrawal::RULE,
 ];

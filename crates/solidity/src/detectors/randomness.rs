@@ -5,7 +5,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Node, payment},
+    ast::{Node, payment, unconverted},
     program::Program,
     taint::{Labels, Taint},
 };
@@ -92,24 +92,6 @@ fn randomness_inputs<'a>(program: &Program<'a>, node: Node<'a>) -> Option<Vec<No
     }
 }
 
-/// `x` for `uint(x)`, `(x)` and `uint(uint160(x))`.
-fn converted(node: Node<'_>) -> Node<'_> {
-    let mut node = node;
-    loop {
-        let inner = match node.kind() {
-            "TupleExpression" => node.children("components").collect::<Vec<_>>(),
-            "FunctionCall" if node.str("kind") == Some("typeConversion") => {
-                node.children("arguments").collect()
-            }
-            _ => return node,
-        };
-        match inner[..] {
-            [one] => node = one,
-            _ => return node,
-        }
-    }
-}
-
 /// `%`s that round down (`x - x % n`): alignment, not a draw.
 fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
     let mut found = BTreeSet::new();
@@ -177,7 +159,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 // `uint(msg.sender) % n`: a draw the caller decides by choosing their address
                 // (addresses are cheap to grind).
                 let from_caller = node.is("BinaryOperation")
-                    && inputs.iter().any(|i| is_caller(converted(*i)));
+                    && inputs.iter().any(|i| is_caller(unconverted(*i)));
                 if from_blocks || from_caller {
                     for id in labels {
                         let Some(read) = program.declaration(id) else {

@@ -1,0 +1,181 @@
+//! Unprotected ether withdrawal (SWC-105): a function anyone can call pays the caller more than
+//! the contract owes them. Two shapes, each a missing or inverted check an auditor looks for:
+//! the caller is paid their recorded credit (`balances[msg.sender]`) and nothing records the
+//! payment, so they are paid again on every call; or the caller names the amount and no check
+//! bounds it from above (`require(amount >= balances[msg.sender])`, the sign confused), so they
+//! name the contract's balance. Functions only an owner may call are not reported: paying the
+//! owner is their business.
+
+use crate::{
+    Category, Finding, Rule, Severity,
+    ast::{Function, Node, payment, unconverted},
+    program::Program,
+};
+use std::collections::HashSet;
+
+pub const RULE: Rule = Rule {
+    id: "unprotected-withdrawal",
+    title: "Anyone can withdraw more than they are owed",
+    swc: &["SWC-105"],
+    category: Category::AccessControl,
+    severity: Severity::High,
+    explanation: "A function any account can call pays the caller without bounding the amount \
+        by what the contract owes them: a recorded credit paid without being reduced is paid \
+        again on every call, and an amount the caller names with no upper bound (a check \
+        written the wrong way round) can be the whole balance.",
+    fix: "Reduce the credit before paying it (`uint a = credit[msg.sender]; credit[msg.sender] \
+        = 0; payable(msg.sender).transfer(a);`), and bound a requested amount from above: \
+        `require(amount <= balances[msg.sender])`.",
+};
+
+fn is_caller(node: Node<'_>) -> bool {
+    node.is_global_member("msg", "sender") || node.is_global_member("tx", "origin")
+}
+
+/// `m[msg.sender]` with `m` a state variable: the caller's entry.
+fn callers_entry(program: &Program<'_>, node: Node<'_>) -> Option<i64> {
+    if !node.is("IndexAccess") || !node.child("indexExpression").is_some_and(is_caller) {
+        return None;
+    }
+    let base = node.child("baseExpression")?;
+    let id = base.referenced()?;
+    (base.is("Identifier") && program.is_state_variable(id)).then_some(id)
+}
+
+pub fn detect(program: &Program<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (contract, function) in program.functions() {
+        if !function.is_entry() || super::access_control::owner_only(program, function) {
+            continue;
+        }
+        let Some(body) = function.body() else {
+            continue;
+        };
+        // Locals holding the caller's entry (`uint a = balances[msg.sender]`).
+        let mut entry_locals: HashSet<i64> = HashSet::new();
+        // Entries of the caller this function writes, and what it bounds from above.
+        let mut written_entries = false;
+        let mut bounded: HashSet<String> = HashSet::new();
+        // What it bounds from below, with the statement that does: a check the wrong way round.
+        let mut bounded_below: Vec<(String, Node<'_>)> = Vec::new();
+        body.walk(&mut |node, path| {
+            match node.kind() {
+                "VariableDeclarationStatement"
+                    if node
+                        .child("initialValue")
+                        .is_some_and(|v| callers_entry(program, v).is_some()) =>
+                {
+                    entry_locals.extend(node.children("declarations").filter_map(|d| d.id()));
+                }
+                "Assignment" => {
+                    written_entries |= node.child("leftHandSide").is_some_and(|target| {
+                        target.any(&mut |n| callers_entry(program, n).is_some())
+                    });
+                }
+                "UnaryOperation" if node.str("operator") == Some("delete") => {
+                    written_entries |= node.any(&mut |n| callers_entry(program, n).is_some());
+                }
+                "BinaryOperation" => {
+                    if let (Some(l), Some(r)) =
+                        (node.child("leftExpression"), node.child("rightExpression"))
+                    {
+                        let statement = path
+                            .iter()
+                            .rev()
+                            .find(|p| p.is("ExpressionStatement") || p.is("IfStatement"))
+                            .copied()
+                            .unwrap_or(node);
+                        let (small, large) = match node.str("operator") {
+                            Some("<" | "<=") => (l, r),
+                            Some(">" | ">=") => (r, l),
+                            _ => return true,
+                        };
+                        bounded.insert(program.text(small));
+                        bounded_below.push((program.text(large), statement));
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
+        body.walk(&mut |node, path| {
+            let Some((recipient, amount)) = node.is("FunctionCall").then(|| payment(node)).flatten()
+            else {
+                return true;
+            };
+            if !is_caller(unconverted(recipient)) {
+                return true;
+            }
+            let mut at = path
+                .iter()
+                .rev()
+                .find(|p| p.is("ExpressionStatement"))
+                .copied()
+                .unwrap_or(node);
+            let message = if !written_entries && pays_entry(program, amount, &entry_locals) {
+                Some(format!(
+                    "{} pays the caller their recorded `{}` and never reduces it: they are paid again on every call",
+                    function.display_name(),
+                    program.text(amount)
+                ))
+            } else if names_amount(&function, amount)
+                && !bounded.contains(&program.text(amount))
+                && !debits_checked(program, body, amount)
+            {
+                let text = program.text(amount);
+                // A check that bounds it from below is where the fix goes: flip it.
+                match bounded_below.iter().find(|(large, _)| *large == text) {
+                    Some((_, check)) => {
+                        at = *check;
+                        Some(format!(
+                            "{} pays the caller `{text}`, an amount they choose, and this check bounds it only from below: it is the wrong way round",
+                            function.display_name(),
+                        ))
+                    }
+                    None => Some(format!(
+                        "{} pays the caller `{text}`, an amount they choose, and nothing bounds it from above",
+                        function.display_name(),
+                    )),
+                }
+            } else {
+                None
+            };
+            if let Some(message) = message {
+                findings.extend(program.finding(&RULE, at, &contract, Some(&function), message));
+            }
+            true
+        });
+    }
+    findings
+}
+
+/// Whether `amount` is the caller's entry, directly or through a local holding it.
+fn pays_entry(program: &Program<'_>, amount: Node<'_>, entry_locals: &HashSet<i64>) -> bool {
+    callers_entry(program, amount).is_some()
+        || (amount.is("Identifier")
+            && amount
+                .referenced()
+                .is_some_and(|id| entry_locals.contains(&id)))
+}
+
+/// Whether `amount` is one of `function`'s parameters, as is.
+fn names_amount(function: &Function<'_>, amount: Node<'_>) -> bool {
+    amount.is("Identifier")
+        && amount
+            .referenced()
+            .is_some_and(|id| function.parameters().any(|p| p.id() == Some(id)))
+}
+
+/// With checked arithmetic (0.8), subtracting the amount from state reverts when it is more
+/// than the state holds: that is the bound.
+fn debits_checked(program: &Program<'_>, body: Node<'_>, amount: Node<'_>) -> bool {
+    let text = program.text(amount);
+    program.checked_arithmetic
+        && body.any(&mut |node| {
+            node.is("Assignment")
+                && node.str("operator") == Some("-=")
+                && node
+                    .child("rightHandSide")
+                    .is_some_and(|r| program.text(r) == text)
+        })
+}
