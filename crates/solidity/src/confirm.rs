@@ -175,6 +175,30 @@ fn value_of(kind: &DynSolType, who: Address) -> Option<DynSolValue> {
     })
 }
 
+/// `function`'s call data with addresses set to `who` and integers to `integer` (clipped to
+/// their width).
+fn call_data(function: &Function, who: Address, integer: U256) -> Option<Vec<u8>> {
+    let args = function
+        .inputs
+        .iter()
+        .map(|p| {
+            let kind: DynSolType = p.selector_type().parse().ok()?;
+            Some(match kind {
+                DynSolType::Uint(bits) => {
+                    let top = if bits == 256 {
+                        U256::MAX
+                    } else {
+                        (U256::from(1) << bits) - U256::from(1)
+                    };
+                    DynSolValue::Uint(integer.min(top), bits)
+                }
+                _ => value_of(&kind, who)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    function.abi_encode_input(&args).ok()
+}
+
 fn account(balance: u128) -> AccountInfo {
     AccountInfo {
         balance: U256::from(balance),

@@ -10,8 +10,7 @@
 //! A payout by `transfer` or `send` forwards 2,300 gas: the attacker cannot re-enter with it,
 //! and such a run is (rightly) not a confirmation.
 
-use super::{Chain, DEPLOYER, STRANGER, Subject, value_of};
-use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt as _};
+use super::{Chain, DEPLOYER, STRANGER, Subject, call_data};
 use alloy_json_abi::{Function, StateMutability};
 use alloy_primitives::{Address, TxKind, U256, address};
 use revm::{bytecode::Bytecode, state::AccountInfo};
@@ -58,22 +57,6 @@ pub(super) fn drained(subject: &Subject<'_>, function: &Function) -> Option<u128
         }
     }
     None
-}
-
-/// `function`'s call data with addresses set to `who` and integers to `integers`.
-fn call_data(function: &Function, who: Address, integers: U256) -> Option<Vec<u8>> {
-    let args = function
-        .inputs
-        .iter()
-        .map(|p| {
-            let kind: DynSolType = p.selector_type().parse().ok()?;
-            Some(match kind {
-                DynSolType::Uint(bits) => DynSolValue::Uint(integers, bits),
-                _ => value_of(&kind, who)?,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    function.abi_encode_input(&args).ok()
 }
 
 fn attack(

@@ -8,8 +8,7 @@
 //! smaller (twice, so that a word the first call set can wrap on the second): an addition that
 //! wrapped, as a function that only stores its argument stores the same word again.
 
-use super::{Chain, DEPLOYER, STRANGER, Subject, value_of};
-use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt as _};
+use super::{Chain, DEPLOYER, STRANGER, Subject, call_data};
 use alloy_json_abi::{Function, StateMutability};
 use alloy_primitives::{Address, TxKind, U256};
 use std::collections::HashMap;
@@ -80,25 +79,7 @@ fn storage(chain: &Chain, target: Address) -> HashMap<U256, U256> {
 /// addresses to another account (a transfer to oneself would undo its own wrap); `None` unless
 /// it succeeded.
 fn call(chain: &mut Chain, target: Address, function: &Function, integer: U256) -> Option<()> {
-    let args = function
-        .inputs
-        .iter()
-        .map(|p| {
-            let kind: DynSolType = p.selector_type().parse().ok()?;
-            Some(match kind {
-                DynSolType::Uint(bits) => {
-                    let top = if bits == 256 {
-                        U256::MAX
-                    } else {
-                        (U256::from(1) << bits) - U256::from(1)
-                    };
-                    DynSolValue::Uint(integer.min(top), bits)
-                }
-                _ => value_of(&kind, RECIPIENT)?,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let data = function.abi_encode_input(&args).ok()?;
+    let data = call_data(function, RECIPIENT, integer)?;
     let value = if function.state_mutability == StateMutability::Payable {
         U256::from(super::ONE_ETHER)
     } else {

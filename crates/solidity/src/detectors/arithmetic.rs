@@ -6,7 +6,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::Node,
+    ast::{Node, unconverted},
     program::Program,
     taint::{Flow, Taint},
 };
@@ -72,17 +72,6 @@ fn comparisons(program: &Program<'_>, body: Node<'_>) -> Vec<(String, String, St
         true
     });
     found
-}
-
-/// `x` for `(x)`.
-fn unparenthesized(node: Node<'_>) -> Node<'_> {
-    let mut node = node;
-    while node.is("TupleExpression")
-        && let [inner] = node.children("components").collect::<Vec<_>>()[..]
-    {
-        node = inner;
-    }
-    node
 }
 
 /// What `body` bounds from above by a fixed limit — a literal, a constant, a plain state
@@ -197,9 +186,9 @@ fn guarded(
                         && ((*l == a && terms(r).contains(&b.as_str()))
                             || (*r == a && terms(l).contains(&b.as_str())))
                 })
-                || (unparenthesized(right).is("BinaryOperation")
-                    && unparenthesized(right).str("operator") == Some("%")
-                    && unparenthesized(right)
+                || (unconverted(right).is("BinaryOperation")
+                    && unconverted(right).str("operator") == Some("%")
+                    && unconverted(right)
                         .child("leftExpression")
                         .is_some_and(|x| program.text(x) == a))
         }

@@ -102,22 +102,17 @@ fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
         body.walk(&mut |node, _| {
             if node.is("BinaryOperation")
                 && node.str("operator") == Some("-")
-                && let (Some(left), Some(mut right)) =
-                    (node.child("leftExpression"), node.child("rightExpression"))
+                && let (Some(left), Some(right)) = (
+                    node.child("leftExpression"),
+                    node.child("rightExpression").map(unconverted),
+                )
+                && right.is("BinaryOperation")
+                && right.str("operator") == Some("%")
+                && right
+                    .child("leftExpression")
+                    .is_some_and(|x| program.text(x) == program.text(left))
             {
-                while right.is("TupleExpression")
-                    && let [inner] = right.children("components").collect::<Vec<_>>()[..]
-                {
-                    right = inner;
-                }
-                if right.is("BinaryOperation")
-                    && right.str("operator") == Some("%")
-                    && right
-                        .child("leftExpression")
-                        .is_some_and(|x| program.text(x) == program.text(left))
-                {
-                    found.extend(right.id());
-                }
+                found.extend(right.id());
             }
             true
         });
