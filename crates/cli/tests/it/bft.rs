@@ -818,9 +818,14 @@ fn an_observer_follows_serves_rpc_catches_up_and_never_counts_in_a_quorum() {
         .iter()
         .map(|i| cluster.height(*i))
         .collect();
-    assert_eq!(
-        after, stalled,
-        "a block was finalized without a quorum of validators"
+    // A node that lagged when the two were killed may still fetch blocks finalized before it
+    // (the observer follows a little behind), so the bound is the highest block any live node
+    // had then: nothing above it can be finalized without a third vote.
+    let ceiling = stalled.iter().flatten().max().copied();
+    assert!(
+        after.iter().all(|height| height.is_some() && *height <= ceiling),
+        "a block was finalized without a quorum of validators: heights {after:?}, \
+         highest before {ceiling:?}"
     );
     assert!(cluster.rpc(0).receipt(stuck).is_none());
 
