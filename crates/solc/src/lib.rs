@@ -8,6 +8,7 @@
 //! compiler gets every source in one standard-JSON input. Diagnostics carry file, line and
 //! column.
 
+mod legacy;
 mod pragma;
 mod registry;
 mod sources;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use std::{
-    collections::{BTreeMap, BTreeSet, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
     io::Read as _,
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -318,8 +319,8 @@ impl Compiler {
         &self.config
     }
 
-    /// Every solcjs release (0.4.11 and later: the first with the standard-JSON interface),
-    /// newest first. Without the registry, the installed ones.
+    /// Every solcjs release from 0.4.0 (before 0.4.11, without the standard-JSON interface,
+    /// through the multi-file one), newest first. Without the registry, the installed ones.
     pub fn releases(&self) -> Result<Vec<Release>, CompileError> {
         let installed = self.installed();
         let mut versions: BTreeSet<Version> = match self.registry.index(SOLC_PACKAGE) {
@@ -745,8 +746,14 @@ impl Compiler {
             )));
         }
         let text = std::fs::read(&output_path).map_err(|e| crashed(format!("no output: {e}")))?;
+        let texts: HashMap<String, String> = input["sources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, unit)| Some((name.clone(), unit["content"].as_str()?.to_owned())))
+            .collect();
         let (mut result, too_deep) =
-            parse_output(text).map_err(|e| crashed(format!("unreadable output: {e}")))?;
+            parse_output(text, texts).map_err(|e| crashed(format!("unreadable output: {e}")))?;
         let long_version = result["version"].as_str().unwrap_or_default().to_owned();
         Ok((long_version, result["output"].take(), too_deep))
     }
@@ -762,8 +769,13 @@ pub const MAX_AST_DEPTH: usize = 1_000;
 const PARSE_STACK_BYTES: usize = 64 << 20;
 
 /// solc's standard JSON output, with every unit AST nested deeper than [`MAX_AST_DEPTH`]
-/// removed (and dropped here, on the big stack); returns the names of those units.
-fn parse_output(text: Vec<u8>) -> Result<(Value, BTreeSet<String>), String> {
+/// removed (and dropped here, on the big stack) and legacy ASTs (releases before 0.4.11)
+/// converted to compact ones (`texts`: each unit's source); returns the names of the units
+/// left without an AST.
+fn parse_output(
+    text: Vec<u8>,
+    texts: HashMap<String, String>,
+) -> Result<(Value, BTreeSet<String>), String> {
     let parse = move || -> Result<(Value, BTreeSet<String>), String> {
         use serde::Deserialize as _;
         let mut reader = serde_json::Deserializer::from_slice(&text);
@@ -784,6 +796,9 @@ fn parse_output(text: Vec<u8>) -> Result<(Value, BTreeSet<String>), String> {
         if json_depth(&value) > MAX_AST_DEPTH + 8 {
             drop(value);
             return Err(format!("nested deeper than {MAX_AST_DEPTH} levels"));
+        }
+        if let Some(sources) = value["output"]["sources"].as_object_mut() {
+            legacy::convert_units(sources, &texts);
         }
         Ok((value, too_deep))
     };
@@ -812,7 +827,8 @@ fn json_depth(value: &Value) -> usize {
 }
 
 /// solc's releases from its npm index: `0.8.7-fixed` replaces a broken `0.8.7`; other
-/// pre-releases and versions before 0.4.11 (no standard JSON) are left out.
+/// pre-releases and versions before 0.4.0 (another language, outside what the security
+/// checker reads) are left out.
 fn solc_releases(index: &registry::PackageIndex) -> BTreeMap<Version, registry::Dist> {
     let mut releases = BTreeMap::new();
     let mut fixed = BTreeSet::new();
@@ -826,7 +842,7 @@ fn solc_releases(index: &registry::PackageIndex) -> BTreeMap<Version, registry::
         } else if !version.pre.is_empty() || fixed.contains(&version) {
             continue;
         }
-        if version < Version::new(0, 4, 11) {
+        if version < Version::new(0, 4, 0) {
             continue;
         }
         releases.insert(version, dist.clone());

@@ -1086,3 +1086,74 @@ contract Vault {
 "#,
     );
 }
+
+/// Releases before 0.4.11 have no standard-JSON interface and write only the legacy AST (no
+/// references between nodes): the same detectors read it once converted, with names resolved
+/// (modifiers, internal calls, state variables, locals), and report what they report on the
+/// same contract compiled by 0.4.24 — confirmation runs included, on 0.4.9's bytecode.
+#[test]
+fn releases_before_0_4_11_are_read_through_their_legacy_ast() {
+    let source = r#"pragma solidity 0.4.9;
+contract Owned {
+    address owner;
+    modifier onlyOwner() { if (msg.sender != owner) throw; _; }
+    function Owned() { owner = msg.sender; }
+}
+contract Bank is Owned {
+    mapping(address => uint) balances;
+    function deposit() payable { balances[msg.sender] += msg.value; }
+    function owed() internal returns (uint) { return balances[msg.sender]; }
+    function withdraw() {
+        if (!msg.sender.call.value(owed())()) throw; //~ reentrancy-eth
+        balances[msg.sender] = 0;
+    }
+    function close() onlyOwner { selfdestruct(owner); }
+    function destroy() { selfdestruct(msg.sender); } //~ unprotected-selfdestruct
+    function fromOrigin() { if (tx.origin != owner) throw; owner = msg.sender; } //~ tx-origin
+    function lucky() payable {
+        for (uint i = 0; i < 3; i++) {
+            if (uint(sha3(block.blockhash(block.number - 1), i)) % 2 == 0) return; //~ weak-randomness
+        }
+        if (!msg.sender.send(msg.value * 2)) throw;
+    }
+}
+"#;
+    let compiler = Compiler::new(CompilerConfig::new(default_cache_dir()));
+    let run = |source: &str| {
+        let request = CompileRequest {
+            sources: [("Test.sol".to_owned(), source.to_owned())].into(),
+            ..CompileRequest::default()
+        };
+        let (compiled, report) =
+            check(&compiler, &request, None, Duration::from_secs(20)).expect("checks");
+        assert!(report.incomplete.is_empty(), "{:?}", report.incomplete);
+        let findings: BTreeSet<(usize, String, bool)> = report
+            .findings
+            .iter()
+            .map(|f| (f.line, f.rule.to_owned(), f.confirmed))
+            .collect();
+        (compiled.compiler, findings)
+    };
+    let (compiler_name, old) = run(source);
+    assert_eq!(compiler_name, "solc 0.4.9+commit.364da425");
+    let expected: BTreeSet<(usize, String)> = source
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| Some((i + 1, line.split_once("//~ ")?.1.trim().to_owned())))
+        .collect();
+    let marked: BTreeSet<(usize, String)> = old
+        .iter()
+        .filter(|(_, rule, _)| expected.iter().any(|(_, r)| r == rule))
+        .map(|(line, rule, _)| (*line, rule.clone()))
+        .collect();
+    assert_eq!(marked, expected, "{old:#?}");
+    assert!(
+        old.iter()
+            .any(|(_, rule, confirmed)| rule == "reentrancy-eth" && *confirmed),
+        "{old:#?}"
+    );
+    let (_, current) = run(&source
+        .replace("pragma solidity 0.4.9;", "pragma solidity 0.4.24;")
+        .replace("function Owned()", "constructor()"));
+    assert_eq!(old, current, "0.4.9 (left) and 0.4.24 (right) differ");
+}

@@ -823,7 +823,9 @@ fn an_observer_follows_serves_rpc_catches_up_and_never_counts_in_a_quorum() {
     // had then: nothing above it can be finalized without a third vote.
     let ceiling = stalled.iter().flatten().max().copied();
     assert!(
-        after.iter().all(|height| height.is_some() && *height <= ceiling),
+        after
+            .iter()
+            .all(|height| height.is_some() && *height <= ceiling),
         "a block was finalized without a quorum of validators: heights {after:?}, \
          highest before {ceiling:?}"
     );
