@@ -117,6 +117,11 @@ impl<'p, 'a> Taint<'p, 'a> {
     fn collect(&self, node: Node<'a>, labels: &mut Labels) {
         if (self.source)(node) {
             labels.extend(node.id());
+            // A source that is a call (`blockhash(n)`) is its own value: what its arguments
+            // carry (a block number choosing which hash) does not pass through it.
+            if node.is("FunctionCall") {
+                return;
+            }
         }
         match node.kind() {
             "Identifier" => {
