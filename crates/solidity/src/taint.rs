@@ -37,6 +37,9 @@ pub struct Taint<'p, 'a> {
     program: &'p Program<'a>,
     source: &'p dyn Fn(Node<'a>) -> bool,
     flow: Flow,
+    /// A source that is a call (`blockhash(n)`) is its own value: what its arguments carry
+    /// (the height choosing which hash) does not pass through it.
+    opaque_calls: bool,
     /// Declaration id (variable or function return) → member (none: the whole value) → labels.
     held: HashMap<i64, HashMap<Option<&'a str>, Labels>>,
     /// Local storage pointers → the state variable they point into (`Acc storage a = accs[k]`):
@@ -84,16 +87,35 @@ impl<'p, 'a> Taint<'p, 'a> {
         Self::with_flow(program, source, Flow::Influence)
     }
 
+    /// As [`Taint::new`], except that sources which are calls pass on nothing of their
+    /// arguments: `blockhash(h)` carries itself, not `h`'s labels.
+    pub fn with_opaque_source_calls(
+        program: &'p Program<'a>,
+        source: &'p dyn Fn(Node<'a>) -> bool,
+    ) -> Self {
+        Self::build(program, source, Flow::Influence, true)
+    }
+
     /// As [`Taint::new`], with `flow` saying which paths carry labels.
     pub fn with_flow(
         program: &'p Program<'a>,
         source: &'p dyn Fn(Node<'a>) -> bool,
         flow: Flow,
     ) -> Self {
+        Self::build(program, source, flow, false)
+    }
+
+    fn build(
+        program: &'p Program<'a>,
+        source: &'p dyn Fn(Node<'a>) -> bool,
+        flow: Flow,
+        opaque_calls: bool,
+    ) -> Self {
         let mut taint = Self {
             program,
             source,
             flow,
+            opaque_calls,
             held: HashMap::new(),
             aliases: HashMap::new(),
         };
@@ -117,9 +139,7 @@ impl<'p, 'a> Taint<'p, 'a> {
     fn collect(&self, node: Node<'a>, labels: &mut Labels) {
         if (self.source)(node) {
             labels.extend(node.id());
-            // A source that is a call (`blockhash(n)`) is its own value: what its arguments
-            // carry (a block number choosing which hash) does not pass through it.
-            if node.is("FunctionCall") {
+            if self.opaque_calls && node.is("FunctionCall") {
                 return;
             }
         }

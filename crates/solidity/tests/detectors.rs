@@ -240,6 +240,12 @@ contract Lottery {
         bytes32 seed = keccak256(blockhash(height), msg.sender); //~ weak-randomness
         if (uint(seed) % 2 == 0) msg.sender.transfer(1 ether);
     }
+    function deal() public {
+        // A height this call computes is part of the draw (and this one's hash is zero).
+        uint b = block.number; //~ weak-randomness
+        uint card = uint(keccak256(blockhash(b))) % 52; //~ weak-randomness
+        if (card == 0) msg.sender.transfer(1 ether);
+    }
 }
 "#,
     );

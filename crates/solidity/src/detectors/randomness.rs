@@ -124,6 +124,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let source = |node: Node<'_>| is_block_value(program, node) || is_caller(node);
     let taint = Taint::new(program, &source);
+    // The same, without the heights that only choose which block's hash is read.
+    let without_heights = Taint::with_opaque_source_calls(program, &source);
     let roundings = roundings(program);
     let mut reported: BTreeSet<i64> = BTreeSet::new();
     // Block reads reaching a condition, a comparison or an amount paid.
@@ -140,10 +142,23 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 // Block data through any variable; a caller's address only written right in
                 // the computation (stored addresses are everywhere and mostly not seeds).
                 let mut labels: Labels = inputs.iter().flat_map(|i| taint.labels(*i)).collect();
+                let beyond_heights: Labels = inputs
+                    .iter()
+                    .flat_map(|i| without_heights.labels(*i))
+                    .collect();
+                let here = enclosing(program, node).and_then(|(_, f)| f.and_then(|f| f.node().id()));
                 labels.retain(|id| {
                     program.declaration(*id).is_some_and(|n| {
-                        is_block_value(program, n)
-                            || inputs.iter().any(|i| i.any(&mut |m| m.id() == Some(*id)))
+                        (is_block_value(program, n)
+                            || inputs.iter().any(|i| i.any(&mut |m| m.id() == Some(*id))))
+                            // A height that only chooses which block's hash is read counts when
+                            // this call computed it (`blockhash(block.number)` is zero, a
+                            // height derived here is known to all); one recorded by an earlier
+                            // call for a later block's hash is a commitment, not the draw.
+                            && (beyond_heights.contains(id)
+                                || enclosing(program, n)
+                                    .and_then(|(_, f)| f.and_then(|f| f.node().id()))
+                                    == here)
                     })
                 });
                 let from_blocks = labels.iter().any(|id| {
