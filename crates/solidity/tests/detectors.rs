@@ -1173,3 +1173,55 @@ contract Bank is Owned {
         .replace("function Owned()", "constructor()"));
     assert_eq!(old, current, "0.4.9 (left) and 0.4.24 (right) differ");
 }
+
+#[test]
+fn arbitrary_storage_writes_through_an_arrays_length() {
+    expect(
+        "arbitrary-storage-write",
+        r#"pragma solidity ^0.4.24;
+contract Registry {
+    address owner;
+    uint[] slots;
+    uint[] queue;
+    uint[] history;
+    uint[] settings;
+    constructor() public { owner = msg.sender; }
+    function grow(uint key, uint value) public {
+        if (slots.length <= key) slots.length = key + 1;
+        slots[key] = value; //~ arbitrary-storage-write
+    }
+    function pop() public {
+        require(0 <= queue.length); //~ arbitrary-storage-write
+        queue.length--;
+    }
+    function setAt(uint i, uint v) public {
+        require(i < queue.length);
+        queue[i] = v;
+    }
+    function shorten(uint n) public {
+        history.length -= n; //~ arbitrary-storage-write
+    }
+    function edit(uint i, uint v) public {
+        history[i] = v;
+    }
+    // Checked before shortening, sized only by its owner, or written at the contract's own
+    // index: a long array nobody can write at will.
+    function popChecked() public {
+        require(settings.length > 0);
+        settings.length--;
+    }
+    function resize(uint n) public {
+        require(msg.sender == owner);
+        settings.length = n;
+    }
+    function write(uint i, uint v) public {
+        settings[i] = v;
+    }
+    function append(uint v) public {
+        slots.push(v);
+        queue[queue.length - 1] = v;
+    }
+}
+"#,
+    );
+}

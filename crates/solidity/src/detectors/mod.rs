@@ -8,6 +8,7 @@ mod randomness;
 mod reentrancy;
 mod short_address;
 mod storage_pointer;
+mod storage_write;
 mod tx_origin;
 mod unchecked_call;
 mod withdrawal;
@@ -27,6 +28,7 @@ pub const DETECTORS: &[Detector] = &[
     denial_of_service::detect,
     front_running::detect,
     storage_pointer::detect,
+    storage_write::detect,
     short_address::detect,
     withdrawal::detect,
 ];
@@ -49,6 +51,7 @@ pub const RULES: &[&Rule] = &[
     &front_running::REVEALED_SECRET,
     &front_running::ORDER_DEPENDENT_PAYMENT,
     &storage_pointer::RULE,
+    &storage_write::RULE,
     &short_address::RULE,
     &withdrawal::RULE,
 ];
