@@ -684,6 +684,22 @@ contract Auction {
             owed[to[i]] += each;
         }
     }
+    // Emptying a list every caller adds to writes each element: a loop the compiler writes.
+    function reset() public {
+        if (refunds.length > 1500) {
+            refunds = new address[](0); //~ dos-unbounded-loop
+        }
+        delete numbers; //~ dos-unbounded-loop
+    }
+    function restart() public {
+        require(msg.sender == owner);
+        refunds.length = 0; //~ dos-unbounded-loop
+        delete payees;
+    }
+    address[2] pair;
+    function clearPair() public {
+        delete pair;
+    }
 }
 "#;
     expect("dos-failed-payment", source);

@@ -3,11 +3,12 @@
 //! list callers add themselves to), lets one recipient that refuses ether block everyone: the
 //! auction nobody can outbid, the refund loop that never completes. A loop whose length the
 //! caller chooses, or that grows a list on every call, ends up needing more gas than a block
-//! has.
+//! has — and so does emptying a list callers grow (`l = new T[](0)`, `delete l`,
+//! `l.length = 0`), which writes every element.
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Node, address_member_call},
+    ast::{FunctionKind, Node, address_member_call},
     program::Program,
     taint::written_variable,
 };
@@ -97,6 +98,28 @@ fn reverting_payment<'a>(
     }
 }
 
+/// The list a statement empties: `l = new T[](0)`, `delete l`, `l.length = 0`.
+fn cleared_list(node: Node<'_>) -> Option<Node<'_>> {
+    match node.kind() {
+        "Assignment" if node.str("operator") == Some("=") => {
+            let target = node.child("leftHandSide")?;
+            let value = node.child("rightHandSide")?;
+            let emptied = |n: Node<'_>| n.is("Literal") && n.str("value") == Some("0");
+            if target.is("MemberAccess") && target.name_of_member() == "length" {
+                return emptied(value).then(|| target.child("expression"))?;
+            }
+            let new_array = value.is("FunctionCall")
+                && value
+                    .child("expression")
+                    .is_some_and(|e| e.is("NewExpression"))
+                && value.children("arguments").next().is_some_and(emptied);
+            new_array.then_some(target)
+        }
+        "UnaryOperation" if node.str("operator") == Some("delete") => node.child("subExpression"),
+        _ => None,
+    }
+}
+
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let anyone = caller_set(program);
@@ -132,6 +155,25 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                         function.display_name(),
                         program.text(recipient),
                         if in_loop { " in a loop" } else { "" },
+                    ),
+                ));
+            }
+            // Clearing a stored list (`l = new T[](0)`, `delete l`, `l.length = 0`) writes
+            // every element: a loop the compiler writes, as long as callers made the list.
+            if function.kind() != FunctionKind::Constructor
+                && let Some(list) = cleared_list(node)
+                && list.type_string().ends_with("[] storage ref")
+                && written_variable(list).is_some_and(|id| anyone.contains(&id))
+            {
+                findings.extend(program.finding(
+                    &UNBOUNDED_LOOP,
+                    node,
+                    &contract,
+                    Some(&function),
+                    format!(
+                        "clearing `{}` writes each of its elements, and every caller can add to it: once long enough, clearing it exceeds the block gas limit and {} can never run",
+                        program.text(list),
+                        function.display_name()
                     ),
                 ));
             }
