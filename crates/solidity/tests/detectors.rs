@@ -576,7 +576,8 @@ contract Wallet {
     function kill() public { //~ unprotected-selfdestruct
         selfdestruct(msg.sender);
     }
-    function close() public onlyOwner {
+    // Only the owner — whom anyone can become through `changeOwner`.
+    function close() public onlyOwner { //~ unprotected-selfdestruct
         selfdestruct(owner);
     }
     function forward(address target, bytes data) public {
@@ -618,7 +619,8 @@ contract Vault {
     function transferOwnership(address next) external onlyOwner {
         owner = next;
     }
-    function destroy() external onlyOwner {
+    // Only the owner — whom anyone can become through `initialize` first.
+    function destroy() external onlyOwner { //~ unprotected-selfdestruct
         selfdestruct(payable(owner));
     }
 }
@@ -1240,4 +1242,51 @@ contract Registry {
 }
 "#,
     );
+}
+
+/// The Parity multisig shape: owners kept as a caller-keyed index behind a modifier (through a
+/// helper and a local), set by an initializer anyone can call — which also voids the guard on
+/// `kill`. Writing one's own balance entry, checked in a modifier the same way, is not taking
+/// anyone's authority.
+#[test]
+fn unprotected_initializers_and_guards_anyone_can_pass() {
+    let source = r#"pragma solidity ^0.4.24;
+contract WalletLibrary {
+    mapping(uint => uint) ownerIndex;
+    uint owners;
+    modifier onlyowner { if (isOwner(msg.sender)) _; }
+    modifier confirmed {
+        uint index = ownerIndex[uint(msg.sender)];
+        if (index == 0) return;
+        _;
+    }
+    function isOwner(address a) internal view returns (bool) { return ownerIndex[uint(a)] > 0; }
+    function initOwners(address[] list) internal {
+        for (uint i = 0; i < list.length; i++) { ownerIndex[uint(list[i])] = i + 1; }
+        owners = list.length;
+    }
+    function initWallet(address[] list) public { //~ unprotected-authority-change
+        initOwners(list);
+    }
+    function addOwner(address o) public onlyowner { ownerIndex[uint(o)] = ++owners; }
+    function removeOwner(address o) public confirmed { ownerIndex[uint(o)] = 0; }
+    function kill(address to) public confirmed { //~ unprotected-selfdestruct
+        selfdestruct(to);
+    }
+}
+contract Club {
+    mapping(address => uint) dues;
+    address treasurer;
+    modifier member { require(dues[msg.sender] > 0); _; }
+    constructor() public { treasurer = msg.sender; }
+    function join() public payable { dues[msg.sender] += msg.value; }
+    function vote() public member {}
+    function close() public {
+        require(msg.sender == treasurer);
+        selfdestruct(treasurer);
+    }
+}
+"#;
+    expect("unprotected-authority-change", source);
+    expect("unprotected-selfdestruct", source);
 }

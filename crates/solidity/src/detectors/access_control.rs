@@ -8,11 +8,11 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Function, FunctionKind, Node, callee},
+    ast::{Function, FunctionKind, Node, callee, unconverted},
     program::Program,
     taint::{Taint, written_variable},
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub const UNPROTECTED_SELFDESTRUCT: Rule = Rule {
     id: "unprotected-selfdestruct",
@@ -71,22 +71,42 @@ fn is_caller(node: Node<'_>) -> bool {
     node.is_global_member("msg", "sender") || node.is_global_member("tx", "origin")
 }
 
-/// Whether `body` compares the caller or looks it up in a condition.
+/// Whether `body` compares the caller or looks it up in a condition — directly, or through a
+/// local it stored the lookup in (`uint index = ownerIndex[uint(msg.sender)]; if (index == 0)
+/// return;`).
 fn checks_caller(program: &Program<'_>, body: Node<'_>) -> bool {
+    let mut from_caller: HashSet<i64> = HashSet::new();
+    body.walk(&mut |node, _| {
+        if node.is("VariableDeclarationStatement")
+            && node
+                .child("initialValue")
+                .is_some_and(|v| v.any(&mut is_caller))
+        {
+            from_caller.extend(node.children("declarations").filter_map(|d| d.id()));
+        }
+        true
+    });
+    let mut names_caller = |node: Node<'_>| {
+        is_caller(node)
+            || (node.is("Identifier")
+                && node
+                    .referenced()
+                    .is_some_and(|id| from_caller.contains(&id)))
+    };
     body.any(&mut |node| {
         let condition = match node.kind() {
             "BinaryOperation" => matches!(node.str("operator"), Some("==" | "!=")),
             "IfStatement" => {
                 return node
                     .child("condition")
-                    .is_some_and(|c| c.any(&mut is_caller));
+                    .is_some_and(|c| c.any(&mut names_caller));
             }
             "FunctionCall" => node
                 .child("expression")
                 .is_some_and(|c| program.is_global(c, "require") || program.is_global(c, "assert")),
             _ => false,
         };
-        condition && node.any(&mut is_caller)
+        condition && node.any(&mut names_caller)
     })
 }
 
@@ -195,8 +215,101 @@ fn authority_variables(program: &Program<'_>) -> HashSet<i64> {
             true
         });
     }
+    found.extend(modifier_lookups(program));
     found.retain(|id| program.is_state_variable(*id));
     found
+}
+
+/// State mappings a modifier looks the caller up in — directly, or in a function it calls (with
+/// the caller as an argument, or reading `msg.sender` itself): `m_ownerIndex[uint(msg.sender)]`
+/// behind `onlyowner` → `isOwner(msg.sender)`. Modifiers are where authorization is written, so
+/// a caller-keyed entry read there is a list of who may pass.
+fn modifier_lookups(program: &Program<'_>) -> HashSet<i64> {
+    let mut found = HashSet::new();
+    // A caller-keyed lookup in `body`; `keys` are the parameters holding the caller.
+    let lookups = |body: Node<'_>, keys: &HashSet<i64>, found: &mut HashSet<i64>| {
+        body.walk(&mut |node, _| {
+            if node.is("IndexAccess")
+                && let Some(index) = node.child("indexExpression").map(unconverted)
+                && (is_caller(index)
+                    || (index.is("Identifier")
+                        && index.referenced().is_some_and(|id| keys.contains(&id))))
+            {
+                found.extend(node.child("baseExpression").and_then(written_variable));
+            }
+            true
+        });
+    };
+    for (_, modifier) in program.functions() {
+        if !modifier.is_modifier() {
+            continue;
+        }
+        let Some(body) = modifier.body() else {
+            continue;
+        };
+        lookups(body, &HashSet::new(), &mut found);
+        // Functions it calls, one level down, with the parameters given the caller.
+        body.walk(&mut |node, _| {
+            if node.is("FunctionCall")
+                && let Some(callee) = node
+                    .child("expression")
+                    .and_then(|c| c.referenced())
+                    .and_then(|id| program.declaration(id))
+                    .filter(|d| d.is("FunctionDefinition"))
+                    .map(Function)
+                && let Some(callee_body) = callee.body()
+            {
+                let keys: HashSet<i64> = callee
+                    .parameters()
+                    .zip(node.children("arguments"))
+                    .filter(|(_, argument)| is_caller(unconverted(*argument)))
+                    .filter_map(|(parameter, _)| parameter.id())
+                    .collect();
+                lookups(callee_body, &keys, &mut found);
+            }
+            true
+        });
+    }
+    found
+}
+
+/// The first authority variable `function` writes, itself or through the functions it calls
+/// (two levels: an initializer that delegates to `initOwners`).
+fn writes_authority(
+    program: &Program<'_>,
+    function: Function<'_>,
+    authority: &HashSet<i64>,
+    depth: usize,
+) -> Option<i64> {
+    let body = function.body()?;
+    let mut written = None;
+    body.walk(&mut |node, _| {
+        if written.is_some() {
+            return false;
+        }
+        if node.is("Assignment")
+            && let Some(target) = node.child("leftHandSide")
+            && let Some(id) = written_variable(target)
+            && authority.contains(&id)
+            && !own_entry(target)
+        {
+            written = Some(id);
+        } else if depth < 2
+            && node.is("FunctionCall")
+            && let Some(callee) = node
+                .child("expression")
+                .filter(|c| c.is("Identifier"))
+                .and_then(|c| c.referenced())
+                .and_then(|id| program.declaration(id))
+                .filter(|d| d.is("FunctionDefinition"))
+                .map(Function)
+            && !protected(program, callee, 0)
+        {
+            written = writes_authority(program, callee, authority, depth + 1);
+        }
+        written.is_none()
+    });
+    written
 }
 
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
@@ -215,6 +328,19 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     }))
     };
     let taint = Taint::new(program, &caller_input);
+    // Authority anyone can take: what an open function writes, and that function.
+    let takers: HashMap<i64, String> = program
+        .functions()
+        .filter(|(_, f)| {
+            f.is_entry() && f.kind() == FunctionKind::Function && !protected(program, *f, 0)
+        })
+        .filter_map(|(_, f)| {
+            Some((
+                writes_authority(program, f, &authority, 0)?,
+                f.display_name(),
+            ))
+        })
+        .collect();
     for (contract, function) in program.functions() {
         if function.is_modifier() {
             continue;
@@ -262,7 +388,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             }
             true
         });
-        if !function.is_entry() || protected(program, function, 0) {
+        if !function.is_entry() {
             continue;
         }
         let destroys = body.any(&mut |node| {
@@ -271,6 +397,22 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     program.is_global(c, "selfdestruct") || program.is_global(c, "suicide")
                 })
         });
+        if protected(program, function, 0) {
+            // Guarded by owners anyone can make themselves (an open initializer): no guard.
+            if destroys && let Some(taker) = guarded_by(program, function, &takers) {
+                findings.extend(program.finding(
+                    &UNPROTECTED_SELFDESTRUCT,
+                    function.node(),
+                    &contract,
+                    Some(&function),
+                    format!(
+                        "{} destroys the contract; only its owners may call it, but anyone can make themselves one through {taker}",
+                        function.display_name()
+                    ),
+                ));
+            }
+            continue;
+        }
         if destroys {
             findings.extend(program.finding(
                 &UNPROTECTED_SELFDESTRUCT,
@@ -284,18 +426,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             ));
             continue;
         }
-        let mut written = None;
-        body.walk(&mut |node, _| {
-            if written.is_none()
-                && node.is("Assignment")
-                && let Some(id) = node.child("leftHandSide").and_then(written_variable)
-                && authority.contains(&id)
-            {
-                written = Some(id);
-            }
-            written.is_none()
-        });
-        if let Some(id) = written {
+        if let Some(id) = writes_authority(program, function, &authority, 0) {
             let variable = program
                 .declaration(id)
                 .map(|d| d.name())
@@ -313,6 +444,80 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// Whether `target` is the caller's own entry and not a flag (`balances[msg.sender]`,
+/// `index[uint(msg.sender)]`): writing it gives no one else's authority away. A flag
+/// (`admins[msg.sender] = true`) is the authority itself.
+fn own_entry(target: Node<'_>) -> bool {
+    let mut node = target;
+    let mut nearest_key = None;
+    loop {
+        match node.kind() {
+            "IndexAccess" => {
+                nearest_key = node.child("indexExpression");
+                match node.child("baseExpression") {
+                    Some(base) => node = base,
+                    None => return false,
+                }
+            }
+            "MemberAccess" => match node.child("expression") {
+                Some(base) => node = base,
+                None => return false,
+            },
+            _ => break,
+        }
+    }
+    nearest_key.is_some_and(|key| is_caller(unconverted(key))) && target.type_string() != "bool"
+}
+
+/// The open function that writes the authority `function`'s modifiers check (in their bodies or
+/// the functions they call), if any.
+fn guarded_by(
+    program: &Program<'_>,
+    function: Function<'_>,
+    takers: &HashMap<i64, String>,
+) -> Option<String> {
+    let mut taker = None;
+    let mut reads = |body: Node<'_>| {
+        body.walk(&mut |node, _| {
+            if taker.is_none()
+                && node.is("Identifier")
+                && let Some(name) = node.referenced().and_then(|id| takers.get(&id))
+            {
+                taker = Some(name.clone());
+            }
+            taker.is_none()
+        });
+    };
+    for modifier in function.modifier_ids() {
+        let Some(body) = program
+            .declaration(modifier)
+            .filter(|d| d.is("ModifierDefinition"))
+            .and_then(|d| Function(d).body())
+        else {
+            continue;
+        };
+        reads(body);
+        let mut callees = Vec::new();
+        body.walk(&mut |node, _| {
+            if node.is("FunctionCall")
+                && let Some(callee) = node
+                    .child("expression")
+                    .and_then(|c| c.referenced())
+                    .and_then(|id| program.declaration(id))
+                    .filter(|d| d.is("FunctionDefinition"))
+                    .and_then(|d| Function(d).body())
+            {
+                callees.push(callee);
+            }
+            true
+        });
+        for callee in callees {
+            reads(callee);
+        }
+    }
+    taker
 }
 
 /// Whether declaration `variable` is a parameter of a function anyone can call.
