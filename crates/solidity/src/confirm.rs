@@ -9,11 +9,14 @@
 //! payable function in turn and calls the flagged function, re-entering it from its fallback when
 //! paid; the finding is confirmed when the attacker leaves with more than it put in. An
 //! `integer-overflow` is confirmed when a stranger's calls leave a wrapped word in storage (see
-//! `wrap`: the run shows a wrap of that kind in that function, not which operation made it). Runs that
+//! `wrap`: the run shows a wrap of that kind in that function, not which operation made it). An
+//! `arbitrary-storage-write` is confirmed when a write through the array changes another
+//! variable's slot (see `slot`). Runs that
 //! revert, or contracts whose constructor or function cannot be driven this way, leave the
 //! finding as the analysis made it.
 
 mod attack;
+mod slot;
 mod wrap;
 
 use crate::Finding;
@@ -46,6 +49,7 @@ pub const CONFIRMABLE: &[&str] = &[
     "unprotected-authority-change",
     "reentrancy-eth",
     "integer-overflow",
+    "arbitrary-storage-write",
 ];
 
 /// Marks the findings of `output`'s contracts that a run confirms, and says so in their
@@ -97,6 +101,18 @@ pub fn confirm(output: &ricaas_solc::CompileOutput, findings: &mut [Finding]) {
                     " (confirmed: an attacker contract that deposited {} re-entered it and left with {})",
                     attack::ether(attack::DEPOSIT),
                     attack::ether(taken)
+                ));
+            }
+            continue;
+        }
+        if finding.rule == "arbitrary-storage-write" {
+            let overwritten = functions
+                .into_iter()
+                .find_map(|function| slot::shown(&subject, function));
+            if let Some(slot) = overwritten {
+                finding.confirmed = true;
+                finding.message.push_str(&format!(
+                    " (confirmed: an unrelated account's write through the array changed storage slot {slot}, another variable's)"
                 ));
             }
             continue;

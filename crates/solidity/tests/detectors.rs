@@ -1194,9 +1194,7 @@ contract Bank is Owned {
 
 #[test]
 fn arbitrary_storage_writes_through_an_arrays_length() {
-    expect(
-        "arbitrary-storage-write",
-        r#"pragma solidity ^0.4.24;
+    let source = r#"pragma solidity ^0.4.24;
 contract Registry {
     address owner;
     uint[] slots;
@@ -1240,7 +1238,41 @@ contract Registry {
         queue[queue.length - 1] = v;
     }
 }
-"#,
+"#;
+    expect("arbitrary-storage-write", source);
+}
+
+/// Run in revm: a stranger's write through an array they lengthened lands on the owner's slot.
+#[test]
+fn runs_in_revm_confirm_a_write_to_another_variables_slot() {
+    let grown = r#"pragma solidity ^0.4.24;
+contract Map {
+    address public owner = msg.sender;
+    uint256[] map;
+    function set(uint256 key, uint256 value) public {
+        if (map.length <= key) map.length = key + 1;
+        map[key] = value;
+    }
+}
+"#;
+    assert_eq!(confirmed("arbitrary-storage-write", grown), vec![(7, true)]);
+    let shortened = r#"pragma solidity ^0.4.25;
+contract Wallet {
+    address owner = msg.sender;
+    uint[] codes;
+    function pop() public {
+        require(0 <= codes.length);
+        codes.length--;
+    }
+    function update(uint i, uint c) public {
+        require(i < codes.length);
+        codes[i] = c;
+    }
+}
+"#;
+    assert_eq!(
+        confirmed("arbitrary-storage-write", shortened),
+        vec![(6, true)]
     );
 }
 
