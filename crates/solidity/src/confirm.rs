@@ -3,7 +3,9 @@
 //! (Cancun rules)
 //! by a deployer account, and the flagged function is called by an unrelated account with
 //! arguments that point at itself. A finding is confirmed when the run shows its effect:
-//! the contract destroyed (`unprotected-selfdestruct`), or a storage slot now holding the
+//! the contract destroyed (`unprotected-selfdestruct`; when guarded by owners anyone can become,
+//! after the stranger first called another function — the initializer that made them one), or
+//! a storage slot now holding the
 //! stranger's address (`unprotected-authority-change`). A reentrancy (`reentrancy-eth`) is run
 //! as an attack: another account deposits, an attacker contract deposits one ether through each
 //! payable function in turn and calls the flagged function, re-entering it from its fallback when
@@ -135,9 +137,31 @@ pub fn confirm(output: &ricaas_solc::CompileOutput, findings: &mut [Finding]) {
             }
             continue;
         }
+        let functions: Vec<&Function> = functions.collect();
         let confirmed = functions
-            .into_iter()
-            .any(|function| shown(&subject, function, finding.rule));
+            .iter()
+            .any(|function| shown(&subject, function, finding.rule, None));
+        if !confirmed && finding.rule == "unprotected-selfdestruct" {
+            // Guarded by owners anyone can become: another function first (an initializer),
+            // then this one, both by the stranger.
+            let first = subject.abi.functions().find(|first| {
+                !matches!(
+                    first.state_mutability,
+                    alloy_json_abi::StateMutability::View | alloy_json_abi::StateMutability::Pure
+                ) && first.name != finding.function
+                    && functions
+                        .iter()
+                        .any(|function| shown(&subject, function, finding.rule, Some(first)))
+            });
+            if let Some(first) = first {
+                finding.confirmed = true;
+                finding.message.push_str(&format!(
+                    " (confirmed: an unrelated account called `{}`, then this, and the contract was destroyed)",
+                    first.name
+                ));
+            }
+            continue;
+        }
         if confirmed {
             finding.confirmed = true;
             finding.message.push_str(match finding.rule {
@@ -175,7 +199,8 @@ fn value_of(kind: &DynSolType, who: Address) -> Option<DynSolValue> {
         DynSolType::FixedBytes(size) => DynSolValue::FixedBytes(Default::default(), *size),
         DynSolType::Bytes => DynSolValue::Bytes(Vec::new()),
         DynSolType::String => DynSolValue::String(String::new()),
-        DynSolType::Array(_) => DynSolValue::Array(Vec::new()),
+        // One element: a list of owners or recipients that names the caller.
+        DynSolType::Array(inner) => DynSolValue::Array(vec![value_of(inner, who)?]),
         DynSolType::FixedArray(inner, size) => DynSolValue::FixedArray(
             (0..*size)
                 .map(|_| value_of(inner, who))
@@ -363,12 +388,20 @@ impl Chain {
     }
 }
 
-/// Whether calling `function` as a stranger after creating the contract shows `rule`.
-fn shown(subject: &Subject<'_>, function: &Function, rule: &str) -> bool {
+/// Whether calling `function` as a stranger after creating the contract (and after calling
+/// `first` as the stranger, when given) shows `rule`.
+fn shown(subject: &Subject<'_>, function: &Function, rule: &str, first: Option<&Function>) -> bool {
     let mut chain = Chain::new(&[DEPLOYER, STRANGER]);
     let Some(contract) = chain.deploy(subject) else {
         return false;
     };
+    if let Some(first) = first {
+        let prepared = call_data(first, STRANGER, U256::from(1))
+            .and_then(|data| chain.run(STRANGER, TxKind::Call(contract), data, U256::ZERO));
+        if !prepared.is_some_and(|result| result.is_success()) {
+            return false;
+        }
+    }
     let Some(args) = function
         .inputs
         .iter()

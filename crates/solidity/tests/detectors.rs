@@ -1321,4 +1321,9 @@ contract Club {
 "#;
     expect("unprotected-authority-change", source);
     expect("unprotected-selfdestruct", source);
+    // Run: the stranger calls the initializer with themselves as owner, then `kill`.
+    assert_eq!(
+        confirmed("unprotected-selfdestruct", source),
+        vec![(21, true)]
+    );
 }
