@@ -146,6 +146,19 @@ impl<'a> Program<'a> {
                 .is_none_or(|id| self.declaration(id).is_none())
     }
 
+    /// The function of this program a call calls: by name (an internal call), or `this.f()`,
+    /// `super.f()` and library calls; none for builtins, conversions and other contracts'.
+    pub fn called_function(&self, call: Node<'_>) -> Option<Function<'a>> {
+        let callee = call.child("expression")?;
+        if !matches!(callee.kind(), "Identifier" | "MemberAccess") {
+            return None;
+        }
+        let declaration = self.declaration(callee.referenced()?)?;
+        declaration
+            .is("FunctionDefinition")
+            .then_some(Function(declaration))
+    }
+
     /// Whether declaration `id` is a state variable.
     pub fn is_state_variable(&self, id: i64) -> bool {
         self.declaration(id)

@@ -222,19 +222,9 @@ impl<'p, 'a> Taint<'p, 'a> {
             .collect()
     }
 
-    /// The function of this program a call calls (an internal call by name), if any.
+    /// The function of this program a call calls, if any ([`Program::called_function`]).
     pub fn called_function(&self, call: Node<'a>) -> Option<Function<'a>> {
-        let callee = call.child("expression")?;
-        let id = match callee.kind() {
-            "Identifier" => callee.referenced()?,
-            // `this.f()` and `super.f()` and library calls.
-            "MemberAccess" => callee.referenced()?,
-            _ => return None,
-        };
-        let declaration = self.program.declaration(id)?;
-        declaration
-            .is("FunctionDefinition")
-            .then_some(Function(declaration))
+        self.program.called_function(call)
     }
 
     /// Whether `call` calls a function of another contract (`token.balanceOf(a)`), not one of

@@ -136,13 +136,9 @@ pub(crate) fn protected(program: &Program<'_>, function: Function<'_>, depth: us
     depth < 2
         && body.any(&mut |node| {
             node.is("FunctionCall")
-                && node
-                    .child("expression")
-                    .and_then(|c| c.referenced())
-                    .and_then(|id| program.declaration(id))
-                    .is_some_and(|d| {
-                        d.is("FunctionDefinition") && protected(program, Function(d), depth + 1)
-                    })
+                && program
+                    .called_function(node)
+                    .is_some_and(|callee| protected(program, callee, depth + 1))
         })
 }
 
@@ -251,12 +247,7 @@ fn modifier_lookups(program: &Program<'_>) -> HashSet<i64> {
         // Functions it calls, one level down, with the parameters given the caller.
         body.walk(&mut |node, _| {
             if node.is("FunctionCall")
-                && let Some(callee) = node
-                    .child("expression")
-                    .and_then(|c| c.referenced())
-                    .and_then(|id| program.declaration(id))
-                    .filter(|d| d.is("FunctionDefinition"))
-                    .map(Function)
+                && let Some(callee) = program.called_function(node)
                 && let Some(callee_body) = callee.body()
             {
                 let keys: HashSet<i64> = callee
@@ -296,13 +287,8 @@ fn writes_authority(
             written = Some(id);
         } else if depth < 2
             && node.is("FunctionCall")
-            && let Some(callee) = node
-                .child("expression")
-                .filter(|c| c.is("Identifier"))
-                .and_then(|c| c.referenced())
-                .and_then(|id| program.declaration(id))
-                .filter(|d| d.is("FunctionDefinition"))
-                .map(Function)
+            && node.child("expression").is_some_and(|c| c.is("Identifier"))
+            && let Some(callee) = program.called_function(node)
             && !protected(program, callee, 0)
         {
             written = writes_authority(program, callee, authority, depth + 1);
@@ -502,12 +488,7 @@ fn guarded_by(
         let mut callees = Vec::new();
         body.walk(&mut |node, _| {
             if node.is("FunctionCall")
-                && let Some(callee) = node
-                    .child("expression")
-                    .and_then(|c| c.referenced())
-                    .and_then(|id| program.declaration(id))
-                    .filter(|d| d.is("FunctionDefinition"))
-                    .and_then(|d| Function(d).body())
+                && let Some(callee) = program.called_function(node).and_then(|f| f.body())
             {
                 callees.push(callee);
             }
