@@ -222,9 +222,40 @@ contract Lottery {
     function enter() public {
         players.push(msg.sender);
     }
-    function seat() public view returns (address) {
+    mapping(address => address) seats;
+    function seat() public {
         // The caller picks the draw by picking their address.
-        return players[uint(msg.sender) % players.length]; //~ weak-randomness
+        seats[msg.sender] = players[uint(msg.sender) % players.length]; //~ weak-randomness
+    }
+    function blocksLeft() public view returns (uint) {
+        // A public view nothing here calls informs a reader: it decides nothing.
+        return 100 - block.number % 100;
+    }
+    function luckyNumber() internal view returns (uint) {
+        // An internal one is there to be called (by derived contracts if not here).
+        return block.number % 100; //~ weak-randomness
+    }
+    mapping(bytes32 => address) pending;
+    event Queued(bytes32 id);
+    function queue() public {
+        // A hash of block values kept as an identifier (a key, an event's argument).
+        bytes32 id = keccak256(msg.data, block.number);
+        pending[id] = msg.sender;
+        emit Queued(id);
+    }
+    function quickPick() public payable {
+        // Numbers the caller could choose themselves, derived from the block instead.
+        pickNumbers(uint(keccak256(msg.sender, block.number)));
+    }
+    function pickNumbers(uint numbers) public payable {
+        guesses[msg.sender] = numbers;
+    }
+    function ticket() public {
+        // Passed to an internal function, the same hash is the draw.
+        award(uint(keccak256(msg.sender, block.difficulty))); //~ weak-randomness
+    }
+    function award(uint r) internal {
+        if (r % 2 == 0) msg.sender.transfer(1 ether);
     }
     function epochStart() public view returns (uint) {
         // Rounding down to a multiple is alignment, not a draw.

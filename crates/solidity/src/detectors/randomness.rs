@@ -127,6 +127,26 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     // The same, without the heights that only choose which block's hash is read.
     let without_heights = Taint::with_opaque_source_calls(program, &source);
     let roundings = roundings(program);
+    let called = called_functions(program);
+    // Block reads inside computations that decide nothing flow only through them.
+    let mut deciding_nothing: BTreeSet<i64> = BTreeSet::new();
+    for (_, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, path| {
+            if randomness_inputs(program, node).is_some()
+                && decides_nothing(program, &called, function, node, path)
+            {
+                node.walk(&mut |inner, _| {
+                    deciding_nothing.extend(inner.id());
+                    true
+                });
+                return false;
+            }
+            true
+        });
+    }
     let mut reported: BTreeSet<i64> = BTreeSet::new();
     // Block reads reaching a condition, a comparison or an amount paid.
     let mut timestamp_uses = Labels::new();
@@ -137,7 +157,9 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         body.walk(&mut |node, path| {
             // Randomness: the block data (and callers' addresses) mixed into one value.
             if let Some(inputs) = randomness_inputs(program, node)
-                && !node.id().is_some_and(|id| roundings.contains(&id))
+                && !node
+                    .id()
+                    .is_some_and(|id| roundings.contains(&id) || deciding_nothing.contains(&id))
             {
                 // Block data through any variable; a caller's address only written right in
                 // the computation (stored addresses are everywhere and mostly not seeds).
@@ -148,7 +170,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     .collect();
                 let here = enclosing(program, node).and_then(|(_, f)| f.and_then(|f| f.node().id()));
                 labels.retain(|id| {
-                    program.declaration(*id).is_some_and(|n| {
+                    !deciding_nothing.contains(id)
+                        && program.declaration(*id).is_some_and(|n| {
                         (is_block_value(program, n)
                             || inputs.iter().any(|i| i.any(&mut |m| m.id() == Some(*id))))
                             // A height that only chooses which block's hash is read counts when
@@ -262,6 +285,147 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// The functions some code of the program calls.
+fn called_functions(program: &Program<'_>) -> BTreeSet<i64> {
+    let mut called = BTreeSet::new();
+    for (_, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, _| {
+            if node.is("FunctionCall")
+                && let Some(callee) = program.called_function(node)
+            {
+                called.extend(callee.node().id());
+            }
+            true
+        });
+    }
+    called
+}
+
+/// Whether the random-looking value `node` (below `path` in `function`) decides nothing: it is
+/// computed in a public view no code of the program calls (it informs a reader and pays no
+/// one; an internal view is there to be called, by derived contracts if not here), or a hash
+/// used only as an identifier (a mapping key, an event's argument, a public function's return)
+/// or as an argument for a parameter of a public function (a value the caller could pass
+/// directly gains them nothing when derived from the block instead). A `%` picking a mapping's
+/// entry selects, as it does an array's.
+fn decides_nothing(
+    program: &Program<'_>,
+    called: &BTreeSet<i64>,
+    function: crate::ast::Function<'_>,
+    node: Node<'_>,
+    path: &[Node<'_>],
+) -> bool {
+    if function.is_view()
+        && function.is_entry()
+        && !function.node().id().is_some_and(|id| called.contains(&id))
+    {
+        return true;
+    }
+    let Some(body) = function.body() else {
+        return false;
+    };
+    only_identifies(program, function, body, node, path, 0)
+}
+
+/// Whether every use of the value `node` (below `path`) is a mapping key, an event's argument,
+/// an argument for a public function's parameter, or — through a local it is kept in, two
+/// levels deep — the same.
+fn only_identifies(
+    program: &Program<'_>,
+    function: crate::ast::Function<'_>,
+    body: Node<'_>,
+    node: Node<'_>,
+    path: &[Node<'_>],
+    depth: usize,
+) -> bool {
+    // Conversions and parentheses pass the value on.
+    let mut value = node;
+    let mut ancestors = path.iter().rev();
+    let parent = loop {
+        let Some(parent) = ancestors.next() else {
+            return false;
+        };
+        if unconverted(*parent).id() == unconverted(value).id() {
+            value = *parent;
+        } else {
+            break *parent;
+        }
+    };
+    let is_value =
+        |n: Option<Node<'_>>| n.is_some_and(|n| n.id().is_some() && n.id() == value.id());
+    match parent.kind() {
+        "IndexAccess" => {
+            !unconverted(node).is("BinaryOperation")
+                && is_value(parent.child("indexExpression"))
+                && parent
+                    .child("baseExpression")
+                    .is_some_and(|b| b.type_string().starts_with("mapping"))
+        }
+        "FunctionCall" => {
+            let event = parent
+                .child("expression")
+                .and_then(|c| c.referenced())
+                .and_then(|id| program.declaration(id))
+                .is_some_and(|d| d.is("EventDefinition"));
+            parent.children("arguments").any(|a| is_value(Some(a)))
+                && (event
+                    || program
+                        .called_function(parent)
+                        .is_some_and(|f| f.is_entry()))
+        }
+        "VariableDeclarationStatement" | "Assignment" => {
+            let kept = if parent.is("Assignment") {
+                (parent.str("operator") == Some("=") && is_value(parent.child("rightHandSide")))
+                    .then(|| parent.child("leftHandSide"))
+                    .flatten()
+                    .filter(|l| l.is("Identifier"))
+                    .and_then(|l| l.referenced())
+            } else {
+                let declared: Vec<Node<'_>> = parent.children("declarations").collect();
+                match declared[..] {
+                    [one] if is_value(parent.child("initialValue")) => one.id(),
+                    _ => None,
+                }
+            };
+            let Some(kept) = kept.filter(|id| !program.is_state_variable(*id)) else {
+                return false;
+            };
+            if depth >= 2 {
+                return false;
+            }
+            // A public function's named return value goes to its caller, off chain or to
+            // another contract: like an event's argument.
+            let returned = function
+                .node()
+                .child("returnParameters")
+                .into_iter()
+                .flat_map(|p| p.children("parameters"))
+                .any(|p| p.id() == Some(kept));
+            if returned && !function.is_entry() {
+                return false;
+            }
+            let mut every_use = true;
+            body.walk(&mut |n, p| {
+                if every_use
+                    && n.is("Identifier")
+                    && n.referenced() == Some(kept)
+                    && !p.last().is_some_and(|a| {
+                        a.is("Assignment") && a.child("leftHandSide").and_then(|l| l.id()) == n.id()
+                    })
+                {
+                    every_use = only_identifies(program, function, body, n, p, depth + 1);
+                }
+                every_use
+            });
+            every_use
+        }
+        _ => false,
+    }
 }
 
 /// The contract and function (none for a state variable's initial value) holding `node`.
