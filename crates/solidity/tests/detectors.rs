@@ -555,6 +555,72 @@ contract Bank {
     );
 }
 
+/// A subtraction whose right side is part of its left cannot go below zero: a loop index
+/// minus where it started, an excess computed from the amount, a fixed fraction of it. A
+/// setting only the stored first requester may change is an owner's. The near misses are
+/// reported: an index that also moves down, a fraction above one, a stored part, a check of
+/// the caller's own entry.
+#[test]
+fn overflow_not_below_a_part_of_the_whole() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+contract Throne {
+    struct Request { address requester; }
+    Request[] requests;
+    mapping(address => Request) byCaller;
+    uint price;
+    uint fee;
+    uint stored;
+    uint constant NUM = 1;
+    uint constant DEN = 100;
+    uint constant OVER = 150;
+    function Throne() public { requests.push(Request(msg.sender)); }
+    function slice(bytes data, uint start, uint end) public pure returns (bytes out) {
+        out = new bytes(end - start); //~ integer-overflow
+        for (uint i = start; i < end; i++) {
+            out[i - start] = data[i];
+        }
+    }
+    function wobble(bytes data, uint start, uint end) public pure returns (bytes out) {
+        out = new bytes(32);
+        for (uint i = start; i < end; i++) {
+            out[i - start] = data[i]; //~ integer-overflow
+            i -= 2;
+        }
+    }
+    function claim() public payable {
+        uint paid = msg.value;
+        if (paid > price) {
+            uint excess = paid - price;
+            msg.sender.transfer(excess);
+            paid = paid - excess;
+        }
+        uint commission = (paid * NUM) / DEN;
+        uint rest = paid - commission;
+        uint tooMuch = (paid * OVER) / DEN;
+        uint less = paid - tooMuch; //~ integer-overflow
+        msg.sender.transfer(rest + less);
+    }
+    function claimStored() public payable {
+        uint paid = msg.value;
+        msg.sender.transfer(paid - stored); //~ integer-overflow
+    }
+    function reset(uint newPrice, uint gas) public {
+        if (msg.sender == requests[0].requester) {
+            fee = newPrice * gas;
+        }
+    }
+    function resetOwn(uint newPrice, uint gas) public {
+        if (msg.sender == byCaller[msg.sender].requester) {
+            fee = newPrice * gas; //~ integer-overflow
+        }
+    }
+}
+"#,
+    );
+}
+
 #[test]
 fn overflow_from_0_8_only_when_unchecked() {
     expect(

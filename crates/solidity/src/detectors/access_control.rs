@@ -142,17 +142,34 @@ pub(crate) fn protected(program: &Program<'_>, function: Function<'_>, depth: us
         })
 }
 
+/// Whether `node` reads an account the contract stores and the caller does not pick: a state
+/// variable, a member of one, or an entry at a fixed index (`requests[0].requester`, the first
+/// requester).
+fn stored_account(program: &Program<'_>, node: Node<'_>) -> bool {
+    match node.kind() {
+        "Identifier" => node
+            .referenced()
+            .is_some_and(|id| program.is_state_variable(id)),
+        "MemberAccess" => node
+            .child("expression")
+            .is_some_and(|e| stored_account(program, e)),
+        "IndexAccess" => {
+            node.child("indexExpression")
+                .is_some_and(|i| i.is("Literal"))
+                && node
+                    .child("baseExpression")
+                    .is_some_and(|b| stored_account(program, b))
+        }
+        _ => false,
+    }
+}
+
 /// Whether only a privileged account may call `function`: it or one of its modifiers compares
 /// the caller with an address a state variable holds (`msg.sender == owner`) or looks the caller
 /// up in a state mapping of flags (`require(admins[msg.sender])`). Narrower than [`protected`],
 /// which also counts the caller's own entries (`balances[msg.sender] >= v`).
 pub(crate) fn owner_only(program: &Program<'_>, function: Function<'_>) -> bool {
-    let state = |node: Node<'_>| {
-        node.is("Identifier")
-            && node
-                .referenced()
-                .is_some_and(|id| program.is_state_variable(id))
-    };
+    let state = |node: Node<'_>| stored_account(program, node);
     let checks = |body: Node<'_>| {
         body.any(&mut |node| {
             if node.is("BinaryOperation") && matches!(node.str("operator"), Some("==" | "!=")) {

@@ -220,6 +220,130 @@ fn guarded(
     }
 }
 
+/// `i - b` inside `for (uint i = b; …; i++)` whose body changes neither `i` nor `b`: the index
+/// only grows from `b`.
+fn loop_floor(program: &Program<'_>, path: &[Node<'_>], left: Node<'_>, right: Node<'_>) -> bool {
+    let left = unconverted(left);
+    let Some(index) = left.is("Identifier").then(|| left.referenced()).flatten() else {
+        return false;
+    };
+    let floor = program.text(right);
+    let (index_name, floor_name) = (program.text(left), floor.clone());
+    path.iter().any(|ancestor| {
+        if !ancestor.is("ForStatement") {
+            return false;
+        }
+        let starts_at_floor = ancestor
+            .child("initializationExpression")
+            .is_some_and(|init| {
+                init.is("VariableDeclarationStatement")
+                    && init
+                        .children("declarations")
+                        .next()
+                        .is_some_and(|d| d.id() == Some(index))
+                    && init
+                        .child("initialValue")
+                        .is_some_and(|v| program.text(v) == floor)
+            });
+        let increments = ancestor.child("loopExpression").is_some_and(|step| {
+            let step = step.child("expression").unwrap_or(step);
+            (step.is("UnaryOperation") && step.str("operator") == Some("++"))
+                || (step.is("Assignment") && step.str("operator") == Some("+="))
+        });
+        let changes = |name: &str| {
+            ancestor.child("body").is_some_and(|b| {
+                b.any(&mut |n| {
+                    let target = match n.kind() {
+                        "Assignment" => n.child("leftHandSide"),
+                        "UnaryOperation" if matches!(n.str("operator"), Some("++" | "--")) => {
+                            n.child("subExpression")
+                        }
+                        _ => None,
+                    };
+                    target.is_some_and(|t| program.text(t) == name)
+                })
+            })
+        };
+        starts_at_floor && increments && !changes(&index_name) && !changes(&floor_name)
+    })
+}
+
+/// The value of a number literal, or of a constant declared as one.
+fn constant_value(program: &Program<'_>, node: Node<'_>) -> Option<u128> {
+    let node = unconverted(node);
+    if node.is("Literal") {
+        return node.str("value")?.parse().ok();
+    }
+    let declaration = program.declaration(node.referenced()?)?;
+    if !declaration.flag("constant") {
+        return None;
+    }
+    constant_value(program, declaration.child("value")?)
+}
+
+/// `x - y` with `y` a local declared as a part of `x` and never assigned again: `x - z` (a
+/// subtraction checked on its own), `x / d` or `x * n / d` with constants `n <= d`.
+fn part_of(program: &Program<'_>, body: Node<'_>, left: Node<'_>, right: Node<'_>) -> bool {
+    let right = unconverted(right);
+    let Some(part) = right.is("Identifier").then(|| right.referenced()).flatten() else {
+        return false;
+    };
+    let whole = program.text(left);
+    let mut declared_as_part = false;
+    let mut assigned = false;
+    body.walk(&mut |node, _| {
+        if node.is("VariableDeclarationStatement")
+            && node
+                .children("declarations")
+                .next()
+                .is_some_and(|d| d.id() == Some(part))
+            && let Some(value) = node.child("initialValue").map(unconverted)
+        {
+            declared_as_part = is_part(program, value, &whole);
+        }
+        if node.is("Assignment")
+            && node
+                .child("leftHandSide")
+                .is_some_and(|l| l.referenced() == Some(part))
+        {
+            assigned = true;
+        }
+        true
+    });
+    declared_as_part && !assigned
+}
+
+fn is_part(program: &Program<'_>, value: Node<'_>, whole: &str) -> bool {
+    if !value.is("BinaryOperation") {
+        return false;
+    }
+    let (Some(l), Some(r)) = (
+        value.child("leftExpression").map(unconverted),
+        value.child("rightExpression"),
+    ) else {
+        return false;
+    };
+    match value.str("operator") {
+        Some("-") => program.text(l) == whole,
+        Some("/") => {
+            program.text(l) == whole
+                || (l.is("BinaryOperation")
+                    && l.str("operator") == Some("*")
+                    && l.child("leftExpression")
+                        .is_some_and(|x| program.text(unconverted(x)) == whole)
+                    && matches!(
+                        (
+                            l.child("rightExpression")
+                                .and_then(|n| constant_value(program, n)),
+                            constant_value(program, r),
+                        ),
+                        (Some(n), Some(d)) if n <= d
+                    ))
+        }
+        _ => false,
+    }
+}
+
 /// The amounts `body` subtracts in place from a balance it checked first: `v` of
 /// `require(b[from] >= v); b[from] -= v;`.
 fn checked_debits(
@@ -317,6 +441,11 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     })
             });
             if guarded(program, &compared, node, operation, result) {
+                return true;
+            }
+            if op == '-'
+                && (loop_floor(program, path, left, right) || part_of(program, body, left, right))
+            {
                 return true;
             }
             // Moved, not created: `to += v` (or `supply -= v`) beside a checked `from -= v`.
