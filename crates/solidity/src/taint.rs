@@ -47,6 +47,14 @@ pub struct Taint<'p, 'a> {
     aliases: HashMap<i64, i64>,
 }
 
+/// Whether a call's value is summarised by what `function` returns: it has a body and no
+/// inline assembly.
+fn summarised(function: Function<'_>) -> bool {
+    function
+        .body()
+        .is_some_and(|body| !body.any(&mut |n| n.is("InlineAssembly")))
+}
+
 /// The variable an assignment target writes: `x`, `x[i]`, `x.f`, `x[i].f` all write `x`.
 pub fn written_variable(target: Node<'_>) -> Option<i64> {
     place(target).map(|(variable, _)| variable)
@@ -174,12 +182,17 @@ impl<'p, 'a> Taint<'p, 'a> {
                 if self.flow == Flow::CallValue && self.calls_another_contract(node) {
                     return;
                 }
-                if let Some(held) = self
-                    .called_function(node)
-                    .and_then(|f| f.node().id())
-                    .map(|id| self.held(id))
+                if let Some(called) = self.called_function(node)
+                    && let Some(id) = called.node().id()
                 {
-                    labels.extend(held);
+                    labels.extend(self.held(id));
+                    // With its body here, the function's return values are the summary: the
+                    // arguments reach them only through its parameters (`parse(s)` returning a
+                    // digit's value carries `s`; `isOwner(a)` returning a flag it looked up
+                    // does not). Assembly can return anything: then the arguments count too.
+                    if summarised(called) {
+                        return;
+                    }
                 }
             }
             _ => {}
@@ -376,10 +389,19 @@ impl<'p, 'a> Taint<'p, 'a> {
                                 updates.push(((list, None), self.labels(argument)));
                             }
                         }
-                        // Arguments flow into the parameters of an internal call.
+                        // Arguments flow into the parameters of an internal call; a library
+                        // function bound with `using for` takes its receiver first
+                        // (`a.add(b)` is `add(a, b)`).
                         if let Some(called) = self.called_function(node) {
-                            for (parameter, argument) in
-                                called.parameters().zip(node.children("arguments"))
+                            let arguments: Vec<Node<'a>> = node.children("arguments").collect();
+                            let receiver = node
+                                .child("expression")
+                                .filter(|c| c.is("MemberAccess"))
+                                .and_then(|c| c.child("expression"))
+                                .filter(|_| called.parameters().count() == arguments.len() + 1);
+                            for (parameter, argument) in called
+                                .parameters()
+                                .zip(receiver.into_iter().chain(arguments))
                             {
                                 if let Some(id) = parameter.id() {
                                     updates.push(((id, None), self.labels(argument)));

@@ -621,6 +621,44 @@ contract Throne {
     );
 }
 
+/// An internal call's value is what the function returns: a flag computed from the caller's
+/// value carries nothing of it, an echo carries all of it, and a library function bound with
+/// `using for` receives its receiver as its first parameter.
+#[test]
+fn overflow_through_internal_calls_by_their_returns() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+library Math {
+    function times(uint a, uint b) internal pure returns (uint) {
+        return a * b; //~ integer-overflow
+    }
+}
+contract Shop {
+    using Math for uint;
+    uint total;
+    uint bonus;
+    function flag(uint x) internal pure returns (uint) {
+        if (x > 10) return 1;
+        return 0;
+    }
+    function echo(uint x) internal pure returns (uint) {
+        return x;
+    }
+    function level(uint x) public {
+        total = flag(x) * bonus;
+    }
+    function again(uint x) public {
+        total = echo(x) * bonus; //~ integer-overflow
+    }
+    function double(uint price) public {
+        total = price.times(2);
+    }
+}
+"#,
+    );
+}
+
 #[test]
 fn overflow_from_0_8_only_when_unchecked() {
     expect(
