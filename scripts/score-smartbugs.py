@@ -3,7 +3,8 @@
 finding counts for an annotated vulnerability when its category matches and one of its lines
 is one of the vulnerability's annotated lines. Per category it prints (and with --markdown
 writes) per tool the vulnerabilities found and the findings none of whose lines is annotated
-with their category, and the time per contract.
+with their category, and the time per contract; for ours also how many findings of each rule
+were confirmed by running the compiled contract in revm.
 
 With --slither, Slither runs on every contract in the same script with the same solc release as
 ours (the newest the pragma allows, from the platform's compiler cache through
@@ -43,8 +44,8 @@ CATEGORIES = [
 
 
 def ricaas(binary, dataset, files):
-    """Findings per file as (category, line), and seconds per file, from `ricaas check`."""
-    started = time.monotonic()
+    """Findings per file as (category, line), seconds per file, errors, and per rule how many
+    findings were confirmed, from `ricaas check`."""
     out = subprocess.run(
         [binary, "check", "--format", "json", "--fail-on", "none", *files],
         cwd=dataset, capture_output=True, text=True, timeout=3600,
@@ -53,11 +54,15 @@ def ricaas(binary, dataset, files):
         sys.exit(f"ricaas check failed ({out.returncode}): {out.stderr[-2000:]}")
     report = json.loads(out.stdout)
     found = collections.defaultdict(set)
+    # Per rule: [findings shown by running the contract in revm, findings].
+    confirmed = collections.defaultdict(lambda: [0, 0])
     for finding in report["findings"]:
         found[finding["file"]].add((finding["category"], frozenset([finding["line"]])))
+        confirmed[finding["rule"]][1] += 1
+        confirmed[finding["rule"]][0] += bool(finding.get("confirmed"))
     seconds = {f: ms / 1000 for f, ms in report.get("file_ms", {}).items()}
     errors = {e["file"]: e["error"] for e in report.get("errors", [])}
-    return found, seconds, errors, time.monotonic() - started
+    return found, seconds, errors, confirmed
 
 
 SLITHER_CATEGORIES = {
@@ -235,7 +240,7 @@ def main():
         truth = [t for t in truth if t["path"] in args.only]
     files = [t["path"] for t in truth]
     tools = {}
-    found, seconds, errors, _ = ricaas(os.path.abspath(args.ricaas), dataset, files)
+    found, seconds, errors, confirmed = ricaas(os.path.abspath(args.ricaas), dataset, files)
     tools["ricaas"] = (found, seconds, errors)
     if args.slither:
         tools["slither"] = slither(os.path.abspath(args.slither), ROOT, dataset, files)
@@ -257,6 +262,10 @@ def main():
         tp = sum(v[0] for v in tables[n].values())
         cells.append(f"**{tp} ({100 * tp / max(total, 1):.0f}%)** | {sum(v[2] for v in tables[n].values())}")
     lines.append(f"| **all** | {total} | " + " | ".join(cells) + " |")
+    lines.append("")
+    shown = [f"{rule} {c} of {n}" for rule, (c, n) in sorted(confirmed.items()) if c]
+    lines.append("ricaas findings confirmed by running the compiled contract in revm, per rule: "
+                 + (", ".join(shown) if shown else "none") + ".")
     lines.append("")
     for n in names:
         found, seconds, errors = tools[n]
