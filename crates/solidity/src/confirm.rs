@@ -49,6 +49,7 @@ const ONE_ETHER: u128 = 1_000_000_000_000_000_000;
 pub const CONFIRMABLE: &[&str] = &[
     "unprotected-selfdestruct",
     "unprotected-authority-change",
+    "misnamed-constructor",
     "reentrancy-eth",
     "integer-overflow",
     "arbitrary-storage-write",

@@ -725,6 +725,12 @@ contract Wallet {
         require(lib.delegatecall(bytes4(keccak256("migrate()"))));
     }
 }
+contract Proxy {
+    // Named like the contract but initializing nothing: a forwarder, not a constructor.
+    function proxy(address target) public payable {
+        require(target.call.value(msg.value)());
+    }
+}
 "#;
     for rule in [
         "misnamed-constructor",
@@ -1009,6 +1015,24 @@ contract Vault {
     assert_eq!(
         confirmed("unprotected-authority-change", with_arguments),
         [(6, true)]
+    );
+    // A misnamed constructor is shown like an owner change: a stranger calls it and becomes
+    // the owner.
+    let misnamed = r#"pragma solidity ^0.4.24;
+contract Missing {
+    address owner;
+    uint fee;
+    function missing() public {
+        owner = msg.sender;
+    }
+    function Constructor() public {
+        fee = 1;
+    }
+}
+"#;
+    assert_eq!(
+        confirmed("misnamed-constructor", misnamed),
+        [(5, true), (8, false)]
     );
 }
 

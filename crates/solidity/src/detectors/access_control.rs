@@ -315,6 +315,34 @@ fn writes_authority(
     written
 }
 
+/// Whether `function` writes contract state, itself or through the functions it calls (two
+/// levels): an assignment, `delete` or `push` reaching a state variable.
+fn writes_state(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
+    let Some(body) = function.body() else {
+        return false;
+    };
+    let state =
+        |target: Node<'_>| written_variable(target).is_some_and(|id| program.is_state_variable(id));
+    body.any(&mut |node| match node.kind() {
+        "Assignment" => node.child("leftHandSide").is_some_and(state),
+        "UnaryOperation" => {
+            matches!(node.str("operator"), Some("delete" | "++" | "--"))
+                && node.child("subExpression").is_some_and(state)
+        }
+        "FunctionCall" => {
+            node.child("expression").is_some_and(|c| {
+                c.is("MemberAccess")
+                    && c.name_of_member() == "push"
+                    && c.child("expression").is_some_and(state)
+            }) || (depth < 2
+                && program
+                    .called_function(node)
+                    .is_some_and(|callee| writes_state(program, callee, depth + 1)))
+        }
+        _ => false,
+    })
+}
+
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let authority = authority_variables(program);
@@ -348,12 +376,15 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         if function.is_modifier() {
             continue;
         }
-        // Misnamed constructors: named like the contract (any case) or `Constructor`.
+        // Misnamed constructors: named like the contract (any case) or `Constructor`, and
+        // initializing state (which anyone can then initialize again; a function that writes
+        // nothing, `proxy` in `Proxy`, only shares the name).
         let name = function.name();
         if function.kind() == FunctionKind::Function
             && contract.kind() == "contract"
             && (name.eq_ignore_ascii_case(contract.name())
                 || name.eq_ignore_ascii_case("constructor"))
+            && writes_state(program, function, 0)
         {
             findings.extend(program.finding(
                 &MISNAMED_CONSTRUCTOR,
