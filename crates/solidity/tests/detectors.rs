@@ -731,6 +731,29 @@ contract Proxy {
         require(target.call.value(msg.value)());
     }
 }
+contract Raffle {
+    struct Ticket { address holder; uint round; }
+    mapping(uint => Ticket) tickets;
+    uint next;
+    uint round;
+    // The caller joins as one more ticket holder, at an index the contract picks.
+    function buy() public payable {
+        tickets[next++] = Ticket(msg.sender, round);
+    }
+    function refund(uint i) public {
+        require(tickets[i].holder == msg.sender);
+        tickets[i] = Ticket(address(0), 0);
+        msg.sender.transfer(1 ether);
+    }
+    // The caller picks whose ticket becomes theirs.
+    function sit(uint seat) public { //~ unprotected-authority-change
+        tickets[seat] = Ticket(msg.sender, round);
+    }
+    // A fixed seat.
+    function claimFirst() public { //~ unprotected-authority-change
+        tickets[0] = Ticket(msg.sender, round);
+    }
+}
 "#;
     for rule in [
         "misnamed-constructor",

@@ -283,9 +283,10 @@ fn modifier_lookups(program: &Program<'_>) -> HashSet<i64> {
 
 /// The first authority variable `function` writes, itself or through the functions it calls
 /// (two levels: an initializer that delegates to `initOwners`).
-fn writes_authority(
-    program: &Program<'_>,
-    function: Function<'_>,
+fn writes_authority<'a>(
+    program: &Program<'a>,
+    taint: &Taint<'_, 'a>,
+    function: Function<'a>,
     authority: &HashSet<i64>,
     depth: usize,
 ) -> Option<i64> {
@@ -300,6 +301,7 @@ fn writes_authority(
             && let Some(id) = written_variable(target)
             && authority.contains(&id)
             && !own_entry(target)
+            && !joins_as_caller(taint, node)
         {
             written = Some(id);
         } else if depth < 2
@@ -308,7 +310,7 @@ fn writes_authority(
             && let Some(callee) = program.called_function(node)
             && !protected(program, callee, 0)
         {
-            written = writes_authority(program, callee, authority, depth + 1);
+            written = writes_authority(program, taint, callee, authority, depth + 1);
         }
         written.is_none()
     });
@@ -367,7 +369,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         })
         .filter_map(|(_, f)| {
             Some((
-                writes_authority(program, f, &authority, 0)?,
+                writes_authority(program, &taint, f, &authority, 0)?,
                 f.display_name(),
             ))
         })
@@ -460,7 +462,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             ));
             continue;
         }
-        if let Some(id) = writes_authority(program, function, &authority, 0) {
+        if let Some(id) = writes_authority(program, &taint, function, &authority, 0) {
             let variable = program
                 .declaration(id)
                 .map(|d| d.name())
@@ -478,6 +480,38 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// Whether `assignment` adds the caller as a new entry of a list anyone joins: the value holds
+/// `msg.sender` and the entry's index is the contract's own choice — neither fixed (`m_owners[1]`
+/// is a seat of authority) nor the caller's (`owners[_owner] = …` picks whose seat). A ticket
+/// (`contestants[next++] = Contestant(msg.sender, round)`) makes the caller one of many
+/// participants, which is what the open function is for. A flag is the authority itself.
+fn joins_as_caller<'a>(taint: &Taint<'_, 'a>, assignment: Node<'a>) -> bool {
+    let (Some(target), Some(value)) = (
+        assignment.child("leftHandSide"),
+        assignment.child("rightHandSide"),
+    ) else {
+        return false;
+    };
+    let mut node = target;
+    let mut nearest_key = None;
+    while let Some(base) = match node.kind() {
+        "IndexAccess" => {
+            nearest_key = node.child("indexExpression");
+            node.child("baseExpression")
+        }
+        "MemberAccess" => node.child("expression"),
+        _ => None,
+    } {
+        node = base;
+    }
+    nearest_key.is_some_and(|key| {
+        !unconverted(key).is("Literal")
+            && !is_caller(unconverted(key))
+            && taint.labels(key).is_empty()
+    }) && value.any(&mut is_caller)
+        && target.type_string() != "bool"
 }
 
 /// Whether `target` is the caller's own entry and not a flag (`balances[msg.sender]`,
