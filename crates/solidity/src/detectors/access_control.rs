@@ -494,19 +494,7 @@ fn joins_as_caller<'a>(taint: &Taint<'_, 'a>, assignment: Node<'a>) -> bool {
     ) else {
         return false;
     };
-    let mut node = target;
-    let mut nearest_key = None;
-    while let Some(base) = match node.kind() {
-        "IndexAccess" => {
-            nearest_key = node.child("indexExpression");
-            node.child("baseExpression")
-        }
-        "MemberAccess" => node.child("expression"),
-        _ => None,
-    } {
-        node = base;
-    }
-    nearest_key.is_some_and(|key| {
+    nearest_key(target).is_some_and(|key| {
         !unconverted(key).is("Literal")
             && !is_caller(unconverted(key))
             && taint.labels(key).is_empty()
@@ -518,25 +506,25 @@ fn joins_as_caller<'a>(taint: &Taint<'_, 'a>, assignment: Node<'a>) -> bool {
 /// `index[uint(msg.sender)]`): writing it gives no one else's authority away. A flag
 /// (`admins[msg.sender] = true`) is the authority itself.
 fn own_entry(target: Node<'_>) -> bool {
+    nearest_key(target).is_some_and(|key| is_caller(unconverted(key)))
+        && target.type_string() != "bool"
+}
+
+/// The key of the entry a place expression names nearest its variable: `k` in `m[k].f[i]`.
+fn nearest_key(target: Node<'_>) -> Option<Node<'_>> {
     let mut node = target;
-    let mut nearest_key = None;
+    let mut nearest = None;
     loop {
-        match node.kind() {
+        let base = match node.kind() {
             "IndexAccess" => {
-                nearest_key = node.child("indexExpression");
-                match node.child("baseExpression") {
-                    Some(base) => node = base,
-                    None => return false,
-                }
+                nearest = node.child("indexExpression");
+                node.child("baseExpression")?
             }
-            "MemberAccess" => match node.child("expression") {
-                Some(base) => node = base,
-                None => return false,
-            },
-            _ => break,
-        }
+            "MemberAccess" => node.child("expression")?,
+            _ => return nearest,
+        };
+        node = base;
     }
-    nearest_key.is_some_and(|key| is_caller(unconverted(key))) && target.type_string() != "bool"
 }
 
 /// The open function that writes the authority `function`'s modifiers check (in their bodies or
