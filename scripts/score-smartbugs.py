@@ -57,7 +57,10 @@ def ricaas(binary, dataset, files):
     # Per rule: [findings shown by running the contract in revm, findings].
     confirmed = collections.defaultdict(lambda: [0, 0])
     for finding in report["findings"]:
-        found[finding["file"]].add((finding["category"], frozenset([finding["line"]])))
+        # Its own line and the lines of the places it involves (where a block value becomes a
+        # draw), as a Slither result's lines are those of all its elements.
+        lines = [finding["line"]] + [r["line"] for r in finding.get("related", [])]
+        found[finding["file"]].add((finding["category"], frozenset(lines)))
         confirmed[finding["rule"]][1] += 1
         confirmed[finding["rule"]][0] += bool(finding.get("confirmed"))
     seconds = {f: ms / 1000 for f, ms in report.get("file_ms", {}).items()}

@@ -82,6 +82,9 @@ pub struct RecordedFinding {
     pub function: String,
     pub message: String,
     pub confirmed: bool,
+    /// Other places the finding involves (reports stored before this field have none).
+    #[serde(default)]
+    pub related: Vec<ricaas_solidity::Related>,
 }
 
 impl RecordedFinding {

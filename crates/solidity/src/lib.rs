@@ -143,6 +143,21 @@ pub struct Finding {
     pub message: String,
     /// Shown by running the compiled contract, not only by reading it.
     pub confirmed: bool,
+    /// Other places the finding involves (where a block value becomes a draw), in the same
+    /// source unit.
+    pub related: Vec<Related>,
+}
+
+/// A place a finding involves besides its own.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Related {
+    /// 1-based line and character column of the start, and the last line.
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    /// What happens there.
+    pub message: String,
 }
 
 /// What the checker found in a compilation.

@@ -206,6 +206,18 @@ impl<'a> Program<'a> {
             function: function.map(|f| f.name().to_owned()).unwrap_or_default(),
             message,
             confirmed: false,
+            related: Vec::new(),
+        })
+    }
+
+    /// `node`'s place as a related location of a finding, saying what happens there.
+    pub fn related(&self, node: Node<'_>, message: String) -> Option<crate::Related> {
+        let (_, line, column, end_line) = self.place(node)?;
+        Some(crate::Related {
+            line,
+            column,
+            end_line,
+            message,
         })
     }
 

@@ -68,6 +68,18 @@ pub fn to_sarif(report: &Report) -> Value {
                         "kind": "function",
                     }],
                 }],
+                "relatedLocations": finding.related.iter().enumerate().map(|(id, related)| json!({
+                    "id": id,
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": finding.file },
+                        "region": {
+                            "startLine": related.line,
+                            "startColumn": related.column,
+                            "endLine": related.end_line,
+                        },
+                    },
+                    "message": { "text": related.message },
+                })).collect::<Vec<Value>>(),
                 "properties": { "confirmed": finding.confirmed },
             })
         })

@@ -282,6 +282,43 @@ contract Lottery {
     );
 }
 
+/// A randomness finding sits on the block value read and names, as a related location, where
+/// it becomes the draw — in the message, the JSON report and SARIF's `relatedLocations`.
+#[test]
+fn a_draw_names_where_the_block_value_becomes_random() {
+    let report = report(
+        r#"pragma solidity ^0.4.24;
+contract Dice {
+    function roll() public payable {
+        uint seed = uint(blockhash(block.number - 1));
+        uint face = seed
+            % 6;
+        if (face == 5) msg.sender.transfer(2 ether);
+    }
+}
+"#,
+    );
+    let draws: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "weak-randomness")
+        .collect();
+    assert_eq!(draws.len(), 1, "{:#?}", report.findings);
+    let draw = draws[0];
+    assert_eq!(draw.line, 4);
+    assert_eq!(draw.related.iter().map(|r| r.line).collect::<Vec<_>>(), [5]);
+    assert!(draw.message.contains("at line 5"), "{}", draw.message);
+    let sarif = ricaas_solidity::sarif::to_sarif(&report);
+    let result = sarif["runs"][0]["results"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["ruleId"] == "weak-randomness"))
+        .expect("a SARIF result for the draw");
+    assert_eq!(
+        result["relatedLocations"][0]["physicalLocation"]["region"]["startLine"],
+        5
+    );
+}
+
 #[test]
 fn timestamps_deciding_outcomes() {
     expect(

@@ -200,16 +200,31 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                         };
                         if reported.insert(id) {
                             let what = describe(program, read);
-                            findings.extend(program.finding(
-                                &WEAK_RANDOMNESS,
-                                read,
-                                &contract,
-                                Some(&function),
-                                format!(
-                                    "{what} goes into a random-looking value (`{}` here): anyone can compute it in the same block",
-                                    operator(node)
-                                ),
-                            ));
+                            let draw = program.related(
+                                node,
+                                format!("{what} becomes part of a random-looking value here"),
+                            );
+                            let place = draw
+                                .as_ref()
+                                .map(|d| format!(" at line {}", d.line))
+                                .unwrap_or_default();
+                            findings.extend(
+                                program
+                                    .finding(
+                                        &WEAK_RANDOMNESS,
+                                        read,
+                                        &contract,
+                                        Some(&function),
+                                        format!(
+                                            "{what} goes into a random-looking value (`{}`{place}): anyone can compute it in the same block",
+                                            operator(node)
+                                        ),
+                                    )
+                                    .map(|mut finding| {
+                                        finding.related.extend(draw);
+                                        finding
+                                    }),
+                            );
                         }
                     }
                 }
