@@ -11,7 +11,7 @@ use crate::{
     ast::{Function, Node},
     program::Program,
 };
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The source reads (node ids) a value may carry.
 pub type Labels = BTreeSet<i64>;
@@ -45,14 +45,9 @@ pub struct Taint<'p, 'a> {
     /// Local storage pointers → the state variable they point into (`Acc storage a = accs[k]`):
     /// a write through the pointer writes the state variable.
     aliases: HashMap<i64, i64>,
-}
-
-/// Whether a call's value is summarised by what `function` returns: it has a body and no
-/// inline assembly.
-fn summarised(function: Function<'_>) -> bool {
-    function
-        .body()
-        .is_some_and(|body| !body.any(&mut |n| n.is("InlineAssembly")))
+    /// Functions whose calls are summarised by what they return: those with a body and no
+    /// inline assembly (found once, not at every call in every round).
+    summarised: HashSet<i64>,
 }
 
 /// The variable an assignment target writes: `x`, `x[i]`, `x.f`, `x[i].f` all write `x`.
@@ -126,6 +121,14 @@ impl<'p, 'a> Taint<'p, 'a> {
             opaque_calls,
             held: HashMap::new(),
             aliases: HashMap::new(),
+            summarised: program
+                .functions()
+                .filter(|(_, f)| {
+                    f.body()
+                        .is_some_and(|body| !body.any(&mut |n| n.is("InlineAssembly")))
+                })
+                .filter_map(|(_, f)| f.node().id())
+                .collect(),
         };
         taint.find_aliases();
         // Each round can only add labels, and there are finitely many: it ends.
@@ -190,7 +193,7 @@ impl<'p, 'a> Taint<'p, 'a> {
                     // arguments reach them only through its parameters (`parse(s)` returning a
                     // digit's value carries `s`; `isOwner(a)` returning a flag it looked up
                     // does not). Assembly can return anything: then the arguments count too.
-                    if summarised(called) {
+                    if self.summarised.contains(&id) {
                         return;
                     }
                 }

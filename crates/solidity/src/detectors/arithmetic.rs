@@ -281,36 +281,42 @@ fn constant_value(program: &Program<'_>, node: Node<'_>) -> Option<u128> {
     constant_value(program, declaration.child("value")?)
 }
 
-/// `x - y` with `y` a local declared as a part of `x` and never assigned again: `x - z` (a
-/// subtraction checked on its own), `x / d` or `x * n / d` with constants `n <= d`.
-fn part_of(program: &Program<'_>, body: Node<'_>, left: Node<'_>, right: Node<'_>) -> bool {
-    let right = unconverted(right);
-    let Some(part) = right.is("Identifier").then(|| right.referenced()).flatten() else {
-        return false;
-    };
-    let whole = program.text(left);
-    let mut declared_as_part = false;
-    let mut assigned = false;
+/// The locals `body` declares with a value and never assigns again: id → that value.
+fn fixed_locals<'a>(body: Node<'a>) -> std::collections::HashMap<i64, Node<'a>> {
+    let mut values = std::collections::HashMap::new();
+    let mut assigned = std::collections::HashSet::new();
     body.walk(&mut |node, _| {
         if node.is("VariableDeclarationStatement")
-            && node
-                .children("declarations")
-                .next()
-                .is_some_and(|d| d.id() == Some(part))
-            && let Some(value) = node.child("initialValue").map(unconverted)
+            && let Some(id) = node.children("declarations").next().and_then(|d| d.id())
+            && let Some(value) = node.child("initialValue")
         {
-            declared_as_part = is_part(program, value, &whole);
+            values.insert(id, unconverted(value));
         }
         if node.is("Assignment")
-            && node
-                .child("leftHandSide")
-                .is_some_and(|l| l.referenced() == Some(part))
+            && let Some(id) = node.child("leftHandSide").and_then(|l| l.referenced())
         {
-            assigned = true;
+            assigned.insert(id);
         }
         true
     });
-    declared_as_part && !assigned
+    values.retain(|id, _| !assigned.contains(id));
+    values
+}
+
+/// `x - y` with `y` a local declared as a part of `x` and never assigned again: `x - z` (a
+/// subtraction checked on its own), `x / d` or `x * n / d` with constants `n <= d`.
+fn part_of(
+    program: &Program<'_>,
+    locals: &std::collections::HashMap<i64, Node<'_>>,
+    left: Node<'_>,
+    right: Node<'_>,
+) -> bool {
+    let right = unconverted(right);
+    right.is("Identifier")
+        && right
+            .referenced()
+            .and_then(|id| locals.get(&id))
+            .is_some_and(|value| is_part(program, *value, &program.text(left)))
 }
 
 fn is_part(program: &Program<'_>, value: Node<'_>, whole: &str) -> bool {
@@ -393,6 +399,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         let debited = checked_debits(program, &compared, body);
         let received = received(program, body);
         let limited = bounded_above(program, body);
+        let locals = fixed_locals(body);
         body.walk(&mut |node, path| {
             // 0.8's checked arithmetic: only `unchecked { … }` wraps.
             if program.checked_arithmetic && !path.iter().any(|p| p.is("UncheckedBlock")) {
@@ -444,7 +451,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 return true;
             }
             if op == '-'
-                && (loop_floor(program, path, left, right) || part_of(program, body, left, right))
+                && (loop_floor(program, path, left, right) || part_of(program, &locals, left, right))
             {
                 return true;
             }
