@@ -242,6 +242,23 @@ pub(crate) async fn wait_receipt(
     }
 }
 
+/// The rate at which the chain finalized the load while it was under it: the transactions
+/// finalized after the first block that held any, over the time from that block to the last.
+/// Unlike `finalized_tps` (everything over submission start to last finality) it leaves out the
+/// ramp-up and the finality tail of the last submissions, so a short run at a rate the chain
+/// keeps up with reads as that rate rather than as `rate × T / (T + latency)`. `None` when the
+/// load fit in one block.
+fn sustained_tps(finalized: &HashMap<B256, Instant>) -> Option<f64> {
+    let first = finalized.values().min()?;
+    let last = finalized.values().max()?;
+    let window = last.saturating_duration_since(*first).as_secs_f64();
+    if window <= 0.0 {
+        return None;
+    }
+    let after_first = finalized.values().filter(|at| *at > first).count();
+    Some(after_first as f64 / window)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -597,6 +614,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     latencies.sort();
     let last_final = finalized.values().max().copied().unwrap_or(submit_started);
     let final_elapsed = last_final.saturating_duration_since(submit_started);
+    let sustained_tps = sustained_tps(&finalized);
     let result = serde_json::json!({
         "endpoint": args.rpc,
         "client_version": client_version,
@@ -612,6 +630,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "submit_seconds": submit_elapsed.as_secs_f64(),
         "submit_tps": submitted.len() as f64 / submit_elapsed.as_secs_f64().max(1e-9),
         "finalized_tps": latencies.len() as f64 / final_elapsed.as_secs_f64().max(1e-9),
+        "sustained_tps": sustained_tps,
         "latency_p50_ms": percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         "latency_p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
         // Wall-clock window, for adding up benches that ran side by side.
@@ -647,6 +666,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             result["finalized_tps"].as_f64().unwrap_or_default()
         );
         println!(
+            "sustained TPS:   {}",
+            sustained_tps.map_or("n/a (one block)".to_string(), |t| format!("{t:.0}"))
+        );
+        println!(
             "latency p50:     {:.1} ms",
             result["latency_p50_ms"].as_f64().unwrap_or_default()
         );
@@ -666,4 +689,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sustained_rate_leaves_out_the_first_block_and_the_tail() {
+        let start = Instant::now();
+        let mut finalized = HashMap::new();
+        // Three blocks half a second apart: 100, 300 and 300 transactions.
+        for (block, count) in [(0u64, 100u64), (1, 300), (2, 300)] {
+            let at = start + Duration::from_millis(500 * block);
+            for i in 0..count {
+                finalized.insert(B256::from(U256::from(block * 1_000 + i)), at);
+            }
+        }
+        let rate = sustained_tps(&finalized).expect("three blocks");
+        assert!((rate - 600.0).abs() < 1e-6, "{rate}");
+        // One block gives no rate rather than an infinite one.
+        let one: HashMap<B256, Instant> =
+            [(B256::ZERO, start), (B256::repeat_byte(1), start)].into();
+        assert_eq!(sustained_tps(&one), None);
+        assert_eq!(sustained_tps(&HashMap::new()), None);
+    }
 }

@@ -68,6 +68,30 @@ pub struct UpArgs {
     /// Run the network without the management platform.
     #[arg(long)]
     no_platform: bool,
+    /// When validators take a gossiped transaction's sender without recovering its signature:
+    /// `quorum` (2f + 1 of them recovered it alike), `minority` (f + 1: faster, but f + 1
+    /// colluding validators could forge a sender) or `recover` (always). Used when a
+    /// multi-validator network is created.
+    #[arg(long, value_enum, default_value = "quorum")]
+    sender_trust: SenderTrustArg,
+}
+
+/// `--sender-trust` (see `ricaas_consensus::bft::SenderTrust`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SenderTrustArg {
+    Quorum,
+    Minority,
+    Recover,
+}
+
+impl From<SenderTrustArg> for ricaas_consensus::bft::SenderTrust {
+    fn from(arg: SenderTrustArg) -> Self {
+        match arg {
+            SenderTrustArg::Quorum => Self::Quorum,
+            SenderTrustArg::Minority => Self::Minority,
+            SenderTrustArg::Recover => Self::Recover,
+        }
+    }
 }
 
 /// The management platform `up` runs as a child process, killed when dropped.
@@ -336,11 +360,14 @@ fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
                 ..RpcConfig::default()
             },
             channel: channel.clone(),
-            consensus: Some(BftConfig::local(
-                key_file,
-                SocketAddr::from(([127, 0, 0, 1], p2p_ports[index])),
-                validators.clone(),
-            )),
+            consensus: Some(BftConfig {
+                sender_trust: args.sender_trust.into(),
+                ..BftConfig::local(
+                    key_file,
+                    SocketAddr::from(([127, 0, 0, 1], p2p_ports[index])),
+                    validators.clone(),
+                )
+            }),
             // Validator i belongs to org (i mod orgs) + 1 (see `orgs::create`); a new channel
             // needs every member's admin to sign it.
             network: Some(NetworkConfig {

@@ -73,6 +73,17 @@ pub enum ChannelError {
     },
 }
 
+/// Where a transaction came from, which decides how its sender is established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A client of this node: the sender is recovered here, and the transaction forwarded.
+    Client,
+    /// Another validator's gossip: the sender is recovered here.
+    Gossip,
+    /// Another validator's gossip, with a sender `f + 1` validators recovered alike.
+    Vouched(Address),
+}
+
 pub struct Channel {
     config: ChannelConfig,
     rules: ChainRules,
@@ -84,7 +95,7 @@ pub struct Channel {
     genesis: ExecutedBlock,
     pending: Mutex<PendingBlocks>,
     /// Where newly admitted transactions go to be gossiped to the other validators (BFT only).
-    gossip: OnceLock<mpsc::Sender<Bytes>>,
+    gossip: OnceLock<mpsc::Sender<ricaas_consensus::bft::Forwarded>>,
     /// Serve reads without a read token (a local developer network's choice; off by default).
     anonymous_reads: std::sync::atomic::AtomicBool,
     /// What admission reads from the head state, shared until the head moves.
@@ -153,8 +164,9 @@ impl Channel {
         })
     }
 
-    /// Sends every transaction this node admits from its clients to `gossip` as well.
-    pub fn set_gossip(&self, gossip: mpsc::Sender<Bytes>) {
+    /// Sends every transaction this node admits from its clients to `gossip` as well, with the
+    /// sender recovered from it.
+    pub fn set_gossip(&self, gossip: mpsc::Sender<ricaas_consensus::bft::Forwarded>) {
         let _ = self.gossip.set(gossip);
     }
 
@@ -240,15 +252,22 @@ impl Channel {
     /// Admission of a raw transaction from a client: decode, chain id, gas, signature, nonce,
     /// funds, pool; then gossip to the other validators.
     pub fn submit(&self, raw: &[u8]) -> Result<B256, AdmissionError> {
-        self.admit(raw, true).inspect_err(|refused| {
-            if let Some(metrics) = self.metrics() {
-                metrics.rejected(refused);
-            }
-        })
+        self.admit(raw, Origin::Client)
+            .map(|(hash, _)| hash)
+            .inspect_err(|refused| {
+                if let Some(metrics) = self.metrics() {
+                    metrics.rejected(refused);
+                }
+            })
     }
 
-    /// Admission; `forward` sends a newly pooled transaction on to the other validators.
-    pub(crate) fn admit(&self, raw: &[u8], forward: bool) -> Result<B256, AdmissionError> {
+    /// Admission; a client's transaction, once pooled, is forwarded to the other validators.
+    /// Returns the transaction's hash and sender.
+    pub(crate) fn admit(
+        &self,
+        raw: &[u8],
+        origin: Origin,
+    ) -> Result<(B256, Address), AdmissionError> {
         let envelope = decode_raw_transaction(raw, self.config.max_tx_bytes)?;
         match envelope.chain_id() {
             None => {
@@ -292,18 +311,33 @@ impl Channel {
         // A transaction this node already holds was checked when it first came: the same bytes
         // (the hash covers the signature) need no second recovery.
         let hash = envelope.hash();
-        if self.pool.lock().get(&hash).is_some() {
-            return Ok(hash);
+        if let Some(held) = self.pool.lock().get(&hash) {
+            return Ok((hash, held.sender()));
         }
-        // A native transaction may name its signer's certificate by the id it was enrolled with.
-        let tx = ricaas_crypto::native::recover_with(envelope, |id| {
-            ricaas_execution::system::enrolled_key(
-                &mut ricaas_execution::system::StateSlots(view.snapshot()),
-                &id,
-            )
-            .ok()
-            .flatten()
-        })?;
+        let tx = match (origin, envelope) {
+            // Validators vouched for the sender of this exact encoding (their claims are keyed by
+            // the hash of the bytes they recovered from; the decoded envelope must hash alike).
+            (Origin::Vouched(sender), ricaas_primitives::ChainTx::Ethereum(envelope))
+                if alloy_primitives::keccak256(raw) == hash =>
+            {
+                RecoveredTx::from_verified_parts(
+                    ricaas_primitives::ChainTx::Ethereum(envelope),
+                    sender,
+                    Bytes::copy_from_slice(raw),
+                )
+            }
+            // A native transaction may name its signer's certificate by the id it was enrolled
+            // with.
+            (_, envelope) => ricaas_crypto::native::recover_with(envelope, |id| {
+                ricaas_execution::system::enrolled_key(
+                    &mut ricaas_execution::system::StateSlots(view.snapshot()),
+                    &id,
+                )
+                .ok()
+                .flatten()
+            })?,
+        };
+        let sender = tx.sender();
         let needed = intrinsic_gas(&tx);
         if gas < needed {
             return Err(AdmissionError::IntrinsicGasTooLow { gas, needed });
@@ -312,7 +346,7 @@ impl Channel {
         // Resending a committed transaction is answered with its hash, as Ethereum nodes do. Only
         // a nonce the sender has already used can belong to one, so only then is the index read.
         if tx.nonce() < account.nonce && view.snapshot().tx_location(&hash)?.is_some() {
-            return Ok(hash);
+            return Ok((hash, sender));
         }
         self.check_permission(&tx, &view)?;
         let cost = U256::from(gas) * U256::from(price) + tx.envelope().value();
@@ -327,15 +361,17 @@ impl Channel {
         if inserted == Inserted::Ready {
             self.work.notify_one();
         }
-        if forward
+        if origin == Origin::Client
             && let Some(gossip) = self.gossip.get()
-            && gossip.try_send(Bytes::copy_from_slice(raw)).is_err()
+            && gossip
+                .try_send((Bytes::copy_from_slice(raw), sender))
+                .is_err()
         {
             // The other validators are far behind; the transaction is pooled here and this node
             // includes it when it next proposes.
             tracing::debug!(tx = %hash, "gossip queue full: transaction not forwarded");
         }
-        Ok(hash)
+        Ok((hash, sender))
     }
 
     /// The channel configuration as of the head block (`None` for an open development channel).

@@ -133,6 +133,12 @@ pub struct BftConfig {
     /// within the view, so this must stay well below `certification_timeout_ms`.
     #[serde(default = "default_execution_budget_ms")]
     pub execution_budget_ms: u64,
+    /// When this node takes a gossiped transaction's sender without recovering its signature:
+    /// `quorum` (2f + 1 validators recovered it alike; the default), `minority` (f + 1: faster,
+    /// but f + 1 colluding validators could then forge a sender), or `recover` (always recover).
+    /// Every validator of a network should use the same setting.
+    #[serde(default)]
+    pub sender_trust: ricaas_consensus::bft::SenderTrust,
     /// The channel's validators, this node included.
     pub validators: Vec<ValidatorEntry>,
 }
@@ -161,6 +167,7 @@ impl BftConfig {
             certification_timeout_ms: 3_000,
             empty_block_interval_ms: 1_000,
             execution_budget_ms: default_execution_budget_ms(),
+            sender_trust: Default::default(),
             validators,
         }
     }
@@ -228,6 +235,10 @@ empty_block_interval_ms = {empty_block_interval_ms}
 # A leader caps its block so that executing it takes about this long here, as measured on recent
 # blocks; every validator re-executes it within the view (below leader_timeout_ms).
 execution_budget_ms = {execution_budget_ms}
+# When a gossiped transaction's sender is taken without recovering its signature here: "quorum"
+# (2f + 1 validators recovered it alike), "minority" (f + 1: faster, but f + 1 colluding
+# validators could forge a sender) or "recover" (always). The same on every validator.
+sender_trust = "{sender_trust}"
 
 # The validators of the channel, this node included: public key and p2p address. Every
 # validator must list the same set.
@@ -238,6 +249,11 @@ execution_budget_ms = {execution_budget_ms}
             certification_timeout_ms = self.certification_timeout_ms,
             empty_block_interval_ms = self.empty_block_interval_ms,
             execution_budget_ms = self.execution_budget_ms,
+            sender_trust = match self.sender_trust {
+                ricaas_consensus::bft::SenderTrust::Quorum => "quorum",
+                ricaas_consensus::bft::SenderTrust::Minority => "minority",
+                ricaas_consensus::bft::SenderTrust::Recover => "recover",
+            },
         )
     }
 }
@@ -800,6 +816,32 @@ mod tests {
         .expect("write");
         let err = NodeConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("execution_budget_ms"), "{err}");
+        // Sender trust: written as the default, read back, absent means the default, and a
+        // misspelt value is refused with the accepted ones named.
+        assert!(text.contains("sender_trust = \"quorum\""), "{text}");
+        let minority = text.replace("sender_trust = \"quorum\"", "sender_trust = \"minority\"");
+        std::fs::write(&path, &minority).expect("write");
+        let loaded = NodeConfig::load(&path).expect("minority loads");
+        assert_eq!(
+            loaded.consensus.expect("bft").sender_trust,
+            ricaas_consensus::bft::SenderTrust::Minority
+        );
+        std::fs::write(&path, text.replace("sender_trust = \"quorum\"\n", "")).expect("write");
+        let loaded = NodeConfig::load(&path).expect("a config without sender_trust loads");
+        assert_eq!(
+            loaded.consensus.expect("bft").sender_trust,
+            ricaas_consensus::bft::SenderTrust::Quorum
+        );
+        std::fs::write(
+            &path,
+            text.replace("sender_trust = \"quorum\"", "sender_trust = \"some\""),
+        )
+        .expect("write");
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("sender_trust") || err.contains("minority"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -714,6 +714,7 @@ impl ChannelManager {
                 },
                 leader_timeout: Duration::from_millis(settings.leader_timeout_ms),
                 certification_timeout: Duration::from_millis(settings.certification_timeout_ms),
+                sender_trust: settings.sender_trust,
             },
             channel,
             networks,

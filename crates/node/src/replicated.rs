@@ -4,8 +4,8 @@
 //! small tree hanging off the committed head) so that building and verifying never wait for
 //! finality.
 
-use crate::channel::{Channel, ChannelError};
-use alloy_primitives::{B256, Bytes};
+use crate::channel::{Channel, ChannelError, Origin};
+use alloy_primitives::{Address, B256, Bytes};
 use rayon::prelude::*;
 use ricaas_consensus::{
     Backlog,
@@ -434,16 +434,34 @@ impl ReplicatedChain for Channel {
             .map_err(|e| self.execution_error(e))
     }
 
-    fn admit_gossip(&self, transactions: Vec<Bytes>) {
+    fn admit_gossip(&self, transactions: Vec<Bytes>) -> Vec<(B256, Address)> {
         let mut rejected = 0usize;
+        let mut admitted = Vec::with_capacity(transactions.len());
         for raw in transactions {
-            if let Err(e) = self.admit(&raw, false) {
-                rejected += 1;
-                tracing::trace!(error = %e, "gossiped transaction not admitted");
+            match self.admit(&raw, Origin::Gossip) {
+                Ok(tx) => admitted.push(tx),
+                Err(e) => {
+                    rejected += 1;
+                    tracing::trace!(error = %e, "gossiped transaction not admitted");
+                }
             }
         }
         if rejected > 0 {
             tracing::debug!(rejected, "gossiped transactions not admitted");
+        }
+        admitted
+    }
+
+    fn admit_vouched(&self, transactions: Vec<(Bytes, Address)>) {
+        let mut rejected = 0usize;
+        for (raw, sender) in transactions {
+            if let Err(e) = self.admit(&raw, Origin::Vouched(sender)) {
+                rejected += 1;
+                tracing::trace!(error = %e, "vouched transaction not admitted");
+            }
+        }
+        if rejected > 0 {
+            tracing::debug!(rejected, "vouched transactions not admitted");
         }
     }
 }

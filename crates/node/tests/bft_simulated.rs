@@ -80,6 +80,10 @@ fn node_config(
         },
         leader_timeout: Duration::from_secs(1),
         certification_timeout: Duration::from_secs(2),
+        // The process tests (crates/cli/tests) run the default, `Quorum`; these run the mode
+        // that trusts the fewest claims, so that crashed, slow and partitioned confirmers are
+        // exercised where senders are skipped most.
+        sender_trust: bft::SenderTrust::Minority,
     }
 }
 
@@ -567,8 +571,11 @@ impl bft::ReplicatedChain for TestChain {
                 .collect(),
         ))
     }
-    fn admit_gossip(&self, transactions: Vec<Bytes>) {
+    fn admit_gossip(&self, transactions: Vec<Bytes>) -> Vec<(B256, alloy_primitives::Address)> {
         self.channel.admit_gossip(transactions)
+    }
+    fn admit_vouched(&self, transactions: Vec<(Bytes, alloy_primitives::Address)>) {
+        self.channel.admit_vouched(transactions)
     }
 }
 

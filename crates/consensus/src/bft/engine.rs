@@ -10,7 +10,6 @@ use super::{
     gossip,
     orchestrator::{EngineSettings, Orchestrator},
 };
-use alloy_primitives::Bytes;
 use commonware_broadcast::buffered;
 use commonware_consensus::{
     marshal::{
@@ -58,6 +57,8 @@ pub struct ValidatorConfig {
     pub timing: Timing,
     pub leader_timeout: Duration,
     pub certification_timeout: Duration,
+    /// When a gossiped transaction's sender is taken without recovering it here.
+    pub sender_trust: gossip::SenderTrust,
 }
 
 /// The p2p channel pairs one validator uses.
@@ -174,7 +175,7 @@ pub async fn start_validator<E, C, S, R, P, B, T>(
     peers: P,
     blocker: B,
     tracker: T,
-    outgoing: mpsc::Receiver<Bytes>,
+    outgoing: mpsc::Receiver<gossip::Forwarded>,
 ) -> Result<ValidatorHandle, StartError>
 where
     E: Spawner + Clock + Storage + Metrics + Network + Supervisor + CryptoRng,
@@ -186,6 +187,8 @@ where
     T: PeerTracker + Clone,
 {
     let me = commonware_cryptography::Signer::public_key(&config.signer);
+    let (me_for_gossip, genesis_for_gossip, sender_trust) =
+        (me.clone(), config.validators.clone(), config.sender_trust);
     let epocher = FixedEpocher::new(config.epoch_length);
     let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
     let prefix = config.partition_prefix.clone();
@@ -388,6 +391,9 @@ where
     gossip::start_gossip(
         runtime.child("gossip"),
         chain,
+        me_for_gossip,
+        genesis_for_gossip,
+        sender_trust,
         outgoing,
         networks.transactions,
     );

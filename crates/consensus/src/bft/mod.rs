@@ -30,7 +30,7 @@ pub use engine::{
     Networks, StartError, ValidatorConfig, ValidatorHandle, max_message_size, start_validator,
 };
 pub use epochs::{ChainPeers, EpochValidator, FixedPeers, NetworkPeers, PeerTracker, ValidatorSet};
-pub use gossip::{decode_batch, encode_batch};
+pub use gossip::{CONFIRMATION_WAIT, Forwarded, GossipMessage, MAX_WAITING, SenderTrust};
 pub use keys::{
     NodeKeyError, generate_node_key, node_key_from_hex, node_key_to_hex, public_key_from_hex,
     public_key_of, public_key_to_hex,
@@ -45,7 +45,7 @@ pub type LookupOracle = commonware_p2p::authenticated::lookup::Oracle<NodePublic
 pub use commonware_cryptography::ed25519::{PrivateKey as NodeKey, PublicKey as NodePublicKey};
 
 use crate::Backlog;
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes};
 use std::{future::Future, net::SocketAddr};
 
 /// A block's verdict after re-execution.
@@ -113,6 +113,13 @@ pub trait ReplicatedChain: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    /// Transactions gossiped by another validator, to admit into the pool.
-    fn admit_gossip(&self, transactions: Vec<Bytes>);
+    /// Transactions gossiped by another validator, to admit into the pool after recovering
+    /// each sender. Returns the hash and recovered sender of each one admitted (or already
+    /// held), which gossip may confirm to the other validators.
+    fn admit_gossip(&self, transactions: Vec<Bytes>) -> Vec<(B256, Address)>;
+
+    /// Transactions whose senders `f + 1` validators recovered alike (see the gossip module):
+    /// admitted with those senders, without recovering them again. Every other check of
+    /// admission still applies.
+    fn admit_vouched(&self, transactions: Vec<(Bytes, Address)>);
 }
