@@ -98,6 +98,9 @@ pub struct Channel {
     gossip: OnceLock<mpsc::Sender<ricaas_consensus::bft::Forwarded>>,
     /// Serve reads without a read token (a local developer network's choice; off by default).
     anonymous_reads: std::sync::atomic::AtomicBool,
+    /// Senders admission recovered from signatures, and took as vouched by other validators.
+    senders_recovered: std::sync::atomic::AtomicU64,
+    senders_vouched: std::sync::atomic::AtomicU64,
     /// What admission reads from the head state, shared until the head moves.
     head_views: HeadViewCache,
     /// Where the chain is stored.
@@ -158,6 +161,8 @@ impl Channel {
             pending: Mutex::new(PendingBlocks::default()),
             gossip: OnceLock::new(),
             anonymous_reads: std::sync::atomic::AtomicBool::new(false),
+            senders_recovered: std::sync::atomic::AtomicU64::new(0),
+            senders_vouched: std::sync::atomic::AtomicU64::new(0),
             head_views: HeadViewCache::default(),
             dir: dir.to_path_buf(),
             metrics: OnceLock::new(),
@@ -183,6 +188,16 @@ impl Channel {
 
     pub(crate) fn metrics(&self) -> Option<&crate::metrics::ChannelMetrics> {
         self.metrics.get()
+    }
+
+    /// Senders admission has established since the node started: recovered from a signature
+    /// here, and taken as vouched for by other validators (see `consensus.sender_trust`).
+    pub fn admitted_senders(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.senders_recovered.load(Relaxed),
+            self.senders_vouched.load(Relaxed),
+        )
     }
 
     /// Transactions in the pool: all of them, and those ready for the next block.
@@ -320,6 +335,8 @@ impl Channel {
             (Origin::Vouched(sender), ricaas_primitives::ChainTx::Ethereum(envelope))
                 if alloy_primitives::keccak256(raw) == hash =>
             {
+                self.senders_vouched
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 RecoveredTx::from_verified_parts(
                     ricaas_primitives::ChainTx::Ethereum(envelope),
                     sender,
@@ -328,14 +345,18 @@ impl Channel {
             }
             // A native transaction may name its signer's certificate by the id it was enrolled
             // with.
-            (_, envelope) => ricaas_crypto::native::recover_with(envelope, |id| {
-                ricaas_execution::system::enrolled_key(
-                    &mut ricaas_execution::system::StateSlots(view.snapshot()),
-                    &id,
-                )
-                .ok()
-                .flatten()
-            })?,
+            (_, envelope) => {
+                self.senders_recovered
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ricaas_crypto::native::recover_with(envelope, |id| {
+                    ricaas_execution::system::enrolled_key(
+                        &mut ricaas_execution::system::StateSlots(view.snapshot()),
+                        &id,
+                    )
+                    .ok()
+                    .flatten()
+                })?
+            }
         };
         let sender = tx.sender();
         let needed = intrinsic_gas(&tx);

@@ -130,6 +130,16 @@ impl ChannelMetrics {
                     "Transactions in this node's pool that the next block can include",
                     reading(|c| i64::try_from(c.pool_sizes().1).unwrap_or(i64::MAX)),
                 ),
+                live(
+                    "admission_senders_recovered",
+                    "Transaction senders admission recovered from signatures since the node started",
+                    reading(|c| i64::try_from(c.admitted_senders().0).unwrap_or(i64::MAX)),
+                ),
+                live(
+                    "admission_senders_vouched",
+                    "Gossiped transaction senders admission took as vouched for by other validators (consensus.sender_trust) since the node started",
+                    reading(|c| i64::try_from(c.admitted_senders().1).unwrap_or(i64::MAX)),
+                ),
                 live("storage_bytes", "Bytes of the channel's chain on disk", {
                     Box::new(move || i64::try_from(dir_size(&dir)).unwrap_or(i64::MAX))
                 }),

@@ -362,6 +362,21 @@ fn simulated_validators_agree_on_every_block_and_survive_one_crash() {
                     );
                 }
             }
+            // Gossip vouched for senders (f + 1 = 2 of 4 here): the validators that were neither
+            // forwarder nor confirmer admitted without recovering, and the three still running
+            // recovered fewer senders than if each had recovered every one.
+            let (recovered, vouched) = (0..3)
+                .map(|i| harness.channel(i).admitted_senders())
+                .fold((0, 0), |(r, v), (ri, vi)| (r + ri, v + vi));
+            assert!(
+                vouched > 0,
+                "no sender was vouched for ({recovered} recovered)"
+            );
+            assert!(
+                recovered < 3 * txs.len() as u64,
+                "{recovered} recoveries for {} transactions on 3 validators",
+                txs.len()
+            );
         });
     }
 }

@@ -179,6 +179,21 @@ fn four_validators_finalize_the_same_blocks_whichever_node_receives_a_transactio
         })
         .sum();
     assert!(verified > 0.0);
+    // Senders of gossiped transfers were vouched for (the default, a quorum: the forwarder and
+    // the two validators after it recover, the fourth takes their word).
+    let (mut recovered, mut vouched) = (0.0, 0.0);
+    for i in 0..4 {
+        let metrics = cluster.metrics(i).expect("metrics");
+        let read = |name: &str| {
+            sample(&metrics, name).unwrap_or_else(|| panic!("node {i} has no {name}:\n{metrics}"))
+        };
+        recovered += read("ricaas_admission_senders_recovered{channel=\"default\"}");
+        vouched += read("ricaas_admission_senders_vouched{channel=\"default\"}");
+    }
+    assert!(
+        vouched > 0.0,
+        "no sender was vouched for ({recovered} recovered)"
+    );
 }
 
 /// The value of the sample named exactly `series` (name and labels) in Prometheus text.

@@ -215,6 +215,22 @@ impl Committee {
         let after = (me + self.keys.len() - from) % self.keys.len();
         (1..needed).contains(&after)
     }
+
+    /// The validators that wait for confirmations of what `forwarder` forwards: neither it, nor
+    /// this node, nor the others that confirm for it (they recover it themselves).
+    fn waiting_for(&self, forwarder: &PublicKey) -> Vec<PublicKey> {
+        let Some(needed) = self.needed() else {
+            return Vec::new();
+        };
+        let Ok(from) = self.keys.binary_search(forwarder) else {
+            return Vec::new();
+        };
+        let n = self.keys.len();
+        (needed..n)
+            .map(|after| self.keys[(from + after) % n].clone())
+            .filter(|key| *key != self.me)
+            .collect()
+    }
 }
 
 /// What to do with gossiped transactions.
@@ -224,8 +240,8 @@ pub(crate) struct Outcome {
     pub vouched: Vec<Forwarded>,
     /// Recover and admit, as for a client's transaction.
     pub recover: Vec<Bytes>,
-    /// Whether to confirm the senders recovered from `recover` to the other validators.
-    pub confirm: bool,
+    /// Validators to confirm the senders recovered from `recover` to (empty: none).
+    pub confirm_to: Vec<PublicKey>,
 }
 
 struct Waiting {
@@ -282,7 +298,7 @@ impl Vouching {
         };
         if committee.confirms_for(from) {
             outcome.recover = entries.into_iter().map(|(raw, _)| raw).collect();
-            outcome.confirm = true;
+            outcome.confirm_to = committee.waiting_for(from);
             return outcome;
         }
         for (raw, sender) in entries {
@@ -393,10 +409,10 @@ pub(crate) fn start_gossip<E, C, S, R>(
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
-    let (confirm_tx, mut confirmations) = mpsc::unbounded_channel::<Vec<(B256, Address)>>();
+    let (confirm_tx, mut confirmations) = mpsc::unbounded_channel::<Confirming>();
     runtime.child("gossip_out").spawn(move |_| async move {
         loop {
-            let message = tokio::select! {
+            let (recipients, message) = tokio::select! {
                 first = outgoing.recv() => {
                     let Some(first) = first else { return };
                     let mut size = first.0.len() + 24;
@@ -410,11 +426,13 @@ pub(crate) fn start_gossip<E, C, S, R>(
                             Err(_) => break,
                         }
                     }
-                    GossipMessage::Transactions(batch)
+                    (Recipients::All, GossipMessage::Transactions(batch))
                 }
-                Some(confirmed) = confirmations.recv() => GossipMessage::Confirmations(confirmed),
+                Some((to, confirmed)) = confirmations.recv() => {
+                    (Recipients::Some(to), GossipMessage::Confirmations(confirmed))
+                }
             };
-            sender.send(Recipients::All, IoBuf::from(message.encode()), false);
+            sender.send(recipients, IoBuf::from(message.encode()), false);
         }
     });
     runtime.child("gossip_in").spawn(move |runtime| async move {
@@ -470,7 +488,7 @@ pub(crate) fn start_gossip<E, C, S, R>(
                     vouching.on_confirmations(&peer, entries, current, now)
                 }
             };
-            if decided.confirm {
+            if !decided.confirm_to.is_empty() {
                 admit(&runtime, &chain, decided, &confirm_tx).await;
             } else {
                 settled.vouched.extend(decided.vouched);
@@ -481,14 +499,18 @@ pub(crate) fn start_gossip<E, C, S, R>(
     });
 }
 
+/// Confirmations to send, and to whom.
+type Confirming = (Vec<PublicKey>, Vec<(B256, Address)>);
+
 /// Admits an outcome's transactions off the gossip task (recovery is CPU work), and queues the
 /// confirmations of what it recovered.
 async fn admit<E: Spawner, C: ReplicatedChain>(
     runtime: &E,
     chain: &Arc<C>,
     outcome: Outcome,
-    confirm: &mpsc::UnboundedSender<Vec<(B256, Address)>>,
+    confirm: &mpsc::UnboundedSender<Confirming>,
 ) {
+    let confirm_to = outcome.confirm_to;
     if !outcome.vouched.is_empty() {
         let chain = chain.clone();
         let vouched = outcome.vouched;
@@ -500,7 +522,7 @@ async fn admit<E: Spawner, C: ReplicatedChain>(
     }
     let mut recover = outcome.recover;
     while !recover.is_empty() {
-        let rest = if outcome.confirm && recover.len() > CONFIRM_CHUNK {
+        let rest = if !confirm_to.is_empty() && recover.len() > CONFIRM_CHUNK {
             recover.split_off(CONFIRM_CHUNK)
         } else {
             Vec::new()
@@ -512,8 +534,8 @@ async fn admit<E: Spawner, C: ReplicatedChain>(
             .spawn(move |_| async move { chain.admit_gossip(recover) })
             .await
             .unwrap_or_default();
-        if outcome.confirm && !recovered.is_empty() {
-            let _ = confirm.send(recovered);
+        if !confirm_to.is_empty() && !recovered.is_empty() {
+            let _ = confirm.send((confirm_to.clone(), recovered));
         }
         recover = rest;
     }
@@ -589,7 +611,8 @@ mod tests {
             now,
         );
         assert_eq!(outcome.recover, vec![raw.clone()]);
-        assert!(outcome.confirm);
+        // Confirmed to the two that wait for it (2 and 3), not back to the forwarder.
+        assert_eq!(outcome.confirm_to, vec![keys[2].clone(), keys[3].clone()]);
         assert!(outcome.vouched.is_empty());
         // Validator 2 waits: the forwarder's word alone is one claim of the two needed.
         let committee = Committee::new(keys.clone(), keys[2].clone(), SenderTrust::Minority);
@@ -629,7 +652,7 @@ mod tests {
         let outcome =
             vouching.on_transactions(&stranger, vec![(raw.clone(), ALICE)], &committee, now);
         assert_eq!(outcome.recover, vec![raw.clone()]);
-        assert!(!outcome.confirm);
+        assert!(outcome.confirm_to.is_empty());
         // No confirmation (the confirmer is down): recovered once the wait is over, not before.
         vouching.on_transactions(&keys[0], vec![(raw.clone(), ALICE)], &committee, now);
         assert!(vouching.expire(now + CONFIRMATION_WAIT / 2).is_empty());
@@ -700,6 +723,11 @@ mod tests {
             |me: usize| Committee::new(keys.clone(), keys[me].clone(), SenderTrust::Quorum);
         assert!(quorum(1).confirms_for(&keys[0]) && quorum(2).confirms_for(&keys[0]));
         assert!(!quorum(3).confirms_for(&keys[0]));
+        // Each confirmer confirms to the one validator that waits: not to the other confirmer.
+        assert_eq!(quorum(1).waiting_for(&keys[0]), vec![keys[3].clone()]);
+        assert_eq!(quorum(2).waiting_for(&keys[0]), vec![keys[3].clone()]);
+        // For validator 2's transactions, 1 is the one that waits: it confirms to nobody.
+        assert!(quorum(1).waiting_for(&keys[2]).is_empty());
         let committee = quorum(3);
         let mut vouching = Vouching::default();
         vouching.on_transactions(&keys[0], vec![(raw.clone(), ALICE)], &committee, now);
@@ -718,6 +746,6 @@ mod tests {
         );
         let outcome = vouching.on_transactions(&keys[0], vec![(raw.clone(), ALICE)], &strict, now);
         assert_eq!(outcome.recover, vec![raw]);
-        assert!(!outcome.confirm && outcome.vouched.is_empty());
+        assert!(outcome.confirm_to.is_empty() && outcome.vouched.is_empty());
     }
 }
