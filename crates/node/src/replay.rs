@@ -1,6 +1,8 @@
-//! Independent check of a channel's data directory: re-executes every stored block from genesis
-//! into a scratch store and compares each header, then recomputes the state commitment from a
-//! full scan of the stored state. Used after crashes and by `ricaas replay`.
+//! Independent check of a channel's data directory: recovers every stored transaction's sender
+//! from its signature again (a node may have taken gossiped senders on other validators' word,
+//! `consensus.sender_trust`), re-executes every stored block from genesis into a scratch store
+//! and compares each header, then recomputes the state commitment from a full scan of the stored
+//! state. Used after crashes and by `ricaas replay`.
 
 use crate::{channel::genesis_block, config::ChannelConfig};
 use alloy_primitives::B256;
@@ -30,6 +32,15 @@ pub enum ReplayError {
     StateMismatch { header: B256, recomputed: B256 },
     #[error("block {0} is missing from the store")]
     Missing(u64),
+    #[error(
+        "block {height}, transaction {index}: stored sender {stored}, but its signature {recovered}"
+    )]
+    Sender {
+        height: u64,
+        index: usize,
+        stored: alloy_primitives::Address,
+        recovered: String,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -37,6 +48,46 @@ pub struct ReplayReport {
     pub head: u64,
     pub head_hash: B256,
     pub transactions: usize,
+}
+
+/// Recovers each transaction's sender of `block` from its signature (native envelopes against
+/// the certificates enrolled in `before`, the state the block executes on) and compares it with
+/// the sender stored with the block.
+fn check_senders(
+    before: &ricaas_storage::Snapshot,
+    height: u64,
+    block: &ricaas_primitives::Block,
+) -> Result<(), ReplayError> {
+    use rayon::prelude::*;
+    block
+        .transactions
+        .par_iter()
+        .enumerate()
+        .try_for_each(|(index, tx)| {
+            let recovered = ricaas_crypto::native::recover_with(tx.envelope().clone(), |id| {
+                ricaas_execution::system::enrolled_key(
+                    &mut ricaas_execution::system::StateSlots(before),
+                    &id,
+                )
+                .ok()
+                .flatten()
+            });
+            match recovered {
+                Ok(recovered) if recovered.sender() == tx.sender() => Ok(()),
+                Ok(recovered) => Err(ReplayError::Sender {
+                    height,
+                    index,
+                    stored: tx.sender(),
+                    recovered: format!("recovers {}", recovered.sender()),
+                }),
+                Err(e) => Err(ReplayError::Sender {
+                    height,
+                    index,
+                    stored: tx.sender(),
+                    recovered: format!("does not verify: {e}"),
+                }),
+            }
+        })
 }
 
 /// Replays the chain stored in `chain_db` (a `chain.redb`) using `scratch_dir` for the copy.
@@ -70,7 +121,9 @@ pub fn replay_chain(
             .block(height)?
             .ok_or(ReplayError::Missing(height))?;
         transactions += block.transactions.len();
-        let replayed = verify_block(&replica.snapshot()?, &rules, &block)?;
+        let before = replica.snapshot()?;
+        check_senders(&before, height, &block)?;
+        let replayed = verify_block(&before, &rules, &block)?;
         replica.commit_block(&replayed)?;
     }
     let head_header = original.head_header()?;

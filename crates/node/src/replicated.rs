@@ -512,6 +512,81 @@ mod tests {
             .expect("builds")
     }
 
+    /// What `consensus.sender_trust` trades: a node that takes a sender on forged claims
+    /// executes the transfer as the claimed account's, and `ricaas replay`, which recovers every
+    /// signature again, finds the stored sender that the signature does not prove.
+    #[test]
+    fn a_sender_taken_on_forged_claims_is_found_by_replay() {
+        let (dev, victim) = (DevKey::random(), DevKey::random());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let funded = |address| GenesisAccount {
+            address,
+            balance: U256::from(10u64).pow(U256::from(24)),
+        };
+        let config = ChannelConfig::development(
+            1337,
+            vec![funded(dev.address()), funded(victim.address())],
+            1_000,
+        );
+        let replay = |config: &ChannelConfig| {
+            let scratch = tempfile::tempdir().expect("tempdir");
+            crate::replay_chain(config, &dir.path().join("chain.redb"), scratch.path())
+        };
+        {
+            let channel = Channel::open(config.clone(), dir.path()).expect("opens");
+            // An honest block first: a sender recovered here, and one vouched for truly.
+            channel.submit(&transfer(&dev, 0)).expect("admitted");
+            let vouched = channel
+                .admit(&transfer(&dev, 1), Origin::Vouched(dev.address()))
+                .expect("admitted");
+            assert_eq!(vouched.1, dev.address());
+            assert_eq!(channel.admitted_senders(), (1, 1));
+            let genesis = ReplicatedChain::genesis(&channel);
+            let honest = channel
+                .build_now(&genesis, 20_000, usize::MAX)
+                .expect("builds");
+            assert_eq!(honest.transactions().len(), 2);
+            channel.commit(&honest).expect("commits");
+            // Then a transfer `dev` signed, taken as `victim`'s because validators said so (its
+            // nonce, 0, is the victim's next one).
+            let signed_by_dev = sign_transaction(
+                TypedTransaction::Legacy(TxLegacy {
+                    chain_id: Some(1337),
+                    nonce: 0,
+                    gas_price: 0,
+                    gas_limit: 21_000,
+                    to: TxKind::Call(Address::repeat_byte(9)),
+                    value: U256::from(1_000),
+                    input: Default::default(),
+                }),
+                dev.secret(),
+            )
+            .encoded_2718();
+            let (_, sender) = channel
+                .admit(&signed_by_dev, Origin::Vouched(victim.address()))
+                .expect("admitted on the claim");
+            assert_eq!(sender, victim.address());
+            let forged = channel
+                .build_now(&honest, 20_100, usize::MAX)
+                .expect("builds");
+            assert_eq!(forged.transactions().len(), 1);
+            channel.commit(&forged).expect("commits");
+        }
+        let err = replay(&config).expect_err("replay must refuse the forged sender");
+        match &err {
+            crate::ReplayError::Sender {
+                height,
+                index,
+                stored,
+                recovered,
+            } => {
+                assert_eq!((*height, *index, *stored), (2, 0, victim.address()));
+                assert!(recovered.contains(&dev.address().to_string()), "{err}");
+            }
+            other => panic!("expected a sender mismatch, got {other}"),
+        }
+    }
+
     #[test]
     fn a_proposer_takes_no_more_transactions_than_the_pacer_allows_and_the_rest_later() {
         let dev = DevKey::random();
