@@ -16,6 +16,14 @@ mod up;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// jemalloc instead of glibc's malloc: a node allocates and frees block-sized buffers (thousands
+/// of transactions, their receipts, redb pages) many times a second on several threads, and
+/// glibc hands those back to the kernel and faults them in again zeroed — 15% of a validator's
+/// CPU under load was the kernel clearing pages (BENCHMARKS.md). jemalloc keeps freed pages
+/// for reuse and returns them only after they stay unused (its decay), as reth does.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ricaas",

@@ -82,6 +82,9 @@ pub struct BlockOutcome {
     pub changes: StateChanges,
     pub gas_used: u64,
     pub logs_bloom: Bloom,
+    /// Each receipt's bloom, in the order of `receipts`: computed once here for both the block's
+    /// bloom and the receipts root (four Keccak hashes per ERC-20 transfer each time).
+    pub receipt_blooms: Vec<Bloom>,
     /// Transactions that failed validation (nonce, balance, gas) and were left out.
     pub rejected: Vec<RejectedTx>,
     /// Valid transactions that did not fit in the block's remaining gas.
@@ -131,6 +134,7 @@ pub fn execute_block<S: StateReader + ?Sized>(
         changes: StateChanges::default(),
         gas_used: 0,
         logs_bloom: Bloom::default(),
+        receipt_blooms: Vec::new(),
         rejected: Vec::new(),
         deferred: Vec::new(),
     };
@@ -247,9 +251,9 @@ pub fn execute_block<S: StateReader + ?Sized>(
             }
             let receipt = receipt_for(&tx, &result, outcome.gas_used);
             outcome.gas_used = receipt.cumulative_gas_used;
-            for log in &receipt.logs {
-                outcome.logs_bloom.accrue_log(log);
-            }
+            let bloom = alloy_primitives::logs_bloom(&receipt.logs);
+            outcome.logs_bloom |= bloom;
+            outcome.receipt_blooms.push(bloom);
             outcome.receipts.push(receipt);
             outcome.transactions.push(tx);
         }
@@ -312,7 +316,10 @@ pub fn seal_block<S: StateReader + ?Sized>(
         height: context.height,
         timestamp_ms: context.timestamp_ms,
         transactions_root: Block::transactions_root(&outcome.transactions),
-        receipts_root: StoredReceipt::receipts_root(&outcome.receipts),
+        receipts_root: StoredReceipt::receipts_root_with_blooms(
+            &outcome.receipts,
+            &outcome.receipt_blooms,
+        ),
         state_root: lattice.root(),
         logs_bloom: outcome.logs_bloom,
         gas_limit: context.gas_limit,

@@ -1,7 +1,7 @@
 //! Receipts as stored: the Ethereum receipt fields plus what RPC needs without re-execution.
 
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
-use alloy_primitives::{Address, Bytes, Log};
+use alloy_primitives::{Address, Bloom, Bytes, Log};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
 /// Outcome of one executed transaction.
@@ -39,16 +39,31 @@ impl StoredReceipt {
     /// The ordered trie root over the receipts' consensus encodings, as Ethereum computes it.
     pub fn receipts_root(receipts: &[StoredReceipt]) -> alloy_primitives::B256 {
         alloy_consensus::proofs::ordered_trie_root_with_encoder(receipts, |r, out| {
-            r.encode_consensus(out)
+            r.encode_consensus(&alloy_primitives::logs_bloom(&r.logs), out)
+        })
+    }
+
+    /// [`Self::receipts_root`] with each receipt's bloom already computed (`blooms[i]` is
+    /// `receipts[i]`'s): execution computes them for the block's bloom anyway.
+    ///
+    /// # Panics
+    /// If the two slices differ in length (a bug of the caller, not input).
+    pub fn receipts_root_with_blooms(
+        receipts: &[StoredReceipt],
+        blooms: &[Bloom],
+    ) -> alloy_primitives::B256 {
+        assert_eq!(receipts.len(), blooms.len(), "one bloom per receipt");
+        let pairs: Vec<(&StoredReceipt, &Bloom)> = receipts.iter().zip(blooms).collect();
+        alloy_consensus::proofs::ordered_trie_root_with_encoder(&pairs, |(r, bloom), out| {
+            r.encode_consensus(bloom, out)
         })
     }
 
     /// The EIP-2718 encoding of [`Self::to_envelope`], written from the borrowed fields: the
     /// receipts root of every block encodes thousands of receipts, and building envelopes
     /// first would copy every log.
-    fn encode_consensus(&self, out: &mut Vec<u8>) {
+    fn encode_consensus(&self, bloom: &Bloom, out: &mut Vec<u8>) {
         use alloy_rlp::Encodable;
-        let bloom = alloy_primitives::logs_bloom(&self.logs);
         let payload_length = self.success.length()
             + self.cumulative_gas_used.length()
             + bloom.length()
@@ -104,10 +119,20 @@ mod tests {
                 .iter()
                 .map(StoredReceipt::to_envelope)
                 .collect();
+            let expected = alloy_consensus::proofs::calculate_receipt_root(&envelopes);
             assert_eq!(
                 StoredReceipt::receipts_root(&receipts[..n]),
-                alloy_consensus::proofs::calculate_receipt_root(&envelopes),
+                expected,
                 "{n} receipts"
+            );
+            let blooms: Vec<Bloom> = receipts[..n]
+                .iter()
+                .map(|r| alloy_primitives::logs_bloom(&r.logs))
+                .collect();
+            assert_eq!(
+                StoredReceipt::receipts_root_with_blooms(&receipts[..n], &blooms),
+                expected,
+                "{n} receipts with their blooms"
             );
         }
     }
