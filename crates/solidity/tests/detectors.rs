@@ -592,6 +592,44 @@ contract Bank {
     );
 }
 
+/// Values too narrow to reach the operation's width cannot overflow it: a hex parser's digits
+/// (each a byte minus an offset, through an internal call) times 16 plus another, a byte times
+/// a byte. The same shapes reach 2^256 with one full-width operand, and in a narrow type
+/// (`uint8 * uint8`) they still wrap.
+#[test]
+fn overflow_not_reported_for_values_too_narrow_to_reach_the_width() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+contract Parser {
+    uint total;
+    function digit(string c) public pure returns (uint) {
+        bytes memory b = bytes(c);
+        if (b[0] >= 48 && b[0] <= 57) {
+            return uint(b[0]) - 48;
+        }
+        revert();
+    }
+    function pair(string hi, string lo) public pure returns (uint) {
+        return digit(hi) * 16 + digit(lo);
+    }
+    function bytesTimes(bytes2 x) public pure returns (uint) {
+        return uint(x[0]) * uint(x[1]);
+    }
+    function scaled(string hi, uint scale) public pure returns (uint) {
+        return digit(hi) * scale; //~ integer-overflow
+    }
+    function narrow(uint8 a, uint8 b) public pure returns (uint8) {
+        return a * b; //~ integer-overflow
+    }
+    function add(uint8 a) public {
+        total = total + uint(a) * 2; //~ integer-overflow
+    }
+}
+"#,
+    );
+}
+
 /// A subtraction whose right side is part of its left cannot go below zero: a loop index
 /// minus where it started, an excess computed from the amount, a fixed fraction of it. A
 /// setting only the stored first requester may change is an owner's. The near misses are

@@ -281,6 +281,75 @@ fn constant_value(program: &Program<'_>, node: Node<'_>) -> Option<u128> {
     constant_value(program, declaration.child("value")?)
 }
 
+/// Bits a value of type `type_string` can have: 8 for `uint8` and `bytes1`, 256 when unknown.
+fn type_bits(type_string: &str) -> u32 {
+    let width = |digits: &str, unit: u32| digits.parse::<u32>().ok().map(|n| n * unit);
+    type_string
+        .strip_prefix("uint")
+        .and_then(|n| if n.is_empty() { Some(256) } else { width(n, 1) })
+        .or_else(|| type_string.strip_prefix("bytes").and_then(|n| width(n, 8)))
+        .filter(|bits| *bits <= 256)
+        .unwrap_or(256)
+}
+
+/// An upper bound on the bits of `node`'s value, from what it is made of: a narrow type
+/// (`uint(b[0])` of a `bytes1` has 8), a number, a sum (one more bit than its widest operand), a
+/// product (the bits of both), a quotient, remainder, mask or shift right (no more than the
+/// operand), an internal function's call (its widest returned value). 256 when unknown. A byte
+/// parser's `hi * 16 + lo` then stays far below 2^256 whatever the caller passes. `node` itself
+/// (depth 0) is not capped by its type: whether its exact value fits that type is the question.
+fn value_bits(program: &Program<'_>, node: Node<'_>, depth: usize) -> u32 {
+    let declared = if depth == 0 {
+        u32::MAX
+    } else {
+        type_bits(node.type_string())
+    };
+    if depth > 8 {
+        return declared;
+    }
+    let bits = |n: Option<Node<'_>>| n.map_or(256, |n| value_bits(program, n, depth + 1));
+    let derived = match node.kind() {
+        "Literal" => constant_value(program, node).map_or(256, |v| 128 - v.leading_zeros()),
+        "TupleExpression" if node.children("components").count() == 1 => {
+            bits(node.children("components").next())
+        }
+        "BinaryOperation" => {
+            let (left, right) = (
+                bits(node.child("leftExpression")),
+                bits(node.child("rightExpression")),
+            );
+            match node.str("operator") {
+                Some("+") => left.max(right).saturating_add(1),
+                Some("*") => left.saturating_add(right),
+                Some("-" | "/" | ">>") => left,
+                Some("%" | "&") => left.min(right),
+                _ => 256,
+            }
+        }
+        "Conditional" => {
+            bits(node.child("trueExpression")).max(bits(node.child("falseExpression")))
+        }
+        "FunctionCall" if node.str("kind") == Some("typeConversion") => {
+            bits(node.children("arguments").next())
+        }
+        "FunctionCall" => program
+            .called_function(node)
+            .and_then(|callee| callee.body())
+            .map_or(256, |body| {
+                let mut widest = 0;
+                body.walk(&mut |inner, _| {
+                    if inner.is("Return") {
+                        widest = widest.max(bits(inner.child("expression")));
+                    }
+                    true
+                });
+                if widest == 0 { 256 } else { widest }
+            }),
+        _ => 256,
+    };
+    declared.min(derived)
+}
+
 /// The locals `body` declares with a value and never assigns again: id → that value.
 fn fixed_locals<'a>(body: Node<'a>) -> std::collections::HashMap<i64, Node<'a>> {
     let mut values = std::collections::HashMap::new();
@@ -421,6 +490,14 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 && [left, right].iter().all(|x| {
                     taint.labels(*x).is_empty() || limited.contains(&program.text(*x))
                 })
+            {
+                return true;
+            }
+            // Made of values too narrow to reach the operation's width (`a * 16 + b` of bytes).
+            if op != '-'
+                && node.is("BinaryOperation")
+                && node.type_string().starts_with("uint")
+                && value_bits(program, node, 0) <= type_bits(node.type_string())
             {
                 return true;
             }
