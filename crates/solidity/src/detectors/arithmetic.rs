@@ -298,7 +298,12 @@ fn type_bits(type_string: &str) -> u32 {
 /// operand), an internal function's call (its widest returned value). 256 when unknown. A byte
 /// parser's `hi * 16 + lo` then stays far below 2^256 whatever the caller passes. `node` itself
 /// (depth 0) is not capped by its type: whether its exact value fits that type is the question.
-fn value_bits(program: &Program<'_>, node: Node<'_>, depth: usize) -> u32 {
+fn value_bits(
+    program: &Program<'_>,
+    node: Node<'_>,
+    depth: usize,
+    returns: &mut std::collections::HashMap<i64, u32>,
+) -> u32 {
     let declared = if depth == 0 {
         u32::MAX
     } else {
@@ -307,17 +312,17 @@ fn value_bits(program: &Program<'_>, node: Node<'_>, depth: usize) -> u32 {
     if depth > 8 {
         return declared;
     }
-    let bits = |n: Option<Node<'_>>| n.map_or(256, |n| value_bits(program, n, depth + 1));
+    let bits = |n: Option<Node<'_>>, returns: &mut std::collections::HashMap<i64, u32>| {
+        n.map_or(256, |n| value_bits(program, n, depth + 1, returns))
+    };
     let derived = match node.kind() {
         "Literal" => constant_value(program, node).map_or(256, |v| 128 - v.leading_zeros()),
         "TupleExpression" if node.children("components").count() == 1 => {
-            bits(node.children("components").next())
+            bits(node.children("components").next(), returns)
         }
         "BinaryOperation" => {
-            let (left, right) = (
-                bits(node.child("leftExpression")),
-                bits(node.child("rightExpression")),
-            );
+            let left = bits(node.child("leftExpression"), returns);
+            let right = bits(node.child("rightExpression"), returns);
             match node.str("operator") {
                 Some("+") => left.max(right).saturating_add(1),
                 Some("*") => left.saturating_add(right),
@@ -327,24 +332,44 @@ fn value_bits(program: &Program<'_>, node: Node<'_>, depth: usize) -> u32 {
             }
         }
         "Conditional" => {
-            bits(node.child("trueExpression")).max(bits(node.child("falseExpression")))
+            let when_true = bits(node.child("trueExpression"), returns);
+            when_true.max(bits(node.child("falseExpression"), returns))
         }
         "FunctionCall" if node.str("kind") == Some("typeConversion") => {
-            bits(node.children("arguments").next())
+            bits(node.children("arguments").next(), returns)
         }
-        "FunctionCall" => program
-            .called_function(node)
-            .and_then(|callee| callee.body())
-            .map_or(256, |body| {
-                let mut widest = 0;
-                body.walk(&mut |inner, _| {
-                    if inner.is("Return") {
-                        widest = widest.max(bits(inner.child("expression")));
+        "FunctionCall" => {
+            let callee = program.called_function(node);
+            match (
+                callee.and_then(|f| f.node().id()),
+                callee.and_then(|f| f.body()),
+            ) {
+                (Some(id), Some(body)) => {
+                    // Each function once per program: its widest return, 256 while it is being
+                    // worked out (a recursive call bounds nothing).
+                    if let Some(known) = returns.get(&id) {
+                        *known
+                    } else {
+                        returns.insert(id, 256);
+                        let mut expressions = Vec::new();
+                        body.walk(&mut |inner, _| {
+                            if inner.is("Return") {
+                                expressions.push(inner.child("expression"));
+                            }
+                            true
+                        });
+                        let widest = expressions
+                            .into_iter()
+                            .map(|e| bits(e, returns))
+                            .max()
+                            .unwrap_or(256);
+                        returns.insert(id, widest);
+                        widest
                     }
-                    true
-                });
-                if widest == 0 { 256 } else { widest }
-            }),
+                }
+                _ => 256,
+            }
+        }
         _ => 256,
     };
     declared.min(derived)
@@ -459,6 +484,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     // not make the balance theirs to choose, and a value stored by one call and used by another
     // is left to the stored value's own checks.
     let taint = Taint::with_flow(program, &source, Flow::CallValue);
+    // Per function, the bits of its widest return ([`value_bits`]).
+    let mut returns = std::collections::HashMap::new();
     let mut findings = Vec::new();
     for (contract, function) in program.functions() {
         let Some(body) = function.body() else {
@@ -497,7 +524,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             if op != '-'
                 && node.is("BinaryOperation")
                 && node.type_string().starts_with("uint")
-                && value_bits(program, node, 0) <= type_bits(node.type_string())
+                && value_bits(program, node, 0, &mut returns) <= type_bits(node.type_string())
             {
                 return true;
             }
