@@ -8,9 +8,40 @@ use crate::{
 };
 use ricaas_solc::SourceSyntax;
 use std::{
+    cell::RefCell,
     collections::{BTreeMap, HashMap},
+    hash::Hash,
     time::Instant,
 };
+
+/// Answers worked out once per key and reused. Detectors that follow internal calls would
+/// otherwise read a function once per path to it: exponential in a recursive helper whose
+/// every branch calls it again.
+pub struct Memo<K, V>(RefCell<HashMap<K, V>>);
+
+impl<K: Eq + Hash, V: Clone> Memo<K, V> {
+    pub fn new() -> Self {
+        Memo(RefCell::new(HashMap::new()))
+    }
+
+    /// The answer for `key`, from `work` the first time. `work` may ask this memo for other
+    /// keys (the borrow is not held while it runs); it must not ask for `key` itself, which
+    /// callers rule out by recursing with a growing depth in the key.
+    pub fn get_or(&self, key: K, work: impl FnOnce() -> V) -> V {
+        if let Some(known) = self.0.borrow().get(&key) {
+            return known.clone();
+        }
+        let answer = work();
+        self.0.borrow_mut().insert(key, answer.clone());
+        answer
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Default for Memo<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// One source unit.
 pub struct Unit<'a> {
@@ -72,6 +103,9 @@ pub struct Program<'a> {
     pub contracts: Vec<Contract<'a>>,
     /// When the detectors must stop: [`Program::functions`] ends there.
     deadline: Option<Instant>,
+    /// Whether a function (by id, at a depth of calls) checks its caller: asked by several
+    /// detectors for every function and call site.
+    pub(crate) protected: Memo<(i64, usize), bool>,
 }
 
 impl<'a> Program<'a> {
@@ -87,6 +121,7 @@ impl<'a> Program<'a> {
             declarations: HashMap::new(),
             contracts: Vec::new(),
             deadline: None,
+            protected: Memo::new(),
         };
         for (name, unit) in syntax {
             let Some(root) = Node::from(&unit.ast) else {

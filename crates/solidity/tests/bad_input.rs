@@ -132,3 +132,45 @@ fn sources_that_do_not_compile_or_want_no_known_compiler_are_refused_saying_why(
     .expect_err("no such compiler");
     assert!(error.to_string().contains("0.99"), "{error}");
 }
+
+/// A recursive internal helper with `branches` returns, each calling it twice: every detector
+/// that follows internal calls must read each function once, not once per path to it.
+fn recursive(branches: usize) -> String {
+    let returns: String = (1..=branches)
+        .map(|i| format!("        if (n == {i}) {{ return f(n - 1) + f(n - 2); }}\n"))
+        .collect();
+    format!(
+        "pragma solidity ^0.4.24;\ncontract Recursive {{\n    uint public total;\n    address owner;\n    function f(uint n) internal returns (uint) {{\n{returns}        return n;\n    }}\n    function add(uint n) public {{ total = f(n); owner = msg.sender; }}\n    function close() public {{ require(msg.sender == owner); selfdestruct(owner); }}\n}}\n"
+    )
+}
+
+#[test]
+fn recursive_helpers_are_read_once_per_function_not_once_per_path() {
+    let started = Instant::now();
+    let (_, report) = check(
+        &compiler(),
+        &request(recursive(30)),
+        None,
+        Duration::from_secs(20),
+    )
+    .expect("checks");
+    // Reading every path (30 call sites two levels deep, for each detector's walk) took minutes;
+    // the time limit would then cut the report short, which `incomplete` would say.
+    assert!(report.incomplete.is_empty(), "{:?}", report.incomplete);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let rules: Vec<&str> = report.findings.iter().map(|f| f.rule).collect();
+    assert!(
+        rules.contains(&"integer-overflow"),
+        "{:#?}",
+        report.findings
+    );
+    assert!(
+        rules.contains(&"unprotected-authority-change"),
+        "{:#?}",
+        report.findings
+    );
+}

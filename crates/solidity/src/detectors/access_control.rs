@@ -9,7 +9,7 @@
 use crate::{
     Category, Finding, Rule, Severity,
     ast::{Function, FunctionKind, Node, callee, unconverted},
-    program::Program,
+    program::{Memo, Program},
     taint::{Taint, written_variable},
 };
 use std::collections::{HashMap, HashSet};
@@ -112,6 +112,16 @@ fn checks_caller(program: &Program<'_>, body: Node<'_>) -> bool {
 
 /// Whether `function` checks its caller: itself, its modifiers, or what it calls.
 pub(crate) fn protected(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
+    match function.node().id() {
+        Some(id) => program
+            .protected
+            .get_or((id, depth), || reads_protection(program, function, depth)),
+        None => reads_protection(program, function, depth),
+    }
+}
+
+/// [`protected`], worked out.
+fn reads_protection(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
     let modifiers = function.node().children("modifiers").any(|m| {
         m.child("modifierName")
             .and_then(|n| n.referenced())
@@ -288,6 +298,24 @@ fn writes_authority<'a>(
     taint: &Taint<'_, 'a>,
     function: Function<'a>,
     authority: &HashSet<i64>,
+    known: &Memo<(i64, usize), Option<i64>>,
+    depth: usize,
+) -> Option<i64> {
+    let Some(id) = function.node().id() else {
+        return None;
+    };
+    known.get_or((id, depth), || {
+        reads_authority_writes(program, taint, function, authority, known, depth)
+    })
+}
+
+/// [`writes_authority`], worked out.
+fn reads_authority_writes<'a>(
+    program: &Program<'a>,
+    taint: &Taint<'_, 'a>,
+    function: Function<'a>,
+    authority: &HashSet<i64>,
+    known: &Memo<(i64, usize), Option<i64>>,
     depth: usize,
 ) -> Option<i64> {
     let body = function.body()?;
@@ -310,7 +338,7 @@ fn writes_authority<'a>(
             && let Some(callee) = program.called_function(node)
             && !protected(program, callee, 0)
         {
-            written = writes_authority(program, taint, callee, authority, depth + 1);
+            written = writes_authority(program, taint, callee, authority, known, depth + 1);
         }
         written.is_none()
     });
@@ -319,7 +347,27 @@ fn writes_authority<'a>(
 
 /// Whether `function` writes contract state, itself or through the functions it calls (two
 /// levels): an assignment, `delete` or `push` reaching a state variable.
-fn writes_state(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
+fn writes_state(
+    program: &Program<'_>,
+    function: Function<'_>,
+    known: &Memo<(i64, usize), bool>,
+    depth: usize,
+) -> bool {
+    let Some(id) = function.node().id() else {
+        return false;
+    };
+    known.get_or((id, depth), || {
+        reads_state_writes(program, function, known, depth)
+    })
+}
+
+/// [`writes_state`], worked out.
+fn reads_state_writes(
+    program: &Program<'_>,
+    function: Function<'_>,
+    known: &Memo<(i64, usize), bool>,
+    depth: usize,
+) -> bool {
     let Some(body) = function.body() else {
         return false;
     };
@@ -339,7 +387,7 @@ fn writes_state(program: &Program<'_>, function: Function<'_>, depth: usize) -> 
             }) || (depth < 2
                 && program
                     .called_function(node)
-                    .is_some_and(|callee| writes_state(program, callee, depth + 1)))
+                    .is_some_and(|callee| writes_state(program, callee, known, depth + 1)))
         }
         _ => false,
     })
@@ -361,6 +409,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     }))
     };
     let taint = Taint::new(program, &caller_input);
+    let authority_writes = Memo::new();
+    let state_writes = Memo::new();
     // Authority anyone can take: what an open function writes, and that function.
     let takers: HashMap<i64, String> = program
         .functions()
@@ -369,7 +419,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         })
         .filter_map(|(_, f)| {
             Some((
-                writes_authority(program, &taint, f, &authority, 0)?,
+                writes_authority(program, &taint, f, &authority, &authority_writes, 0)?,
                 f.display_name(),
             ))
         })
@@ -386,7 +436,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             && contract.kind() == "contract"
             && (name.eq_ignore_ascii_case(contract.name())
                 || name.eq_ignore_ascii_case("constructor"))
-            && writes_state(program, function, 0)
+            && writes_state(program, function, &state_writes, 0)
         {
             findings.extend(program.finding(
                 &MISNAMED_CONSTRUCTOR,
@@ -462,7 +512,9 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             ));
             continue;
         }
-        if let Some(id) = writes_authority(program, &taint, function, &authority, 0) {
+        if let Some(id) =
+            writes_authority(program, &taint, function, &authority, &authority_writes, 0)
+        {
             let variable = program
                 .declaration(id)
                 .map(|d| d.name())
