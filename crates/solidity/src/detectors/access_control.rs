@@ -301,9 +301,7 @@ fn writes_authority<'a>(
     known: &Memo<(i64, usize), Option<i64>>,
     depth: usize,
 ) -> Option<i64> {
-    let Some(id) = function.node().id() else {
-        return None;
-    };
+    let id = function.node().id()?;
     known.get_or((id, depth), || {
         reads_authority_writes(program, taint, function, authority, known, depth)
     })
