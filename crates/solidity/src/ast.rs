@@ -57,6 +57,8 @@ impl<'a> Node<'a> {
 
     /// Every node directly below this one, in source order of the fields solc writes.
     pub fn subnodes(&self) -> Vec<Node<'a>> {
+        // Every walk down the tree comes through here: the check's time limit is kept here.
+        crate::deadline::step();
         let mut found = Vec::new();
         if let Some(object) = self.0.as_object() {
             for (field, value) in object {

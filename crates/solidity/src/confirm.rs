@@ -56,12 +56,19 @@ pub const CONFIRMABLE: &[&str] = &[
 ];
 
 /// Marks the findings of `output`'s contracts that a run confirms, and says so in their
-/// messages.
-pub fn confirm(output: &ricaas_solc::CompileOutput, findings: &mut [Finding]) {
+/// messages, until `deadline`: whether every finding that could be was tried.
+pub fn confirm(
+    output: &ricaas_solc::CompileOutput,
+    findings: &mut [Finding],
+    deadline: std::time::Instant,
+) -> bool {
     for finding in findings
         .iter_mut()
         .filter(|f| CONFIRMABLE.contains(&f.rule) && !f.function.is_empty())
     {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
         let Some(contract) = output
             .contracts
             .iter()
@@ -175,6 +182,7 @@ pub fn confirm(output: &ricaas_solc::CompileOutput, findings: &mut [Finding]) {
             });
         }
     }
+    true
 }
 
 fn hex_bytes(text: &str) -> Result<Vec<u8>, ()> {

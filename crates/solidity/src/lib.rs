@@ -6,6 +6,7 @@
 
 pub mod ast;
 pub mod confirm;
+pub mod deadline;
 pub mod detectors;
 pub mod program;
 pub mod sarif;
@@ -213,8 +214,9 @@ const ANALYSIS_STACK_BYTES: usize = 64 << 20;
 
 /// Runs every detector over the units of `output` the caller wrote (`user`; units from npm
 /// packages are read for context but not reported on), within `limit`: past it, what was found
-/// so far is reported and `incomplete` says the rest was not checked. A detector that fails is
-/// reported as such, never taken down with the caller.
+/// so far is reported and `incomplete` says the rest was not checked (the limit is kept inside
+/// every detector's walks, [`deadline`]). A detector that fails is reported as such, the others
+/// still run, and none takes the caller down with it.
 pub fn analyze(
     output: &ricaas_solc::CompileOutput,
     user: &(dyn Fn(&str) -> bool + Sync),
@@ -241,18 +243,26 @@ pub fn analyze(
             .collect(),
         ..Report::default()
     };
+    let deadline = started + limit;
     let run = || {
         let program =
-            program::Program::new(&output.syntax, &output.version).with_deadline(started + limit);
+            program::Program::new(&output.syntax, &output.version).with_deadline(deadline);
         let mut findings = Vec::new();
-        for detector in detectors::DETECTORS {
+        let mut failed = Vec::new();
+        for (name, detector) in detectors::DETECTORS {
             if program.expired() {
                 break;
             }
-            findings.extend(detector(&program).into_iter().filter(|f| user(&f.file)));
+            match deadline::run(deadline, || detector(&program)) {
+                Ok(found) => findings.extend(found.into_iter().filter(|f| user(&f.file))),
+                Err(deadline::Stopped::TimeLimit) => break,
+                Err(deadline::Stopped::Failed) => failed.push(*name),
+            }
         }
-        confirm::confirm(output, &mut findings);
-        (findings, program.expired())
+        // A detector stopped by the deadline, or one that ran past it (`functions` ends there).
+        let stopped = program.expired();
+        let all_tried = confirm::confirm(output, &mut findings, deadline);
+        (findings, failed, stopped || !all_tried)
     };
     let outcome = std::thread::scope(|scope| {
         std::thread::Builder::new()
@@ -262,11 +272,16 @@ pub fn analyze(
             .map(|handle| handle.join())
     });
     match outcome {
-        Ok(Ok((findings, expired))) => {
+        Ok(Ok((findings, failed, expired))) => {
             report.findings = findings;
+            for name in failed {
+                report.incomplete.push(format!(
+                    "the {name} detector failed on these sources (a bug in it: please report it); the other detectors ran"
+                ));
+            }
             if expired {
                 report.incomplete.push(format!(
-                    "the time limit ({} s) was reached: functions after that point were not checked",
+                    "the time limit ({} s) was reached: what was not read by then was not checked",
                     limit.as_secs_f64()
                 ));
             }

@@ -4,7 +4,12 @@
 //! a report or a clear error, never a crash or a hang.
 
 use ricaas_solc::{CompileRequest, Compiler, CompilerConfig, default_cache_dir};
-use ricaas_solidity::{CheckError, analyze_compilation, check};
+use ricaas_solidity::{
+    CheckError, analyze_compilation, check,
+    deadline::{self, Stopped},
+    detectors::DETECTORS,
+    program::Program,
+};
 use std::time::{Duration, Instant};
 
 fn compiler() -> Compiler {
@@ -173,4 +178,30 @@ fn recursive_helpers_are_read_once_per_function_not_once_per_path() {
         "{:#?}",
         report.findings
     );
+}
+
+#[test]
+fn every_detector_stops_inside_a_function_once_the_time_limit_passes() {
+    // One function of 300 statements (taking an address and an amount, so that even the
+    // short-address detector reads its body): the limit was once read only between functions,
+    // so a detector slow on one long function ran to its end.
+    let statements: String = (0..300)
+        .map(|i| format!("        if (x > {i}) {{ x += a; msg.sender.send({i}); }}\n"))
+        .collect();
+    let source = format!(
+        "pragma solidity ^0.4.24;\ncontract Long {{\n    uint x;\n    function f(address to, uint a) public {{\n{statements}    }}\n}}\n"
+    );
+    let (output, full) =
+        check(&compiler(), &request(source), None, Duration::from_secs(60)).expect("checks");
+    assert!(full.incomplete.is_empty(), "{:?}", full.incomplete);
+    assert!(full.findings.len() >= 300, "{}", full.findings.len());
+    let program = Program::new(&output.syntax, &output.version);
+    for (name, detector) in DETECTORS {
+        let in_time = deadline::run(Instant::now() + Duration::from_secs(60), || {
+            detector(&program)
+        });
+        assert!(in_time.is_ok(), "{name}");
+        let late = deadline::run(Instant::now(), || detector(&program));
+        assert_eq!(late.err(), Some(Stopped::TimeLimit), "{name}");
+    }
 }

@@ -17,20 +17,20 @@ use crate::{Finding, Rule, program::Program};
 
 pub type Detector = fn(&Program<'_>) -> Vec<Finding>;
 
-/// Every detector, in the order they run.
-pub const DETECTORS: &[Detector] = &[
-    unchecked_call::detect,
-    tx_origin::detect,
-    randomness::detect,
-    reentrancy::detect,
-    arithmetic::detect,
-    access_control::detect,
-    denial_of_service::detect,
-    front_running::detect,
-    storage_pointer::detect,
-    storage_write::detect,
-    short_address::detect,
-    withdrawal::detect,
+/// Every detector, named as in reports, in the order they run.
+pub const DETECTORS: &[(&str, Detector)] = &[
+    ("unchecked-call", unchecked_call::detect),
+    ("tx-origin", tx_origin::detect),
+    ("randomness", randomness::detect),
+    ("reentrancy", reentrancy::detect),
+    ("arithmetic", arithmetic::detect),
+    ("access-control", access_control::detect),
+    ("denial-of-service", denial_of_service::detect),
+    ("front-running", front_running::detect),
+    ("storage-pointer", storage_pointer::detect),
+    ("storage-write", storage_write::detect),
+    ("short-address", short_address::detect),
+    ("withdrawal", withdrawal::detect),
 ];
 
 /// Every rule a detector reports.
