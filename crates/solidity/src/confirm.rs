@@ -104,12 +104,12 @@ pub fn confirm(
         if finding.rule == "reentrancy-eth" {
             let taken = functions
                 .filter_map(|function| attack::drained(&subject, function))
-                .max();
-            if let Some(taken) = taken {
+                .max_by_key(|(_, taken)| *taken);
+            if let Some((deposited, taken)) = taken {
                 finding.confirmed = true;
                 finding.message.push_str(&format!(
                     " (confirmed: an attacker contract that deposited {} re-entered it and left with {})",
-                    attack::ether(attack::DEPOSIT),
+                    attack::ether(deposited),
                     attack::ether(taken)
                 ));
             }

@@ -1269,6 +1269,32 @@ contract Vault {
 "#;
     let runs = confirmed("reentrancy-eth", from_0_8);
     assert!(!runs.is_empty() && runs.iter().all(|(_, c)| *c), "{runs:?}");
+    // A minimum above one ether: deposits of one are ignored, so the attack deposits ten.
+    let minimum = r#"pragma solidity ^0.4.24;
+contract Vault {
+    mapping(address => uint) public balances;
+    uint public MinDeposit = 1 ether;
+    function Deposit() public payable {
+        if (msg.value > MinDeposit) { balances[msg.sender] += msg.value; }
+    }
+    function CashOut(uint amount) public {
+        if (amount <= balances[msg.sender]) {
+            if (msg.sender.call.value(amount)()) { balances[msg.sender] -= amount; }
+        }
+    }
+}
+"#;
+    let (drained, message) = report(minimum)
+        .findings
+        .into_iter()
+        .find(|f| f.rule == "reentrancy-eth")
+        .map(|f| (f.confirmed, f.message))
+        .unwrap_or_default();
+    assert!(drained, "{message}");
+    assert!(
+        message.contains("deposited 10 ether re-entered it and left with 30 ether"),
+        "{message}"
+    );
 }
 
 /// Wrap-around, run: a stranger's call with 1 leaves `2^256 - 1` in a balance; two calls with

