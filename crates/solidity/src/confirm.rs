@@ -132,16 +132,26 @@ pub fn confirm(
             let shown = functions
                 .into_iter()
                 .find_map(|function| wrap::shown(&subject, function, under));
-            if let Some(wrapped) = shown {
+            if let Some((wrapped, after)) = shown {
                 finding.confirmed = true;
-                finding.message.push_str(match wrapped {
-                    wrap::Wrapped::Under => {
-                        " (confirmed: called by an unrelated account with 1, it stored 2^256 minus a small number)"
-                    }
-                    wrap::Wrapped::Over => {
-                        " (confirmed: called twice by an unrelated account with the largest integer, a stored value became smaller)"
-                    }
-                });
+                let setup = after
+                    .map(|name| format!(" after that account called `{name}()`"))
+                    .unwrap_or_default();
+                let shown = match wrapped {
+                    wrap::Wrapped::Under { integer, calls } => format!(
+                        " (confirmed: called {} by an unrelated account with {}{setup}, it stored 2^256 minus a small number)",
+                        if calls == 1 { "once" } else { "twice" },
+                        if integer == U256::from(ONE_ETHER) {
+                            "10^18 (one ether)".to_owned()
+                        } else {
+                            integer.to_string()
+                        }
+                    ),
+                    wrap::Wrapped::Over => format!(
+                        " (confirmed: called twice by an unrelated account with the largest integer{setup}, a stored value became smaller)"
+                    ),
+                };
+                finding.message.push_str(&shown);
             }
             continue;
         }

@@ -1340,6 +1340,48 @@ contract Locker {
             (22, true)
         ]
     );
+    // The first call only sets the function up; the second wraps.
+    let set_up_first = r#"pragma solidity ^0.4.24;
+contract Counter {
+    bool started;
+    uint count = 1;
+    function run(uint input) public {
+        if (!started) { started = true; return; }
+        count -= input;
+    }
+}
+"#;
+    let finding = report(set_up_first)
+        .findings
+        .into_iter()
+        .find(|f| f.rule == "integer-overflow")
+        .expect("reported");
+    assert!(finding.confirmed, "{}", finding.message);
+    assert!(
+        finding
+            .message
+            .contains("called twice by an unrelated account with 10^18 (one ether)"),
+        "{}",
+        finding.message
+    );
+    // Set up by another function, which takes no arguments, called first.
+    let started_elsewhere = set_up_first.replace(
+        "function run(uint input) public {",
+        "function start() public { started = true; }\n    function run(uint input) public {\n        if (!started) { return; }",
+    );
+    let finding = report(&started_elsewhere)
+        .findings
+        .into_iter()
+        .find(|f| f.rule == "integer-overflow")
+        .expect("reported");
+    assert!(finding.confirmed, "{}", finding.message);
+    assert!(
+        finding
+            .message
+            .contains("with 1 after that account called `start()`"),
+        "{}",
+        finding.message
+    );
 }
 
 /// Paying the caller more than they are owed: a credit paid and never reduced, an amount they
