@@ -444,6 +444,17 @@ impl Platform {
                     report.report_hash
                 )));
             }
+            // A gate is only as good as the analysis behind it: a report that did not read
+            // everything (its time limit reached, a detector failed, a file nested too deep)
+            // cannot clear it, whatever it found in the rest.
+            if !report.incomplete.is_empty() {
+                return Err(AccountsError::Conflict(format!(
+                    "network {}'s channel refuses versions whose security analysis is incomplete (deploy_security_gate); report {} did not analyse everything: {}. Split or simplify the sources and compile again",
+                    network.name,
+                    report.report_hash,
+                    report.incomplete.join("; ")
+                )));
+            }
         }
         report
             .report_hash

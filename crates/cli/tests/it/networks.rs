@@ -1554,6 +1554,32 @@ fn security_gate_refuses_unreviewed_versions(acme: &Client, globex: &Client, ini
         let message = refused["message"].as_str().unwrap_or_default();
         assert!(message.contains(says), "{refused}");
     }
+    // A report that did not read everything cannot clear the gate, though nothing it read is
+    // high: a function nested deeper than the checker reads.
+    let mut deep = "x += 1;".to_owned();
+    for level in 0..400 {
+        deep = format!("if (x > {level}) {{ {deep} }}");
+    }
+    let deep = format!(
+        "pragma solidity 0.4.26;\ncontract Deep {{\n    uint x;\n    function f() public {{ {deep} }}\n}}\n"
+    );
+    let (status, compiled_deep) = acme.post("/compile", json!({"sources": {"Deep.sol": deep}}));
+    assert_eq!(status, 200, "{compiled_deep}");
+    let deep_hash = compiled_deep["security"]["report_hash"]
+        .as_str()
+        .expect("report hash");
+    let body = json!({"name": "deep", "bytecode": compiled_deep["contracts"][0]["bytecode"],
+        "abi": compiled_deep["contracts"][0]["abi"], "compiler": compiled_deep["compiler"],
+        "source_hash": compiled_deep["source_hash"], "report_hash": deep_hash});
+    let (status, refused) = acme.post("/networks/ledger/contracts", body);
+    assert_eq!(status, 409, "{refused}");
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("security analysis is incomplete")
+            && message.contains("Deep.sol: nested deeper than the checker reads"),
+        "{refused}"
+    );
+
     let (_, report) = acme.get(&format!("/security-reports/{hash}"));
     let finding = report["findings"][0]["id"].as_str().expect("finding");
     let reason = "accepted: deposits are capped at 1 ether and withdrawals are monitored";
