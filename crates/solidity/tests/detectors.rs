@@ -204,7 +204,8 @@ contract Lottery {
     mapping(address => uint) guesses;
     function draw() public {
         uint b = block.number; //~ weak-randomness
-        uint winner = uint(keccak256(b, msg.sender, block.difficulty)) % players.length; //~ weak-randomness
+        // One draw, one finding (on `b`'s line, naming `block.difficulty` too).
+        uint winner = uint(keccak256(b, msg.sender, block.difficulty)) % players.length;
         players[winner].transfer(this.balance);
     }
     function pick() internal view returns (uint) {
@@ -274,7 +275,7 @@ contract Lottery {
     function deal() public {
         // A height this call computes is part of the draw (and this one's hash is zero).
         uint b = block.number; //~ weak-randomness
-        uint card = uint(keccak256(blockhash(b))) % 52; //~ weak-randomness
+        uint card = uint(keccak256(blockhash(b))) % 52;
         if (card == 0) msg.sender.transfer(1 ether);
     }
 }
@@ -286,7 +287,7 @@ contract Lottery {
 /// it becomes the draw — in the message, the JSON report and SARIF's `relatedLocations`.
 #[test]
 fn a_draw_names_where_the_block_value_becomes_random() {
-    let report = report(
+    let dice = report(
         r#"pragma solidity ^0.4.24;
 contract Dice {
     function roll() public payable {
@@ -298,17 +299,17 @@ contract Dice {
 }
 "#,
     );
-    let draws: Vec<_> = report
+    let draws: Vec<_> = dice
         .findings
         .iter()
         .filter(|f| f.rule == "weak-randomness")
         .collect();
-    assert_eq!(draws.len(), 1, "{:#?}", report.findings);
+    assert_eq!(draws.len(), 1, "{:#?}", dice.findings);
     let draw = draws[0];
     assert_eq!(draw.line, 4);
     assert_eq!(draw.related.iter().map(|r| r.line).collect::<Vec<_>>(), [5]);
     assert!(draw.message.contains("at line 5"), "{}", draw.message);
-    let sarif = ricaas_solidity::sarif::to_sarif(&report);
+    let sarif = ricaas_solidity::sarif::to_sarif(&dice);
     let result = sarif["runs"][0]["results"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["ruleId"] == "weak-randomness"))
@@ -316,6 +317,44 @@ contract Dice {
     assert_eq!(
         result["relatedLocations"][0]["physicalLocation"]["region"]["startLine"],
         5
+    );
+
+    // Several block values mixed into one draw: one finding, naming each, with each place.
+    let mixed = report(
+        r#"pragma solidity ^0.4.24;
+contract Lottery {
+    address seeder;
+    uint last;
+    function reseed() public {
+        seeder = block.coinbase;
+        last = block.number;
+    }
+    function play() public payable {
+        uint r = uint(keccak256(seeder, last,
+            block.difficulty));
+        if (r % 2 == 0) msg.sender.transfer(2 ether);
+    }
+}
+"#,
+    );
+    let draws: Vec<_> = mixed
+        .findings
+        .iter()
+        .filter(|f| f.rule == "weak-randomness")
+        .collect();
+    assert_eq!(draws.len(), 1, "{:#?}", mixed.findings);
+    let draw = draws[0];
+    assert_eq!(draw.line, 6, "{draw:#?}");
+    assert!(
+        draw.message
+            .starts_with("`block.coinbase`, `block.number` and `block.difficulty` go into"),
+        "{}",
+        draw.message
+    );
+    assert_eq!(
+        draw.related.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [10, 7, 11],
+        "{draw:#?}"
     );
 }
 

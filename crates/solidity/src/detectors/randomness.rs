@@ -194,38 +194,69 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 let from_caller = node.is("BinaryOperation")
                     && inputs.iter().any(|i| is_caller(unconverted(*i)));
                 if from_blocks || from_caller {
-                    for id in labels {
-                        let Some(read) = program.declaration(id) else {
-                            continue;
+                    // One finding per draw, at the first value read into it (in source order),
+                    // with the draw and the other values as related places: one weakness, one
+                    // fix, however many block values are mixed in.
+                    let mut reads: Vec<Node<'_>> = labels
+                        .into_iter()
+                        .filter(|id| reported.insert(*id))
+                        .filter_map(|id| program.declaration(id))
+                        .collect();
+                    reads.sort_by_key(|read| read.span().map(|s| (s.file, s.start)));
+                    if let Some((first, others)) = reads.split_first() {
+                        let what = describe(program, *first);
+                        let draw = program.related(
+                            node,
+                            format!("{what} becomes part of a random-looking value here"),
+                        );
+                        let place = draw
+                            .as_ref()
+                            .map(|d| format!(" at line {}", d.line))
+                            .unwrap_or_default();
+                        let mut all: Vec<String> = std::iter::once(what.clone())
+                            .chain(others.iter().map(|read| describe(program, *read)))
+                            .collect();
+                        let mixed = match all.pop() {
+                            Some(last) if !all.is_empty() => {
+                                format!("{} and {last} go", all.join(", "))
+                            }
+                            _ => format!("{what} goes"),
                         };
-                        if reported.insert(id) {
-                            let what = describe(program, read);
-                            let draw = program.related(
-                                node,
-                                format!("{what} becomes part of a random-looking value here"),
-                            );
-                            let place = draw
-                                .as_ref()
-                                .map(|d| format!(" at line {}", d.line))
-                                .unwrap_or_default();
-                            findings.extend(
-                                program
-                                    .finding(
-                                        &WEAK_RANDOMNESS,
-                                        read,
-                                        &contract,
-                                        Some(&function),
-                                        format!(
-                                            "{what} goes into a random-looking value (`{}`{place}): anyone can compute it in the same block",
-                                            operator(node)
-                                        ),
-                                    )
-                                    .map(|mut finding| {
-                                        finding.related.extend(draw);
-                                        finding
-                                    }),
-                            );
-                        }
+                        findings.extend(
+                            program
+                                .finding(
+                                    &WEAK_RANDOMNESS,
+                                    *first,
+                                    &contract,
+                                    Some(&function),
+                                    format!(
+                                        "{mixed} into a random-looking value (`{}`{place}): anyone can compute it in the same block",
+                                        operator(node)
+                                    ),
+                                )
+                                .map(|mut finding| {
+                                    finding.related.extend(draw);
+                                    // The other values read on lines of their own (the message
+                                    // names them all).
+                                    for read in others {
+                                        let Some(place) = program.related(
+                                            *read,
+                                            format!(
+                                                "{} also becomes part of it",
+                                                describe(program, *read)
+                                            ),
+                                        ) else {
+                                            continue;
+                                        };
+                                        if place.line != finding.line
+                                            && finding.related.iter().all(|r| r.line != place.line)
+                                        {
+                                            finding.related.push(place);
+                                        }
+                                    }
+                                    finding
+                                }),
+                        );
                     }
                 }
             }
