@@ -249,20 +249,25 @@ pub fn analyze(
             program::Program::new(&output.syntax, &output.version).with_deadline(deadline);
         let mut findings = Vec::new();
         let mut failed = Vec::new();
+        // Whether the deadline left something unread: a detector not run, stopped mid-walk, or
+        // handed fewer functions than there are. All of them finishing just past it is not.
+        let mut stopped = false;
         for (name, detector) in detectors::DETECTORS {
             if program.expired() {
+                stopped = true;
                 break;
             }
             match deadline::run(deadline, || detector(&program)) {
                 Ok(found) => findings.extend(found.into_iter().filter(|f| user(&f.file))),
-                Err(deadline::Stopped::TimeLimit) => break,
+                Err(deadline::Stopped::TimeLimit) => {
+                    stopped = true;
+                    break;
+                }
                 Err(deadline::Stopped::Failed) => failed.push(*name),
             }
         }
-        // A detector stopped by the deadline, or one that ran past it (`functions` ends there).
-        let stopped = program.expired();
-        let all_tried = confirm::confirm(output, &mut findings, deadline);
-        (findings, failed, stopped || !all_tried)
+        confirm::confirm(output, &mut findings, deadline);
+        (findings, failed, stopped || program.was_cut())
     };
     let outcome = std::thread::scope(|scope| {
         std::thread::Builder::new()

@@ -103,6 +103,8 @@ pub struct Program<'a> {
     pub contracts: Vec<Contract<'a>>,
     /// When the detectors must stop: [`Program::functions`] ends there.
     deadline: Option<Instant>,
+    /// Whether [`Program::functions`] ended early at the deadline: some function was not read.
+    cut: std::cell::Cell<bool>,
     /// Whether a function (by id, at a depth of calls) checks its caller: asked by several
     /// detectors for every function and call site.
     pub(crate) protected: Memo<(i64, usize), bool>,
@@ -121,6 +123,7 @@ impl<'a> Program<'a> {
             declarations: HashMap::new(),
             contracts: Vec::new(),
             deadline: None,
+            cut: std::cell::Cell::new(false),
             protected: Memo::new(),
         };
         for (name, unit) in syntax {
@@ -262,13 +265,24 @@ impl<'a> Program<'a> {
         self.contracts
             .iter()
             .flat_map(|c| c.functions().map(move |f| (*c, f)))
-            .take_while(|_| !self.expired())
+            .take_while(|_| {
+                let expired = self.expired();
+                if expired {
+                    self.cut.set(true);
+                }
+                !expired
+            })
     }
 
     /// Detectors stop reading functions once `deadline` passes.
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
         self
+    }
+
+    /// Whether the deadline stopped [`Program::functions`] before the last function.
+    pub fn was_cut(&self) -> bool {
+        self.cut.get()
     }
 
     pub fn expired(&self) -> bool {
