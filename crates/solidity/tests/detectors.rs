@@ -1096,6 +1096,17 @@ fn confirmed(rule: &str, source: &str) -> Vec<(usize, bool)> {
         .collect()
 }
 
+/// Asserts that the first finding of `rule` in `source` is confirmed and says how (`shown`).
+fn assert_confirmed_as(rule: &str, source: &str, shown: &str) {
+    let finding = report(source)
+        .findings
+        .into_iter()
+        .find(|f| f.rule == rule)
+        .expect("reported");
+    assert!(finding.confirmed, "{}", finding.message);
+    assert!(finding.message.contains(shown), "{}", finding.message);
+}
+
 #[test]
 fn runs_in_revm_confirm_an_owner_taken_and_a_contract_destroyed_by_a_stranger() {
     let source = r#"pragma solidity ^0.4.24;
@@ -1323,16 +1334,10 @@ contract Vault {
     }
 }
 "#;
-    let (drained, message) = report(minimum)
-        .findings
-        .into_iter()
-        .find(|f| f.rule == "reentrancy-eth")
-        .map(|f| (f.confirmed, f.message))
-        .unwrap_or_default();
-    assert!(drained, "{message}");
-    assert!(
-        message.contains("deposited 10 ether re-entered it and left with 30 ether"),
-        "{message}"
+    assert_confirmed_as(
+        "reentrancy-eth",
+        minimum,
+        "deposited 10 ether re-entered it and left with 30 ether",
     );
 }
 
@@ -1390,36 +1395,20 @@ contract Counter {
     }
 }
 "#;
-    let finding = report(set_up_first)
-        .findings
-        .into_iter()
-        .find(|f| f.rule == "integer-overflow")
-        .expect("reported");
-    assert!(finding.confirmed, "{}", finding.message);
-    assert!(
-        finding
-            .message
-            .contains("called twice by an unrelated account with 10^18 (one ether)"),
-        "{}",
-        finding.message
+    assert_confirmed_as(
+        "integer-overflow",
+        set_up_first,
+        "called twice by an unrelated account with 10^18 (one ether)",
     );
     // Set up by another function, which takes no arguments, called first.
     let started_elsewhere = set_up_first.replace(
         "function run(uint input) public {",
         "function start() public { started = true; }\n    function run(uint input) public {\n        if (!started) { return; }",
     );
-    let finding = report(&started_elsewhere)
-        .findings
-        .into_iter()
-        .find(|f| f.rule == "integer-overflow")
-        .expect("reported");
-    assert!(finding.confirmed, "{}", finding.message);
-    assert!(
-        finding
-            .message
-            .contains("with 1 after that account called `start()`"),
-        "{}",
-        finding.message
+    assert_confirmed_as(
+        "integer-overflow",
+        &started_elsewhere,
+        "with 1 after that account called `start()`",
     );
 }
 

@@ -303,44 +303,32 @@ fn writes_authority<'a>(
 ) -> Option<i64> {
     let id = function.node().id()?;
     known.get_or((id, depth), || {
-        reads_authority_writes(program, taint, function, authority, known, depth)
+        let body = function.body()?;
+        let mut written = None;
+        body.walk(&mut |node, _| {
+            if written.is_some() {
+                return false;
+            }
+            if node.is("Assignment")
+                && let Some(target) = node.child("leftHandSide")
+                && let Some(id) = written_variable(target)
+                && authority.contains(&id)
+                && !own_entry(target)
+                && !joins_as_caller(taint, node)
+            {
+                written = Some(id);
+            } else if depth < 2
+                && node.is("FunctionCall")
+                && node.child("expression").is_some_and(|c| c.is("Identifier"))
+                && let Some(callee) = program.called_function(node)
+                && !protected(program, callee, 0)
+            {
+                written = writes_authority(program, taint, callee, authority, known, depth + 1);
+            }
+            written.is_none()
+        });
+        written
     })
-}
-
-/// [`writes_authority`], worked out.
-fn reads_authority_writes<'a>(
-    program: &Program<'a>,
-    taint: &Taint<'_, 'a>,
-    function: Function<'a>,
-    authority: &HashSet<i64>,
-    known: &Memo<(i64, usize), Option<i64>>,
-    depth: usize,
-) -> Option<i64> {
-    let body = function.body()?;
-    let mut written = None;
-    body.walk(&mut |node, _| {
-        if written.is_some() {
-            return false;
-        }
-        if node.is("Assignment")
-            && let Some(target) = node.child("leftHandSide")
-            && let Some(id) = written_variable(target)
-            && authority.contains(&id)
-            && !own_entry(target)
-            && !joins_as_caller(taint, node)
-        {
-            written = Some(id);
-        } else if depth < 2
-            && node.is("FunctionCall")
-            && node.child("expression").is_some_and(|c| c.is("Identifier"))
-            && let Some(callee) = program.called_function(node)
-            && !protected(program, callee, 0)
-        {
-            written = writes_authority(program, taint, callee, authority, known, depth + 1);
-        }
-        written.is_none()
-    });
-    written
 }
 
 /// Whether `function` writes contract state, itself or through the functions it calls (two
@@ -355,39 +343,30 @@ fn writes_state(
         return false;
     };
     known.get_or((id, depth), || {
-        reads_state_writes(program, function, known, depth)
-    })
-}
-
-/// [`writes_state`], worked out.
-fn reads_state_writes(
-    program: &Program<'_>,
-    function: Function<'_>,
-    known: &Memo<(i64, usize), bool>,
-    depth: usize,
-) -> bool {
-    let Some(body) = function.body() else {
-        return false;
-    };
-    let state =
-        |target: Node<'_>| written_variable(target).is_some_and(|id| program.is_state_variable(id));
-    body.any(&mut |node| match node.kind() {
-        "Assignment" => node.child("leftHandSide").is_some_and(state),
-        "UnaryOperation" => {
-            matches!(node.str("operator"), Some("delete" | "++" | "--"))
-                && node.child("subExpression").is_some_and(state)
-        }
-        "FunctionCall" => {
-            node.child("expression").is_some_and(|c| {
-                c.is("MemberAccess")
-                    && c.name_of_member() == "push"
-                    && c.child("expression").is_some_and(state)
-            }) || (depth < 2
-                && program
-                    .called_function(node)
-                    .is_some_and(|callee| writes_state(program, callee, known, depth + 1)))
-        }
-        _ => false,
+        let Some(body) = function.body() else {
+            return false;
+        };
+        let state = |target: Node<'_>| {
+            written_variable(target).is_some_and(|id| program.is_state_variable(id))
+        };
+        body.any(&mut |node| match node.kind() {
+            "Assignment" => node.child("leftHandSide").is_some_and(state),
+            "UnaryOperation" => {
+                matches!(node.str("operator"), Some("delete" | "++" | "--"))
+                    && node.child("subExpression").is_some_and(state)
+            }
+            "FunctionCall" => {
+                node.child("expression").is_some_and(|c| {
+                    c.is("MemberAccess")
+                        && c.name_of_member() == "push"
+                        && c.child("expression").is_some_and(state)
+                }) || (depth < 2
+                    && program
+                        .called_function(node)
+                        .is_some_and(|callee| writes_state(program, callee, known, depth + 1)))
+            }
+            _ => false,
+        })
     })
 }
 
