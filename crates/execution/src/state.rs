@@ -1,16 +1,18 @@
 //! revm's view of state during one block: the committed snapshot plus what earlier
 //! transactions of the same block wrote.
 
-use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
+use alloy_primitives::{
+    Address, B256, Bytes, KECCAK256_EMPTY, U256,
+    map::{AddressMap, AddressSet, B256Map, HashMap},
+};
 use revm::{
     Database, DatabaseCommit,
     bytecode::Bytecode,
     database_interface::DBErrorMarker,
-    primitives::{AddressMap, StorageKey, StorageValue},
+    primitives::{StorageKey, StorageValue},
     state::{Account, AccountInfo},
 };
 use ricaas_storage::{AccountState, StateChanges, StateReader, StorageError};
-use std::collections::{HashMap, HashSet};
 
 /// A storage failure surfaced through revm. Execution cannot continue past it.
 #[derive(Debug, thiserror::Error)]
@@ -25,42 +27,58 @@ impl From<StorageError> for StateReadError {
     }
 }
 
+/// The maps hash with alloy's seeded foldhash (as reth's do): SipHash, the standard library's
+/// default, was visible in a validator's profile, and the order of these maps never reaches a
+/// block (`into_changes` sorts).
 pub(crate) struct BlockState<'a, S: StateReader + ?Sized> {
     snapshot: &'a S,
-    accounts: HashMap<Address, Option<AccountState>>,
+    accounts: AddressMap<Option<AccountState>>,
     storage: HashMap<(Address, U256), U256>,
-    wiped: HashSet<Address>,
-    code: HashMap<B256, Bytes>,
+    wiped: AddressSet,
+    code: B256Map<Bytes>,
     /// Contract code as revm runs it (jump destinations analysed), by code hash: analysed once
     /// per block, not once per call — every transfer of a token would otherwise re-read and
     /// re-analyse the token's code.
-    analyzed: HashMap<B256, Bytecode>,
+    analyzed: B256Map<Bytecode>,
+    /// Accounts read from the snapshot so far in this block: the token every transfer calls and
+    /// the beneficiary every fee pays are read by each transaction.
+    account_reads: AddressMap<Option<AccountState>>,
     /// Storage slots read from the snapshot so far in this block. Each transaction's permission
     /// check reads its sender's membership record, and senders recur within a block.
     slot_reads: HashMap<(Address, U256), U256>,
+    /// Where each sender's membership record lives (two Keccak hashes per account), for the
+    /// permission check of every transaction.
+    identity_slots: AddressMap<[U256; 2]>,
 }
 
 impl<'a, S: StateReader + ?Sized> BlockState<'a, S> {
     pub(crate) fn new(snapshot: &'a S) -> Self {
         Self {
             snapshot,
-            accounts: HashMap::new(),
-            storage: HashMap::new(),
-            wiped: HashSet::new(),
-            code: HashMap::new(),
-            analyzed: HashMap::new(),
-            slot_reads: HashMap::new(),
+            accounts: AddressMap::default(),
+            storage: HashMap::default(),
+            wiped: AddressSet::default(),
+            code: B256Map::default(),
+            analyzed: B256Map::default(),
+            account_reads: AddressMap::default(),
+            slot_reads: HashMap::default(),
+            identity_slots: AddressMap::default(),
         }
     }
 
     pub(crate) fn account(
-        &self,
+        &mut self,
         address: &Address,
     ) -> Result<Option<AccountState>, StateReadError> {
-        match self.accounts.get(address) {
-            Some(account) => Ok(*account),
-            None => Ok(self.snapshot.account(address)?),
+        if let Some(account) = self.accounts.get(address) {
+            return Ok(*account);
         }
+        if let Some(account) = self.account_reads.get(address) {
+            return Ok(*account);
+        }
+        let account = self.snapshot.account(address)?;
+        self.account_reads.insert(*address, account);
+        Ok(account)
     }
 
     pub(crate) fn set_account(&mut self, address: Address, account: AccountState) {
@@ -200,6 +218,13 @@ impl<S: StateReader + ?Sized> DatabaseCommit for BlockState<'_, S> {
 impl<S: StateReader + ?Sized> crate::system::SlotReader for BlockState<'_, S> {
     fn slot(&mut self, address: Address, slot: U256) -> Result<U256, StateReadError> {
         Database::storage(self, address, slot)
+    }
+
+    fn identity_slots(&mut self, account: &Address) -> [U256; 2] {
+        *self
+            .identity_slots
+            .entry(*account)
+            .or_insert_with(|| ricaas_primitives::system::IdentityRecord::slots(account))
     }
 }
 

@@ -15,7 +15,7 @@ use ricaas_primitives::system::IdentityRecord;
 use ricaas_storage::Snapshot;
 #[cfg(test)]
 use ricaas_storage::StorageError;
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 /// The head state as admission sees it. Valid for exactly one head height: the channel keeps
 /// the one matching its current head and replaces it when the head moves.
@@ -24,7 +24,7 @@ pub(crate) struct HeadView {
     snapshot: Snapshot,
     consortium: Option<Arc<Consortium>>,
     /// Membership records read so far in this view (`None`: the account is not enrolled).
-    identities: Mutex<HashMap<Address, Option<IdentityRecord>>>,
+    identities: Mutex<alloy_primitives::map::AddressMap<Option<IdentityRecord>>>,
 }
 
 impl HeadView {
@@ -34,7 +34,7 @@ impl HeadView {
             height: snapshot.head_height(),
             snapshot,
             consortium,
-            identities: Mutex::new(HashMap::new()),
+            identities: Mutex::new(Default::default()),
         }
     }
 

@@ -3,9 +3,12 @@
 //! and in total) until the gap is filled. Ready transactions leave in arrival order.
 
 use crate::config::MempoolConfig;
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{
+    Address, B256,
+    map::{AddressMap, B256Map, B256Set},
+};
 use ricaas_primitives::RecoveredTx;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PoolError {
@@ -56,9 +59,9 @@ struct SenderState {
 pub struct Mempool {
     limits: MempoolConfig,
     ready: VecDeque<RecoveredTx>,
-    senders: HashMap<Address, SenderState>,
+    senders: AddressMap<SenderState>,
     /// Every pooled or in-flight transaction by hash, with its sender and nonce.
-    known: HashMap<B256, RecoveredTx>,
+    known: B256Map<RecoveredTx>,
     queued_total: usize,
 }
 
@@ -67,8 +70,8 @@ impl Mempool {
         Self {
             limits,
             ready: VecDeque::new(),
-            senders: HashMap::new(),
-            known: HashMap::new(),
+            senders: AddressMap::default(),
+            known: B256Map::default(),
             queued_total: 0,
         }
     }
@@ -209,7 +212,7 @@ impl Mempool {
     /// (transactions already in blocks that are ordered but not yet committed). A BFT proposer
     /// builds from this: its proposal may never be finalized, so nothing leaves the pool until
     /// a block that holds it commits.
-    pub fn peek_ready(&self, max: usize, exclude: &HashSet<B256>) -> Vec<RecoveredTx> {
+    pub fn peek_ready(&self, max: usize, exclude: &B256Set) -> Vec<RecoveredTx> {
         self.ready
             .iter()
             .filter(|tx| !exclude.contains(&tx.hash()))
@@ -223,7 +226,7 @@ impl Mempool {
     /// ordered transactions this pool never saw, and the ones queued behind them become ready.
     pub fn remove_included(&mut self, included: &[RecoveredTx]) {
         self.evict(included);
-        let mut committed: HashMap<Address, u64> = HashMap::new();
+        let mut committed: AddressMap<u64> = AddressMap::default();
         for tx in included {
             let next = committed.entry(tx.sender()).or_default();
             *next = (*next).max(tx.nonce() + 1);
@@ -241,7 +244,7 @@ impl Mempool {
     }
 
     fn evict(&mut self, txs: &[RecoveredTx]) {
-        let gone: HashSet<B256> = txs
+        let gone: B256Set = txs
             .iter()
             .map(RecoveredTx::hash)
             .filter(|h| self.known.remove(h).is_some())
@@ -249,7 +252,7 @@ impl Mempool {
         if gone.is_empty() {
             return;
         }
-        let mut from_ready: HashMap<Address, usize> = HashMap::new();
+        let mut from_ready: AddressMap<usize> = AddressMap::default();
         self.ready.retain(|tx| {
             let keep = !gone.contains(&tx.hash());
             if !keep {
@@ -413,12 +416,12 @@ mod tests {
         pool.remove_included(&elsewhere);
         assert_eq!(pool.ready_len(), 2);
         // Peeking leaves them in the pool and skips the excluded (already ordered) ones.
-        let ready = pool.peek_ready(10, &HashSet::new());
+        let ready = pool.peek_ready(10, &B256Set::default());
         assert_eq!(
             ready.iter().map(RecoveredTx::nonce).collect::<Vec<_>>(),
             [2, 3]
         );
-        let exclude: HashSet<B256> = [ready[0].hash()].into_iter().collect();
+        let exclude: B256Set = [ready[0].hash()].into_iter().collect();
         assert_eq!(pool.peek_ready(10, &exclude), ready[1..].to_vec());
         assert_eq!(pool.ready_len(), 2);
         pool.remove_included(&ready);

@@ -17,10 +17,7 @@ use ricaas_execution::{
 use ricaas_primitives::{Block, RecoveredTx};
 use ricaas_rpc::ChannelBackend as _;
 use ricaas_storage::{ExecutedBlock, PendingState, Snapshot};
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::{collections::HashMap, sync::Arc};
 
 /// How far ahead of this node's clock a proposed block's timestamp may be.
 const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
@@ -194,7 +191,7 @@ impl Channel {
         let state = self
             .state_after(&parent.hash())?
             .ok_or_else(|| self.state_unavailable(parent))?;
-        let in_flight: HashSet<B256> = state
+        let in_flight: alloy_primitives::map::B256Set = state
             .layers
             .iter()
             .flat_map(|l| l.block.transactions.iter().map(RecoveredTx::hash))

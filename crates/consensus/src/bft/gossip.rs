@@ -30,7 +30,6 @@ use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, IoBuf, Spawner};
 use futures::FutureExt as _;
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -259,8 +258,8 @@ struct Early {
 /// Forwarded transactions waiting for confirmations, and confirmations that came first.
 #[derive(Default)]
 pub(crate) struct Vouching {
-    waiting: HashMap<B256, Waiting>,
-    early: HashMap<B256, Early>,
+    waiting: alloy_primitives::map::B256Map<Waiting>,
+    early: alloy_primitives::map::B256Map<Early>,
 }
 
 /// Whether `claims` settle a sender: `Some(Some(sender))` when `needed` distinct validators

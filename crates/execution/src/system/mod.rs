@@ -27,6 +27,12 @@ use ricaas_storage::StateReader;
 /// Reads one storage slot of one account.
 pub trait SlotReader {
     fn slot(&mut self, address: Address, slot: U256) -> Result<U256, StateReadError>;
+
+    /// Where `account`'s membership record is stored ([`IdentityRecord::slots`]: two Keccak
+    /// hashes). A reader that serves every transaction of a block keeps them per account.
+    fn identity_slots(&mut self, account: &Address) -> [U256; 2] {
+        IdentityRecord::slots(account)
+    }
 }
 
 /// Reads and writes storage slots (the EVM journal inside a call, the block state between
@@ -205,7 +211,7 @@ pub fn identity_record(
     reader: &mut impl SlotReader,
     account: Address,
 ) -> Result<Option<IdentityRecord>, StateReadError> {
-    let [a, b] = IdentityRecord::slots(&account);
+    let [a, b] = reader.identity_slots(&account);
     let values = [
         reader.slot(MEMBERSHIP_ADDRESS, a)?,
         reader.slot(MEMBERSHIP_ADDRESS, b)?,
