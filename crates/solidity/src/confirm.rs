@@ -151,6 +151,9 @@ pub fn confirm(
                     wrap::Wrapped::Over => format!(
                         " (confirmed: called twice by an unrelated account with the largest integer{setup}, a stored value became smaller)"
                     ),
+                    wrap::Wrapped::Product => format!(
+                        " (confirmed: called by an unrelated account with two list entries and 2^255{setup}, it went through and stored a value of at least 2^254, where the same call with 2^254 was refused: the wrapped product let it through)"
+                    ),
                 };
                 finding.message.push_str(&shown);
             }

@@ -1680,3 +1680,71 @@ contract Club {
         vec![(21, true)]
     );
 }
+
+/// The 2018 batch-transfer overflow: `receivers.length * value` checked against the sender's
+/// balance wraps to zero for two receivers and 2^255, and each receiver is credited 2^255.
+/// Confirmed by running it; the same token with the product checked (SafeMath's `mul`) is not
+/// reported, and one whose batch transfer only its owner may call is reported but not confirmed.
+#[test]
+fn runs_in_revm_confirm_a_batch_transfer_whose_total_wraps() {
+    let source = r#"pragma solidity ^0.4.24;
+library SafeMath {
+    function mul(uint256 a, uint256 b) internal pure returns (uint256) {
+        if (a == 0) { return 0; }
+        uint256 c = a * b;
+        assert(c / a == b);
+        return c;
+    }
+    function sub(uint256 a, uint256 b) internal pure returns (uint256) {
+        assert(b <= a);
+        return a - b;
+    }
+    function add(uint256 a, uint256 b) internal pure returns (uint256) {
+        uint256 c = a + b;
+        assert(c >= a);
+        return c;
+    }
+}
+contract Token {
+    using SafeMath for uint256;
+    address owner;
+    mapping(address => uint256) balances;
+    constructor() public { owner = msg.sender; balances[msg.sender] = 1000; }
+    function batchTransfer(address[] _receivers, uint256 _value) public returns (bool) {
+        uint cnt = _receivers.length;
+        uint256 amount = uint256(cnt) * _value;
+        require(cnt > 0 && cnt <= 20);
+        require(_value > 0 && balances[msg.sender] >= amount);
+        balances[msg.sender] = balances[msg.sender].sub(amount);
+        for (uint i = 0; i < cnt; i++) {
+            balances[_receivers[i]] = balances[_receivers[i]].add(_value);
+        }
+        return true;
+    }
+}
+"#;
+    assert_confirmed_as(
+        "integer-overflow",
+        source,
+        "with two list entries and 2^255, it went through",
+    );
+    let checked = source.replace("uint256(cnt) * _value", "_value.mul(uint256(cnt))");
+    assert!(
+        report(&checked)
+            .findings
+            .iter()
+            .all(|f| f.rule != "integer-overflow"),
+        "the product is checked"
+    );
+    let owners_only = source.replace(
+        "returns (bool) {\n        uint cnt",
+        "returns (bool) {\n        require(msg.sender == owner);\n        uint cnt",
+    );
+    assert!(owners_only != source);
+    let findings = report(&owners_only).findings;
+    let overflow = findings.iter().find(|f| f.rule == "integer-overflow");
+    assert!(
+        overflow.is_none_or(|f| !f.confirmed),
+        "a stranger cannot call it: {overflow:?}"
+    );
+}

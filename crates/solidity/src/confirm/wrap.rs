@@ -6,15 +6,23 @@
 //! computes it, which no arithmetic on small numbers produces otherwise. An overflow is shown
 //! when a call with every integer argument at its largest makes a stored word that was not zero
 //! smaller (twice, so that a word the first call set can wrap on the second): an addition that
-//! wrapped, as a function that only stores its argument stores the same word again.
+//! wrapped, as a function that only stores its argument stores the same word again. A product
+//! of a list's length and an integer (`receivers.length * value`, the 2018 batch-transfer bug)
+//! is shown when a call with two list entries and 2^255 (the product wraps to zero) succeeds and
+//! stores a word of at least 2^254 that was not there, while the same call with 2^254 (no wrap)
+//! is refused: the wrap is what let it through.
 
 use super::{Chain, DEPLOYER, STRANGER, Subject, call_data};
+use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt as _};
 use alloy_json_abi::{Function, StateMutability};
 use alloy_primitives::{Address, TxKind, U256};
 use std::collections::HashMap;
 
 /// Where address arguments point: neither the deployer nor the caller.
 const RECIPIENT: Address = alloy_primitives::address!("0x000000000000000000000000000000000000beef");
+/// A second one, for lists of two.
+const SECOND_RECIPIENT: Address =
+    alloy_primitives::address!("0x000000000000000000000000000000000000bee2");
 
 /// What a run showed.
 pub enum Wrapped {
@@ -22,6 +30,8 @@ pub enum Wrapped {
     Under { integer: U256, calls: u8 },
     /// A stored word went from `before` to the smaller `after`.
     Over,
+    /// With two list entries, 2^255 went through and stored a huge word, 2^254 was refused.
+    Product,
 }
 
 /// Whether running `function` shows the wrap the finding describes (`under`: a subtraction): on
@@ -91,12 +101,22 @@ fn shown_after(
         }
         return None;
     }
+    if let Some(wrapped) = grown_smaller(&created, function) {
+        return Some(wrapped);
+    }
+    product_let_through(&created, function)
+}
+
+/// Twice the largest integer: a stored word that was not zero is smaller after adding it.
+fn grown_smaller(
+    created: &impl Fn() -> Option<(Chain, Address)>,
+    function: &Function,
+) -> Option<Wrapped> {
     let (mut chain, target) = created()?;
     let mut before = storage(&chain, target);
     for _ in 0..2 {
         call(&mut chain, target, function, U256::MAX)?;
         let after = storage(&chain, target);
-        // A word that was not zero is smaller after adding the largest integer to it.
         let smaller = before
             .iter()
             .any(|(slot, word)| !word.is_zero() && after.get(slot).is_some_and(|now| now < word));
@@ -106,6 +126,72 @@ fn shown_after(
         before = after;
     }
     None
+}
+
+/// Two list entries and 2^255, against the same with 2^254: see the module doc.
+fn product_let_through(
+    created: &impl Fn() -> Option<(Chain, Address)>,
+    function: &Function,
+) -> Option<Wrapped> {
+    let lists = function
+        .inputs
+        .iter()
+        .any(|p| p.selector_type().ends_with("[]"));
+    if !lists {
+        return None;
+    }
+    let half = U256::from(1) << 255;
+    let huge = |word: &U256| *word >= U256::from(1) << 254;
+    let (mut chain, target) = created()?;
+    if listing(&mut chain, target, function, half >> 1).is_some() {
+        return None;
+    }
+    let (mut chain, target) = created()?;
+    let before = storage(&chain, target);
+    listing(&mut chain, target, function, half)?;
+    storage(&chain, target)
+        .iter()
+        .any(|(slot, word)| huge(word) && !before.get(slot).is_some_and(huge))
+        .then_some(Wrapped::Product)
+}
+
+/// Calls `function` as the stranger with every list holding two distinct accounts and integers
+/// set to `integer`; `None` unless it succeeded.
+fn listing(chain: &mut Chain, target: Address, function: &Function, integer: U256) -> Option<()> {
+    let args = function
+        .inputs
+        .iter()
+        .map(|p| {
+            let kind: DynSolType = p.selector_type().parse().ok()?;
+            Some(match kind {
+                DynSolType::Array(inner) => DynSolValue::Array(vec![
+                    entry(&inner, RECIPIENT, integer)?,
+                    entry(&inner, SECOND_RECIPIENT, integer)?,
+                ]),
+                kind => entry(&kind, RECIPIENT, integer)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let data = function.abi_encode_input(&args).ok()?;
+    chain
+        .run(STRANGER, TxKind::Call(target), data, U256::ZERO)?
+        .is_success()
+        .then_some(())
+}
+
+/// A value of `kind`: `who` for an address, `integer` (clipped) for an unsigned integer.
+fn entry(kind: &DynSolType, who: Address, integer: U256) -> Option<DynSolValue> {
+    match kind {
+        DynSolType::Uint(bits) => {
+            let top = if *bits == 256 {
+                U256::MAX
+            } else {
+                (U256::from(1) << bits) - U256::from(1)
+            };
+            Some(DynSolValue::Uint(integer.min(top), *bits))
+        }
+        kind => super::value_of(kind, who),
+    }
 }
 
 /// The contract's stored words (those the run has touched).
