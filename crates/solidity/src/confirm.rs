@@ -130,9 +130,15 @@ pub fn confirm(
         }
         if finding.rule == "integer-overflow" {
             let under = finding.message.contains("can underflow");
+            // The expression the message names first (`a*b` can overflow).
+            let product = finding
+                .message
+                .split('`')
+                .nth(1)
+                .is_some_and(|expression| expression.contains('*'));
             let shown = functions
                 .into_iter()
-                .find_map(|function| wrap::shown(&subject, function, under));
+                .find_map(|function| wrap::shown(&subject, function, under, product));
             if let Some((wrapped, after)) = shown {
                 finding.confirmed = true;
                 let setup = after
@@ -151,8 +157,13 @@ pub fn confirm(
                     wrap::Wrapped::Over => format!(
                         " (confirmed: called twice by an unrelated account with the largest integer{setup}, a stored value became smaller)"
                     ),
-                    wrap::Wrapped::Product => format!(
-                        " (confirmed: called by an unrelated account with two list entries and 2^255{setup}, it went through and stored a value of at least 2^254, where the same call with 2^254 was refused: the wrapped product let it through)"
+                    wrap::Wrapped::Product { lists } => format!(
+                        " (confirmed: called by an unrelated account with 2^255{}{setup}, it went through and stored a value of at least 2^254, where the same call with 2^255 - 1 was refused: 2^255 times an even number wraps to zero)",
+                        if lists {
+                            " and two entries in each list"
+                        } else {
+                            ""
+                        }
                     ),
                 };
                 finding.message.push_str(&shown);

@@ -1685,6 +1685,7 @@ contract Club {
 /// balance wraps to zero for two receivers and 2^255, and each receiver is credited 2^255.
 /// Confirmed by running it; the same token with the product checked (SafeMath's `mul`) is not
 /// reported, and one whose batch transfer only its owner may call is reported but not confirmed.
+/// Likewise a sale that checks the ether sent against `tokens * PRICE`: 2^255 tokens for nothing.
 #[test]
 fn runs_in_revm_confirm_a_batch_transfer_whose_total_wraps() {
     let source = r#"pragma solidity ^0.4.24;
@@ -1726,7 +1727,7 @@ contract Token {
     assert_confirmed_as(
         "integer-overflow",
         source,
-        "with two list entries and 2^255, it went through",
+        "with 2^255 and two entries in each list, it went through",
     );
     let checked = source.replace("uint256(cnt) * _value", "_value.mul(uint256(cnt))");
     assert!(
@@ -1746,5 +1747,30 @@ contract Token {
     assert!(
         overflow.is_none_or(|f| !f.confirmed),
         "a stranger cannot call it: {overflow:?}"
+    );
+    let sale = r#"pragma solidity ^0.4.21;
+contract Sale {
+    mapping(address => uint256) public balanceOf;
+    uint256 constant PRICE_PER_TOKEN = 1 ether;
+    function buy(uint256 numTokens) public payable {
+        require(msg.value == numTokens * PRICE_PER_TOKEN);
+        balanceOf[msg.sender] += numTokens;
+    }
+}
+"#;
+    assert_confirmed_as(
+        "integer-overflow",
+        sale,
+        "called by an unrelated account with 2^255, it went through",
+    );
+    // An odd price: 2^255 times it does not wrap to zero, and nothing is confirmed for it.
+    let odd = sale.replace("= 1 ether;", "= 1 ether + 1;");
+    let findings = report(&odd).findings;
+    let product = findings
+        .iter()
+        .find(|f| f.rule == "integer-overflow" && f.message.contains('*'));
+    assert!(
+        product.is_some_and(|f| !f.confirmed),
+        "reported, not confirmed: {findings:?}"
     );
 }

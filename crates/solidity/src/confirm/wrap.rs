@@ -7,10 +7,11 @@
 //! when a call with every integer argument at its largest makes a stored word that was not zero
 //! smaller (twice, so that a word the first call set can wrap on the second): an addition that
 //! wrapped, as a function that only stores its argument stores the same word again. A product
-//! of a list's length and an integer (`receivers.length * value`, the 2018 batch-transfer bug)
-//! is shown when a call with two list entries and 2^255 (the product wraps to zero) succeeds and
-//! stores a word of at least 2^254 that was not there, while the same call with 2^254 (no wrap)
-//! is refused: the wrap is what let it through.
+//! (`receivers.length * value` checked against a balance, the 2018 batch-transfer bug, or
+//! `tokens * PRICE` checked against the ether sent) is shown when a call with 2^255 — and two
+//! entries in each list, no ether — succeeds and stores a word of at least 2^254 that was not
+//! there, while the same call with 2^255 − 1 is refused: 2^255 times any even number wraps to
+//! zero, one less does not, so the wrap is what let it through.
 
 use super::{Chain, DEPLOYER, STRANGER, Subject, call_data};
 use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt as _};
@@ -30,8 +31,9 @@ pub enum Wrapped {
     Under { integer: U256, calls: u8 },
     /// A stored word went from `before` to the smaller `after`.
     Over,
-    /// With two list entries, 2^255 went through and stored a huge word, 2^254 was refused.
-    Product,
+    /// 2^255 went through and stored a huge word, 2^255 − 1 was refused; `lists` when the
+    /// function's lists held two entries.
+    Product { lists: bool },
 }
 
 /// Whether running `function` shows the wrap the finding describes (`under`: a subtraction): on
@@ -41,6 +43,7 @@ pub(super) fn shown(
     subject: &Subject<'_>,
     function: &Function,
     under: bool,
+    product: bool,
 ) -> Option<(Wrapped, Option<String>)> {
     let setups = std::iter::once(None).chain(
         subject
@@ -57,7 +60,7 @@ pub(super) fn shown(
             .map(Some),
     );
     for setup in setups {
-        if let Some(wrapped) = shown_after(subject, function, under, setup) {
+        if let Some(wrapped) = shown_after(subject, function, under, product, setup) {
             return Some((wrapped, setup.map(|f| f.name.clone())));
         }
     }
@@ -69,6 +72,7 @@ fn shown_after(
     subject: &Subject<'_>,
     function: &Function,
     under: bool,
+    product: bool,
     setup: Option<&Function>,
 ) -> Option<Wrapped> {
     let created = || {
@@ -104,7 +108,10 @@ fn shown_after(
     if let Some(wrapped) = grown_smaller(&created, function) {
         return Some(wrapped);
     }
-    product_let_through(&created, function)
+    if product {
+        return product_let_through(&created, function);
+    }
+    None
 }
 
 /// Twice the largest integer: a stored word that was not zero is smaller after adding it.
@@ -128,35 +135,32 @@ fn grown_smaller(
     None
 }
 
-/// Two list entries and 2^255, against the same with 2^254: see the module doc.
+/// 2^255 against 2^255 − 1, lists of two: see the module doc.
 fn product_let_through(
     created: &impl Fn() -> Option<(Chain, Address)>,
     function: &Function,
 ) -> Option<Wrapped> {
-    let lists = function
-        .inputs
-        .iter()
-        .any(|p| p.selector_type().ends_with("[]"));
-    if !lists {
-        return None;
-    }
     let half = U256::from(1) << 255;
     let huge = |word: &U256| *word >= U256::from(1) << 254;
     let (mut chain, target) = created()?;
-    if listing(&mut chain, target, function, half >> 1).is_some() {
+    if listing(&mut chain, target, function, half - U256::from(1)).is_some() {
         return None;
     }
     let (mut chain, target) = created()?;
     let before = storage(&chain, target);
     listing(&mut chain, target, function, half)?;
+    let lists = function
+        .inputs
+        .iter()
+        .any(|p| p.selector_type().ends_with(']'));
     storage(&chain, target)
         .iter()
         .any(|(slot, word)| huge(word) && !before.get(slot).is_some_and(huge))
-        .then_some(Wrapped::Product)
+        .then_some(Wrapped::Product { lists })
 }
 
-/// Calls `function` as the stranger with every list holding two distinct accounts and integers
-/// set to `integer`; `None` unless it succeeded.
+/// Calls `function` as the stranger, without ether, with every list holding two distinct
+/// accounts and integers set to `integer`; `None` unless it succeeded.
 fn listing(chain: &mut Chain, target: Address, function: &Function, integer: U256) -> Option<()> {
     let args = function
         .inputs
