@@ -104,12 +104,15 @@ pub fn confirm(
         let functions = abi.functions.get(&finding.function).into_iter().flatten();
         if finding.rule == "reentrancy-eth" {
             let taken = functions
-                .filter_map(|function| attack::drained(&subject, function))
-                .max_by_key(|(_, taken)| *taken);
-            if let Some((deposited, taken)) = taken {
+                .filter_map(|function| attack::drained(&subject, function, deadline))
+                .max_by_key(|(_, taken, _)| *taken);
+            if let Some((deposited, taken, setup)) = taken {
                 finding.confirmed = true;
+                let setup = setup
+                    .map(|name| format!(" called `{name}()` and"))
+                    .unwrap_or_default();
                 finding.message.push_str(&format!(
-                    " (confirmed: an attacker contract that deposited {} re-entered it and left with {})",
+                    " (confirmed: an attacker contract that{setup} deposited {} re-entered it and left with {})",
                     attack::ether(deposited),
                     attack::ether(taken)
                 ));
@@ -412,12 +415,18 @@ impl Chain {
     /// Creates the subject's companions, then the subject with their addresses as its
     /// constructor's address arguments.
     fn deploy(&mut self, subject: &Subject<'_>) -> Option<Address> {
+        self.deploy_beside(subject).map(|(target, _)| target)
+    }
+
+    /// [`Chain::deploy`], with the companions' addresses.
+    fn deploy_beside(&mut self, subject: &Subject<'_>) -> Option<(Address, Vec<Address>)> {
         let companions: Vec<Address> = subject
             .companions
             .iter()
             .filter_map(|(abi, code)| self.create(abi, code, &[]))
             .collect();
-        self.create(subject.abi, subject.code, &companions)
+        let target = self.create(subject.abi, subject.code, &companions)?;
+        Some((target, companions))
     }
 }
 

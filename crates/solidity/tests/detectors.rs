@@ -1774,3 +1774,90 @@ contract Sale {
         "reported, not confirmed: {findings:?}"
     );
 }
+
+/// The attack's set-ups: a bank whose every deposit and payout calls a log contract that the
+/// deployer sets after creation (reverting while unset) is drained once the deployer has pointed
+/// it at the file's log; a payout guarded by an owner that an unprotected `init()` lets anyone
+/// become is drained by an attacker that calls `init()` first. With the log left unsettable, or
+/// `init()` guarded, nothing is confirmed.
+#[test]
+fn runs_in_revm_confirm_a_reentrancy_after_the_set_up_it_needs() {
+    let logged = r#"pragma solidity ^0.4.19;
+contract Bank {
+    mapping (address => uint) public balances;
+    Log TransferLog;
+    bool ready;
+    function SetLog(address _log) public {
+        if (ready) throw;
+        TransferLog = Log(_log);
+    }
+    function Deposit() public payable {
+        balances[msg.sender] += msg.value;
+        TransferLog.AddMessage(msg.sender, msg.value, "Deposit");
+    }
+    function CashOut(uint _am) public {
+        if (_am <= balances[msg.sender]) {
+            if (msg.sender.call.value(_am)()) {
+                balances[msg.sender] -= _am;
+                TransferLog.AddMessage(msg.sender, _am, "CashOut");
+            }
+        }
+    }
+}
+contract Log {
+    uint public count;
+    function AddMessage(address _adr, uint _val, string _data) public {
+        count += 1;
+    }
+}
+"#;
+    assert_confirmed_as(
+        "reentrancy-eth",
+        logged,
+        "deposited 1 ether re-entered it and left with 3 ether",
+    );
+    let unset = logged.replace(
+        "function SetLog(address _log) public {",
+        "function SetLog(address _log) internal {",
+    );
+    let findings = report(&unset).findings;
+    let finding = findings.iter().find(|f| f.rule == "reentrancy-eth");
+    assert!(
+        finding.is_some_and(|f| !f.confirmed),
+        "a log nobody can set leaves every deposit reverting: {findings:?}"
+    );
+
+    let owned = r#"pragma solidity ^0.4.24;
+contract Bank {
+    address owner;
+    mapping (address => uint) public holders;
+    function init() public { owner = msg.sender; }
+    function deposit() public payable { holders[msg.sender] += msg.value; }
+    function withdrawTo(address to, uint amount) public {
+        require(msg.sender == owner);
+        if (holders[to] >= amount) {
+            if (to.call.value(amount)()) {
+                holders[to] -= amount;
+            }
+        }
+    }
+}
+"#;
+    assert_confirmed_as(
+        "reentrancy-eth",
+        owned,
+        "an attacker contract that called `init()` and deposited 1 ether re-entered it",
+    );
+    let guarded = owned.replace(
+        "function init() public { owner = msg.sender; }",
+        "constructor() public { owner = msg.sender; }",
+    );
+    let findings = report(&guarded).findings;
+    assert!(
+        findings
+            .iter()
+            .filter(|f| f.rule == "reentrancy-eth")
+            .all(|f| !f.confirmed),
+        "only the deployer may pay out: {findings:?}"
+    );
+}

@@ -10,8 +10,16 @@
 //! ether first, then ten (for a minimum deposit: `if (msg.value > MinDeposit)` with one ether).
 //! A payout by `transfer` or `send` forwards 2,300 gas: the attacker cannot re-enter with it,
 //! and such a run is (rightly) not a confirmation.
+//!
+//! Two set-ups come first where the contract needs them. The deployer points it at its file's
+//! other contracts: each function taking only addresses is called once by the deployer with
+//! theirs (`SetLogFile(address)`: a bank whose every deposit and payout calls its log reverts
+//! while the log is unset, as it would on chain). And the attacker may first call one of the
+//! contract's argument-free functions (an `init()` anyone can call that makes its caller the
+//! owner the payout is guarded by): tried after the attack without it fails.
 
 use super::{Chain, DEPLOYER, STRANGER, Subject, call_data};
+use alloy_dyn_abi::{DynSolValue, JsonAbiExt as _};
 use alloy_json_abi::{Function, StateMutability};
 use alloy_primitives::{Address, TxKind, U256, address};
 use revm::{bytecode::Bytecode, state::AccountInfo};
@@ -38,8 +46,13 @@ pub fn ether(wei: u128) -> String {
     }
 }
 
-/// What the attacker deposited and the wei it left with, when the attack on `function` worked.
-pub(super) fn drained(subject: &Subject<'_>, function: &Function) -> Option<(u128, u128)> {
+/// What the attacker deposited, the wei it left with and the function it called first, when
+/// the attack on `function` worked before `deadline`.
+pub(super) fn drained(
+    subject: &Subject<'_>,
+    function: &Function,
+    deadline: std::time::Instant,
+) -> Option<(u128, u128, Option<String>)> {
     let abi = subject.abi;
     let deposits: Vec<Option<&Function>> = abi
         .functions()
@@ -53,11 +66,32 @@ pub(super) fn drained(subject: &Subject<'_>, function: &Function) -> Option<(u12
             .then_some(None),
         )
         .collect();
-    for amount in DEPOSITS {
-        for deposit in &deposits {
-            for integers in [U256::from(amount), U256::from(1)] {
-                if let Some(taken) = attack(subject, function, *deposit, amount, integers) {
-                    return Some((amount, taken));
+    let setups = std::iter::once(None).chain(
+        abi.functions()
+            .filter(|f| {
+                f.inputs.is_empty()
+                    && f.name != function.name
+                    && f.state_mutability == StateMutability::NonPayable
+            })
+            .map(Some),
+    );
+    for setup in setups {
+        for amount in DEPOSITS {
+            for deposit in &deposits {
+                for integers in [U256::from(amount), U256::from(1)] {
+                    if std::time::Instant::now() > deadline {
+                        return None;
+                    }
+                    let run = Run {
+                        function,
+                        deposit: *deposit,
+                        setup,
+                        amount,
+                        integers,
+                    };
+                    if let Some(taken) = attack(subject, &run) {
+                        return Some((amount, taken, setup.map(|f| f.name.clone())));
+                    }
                 }
             }
         }
@@ -65,21 +99,41 @@ pub(super) fn drained(subject: &Subject<'_>, function: &Function) -> Option<(u12
     None
 }
 
-fn attack(
-    subject: &Subject<'_>,
-    function: &Function,
-    deposit: Option<&Function>,
+/// One attack: what is deposited through which function, and what the attacker calls first.
+struct Run<'a> {
+    function: &'a Function,
+    deposit: Option<&'a Function>,
+    setup: Option<&'a Function>,
     amount: u128,
     integers: U256,
-) -> Option<u128> {
+}
+
+fn attack(subject: &Subject<'_>, run: &Run<'_>) -> Option<u128> {
+    let Run {
+        function,
+        deposit,
+        setup,
+        amount,
+        integers,
+    } = *run;
     let mut chain = Chain::new(&[DEPLOYER, STRANGER, VICTIM]);
-    let target = chain.deploy(subject)?;
+    let (target, companions) = chain.deploy_beside(subject)?;
+    configure(&mut chain, subject, target, &companions);
     let withdraw = call_data(function, ATTACKER, U256::from(amount))?;
     let runtime = attacker(target, &withdraw);
     chain.db.insert_account_info(
         ATTACKER,
         AccountInfo::default().with_code(Bytecode::new_raw(runtime.into())),
     );
+    if let Some(setup) = setup {
+        let data = call_data(setup, ATTACKER, U256::from(1))?;
+        if !chain
+            .run(STRANGER, TxKind::Call(ATTACKER), data, U256::ZERO)?
+            .is_success()
+        {
+            return None;
+        }
+    }
     let deposit_data = |who| match deposit {
         Some(f) => call_data(f, who, integers),
         None => Some(Vec::new()),
@@ -108,6 +162,31 @@ fn attack(
     let reentered = chain.storage(ATTACKER, U256::ZERO) > U256::ZERO;
     let taken = u128::try_from(chain.balance(ATTACKER).saturating_sub(before)).ok()?;
     (attacked.is_success() && reentered && taken > put_in).then_some(taken)
+}
+
+/// The deployer calls each function of the subject that takes only addresses (at least one)
+/// with its companions' addresses in turn; failures are ignored (a setter may be guarded or
+/// meant for something else).
+fn configure(chain: &mut Chain, subject: &Subject<'_>, target: Address, companions: &[Address]) {
+    if companions.is_empty() {
+        return;
+    }
+    let setters = subject.abi.functions().filter(|f| {
+        !f.inputs.is_empty()
+            && f.inputs.iter().all(|p| p.ty == "address")
+            && f.state_mutability == StateMutability::NonPayable
+    });
+    for setter in setters {
+        let mut next = companions.iter().cycle();
+        let args: Vec<DynSolValue> = setter
+            .inputs
+            .iter()
+            .filter_map(|_| next.next().map(|a| DynSolValue::Address(*a)))
+            .collect();
+        if let Ok(data) = setter.abi_encode_input(&args) {
+            let _ = chain.run(DEPLOYER, TxKind::Call(target), data, U256::ZERO);
+        }
+    }
 }
 
 /// The attacker's runtime code. Called by anyone but `target`, it forwards the call and its value
