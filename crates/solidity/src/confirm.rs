@@ -18,6 +18,7 @@
 //! finding as the analysis made it.
 
 mod attack;
+mod payout;
 mod slot;
 mod wrap;
 
@@ -53,6 +54,7 @@ pub const CONFIRMABLE: &[&str] = &[
     "reentrancy-eth",
     "integer-overflow",
     "arbitrary-storage-write",
+    "unprotected-withdrawal",
 ];
 
 /// Marks the findings of `output`'s contracts that a run confirms, and says so in their
@@ -115,6 +117,19 @@ pub fn confirm(
                     " (confirmed: an attacker contract that{setup} deposited {} re-entered it and left with {})",
                     attack::ether(deposited),
                     attack::ether(taken)
+                ));
+            }
+            continue;
+        }
+        if finding.rule == "unprotected-withdrawal" {
+            let gain = functions
+                .filter_map(|function| payout::taken(&subject, function))
+                .max();
+            if let Some(gain) = gain {
+                finding.confirmed = true;
+                finding.message.push_str(&format!(
+                    " (confirmed: after another account deposited 10 ether, an unrelated account that deposited 1 ether called it twice and left with {} more than it had)",
+                    attack::ether(gain)
                 ));
             }
             continue;

@@ -1861,3 +1861,57 @@ contract Bank {
         "only the deployer may pay out: {findings:?}"
     );
 }
+
+/// An unprotected withdrawal shown by running it: after another account deposits, a stranger that
+/// deposited one ether calls twice and leaves with more than it had — a credit paid and never
+/// reduced, a bound checked the wrong way round, no bound at all. Not confirmed where every call
+/// is refused: the same wallet, closed.
+#[test]
+fn runs_in_revm_confirm_a_withdrawal_that_pays_a_stranger_more_than_it_put_in() {
+    let source = r#"pragma solidity ^0.4.24;
+contract Wallet {
+    address owner;
+    mapping(address => uint256) balances;
+    constructor() public { owner = msg.sender; }
+    function deposit() public payable {
+        balances[msg.sender] += msg.value;
+    }
+    function refund() public {
+        msg.sender.transfer(balances[msg.sender]);
+    }
+    function withdrawConfused(uint256 amount) public {
+        require(amount >= balances[msg.sender]);
+        msg.sender.transfer(amount);
+        balances[msg.sender] -= amount;
+    }
+    function withdrawUnchecked(uint256 amount) public {
+        msg.sender.transfer(amount);
+    }
+}
+"#;
+    let runs = confirmed("unprotected-withdrawal", source);
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert!(
+        runs.iter().all(|(_, c)| *c),
+        "every one pays the stranger: {runs:?}"
+    );
+    assert_confirmed_as(
+        "unprotected-withdrawal",
+        source,
+        "an unrelated account that deposited 1 ether called it twice and left with 1 ether more",
+    );
+    // Reported alike, but every call is refused while the wallet is closed (it never opens).
+    let closed = source
+        .replace("address owner;", "address owner;\n    bool open;")
+        .replace(
+            "public {\n        msg.sender.transfer",
+            "public {\n        require(open);\n        msg.sender.transfer",
+        )
+        .replace(
+            "public {\n        require(amount",
+            "public {\n        require(open);\n        require(amount",
+        );
+    let runs = confirmed("unprotected-withdrawal", &closed);
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert!(runs.iter().all(|(_, c)| !*c), "{runs:?}");
+}

@@ -20,16 +20,16 @@
 
 use super::{Chain, DEPLOYER, STRANGER, Subject, call_data};
 use alloy_dyn_abi::{DynSolValue, JsonAbiExt as _};
-use alloy_json_abi::{Function, StateMutability};
+use alloy_json_abi::{Function, JsonAbi, StateMutability};
 use alloy_primitives::{Address, TxKind, U256, address};
 use revm::{bytecode::Bytecode, state::AccountInfo};
 
 /// Deposits before the attack, so that the contract holds other people's ether.
-const VICTIM: Address = address!("0x00000000000000000000000000000000000b1c71");
+pub(super) const VICTIM: Address = address!("0x00000000000000000000000000000000000b1c71");
 /// Where the attacker contract lives.
 const ATTACKER: Address = address!("0x00000000000000000000000000000000a77ac4e2");
 /// One ether, in wei.
-const ETHER: u128 = 1_000_000_000_000_000_000;
+pub(super) const ETHER: u128 = 1_000_000_000_000_000_000;
 /// What the attacker deposits and asks back, in the order tried: one ether, then ten for
 /// contracts with a minimum above one.
 const DEPOSITS: [u128; 2] = [ETHER, 10 * ETHER];
@@ -54,18 +54,7 @@ pub(super) fn drained(
     deadline: std::time::Instant,
 ) -> Option<(u128, u128, Option<String>)> {
     let abi = subject.abi;
-    let deposits: Vec<Option<&Function>> = abi
-        .functions()
-        .filter(|f| f.state_mutability == StateMutability::Payable && f.name != function.name)
-        .map(Some)
-        // A payable fallback or receive takes plain transfers.
-        .chain(
-            (abi.fallback
-                .is_some_and(|f| f.state_mutability == StateMutability::Payable)
-                || abi.receive.is_some())
-            .then_some(None),
-        )
-        .collect();
+    let deposits = deposits(abi, function);
     let setups = std::iter::once(None).chain(
         abi.functions()
             .filter(|f| {
@@ -97,6 +86,21 @@ pub(super) fn drained(
         }
     }
     None
+}
+
+/// The ways to pay the contract besides `function`: each payable function, and `None` for a
+/// plain transfer when a payable fallback or `receive` takes it.
+pub(super) fn deposits<'a>(abi: &'a JsonAbi, function: &Function) -> Vec<Option<&'a Function>> {
+    abi.functions()
+        .filter(|f| f.state_mutability == StateMutability::Payable && f.name != function.name)
+        .map(Some)
+        .chain(
+            (abi.fallback
+                .is_some_and(|f| f.state_mutability == StateMutability::Payable)
+                || abi.receive.is_some())
+            .then_some(None),
+        )
+        .collect()
 }
 
 /// One attack: what is deposited through which function, and what the attacker calls first.
@@ -167,7 +171,12 @@ fn attack(subject: &Subject<'_>, run: &Run<'_>) -> Option<u128> {
 /// The deployer calls each function of the subject that takes only addresses (at least one)
 /// with its companions' addresses in turn; failures are ignored (a setter may be guarded or
 /// meant for something else).
-fn configure(chain: &mut Chain, subject: &Subject<'_>, target: Address, companions: &[Address]) {
+pub(super) fn configure(
+    chain: &mut Chain,
+    subject: &Subject<'_>,
+    target: Address,
+    companions: &[Address],
+) {
     if companions.is_empty() {
         return;
     }
