@@ -55,7 +55,14 @@ pub const CONFIRMABLE: &[&str] = &[
     "integer-overflow",
     "arbitrary-storage-write",
     "unprotected-withdrawal",
+    "controlled-delegatecall",
 ];
+
+/// Where the delegatecall run puts the code the caller chooses: it stores its caller's address
+/// in slot 0 (`CALLER PUSH1 0 SSTORE STOP`), which under `delegatecall` is the calling
+/// contract's own storage.
+const PAYLOAD: Address = address!("0x000000000000000000000000000000000000c0de");
+const PAYLOAD_CODE: [u8; 5] = [0x33, 0x60, 0x00, 0x55, 0x00];
 
 /// Marks the findings of `output`'s contracts that a run confirms, and says so in their
 /// messages, until `deadline`: findings not tried by then stay as the analysis reported them
@@ -218,6 +225,9 @@ pub fn confirm(
             finding.message.push_str(match finding.rule {
                 "unprotected-selfdestruct" => {
                     " (confirmed: called by an unrelated account, the contract was destroyed)"
+                }
+                "controlled-delegatecall" => {
+                    " (confirmed: called by an unrelated account with the address of code that stores its caller, the contract's own storage then held that account's address)"
                 }
                 _ => {
                     " (confirmed: called by an unrelated account, it stored that account's address)"
@@ -459,10 +469,22 @@ fn shown(subject: &Subject<'_>, function: &Function, rule: &str, first: Option<&
             return false;
         }
     }
+    // Addresses point at the stranger, or for a delegatecall at code the stranger chose.
+    let who = if rule == "controlled-delegatecall" {
+        chain.db.insert_account_info(
+            PAYLOAD,
+            AccountInfo::default().with_code(revm::bytecode::Bytecode::new_raw(
+                PAYLOAD_CODE.to_vec().into(),
+            )),
+        );
+        PAYLOAD
+    } else {
+        STRANGER
+    };
     let Some(args) = function
         .inputs
         .iter()
-        .map(|p| argument(p, STRANGER))
+        .map(|p| argument(p, who))
         .collect::<Option<Vec<_>>>()
     else {
         return false;

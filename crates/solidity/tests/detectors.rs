@@ -1915,3 +1915,43 @@ contract Wallet {
     assert_eq!(runs.len(), 3, "{runs:?}");
     assert!(runs.iter().all(|(_, c)| !*c), "{runs:?}");
 }
+
+/// A delegatecall to an address the caller chooses, shown by running it: code the stranger picked
+/// (it stores its caller) writes the contract's own storage, so the stranger's address lands in
+/// the owner's slot. Not confirmed where the target is fixed and only the data is chosen (the
+/// library is not deployed in the run), nor where the forwarder refuses every call.
+#[test]
+fn runs_in_revm_confirm_a_delegatecall_to_code_the_caller_chose() {
+    let source = r#"pragma solidity ^0.4.24;
+contract Proxy {
+    address owner;
+    address lib;
+    constructor() public { owner = msg.sender; }
+    function forward(address callee, bytes _data) public {
+        require(callee.delegatecall(_data));
+    }
+    function() public {
+        require(lib.delegatecall(msg.data));
+    }
+}
+"#;
+    let runs = confirmed("controlled-delegatecall", source);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[0].1, "forward runs the stranger's code: {runs:?}");
+    assert!(!runs[1].1, "the fallback's library is fixed: {runs:?}");
+    assert_confirmed_as(
+        "controlled-delegatecall",
+        source,
+        "the contract's own storage then held that account's address",
+    );
+    // Reported alike, but refused while closed (it never opens).
+    let closed = source
+        .replace("address lib;", "address lib;\n    bool open;")
+        .replace(
+            "public {\n        require(callee",
+            "public {\n        require(open);\n        require(callee",
+        );
+    let runs = confirmed("controlled-delegatecall", &closed);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|(_, c)| !*c), "{runs:?}");
+}
