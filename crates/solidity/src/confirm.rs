@@ -286,19 +286,22 @@ fn call_data(function: &Function, who: Address, integer: U256) -> Option<Vec<u8>
         .map(|p| {
             let kind: DynSolType = p.selector_type().parse().ok()?;
             Some(match kind {
-                DynSolType::Uint(bits) => {
-                    let top = if bits == 256 {
-                        U256::MAX
-                    } else {
-                        (U256::from(1) << bits) - U256::from(1)
-                    };
-                    DynSolValue::Uint(integer.min(top), bits)
-                }
+                DynSolType::Uint(bits) => clipped(integer, bits),
                 _ => value_of(&kind, who)?,
             })
         })
         .collect::<Option<Vec<_>>>()?;
     function.abi_encode_input(&args).ok()
+}
+
+/// `integer` as a `uint<bits>`, clipped to the largest such value.
+fn clipped(integer: U256, bits: usize) -> DynSolValue {
+    let top = if bits == 256 {
+        U256::MAX
+    } else {
+        (U256::from(1) << bits) - U256::from(1)
+    };
+    DynSolValue::Uint(integer.min(top), bits)
 }
 
 fn account(balance: u128) -> AccountInfo {

@@ -186,14 +186,7 @@ fn listing(chain: &mut Chain, target: Address, function: &Function, integer: U25
 /// A value of `kind`: `who` for an address, `integer` (clipped) for an unsigned integer.
 fn entry(kind: &DynSolType, who: Address, integer: U256) -> Option<DynSolValue> {
     match kind {
-        DynSolType::Uint(bits) => {
-            let top = if *bits == 256 {
-                U256::MAX
-            } else {
-                (U256::from(1) << bits) - U256::from(1)
-            };
-            Some(DynSolValue::Uint(integer.min(top), *bits))
-        }
+        DynSolType::Uint(bits) => Some(super::clipped(integer, *bits)),
         kind => super::value_of(kind, who),
     }
 }
