@@ -19,6 +19,7 @@
 
 mod attack;
 mod payout;
+mod phish;
 mod slot;
 mod wrap;
 
@@ -56,6 +57,7 @@ pub const CONFIRMABLE: &[&str] = &[
     "arbitrary-storage-write",
     "unprotected-withdrawal",
     "controlled-delegatecall",
+    "tx-origin",
 ];
 
 /// Where the delegatecall run puts the code the caller chooses: it stores its caller's address
@@ -124,6 +126,23 @@ pub fn confirm(
                     " (confirmed: an attacker contract that{setup} deposited {} re-entered it and left with {})",
                     attack::ether(deposited),
                     attack::ether(taken)
+                ));
+            }
+            continue;
+        }
+        if finding.rule == "tx-origin" {
+            let gain = functions
+                .filter_map(|function| phish::phished(&subject, function))
+                .max();
+            if let Some(gain) = gain {
+                finding.confirmed = true;
+                let paid = match gain {
+                    0 => String::new(),
+                    wei if wei < attack::ETHER / 10 => format!(" and paid that account {wei} wei"),
+                    wei => format!(" and paid that account {}", attack::ether(wei)),
+                };
+                finding.message.push_str(&format!(
+                    " (confirmed: refused when an unrelated account called it, it went through when the owner called a contract that account wrote, which called it{paid})"
                 ));
             }
             continue;

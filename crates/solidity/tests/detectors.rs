@@ -1955,3 +1955,42 @@ contract Proxy {
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs.iter().all(|(_, c)| !*c), "{runs:?}");
 }
+
+/// Authorization by `tx.origin`, shown by running it: refused to a stranger calling directly, the
+/// same call goes through when the owner calls a contract the stranger wrote, and the wallet's
+/// ether goes to the stranger. Not confirmed where the check reads `msg.sender` (the owner's
+/// call through the stranger's contract is refused too), which is not reported at all, nor
+/// where the stranger's direct call already goes through (the check is not what guards it).
+#[test]
+fn runs_in_revm_confirm_an_owner_lured_into_calling_the_attackers_contract() {
+    let source = r#"pragma solidity ^0.4.24;
+contract Wallet {
+    address owner;
+    bool open = true;
+    constructor() public { owner = msg.sender; }
+    function () public payable {}
+    function withdrawAll(address _recipient) public {
+        require(tx.origin == owner);
+        _recipient.transfer(address(this).balance);
+    }
+    function withdrawWhenOpen(address _recipient) public {
+        require(tx.origin == owner || open);
+        _recipient.transfer(address(this).balance);
+    }
+}
+"#;
+    let runs = confirmed("tx-origin", source);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(
+        runs[0].1,
+        "the owner's call through the stranger's contract pays: {runs:?}"
+    );
+    assert!(!runs[1].1, "anyone may call it while open: {runs:?}");
+    assert_confirmed_as(
+        "tx-origin",
+        source,
+        "it went through when the owner called a contract that account wrote, which called it and paid that account 1 ether",
+    );
+    let by_sender = source.replace("tx.origin == owner", "msg.sender == owner");
+    assert!(confirmed("tx-origin", &by_sender).is_empty());
+}

@@ -27,7 +27,7 @@ use revm::{bytecode::Bytecode, state::AccountInfo};
 /// Deposits before the attack, so that the contract holds other people's ether.
 pub(super) const VICTIM: Address = address!("0x00000000000000000000000000000000000b1c71");
 /// Where the attacker contract lives.
-const ATTACKER: Address = address!("0x00000000000000000000000000000000a77ac4e2");
+pub(super) const ATTACKER: Address = address!("0x00000000000000000000000000000000a77ac4e2");
 /// One ether, in wei.
 pub(super) const ETHER: u128 = 1_000_000_000_000_000_000;
 /// What the attacker deposits and asks back, in the order tried: one ether, then ten for
@@ -202,7 +202,7 @@ pub(super) fn configure(
 /// to `target` (reverting with the target's revert data when that fails). Called by `target` (a
 /// payout), it calls `target` again with `reenter` while its counter in slot 0 is below
 /// [`REENTRIES`], and otherwise accepts the ether.
-fn attacker(target: Address, reenter: &[u8]) -> Vec<u8> {
+pub(super) fn attacker(target: Address, reenter: &[u8]) -> Vec<u8> {
     let mut asm = Assembler::default();
     asm.op(CALLER).push_address(target).op(EQ);
     asm.jump_if("reenter");
