@@ -112,67 +112,75 @@ pub fn confirm(
             code: &code,
             companions: &companions,
         };
-        let functions = abi.functions.get(&finding.function).into_iter().flatten();
-        if finding.rule == "reentrancy-eth" {
-            let taken = functions
-                .filter_map(|function| attack::drained(&subject, function, deadline))
-                .max_by_key(|(_, taken, _)| *taken);
-            if let Some((deposited, taken, setup)) = taken {
-                finding.confirmed = true;
-                let setup = setup
-                    .map(|name| format!(" called `{name}()` and"))
-                    .unwrap_or_default();
-                finding.message.push_str(&format!(
-                    " (confirmed: an attacker contract that{setup} deposited {} re-entered it and left with {})",
-                    attack::ether(deposited),
-                    attack::ether(taken)
-                ));
-            }
-            continue;
+        let functions: Vec<&Function> = abi
+            .functions
+            .get(&finding.function)
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(how) = shown_how(&subject, &functions, finding, deadline) {
+            finding.confirmed = true;
+            finding.message.push_str(&format!(" (confirmed: {how})"));
         }
-        if finding.rule == "tx-origin" {
+    }
+}
+
+/// How a run of `functions` (the finding's function, overloads included) showed `finding`, in
+/// words for its message; `None` when no run did.
+fn shown_how(
+    subject: &Subject<'_>,
+    functions: &[&Function],
+    finding: &Finding,
+    deadline: std::time::Instant,
+) -> Option<String> {
+    match finding.rule {
+        "reentrancy-eth" => {
+            let (deposited, taken, setup) = functions
+                .iter()
+                .filter_map(|function| attack::drained(subject, function, deadline))
+                .max_by_key(|(_, taken, _)| *taken)?;
+            let setup = setup
+                .map(|name| format!(" called `{name}()` and"))
+                .unwrap_or_default();
+            Some(format!(
+                "an attacker contract that{setup} deposited {} re-entered it and left with {}",
+                attack::ether(deposited),
+                attack::ether(taken)
+            ))
+        }
+        "tx-origin" => {
             let gain = functions
-                .filter_map(|function| phish::phished(&subject, function))
-                .max();
-            if let Some(gain) = gain {
-                finding.confirmed = true;
-                let paid = match gain {
-                    0 => String::new(),
-                    wei if wei < attack::ETHER / 10 => format!(" and paid that account {wei} wei"),
-                    wei => format!(" and paid that account {}", attack::ether(wei)),
-                };
-                finding.message.push_str(&format!(
-                    " (confirmed: refused when an unrelated account called it, it went through when the owner called a contract that account wrote, which called it{paid})"
-                ));
-            }
-            continue;
+                .iter()
+                .filter_map(|function| phish::phished(subject, function))
+                .max()?;
+            let paid = match gain {
+                0 => String::new(),
+                wei if wei < attack::ETHER / 10 => format!(" and paid that account {wei} wei"),
+                wei => format!(" and paid that account {}", attack::ether(wei)),
+            };
+            Some(format!(
+                "refused when an unrelated account called it, it went through when the owner called a contract that account wrote, which called it{paid}"
+            ))
         }
-        if finding.rule == "unprotected-withdrawal" {
+        "unprotected-withdrawal" => {
             let gain = functions
-                .filter_map(|function| payout::taken(&subject, function))
-                .max();
-            if let Some(gain) = gain {
-                finding.confirmed = true;
-                finding.message.push_str(&format!(
-                    " (confirmed: after another account deposited 10 ether, an unrelated account that deposited 1 ether called it twice and left with {} more than it had)",
-                    attack::ether(gain)
-                ));
-            }
-            continue;
+                .iter()
+                .filter_map(|function| payout::taken(subject, function))
+                .max()?;
+            Some(format!(
+                "after another account deposited 10 ether, an unrelated account that deposited 1 ether called it twice and left with {} more than it had",
+                attack::ether(gain)
+            ))
         }
-        if finding.rule == "arbitrary-storage-write" {
-            let overwritten = functions
-                .into_iter()
-                .find_map(|function| slot::shown(&subject, function));
-            if let Some(slot) = overwritten {
-                finding.confirmed = true;
-                finding.message.push_str(&format!(
-                    " (confirmed: an unrelated account's write through the array changed storage slot {slot}, another variable's)"
-                ));
-            }
-            continue;
+        "arbitrary-storage-write" => {
+            let slot = functions
+                .iter()
+                .find_map(|function| slot::shown(subject, function))?;
+            Some(format!(
+                "an unrelated account's write through the array changed storage slot {slot}, another variable's"
+            ))
         }
-        if finding.rule == "integer-overflow" {
+        "integer-overflow" => {
             let under = finding.message.contains("can underflow");
             // The expression the message names first (`a*b` can overflow).
             let product = finding
@@ -180,45 +188,56 @@ pub fn confirm(
                 .split('`')
                 .nth(1)
                 .is_some_and(|expression| expression.contains('*'));
-            let shown = functions
-                .into_iter()
-                .find_map(|function| wrap::shown(&subject, function, under, product));
-            if let Some((wrapped, after)) = shown {
-                finding.confirmed = true;
-                let setup = after
-                    .map(|name| format!(" after that account called `{name}()`"))
-                    .unwrap_or_default();
-                let shown = match wrapped {
-                    wrap::Wrapped::Under { integer, calls } => format!(
-                        " (confirmed: called {} by an unrelated account with {}{setup}, it stored 2^256 minus a small number)",
-                        if calls == 1 { "once" } else { "twice" },
-                        if integer == U256::from(ONE_ETHER) {
-                            "10^18 (one ether)".to_owned()
-                        } else {
-                            integer.to_string()
-                        }
-                    ),
-                    wrap::Wrapped::Over => format!(
-                        " (confirmed: called twice by an unrelated account with the largest integer{setup}, a stored value became smaller)"
-                    ),
-                    wrap::Wrapped::Product { lists } => format!(
-                        " (confirmed: called by an unrelated account with 2^255{}{setup}, it went through and stored a value of at least 2^254, where the same call with 2^255 - 1 was refused: 2^255 times an even number wraps to zero)",
-                        if lists {
-                            " and two entries in each list"
-                        } else {
-                            ""
-                        }
-                    ),
-                };
-                finding.message.push_str(&shown);
-            }
-            continue;
+            let (wrapped, after) = functions
+                .iter()
+                .find_map(|function| wrap::shown(subject, function, under, product))?;
+            let setup = after
+                .map(|name| format!(" after that account called `{name}()`"))
+                .unwrap_or_default();
+            Some(match wrapped {
+                wrap::Wrapped::Under { integer, calls } => format!(
+                    "called {} by an unrelated account with {}{setup}, it stored 2^256 minus a small number",
+                    if calls == 1 { "once" } else { "twice" },
+                    if integer == U256::from(ONE_ETHER) {
+                        "10^18 (one ether)".to_owned()
+                    } else {
+                        integer.to_string()
+                    }
+                ),
+                wrap::Wrapped::Over => format!(
+                    "called twice by an unrelated account with the largest integer{setup}, a stored value became smaller"
+                ),
+                wrap::Wrapped::Product { lists } => format!(
+                    "called by an unrelated account with 2^255{}{setup}, it went through and stored a value of at least 2^254, where the same call with 2^255 - 1 was refused: 2^255 times an even number wraps to zero",
+                    if lists {
+                        " and two entries in each list"
+                    } else {
+                        ""
+                    }
+                ),
+            })
         }
-        let functions: Vec<&Function> = functions.collect();
-        let confirmed = functions
-            .iter()
-            .any(|function| shown(&subject, function, finding.rule, None));
-        if !confirmed && finding.rule == "unprotected-selfdestruct" {
+        rule => {
+            if functions
+                .iter()
+                .any(|function| shown(subject, function, rule, None))
+            {
+                return Some(
+                    match rule {
+                        "unprotected-selfdestruct" => {
+                            "called by an unrelated account, the contract was destroyed"
+                        }
+                        "controlled-delegatecall" => {
+                            "called by an unrelated account with the address of code that stores its caller, the contract's own storage then held that account's address"
+                        }
+                        _ => "called by an unrelated account, it stored that account's address",
+                    }
+                    .to_owned(),
+                );
+            }
+            if rule != "unprotected-selfdestruct" {
+                return None;
+            }
             // Guarded by owners anyone can become: another function first (an initializer),
             // then this one, both by the stranger.
             let first = subject.abi.functions().find(|first| {
@@ -228,30 +247,12 @@ pub fn confirm(
                 ) && first.name != finding.function
                     && functions
                         .iter()
-                        .any(|function| shown(&subject, function, finding.rule, Some(first)))
-            });
-            if let Some(first) = first {
-                finding.confirmed = true;
-                finding.message.push_str(&format!(
-                    " (confirmed: an unrelated account called `{}`, then this, and the contract was destroyed)",
-                    first.name
-                ));
-            }
-            continue;
-        }
-        if confirmed {
-            finding.confirmed = true;
-            finding.message.push_str(match finding.rule {
-                "unprotected-selfdestruct" => {
-                    " (confirmed: called by an unrelated account, the contract was destroyed)"
-                }
-                "controlled-delegatecall" => {
-                    " (confirmed: called by an unrelated account with the address of code that stores its caller, the contract's own storage then held that account's address)"
-                }
-                _ => {
-                    " (confirmed: called by an unrelated account, it stored that account's address)"
-                }
-            });
+                        .any(|function| shown(subject, function, rule, Some(first)))
+            })?;
+            Some(format!(
+                "an unrelated account called `{}`, then this, and the contract was destroyed",
+                first.name
+            ))
         }
     }
 }

@@ -1096,6 +1096,13 @@ fn confirmed(rule: &str, source: &str) -> Vec<(usize, bool)> {
         .collect()
 }
 
+/// Asserts that `source` has `count` findings of `rule` and that no run confirmed any.
+fn assert_reported_unconfirmed(rule: &str, source: &str, count: usize) {
+    let runs = confirmed(rule, source);
+    assert_eq!(runs.len(), count, "{runs:?}");
+    assert!(runs.iter().all(|(_, c)| !*c), "{runs:?}");
+}
+
 /// Asserts that the first finding of `rule` in `source` is confirmed and says how (`shown`).
 fn assert_confirmed_as(rule: &str, source: &str, shown: &str) {
     let finding = report(source)
@@ -1911,9 +1918,7 @@ contract Wallet {
             "public {\n        require(amount",
             "public {\n        require(open);\n        require(amount",
         );
-    let runs = confirmed("unprotected-withdrawal", &closed);
-    assert_eq!(runs.len(), 3, "{runs:?}");
-    assert!(runs.iter().all(|(_, c)| !*c), "{runs:?}");
+    assert_reported_unconfirmed("unprotected-withdrawal", &closed, 3);
 }
 
 /// A delegatecall to an address the caller chooses, shown by running it: code the stranger picked
@@ -1951,9 +1956,7 @@ contract Proxy {
             "public {\n        require(callee",
             "public {\n        require(open);\n        require(callee",
         );
-    let runs = confirmed("controlled-delegatecall", &closed);
-    assert_eq!(runs.len(), 2, "{runs:?}");
-    assert!(runs.iter().all(|(_, c)| !*c), "{runs:?}");
+    assert_reported_unconfirmed("controlled-delegatecall", &closed, 2);
 }
 
 /// Authorization by `tx.origin`, shown by running it: refused to a stranger calling directly, the

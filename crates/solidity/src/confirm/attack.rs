@@ -103,6 +103,19 @@ pub(super) fn deposits<'a>(abi: &'a JsonAbi, function: &Function) -> Vec<Option<
         .collect()
 }
 
+/// The call data of paying the contract through `deposit` (integers set to `integers`,
+/// addresses to `who`); empty for a plain transfer.
+pub(super) fn deposit_data(
+    deposit: Option<&Function>,
+    who: Address,
+    integers: U256,
+) -> Option<Vec<u8>> {
+    match deposit {
+        Some(f) => call_data(f, who, integers),
+        None => Some(Vec::new()),
+    }
+}
+
 /// One attack: what is deposited through which function, and what the attacker calls first.
 struct Run<'a> {
     function: &'a Function,
@@ -138,10 +151,7 @@ fn attack(subject: &Subject<'_>, run: &Run<'_>) -> Option<u128> {
             return None;
         }
     }
-    let deposit_data = |who| match deposit {
-        Some(f) => call_data(f, who, integers),
-        None => Some(Vec::new()),
-    };
+    let deposit_data = |who| deposit_data(deposit, who, integers);
     // The victim deposits twice what the attacker will (in deposits of the same size, for
     // `deposit(amount)` that must match the value). They may fail (a contract that takes one
     // depositor); the attack may still take the deployer's ether.

@@ -8,7 +8,7 @@
 
 use super::{
     Chain, DEPLOYER, STRANGER, Subject,
-    attack::{ETHER, VICTIM, configure, deposits},
+    attack::{ETHER, VICTIM, configure, deposit_data, deposits},
     call_data,
 };
 use alloy_json_abi::Function;
@@ -26,10 +26,7 @@ fn run(subject: &Subject<'_>, function: &Function, deposit: Option<&Function>) -
     let (target, companions) = chain.deploy_beside(subject)?;
     configure(&mut chain, subject, target, &companions);
     let pay = |chain: &mut Chain, who, amount: u128| {
-        let data = match deposit {
-            Some(f) => call_data(f, who, U256::from(amount))?,
-            None => Vec::new(),
-        };
+        let data = deposit_data(deposit, who, U256::from(amount))?;
         Some(
             chain
                 .run(who, TxKind::Call(target), data, U256::from(amount))?

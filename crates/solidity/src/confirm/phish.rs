@@ -10,7 +10,7 @@
 
 use super::{
     Chain, DEPLOYER, STRANGER, Subject,
-    attack::{ATTACKER, ETHER, VICTIM, attacker, deposits},
+    attack::{ATTACKER, ETHER, VICTIM, attacker, deposit_data, deposits},
     call_data,
 };
 use alloy_json_abi::Function;
@@ -30,10 +30,7 @@ fn run(subject: &Subject<'_>, function: &Function, integers: U256) -> Option<u12
     let target = chain.deploy(subject)?;
     // Something to take, where the contract accepts it (ignored where it does not).
     for deposit in deposits(subject.abi, function) {
-        let data = match deposit {
-            Some(f) => call_data(f, VICTIM, U256::from(ETHER)),
-            None => Some(Vec::new()),
-        };
+        let data = deposit_data(deposit, VICTIM, U256::from(ETHER));
         let paid =
             data.and_then(|data| chain.run(VICTIM, TxKind::Call(target), data, U256::from(ETHER)));
         if paid.is_some_and(|result| result.is_success()) {
