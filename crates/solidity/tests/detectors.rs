@@ -262,6 +262,20 @@ contract Lottery {
         // Rounding down to a multiple is alignment, not a draw.
         return block.number - (block.number % 100);
     }
+    uint lastHeight;
+    function align() public {
+        // So is moving a stored height by its own remainder, either way.
+        uint height = block.number - 256;
+        height += height % 10;
+        lastHeight = height;
+        lastHeight -= lastHeight % 10;
+    }
+    function spin() public {
+        // A remainder added to something else is the draw again.
+        uint base = 7;
+        uint slot = base + block.number % 37; //~ weak-randomness
+        if (slot % 2 == 0) msg.sender.transfer(1 ether);
+    }
     mapping(address => uint) committedAt;
     function commit() public {
         // A height recorded to choose a later block's hash is not itself the draw.
@@ -277,6 +291,51 @@ contract Lottery {
         uint b = block.number; //~ weak-randomness
         uint card = uint(keccak256(blockhash(b))) % 52;
         if (card == 0) msg.sender.transfer(1 ether);
+    }
+}
+"#,
+    );
+}
+
+/// A contract that keeps block hashes for later rounds finds them by height: the remainder that
+/// picks the slot (and the bits of the packed word) is a position, as the height in
+/// `blockhash(height)` is. The hash read is the draw and is reported where it is read; the same
+/// remainder deciding anything else, or indexing an array of players, is a draw again.
+#[test]
+fn a_height_that_finds_a_kept_block_hash_is_a_position() {
+    expect(
+        "weak-randomness",
+        r#"pragma solidity ^0.4.24;
+contract Ring {
+    uint constant SIZE = 1024;
+    uint[] hashes;
+    uint first;
+    mapping(address => uint) betAt;
+    address[] players;
+    function keep(uint height) public {
+        uint delta = (height - first) / 10;
+        hashes[delta % SIZE] = uint(blockhash(height)); //~ weak-randomness
+    }
+    function bet() public {
+        betAt[msg.sender] = block.number + 3;
+    }
+    function kept(uint height) internal view returns (uint) {
+        uint word = hashes[(height - first) / 10 % SIZE];
+        uint slot = (height - first) % 10;
+        return (word >> (24 * slot)) & 0xFFFFFF;
+    }
+    function settle() public {
+        if (kept(betAt[msg.sender]) % 2 == 0) msg.sender.transfer(1 ether);
+    }
+    function pick() public {
+        uint b = block.number; //~ weak-randomness
+        players[b % players.length].transfer(1 ether);
+    }
+    function both() public {
+        uint b = block.number; //~ weak-randomness
+        uint slot = b % 10;
+        uint word = hashes[slot];
+        if (slot == 3) msg.sender.transfer(word);
     }
 }
 "#,

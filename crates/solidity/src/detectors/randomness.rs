@@ -92,7 +92,10 @@ fn randomness_inputs<'a>(program: &Program<'a>, node: Node<'a>) -> Option<Vec<No
     }
 }
 
-/// `%`s that round down (`x - x % n`): alignment, not a draw.
+/// `%`s that move a value by its own remainder — `x - x % n`, `x -= x % n` (round down to a
+/// multiple) and `x + x % n`, `x += x % n` (a mistaken attempt at rounding up): alignment of a
+/// height or a time to a boundary, not a draw. A draw's remainder decides an outcome; it is
+/// not added back to the value it was taken from.
 fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
     let mut found = BTreeSet::new();
     for (_, function) in program.functions() {
@@ -100,12 +103,16 @@ fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
             continue;
         };
         body.walk(&mut |node, _| {
-            if node.is("BinaryOperation")
-                && node.str("operator") == Some("-")
-                && let (Some(left), Some(right)) = (
-                    node.child("leftExpression"),
-                    node.child("rightExpression").map(unconverted),
-                )
+            let sides = match (node.kind(), node.str("operator")) {
+                ("BinaryOperation", Some("-" | "+")) => node
+                    .child("leftExpression")
+                    .zip(node.child("rightExpression")),
+                ("Assignment", Some("-=" | "+=")) => {
+                    node.child("leftHandSide").zip(node.child("rightHandSide"))
+                }
+                _ => None,
+            };
+            if let Some((left, right)) = sides.map(|(left, right)| (left, unconverted(right)))
                 && right.is("BinaryOperation")
                 && right.str("operator") == Some("%")
                 && right
@@ -136,7 +143,9 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         };
         body.walk(&mut |node, path| {
             if randomness_inputs(program, node).is_some()
-                && decides_nothing(program, &called, function, node, path)
+                && (decides_nothing(program, &called, function, node, path)
+                    || (node.is("BinaryOperation")
+                        && locates_block_hash(program, &without_heights, body, node, path, 0)))
             {
                 node.walk(&mut |inner, _| {
                     deciding_nothing.extend(inner.id());
@@ -469,6 +478,99 @@ fn only_identifies(
                 every_use
             });
             every_use
+        }
+        _ => false,
+    }
+}
+
+/// Whether every use of the remainder `node` (below `path`) only says where in a store of block
+/// hashes to look: the slot of an array or mapping holding them (`hashes[n % size]`), or the
+/// bits of a word read from one (`word >> (24 * (n % 10))`) — directly, through arithmetic with
+/// constants, or through a local it is kept in (two levels deep). A contract keeping block
+/// hashes for later rounds looks them up by height; the hash found is the draw, reported where
+/// `blockhash` is read, and the height is a position as it is in `blockhash(height)` itself.
+fn locates_block_hash<'a>(
+    program: &Program<'a>,
+    taint: &Taint<'_, 'a>,
+    body: Node<'a>,
+    node: Node<'a>,
+    path: &[Node<'a>],
+    depth: usize,
+) -> bool {
+    let holds_hash = |expr: Node<'a>| {
+        taint.labels(expr).iter().any(|id| {
+            program
+                .declaration(*id)
+                .is_some_and(|read| read.is("FunctionCall") && is_block_value(program, read))
+        })
+    };
+    let mut value = node;
+    let mut ancestors = path.iter().rev();
+    let parent = loop {
+        let Some(parent) = ancestors.next() else {
+            return false;
+        };
+        let passes_on = unconverted(*parent).id() == unconverted(value).id()
+            // Scaled or offset by a constant: `24 * slot`, `slot + 1`.
+            || (parent.is("BinaryOperation")
+                && matches!(parent.str("operator"), Some("*" | "+"))
+                && [parent.child("leftExpression"), parent.child("rightExpression")]
+                    .into_iter()
+                    .flatten()
+                    .any(|side| side.id() != value.id() && side.is("Literal")));
+        if passes_on {
+            value = *parent;
+        } else {
+            break *parent;
+        }
+    };
+    let is_value =
+        |n: Option<Node<'_>>| n.is_some_and(|n| n.id().is_some() && n.id() == value.id());
+    match parent.kind() {
+        "IndexAccess" => {
+            is_value(parent.child("indexExpression"))
+                && parent.child("baseExpression").is_some_and(holds_hash)
+        }
+        "BinaryOperation" if matches!(parent.str("operator"), Some(">>" | "<<")) => {
+            is_value(parent.child("rightExpression"))
+                && parent.child("leftExpression").is_some_and(holds_hash)
+        }
+        "VariableDeclarationStatement" | "Assignment" => {
+            let kept = if parent.is("Assignment") {
+                (parent.str("operator") == Some("=") && is_value(parent.child("rightHandSide")))
+                    .then(|| parent.child("leftHandSide"))
+                    .flatten()
+                    .filter(|l| l.is("Identifier"))
+                    .and_then(|l| l.referenced())
+            } else {
+                let declared: Vec<Node<'_>> = parent.children("declarations").collect();
+                match declared[..] {
+                    [one] if is_value(parent.child("initialValue")) => one.id(),
+                    _ => None,
+                }
+            };
+            let Some(kept) = kept.filter(|id| !program.is_state_variable(*id)) else {
+                return false;
+            };
+            if depth >= 2 {
+                return false;
+            }
+            let mut every_use = true;
+            let mut used = false;
+            body.walk(&mut |n, p| {
+                if every_use
+                    && n.is("Identifier")
+                    && n.referenced() == Some(kept)
+                    && !p.last().is_some_and(|a| {
+                        a.is("Assignment") && a.child("leftHandSide").and_then(|l| l.id()) == n.id()
+                    })
+                {
+                    used = true;
+                    every_use = locates_block_hash(program, taint, body, n, p, depth + 1);
+                }
+                every_use
+            });
+            used && every_use
         }
         _ => false,
     }
