@@ -615,6 +615,24 @@ contract Token {
         count += 1;
         lockTime[msg.sender] = lockTime[msg.sender].add(7 days);
     }
+    // Checked, then subtracted from a local copy of what was checked (either way round).
+    function withdraw(uint amount) public {
+        require(amount <= balances[msg.sender]);
+        uint previous = balances[msg.sender];
+        balances[msg.sender] = previous - amount;
+        msg.sender.transfer(amount);
+    }
+    function spend(uint amount) public {
+        uint held = balances[msg.sender];
+        require(held >= amount);
+        balances[msg.sender] -= amount;
+    }
+    // A copy of something else than what was checked is not checked.
+    function spendOther(address from, uint amount) public {
+        require(amount <= balances[msg.sender]);
+        uint theirs = balances[from];
+        balances[from] = theirs - amount; //~ integer-overflow
+    }
 }
 "#,
     );
@@ -896,6 +914,18 @@ contract Wallet {
     }
     function upgrade() public onlyOwner {
         require(lib.delegatecall(bytes4(keccak256("migrate()"))));
+    }
+    // Success reverts: the called code's writes never persist (run for its return data).
+    function probe(address target, bytes data) external {
+        require(!target.delegatecall(data));
+    }
+    function probeAgain(address target, bytes data) external {
+        if (target.delegatecall(data)) revert();
+    }
+    // Negated but not reverting: the writes persist.
+    bool failed;
+    function attempt(address target, bytes data) external {
+        failed = !target.delegatecall(data); //~ controlled-delegatecall
     }
 }
 contract Proxy {
@@ -1518,6 +1548,38 @@ contract Wallet {
         require(msg.sender == owner);
         msg.sender.transfer(amount);
     }
+    // Everything to anyone, nothing checked first.
+    function drain() public {
+        msg.sender.transfer(this.balance); //~ unprotected-withdrawal
+    }
+    function drainBySend() public {
+        require(msg.sender.send(address(this).balance)); //~ unprotected-withdrawal
+    }
+    // A prize behind a condition, a deadline or an internal check is the contract's design.
+    bytes32 answerHash;
+    uint deadline;
+    function solve(string answer) public {
+        if (keccak256(answer) == answerHash) msg.sender.transfer(this.balance);
+    }
+    function close() public {
+        require(now > deadline);
+        msg.sender.transfer(this.balance);
+    }
+    function settle() public {
+        checkWinner();
+        msg.sender.transfer(this.balance);
+    }
+    function checkWinner() internal view {
+        require(balances[msg.sender] > 10 ether);
+    }
+    modifier onlyAfter(uint time) { require(now > time); _; }
+    function late() public onlyAfter(deadline) {
+        msg.sender.transfer(this.balance);
+    }
+    // Paid to the owner, not the caller.
+    function collect() public {
+        owner.transfer(this.balance);
+    }
 }
 "#,
     );
@@ -1953,10 +2015,13 @@ contract Wallet {
     function withdrawUnchecked(uint256 amount) public {
         msg.sender.transfer(amount);
     }
+    function drain() public {
+        msg.sender.transfer(this.balance);
+    }
 }
 "#;
     let runs = confirmed("unprotected-withdrawal", source);
-    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert_eq!(runs.len(), 4, "{runs:?}");
     assert!(
         runs.iter().all(|(_, c)| *c),
         "every one pays the stranger: {runs:?}"
@@ -1977,6 +2042,7 @@ contract Wallet {
             "public {\n        require(amount",
             "public {\n        require(open);\n        require(amount",
         );
+    // (`drain` with a check before it is no longer reported.)
     assert_reported_unconfirmed("unprotected-withdrawal", &closed, 3);
 }
 

@@ -206,6 +206,63 @@ pub(crate) fn owner_only(program: &Program<'_>, function: Function<'_>) -> bool 
         })
 }
 
+/// Whether `call` succeeding reverts the transaction — `require(!a.delegatecall(d))`, or
+/// `if (a.delegatecall(d)) revert();` — so nothing the called code wrote can persist: it either
+/// failed (its writes undone) or succeeded and the revert undoes them. Proxies use the pattern
+/// to run code for its return data alone.
+fn success_reverts(program: &Program<'_>, call: Node<'_>, path: &[Node<'_>]) -> bool {
+    let mut value = call;
+    let mut ancestors = path.iter().rev();
+    let parent = loop {
+        let Some(parent) = ancestors.next() else {
+            return false;
+        };
+        if unconverted(*parent).id() == unconverted(value).id() {
+            value = *parent;
+        } else {
+            break *parent;
+        }
+    };
+    let is_value =
+        |n: Option<Node<'_>>| n.is_some_and(|n| n.id().is_some() && n.id() == value.id());
+    match parent.kind() {
+        "UnaryOperation" if parent.str("operator") == Some("!") => {
+            let negated = parent;
+            let check = ancestors.find(|p| unconverted(**p).id() != unconverted(negated).id());
+            check.is_some_and(|check| {
+                check.is("FunctionCall")
+                    && check.child("expression").is_some_and(|c| {
+                        program.is_global(c, "require") || program.is_global(c, "assert")
+                    })
+                    && check
+                        .children("arguments")
+                        .next()
+                        .is_some_and(|first| unconverted(first).id() == unconverted(negated).id())
+            })
+        }
+        "IfStatement" if is_value(parent.child("condition")) => {
+            parent.child("trueBody").is_some_and(|then| {
+                let first = if then.is("Block") {
+                    then.children("statements").next()
+                } else {
+                    Some(then)
+                };
+                first.is_some_and(|statement| {
+                    statement.is("Throw")
+                        || statement.is("RevertStatement")
+                        || (statement.is("ExpressionStatement")
+                            && statement.child("expression").is_some_and(|e| {
+                                e.is("FunctionCall")
+                                    && e.child("expression")
+                                        .is_some_and(|c| program.is_global(c, "revert"))
+                            }))
+                })
+            })
+        }
+        _ => false,
+    }
+}
+
 /// State variables some condition compares with the caller: `owner` in `msg.sender == owner`,
 /// `admins` in `require(admins[msg.sender])`.
 fn authority_variables(program: &Program<'_>) -> HashSet<i64> {
@@ -431,11 +488,12 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             continue;
         };
         // delegatecall with a target or data from the caller.
-        body.walk(&mut |node, _| {
+        body.walk(&mut |node, path| {
             if node.is("FunctionCall")
                 && let Some(target) = callee(node)
                 && target.is("MemberAccess")
                 && target.name_of_member() == "delegatecall"
+                && !success_reverts(program, node, path)
             {
                 let controlled = target.child("expression").is_some_and(|t| !taint.labels(t).is_empty())
                     || node.children("arguments").any(|a| !taint.labels(a).is_empty());

@@ -57,8 +57,34 @@ fn is_constant(node: Node<'_>) -> bool {
     node.is("Literal") || node.flag("isConstant") || node.flag("isPure")
 }
 
-/// Every comparison in `body`, as the texts of its two sides.
-fn comparisons(program: &Program<'_>, body: Node<'_>) -> Vec<(String, String, String)> {
+/// Locals that keep a copy of a stored value and are never assigned again, by name → the text
+/// of what they copy (`uint previous = balance[msg.sender]`): a check on either is a check on
+/// both, so `require(amount <= balance[msg.sender]); … previous - amount` is checked.
+type Copies = std::collections::HashMap<String, String>;
+
+fn copies(program: &Program<'_>, locals: &std::collections::HashMap<i64, Node<'_>>) -> Copies {
+    locals
+        .iter()
+        .filter(|(_, value)| matches!(value.kind(), "IndexAccess" | "MemberAccess" | "Identifier"))
+        .filter_map(|(id, value)| {
+            let name = program.declaration(*id)?.name();
+            (!name.is_empty()).then(|| (name.to_owned(), program.text(*value)))
+        })
+        .collect()
+}
+
+/// The text of `node`, a local copy named by what it copies.
+fn canonical(program: &Program<'_>, copies: &Copies, node: Node<'_>) -> String {
+    let text = program.text(node);
+    copies.get(&text).cloned().unwrap_or(text)
+}
+
+/// Every comparison in `body`, as the texts of its two sides (copies named by what they copy).
+fn comparisons(
+    program: &Program<'_>,
+    copies: &Copies,
+    body: Node<'_>,
+) -> Vec<(String, String, String)> {
     let mut found = Vec::new();
     body.walk(&mut |node, _| {
         if node.is("BinaryOperation")
@@ -67,7 +93,11 @@ fn comparisons(program: &Program<'_>, body: Node<'_>) -> Vec<(String, String, St
             && let (Some(l), Some(r)) =
                 (node.child("leftExpression"), node.child("rightExpression"))
         {
-            found.push((operator.to_owned(), program.text(l), program.text(r)));
+            found.push((
+                operator.to_owned(),
+                canonical(program, copies, l),
+                canonical(program, copies, r),
+            ));
         }
         true
     });
@@ -165,12 +195,16 @@ fn received(program: &Program<'_>, body: Node<'_>) -> std::collections::HashSet<
 /// Whether the code checks this operation.
 fn guarded(
     program: &Program<'_>,
+    copies: &Copies,
     compared: &[(String, String, String)],
     node: Node<'_>,
     (op, left, right): (char, Node<'_>, Node<'_>),
     result: Option<String>,
 ) -> bool {
-    let (a, b) = (program.text(left), program.text(right));
+    let (a, b) = (
+        canonical(program, copies, left),
+        canonical(program, copies, right),
+    );
     let pair = |x: &str, y: &str| {
         compared.iter().any(|(o, l, r)| {
             COMPARISONS.contains(&o.as_str()) && ((l == x && r == y) || (l == y && r == x))
@@ -190,7 +224,7 @@ fn guarded(
                     && unconverted(right).str("operator") == Some("%")
                     && unconverted(right)
                         .child("leftExpression")
-                        .is_some_and(|x| program.text(x) == a))
+                        .is_some_and(|x| canonical(program, copies, x) == a))
         }
         // SafeMath's `c >= a` with `c` the sum (or the sum written out).
         '+' => {
@@ -386,9 +420,15 @@ fn fixed_locals<'a>(body: Node<'a>) -> std::collections::HashMap<i64, Node<'a>> 
         {
             values.insert(id, unconverted(value));
         }
-        if node.is("Assignment")
-            && let Some(id) = node.child("leftHandSide").and_then(|l| l.referenced())
-        {
+        // Assigned, incremented, decremented or deleted.
+        let target = match node.kind() {
+            "Assignment" => node.child("leftHandSide"),
+            "UnaryOperation" if matches!(node.str("operator"), Some("++" | "--" | "delete")) => {
+                node.child("subExpression")
+            }
+            _ => None,
+        };
+        if let Some(id) = target.and_then(|t| t.referenced()) {
             assigned.insert(id);
         }
         true
@@ -448,6 +488,7 @@ fn is_part(program: &Program<'_>, value: Node<'_>, whole: &str) -> bool {
 /// `require(b[from] >= v); b[from] -= v;`.
 fn checked_debits(
     program: &Program<'_>,
+    copies: &Copies,
     compared: &[(String, String, String)],
     body: Node<'_>,
 ) -> std::collections::HashSet<String> {
@@ -456,7 +497,7 @@ fn checked_debits(
         if node.is("Assignment")
             && node.str("operator") == Some("-=")
             && let Some(operation) = operation(node)
-            && guarded(program, compared, node, operation, None)
+            && guarded(program, copies, compared, node, operation, None)
         {
             debited.insert(program.text(operation.2));
         }
@@ -491,11 +532,12 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         let Some(body) = function.body() else {
             continue;
         };
-        let compared = comparisons(program, body);
-        let debited = checked_debits(program, &compared, body);
+        let locals = fixed_locals(body);
+        let copies = copies(program, &locals);
+        let compared = comparisons(program, &copies, body);
+        let debited = checked_debits(program, &copies, &compared, body);
         let received = received(program, body);
         let limited = bounded_above(program, body);
-        let locals = fixed_locals(body);
         body.walk(&mut |node, path| {
             // 0.8's checked arithmetic: only `unchecked { … }` wraps.
             if program.checked_arithmetic && !path.iter().any(|p| p.is("UncheckedBlock")) {
@@ -551,7 +593,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                             .flatten()
                     })
             });
-            if guarded(program, &compared, node, operation, result) {
+            if guarded(program, &copies, &compared, node, operation, result) {
                 return true;
             }
             if op == '-'

@@ -3,8 +3,9 @@
 //! the caller is paid their recorded credit (`balances[msg.sender]`) and nothing records the
 //! payment, so they are paid again on every call; or the caller names the amount and no check
 //! bounds it from above (`require(amount >= balances[msg.sender])`, the sign confused), so they
-//! name the contract's balance. Functions only an owner may call are not reported: paying the
-//! owner is their business.
+//! name the contract's balance; or the caller is paid the contract's whole balance and nothing
+//! — no check, no branch, no modifier — stands before the payment. Functions only an owner may
+//! call are not reported: paying the owner is their business.
 
 use crate::{
     Category, Finding, Rule, Severity,
@@ -137,6 +138,13 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                         function.display_name(),
                     )),
                 }
+            } else if is_own_balance(program, amount)
+                && unconditional(program, function, body, node, path)
+            {
+                Some(format!(
+                    "{} pays any caller the contract's whole balance and checks nothing first: the first stranger to call it takes every deposit",
+                    function.display_name(),
+                ))
             } else {
                 None
             };
@@ -178,4 +186,71 @@ fn debits_checked(program: &Program<'_>, body: Node<'_>, amount: Node<'_>) -> bo
                     .child("rightHandSide")
                     .is_some_and(|r| program.text(r) == text)
         })
+}
+
+/// `this.balance` or `address(this).balance`: everything the contract holds.
+fn is_own_balance(program: &Program<'_>, amount: Node<'_>) -> bool {
+    let amount = unconverted(amount);
+    amount.is("MemberAccess")
+        && amount.name_of_member() == "balance"
+        && amount
+            .child("expression")
+            .map(unconverted)
+            .is_some_and(|base| program.is_global(base, "this"))
+}
+
+/// Whether the payment `call` (below `path`) runs on every call of `function`: not inside a
+/// branch or a loop, no check, revert or call of another function before it in the body, and
+/// no modifier that checks anything.
+fn unconditional(
+    program: &Program<'_>,
+    function: Function<'_>,
+    body: Node<'_>,
+    call: Node<'_>,
+    path: &[Node<'_>],
+) -> bool {
+    const BRANCHES: [&str; 6] = [
+        "IfStatement",
+        "Conditional",
+        "ForStatement",
+        "WhileStatement",
+        "DoWhileStatement",
+        "TryStatement",
+    ];
+    if path.iter().any(|p| BRANCHES.contains(&p.kind())) {
+        return false;
+    }
+    let checks = |node: Node<'_>| {
+        node.is("Throw")
+            || node.is("RevertStatement")
+            || node.is("InlineAssembly")
+            || BRANCHES.contains(&node.kind())
+            || (node.is("FunctionCall")
+                && node.str("kind") == Some("functionCall")
+                && node.child("expression").is_some_and(|c| {
+                    ["require", "assert", "revert"]
+                        .iter()
+                        .any(|name| program.is_global(c, name))
+                        || program.called_function(node).is_some()
+                }))
+    };
+    let Some(at) = call.span().map(|s| s.start) else {
+        return false;
+    };
+    // Before the payment, and not around it (`require(msg.sender.send(this.balance))`).
+    let checked_before = body.any(&mut |node| {
+        node.span().is_some_and(|s| s.start < at)
+            && !path.iter().any(|p| p.id() == node.id())
+            && checks(node)
+    });
+    let checking_modifier = function.node().children("modifiers").any(|m| {
+        m.child("modifierName")
+            .and_then(|n| n.referenced())
+            .and_then(|id| program.declaration(id))
+            .is_none_or(|d| {
+                !d.is("ModifierDefinition")
+                    || Function(d).body().is_none_or(|b| b.any(&mut |n| checks(n)))
+            })
+    });
+    !checked_before && !checking_modifier
 }
