@@ -9,6 +9,7 @@ pub mod confirm;
 pub mod deadline;
 pub mod detectors;
 pub mod program;
+pub mod reachability;
 pub mod sarif;
 pub mod source;
 pub mod taint;

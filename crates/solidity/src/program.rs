@@ -108,6 +108,8 @@ pub struct Program<'a> {
     /// Whether a function (by id, at a depth of calls) checks its caller: asked by several
     /// detectors for every function and call site.
     pub(crate) protected: Memo<(i64, usize), bool>,
+    /// Code no state of the contract lets run ([`crate::reachability`]): no finding there.
+    unreachable: Vec<crate::reachability::Range>,
 }
 
 impl<'a> Program<'a> {
@@ -125,6 +127,7 @@ impl<'a> Program<'a> {
             deadline: None,
             cut: std::cell::Cell::new(false),
             protected: Memo::new(),
+            unreachable: Vec::new(),
         };
         for (name, unit) in syntax {
             let Some(root) = Node::from(&unit.ast) else {
@@ -149,7 +152,17 @@ impl<'a> Program<'a> {
                 root,
             });
         }
+        program.unreachable = crate::reachability::unreachable(&program);
         program
+    }
+
+    /// Whether some state of the contract lets `node` run ([`crate::reachability`]).
+    pub fn reachable(&self, node: Node<'_>) -> bool {
+        node.span().is_none_or(|span| {
+            !self.unreachable.iter().any(|(file, start, end)| {
+                *file == span.file && *start <= span.start && span.start < *end
+            })
+        })
     }
 
     /// The source text of `node`, without whitespace (to compare expressions as written).
@@ -230,6 +243,9 @@ impl<'a> Program<'a> {
         function: Option<&Function<'_>>,
         message: String,
     ) -> Option<Finding> {
+        if !self.reachable(node) {
+            return None;
+        }
         let (file, line, column, end_line) = self.place(node)?;
         Some(Finding {
             rule: rule.id,

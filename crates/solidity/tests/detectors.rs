@@ -1508,6 +1508,81 @@ contract Counter {
     );
 }
 
+/// Code behind a guard that no value its state variable can ever hold passes — the initial
+/// value and every literal any code writes — runs in no transaction, and nothing there is
+/// reported (the SWC registry's "infeasible" samples). Where some write lets the guard pass,
+/// where a variable takes values no one can list, or where assembly or `delegatecall` could
+/// write any slot, the same code is reported.
+#[test]
+fn nothing_reported_where_no_reachable_state_lets_code_run() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+contract Counter {
+    uint256 private initialized = 0;
+    uint256 private stage;
+    bool private open;
+    uint256 private limit;
+    uint256 public count = 1;
+    function close() public { stage = 1; delete open; }
+    function run(uint256 input) public {
+        if (initialized == 0) {
+            return;
+        }
+        count -= input;
+    }
+    function later(uint256 input) public {
+        require(stage == 2);
+        count += input;
+    }
+    modifier whenOpen() { require(open); _; }
+    function spend(uint256 input) public whenOpen {
+        count -= input;
+    }
+    // Some write passes these guards.
+    function reachedAfterClose(uint256 input) public {
+        if (stage != 1) revert();
+        count -= input; //~ integer-overflow
+    }
+    function setLimit(uint256 value) public { limit = value; }
+    function bounded(uint256 input) public {
+        require(limit > 5);
+        count += input; //~ integer-overflow
+    }
+}
+"#,
+    );
+    expect(
+        "unprotected-selfdestruct",
+        r#"pragma solidity ^0.4.24;
+contract Closed {
+    uint256 private initialized = 0;
+    function init() public { initialized = 1; }
+    function run() public {
+        if (initialized != 2) {
+            return;
+        }
+        selfdestruct(msg.sender);
+    }
+    function stop() public { //~ unprotected-selfdestruct
+        if (initialized != 1) return;
+        selfdestruct(msg.sender);
+    }
+}
+contract Anything {
+    uint256 private initialized = 0;
+    address lib;
+    function forward() public { require(lib.delegatecall(bytes4(keccak256("f()")))); }
+    // The library's code may write `initialized`.
+    function run() public { //~ unprotected-selfdestruct
+        if (initialized != 2) return;
+        selfdestruct(msg.sender);
+    }
+}
+"#,
+    );
+}
+
 /// Paying the caller more than they are owed: a credit paid and never reduced, an amount they
 /// name with the check the wrong way round or none. Reducing the credit, bounding the amount,
 /// 0.8's checked debit and owner-only functions are not reported.

@@ -514,6 +514,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         }
         let destroys = body.any(&mut |node| {
             node.is("FunctionCall")
+                && program.reachable(node)
                 && node.child("expression").is_some_and(|c| {
                     program.is_global(c, "selfdestruct") || program.is_global(c, "suicide")
                 })
