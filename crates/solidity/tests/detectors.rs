@@ -1211,6 +1211,10 @@ contract Wallet {
     address owner;
     bool started;
     constructor() public payable { owner = msg.sender; }
+    function start() public {
+        require(msg.sender == owner);
+        started = true;
+    }
     function setOwner(address next) public {
         owner = next;
     }
@@ -1235,11 +1239,22 @@ contract Wallet {
     // those that revert here stay unconfirmed.
     assert_eq!(
         confirmed("unprotected-authority-change", source),
-        [(7, true), (10, false)]
+        [(11, true), (14, false)]
     );
     assert_eq!(
         confirmed("unprotected-selfdestruct", source),
-        [(14, true), (17, false)]
+        [(18, true), (21, false)]
+    );
+    // Never started (nothing sets `started`): the guarded ones can never run, and are not
+    // reported at all.
+    let never_started = source.replace("started = true;", "");
+    assert_eq!(
+        confirmed("unprotected-authority-change", &never_started),
+        [(11, true)]
+    );
+    assert_eq!(
+        confirmed("unprotected-selfdestruct", &never_started),
+        [(18, true)]
     );
     let with_arguments = r#"pragma solidity ^0.8.0;
 contract Vault {
@@ -1363,6 +1378,11 @@ fn runs_in_revm_confirm_a_reentrant_withdrawal_by_draining_it() {
 contract Bank {
     mapping(address => uint) balances;
     bool paused;
+    address owner;
+    function pause() public {
+        require(msg.sender == owner);
+        paused = true;
+    }
     function deposit() public payable {
         balances[msg.sender] += msg.value;
     }
@@ -2106,9 +2126,13 @@ contract Wallet {
         source,
         "an unrelated account that deposited 1 ether called it twice and left with 1 ether more",
     );
-    // Reported alike, but every call is refused while the wallet is closed (it never opens).
+    // Reported alike, but every call is refused while the wallet is closed (only its owner,
+    // whom the run does not play, can open it).
     let closed = source
-        .replace("address owner;", "address owner;\n    bool open;")
+        .replace(
+            "address owner;",
+            "address owner;\n    bool open;\n    function setOpen(bool value) public {\n        require(msg.sender == owner);\n        open = value;\n    }",
+        )
         .replace(
             "public {\n        msg.sender.transfer",
             "public {\n        require(open);\n        msg.sender.transfer",

@@ -363,7 +363,8 @@ fn writes_authority<'a>(
         let body = function.body()?;
         let mut written = None;
         body.walk(&mut |node, _| {
-            if written.is_some() {
+            // Code no reachable state lets run writes nothing.
+            if written.is_some() || !program.reachable(node) {
                 return false;
             }
             if node.is("Assignment")
