@@ -210,6 +210,23 @@ impl<'a> Function<'a> {
         matches!(self.mutability(), "view" | "pure" | "constant")
     }
 
+    /// The values its `return` statements give, if it has a body and every `return` gives one.
+    pub fn returned_values(&self) -> Option<Vec<Node<'a>>> {
+        let body = self.body()?;
+        let mut values = Vec::new();
+        let mut bare = false;
+        body.walk(&mut |node, _| {
+            if node.is("Return") {
+                match node.child("expression") {
+                    Some(value) => values.push(value),
+                    None => bare = true,
+                }
+            }
+            true
+        });
+        (!bare && !values.is_empty()).then_some(values)
+    }
+
     pub fn body(&self) -> Option<Node<'a>> {
         self.0.child("body")
     }

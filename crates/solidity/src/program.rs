@@ -210,6 +210,36 @@ impl<'a> Program<'a> {
             .then_some(Function(declaration))
     }
 
+    /// Whether `node` is the transaction's sender as this call sees it: `msg.sender`, or a call
+    /// (without arguments) of a function of the program whose every `return` gives it —
+    /// `_msgSender()` of OpenZeppelin's `Context`, two levels deep.
+    pub fn is_sender(&self, node: Node<'_>) -> bool {
+        self.returns_only(node, 0, &|n| n.is_global_member("msg", "sender"))
+    }
+
+    /// Whether `node` is something `leaf` accepts, or a call without arguments of a function of
+    /// the program whose every returned value is (`depth` calls deep, at most two).
+    pub fn returns_only(
+        &self,
+        node: Node<'_>,
+        depth: usize,
+        leaf: &dyn Fn(Node<'_>) -> bool,
+    ) -> bool {
+        leaf(node)
+            || (depth < 2
+                && node.is("FunctionCall")
+                && node.str("kind") == Some("functionCall")
+                && node.children("arguments").next().is_none()
+                && self
+                    .called_function(node)
+                    .and_then(|f| f.returned_values())
+                    .is_some_and(|values| {
+                        values
+                            .iter()
+                            .all(|v| self.returns_only(*v, depth + 1, leaf))
+                    }))
+    }
+
     /// Whether declaration `id` is a state variable.
     pub fn is_state_variable(&self, id: i64) -> bool {
         self.declaration(id)

@@ -638,6 +638,60 @@ contract Token {
     );
 }
 
+/// Solidity 0.8's `unchecked` blocks as a token written the way OpenZeppelin writes one: a debit
+/// from a checked copy of the balance (`b[from] = fromBalance - v`), the credit that moves the
+/// same amount, a mint whose total grew by the amount with checked arithmetic first, a burn that
+/// shrinks the total by a checked debit. The same blocks without those reasons are reported.
+#[test]
+fn overflow_in_unchecked_blocks_where_a_checked_total_bounds_it() {
+    expect(
+        "integer-overflow",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Token {
+    mapping(address => uint256) balances;
+    uint256 totalSupply;
+    function transfer(address to, uint256 amount) external {
+        uint256 fromBalance = balances[msg.sender];
+        require(fromBalance >= amount);
+        unchecked {
+            balances[msg.sender] = fromBalance - amount;
+            balances[to] += amount;
+        }
+    }
+    function mint(address to, uint256 amount) external {
+        totalSupply += amount;
+        unchecked { balances[to] += amount; }
+    }
+    function burn(uint256 amount) external {
+        uint256 held = balances[msg.sender];
+        if (held < amount) revert();
+        unchecked {
+            balances[msg.sender] = held - amount;
+            totalSupply -= amount;
+        }
+    }
+    // Nothing checked: both wrap.
+    function gift(address to, uint256 amount) external {
+        unchecked {
+            balances[to] += amount; //~ integer-overflow
+            totalSupply -= amount; //~ integer-overflow
+        }
+    }
+    // Checked against something else than what is debited.
+    function move(address from, address to, uint256 amount) external {
+        uint256 fromBalance = balances[from];
+        require(balances[msg.sender] >= amount);
+        unchecked {
+            balances[from] = fromBalance - amount; //~ integer-overflow
+        }
+        balances[to] += amount;
+    }
+}
+"#,
+    );
+}
+
 /// What the caller cannot push past 2^256 is not reported: a struct member written only with
 /// ether, a balance picked by the caller's key, amounts moved between balances after a check,
 /// tokens just received, an owner's settings, values checked against a fixed limit, `a - a % n`.
@@ -1600,6 +1654,111 @@ contract Anything {
     }
 }
 "#,
+    );
+}
+
+/// Access control written the way OpenZeppelin writes it: the sender through `_msgSender()`,
+/// the owner through a getter and a check with a custom error in a function the modifier calls,
+/// roles checked in a function the caller is passed to (three calls deep), and a reentrancy
+/// status kept at a computed storage slot instead of a state variable. Each protects; the same
+/// functions without the modifier are reported.
+#[test]
+fn access_control_through_getters_helpers_and_storage_slots() {
+    let source = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+abstract contract Context {
+    function _msgSender() internal view virtual returns (address) { return msg.sender; }
+}
+abstract contract Ownable is Context {
+    address private _owner;
+    error Unauthorized(address account);
+    constructor() { _owner = _msgSender(); }
+    modifier onlyOwner() { _checkOwner(); _; }
+    function owner() public view returns (address) { return _owner; }
+    function _checkOwner() internal view {
+        if (owner() != _msgSender()) revert Unauthorized(_msgSender());
+    }
+}
+abstract contract Roles is Context {
+    mapping(bytes32 => mapping(address => bool)) private _members;
+    error MissingRole(address account, bytes32 role);
+    modifier onlyRole(bytes32 role) { _checkRole(role); _; }
+    function hasRole(bytes32 role, address account) public view returns (bool) {
+        return _members[role][account];
+    }
+    function _checkRole(bytes32 role) internal view { _checkRole(role, _msgSender()); }
+    function _checkRole(bytes32 role, address account) internal view {
+        if (!hasRole(role, account)) revert MissingRole(account, role);
+    }
+    function _grant(bytes32 role, address account) internal { _members[role][account] = true; }
+}
+library Slots {
+    struct Uint256Slot { uint256 value; }
+    function getUint256Slot(bytes32 slot) internal pure returns (Uint256Slot storage r) {
+        assembly { r.slot := slot }
+    }
+}
+abstract contract Guard {
+    bytes32 private constant STATUS = keccak256("guard.status");
+    modifier nonReentrant() {
+        require(Slots.getUint256Slot(STATUS).value != 2);
+        Slots.getUint256Slot(STATUS).value = 2;
+        _;
+        Slots.getUint256Slot(STATUS).value = 1;
+    }
+}
+contract Vault is Ownable, Roles, Guard {
+    bytes32 constant ADMIN = keccak256("ADMIN");
+    mapping(address => uint256) balances;
+    constructor() { _grant(ADMIN, _msgSender()); }
+    function close() external onlyOwner { selfdestruct(payable(owner())); }
+    function retire() external onlyRole(ADMIN) { selfdestruct(payable(_msgSender())); }
+    function closeOpen() external { //~ unprotected-selfdestruct
+        selfdestruct(payable(_msgSender()));
+    }
+    function forward(address target, bytes calldata data) external onlyOwner {
+        (bool ok, ) = target.delegatecall(data);
+        require(ok);
+    }
+    function forwardOpen(address target, bytes calldata data) external {
+        (bool ok, ) = target.delegatecall(data); //~ controlled-delegatecall
+        require(ok);
+    }
+    // The lock keeps the callee out of `withdraw` (so no plain reentrancy), not out of
+    // `withdrawOpen`, which uses the same balances (cross-function).
+    function withdraw() external nonReentrant {
+        uint256 amount = balances[_msgSender()];
+        (bool ok, ) = _msgSender().call{value: amount}(""); //~ reentrancy-eth
+        require(ok);
+        balances[_msgSender()] = 0;
+    }
+    function withdrawOpen() external {
+        uint256 amount = balances[msg.sender];
+        (bool ok, ) = msg.sender.call{value: amount}(""); //~ reentrancy-eth
+        require(ok);
+        balances[msg.sender] = 0;
+    }
+}
+"#;
+    for rule in [
+        "unprotected-selfdestruct",
+        "controlled-delegatecall",
+        "reentrancy-eth",
+    ] {
+        expect(rule, source);
+    }
+    // The slot-kept status is recognised as the lock it is.
+    let locked = report(source)
+        .findings
+        .into_iter()
+        .find(|f| f.rule == "reentrancy-eth" && f.function == "withdraw")
+        .expect("reported");
+    assert!(
+        locked
+            .message
+            .contains("its lock does not cover `withdrawOpen`"),
+        "{}",
+        locked.message
     );
 }
 

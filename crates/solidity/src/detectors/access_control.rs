@@ -67,27 +67,29 @@ pub const CONTROLLED_DELEGATECALL: Rule = Rule {
 };
 
 /// Whether `node` reads the caller (`msg.sender`, `tx.origin`).
-fn is_caller(node: Node<'_>) -> bool {
-    node.is_global_member("msg", "sender") || node.is_global_member("tx", "origin")
+/// `msg.sender`, `tx.origin`, or a call that returns the sender (`_msgSender()`).
+fn is_caller(program: &Program<'_>, node: Node<'_>) -> bool {
+    program.is_sender(node) || node.is_global_member("tx", "origin")
 }
 
 /// Whether `body` compares the caller or looks it up in a condition — directly, or through a
 /// local it stored the lookup in (`uint index = ownerIndex[uint(msg.sender)]; if (index == 0)
-/// return;`).
-fn checks_caller(program: &Program<'_>, body: Node<'_>) -> bool {
-    let mut from_caller: HashSet<i64> = HashSet::new();
+/// return;`). `callers` are parameters the caller was passed into (`_checkRole(role,
+/// _msgSender())` checking `hasRole(role, account)`).
+fn checks_caller(program: &Program<'_>, body: Node<'_>, callers: &HashSet<i64>) -> bool {
+    let mut from_caller: HashSet<i64> = callers.clone();
     body.walk(&mut |node, _| {
         if node.is("VariableDeclarationStatement")
             && node
                 .child("initialValue")
-                .is_some_and(|v| v.any(&mut is_caller))
+                .is_some_and(|v| v.any(&mut |n| is_caller(program, n)))
         {
             from_caller.extend(node.children("declarations").filter_map(|d| d.id()));
         }
         true
     });
     let mut names_caller = |node: Node<'_>| {
-        is_caller(node)
+        is_caller(program, node)
             || (node.is("Identifier")
                 && node
                     .referenced()
@@ -130,7 +132,7 @@ fn reads_protection(program: &Program<'_>, function: Function<'_>, depth: usize)
                 d.is("ModifierDefinition")
                     && (Function(d)
                         .body()
-                        .is_some_and(|b| checks_caller(program, b))
+                        .is_some_and(|b| checks_caller(program, b, &HashSet::new()))
                         || protected(program, Function(d), depth + 1))
             })
     });
@@ -140,35 +142,64 @@ fn reads_protection(program: &Program<'_>, function: Function<'_>, depth: usize)
     let Some(body) = function.body() else {
         return false;
     };
-    if checks_caller(program, body) {
+    if checks_caller(program, body, &HashSet::new()) {
         return true;
     }
-    depth < 2
+    // Three calls deep: a modifier, its check, and the check it passes the caller to
+    // (OpenZeppelin's `onlyRole` → `_checkRole(role)` → `_checkRole(role, _msgSender())`).
+    depth < 3
         && body.any(&mut |node| {
             node.is("FunctionCall")
-                && program
-                    .called_function(node)
-                    .is_some_and(|callee| protected(program, callee, depth + 1))
+                && program.called_function(node).is_some_and(|callee| {
+                    protected(program, callee, depth + 1)
+                        || callee.body().is_some_and(|b| {
+                            let callers = caller_parameters(program, node, callee);
+                            !callers.is_empty() && checks_caller(program, b, &callers)
+                        })
+                })
         })
+}
+
+/// The parameters of `callee` that `call` passes the caller in (a library function bound with
+/// `using for` takes its receiver first).
+fn caller_parameters(program: &Program<'_>, call: Node<'_>, callee: Function<'_>) -> HashSet<i64> {
+    let parameters: Vec<Node<'_>> = callee.parameters().collect();
+    let mut arguments: Vec<Node<'_>> = call.children("arguments").collect();
+    if arguments.len() + 1 == parameters.len()
+        && let Some(receiver) = call.child("expression").and_then(|c| c.child("expression"))
+    {
+        arguments.insert(0, receiver);
+    }
+    parameters
+        .iter()
+        .zip(arguments)
+        .filter(|(_, argument)| is_caller(program, unconverted(*argument)))
+        .filter_map(|(parameter, _)| parameter.id())
+        .collect()
 }
 
 /// Whether `node` reads an account the contract stores and the caller does not pick: a state
 /// variable, a member of one, or an entry at a fixed index (`requests[0].requester`, the first
 /// requester).
 fn stored_account(program: &Program<'_>, node: Node<'_>) -> bool {
+    // Also through a getter (`owner()` returning `_owner`).
+    program.returns_only(node, 0, &|n| stored_account_read(program, n))
+}
+
+fn stored_account_read(program: &Program<'_>, node: Node<'_>) -> bool {
     match node.kind() {
         "Identifier" => node
             .referenced()
             .is_some_and(|id| program.is_state_variable(id)),
         "MemberAccess" => node
             .child("expression")
-            .is_some_and(|e| stored_account(program, e)),
+            .is_some_and(|e| stored_account_read(program, e)),
         "IndexAccess" => {
             node.child("indexExpression")
                 .is_some_and(|i| i.is("Literal"))
                 && node
                     .child("baseExpression")
-                    .is_some_and(|b| stored_account(program, b))
+                    .is_some_and(|b| stored_account_read(program, b))
         }
         _ => false,
     }
@@ -187,11 +218,14 @@ pub(crate) fn owner_only(program: &Program<'_>, function: Function<'_>) -> bool 
                     .iter()
                     .filter_map(|s| node.child(s))
                     .collect();
-                return sides.iter().any(|s| is_caller(*s)) && sides.iter().any(|s| state(*s));
+                return sides.iter().any(|s| is_caller(program, *s))
+                    && sides.iter().any(|s| state(*s));
             }
             node.is("IndexAccess")
                 && node.type_string() == "bool"
-                && node.child("indexExpression").is_some_and(is_caller)
+                && node
+                    .child("indexExpression")
+                    .is_some_and(|n| is_caller(program, n))
                 && node.child("baseExpression").is_some_and(state)
         })
     };
@@ -277,17 +311,19 @@ fn authority_variables(program: &Program<'_>) -> HashSet<i64> {
                     .iter()
                     .filter_map(|s| node.child(s))
                     .collect();
-                if sides.iter().any(|s| is_caller(*s)) {
+                if sides.iter().any(|s| is_caller(program, *s)) {
                     found.extend(
                         sides
                             .iter()
-                            .filter(|s| !is_caller(**s))
+                            .filter(|s| !is_caller(program, **s))
                             .filter_map(|s| written_variable(*s)),
                     );
                 }
             }
             if node.is("IndexAccess")
-                && node.child("indexExpression").is_some_and(is_caller)
+                && node
+                    .child("indexExpression")
+                    .is_some_and(|n| is_caller(program, n))
                 && node.type_string() == "bool"
             {
                 found.extend(written_variable(node));
@@ -311,7 +347,7 @@ fn modifier_lookups(program: &Program<'_>) -> HashSet<i64> {
         body.walk(&mut |node, _| {
             if node.is("IndexAccess")
                 && let Some(index) = node.child("indexExpression").map(unconverted)
-                && (is_caller(index)
+                && (is_caller(program, index)
                     || (index.is("Identifier")
                         && index.referenced().is_some_and(|id| keys.contains(&id))))
             {
@@ -337,7 +373,7 @@ fn modifier_lookups(program: &Program<'_>) -> HashSet<i64> {
                 let keys: HashSet<i64> = callee
                     .parameters()
                     .zip(node.children("arguments"))
-                    .filter(|(_, argument)| is_caller(unconverted(*argument)))
+                    .filter(|(_, argument)| is_caller(program, unconverted(*argument)))
                     .filter_map(|(parameter, _)| parameter.id())
                     .collect();
                 lookups(callee_body, &keys, &mut found);
@@ -371,8 +407,8 @@ fn writes_authority<'a>(
                 && let Some(target) = node.child("leftHandSide")
                 && let Some(id) = written_variable(target)
                 && authority.contains(&id)
-                && !own_entry(target)
-                && !joins_as_caller(taint, node)
+                && !own_entry(program, target)
+                && !joins_as_caller(program, taint, node)
             {
                 written = Some(id);
             } else if depth < 2
@@ -576,7 +612,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
 /// is a seat of authority) nor the caller's (`owners[_owner] = …` picks whose seat). A ticket
 /// (`contestants[next++] = Contestant(msg.sender, round)`) makes the caller one of many
 /// participants, which is what the open function is for. A flag is the authority itself.
-fn joins_as_caller<'a>(taint: &Taint<'_, 'a>, assignment: Node<'a>) -> bool {
+fn joins_as_caller<'a>(program: &Program<'a>, taint: &Taint<'_, 'a>, assignment: Node<'a>) -> bool {
     let (Some(target), Some(value)) = (
         assignment.child("leftHandSide"),
         assignment.child("rightHandSide"),
@@ -585,17 +621,17 @@ fn joins_as_caller<'a>(taint: &Taint<'_, 'a>, assignment: Node<'a>) -> bool {
     };
     nearest_key(target).is_some_and(|key| {
         !unconverted(key).is("Literal")
-            && !is_caller(unconverted(key))
+            && !is_caller(program, unconverted(key))
             && taint.labels(key).is_empty()
-    }) && value.any(&mut is_caller)
+    }) && value.any(&mut |n| is_caller(program, n))
         && target.type_string() != "bool"
 }
 
 /// Whether `target` is the caller's own entry and not a flag (`balances[msg.sender]`,
 /// `index[uint(msg.sender)]`): writing it gives no one else's authority away. A flag
 /// (`admins[msg.sender] = true`) is the authority itself.
-fn own_entry(target: Node<'_>) -> bool {
-    nearest_key(target).is_some_and(|key| is_caller(unconverted(key)))
+fn own_entry(program: &Program<'_>, target: Node<'_>) -> bool {
+    nearest_key(target).is_some_and(|key| is_caller(program, unconverted(key)))
         && target.type_string() != "bool"
 }
 

@@ -8,7 +8,7 @@ use crate::{
     Category, Finding, Rule, Severity,
     ast::{Node, unconverted},
     program::Program,
-    taint::{Flow, Taint},
+    taint::{Flow, Taint, written_variable},
 };
 
 pub const RULE: Rule = Rule {
@@ -501,9 +501,48 @@ fn checked_debits(
         {
             debited.insert(program.text(operation.2));
         }
+        // `b[from] = fromBalance - v` with `fromBalance` a copy of `b[from]`, checked.
+        if node.is("Assignment")
+            && node.str("operator") == Some("=")
+            && let (Some(target), Some(value)) = (
+                node.child("leftHandSide"),
+                node.child("rightHandSide").map(unconverted),
+            )
+            && let Some(operation @ ('-', left, right)) = operation(value)
+            && canonical(program, copies, left) == program.text(target)
+            && guarded(program, copies, compared, value, operation, None)
+        {
+            debited.insert(program.text(right));
+        }
         true
     });
     debited
+}
+
+/// With checked arithmetic (0.8), the amounts a checked `+=` adds outside `unchecked`, and to
+/// which variable (`_totalSupply += v`): a part of another variable that grows by the same amount
+/// inside `unchecked` (`_balances[to] += v`) stays below the total that did not overflow. (The
+/// same variable growing twice is not bounded by its first growth.)
+fn checked_growth(
+    program: &Program<'_>,
+    body: Node<'_>,
+) -> std::collections::HashSet<(String, Option<i64>)> {
+    let mut grown = std::collections::HashSet::new();
+    if !program.checked_arithmetic {
+        return grown;
+    }
+    body.walk(&mut |node, path| {
+        if node.is("Assignment")
+            && node.str("operator") == Some("+=")
+            && !path.iter().any(|p| p.is("UncheckedBlock"))
+            && let Some(amount) = node.child("rightHandSide")
+        {
+            let total = node.child("leftHandSide").and_then(written_variable);
+            grown.insert((program.text(amount), total));
+        }
+        true
+    });
+    grown
 }
 
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
@@ -536,6 +575,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         let copies = copies(program, &locals);
         let compared = comparisons(program, &copies, body);
         let debited = checked_debits(program, &copies, &compared, body);
+        let grown = checked_growth(program, body);
         let received = received(program, body);
         let limited = bounded_above(program, body);
         body.walk(&mut |node, path| {
@@ -606,6 +646,17 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             // total that already fitted.
             if node.is("Assignment") && debited.contains(&program.text(right)) {
                 return true;
+            }
+            // A part growing by what a checked total grew by.
+            if op == '+' && node.is("Assignment") {
+                let amount = program.text(right);
+                let part = written_variable(left);
+                if grown
+                    .iter()
+                    .any(|(grown, total)| *grown == amount && total.is_some() && *total != part)
+                {
+                    return true;
+                }
             }
             // A deposit of what was just received: bounded like the ether or tokens it is.
             if op == '+' && node.is("Assignment") && received.contains(&program.text(right)) {

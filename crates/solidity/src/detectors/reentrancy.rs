@@ -63,6 +63,8 @@ struct Collector<'p, 'a> {
     aliases: std::collections::HashMap<i64, i64>,
     /// Functions being inlined, against recursion.
     inlining: Vec<i64>,
+    /// Values kept at slots the code computes ([`Collector::slot_place`]): id → how to name it.
+    slots: std::collections::HashMap<i64, String>,
 }
 
 /// Whether a call is a call into another contract, and whether it sends ether.
@@ -125,6 +127,40 @@ impl<'p, 'a> Collector<'p, 'a> {
             state,
             aliases: Default::default(),
             inlining: Vec::new(),
+            slots: Default::default(),
+        }
+    }
+
+    /// A value kept at a storage slot the code computes — `X.value` where `X` is a call that
+    /// returns a storage pointer (`StorageSlot.getUint256Slot(k).value`, where OpenZeppelin 5
+    /// keeps its reentrancy status): a place of its own, the same wherever the same expression
+    /// reaches it. Its id is negative (solc's are not) and derived from the expression's text.
+    fn slot_place(&mut self, node: Node<'a>) -> Option<i64> {
+        use std::hash::{Hash, Hasher};
+        if !node.is("MemberAccess") {
+            return None;
+        }
+        let base = node.child("expression")?;
+        if !base.is("FunctionCall") || !base.type_identifier().ends_with("_storage_ptr") {
+            return None;
+        }
+        let text = format!("{}.{}", self.program.text(base), node.name_of_member());
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut hasher);
+        let id = -((hasher.finish() >> 1) as i64) - 1;
+        self.slots.insert(id, text);
+        Some(id)
+    }
+
+    /// How a place is named in a message: a state variable's name, a slot's expression.
+    fn name(&self, id: i64) -> String {
+        match self.slots.get(&id) {
+            Some(text) => text.clone(),
+            None => self
+                .program
+                .declaration(id)
+                .map(|d| d.name().to_owned())
+                .unwrap_or_default(),
         }
     }
 
@@ -165,7 +201,10 @@ impl<'p, 'a> Collector<'p, 'a> {
                 if let Some(target) = node.child("leftHandSide") {
                     // Index expressions are read; `x += 1` also reads `x`.
                     self.collect(target, site, events);
-                    if let Some(id) = self.state_of(written_variable(target)) {
+                    if let Some(id) = self
+                        .state_of(written_variable(target))
+                        .or_else(|| self.slot_place(target))
+                    {
                         events.push(Event::Write(id));
                     }
                 }
@@ -173,10 +212,19 @@ impl<'p, 'a> Collector<'p, 'a> {
             "UnaryOperation" if matches!(node.str("operator"), Some("++" | "--" | "delete")) => {
                 if let Some(target) = node.child("subExpression") {
                     self.collect(target, site, events);
-                    if let Some(id) = self.state_of(written_variable(target)) {
+                    if let Some(id) = self
+                        .state_of(written_variable(target))
+                        .or_else(|| self.slot_place(target))
+                    {
                         events.push(Event::Write(id));
                     }
                 }
+            }
+            "MemberAccess" => {
+                for child in node.subnodes() {
+                    self.collect(child, site, events);
+                }
+                events.extend(self.slot_place(node).map(Event::Read));
             }
             "FunctionCall" => {
                 for child in node.subnodes() {
@@ -345,10 +393,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             let Some(variable) = stale else {
                 continue;
             };
-            let name = program
-                .declaration(variable)
-                .map(|d| d.name().to_owned())
-                .unwrap_or_default();
+            let name = collector.name(variable);
             let rule = if value { &ETH } else { &NO_ETH };
             if let Some(lock) = lock_around(&events, at) {
                 // The lock keeps the callee out of this function; another one that uses the

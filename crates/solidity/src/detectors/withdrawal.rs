@@ -29,13 +29,18 @@ pub const RULE: Rule = Rule {
         `require(amount <= balances[msg.sender])`.",
 };
 
-fn is_caller(node: Node<'_>) -> bool {
-    node.is_global_member("msg", "sender") || node.is_global_member("tx", "origin")
+/// `msg.sender`, `tx.origin`, or a call that returns the sender (`_msgSender()`).
+fn is_caller(program: &Program<'_>, node: Node<'_>) -> bool {
+    program.is_sender(node) || node.is_global_member("tx", "origin")
 }
 
 /// `m[msg.sender]` with `m` a state variable: the caller's entry.
 fn callers_entry(program: &Program<'_>, node: Node<'_>) -> Option<i64> {
-    if !node.is("IndexAccess") || !node.child("indexExpression").is_some_and(is_caller) {
+    if !node.is("IndexAccess")
+        || !node
+            .child("indexExpression")
+            .is_some_and(|n| is_caller(program, n))
+    {
         return None;
     }
     let base = node.child("baseExpression")?;
@@ -104,7 +109,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             else {
                 return true;
             };
-            if !is_caller(unconverted(recipient)) {
+            if !is_caller(program, unconverted(recipient)) {
                 return true;
             }
             let mut at = path
