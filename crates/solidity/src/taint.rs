@@ -55,6 +55,11 @@ pub fn written_variable(target: Node<'_>) -> Option<i64> {
     place(target).map(|(variable, _)| variable)
 }
 
+/// The variable `target` writes and the member nearest to it: `x[i].f` is `(x, Some("f"))`.
+pub fn written_place<'a>(target: Node<'a>) -> Option<(i64, Option<&'a str>)> {
+    place(target)
+}
+
 /// The variable and the member nearest to it that `target` names: `x[i].f.g` is `(x, f)`,
 /// `x[i]` is `(x, none)`.
 fn place<'a>(target: Node<'a>) -> Option<Place<'a>> {

@@ -1762,6 +1762,38 @@ contract Vault is Ownable, Roles, Guard {
     );
 }
 
+/// Authority is the member compared with the caller: a proposal's `proposer` authorizes its
+/// cancellation, so an open function that rewrites `proposer` is reported, and one that marks
+/// the same proposal `executed` (anyone may execute a passed proposal) is not.
+#[test]
+fn authority_is_the_member_compared_with_the_caller() {
+    expect(
+        "unprotected-authority-change",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Governor {
+    struct Proposal { address proposer; bool executed; bool canceled; }
+    mapping(uint256 => Proposal) proposals;
+    uint256 next;
+    function propose() external {
+        proposals[next++].proposer = msg.sender;
+    }
+    function cancel(uint256 id) external {
+        require(msg.sender == proposals[id].proposer);
+        proposals[id].canceled = true;
+    }
+    function execute(uint256 id) external {
+        require(!proposals[id].executed && !proposals[id].canceled);
+        proposals[id].executed = true;
+    }
+    function adopt(uint256 id, address who) external { //~ unprotected-authority-change
+        proposals[id].proposer = who;
+    }
+}
+"#,
+    );
+}
+
 /// Paying the caller more than they are owed: a credit paid and never reduced, an amount they
 /// name with the check the wrong way round or none. Reducing the credit, bounding the amount,
 /// 0.8's checked debit and owner-only functions are not reported.

@@ -10,7 +10,7 @@ use crate::{
     Category, Finding, Rule, Severity,
     ast::{Function, FunctionKind, Node, callee, unconverted},
     program::{Memo, Program},
-    taint::{Taint, written_variable},
+    taint::{Taint, written_place, written_variable},
 };
 use std::collections::{HashMap, HashSet};
 
@@ -299,8 +299,16 @@ fn success_reverts(program: &Program<'_>, call: Node<'_>, path: &[Node<'_>]) -> 
 
 /// State variables some condition compares with the caller: `owner` in `msg.sender == owner`,
 /// `admins` in `require(admins[msg.sender])`.
-fn authority_variables(program: &Program<'_>) -> HashSet<i64> {
-    let mut found = HashSet::new();
+fn authority_variables(program: &Program<'_>) -> Authority {
+    let mut found = Authority::new();
+    let add = |found: &mut Authority, place: Option<(i64, Option<&str>)>| {
+        if let Some((id, member)) = place {
+            found
+                .entry(id)
+                .or_default()
+                .insert(member.map(str::to_owned));
+        }
+    };
     for (_, function) in program.functions() {
         let Some(body) = function.body() else {
             continue;
@@ -312,12 +320,9 @@ fn authority_variables(program: &Program<'_>) -> HashSet<i64> {
                     .filter_map(|s| node.child(s))
                     .collect();
                 if sides.iter().any(|s| is_caller(program, *s)) {
-                    found.extend(
-                        sides
-                            .iter()
-                            .filter(|s| !is_caller(program, **s))
-                            .filter_map(|s| written_variable(*s)),
-                    );
+                    for side in sides.iter().filter(|s| !is_caller(program, **s)) {
+                        add(&mut found, written_place(*side));
+                    }
                 }
             }
             if node.is("IndexAccess")
@@ -326,14 +331,31 @@ fn authority_variables(program: &Program<'_>) -> HashSet<i64> {
                     .is_some_and(|n| is_caller(program, n))
                 && node.type_string() == "bool"
             {
-                found.extend(written_variable(node));
+                add(&mut found, written_place(node));
             }
             true
         });
     }
-    found.extend(modifier_lookups(program));
-    found.retain(|id| program.is_state_variable(*id));
+    for id in modifier_lookups(program) {
+        found.entry(id).or_default().insert(None);
+    }
+    found.retain(|id, _| program.is_state_variable(*id));
     found
+}
+
+/// State variables that authorize callers, each with the members that do (`None`: the whole
+/// value): `_proposals[id].proposer` compared with the caller makes `proposer` authority, not
+/// `_proposals[id].executed`.
+type Authority = HashMap<i64, HashSet<Option<String>>>;
+
+/// Whether writing `target` writes authority: a variable of `authority`, at a member that
+/// authorizes (or the whole value, or a member of a variable authorizing as a whole).
+fn writes_authority_place(authority: &Authority, target: Node<'_>) -> Option<i64> {
+    let (id, member) = written_place(target)?;
+    let members = authority.get(&id)?;
+    let authorizes =
+        members.contains(&None) || member.is_none() || members.contains(&member.map(str::to_owned));
+    authorizes.then_some(id)
 }
 
 /// State mappings a modifier looks the caller up in — directly, or in a function it calls (with
@@ -390,7 +412,7 @@ fn writes_authority<'a>(
     program: &Program<'a>,
     taint: &Taint<'_, 'a>,
     function: Function<'a>,
-    authority: &HashSet<i64>,
+    authority: &Authority,
     known: &Memo<(i64, usize), Option<i64>>,
     depth: usize,
 ) -> Option<i64> {
@@ -405,8 +427,7 @@ fn writes_authority<'a>(
             }
             if node.is("Assignment")
                 && let Some(target) = node.child("leftHandSide")
-                && let Some(id) = written_variable(target)
-                && authority.contains(&id)
+                && let Some(id) = writes_authority_place(authority, target)
                 && !own_entry(program, target)
                 && !joins_as_caller(program, taint, node)
             {
