@@ -1762,6 +1762,40 @@ contract Vault is Ownable, Roles, Guard {
     );
 }
 
+/// A delegatecall into the contract's own code — `address(this)`, directly or through a helper
+/// every caller of which passes it (a multicall) — runs functions the caller could call
+/// anyway: not reported. The same helper also called with a target the caller picks is.
+#[test]
+fn delegatecall_into_the_contracts_own_code() {
+    let batch = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+library Addr {
+    function delegate(address target, bytes memory data) internal returns (bytes memory) {
+        (bool ok, bytes memory out) = target.delegatecall(data); //~ controlled-delegatecall
+        require(ok);
+        return out;
+    }
+}
+contract Batch {
+    function multicall(bytes[] calldata data) external {
+        for (uint256 i = 0; i < data.length; i++) Addr.delegate(address(this), data[i]);
+    }
+    function again(bytes calldata data) external {
+        (bool ok, ) = address(this).delegatecall(data);
+        require(ok);
+    }
+}
+"#;
+    expect(
+        "controlled-delegatecall",
+        &batch.replace(" //~ controlled-delegatecall", ""),
+    );
+    let relay = format!(
+        "{batch}contract Relay {{\n    function relay(address target, bytes calldata data) external {{\n        Addr.delegate(target, data);\n    }}\n}}\n"
+    );
+    expect("controlled-delegatecall", &relay);
+}
+
 /// Authority is the member compared with the caller: a proposal's `proposer` authorizes its
 /// cancellation, so an open function that rewrites `proposer` is reported, and one that marks
 /// the same proposal `executed` (anyone may execute a passed proposal) is not.

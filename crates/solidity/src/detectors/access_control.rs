@@ -240,6 +240,56 @@ pub(crate) fn owner_only(program: &Program<'_>, function: Function<'_>) -> bool 
         })
 }
 
+/// Whether the `delegatecall` target `address` in `function` is this contract's own code:
+/// `this` / `address(this)`, or a parameter of an internal function every call of which passes
+/// that (OpenZeppelin's `Multicall` through `Address.functionDelegateCall(address(this), data)`).
+/// Running its own functions with the caller's data gives the caller nothing they could not
+/// call directly.
+fn own_code(program: &Program<'_>, function: Function<'_>, address: Node<'_>) -> bool {
+    let is_this = |n: Node<'_>| program.is_global(unconverted(n), "this");
+    if is_this(address) {
+        return true;
+    }
+    let address = unconverted(address);
+    let Some(position) = address
+        .referenced()
+        .and_then(|id| function.parameters().position(|p| p.id() == Some(id)))
+    else {
+        return false;
+    };
+    if function.is_entry() {
+        return false;
+    }
+    let Some(id) = function.node().id() else {
+        return false;
+    };
+    let mut calls = 0;
+    let mut all_this = true;
+    for (_, caller) in program.functions() {
+        let Some(body) = caller.body() else { continue };
+        body.walk(&mut |node, _| {
+            if node.is("FunctionCall")
+                && program
+                    .called_function(node)
+                    .is_some_and(|f| f.node().id() == Some(id))
+            {
+                calls += 1;
+                let mut arguments: Vec<Node<'_>> = node.children("arguments").collect();
+                // A library function bound with `using for` takes its receiver first.
+                if arguments.len() + 1 == function.parameters().count()
+                    && let Some(receiver) =
+                        node.child("expression").and_then(|c| c.child("expression"))
+                {
+                    arguments.insert(0, receiver);
+                }
+                all_this &= arguments.get(position).is_some_and(|a| is_this(*a));
+            }
+            true
+        });
+    }
+    calls > 0 && all_this
+}
+
 /// Whether `call` succeeding reverts the transaction — `require(!a.delegatecall(d))`, or
 /// `if (a.delegatecall(d)) revert();` — so nothing the called code wrote can persist: it either
 /// failed (its writes undone) or succeeded and the revert undoes them. Proxies use the pattern
@@ -553,8 +603,10 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 && target.name_of_member() == "delegatecall"
                 && !success_reverts(program, node, path)
             {
-                let controlled = target.child("expression").is_some_and(|t| !taint.labels(t).is_empty())
-                    || node.children("arguments").any(|a| !taint.labels(a).is_empty());
+                let address = target.child("expression");
+                let controlled = !address.is_some_and(|a| own_code(program, function, a))
+                    && (address.is_some_and(|t| !taint.labels(t).is_empty())
+                        || node.children("arguments").any(|a| !taint.labels(a).is_empty()));
                 if controlled && !protected(program, function, 0) {
                     findings.extend(program.finding(
                         &CONTROLLED_DELEGATECALL,
