@@ -323,6 +323,31 @@ pub fn payment<'a>(call: Node<'a>) -> Option<(Node<'a>, Node<'a>)> {
 
 /// `x` for `uint(x)`, `payable(x)`, `(x)` and `uint(uint160(x))`: the value under conversions
 /// and parentheses.
+/// Where the value `node` is used, given its ancestors `path` (nearest last): the first ancestor
+/// that does more than pass the value on, the value as that ancestor sees it, and the ancestors
+/// above it. Conversions and parentheses always pass the value on; `passes_on(ancestor, value)`
+/// may let more through (`24 * slot`).
+pub fn use_site<'a, 'p>(
+    node: Node<'a>,
+    path: &'p [Node<'a>],
+    passes_on: impl Fn(Node<'a>, Node<'a>) -> bool,
+) -> Option<(
+    Node<'a>,
+    Node<'a>,
+    std::iter::Rev<std::slice::Iter<'p, Node<'a>>>,
+)> {
+    let mut value = node;
+    let mut ancestors = path.iter().rev();
+    loop {
+        let parent = *ancestors.next()?;
+        if unconverted(parent).id() == unconverted(value).id() || passes_on(parent, value) {
+            value = parent;
+        } else {
+            return Some((parent, value, ancestors));
+        }
+    }
+}
+
 pub fn unconverted(node: Node<'_>) -> Node<'_> {
     let mut node = node;
     loop {

@@ -8,7 +8,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Function, FunctionKind, Node, callee, unconverted},
+    ast::{Function, FunctionKind, Node, callee, unconverted, use_site},
     program::{Memo, Program},
     taint::{Taint, written_place, written_variable},
 };
@@ -295,17 +295,8 @@ fn own_code(program: &Program<'_>, function: Function<'_>, address: Node<'_>) ->
 /// failed (its writes undone) or succeeded and the revert undoes them. Proxies use the pattern
 /// to run code for its return data alone.
 fn success_reverts(program: &Program<'_>, call: Node<'_>, path: &[Node<'_>]) -> bool {
-    let mut value = call;
-    let mut ancestors = path.iter().rev();
-    let parent = loop {
-        let Some(parent) = ancestors.next() else {
-            return false;
-        };
-        if unconverted(*parent).id() == unconverted(value).id() {
-            value = *parent;
-        } else {
-            break *parent;
-        }
+    let Some((parent, value, mut ancestors)) = use_site(call, path, |_, _| false) else {
+        return false;
     };
     let is_value =
         |n: Option<Node<'_>>| n.is_some_and(|n| n.id().is_some() && n.id() == value.id());

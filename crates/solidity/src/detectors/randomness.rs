@@ -5,7 +5,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Node, payment, unconverted},
+    ast::{Node, payment, unconverted, use_site},
     program::Program,
     taint::{Labels, Taint},
 };
@@ -398,18 +398,8 @@ fn only_identifies(
     path: &[Node<'_>],
     depth: usize,
 ) -> bool {
-    // Conversions and parentheses pass the value on.
-    let mut value = node;
-    let mut ancestors = path.iter().rev();
-    let parent = loop {
-        let Some(parent) = ancestors.next() else {
-            return false;
-        };
-        if unconverted(*parent).id() == unconverted(value).id() {
-            value = *parent;
-        } else {
-            break *parent;
-        }
+    let Some((parent, value, _)) = use_site(node, path, |_, _| false) else {
+        return false;
     };
     let is_value =
         |n: Option<Node<'_>>| n.is_some_and(|n| n.id().is_some() && n.id() == value.id());
@@ -434,20 +424,7 @@ fn only_identifies(
                         .is_some_and(|f| f.is_entry()))
         }
         "VariableDeclarationStatement" | "Assignment" => {
-            let kept = if parent.is("Assignment") {
-                (parent.str("operator") == Some("=") && is_value(parent.child("rightHandSide")))
-                    .then(|| parent.child("leftHandSide"))
-                    .flatten()
-                    .filter(|l| l.is("Identifier"))
-                    .and_then(|l| l.referenced())
-            } else {
-                let declared: Vec<Node<'_>> = parent.children("declarations").collect();
-                match declared[..] {
-                    [one] if is_value(parent.child("initialValue")) => one.id(),
-                    _ => None,
-                }
-            };
-            let Some(kept) = kept.filter(|id| !program.is_state_variable(*id)) else {
+            let Some(kept) = kept_in_local(program, parent, value) else {
                 return false;
             };
             if depth >= 2 {
@@ -504,25 +481,20 @@ fn locates_block_hash<'a>(
                 .is_some_and(|read| read.is("FunctionCall") && is_block_value(program, read))
         })
     };
-    let mut value = node;
-    let mut ancestors = path.iter().rev();
-    let parent = loop {
-        let Some(parent) = ancestors.next() else {
-            return false;
-        };
-        let passes_on = unconverted(*parent).id() == unconverted(value).id()
-            // Scaled or offset by a constant: `24 * slot`, `slot + 1`.
-            || (parent.is("BinaryOperation")
-                && matches!(parent.str("operator"), Some("*" | "+"))
-                && [parent.child("leftExpression"), parent.child("rightExpression")]
-                    .into_iter()
-                    .flatten()
-                    .any(|side| side.id() != value.id() && side.is("Literal")));
-        if passes_on {
-            value = *parent;
-        } else {
-            break *parent;
-        }
+    // Scaled or offset by a constant (`24 * slot`, `slot + 1`), the value is passed on.
+    let scaled = |parent: Node<'a>, value: Node<'a>| {
+        parent.is("BinaryOperation")
+            && matches!(parent.str("operator"), Some("*" | "+"))
+            && [
+                parent.child("leftExpression"),
+                parent.child("rightExpression"),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|side| side.id() != value.id() && side.is("Literal"))
+    };
+    let Some((parent, value, _)) = use_site(node, path, scaled) else {
+        return false;
     };
     let is_value =
         |n: Option<Node<'_>>| n.is_some_and(|n| n.id().is_some() && n.id() == value.id());
@@ -536,20 +508,7 @@ fn locates_block_hash<'a>(
                 && parent.child("leftExpression").is_some_and(holds_hash)
         }
         "VariableDeclarationStatement" | "Assignment" => {
-            let kept = if parent.is("Assignment") {
-                (parent.str("operator") == Some("=") && is_value(parent.child("rightHandSide")))
-                    .then(|| parent.child("leftHandSide"))
-                    .flatten()
-                    .filter(|l| l.is("Identifier"))
-                    .and_then(|l| l.referenced())
-            } else {
-                let declared: Vec<Node<'_>> = parent.children("declarations").collect();
-                match declared[..] {
-                    [one] if is_value(parent.child("initialValue")) => one.id(),
-                    _ => None,
-                }
-            };
-            let Some(kept) = kept.filter(|id| !program.is_state_variable(*id)) else {
+            let Some(kept) = kept_in_local(program, parent, value) else {
                 return false;
             };
             if depth >= 2 {
@@ -574,6 +533,26 @@ fn locates_block_hash<'a>(
         }
         _ => false,
     }
+}
+
+/// The local that `statement` — `x = value;` or `T x = value;` — keeps `value` in.
+fn kept_in_local(program: &Program<'_>, statement: Node<'_>, value: Node<'_>) -> Option<i64> {
+    let is_value =
+        |n: Option<Node<'_>>| n.is_some_and(|n| n.id().is_some() && n.id() == value.id());
+    let kept = if statement.is("Assignment") {
+        (statement.str("operator") == Some("=") && is_value(statement.child("rightHandSide")))
+            .then(|| statement.child("leftHandSide"))
+            .flatten()
+            .filter(|l| l.is("Identifier"))
+            .and_then(|l| l.referenced())
+    } else {
+        let declared: Vec<Node<'_>> = statement.children("declarations").collect();
+        match declared[..] {
+            [one] if is_value(statement.child("initialValue")) => one.id(),
+            _ => None,
+        }
+    };
+    kept.filter(|id| !program.is_state_variable(*id))
 }
 
 /// The contract and function (none for a state variable's initial value) holding `node`.
