@@ -91,6 +91,17 @@ impl<'a> Contract<'a> {
     }
 }
 
+/// The ids a function or modifier names as overridden (`baseFunctions`, `baseModifiers`: solc
+/// 0.6 and later; before, overriding was not written down).
+pub fn overridden(node: Node<'_>) -> Vec<i64> {
+    ["baseFunctions", "baseModifiers"]
+        .iter()
+        .filter_map(|field| node.0.get(*field)?.as_array())
+        .flatten()
+        .filter_map(serde_json::Value::as_i64)
+        .collect()
+}
+
 pub struct Program<'a> {
     /// Arithmetic reverts on overflow (solc 0.8 and later) outside `unchecked` blocks.
     pub checked_arithmetic: bool,
@@ -110,6 +121,9 @@ pub struct Program<'a> {
     pub(crate) protected: Memo<(i64, usize), bool>,
     /// Code no state of the contract lets run ([`crate::reachability`]): no finding there.
     unreachable: Vec<crate::reachability::Range>,
+    /// Function or modifier id → the ids of those that override it directly (solc 0.6 and
+    /// later name what a function overrides in `baseFunctions`; before, nothing is known).
+    overridden_by: HashMap<i64, Vec<i64>>,
 }
 
 impl<'a> Program<'a> {
@@ -128,6 +142,7 @@ impl<'a> Program<'a> {
             cut: std::cell::Cell::new(false),
             protected: Memo::new(),
             unreachable: Vec::new(),
+            overridden_by: HashMap::new(),
         };
         for (name, unit) in syntax {
             let Some(root) = Node::from(&unit.ast) else {
@@ -143,6 +158,11 @@ impl<'a> Program<'a> {
                 }
                 if node.is("ContractDefinition") {
                     program.contracts.push(Contract { node, unit: index });
+                }
+                if let Some(id) = node.id() {
+                    for base in overridden(node) {
+                        program.overridden_by.entry(base).or_default().push(id);
+                    }
                 }
                 true
             });
@@ -208,6 +228,41 @@ impl<'a> Program<'a> {
         declaration
             .is("FunctionDefinition")
             .then_some(Function(declaration))
+    }
+
+    /// Every function or modifier that overrides `id`, directly or through another override.
+    pub fn overrides(&self, id: i64) -> Vec<Function<'a>> {
+        let mut found = Vec::new();
+        let mut seen = std::collections::HashSet::from([id]);
+        let mut next = vec![id];
+        while let Some(id) = next.pop() {
+            for &over in self.overridden_by.get(&id).into_iter().flatten() {
+                if seen.insert(over)
+                    && let Some(declaration) = self.declaration(over)
+                {
+                    found.push(Function(declaration));
+                    next.push(over);
+                }
+            }
+        }
+        found
+    }
+
+    /// The code an internal call may run: the function it names and, for a call by name (which
+    /// solc dispatches to the most-derived override of the deployed contract), every override of
+    /// it — those with a body. `super.f()`, library and `this.f()` calls run what they name.
+    pub fn implementations(&self, call: Node<'_>, callee: Function<'a>) -> Vec<Function<'a>> {
+        let mut found: Vec<Function<'a>> = callee.body().map(|_| callee).into_iter().collect();
+        if call.child("expression").is_some_and(|c| c.is("Identifier"))
+            && let Some(id) = callee.node().id()
+        {
+            found.extend(
+                self.overrides(id)
+                    .into_iter()
+                    .filter(|f| f.body().is_some()),
+            );
+        }
+        found
     }
 
     /// Whether `node` is the transaction's sender as this call sees it: `msg.sender`, or a call

@@ -447,6 +447,140 @@ contract Sale {
     );
 }
 
+/// A time recorded and later compared with zero (`at == 0`: nothing recorded yet) decides
+/// nothing the producer can move; the same record compared with a later time does.
+#[test]
+fn a_recorded_time_compared_with_zero_is_an_existence_check() {
+    expect(
+        "timestamp",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Notary {
+    struct Record { bytes32 digest; uint64 at; }
+    mapping(bytes32 => Record) public records;
+    mapping(bytes32 => uint256) public revoked;
+    function notarize(bytes32 id, bytes32 digest) external {
+        require(records[id].at == 0, "exists");
+        records[id] = Record(digest, uint64(block.timestamp)); //~ timestamp
+    }
+    function revoke(bytes32 id) external {
+        require(records[id].at != 0 && revoked[id] == 0);
+        if (!(0 < revoked[id])) revoked[id] = block.timestamp;
+    }
+    function settled(bytes32 id) external view returns (bool) {
+        return records[id].at > 0 && records[id].at + 1 days <= block.timestamp; //~ timestamp
+    }
+}
+"#,
+    );
+}
+
+/// A base contract's entry that leaves checking its caller to a virtual hook (UUPS's
+/// `upgradeToAndCall` → `_authorizeUpgrade`): the override that runs in the deployed contract
+/// decides. One that checks nothing is reported where it is written; overrides that check the
+/// caller, or always revert, leave the base's `delegatecall` unreported.
+#[test]
+fn an_override_that_checks_nothing_opens_the_entry_its_base_guards_with_it() {
+    let base = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+abstract contract Upgradeable {
+    address public implementation;
+    function upgradeToAndCall(address next, bytes calldata data) external {
+        _authorizeUpgrade(next);
+        implementation = next;
+        (bool ok, ) = next.delegatecall(data); //~ controlled-delegatecall
+        require(ok);
+    }
+    function _authorizeUpgrade(address next) internal virtual;
+}
+abstract contract Owned {
+    address public owner = msg.sender;
+    modifier onlyOwner() { require(msg.sender == owner, "not the owner"); _; }
+}
+contract Guarded is Upgradeable, Owned {
+    function _authorizeUpgrade(address) internal override onlyOwner {}
+}
+contract Checked is Upgradeable, Owned {
+    function _authorizeUpgrade(address) internal view override { require(msg.sender == owner); }
+}
+contract Frozen is Upgradeable {
+    function _authorizeUpgrade(address) internal pure override { revert("frozen"); }
+}
+abstract contract Loose is Upgradeable {
+    function _authorizeUpgrade(address) internal virtual override {}
+}
+contract Tightened is Loose, Owned {
+    function _authorizeUpgrade(address next) internal override onlyOwner { super._authorizeUpgrade(next); }
+}
+"#;
+    expect(
+        "controlled-delegatecall",
+        &base.replace(" //~ controlled-delegatecall", "").replace(
+            "abstract contract Loose is Upgradeable {\n    function _authorizeUpgrade(address) internal virtual override {}\n}\ncontract Tightened is Loose, Owned {\n    function _authorizeUpgrade(address next) internal override onlyOwner { super._authorizeUpgrade(next); }\n}\n",
+            "",
+        ),
+    );
+    let open = format!(
+        "{base}contract Open is Upgradeable {{\n    function _authorizeUpgrade(address) internal override {{}} //~ controlled-delegatecall\n}}\ncontract Later is Loose {{}}\n"
+    );
+    let report = report(&open);
+    let lines: BTreeSet<(usize, &str)> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "controlled-delegatecall")
+        .map(|f| (f.line, f.contract.as_str()))
+        .collect();
+    // The base's `delegatecall` (open in `Open`), `Open`'s hook, and `Loose`'s empty hook,
+    // which runs in `Later` (it is `Tightened`'s base too, where it is not what runs).
+    assert_eq!(
+        lines,
+        BTreeSet::from([(8, "Upgradeable"), (27, "Loose"), (33, "Open")]),
+        "{:#?}",
+        report.findings
+    );
+    let hook = report
+        .findings
+        .iter()
+        .find(|f| f.line == 33)
+        .expect("the open hook is reported");
+    assert!(
+        hook.message.contains("`upgradeToAndCall` (from `Upgradeable`) leaves checking its caller to `_authorizeUpgrade`")
+            && hook.message.contains("anyone can call `upgradeToAndCall` on `Open`"),
+        "{}",
+        hook.message
+    );
+}
+
+/// The same with authority: a base's setter that asks a hook, overridden with nothing, lets
+/// anyone take the role the base's other functions check.
+#[test]
+fn an_override_that_checks_nothing_lets_anyone_write_authority() {
+    expect(
+        "unprotected-authority-change",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+abstract contract Administered {
+    address public admin = msg.sender;
+    function setAdmin(address next) external { //~ unprotected-authority-change
+        _authorizeAdminChange();
+        admin = next;
+    }
+    function sweep() external {
+        require(msg.sender == admin);
+        payable(admin).transfer(address(this).balance);
+    }
+    function _authorizeAdminChange() internal virtual;
+}
+contract Strict is Administered {
+    function _authorizeAdminChange() internal view override { require(msg.sender == admin); }
+}
+contract Lax is Administered {
+    function _authorizeAdminChange() internal override {} //~ unprotected-authority-change
+}
+"#,
+    );
+}
+
 #[test]
 fn reentrancy_before_0_5() {
     expect(

@@ -115,21 +115,38 @@ fn checks_caller(program: &Program<'_>, body: Node<'_>, callers: &HashSet<i64>) 
 /// Whether `function` checks its caller: itself, its modifiers, or what it calls.
 pub(crate) fn protected(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
     match function.node().id() {
-        Some(id) => program
-            .protected
-            .get_or((id, depth), || reads_protection(program, function, depth)),
-        None => reads_protection(program, function, depth),
+        Some(id) => program.protected.get_or((id, depth), || {
+            reads_protection(program, function, depth, None)
+        }),
+        None => reads_protection(program, function, depth, None),
     }
 }
 
-/// [`protected`], worked out.
-fn reads_protection(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
+/// Whether `function` checks its caller other than through the function `hook` (its calls of
+/// `hook`, and modifiers that call it, do not count): what it is protected by if `hook`'s
+/// override checks nothing.
+pub(crate) fn protected_besides(program: &Program<'_>, function: Function<'_>, hook: i64) -> bool {
+    reads_protection(program, function, 0, Some(hook))
+}
+
+/// [`protected`], worked out; calls of `hook` left out.
+fn reads_protection(
+    program: &Program<'_>,
+    function: Function<'_>,
+    depth: usize,
+    hook: Option<i64>,
+) -> bool {
+    let is_hook = |call: Node<'_>| {
+        hook.is_some() && program.called_function(call).and_then(|f| f.node().id()) == hook
+    };
+    let calls_hook = |body: Node<'_>| body.any(&mut |n| n.is("FunctionCall") && is_hook(n));
     let modifiers = function.node().children("modifiers").any(|m| {
         m.child("modifierName")
             .and_then(|n| n.referenced())
             .and_then(|id| program.declaration(id))
             .is_some_and(|d| {
                 d.is("ModifierDefinition")
+                    && !Function(d).body().is_some_and(calls_hook)
                     && (Function(d)
                         .body()
                         .is_some_and(|b| checks_caller(program, b, &HashSet::new()))
@@ -147,17 +164,42 @@ fn reads_protection(program: &Program<'_>, function: Function<'_>, depth: usize)
     }
     // Three calls deep: a modifier, its check, and the check it passes the caller to
     // (OpenZeppelin's `onlyRole` → `_checkRole(role)` → `_checkRole(role, _msgSender())`).
+    // A virtual function protects only if every override that may run in its place does
+    // (an abstract hook such as UUPS's `_authorizeUpgrade` protects through its overrides).
     depth < 3
         && body.any(&mut |node| {
             node.is("FunctionCall")
+                && !is_hook(node)
                 && program.called_function(node).is_some_and(|callee| {
-                    protected(program, callee, depth + 1)
-                        || callee.body().is_some_and(|b| {
-                            let callers = caller_parameters(program, node, callee);
-                            !callers.is_empty() && checks_caller(program, b, &callers)
+                    let runs = program.implementations(node, callee);
+                    !runs.is_empty()
+                        && runs.iter().all(|callee| {
+                            protected(program, *callee, depth + 1)
+                                || always_reverts(program, *callee)
+                                || callee.body().is_some_and(|b| {
+                                    let callers = caller_parameters(program, node, *callee);
+                                    !callers.is_empty() && checks_caller(program, b, &callers)
+                                })
                         })
                 })
         })
+}
+
+/// Whether `function` lets nobody through: a statement of its body (not inside a branch)
+/// reverts (`revert(...)`, `revert Error()`, `throw`).
+fn always_reverts(program: &Program<'_>, function: Function<'_>) -> bool {
+    function.body().is_some_and(|body| {
+        body.children("statements")
+            .any(|statement| match statement.kind() {
+                "RevertStatement" | "Throw" => true,
+                "ExpressionStatement" => statement.child("expression").is_some_and(|e| {
+                    e.is("FunctionCall")
+                        && e.child("expression")
+                            .is_some_and(|c| program.is_global(c, "revert"))
+                }),
+                _ => false,
+            })
+    })
 }
 
 /// The parameters of `callee` that `call` passes the caller in (a library function bound with
@@ -340,7 +382,7 @@ fn success_reverts(program: &Program<'_>, call: Node<'_>, path: &[Node<'_>]) -> 
 
 /// State variables some condition compares with the caller: `owner` in `msg.sender == owner`,
 /// `admins` in `require(admins[msg.sender])`.
-fn authority_variables(program: &Program<'_>) -> Authority {
+pub(super) fn authority_variables(program: &Program<'_>) -> Authority {
     let mut found = Authority::new();
     let add = |found: &mut Authority, place: Option<(i64, Option<&str>)>| {
         if let Some((id, member)) = place {
@@ -387,11 +429,11 @@ fn authority_variables(program: &Program<'_>) -> Authority {
 /// State variables that authorize callers, each with the members that do (`None`: the whole
 /// value): `_proposals[id].proposer` compared with the caller makes `proposer` authority, not
 /// `_proposals[id].executed`.
-type Authority = HashMap<i64, HashSet<Option<String>>>;
+pub(super) type Authority = HashMap<i64, HashSet<Option<String>>>;
 
 /// Whether writing `target` writes authority: a variable of `authority`, at a member that
 /// authorizes (or the whole value, or a member of a variable authorizing as a whole).
-fn writes_authority_place(authority: &Authority, target: Node<'_>) -> Option<i64> {
+pub(super) fn writes_authority_place(authority: &Authority, target: Node<'_>) -> Option<i64> {
     let (id, member) = written_place(target)?;
     let members = authority.get(&id)?;
     let authorizes =

@@ -2,6 +2,7 @@
 
 mod access_control;
 mod arithmetic;
+mod authorization_hook;
 mod denial_of_service;
 mod front_running;
 mod randomness;
@@ -25,6 +26,7 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("reentrancy", reentrancy::detect),
     ("arithmetic", arithmetic::detect),
     ("access-control", access_control::detect),
+    ("authorization-hook", authorization_hook::detect),
     ("denial-of-service", denial_of_service::detect),
     ("front-running", front_running::detect),
     ("storage-pointer", storage_pointer::detect),

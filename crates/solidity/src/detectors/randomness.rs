@@ -273,21 +273,21 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             // is followed to where it is read: a timestamp kept as a record decides nothing.
             let used = match node.kind() {
                 "IfStatement" | "WhileStatement" | "ForStatement" | "DoWhileStatement"
-                | "Conditional" => node.child("condition").map(|c| taint.labels(c)),
+                | "Conditional" => node.child("condition").map(|c| deciding(program, &taint, c)),
                 "BinaryOperation"
                     if matches!(
                         node.str("operator"),
                         Some("<" | ">" | "<=" | ">=" | "==" | "!=")
                     ) =>
                 {
-                    Some(taint.labels(node))
+                    Some(deciding(program, &taint, node))
                 }
                 "FunctionCall"
                     if node.child("expression").is_some_and(|c| {
                         program.is_global(c, "require") || program.is_global(c, "assert")
                     }) =>
                 {
-                    node.children("arguments").next().map(|a| taint.labels(a))
+                    node.children("arguments").next().map(|a| deciding(program, &taint, a))
                 }
                 "FunctionCall" => payment(node).map(|(_, amount)| taint.labels(amount)),
                 _ => None,
@@ -340,6 +340,61 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// The block values a condition decides on. A kept value compared with zero asks whether a
+/// time was ever recorded (`records[id].at == 0`: no record yet), which no producer's choice of
+/// timestamp changes; in `a && b`, `a || b` and `!a` each part is read on its own.
+fn deciding<'a>(
+    program: &Program<'a>,
+    taint: &Taint<'_, 'a>,
+    condition: Node<'a>,
+) -> crate::taint::Labels {
+    let condition = unconverted(condition);
+    match (condition.kind(), condition.str("operator")) {
+        ("BinaryOperation", Some("&&" | "||")) => ["leftExpression", "rightExpression"]
+            .iter()
+            .filter_map(|side| condition.child(side))
+            .flat_map(|side| deciding(program, taint, side))
+            .collect(),
+        ("UnaryOperation", Some("!")) => condition
+            .child("subExpression")
+            .map(|inner| deciding(program, taint, inner))
+            .unwrap_or_default(),
+        ("BinaryOperation", Some("==" | "!=" | ">"))
+            if condition
+                .child("rightExpression")
+                .is_some_and(|r| is_zero(unconverted(r)))
+                && condition
+                    .child("leftExpression")
+                    .is_some_and(|x| is_record(program, x)) =>
+        {
+            crate::taint::Labels::new()
+        }
+        ("BinaryOperation", Some("==" | "!=" | "<"))
+            if condition
+                .child("leftExpression")
+                .is_some_and(|l| is_zero(unconverted(l)))
+                && condition
+                    .child("rightExpression")
+                    .is_some_and(|x| is_record(program, x)) =>
+        {
+            crate::taint::Labels::new()
+        }
+        _ => taint.labels(condition),
+    }
+}
+
+/// A value kept in contract state (a variable, a member, an entry), not computed: `now % 15
+/// == 0` is a draw, and so is a local holding one; `records[id].at == 0` asks about a record.
+fn is_record(program: &Program<'_>, node: Node<'_>) -> bool {
+    let node = unconverted(node);
+    matches!(node.kind(), "Identifier" | "IndexAccess" | "MemberAccess")
+        && crate::taint::written_variable(node).is_some_and(|id| program.is_state_variable(id))
+}
+
+fn is_zero(node: Node<'_>) -> bool {
+    node.is("Literal") && node.str("value") == Some("0")
 }
 
 /// The functions some code of the program calls.
