@@ -107,6 +107,9 @@ pub struct Program<'a> {
     pub checked_arithmetic: bool,
     /// The ABI decoder reverts on calldata shorter than the parameters (solc 0.5 and later).
     pub checks_calldata_length: bool,
+    /// Calls of `view` and `pure` functions of other contracts are `STATICCALL`s, which revert
+    /// on any state change (solc 0.5 and later; 0.4 made them ordinary calls).
+    pub static_view_calls: bool,
     pub units: Vec<Unit<'a>>,
     /// solc's file index → position in `units`.
     by_file: HashMap<usize, usize>,
@@ -134,6 +137,7 @@ impl<'a> Program<'a> {
         let mut program = Program {
             checked_arithmetic: (major, minor) >= (0, 8),
             checks_calldata_length: (major, minor) >= (0, 5),
+            static_view_calls: (major, minor) >= (0, 5),
             units: Vec::new(),
             by_file: HashMap::new(),
             declarations: HashMap::new(),

@@ -301,6 +301,31 @@ contract Lottery {
 /// picks the slot (and the bits of the packed word) is a position, as the height in
 /// `blockhash(height)` is. The hash read is the draw and is reported where it is read; the same
 /// remainder deciding anything else, or indexing an array of players, is a draw again.
+/// `uint32(block.timestamp % 2**32)` keeps the low bits of the time in a narrower type (an
+/// oracle's last-update stamp); `% 2` of the same time is a coin flip.
+#[test]
+fn a_timestamp_truncated_to_its_type_is_no_draw() {
+    expect(
+        "weak-randomness",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Oracle {
+    uint32 public lastUpdate;
+    uint256 public price;
+    address public winner;
+    function update(uint256 next) external {
+        uint32 stamp = uint32(block.timestamp % 2**32);
+        if (stamp != lastUpdate) price = next;
+        lastUpdate = stamp;
+    }
+    function flip() external {
+        if (block.timestamp % 2 == 0) winner = msg.sender; //~ weak-randomness
+    }
+}
+"#,
+    );
+}
+
 #[test]
 fn a_height_that_finds_a_kept_block_hash_is_a_position() {
     expect(
@@ -581,6 +606,66 @@ contract Lax is Administered {
     );
 }
 
+/// Calls that cannot re-enter: from 0.5 a call of another contract's `view` function is a
+/// `STATICCALL` (it reverts on any state change), and a contract the function has just created
+/// (`new`, or `create2` of `type(C).creationCode`) runs the program's own code. Before 0.5 a
+/// `constant` call is an ordinary call and still counts.
+#[test]
+fn calls_that_cannot_re_enter() {
+    expect(
+        "reentrancy-no-eth",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+interface Authority { function canCall(address who) external view returns (bool); }
+interface Hook { function notify(address who) external; }
+contract Pair {
+    address public token;
+    function initialize(address t) external { token = t; }
+}
+contract Guarded {
+    Authority public authority;
+    Hook public hook;
+    address public owner;
+    mapping(address => mapping(address => address)) public pairs;
+    function setAuthority(Authority next) external {
+        require(msg.sender == owner || authority.canCall(msg.sender));
+        authority = next;
+    }
+    function createPair(address a, address b) external returns (address pair) {
+        require(pairs[a][b] == address(0));
+        Pair created = new Pair();
+        created.initialize(a);
+        pairs[a][b] = address(created);
+        bytes memory code = type(Pair).creationCode;
+        bytes32 salt = keccak256(abi.encodePacked(a, b));
+        assembly { pair := create2(0, add(code, 32), mload(code), salt) }
+        Pair(pair).initialize(b);
+        pairs[b][a] = pair;
+    }
+    function setHook(Hook next) external {
+        require(msg.sender == owner || address(hook) == address(0));
+        hook.notify(msg.sender); //~ reentrancy-no-eth
+        hook = next;
+    }
+}
+"#,
+    );
+    expect(
+        "reentrancy-no-eth",
+        r#"pragma solidity ^0.4.24;
+contract Authority { function canCall(address who) public constant returns (bool); }
+contract Guarded {
+    Authority public authority;
+    address public owner;
+    function setAuthority(Authority next) public {
+        require(msg.sender == owner || authority.canCall(msg.sender)); //~ reentrancy-no-eth
+        authority = next;
+    }
+}
+"#,
+    );
+}
+
 #[test]
 fn reentrancy_before_0_5() {
     expect(
@@ -776,6 +861,58 @@ contract Token {
 /// from a checked copy of the balance (`b[from] = fromBalance - v`), the credit that moves the
 /// same amount, a mint whose total grew by the amount with checked arithmetic first, a burn that
 /// shrinks the total by a checked debit. The same blocks without those reasons are reported.
+/// The checks audited code writes that read the result: ds-math's `require((z = x + y) >= x)`,
+/// `require((z = x - y) <= x)` and `require(y == 0 || (z = x * y) / y == x)`; a difference in a
+/// conditional that compares the same operands first (parenthesized or not); and, with 0.8, an
+/// unchecked credit or total beside a subtraction 0.8 itself checked (solmate's ERC-20).
+#[test]
+fn overflow_checked_by_the_result_or_by_solc() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.5.16;
+library DsMath {
+    function add(uint x, uint y) internal pure returns (uint z) { require((z = x + y) >= x, "add"); }
+    function sub(uint x, uint y) internal pure returns (uint z) { require((z = x - y) <= x, "sub"); }
+    function mul(uint x, uint y) internal pure returns (uint z) { require(y == 0 || (z = x * y) / y == x, "mul"); }
+    function lax(uint x, uint y) internal pure returns (uint z) { require((z = x * y) >= x, "lax"); } //~ integer-overflow
+}
+contract Pool {
+    using DsMath for uint;
+    uint public reserve;
+    mapping(address => uint) public shares;
+    function deposit(uint amount, uint bonus, uint taken) external {
+        shares[msg.sender] = shares[msg.sender].add(amount).mul(bonus).sub(taken);
+        shares[msg.sender] = DsMath.lax(amount, bonus);
+        uint paid = amount > (reserve - taken) ? amount - (reserve - taken) : 0; //~ integer-overflow
+        shares[msg.sender] = paid;
+    }
+}
+"#,
+    );
+    expect(
+        "integer-overflow",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Token {
+    uint256 public totalSupply;
+    mapping(address => uint256) public balanceOf;
+    function transfer(address to, uint256 amount) external returns (bool) {
+        balanceOf[msg.sender] -= amount;
+        unchecked { balanceOf[to] += amount; }
+        return true;
+    }
+    function burn(uint256 amount) external {
+        balanceOf[msg.sender] -= amount;
+        unchecked { totalSupply -= amount; }
+    }
+    function gift(address to, uint256 amount) external {
+        unchecked { balanceOf[to] += amount; } //~ integer-overflow
+    }
+}
+"#,
+    );
+}
+
 #[test]
 fn overflow_in_unchecked_blocks_where_a_checked_total_bounds_it() {
     expect(
@@ -1928,6 +2065,41 @@ contract Batch {
         "{batch}contract Relay {{\n    function relay(address target, bytes calldata data) external {{\n        Addr.delegate(target, data);\n    }}\n}}\n"
     );
     expect("controlled-delegatecall", &relay);
+}
+
+/// A flag in the caller's own row of a nested mapping is the caller delegating what is theirs
+/// (ERC-721's `setApprovalForAll`); a flag keyed by the caller alone, or in someone else's row,
+/// is authority taken.
+#[test]
+fn a_flag_in_the_callers_own_row_is_a_delegation() {
+    expect(
+        "unprotected-authority-change",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Nft {
+    mapping(uint256 => address) public ownerOf;
+    mapping(address => mapping(address => bool)) public isApprovedForAll;
+    mapping(address => bool) public minters;
+    function setApprovalForAll(address operator, bool approved) external {
+        isApprovedForAll[msg.sender][operator] = approved;
+    }
+    function approveMe(address holder) external { //~ unprotected-authority-change
+        isApprovedForAll[holder][msg.sender] = true;
+    }
+    function becomeMinter() external { //~ unprotected-authority-change
+        minters[msg.sender] = true;
+    }
+    function mint(uint256 id) external {
+        require(minters[msg.sender] && ownerOf[id] == address(0));
+        ownerOf[id] = msg.sender;
+    }
+    function transferFrom(address from, address to, uint256 id) external {
+        require(ownerOf[id] == from && (msg.sender == from || isApprovedForAll[from][msg.sender]));
+        ownerOf[id] = to;
+    }
+}
+"#,
+    );
 }
 
 /// Authority is the member compared with the caller: a proposal's `proposer` authorizes its

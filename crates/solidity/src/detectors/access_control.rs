@@ -737,8 +737,33 @@ fn joins_as_caller<'a>(program: &Program<'a>, taint: &Taint<'_, 'a>, assignment:
 /// `index[uint(msg.sender)]`): writing it gives no one else's authority away. A flag
 /// (`admins[msg.sender] = true`) is the authority itself.
 fn own_entry(program: &Program<'_>, target: Node<'_>) -> bool {
+    // A flag in the caller's own row of a nested mapping (`approved[msg.sender][operator] =
+    // true`) is the caller delegating what is theirs; a flag keyed by the caller alone
+    // (`admins[msg.sender] = true`) is authority over everything.
     nearest_key(target).is_some_and(|key| is_caller(program, unconverted(key)))
-        && target.type_string() != "bool"
+        && (target.type_string() != "bool" || keys(target) > 1)
+}
+
+/// How many keys a place expression indexes with: 2 in `m[a][b]`, 1 in `m[a].f`.
+fn keys(target: Node<'_>) -> usize {
+    let mut node = target;
+    let mut count = 0;
+    loop {
+        node = match node.kind() {
+            "IndexAccess" => {
+                count += 1;
+                match node.child("baseExpression") {
+                    Some(base) => base,
+                    None => return count,
+                }
+            }
+            "MemberAccess" => match node.child("expression") {
+                Some(base) => base,
+                None => return count,
+            },
+            _ => return count,
+        };
+    }
 }
 
 /// The key of the entry a place expression names nearest its variable: `k` in `m[k].f[i]`.

@@ -73,10 +73,31 @@ fn copies(program: &Program<'_>, locals: &std::collections::HashMap<i64, Node<'_
         .collect()
 }
 
-/// The text of `node`, a local copy named by what it copies.
+/// The text of `node`, a local copy named by what it copies. Parentheses are dropped, and an
+/// assignment is named by the variable it assigns (`(z = x + y) >= x` compares `z`).
 fn canonical(program: &Program<'_>, copies: &Copies, node: Node<'_>) -> String {
+    let node = unparenthesized(node);
+    let node = match node.kind() {
+        "Assignment" if node.str("operator") == Some("=") => {
+            node.child("leftHandSide").unwrap_or(node)
+        }
+        _ => node,
+    };
     let text = program.text(node);
     copies.get(&text).cloned().unwrap_or(text)
+}
+
+/// `node` without the parentheses around it (a tuple of one component).
+fn unparenthesized(node: Node<'_>) -> Node<'_> {
+    let mut node = node;
+    while node.is("TupleExpression") && !node.flag("isInlineArray") {
+        let mut components = node.children("components");
+        match (components.next(), components.next()) {
+            (Some(only), None) => node = only,
+            _ => break,
+        }
+    }
+    node
 }
 
 /// Every comparison in `body`, as the texts of its two sides (copies named by what they copy).
@@ -215,6 +236,8 @@ fn guarded(
         // go below zero. `a - a % n` never can.
         '-' => {
             pair(&a, &b)
+                // `(z = x - y) <= x`: a wrapped difference is larger than `x`.
+                || result.as_deref().is_some_and(|c| pair(c, &a))
                 || compared.iter().any(|(o, l, r)| {
                     COMPARISONS.contains(&o.as_str())
                         && ((*l == a && terms(r).contains(&b.as_str()))
@@ -245,9 +268,10 @@ fn guarded(
                 o == "=="
                     && [l, r].iter().any(|side| {
                         side.starts_with(&format!("{product}/"))
-                            || result
-                                .as_ref()
-                                .is_some_and(|c| side.starts_with(&format!("{c}/")))
+                            || result.as_ref().is_some_and(|c| {
+                                side.starts_with(&format!("{c}/"))
+                                    || side.starts_with(&format!("({c}={product})/"))
+                            })
                     })
             })
         }
@@ -493,11 +517,14 @@ fn checked_debits(
     body: Node<'_>,
 ) -> std::collections::HashSet<String> {
     let mut debited = std::collections::HashSet::new();
-    body.walk(&mut |node, _| {
+    body.walk(&mut |node, path| {
+        // 0.8 checks a subtraction outside `unchecked` itself.
+        let checked_by_solc =
+            program.checked_arithmetic && !path.iter().any(|p| p.is("UncheckedBlock"));
         if node.is("Assignment")
             && node.str("operator") == Some("-=")
             && let Some(operation) = operation(node)
-            && guarded(program, copies, compared, node, operation, None)
+            && (checked_by_solc || guarded(program, copies, compared, node, operation, None))
         {
             debited.insert(program.text(operation.2));
         }

@@ -9,6 +9,7 @@ use crate::{
     program::Program,
     taint::{Labels, Taint},
 };
+use alloy_primitives::U256;
 use std::collections::BTreeSet;
 
 pub const WEAK_RANDOMNESS: Rule = Rule {
@@ -102,7 +103,10 @@ fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
         let Some(body) = function.body() else {
             continue;
         };
-        body.walk(&mut |node, _| {
+        body.walk(&mut |node, path| {
+            if truncates(node, path) {
+                found.extend(node.id());
+            }
             let sides = match (node.kind(), node.str("operator")) {
                 ("BinaryOperation", Some("-" | "+")) => node
                     .child("leftExpression")
@@ -125,6 +129,32 @@ fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
         });
     }
     found
+}
+
+/// Whether `node` is `x % 2**k` converted to `uint<k>` (`uint32(block.timestamp % 2**32)`): the
+/// low bits of a value kept in a narrower type, not a draw among a few outcomes.
+fn truncates(node: Node<'_>, path: &[Node<'_>]) -> bool {
+    if !(node.is("BinaryOperation") && node.str("operator") == Some("%")) {
+        return false;
+    }
+    let modulus = node.child("rightExpression").and_then(|r| {
+        r.type_string()
+            .strip_prefix("int_const ")?
+            .parse::<U256>()
+            .ok()
+    });
+    let Some(bits) = modulus
+        .filter(|m| m.is_power_of_two() && m.trailing_zeros() >= 8)
+        .map(|m| m.trailing_zeros())
+    else {
+        return false;
+    };
+    let parent = path
+        .iter()
+        .rev()
+        .find(|p| !p.is("TupleExpression"))
+        .filter(|p| p.is("FunctionCall") && p.str("kind") == Some("typeConversion"));
+    parent.is_some_and(|p| p.type_string() == format!("uint{bits}"))
 }
 
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {

@@ -9,7 +9,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Function, FunctionKind, Node, callee},
+    ast::{Function, FunctionKind, Node, callee, unconverted},
     program::Program,
     taint::written_variable,
 };
@@ -65,6 +65,117 @@ struct Collector<'p, 'a> {
     inlining: Vec<i64>,
     /// Values kept at slots the code computes ([`Collector::slot_place`]): id → how to name it.
     slots: std::collections::HashMap<i64, String>,
+    /// Calls on contracts the calling function created ([`calls_on_created_contracts`]).
+    created: HashSet<i64>,
+}
+
+/// Whether `call` is a `STATICCALL`: `address.staticcall(…)`, or (solc 0.5 and later) a call of
+/// another contract's `view` or `pure` function.
+fn static_call(program: &Program<'_>, call: Node<'_>) -> bool {
+    let Some(target) = callee(call).filter(|t| t.is("MemberAccess")) else {
+        return false;
+    };
+    target.name_of_member() == "staticcall"
+        && target
+            .child("expression")
+            .is_some_and(|b| b.type_string().starts_with("address"))
+        || (program.static_view_calls
+            && ["t_function_external_view", "t_function_external_pure"]
+                .iter()
+                .any(|t| target.type_identifier().starts_with(t)))
+}
+
+/// The calls, by id, on a contract the same function created (`Pair p = new Pair(); p.init()`,
+/// or an address `create2` gave in assembly from `type(Pair).creationCode`): what runs is the
+/// program's own code, not a stranger's.
+fn calls_on_created_contracts(program: &Program<'_>) -> HashSet<i64> {
+    let mut found = HashSet::new();
+    for (_, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        // Locals holding a contract created here, and locals holding creation code.
+        let mut created: HashSet<i64> = HashSet::new();
+        let mut creation_code: Vec<String> = Vec::new();
+        let is_new = |value: Node<'_>| {
+            value.is("FunctionCall")
+                && value
+                    .child("expression")
+                    .is_some_and(|e| e.is("NewExpression"))
+                && !value.type_string().contains("[]")
+                && !matches!(value.type_string(), "bytes memory" | "string memory")
+        };
+        body.walk(&mut |node, _| {
+            match node.kind() {
+                "VariableDeclarationStatement" => {
+                    let declared: Vec<Node<'_>> = node.children("declarations").collect();
+                    if let ([variable], Some(value)) = (&declared[..], node.child("initialValue")) {
+                        let value = unconverted(value);
+                        if is_new(value) {
+                            created.extend(variable.id());
+                        } else if value.is("MemberAccess")
+                            && value.name_of_member() == "creationCode"
+                        {
+                            creation_code.push(variable.name().to_owned());
+                        }
+                    }
+                }
+                "Assignment" if node.str("operator") == Some("=") => {
+                    if let (Some(target), Some(value)) =
+                        (node.child("leftHandSide"), node.child("rightHandSide"))
+                        && is_new(unconverted(value))
+                        && target.is("Identifier")
+                    {
+                        created.extend(target.referenced());
+                    }
+                }
+                "InlineAssembly" => {
+                    let text = program.text(node);
+                    for local in locals(function) {
+                        let assigned = [":=create2(", ":=create("]
+                            .iter()
+                            .any(|op| text.contains(&format!("{}{op}", local.name())));
+                        if assigned
+                            && creation_code
+                                .iter()
+                                .any(|code| text.contains(code.as_str()))
+                        {
+                            created.extend(local.id());
+                        }
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
+        if created.is_empty() {
+            continue;
+        }
+        body.walk(&mut |node, _| {
+            if node.is("FunctionCall")
+                && let Some(target) = callee(node).filter(|t| t.is("MemberAccess"))
+                && let Some(base) = target.child("expression").map(unconverted)
+                && base.is("Identifier")
+                && base.referenced().is_some_and(|id| created.contains(&id))
+            {
+                found.extend(node.id());
+            }
+            true
+        });
+    }
+    found
+}
+
+/// The variables `function` declares: parameters, named returns and locals.
+fn locals<'a>(function: Function<'a>) -> Vec<Node<'a>> {
+    let mut found = Vec::new();
+    function.node().walk(&mut |node, _| {
+        if node.is("VariableDeclaration") {
+            found.push(node);
+        }
+        true
+    });
+    found
 }
 
 /// Whether a call is a call into another contract, and whether it sends ether.
@@ -128,6 +239,7 @@ impl<'p, 'a> Collector<'p, 'a> {
             aliases: Default::default(),
             inlining: Vec::new(),
             slots: Default::default(),
+            created: calls_on_created_contracts(program),
         }
     }
 
@@ -229,6 +341,13 @@ impl<'p, 'a> Collector<'p, 'a> {
             "FunctionCall" => {
                 for child in node.subnodes() {
                     self.collect(child, site, events);
+                }
+                // A `STATICCALL` cannot change state, here or anywhere; a contract this call
+                // created runs the program's own code, read where it is written.
+                if static_call(self.program, node)
+                    || self.created.contains(&node.id().unwrap_or(-1))
+                {
+                    return;
                 }
                 if let Some(value) = external_call(node) {
                     events.push(Event::Call {
