@@ -101,6 +101,47 @@ contract Payer {
     );
 }
 
+/// An ERC-20 `transfer`, `transferFrom` or `approve` whose success flag is dropped; one that is
+/// required, kept and read, or made through `SafeERC20`-style helpers is not reported, nor is
+/// ether's `transfer` (it reverts) or a token function that returns nothing.
+#[test]
+fn token_transfers_whose_result_is_ignored() {
+    expect(
+        "unchecked-transfer",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+interface IERC20 {
+    function transfer(address to, uint256 v) external returns (bool);
+    function transferFrom(address from, address to, uint256 v) external returns (bool);
+    function approve(address spender, uint256 v) external returns (bool);
+}
+interface ILegacy { function transfer(address to, uint256 v) external; }
+contract Desk {
+    IERC20 public token;
+    ILegacy public legacy;
+    mapping(address => uint256) public deposits;
+    function deposit(uint256 v) external {
+        token.transferFrom(msg.sender, address(this), v); //~ unchecked-transfer
+        deposits[msg.sender] += v;
+    }
+    function withdraw(uint256 v) external {
+        deposits[msg.sender] -= v;
+        require(token.transfer(msg.sender, v), "transfer failed");
+    }
+    function allow(address spender, uint256 v) external {
+        bool ok = token.approve(spender, v);
+        if (!ok) revert("approve failed");
+    }
+    function allowBlindly(address spender) external {
+        bool ok = token.approve(spender, 1); //~ unchecked-transfer
+    }
+    function payEther(address payable to) external { to.transfer(1); }
+    function payLegacy(address to) external { legacy.transfer(to, 1); }
+}
+"#,
+    );
+}
+
 #[test]
 fn tx_origin_authorization() {
     expect(
@@ -907,6 +948,69 @@ contract Token {
     }
     function gift(address to, uint256 amount) external {
         unchecked { balanceOf[to] += amount; } //~ integer-overflow
+    }
+}
+"#,
+    );
+}
+
+/// `unchecked` blocks audited libraries write (OpenZeppelin 5's `EnumerableSet.values`,
+/// `Math.mulDiv`, ERC-7579 decoding, temporary approvals): a value clamped by `min` to another
+/// is below it, an index below a range's length added to the range's start stays below its end,
+/// a product in a function that also takes `mulmod` is the low half of a full-width product on
+/// purpose, and `b` checked against `a - k` is below `a`. The same operations without those
+/// bounds are reported.
+#[test]
+fn overflow_in_unchecked_blocks_bounded_by_clamps_ranges_and_full_width_products() {
+    expect(
+        "integer-overflow",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+library Lib {
+    function min(uint256 a, uint256 b) internal pure returns (uint256) { return a < b ? a : b; }
+}
+contract Ranges {
+    uint256[] public items;
+    mapping(address => uint256) public allowance;
+    function slice(uint256 start, uint256 end) external view returns (uint256[] memory out) {
+        unchecked {
+            end = Lib.min(end, items.length);
+            start = Lib.min(start, end);
+            uint256 len = end - start;
+            out = new uint256[](len);
+            for (uint256 i = 0; i < len; ++i) out[i] = items[start + i];
+        }
+    }
+    function sliceLoose(uint256 start, uint256 end) external view returns (uint256[] memory out) {
+        unchecked {
+            uint256 len = end - start; //~ integer-overflow
+            out = new uint256[](len);
+            for (uint256 i = 0; i < len; ++i) out[i] = items[start + i];
+        }
+    }
+    function spend(uint256 value) external {
+        uint256 current = allowance[msg.sender];
+        uint256 covered = Lib.min(current, value);
+        unchecked {
+            allowance[msg.sender] = current - covered;
+            value -= covered;
+            allowance[msg.sender] = current - value; //~ integer-overflow
+        }
+    }
+    function mulDiv(uint256 x, uint256 y, uint256 d) external pure returns (uint256 low, uint256 rest) {
+        unchecked {
+            low = x * y;
+            rest = mulmod(x, y, d);
+        }
+    }
+    function product(uint256 x, uint256 y) external pure returns (uint256) {
+        unchecked { return x * y; } //~ integer-overflow
+    }
+    function decode(bytes calldata data, uint256 offset) external pure returns (uint256) {
+        uint256 length = data.length;
+        if (length < 32) revert();
+        if (offset > length - 32) revert();
+        unchecked { return length - offset; }
     }
 }
 "#,

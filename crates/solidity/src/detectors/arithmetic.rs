@@ -243,6 +243,19 @@ fn guarded(
                         && ((*l == a && terms(r).contains(&b.as_str()))
                             || (*r == a && terms(l).contains(&b.as_str())))
                 })
+                // `b > a - k` checked (and reverted on): `b` is below `a` too.
+                || compared.iter().any(|(o, l, r)| {
+                    let written = program.text(unconverted(left));
+                    let less = |x: &str| {
+                        [a.as_str(), written.as_str()].iter().any(|a| {
+                            x.strip_prefix(a).is_some_and(|rest| {
+                                rest.starts_with('-') && terms(rest).len() == 1
+                            })
+                        })
+                    };
+                    COMPARISONS.contains(&o.as_str())
+                        && ((*l == b && less(r)) || (*r == b && less(l)))
+                })
                 || (unconverted(right).is("BinaryOperation")
                     && unconverted(right).str("operator") == Some("%")
                     && unconverted(right)
@@ -462,7 +475,7 @@ fn fixed_locals<'a>(body: Node<'a>) -> std::collections::HashMap<i64, Node<'a>> 
 }
 
 /// `x - y` with `y` a local declared as a part of `x` and never assigned again: `x - z` (a
-/// subtraction checked on its own), `x / d` or `x * n / d` with constants `n <= d`.
+/// subtraction checked on its own), `x / d` or `x * n / d` with constants `n <= d`, `min(x, z)`.
 fn part_of(
     program: &Program<'_>,
     locals: &std::collections::HashMap<i64, Node<'_>>,
@@ -477,7 +490,127 @@ fn part_of(
             .is_some_and(|value| is_part(program, *value, &program.text(left)))
 }
 
+/// Whether `value` is a call of a two-argument `min` (`Math.min(a, b)`) one argument of which is
+/// `whole`: it is at most `whole`.
+fn is_min_of(program: &Program<'_>, value: Node<'_>, whole: &str) -> bool {
+    let value = unconverted(value);
+    let named_min = value.is("FunctionCall")
+        && value.child("expression").is_some_and(|c| {
+            let name = match c.kind() {
+                "Identifier" => c.name(),
+                "MemberAccess" => c.name_of_member(),
+                _ => "",
+            };
+            name == "min"
+        });
+    let arguments: Vec<Node<'_>> = value.children("arguments").collect();
+    named_min
+        && arguments.len() == 2
+        && arguments
+            .iter()
+            .any(|a| program.text(unconverted(*a)) == whole)
+}
+
+/// `x - y` where the one assignment of `y` in `body` before it is `y = min(y, x)` and `x` is not
+/// assigned after that (`start = Math.min(start, end); end - start`).
+fn clamped_below(
+    program: &Program<'_>,
+    body: Node<'_>,
+    operation: Node<'_>,
+    left: Node<'_>,
+    right: Node<'_>,
+) -> bool {
+    let (left, right) = (unconverted(left), unconverted(right));
+    let (Some(x), Some(y)) = (left.referenced(), right.referenced()) else {
+        return false;
+    };
+    if !(left.is("Identifier") && right.is("Identifier")) {
+        return false;
+    }
+    let whole = program.text(left);
+    let mut clamp = None;
+    let mut assignments_of_y = 0;
+    let mut x_assigned_at = Vec::new();
+    body.walk(&mut |node, _| {
+        if node.is("Assignment")
+            && let Some(target) = node.child("leftHandSide")
+            && let Some(start) = node.span().map(|s| s.start)
+        {
+            if target.referenced() == Some(y) {
+                assignments_of_y += 1;
+                if node.str("operator") == Some("=")
+                    && node
+                        .child("rightHandSide")
+                        .is_some_and(|v| is_min_of(program, v, &whole))
+                {
+                    clamp = Some(start);
+                }
+            }
+            if target.referenced() == Some(x) {
+                x_assigned_at.push(start);
+            }
+        }
+        true
+    });
+    let at = operation.span().map(|s| s.start).unwrap_or(0);
+    clamp.is_some_and(|clamp| {
+        assignments_of_y == 1 && clamp < at && x_assigned_at.iter().all(|x| *x < clamp)
+    })
+}
+
+/// `s + i` inside `for (…; i < n; …)` with `n` a fixed local `e - s`: below `e`.
+fn within_range(
+    program: &Program<'_>,
+    locals: &std::collections::HashMap<i64, Node<'_>>,
+    path: &[Node<'_>],
+    left: Node<'_>,
+    right: Node<'_>,
+) -> bool {
+    let (left, right) = (unconverted(left), unconverted(right));
+    [(left, right), (right, left)].iter().any(|(start, index)| {
+        let Some(index_id) = index.is("Identifier").then(|| index.referenced()).flatten() else {
+            return false;
+        };
+        path.iter().any(|ancestor| {
+            ancestor.is("ForStatement")
+                && ancestor.child("condition").is_some_and(|c| {
+                    c.str("operator") == Some("<")
+                        && c.child("leftExpression")
+                            .is_some_and(|l| unconverted(l).referenced() == Some(index_id))
+                        && c.child("rightExpression")
+                            .and_then(|n| unconverted(n).referenced())
+                            .and_then(|n| locals.get(&n))
+                            .is_some_and(|length| {
+                                length.is("BinaryOperation")
+                                    && length.str("operator") == Some("-")
+                                    && length.child("rightExpression").is_some_and(|s| {
+                                        program.text(unconverted(s)) == program.text(*start)
+                                    })
+                            })
+                })
+        })
+    })
+}
+
+/// Whether `body` uses `mulmod` (in Solidity or assembly): it computes full-width products,
+/// whose low 256 bits a plain `*` gives on purpose.
+fn uses_mulmod(program: &Program<'_>, body: Node<'_>) -> bool {
+    body.any(&mut |node| {
+        (node.is("FunctionCall")
+            && node
+                .child("expression")
+                .is_some_and(|c| program.is_global(c, "mulmod")))
+            || (node.is("YulFunctionCall")
+                && node
+                    .child("functionName")
+                    .is_some_and(|n| n.name() == "mulmod"))
+    })
+}
+
 fn is_part(program: &Program<'_>, value: Node<'_>, whole: &str) -> bool {
+    if is_min_of(program, value, whole) {
+        return true;
+    }
     if !value.is("BinaryOperation") {
         return false;
     }
@@ -605,6 +738,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         let grown = checked_growth(program, body);
         let received = received(program, body);
         let limited = bounded_above(program, body);
+        let full_width = uses_mulmod(program, body);
         body.walk(&mut |node, path| {
             // 0.8's checked arithmetic: only `unchecked { … }` wraps.
             if program.checked_arithmetic && !path.iter().any(|p| p.is("UncheckedBlock")) {
@@ -664,8 +798,16 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 return true;
             }
             if op == '-'
-                && (loop_floor(program, path, left, right) || part_of(program, &locals, left, right))
+                && (loop_floor(program, path, left, right)
+                    || part_of(program, &locals, left, right)
+                    || clamped_below(program, body, node, left, right))
             {
+                return true;
+            }
+            if op == '+' && within_range(program, &locals, path, left, right) {
+                return true;
+            }
+            if op == '*' && full_width {
                 return true;
             }
             // Moved, not created: `to += v` (or `supply -= v`) beside a checked `from -= v`.

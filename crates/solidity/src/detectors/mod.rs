@@ -38,6 +38,7 @@ pub const DETECTORS: &[(&str, Detector)] = &[
 /// Every rule a detector reports.
 pub const RULES: &[&Rule] = &[
     &unchecked_call::RULE,
+    &unchecked_call::UNCHECKED_TRANSFER,
     &tx_origin::RULE,
     &randomness::WEAK_RANDOMNESS,
     &randomness::TIMESTAMP,

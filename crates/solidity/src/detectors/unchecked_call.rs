@@ -1,6 +1,8 @@
 //! Unchecked low-level calls (SWC-104): `call`, `delegatecall`, `callcode` and `send` do not
 //! revert when the callee fails, they return false. A result that is thrown away, or kept in a
-//! variable nothing reads, lets the contract carry on as if the payment or call happened.
+//! variable nothing reads, lets the contract carry on as if the payment or call happened. The
+//! same holds for an ERC-20 token's `transfer`, `transferFrom` and `approve`, which the standard
+//! lets report failure by returning false.
 
 use crate::{
     Category, Finding, Rule, Severity,
@@ -22,6 +24,38 @@ pub const RULE: Rule = Rule {
         `require(to.send(v))` before 0.5), or use `transfer`, or a pull-payment pattern where \
         each recipient withdraws.",
 };
+
+pub const UNCHECKED_TRANSFER: Rule = Rule {
+    id: "unchecked-transfer",
+    title: "Token transfer whose result is ignored",
+    swc: &["SWC-104"],
+    category: Category::UncheckedLowLevelCalls,
+    severity: Severity::High,
+    explanation: "ERC-20 lets a token report a failed `transfer`, `transferFrom` or `approve` by \
+        returning false instead of reverting, and several widely held tokens do. A contract that \
+        ignores the result credits a deposit it never received or records a payout that never \
+        left.",
+    fix: "Use OpenZeppelin's `SafeERC20` (`token.safeTransfer(to, v)`, `safeTransferFrom`, \
+        `forceApprove`), which reverts on false and accepts tokens that return nothing, or \
+        `require(token.transfer(to, v))`.",
+};
+
+/// ERC-20's functions that return whether they succeeded.
+const TOKEN_MOVES: [&str; 3] = ["transfer", "transferFrom", "approve"];
+
+/// The ERC-20 member a call calls on another contract, when it returns the success flag.
+fn token_move(call: Node<'_>) -> Option<&'static str> {
+    let target = callee(call)?;
+    if !target.is("MemberAccess") || call.type_string() != "bool" {
+        return None;
+    }
+    let member = target.name_of_member();
+    let found = TOKEN_MOVES.into_iter().find(|m| *m == member)?;
+    target
+        .type_identifier()
+        .starts_with("t_function_external")
+        .then_some(found)
+}
 
 const LOW_LEVEL: [&str; 4] = ["call", "send", "delegatecall", "callcode"];
 
@@ -170,6 +204,22 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     &contract,
                     Some(&function),
                     message(member, &function),
+                ));
+            }
+            if let Some(member) = token_move(node)
+                && !is_checked(node, path, body)
+            {
+                findings.extend(program.finding(
+                    &UNCHECKED_TRANSFER,
+                    node,
+                    &contract,
+                    Some(&function),
+                    format!(
+                        "the result of the token's `{member}` in {} is not checked: a token \
+                         that returns false instead of reverting leaves the contract acting on \
+                         a transfer that did not happen",
+                        function.display_name()
+                    ),
                 ));
             }
             true
