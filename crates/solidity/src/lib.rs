@@ -199,8 +199,14 @@ impl Report {
 /// Why a compilation could not be checked at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("the sources do not compile: {0}")]
-    DoesNotCompile(String),
+    /// solc's first error, with the release that gave it: the newest a pragma allows may be
+    /// newer than the code (`>=0.5.0` over 0.7 code), which `--version` answers.
+    #[error("the sources do not compile: {error} (solc {version}, {reason})")]
+    DoesNotCompile {
+        error: String,
+        version: String,
+        reason: String,
+    },
     #[error(transparent)]
     Compile(#[from] ricaas_solc::CompileError),
 }
@@ -320,7 +326,11 @@ pub fn check(
             .find(|d| d.severity == ricaas_solc::Severity::Error)
             .map(|d| d.formatted.clone())
             .unwrap_or_default();
-        return Err(CheckError::DoesNotCompile(first));
+        return Err(CheckError::DoesNotCompile {
+            error: first,
+            version: output.version.clone(),
+            reason: output.version_reason.clone(),
+        });
     }
     let report = analyze_compilation(&output, limit);
     Ok((output, report))

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Runs our security checker on a release of OpenZeppelin Contracts: audited, widely deployed
-code that a checker should find little wrong with. Every finding here is one a user of the
-library would see on code they did not write — the measure of false alarms on real code.
+"""Runs our security checker on releases of audited, widely deployed Solidity packages from the
+npm registry (OpenZeppelin Contracts, solmate, Uniswap's cores): code a checker should find
+little wrong with. Every finding here is one a user of the package would see on code they did
+not write — the measure of false alarms on real code.
 
-The release comes from the npm registry (`npm pack @openzeppelin/contracts@VERSION`); its
-contracts, libraries and abstract bases are checked, interfaces (`interfaces/`, `I*.sol`) and
-mocks left out. Prints the findings per rule and severity, then each medium or high one.
+Each package comes from `npm pack NAME@VERSION`; its `.sol` files are checked, interfaces
+(`interfaces/`, `I*.sol`), mocks and tests left out. A bare version (`5.1.0`) means
+`@openzeppelin/contracts@5.1.0`. Prints the findings per rule and severity, then each medium or
+high one.
 
-Usage: scripts/check-openzeppelin.py <path to ricaas> [VERSION …] [--markdown FILE]
-    (default versions: 4.9.6 5.1.0)
+Usage: scripts/check-npm-packages.py <path to ricaas> [NAME@VERSION | VERSION …]
+           [--solc RELEASE] [--markdown FILE]
+    (default: 4.9.6 5.1.0; --solc for packages whose open pragma, `>=0.5.0`, the newest
+    release no longer compiles)
 """
 
 import argparse
@@ -23,44 +27,56 @@ import tempfile
 import time
 
 
-def fetch(version, into):
-    """Unpacks @openzeppelin/contracts@version into `into`; returns the package directory."""
-    out = subprocess.run(["npm", "pack", f"@openzeppelin/contracts@{version}", "--silent"],
+def fetch(spec, into):
+    """Unpacks the npm package `spec` (NAME@VERSION) into `into`; returns the package directory."""
+    out = subprocess.run(["npm", "pack", spec, "--silent"],
                          cwd=into, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
-        sys.exit(f"npm pack @openzeppelin/contracts@{version} failed: {out.stderr[-1000:]}")
+        sys.exit(f"npm pack {spec} failed: {out.stderr[-1000:]}")
     archive = os.path.join(into, out.stdout.strip().splitlines()[-1])
     with tarfile.open(archive) as tar:
         tar.extractall(into, filter="data")
     return os.path.join(into, "package")
 
 
+def left_out(path):
+    """Interfaces, mocks and tests: not code a user deploys."""
+    parts = path.split(os.sep)
+    name = parts[-1]
+    return (any(p in ("interfaces", "mocks", "test", "tests") for p in parts)
+            or (name.startswith("I") and name[1:2].isupper())
+            or name.endswith(".t.sol"))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("ricaas")
-    parser.add_argument("versions", nargs="*", default=["4.9.6", "5.1.0"])
+    parser.add_argument("packages", nargs="*", default=["4.9.6", "5.1.0"])
+    parser.add_argument("--solc")
     parser.add_argument("--markdown")
     args = parser.parse_args()
     binary = os.path.abspath(args.ricaas)
     lines = []
-    for version in args.versions:
+    for spec in args.packages:
+        if "@" not in spec.lstrip("@"):
+            spec = f"@openzeppelin/contracts@{spec}"
         with tempfile.TemporaryDirectory() as work:
-            package = fetch(version, work)
+            package = fetch(spec, work)
             files = sorted(
                 os.path.relpath(path, package)
                 for path in glob.glob(os.path.join(package, "**", "*.sol"), recursive=True)
-                if "/interfaces/" not in path and "/mocks/" not in path
-                and not (os.path.basename(path).startswith("I") and os.path.basename(path)[1:2].isupper())
+                if not left_out(os.path.relpath(path, package))
             )
             started = time.time()
-            out = subprocess.run([binary, "check", "--format", "json", "--fail-on", "none", *files],
+            solc = ["--version", args.solc] if args.solc else []
+            out = subprocess.run([binary, "check", "--format", "json", "--fail-on", "none", *solc, *files],
                                  cwd=package, capture_output=True, text=True, timeout=3600)
             elapsed = time.time() - started
             if out.returncode not in (0, 2):
                 sys.exit(f"ricaas check failed ({out.returncode}): {out.stderr[-2000:]}")
             report = json.loads(out.stdout)
         counts = collections.Counter((f["severity"], f["rule"]) for f in report["findings"])
-        lines.append(f"**@openzeppelin/contracts {version}**: {len(files)} files, "
+        lines.append(f"**{spec}**: {len(files)} files, "
                      f"{len(report['errors'])} not analysed, {len(report['findings'])} findings, {elapsed:.0f} s")
         lines.append("")
         lines.append("| severity | rule | findings |")
