@@ -958,8 +958,9 @@ contract Token {
 /// `Math.mulDiv`, ERC-7579 decoding, temporary approvals): a value clamped by `min` to another
 /// is below it, an index below a range's length added to the range's start stays below its end,
 /// a product in a function that also takes `mulmod` is the low half of a full-width product on
-/// purpose, and `b` checked against `a - k` is below `a`. The same operations without those
-/// bounds are reported.
+/// purpose, `b` checked against `a - k` is below `a`, and a factor that is 0 or 1 (a `bool` made
+/// a number in assembly, as `SafeCast.toUint` does) cannot grow the other. The same operations
+/// without those bounds are reported.
 #[test]
 fn overflow_in_unchecked_blocks_bounded_by_clamps_ranges_and_full_width_products() {
     expect(
@@ -1005,6 +1006,18 @@ contract Ranges {
     }
     function product(uint256 x, uint256 y) external pure returns (uint256) {
         unchecked { return x * y; } //~ integer-overflow
+    }
+    function toUint(bool b) internal pure returns (uint256 u) {
+        assembly { u := iszero(iszero(b)) }
+    }
+    function toWord(bool b) internal pure returns (uint256 u) {
+        assembly { u := add(b, 7) }
+    }
+    function select(bool c, uint256 a, uint256 b) external pure returns (uint256) {
+        unchecked { return b ^ ((a ^ b) * toUint(c)); }
+    }
+    function scale(bool c, uint256 a) external pure returns (uint256) {
+        unchecked { return a * toWord(c); } //~ integer-overflow
     }
     function decode(bytes calldata data, uint256 offset) external pure returns (uint256) {
         uint256 length = data.length;

@@ -6,7 +6,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Node, unconverted},
+    ast::{Function, Node, unconverted},
     program::Program,
     taint::{Flow, Taint, written_variable},
 };
@@ -396,6 +396,8 @@ fn value_bits(
             let right = bits(node.child("rightExpression"), returns);
             match node.str("operator") {
                 Some("+") => left.max(right).saturating_add(1),
+                // Times 0 or 1 is no larger than the other factor.
+                Some("*") if left.min(right) <= 1 => left.max(right),
                 Some("*") => left.saturating_add(right),
                 Some("-" | "/" | ">>") => left,
                 Some("%" | "&") => left.min(right),
@@ -429,11 +431,16 @@ fn value_bits(
                             }
                             true
                         });
-                        let widest = expressions
-                            .into_iter()
-                            .map(|e| bits(e, returns))
-                            .max()
-                            .unwrap_or(256);
+                        let widest = if expressions.is_empty() {
+                            // No `return`: what the named result is assigned.
+                            callee.map_or(256, |f| named_result_bits(f, &mut |e| bits(e, returns)))
+                        } else {
+                            expressions
+                                .into_iter()
+                                .map(|e| bits(e, returns))
+                                .max()
+                                .unwrap_or(256)
+                        };
                         returns.insert(id, widest);
                         widest
                     }
@@ -444,6 +451,52 @@ fn value_bits(
         _ => 256,
     };
     declared.min(derived)
+}
+
+/// The bits of a function's one named result, from every assignment to it: Solidity's by the
+/// value assigned, assembly's 1 for Yul's comparisons (`u := iszero(iszero(b))`, OpenZeppelin's
+/// `SafeCast.toUint(bool)`) and 256 for anything else; 256 if it has none.
+fn named_result_bits(function: Function<'_>, bits: &mut dyn FnMut(Option<Node<'_>>) -> u32) -> u32 {
+    let results: Vec<Node<'_>> = function
+        .node()
+        .child("returnParameters")
+        .map(|r| r.children("parameters").collect())
+        .unwrap_or_default();
+    let ([result], Some(body)) = (&results[..], function.body()) else {
+        return 256;
+    };
+    let (id, name) = (result.id(), result.name());
+    let mut widest: Option<u32> = None;
+    body.walk(&mut |node, _| {
+        let assigned = match node.kind() {
+            "Assignment" if node.child("leftHandSide").and_then(|l| l.referenced()) == id => {
+                Some(if node.str("operator") == Some("=") {
+                    bits(node.child("rightHandSide"))
+                } else {
+                    256
+                })
+            }
+            "YulAssignment"
+                if node
+                    .children("variableNames")
+                    .any(|v| v.name() == name && !name.is_empty()) =>
+            {
+                let boolean = node.child("value").is_some_and(|v| {
+                    v.is("YulFunctionCall")
+                        && v.child("functionName").is_some_and(|f| {
+                            matches!(f.name(), "iszero" | "lt" | "gt" | "slt" | "sgt" | "eq")
+                        })
+                });
+                Some(if boolean { 1 } else { 256 })
+            }
+            _ => None,
+        };
+        if let Some(b) = assigned {
+            widest = Some(widest.map_or(b, |w| w.max(b)));
+        }
+        true
+    });
+    widest.unwrap_or(256)
 }
 
 /// The locals `body` declares with a value and never assigns again: id → that value.
