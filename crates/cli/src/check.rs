@@ -92,6 +92,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         let path = file
             .canonicalize()
             .with_context(|| format!("reading {}", file.display()))?;
+        // A file outside the current directory, with no --base-path, is its own directory's.
+        let base = match (&args.base_path, path.parent()) {
+            (None, Some(parent)) if !path.starts_with(&base) => parent.to_path_buf(),
+            _ => base.clone(),
+        };
         let name = crate::compile::source_name(&base, &path)?;
         let one = Instant::now();
         match check_file(&compiler, &base, &path, &name, &args) {

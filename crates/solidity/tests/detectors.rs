@@ -2219,6 +2219,62 @@ contract Nft {
     );
 }
 
+/// A registry's first-come claim — the caller written into an entry at keys they pick, after
+/// the function required the entry empty — takes nothing anyone held (traceability and asset
+/// registries are made of them). The same write without the emptiness check steals an entry; a
+/// whole variable claimed while empty is an open initializer; both stay reported.
+#[test]
+fn a_first_come_claim_of_an_empty_entry_is_not_an_authority_change() {
+    expect(
+        "unprotected-authority-change",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+contract Assets {
+    struct Asset { address owner; bytes32 meta; bool exists; }
+    mapping(bytes32 => Asset) public assets;
+    mapping(string => address) public names;
+    mapping(uint256 => address) public seats;
+    address public admin;
+    error Taken();
+    function register(bytes32 id, bytes32 meta) external {
+        require(assets[id].owner == address(0), "taken");
+        assets[id] = Asset(msg.sender, meta, true);
+    }
+    function registerFlagged(bytes32 id) external {
+        require(!assets[id].exists);
+        assets[id].owner = msg.sender;
+        assets[id].exists = true;
+    }
+    function claimName(string calldata name) external {
+        if (names[name] != address(0)) revert Taken();
+        names[name] = msg.sender;
+    }
+    function seize(bytes32 id) external { //~ unprotected-authority-change
+        assets[id].owner = msg.sender;
+    }
+    function takeSeat() external { //~ unprotected-authority-change
+        require(seats[1] == address(0));
+        seats[1] = msg.sender;
+    }
+    function setAdmin(address a) external { //~ unprotected-authority-change
+        require(admin == address(0));
+        admin = a;
+    }
+    function transfer(bytes32 id, address to) external {
+        require(msg.sender == assets[id].owner, "not yours");
+        assets[id].owner = to;
+    }
+    function release(string calldata name) external {
+        require(names[name] == msg.sender);
+        delete names[name];
+    }
+    function sit(uint256 seat) external { require(seats[seat] == msg.sender); }
+    function pause() external view { require(msg.sender == admin); }
+}
+"#,
+    );
+}
+
 /// Authority is the member compared with the caller: a proposal's `proposer` authorizes its
 /// cancellation, so an open function that rewrites `proposer` is reported, and one that marks
 /// the same proposal `executed` (anyone may execute a passed proposal) is not.

@@ -1,5 +1,5 @@
-//! `ricaas check` as a CI job runs it: files and directories, text, JSON and SARIF, the exit
-//! status by `--fail-on`, and files that do not compile.
+//! `ricaas check` as a CI job runs it: files and directories (inside the working directory or
+//! not), text, JSON and SARIF, the exit status by `--fail-on`, and files that do not compile.
 
 use serde_json::Value;
 use std::process::Command;
@@ -47,6 +47,25 @@ fn ricaas_check_reports_findings_as_text_json_and_sarif_and_exits_by_severity() 
     );
     assert!(
         text.contains("2 finding(s) (1 high, 1 medium) in 2 file(s)"),
+        "{text}"
+    );
+
+    // A file outside the working directory, named by its path, is read from its own directory.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let out = ricaas(elsewhere.path())
+        .args(["check", "--fail-on", "none"])
+        .arg(dir.path().join("contracts/Payer.sol"))
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Payer.sol:5:9: high [tx-origin SWC-115]"),
         "{text}"
     );
 

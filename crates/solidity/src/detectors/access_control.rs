@@ -513,6 +513,7 @@ fn writes_authority<'a>(
                 && let Some(id) = writes_authority_place(authority, target)
                 && !own_entry(program, target)
                 && !joins_as_caller(program, taint, node)
+                && !claims_empty_entry(program, body, node)
             {
                 written = Some(id);
             } else if depth < 2
@@ -711,6 +712,107 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// Whether `assignment` gives the caller an entry of a mapping, at keys none of which is fixed,
+/// after the function required that entry empty: a registry's first-come claim (`require(names[n]
+/// == address(0)); names[n] = msg.sender;`, `if (assets[id].owner != address(0)) revert();
+/// assets[id] = Asset(msg.sender, …)`). It takes nothing anyone held. A whole variable claimed
+/// while empty (`require(owner == address(0)); owner = a;`) is an open initializer, and an entry
+/// at a fixed index a seat of authority: both stay reported.
+fn claims_empty_entry(program: &Program<'_>, body: Node<'_>, assignment: Node<'_>) -> bool {
+    let (Some(target), Some(value)) = (
+        assignment.child("leftHandSide"),
+        assignment.child("rightHandSide"),
+    ) else {
+        return false;
+    };
+    // The entry: the outermost index access of the place (`assets[id]` of `assets[id].owner`).
+    let mut entry = None;
+    let mut node = target;
+    loop {
+        match node.kind() {
+            "IndexAccess" => {
+                if node
+                    .child("indexExpression")
+                    .is_none_or(|k| unconverted(k).is("Literal"))
+                {
+                    return false;
+                }
+                entry = entry.or(Some(node));
+                let Some(base) = node.child("baseExpression") else {
+                    return false;
+                };
+                node = base;
+            }
+            "MemberAccess" => {
+                let Some(base) = node.child("expression") else {
+                    return false;
+                };
+                node = base;
+            }
+            _ => break,
+        }
+    }
+    let Some(entry) = entry else {
+        return false;
+    };
+    if !value.any(&mut |n| is_caller(program, n)) {
+        return false;
+    }
+    let prefix = program.text(entry);
+    let before = assignment.span().map_or(0, |s| s.start);
+    let is_zero = |n: Node<'_>| {
+        let n = unconverted(n);
+        n.is("Literal") && matches!(n.str("value"), Some("0" | "0x0"))
+    };
+    let names_entry = |n: Node<'_>| program.text(unconverted(n)).starts_with(&prefix);
+    // `x == 0` (required) or `x != 0` (reverted on), with `x` in the entry; `!x.exists` required.
+    let empty_test = |condition: Node<'_>, required: bool| {
+        condition.any(&mut |n| {
+            let compared = n.is("BinaryOperation")
+                && n.str("operator") == Some(if required { "==" } else { "!=" })
+                && match (n.child("leftExpression"), n.child("rightExpression")) {
+                    (Some(l), Some(r)) => {
+                        (is_zero(l) && names_entry(r)) || (is_zero(r) && names_entry(l))
+                    }
+                    _ => false,
+                };
+            let negated = required
+                && n.is("UnaryOperation")
+                && n.str("operator") == Some("!")
+                && n.child("subExpression").is_some_and(names_entry);
+            compared || negated
+        })
+    };
+    body.any(&mut |n| {
+        if n.span().is_none_or(|s| s.start >= before) {
+            return false;
+        }
+        match n.kind() {
+            "FunctionCall" => {
+                n.child("expression").is_some_and(|c| {
+                    program.is_global(c, "require") || program.is_global(c, "assert")
+                }) && n
+                    .children("arguments")
+                    .next()
+                    .is_some_and(|c| empty_test(c, true))
+            }
+            "IfStatement" => {
+                n.child("condition").is_some_and(|c| empty_test(c, false))
+                    && n.child("trueBody").is_some_and(|t| {
+                        t.any(&mut |r| {
+                            r.is("RevertStatement")
+                                || r.is("Throw")
+                                || (r.is("FunctionCall")
+                                    && r.child("expression")
+                                        .is_some_and(|c| program.is_global(c, "revert")))
+                        })
+                    })
+            }
+            _ => false,
+        }
+    })
 }
 
 /// Whether `assignment` adds the caller as a new entry of a list anyone joins: the value holds
