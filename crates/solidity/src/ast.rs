@@ -348,6 +348,11 @@ pub fn use_site<'a, 'p>(
     }
 }
 
+/// Whether `node` is the literal zero (`0`, `0x0`; `address(0)` once [`unconverted`]).
+pub fn is_zero_literal(node: Node<'_>) -> bool {
+    node.is("Literal") && matches!(node.str("value"), Some("0" | "0x0"))
+}
+
 pub fn unconverted(node: Node<'_>) -> Node<'_> {
     let mut node = node;
     loop {

@@ -221,6 +221,19 @@ impl<'a> Program<'a> {
                 .is_none_or(|id| self.declaration(id).is_none())
     }
 
+    /// Whether `statement` reverts: `revert(...)`, `revert Error(...)` or 0.4's `throw`.
+    pub fn reverts(&self, statement: Node<'_>) -> bool {
+        match statement.kind() {
+            "Throw" | "RevertStatement" => true,
+            "ExpressionStatement" => statement.child("expression").is_some_and(|e| {
+                e.is("FunctionCall")
+                    && e.child("expression")
+                        .is_some_and(|c| self.is_global(c, "revert"))
+            }),
+            _ => false,
+        }
+    }
+
     /// The function of this program a call calls: by name (an internal call), or `this.f()`,
     /// `super.f()` and library calls; none for builtins, conversions and other contracts'.
     pub fn called_function(&self, call: Node<'_>) -> Option<Function<'a>> {

@@ -221,13 +221,8 @@ fn exits(program: &Program<'_>, statement: Node<'_>) -> bool {
             let statements: Vec<Node<'_>> = statement.children("statements").collect();
             statements.last().is_some_and(|last| exits(program, *last))
         }
-        "Return" | "Throw" | "RevertStatement" => true,
-        "ExpressionStatement" => statement.child("expression").is_some_and(|e| {
-            e.is("FunctionCall")
-                && e.child("expression")
-                    .is_some_and(|c| program.is_global(c, "revert"))
-        }),
-        _ => false,
+        "Return" => true,
+        _ => program.reverts(statement),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Function, FunctionKind, Node, callee, unconverted, use_site},
+    ast::{Function, FunctionKind, Node, callee, is_zero_literal, unconverted, use_site},
     program::{Memo, Program},
     taint::{Taint, written_place, written_variable},
 };
@@ -190,15 +190,7 @@ fn reads_protection(
 fn always_reverts(program: &Program<'_>, function: Function<'_>) -> bool {
     function.body().is_some_and(|body| {
         body.children("statements")
-            .any(|statement| match statement.kind() {
-                "RevertStatement" | "Throw" => true,
-                "ExpressionStatement" => statement.child("expression").is_some_and(|e| {
-                    e.is("FunctionCall")
-                        && e.child("expression")
-                            .is_some_and(|c| program.is_global(c, "revert"))
-                }),
-                _ => false,
-            })
+            .any(|statement| program.reverts(statement))
     })
 }
 
@@ -364,16 +356,7 @@ fn success_reverts(program: &Program<'_>, call: Node<'_>, path: &[Node<'_>]) -> 
                 } else {
                     Some(then)
                 };
-                first.is_some_and(|statement| {
-                    statement.is("Throw")
-                        || statement.is("RevertStatement")
-                        || (statement.is("ExpressionStatement")
-                            && statement.child("expression").is_some_and(|e| {
-                                e.is("FunctionCall")
-                                    && e.child("expression")
-                                        .is_some_and(|c| program.is_global(c, "revert"))
-                            }))
-                })
+                first.is_some_and(|statement| program.reverts(statement))
             })
         }
         _ => false,
@@ -762,10 +745,7 @@ fn claims_empty_entry(program: &Program<'_>, body: Node<'_>, assignment: Node<'_
     }
     let prefix = program.text(entry);
     let before = assignment.span().map_or(0, |s| s.start);
-    let is_zero = |n: Node<'_>| {
-        let n = unconverted(n);
-        n.is("Literal") && matches!(n.str("value"), Some("0" | "0x0"))
-    };
+    let is_zero = |n: Node<'_>| is_zero_literal(unconverted(n));
     let names_entry = |n: Node<'_>| program.text(unconverted(n)).starts_with(&prefix);
     // `x == 0` (required) or `x != 0` (reverted on), with `x` in the entry; `!x.exists` required.
     let empty_test = |condition: Node<'_>, required: bool| {
@@ -800,15 +780,8 @@ fn claims_empty_entry(program: &Program<'_>, body: Node<'_>, assignment: Node<'_
             }
             "IfStatement" => {
                 n.child("condition").is_some_and(|c| empty_test(c, false))
-                    && n.child("trueBody").is_some_and(|t| {
-                        t.any(&mut |r| {
-                            r.is("RevertStatement")
-                                || r.is("Throw")
-                                || (r.is("FunctionCall")
-                                    && r.child("expression")
-                                        .is_some_and(|c| program.is_global(c, "revert")))
-                        })
-                    })
+                    && n.child("trueBody")
+                        .is_some_and(|t| t.any(&mut |r| program.reverts(r)))
             }
             _ => false,
         }

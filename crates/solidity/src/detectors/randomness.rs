@@ -5,7 +5,7 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Node, payment, unconverted, use_site},
+    ast::{Node, is_zero_literal, payment, unconverted, use_site},
     program::Program,
     taint::{Labels, Taint},
 };
@@ -391,24 +391,7 @@ fn deciding<'a>(
             .child("subExpression")
             .map(|inner| deciding(program, taint, inner))
             .unwrap_or_default(),
-        ("BinaryOperation", Some("==" | "!=" | ">"))
-            if condition
-                .child("rightExpression")
-                .is_some_and(|r| is_zero(unconverted(r)))
-                && condition
-                    .child("leftExpression")
-                    .is_some_and(|x| is_record(program, x)) =>
-        {
-            crate::taint::Labels::new()
-        }
-        ("BinaryOperation", Some("==" | "!=" | "<"))
-            if condition
-                .child("leftExpression")
-                .is_some_and(|l| is_zero(unconverted(l)))
-                && condition
-                    .child("rightExpression")
-                    .is_some_and(|x| is_record(program, x)) =>
-        {
+        ("BinaryOperation", _) if asks_for_a_record(program, condition) => {
             crate::taint::Labels::new()
         }
         _ => taint.labels(condition),
@@ -423,8 +406,25 @@ fn is_record(program: &Program<'_>, node: Node<'_>) -> bool {
         && crate::taint::written_variable(node).is_some_and(|id| program.is_state_variable(id))
 }
 
-fn is_zero(node: Node<'_>) -> bool {
-    node.is("Literal") && node.str("value") == Some("0")
+/// `x == 0`, `x != 0`, `x > 0` (or `0 < x`) with `x` a record ([`is_record`]).
+fn asks_for_a_record(program: &Program<'_>, comparison: Node<'_>) -> bool {
+    let (Some(l), Some(r)) = (
+        comparison.child("leftExpression"),
+        comparison.child("rightExpression"),
+    ) else {
+        return false;
+    };
+    let zero = |n: Node<'_>| is_zero_literal(unconverted(n));
+    let (record_left, record_right) = (
+        zero(r) && is_record(program, l),
+        zero(l) && is_record(program, r),
+    );
+    match comparison.str("operator") {
+        Some("==" | "!=") => record_left || record_right,
+        Some(">") => record_left,
+        Some("<") => record_right,
+        _ => false,
+    }
 }
 
 /// The functions some code of the program calls.
