@@ -269,6 +269,43 @@ pub fn callee(call: Node<'_>) -> Option<Node<'_>> {
     }
 }
 
+/// Members that take tokens from an account: ERC-20's `transferFrom`, ERC-721's and ERC-1155's
+/// `safeTransferFrom` / `safeBatchTransferFrom`, SafeERC20's `safeTransferFrom`.
+pub const TOKEN_PULLS: [&str; 3] = ["transferFrom", "safeTransferFrom", "safeBatchTransferFrom"];
+
+/// Members that move tokens the contract holds or lets others move.
+pub const TOKEN_HOLDINGS: [&str; 6] = [
+    "transfer",
+    "safeTransfer",
+    "approve",
+    "safeApprove",
+    "forceApprove",
+    "safeIncreaseAllowance",
+];
+
+/// A call of member `names` on a token: another contract (`token.transferFrom(…)`, also through
+/// a library bound with `using … for`) or a library given the token first
+/// (`SafeERC20.safeTransferFrom(token, …)`). The call's arguments after the token.
+pub fn token_call<'a>(call: Node<'a>, names: &[&str]) -> Option<Vec<Node<'a>>> {
+    let target = callee(call)?;
+    if !target.is("MemberAccess") || !names.contains(&target.name_of_member()) {
+        return None;
+    }
+    let base = target.child("expression")?;
+    let arguments: Vec<Node<'a>> = call.children("arguments").collect();
+    let base_type = base.type_string();
+    if base_type.starts_with("type(library ") {
+        return Some(arguments.into_iter().skip(1).collect());
+    }
+    let on_token =
+        base_type.starts_with("contract ") && !(base.is("Identifier") && base.name() == "this");
+    // `using SafeTransferLib for address`: a library function bound to an address.
+    let bound_to_address = base_type.starts_with("address")
+        && !target.type_identifier().starts_with("t_function_external")
+        && !matches!(target.name_of_member(), "transfer" | "send");
+    (on_token || bound_to_address).then_some(arguments)
+}
+
 /// A call of a member of an address (`to.transfer(v)`, `to.call.value(v)(…)`): the address
 /// and the member's name.
 pub fn address_member_call(call: Node<'_>) -> Option<(Node<'_>, &str)> {

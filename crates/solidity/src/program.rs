@@ -247,6 +247,17 @@ impl<'a> Program<'a> {
             .then_some(Function(declaration))
     }
 
+    /// Whether `call` calls a declared function that may change state (neither `view` nor
+    /// `pure`): it acts rather than asks, so what it is given in a condition is not checked
+    /// there (`if (!_safeTransferFrom(token, from, …)) revert …;`).
+    pub fn acts(&self, call: Node<'_>) -> bool {
+        call.str("kind") == Some("functionCall")
+            && crate::ast::callee(call)
+                .and_then(|c| c.referenced())
+                .and_then(|id| self.declaration(id))
+                .is_some_and(|d| d.is("FunctionDefinition") && !Function(d).is_view())
+    }
+
     /// Every function or modifier that overrides `id`, directly or through another override.
     pub fn overrides(&self, id: i64) -> Vec<Function<'a>> {
         let mut found = Vec::new();

@@ -541,6 +541,164 @@ contract Notary {
     );
 }
 
+/// Taking tokens from an account the caller names spends every approval given to the contract;
+/// from the caller, the contract, a stored seller, or an account that signed or permitted it,
+/// it does not.
+#[test]
+fn tokens_taken_from_an_account_the_caller_names() {
+    expect(
+        "arbitrary-transfer-from",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+interface IERC20 {
+    function transferFrom(address from, address to, uint256 v) external returns (bool);
+    function permit(address owner, address spender, uint256 v, uint256 deadline, uint8 sv, bytes32 r, bytes32 s) external;
+}
+interface INft { function safeTransferFrom(address from, address to, uint256 id) external; }
+library SafeLib {
+    function safeTransferFrom(IERC20 token, address from, address to, uint256 v) internal {
+        if (!_transferFrom(token, from, to, v)) revert("transfer failed");
+    }
+    function _transferFrom(IERC20 token, address from, address to, uint256 v) private returns (bool) {
+        return token.transferFrom(from, to, v);
+    }
+}
+library Signatures {
+    function verify(bytes memory signature, bytes32 hash, address signer) internal pure {
+        (bytes32 r, bytes32 s, uint8 v) = abi.decode(signature, (bytes32, bytes32, uint8));
+        if (ecrecover(hash, v, r, s) != signer) revert("bad signature");
+    }
+}
+contract Router {
+    using SafeLib for IERC20;
+    using Signatures for bytes;
+    struct Listing { address seller; uint256 price; }
+    address owner = msg.sender;
+    IERC20 token;
+    INft nft;
+    mapping(uint256 => Listing) listings;
+    mapping(address => uint256) credit;
+    modifier onlyOwner() { require(msg.sender == owner, "owner"); _; }
+    function _msgSender() internal view returns (address) { return msg.sender; }
+    function pull(address from, uint256 v) external {
+        require(token.transferFrom(from, address(this), v), "failed"); //~ arbitrary-transfer-from
+    }
+    function pullNonZero(address from, address to, uint256 v) external {
+        require(from != address(0), "zero");
+        token.safeTransferFrom(from, to, v); //~ arbitrary-transfer-from
+    }
+    function pullThroughLibrary(IERC20 t, address from, uint256 v) external {
+        SafeLib.safeTransferFrom(t, from, msg.sender, v); //~ arbitrary-transfer-from
+    }
+    function pullFor(address from, uint256 v) external { _take(from, v); }
+    function deposit(uint256 v) external { _take(msg.sender, v); credit[msg.sender] += v; }
+    function _take(address from, uint256 v) internal {
+        token.safeTransferFrom(from, address(this), v); //~ arbitrary-transfer-from
+    }
+    function depositOwn(uint256 v) external {
+        token.safeTransferFrom(_msgSender(), address(this), v);
+        require(token.transferFrom(msg.sender, address(this), v));
+    }
+    function ownerPull(address from, uint256 v) external onlyOwner {
+        token.safeTransferFrom(from, owner, v);
+    }
+    function signedPull(address from, uint256 v, uint8 sv, bytes32 r, bytes32 s) external {
+        bytes32 h = keccak256(abi.encode(address(this), from, v));
+        require(ecrecover(h, sv, r, s) == from, "not signed");
+        token.safeTransferFrom(from, msg.sender, v);
+    }
+    function signedByLibrary(address from, uint256 v, bytes calldata sig) external {
+        sig.verify(keccak256(abi.encode(from, v)), from);
+        token.safeTransferFrom(from, address(this), v);
+    }
+    function depositWithPermit(address from, uint256 v, uint256 deadline, uint8 sv, bytes32 r, bytes32 s) external {
+        token.permit(from, address(this), v, deadline, sv, r, s);
+        token.safeTransferFrom(from, address(this), v);
+        credit[from] += v;
+    }
+    mapping(address => bool) delegated;
+    function isDelegated(address a) internal view returns (bool) { return delegated[a]; }
+    function pullDelegated(address from, uint256 v) external {
+        require(isDelegated(from), "not delegated");
+        token.safeTransferFrom(from, address(this), v);
+    }
+    function buy(uint256 id) external {
+        Listing memory l = listings[id];
+        token.safeTransferFrom(msg.sender, l.seller, l.price);
+        nft.safeTransferFrom(l.seller, msg.sender, id);
+    }
+}
+"#,
+    );
+}
+
+/// A call whose target and data the caller chooses, from a contract users approve or that holds
+/// tokens, is theirs to point at a token; a contract with nothing to lose, an owner's call and a
+/// call whose selector the contract fixes are not reported.
+#[test]
+fn calls_the_caller_points_at_anything() {
+    let router = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+interface IERC20 {
+    function transferFrom(address from, address to, uint256 v) external returns (bool);
+    function transfer(address to, uint256 v) external returns (bool);
+}
+contract Router {
+    struct Call { address target; bytes data; }
+    address owner = msg.sender;
+    IERC20 token;
+    function deposit(uint256 v) external { require(token.transferFrom(msg.sender, address(this), v)); }
+    function execute(address target, bytes calldata data) external returns (bytes memory) {
+        (bool ok, bytes memory out) = target.call(data); //~ arbitrary-call
+        require(ok, "call failed");
+        return out;
+    }
+    function batch(Call[] calldata calls) external {
+        for (uint256 i = 0; i < calls.length; i++) {
+            (bool ok, ) = calls[i].target.call(calls[i].data); //~ arbitrary-call
+            require(ok);
+        }
+    }
+    function bySignature(address target, string calldata signature, uint256 v) external {
+        (bool ok, ) = target.call(abi.encodeWithSignature(signature, v)); //~ arbitrary-call
+        require(ok);
+    }
+    function pay(address t, address to, uint256 v) external {
+        (bool ok, bytes memory r) = t.call(abi.encodeWithSelector(0xa9059cbb, to, v));
+        require(ok && (r.length == 0 || abi.decode(r, (bool))));
+    }
+    function ownerExecute(address target, bytes calldata data) external {
+        require(msg.sender == owner);
+        (bool ok, ) = target.call(data);
+        require(ok);
+    }
+}
+"#;
+    expect("arbitrary-call", router);
+    // Holding tokens is enough: the caller takes them with `transfer`.
+    let holder = router.replace(
+        "require(token.transferFrom(msg.sender, address(this), v));",
+        "require(msg.sender == owner); require(token.transfer(owner, v));",
+    );
+    expect("arbitrary-call", &holder);
+    // A multicall that neither holds nor pulls tokens has nothing to lose.
+    let multicall = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+contract Multicall {
+    struct Call { address target; bytes data; }
+    function aggregate(Call[] calldata calls) external returns (bytes[] memory results) {
+        results = new bytes[](calls.length);
+        for (uint256 i = 0; i < calls.length; i++) {
+            (bool ok, bytes memory out) = calls[i].target.call(calls[i].data);
+            require(ok, "call failed");
+            results[i] = out;
+        }
+    }
+}
+"#;
+    expect("arbitrary-call", multicall);
+}
+
 /// A base contract's entry that leaves checking its caller to a virtual hook (UUPS's
 /// `upgradeToAndCall` → `_authorizeUpgrade`): the override that runs in the deployed contract
 /// decides. One that checks nothing is reported where it is written; overrides that check the

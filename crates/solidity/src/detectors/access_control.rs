@@ -8,7 +8,10 @@
 
 use crate::{
     Category, Finding, Rule, Severity,
-    ast::{Function, FunctionKind, Node, callee, is_zero_literal, unconverted, use_site},
+    ast::{
+        Function, FunctionKind, Node, TOKEN_HOLDINGS, TOKEN_PULLS, address_member_call, callee,
+        is_zero_literal, token_call, unconverted, use_site,
+    },
     program::{Memo, Program},
     taint::{Taint, written_place, written_variable},
 };
@@ -101,15 +104,39 @@ fn checks_caller(program: &Program<'_>, body: Node<'_>, callers: &HashSet<i64>) 
             "IfStatement" => {
                 return node
                     .child("condition")
-                    .is_some_and(|c| c.any(&mut names_caller));
+                    .is_some_and(|c| names_outside_payments(program, c, &mut names_caller));
             }
             "FunctionCall" => node
                 .child("expression")
                 .is_some_and(|c| program.is_global(c, "require") || program.is_global(c, "assert")),
             _ => false,
         };
-        condition && node.any(&mut names_caller)
+        condition && names_outside_payments(program, node, &mut names_caller)
     })
+}
+
+/// Whether `node` names the caller other than as the payee of a payment or token transfer in it,
+/// or an argument of a call that acts ([`Program::acts`]): `require(msg.sender.send(v))`,
+/// `require(token.transfer(msg.sender, v))` and `if (!_pay(msg.sender, v)) revert();` pay the
+/// caller and check nothing about them (a function given the caller is asked on its own whether
+/// it checks them).
+fn names_outside_payments(
+    program: &Program<'_>,
+    node: Node<'_>,
+    names: &mut dyn FnMut(Node<'_>) -> bool,
+) -> bool {
+    let pays = node.is("FunctionCall")
+        && (address_member_call(node)
+            .is_some_and(|(_, member)| matches!(member, "transfer" | "send" | "call"))
+            || token_call(node, &TOKEN_PULLS).is_some()
+            || token_call(node, &TOKEN_HOLDINGS).is_some()
+            || program.acts(node));
+    !pays
+        && (names(node)
+            || node
+                .subnodes()
+                .into_iter()
+                .any(|child| names_outside_payments(program, child, names)))
 }
 
 /// Whether `function` checks its caller: itself, its modifiers, or what it calls.

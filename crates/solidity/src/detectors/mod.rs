@@ -1,6 +1,7 @@
 //! The detectors: each a function from the program to its findings, with the rules it reports.
 
 mod access_control;
+mod approvals;
 mod arithmetic;
 mod authorization_hook;
 mod denial_of_service;
@@ -33,6 +34,7 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("storage-write", storage_write::detect),
     ("short-address", short_address::detect),
     ("withdrawal", withdrawal::detect),
+    ("approvals", approvals::detect),
 ];
 
 /// Every rule a detector reports.
@@ -57,4 +59,6 @@ pub const RULES: &[&Rule] = &[
     &storage_write::RULE,
     &short_address::RULE,
     &withdrawal::RULE,
+    &approvals::ARBITRARY_TRANSFER_FROM,
+    &approvals::ARBITRARY_CALL,
 ];
