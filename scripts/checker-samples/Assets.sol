@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Checker sample (BENCHMARKS, stop 35): an asset and name registry, first come first served.
 // Expected: `setAdmin` (an admin anyone can claim while it is unset) high, confirmed; `register` and
-// `claimName` (claims of empty entries) silent; a low `timestamp` for the stored creation time.
+// `claimName` (claims of empty entries) silent. (Until stop 36 also a false low `timestamp`: the
+// creation time stored beside the owner counted in `msg.sender == assets[id].owner`.)
 pragma solidity ^0.8.20;
 contract Assets {
     struct Asset { address owner; bytes32 meta; uint64 created; }

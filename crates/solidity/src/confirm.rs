@@ -13,10 +13,12 @@
 //! `integer-overflow` is confirmed when a stranger's calls leave a wrapped word in storage (see
 //! `wrap`: the run shows a wrap of that kind in that function, not which operation made it). An
 //! `arbitrary-storage-write` is confirmed when a write through the array changes another
-//! variable's slot (see `slot`). Runs that
+//! variable's slot (see `slot`); `arbitrary-transfer-from` and `arbitrary-call` when a stranger's
+//! call makes the contract ask a token to move another account's tokens (see `approval`). Runs that
 //! revert, or contracts whose constructor or function cannot be driven this way, leave the
 //! finding as the analysis made it.
 
+mod approval;
 mod attack;
 mod payout;
 mod phish;
@@ -58,6 +60,8 @@ pub const CONFIRMABLE: &[&str] = &[
     "unprotected-withdrawal",
     "controlled-delegatecall",
     "tx-origin",
+    "arbitrary-transfer-from",
+    "arbitrary-call",
 ];
 
 /// Where the delegatecall run puts the code the caller chooses: it stores its caller's address
@@ -172,6 +176,18 @@ fn shown_how(
                 attack::ether(gain)
             ))
         }
+        "arbitrary-transfer-from" => functions
+            .iter()
+            .any(|function| approval::spent(subject, function, approval::Spend::TransferFrom))
+            .then(|| {
+                "called by an unrelated account naming another account, it asked the token to move that account's tokens".to_owned()
+            }),
+        "arbitrary-call" => functions
+            .iter()
+            .any(|function| approval::spent(subject, function, approval::Spend::Call))
+            .then(|| {
+                "called by an unrelated account with a token's address and `transferFrom(another account, the caller, 1)` as the data, it made that call as this contract".to_owned()
+            }),
         "arbitrary-storage-write" => {
             let slot = functions
                 .iter()

@@ -286,6 +286,16 @@ impl<'p, 'a> Taint<'p, 'a> {
     /// What assigning `value` to `target` writes: a whole stored value (`a = accs[k]`) member
     /// by member, anything else as one value.
     fn assigned(&self, target: Place<'a>, value: Node<'a>) -> Vec<(Place<'a>, Labels)> {
+        if target.1.is_none()
+            && let Some(members) = self.struct_members(value)
+        {
+            // `assets[id] = Asset(msg.sender, meta, block.timestamp)`: each argument is its
+            // member's (`.owner` carries the caller, not the time).
+            return members
+                .into_iter()
+                .map(|(member, argument)| ((target.0, Some(member)), self.labels(argument)))
+                .collect();
+        }
         let mut writes = vec![(target, self.labels(value))];
         if target.1.is_none()
             && whole_value(value)
@@ -307,6 +317,27 @@ impl<'p, 'a> Taint<'p, 'a> {
             writes.push((target, whole));
         }
         writes
+    }
+
+    /// The members a struct constructor call (`Asset(a, b)`, `Asset({owner: a, meta: b})`) gives,
+    /// each with its argument; `None` for anything else.
+    fn struct_members(&self, value: Node<'a>) -> Option<Vec<(&'a str, Node<'a>)>> {
+        if !(value.is("FunctionCall") && value.str("kind") == Some("structConstructorCall")) {
+            return None;
+        }
+        let definition = self
+            .program
+            .declaration(value.child("expression")?.referenced()?)?;
+        let members: Vec<&'a str> = definition.children("members").map(|m| m.name()).collect();
+        let arguments: Vec<Node<'a>> = value.children("arguments").collect();
+        let names: Vec<&'a str> = value
+            .0
+            .get("names")
+            .and_then(|n| n.as_array())
+            .map(|n| n.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let named: Vec<&'a str> = if names.is_empty() { members } else { names };
+        (named.len() == arguments.len()).then(|| named.into_iter().zip(arguments).collect())
     }
 
     /// Local storage pointers initialised from a state variable's place.

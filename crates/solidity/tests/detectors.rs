@@ -513,6 +513,37 @@ contract Sale {
     );
 }
 
+/// A struct built by its constructor keeps each argument in its own member: comparing the
+/// `owner` written beside the creation time with the caller is no timestamp decision.
+#[test]
+fn members_of_a_struct_built_by_its_constructor_keep_their_own_values() {
+    expect(
+        "timestamp",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+contract Assets {
+    struct Asset { address owner; bytes32 meta; uint64 created; }
+    mapping(bytes32 => Asset) assets;
+    uint256 opens;
+    function register(bytes32 id, bytes32 meta) external {
+        require(assets[id].owner == address(0), "taken");
+        assets[id] = Asset(msg.sender, meta, uint64(block.timestamp));
+    }
+    function registerNamed(bytes32 id) external {
+        assets[id] = Asset({created: uint64(block.timestamp), owner: msg.sender, meta: 0});
+    }
+    function transfer(bytes32 id, address to) external {
+        require(msg.sender == assets[id].owner, "not yours");
+        assets[id].owner = to;
+    }
+    function buy() external payable {
+        require(block.timestamp >= opens, "not open"); //~ timestamp
+    }
+}
+"#,
+    );
+}
+
 /// A time recorded and later compared with zero (`at == 0`: nothing recorded yet) decides
 /// nothing the producer can move; the same record compared with a later time does.
 #[test]
@@ -1801,6 +1832,49 @@ fn assert_confirmed_as(rule: &str, source: &str, shown: &str) {
         .expect("reported");
     assert!(finding.confirmed, "{}", finding.message);
     assert!(finding.message.contains(shown), "{}", finding.message);
+}
+
+/// A stranger's call makes the contract ask a token (a probe that marks whose tokens it is asked
+/// to move) to move another account's tokens; a pull refused for the run's small amount is
+/// reported by the analysis and not confirmed.
+#[test]
+fn runs_in_revm_confirm_a_stranger_spending_approvals_given_to_the_contract() {
+    let source = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+interface IERC20 {
+    function transferFrom(address from, address to, uint256 v) external returns (bool);
+}
+contract Router {
+    IERC20 immutable token;
+    constructor(IERC20 t) { token = t; }
+    function deposit(uint256 v) external { require(token.transferFrom(msg.sender, address(this), v)); }
+    function pull(address from, address to, uint256 v) external {
+        require(token.transferFrom(from, to, v), "failed");
+    }
+    function pullLarge(address from, uint256 v) external {
+        require(v >= 1000, "too small");
+        require(token.transferFrom(from, msg.sender, v), "failed");
+    }
+    function execute(address target, bytes calldata data) external {
+        (bool ok, ) = target.call(data);
+        require(ok, "call failed");
+    }
+}
+"#;
+    assert_eq!(
+        confirmed("arbitrary-transfer-from", source),
+        vec![(11, true), (15, false)]
+    );
+    assert_confirmed_as(
+        "arbitrary-transfer-from",
+        source,
+        "it asked the token to move that account's tokens",
+    );
+    assert_confirmed_as(
+        "arbitrary-call",
+        source,
+        "`transferFrom(another account, the caller, 1)` as the data, it made that call as this contract",
+    );
 }
 
 #[test]

@@ -126,9 +126,8 @@ fn checked_by_callee(program: &Program<'_>, call: Node<'_>, id: i64, depth: usiz
         c.is("MemberAccess")
             && c.child("expression").is_some_and(|base| {
                 let base_type = base.type_string();
-                !base_type.starts_with("type(")
-                    && !base_type.starts_with("contract super")
-                    && !(base.is("Identifier") && base.name() == "this")
+                let this = base.is("Identifier") && base.name() == "this";
+                !(base_type.starts_with("type(") || base_type.starts_with("contract super") || this)
             })
     });
     let mut passed: Vec<Node<'_>> = call.children("arguments").collect();
