@@ -104,26 +104,28 @@ fn checks_caller(program: &Program<'_>, body: Node<'_>, callers: &HashSet<i64>) 
             "IfStatement" => {
                 return node
                     .child("condition")
-                    .is_some_and(|c| names_outside_payments(program, c, &mut names_caller));
+                    .is_some_and(|c| asks_about(program, c, &mut names_caller, true));
             }
             "FunctionCall" => node
                 .child("expression")
                 .is_some_and(|c| program.is_global(c, "require") || program.is_global(c, "assert")),
             _ => false,
         };
-        condition && names_outside_payments(program, node, &mut names_caller)
+        condition && asks_about(program, node, &mut names_caller, true)
     })
 }
 
-/// Whether `node` names the caller other than as the payee of a payment or token transfer in it,
-/// or an argument of a call that acts ([`Program::acts`]): `require(msg.sender.send(v))`,
-/// `require(token.transfer(msg.sender, v))` and `if (!_pay(msg.sender, v)) revert();` pay the
-/// caller and check nothing about them (a function given the caller is asked on its own whether
-/// it checks them).
-fn names_outside_payments(
+/// Whether condition `node` asks about what `names` picks: names it other than as the payee of a
+/// payment or token transfer in it, or as an argument of a call that acts ([`Program::acts`]).
+/// `require(msg.sender.send(v))`, `require(token.transferFrom(from, …))` and `if (!_pay(
+/// msg.sender, v)) revert();` check a payment's result and nothing about its parties (a function
+/// given them is asked on its own whether it checks them). Unless `zero_asks`, a comparison with
+/// zero (`from != address(0)`) does not count either.
+pub(crate) fn asks_about(
     program: &Program<'_>,
     node: Node<'_>,
     names: &mut dyn FnMut(Node<'_>) -> bool,
+    zero_asks: bool,
 ) -> bool {
     let pays = node.is("FunctionCall")
         && (address_member_call(node)
@@ -131,12 +133,23 @@ fn names_outside_payments(
             || token_call(node, &TOKEN_PULLS).is_some()
             || token_call(node, &TOKEN_HOLDINGS).is_some()
             || program.acts(node));
-    !pays
-        && (names(node)
-            || node
-                .subnodes()
-                .into_iter()
-                .any(|child| names_outside_payments(program, child, names)))
+    if pays {
+        return false;
+    }
+    if !zero_asks
+        && node.is("BinaryOperation")
+        && matches!(node.str("operator"), Some("==" | "!="))
+        && let (Some(l), Some(r)) = (node.child("leftExpression"), node.child("rightExpression"))
+        && let (l, r) = (unconverted(l), unconverted(r))
+        && ((is_zero_literal(r) && names(l)) || (is_zero_literal(l) && names(r)))
+    {
+        return false;
+    }
+    names(node)
+        || node
+            .subnodes()
+            .into_iter()
+            .any(|child| asks_about(program, child, names, zero_asks))
 }
 
 /// Whether `function` checks its caller: itself, its modifiers, or what it calls.

@@ -12,11 +12,12 @@
 //! (`abi.encodeWithSelector(IERC20.transfer.selector, …)`, a safe-transfer helper); and arbitrary
 //! calls from contracts that neither hold nor pull tokens (a multicall holds nothing to lose).
 
+use super::access_control::asks_about;
 use crate::{
     Category, Finding, Rule, Severity,
     ast::{
-        Function, Node, TOKEN_HOLDINGS, TOKEN_PULLS, address_member_call, callee, is_zero_literal,
-        token_call, unconverted,
+        Function, Node, TOKEN_HOLDINGS, TOKEN_PULLS, address_member_call, callee, token_call,
+        unconverted,
     },
     program::{Contract, Program},
     taint::{Flow, Taint, written_variable},
@@ -83,7 +84,7 @@ fn token_use(program: &Program<'_>, contract: &Contract<'_>) -> (bool, bool) {
 /// to a check — directly or in a function of the program it passes `id` to (`signature.verify(
 /// hash, owner)`), `depth` calls deep.
 fn authorizes(program: &Program<'_>, body: Node<'_>, id: i64, depth: usize) -> bool {
-    let names = |node: Node<'_>| node.is("Identifier") && node.referenced() == Some(id);
+    let mut names = |node: Node<'_>| node.is("Identifier") && node.referenced() == Some(id);
     let mut found = false;
     body.walk(&mut |node, _| {
         if found {
@@ -105,7 +106,7 @@ fn authorizes(program: &Program<'_>, body: Node<'_>, id: i64, depth: usize) -> b
             _ => None,
         };
         if let Some(condition) = condition {
-            found = mentions_beyond_zero(program, condition, &names);
+            found = asks_about(program, condition, &mut names, false);
         }
         true
     });
@@ -144,44 +145,6 @@ fn checked_by_callee(program: &Program<'_>, call: Node<'_>, id: i64, depth: usiz
                     .id()
                     .is_some_and(|p| authorizes(program, body, p, depth + 1))
         })
-}
-
-/// Whether `condition` mentions what `names` picks other than in a comparison with zero or as an
-/// argument of a call that acts rather than asks: `require(token.transferFrom(from, …))` and `if
-/// (!_safeTransferFrom(token, from, …)) revert …;` check a transfer's result, not `from`. A
-/// `view` or `pure` function (`isValidSignatureNow(from, …)`, `hasRole(r, from)`) or a builtin
-/// (`ecrecover`) asks.
-fn mentions_beyond_zero(
-    program: &Program<'_>,
-    condition: Node<'_>,
-    names: &dyn Fn(Node<'_>) -> bool,
-) -> bool {
-    if condition.is("FunctionCall")
-        && (token_call(condition, &TOKEN_PULLS).is_some()
-            || token_call(condition, &TOKEN_HOLDINGS).is_some()
-            || program.acts(condition))
-    {
-        return false;
-    }
-    if condition.is("BinaryOperation") && matches!(condition.str("operator"), Some("==" | "!=")) {
-        let sides: Vec<Node<'_>> = ["leftExpression", "rightExpression"]
-            .iter()
-            .filter_map(|s| condition.child(s))
-            .map(unconverted)
-            .collect();
-        if let [l, r] = sides[..]
-            && ((names(l) && is_zero_literal(r)) || (names(r) && is_zero_literal(l)))
-        {
-            return false;
-        }
-    }
-    if names(condition) {
-        return true;
-    }
-    condition
-        .subnodes()
-        .into_iter()
-        .any(|child| mentions_beyond_zero(program, child, names))
 }
 
 /// Whether `body` calls `permit` on a token with variable `id` as the owner: the owner's signature
