@@ -626,6 +626,14 @@ contract Router {
     function _take(address from, uint256 v) internal {
         token.safeTransferFrom(from, address(this), v); //~ arbitrary-transfer-from
     }
+    function pullSigned(address from, uint256 v, bytes calldata sig) external {
+        sig.verify(keccak256(abi.encode(from, v)), from);
+        _takeFor(from, v);
+    }
+    function depositFor(uint256 v) external { _takeFor(msg.sender, v); }
+    function _takeFor(address from, uint256 v) internal {
+        token.safeTransferFrom(from, address(this), v);
+    }
     function depositOwn(uint256 v) external {
         token.safeTransferFrom(_msgSender(), address(this), v);
         require(token.transferFrom(msg.sender, address(this), v));

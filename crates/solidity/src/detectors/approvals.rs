@@ -161,7 +161,8 @@ fn permitted(body: Node<'_>, id: i64) -> bool {
 }
 
 /// Whether the account `from` (in `function`) is authorized: by a condition or a `permit` in the
-/// function, or — for an internal function — in every function that calls it with that argument.
+/// function, or — for an internal function — in every function that calls it with an account
+/// someone names (not the caller, this contract or a constant).
 fn authorized(program: &Program<'_>, function: Function<'_>, from: Node<'_>) -> bool {
     let Some(id) = unconverted(from).referenced() else {
         return false;
@@ -191,12 +192,17 @@ fn authorized(program: &Program<'_>, function: Function<'_>, from: Node<'_>) -> 
                     .called_function(node)
                     .is_some_and(|f| f.node().id() == function.node().id())
             {
+                let argument = node.children("arguments").nth(position).map(unconverted);
+                // The caller itself, this contract or a constant: not an account anyone names.
+                if argument.is_some_and(|a| {
+                    program.is_sender(a)
+                        || a.is("Literal")
+                        || (a.is("Identifier") && a.name() == "this")
+                }) {
+                    return true;
+                }
                 callers += 1;
-                let passed = node
-                    .children("arguments")
-                    .nth(position)
-                    .and_then(|a| unconverted(a).referenced());
-                all &= passed.is_some_and(|passed| {
+                all &= argument.and_then(|a| a.referenced()).is_some_and(|passed| {
                     authorizes(program, caller_body, passed, 0) || permitted(caller_body, passed)
                 });
             }
