@@ -288,25 +288,30 @@ fn argument(param: &Param, who: Address) -> Option<DynSolValue> {
 }
 
 fn value_of(kind: &DynSolType, who: Address) -> Option<DynSolValue> {
+    value_with(kind, who, &[])
+}
+
+/// [`value_of`], with every byte string `bytes`.
+fn value_with(kind: &DynSolType, who: Address, bytes: &[u8]) -> Option<DynSolValue> {
     Some(match kind {
         DynSolType::Address => DynSolValue::Address(who),
         DynSolType::Bool => DynSolValue::Bool(true),
         DynSolType::Uint(bits) => DynSolValue::Uint(U256::from(1), *bits),
         DynSolType::Int(bits) => DynSolValue::Int(alloy_primitives::I256::ONE, *bits),
         DynSolType::FixedBytes(size) => DynSolValue::FixedBytes(Default::default(), *size),
-        DynSolType::Bytes => DynSolValue::Bytes(Vec::new()),
+        DynSolType::Bytes => DynSolValue::Bytes(bytes.to_vec()),
         DynSolType::String => DynSolValue::String(String::new()),
         // One element: a list of owners or recipients that names the caller.
-        DynSolType::Array(inner) => DynSolValue::Array(vec![value_of(inner, who)?]),
+        DynSolType::Array(inner) => DynSolValue::Array(vec![value_with(inner, who, bytes)?]),
         DynSolType::FixedArray(inner, size) => DynSolValue::FixedArray(
             (0..*size)
-                .map(|_| value_of(inner, who))
+                .map(|_| value_with(inner, who, bytes))
                 .collect::<Option<_>>()?,
         ),
         DynSolType::Tuple(inner) => DynSolValue::Tuple(
             inner
                 .iter()
-                .map(|t| value_of(t, who))
+                .map(|t| value_with(t, who, bytes))
                 .collect::<Option<_>>()?,
         ),
         _ => return None,

@@ -10,7 +10,7 @@
 //! every byte string. Shown when the probe was asked to move the victim's tokens: the contract,
 //! called by an unrelated account, spent an approval it holds from someone else.
 
-use super::{Chain, DEPLOYER, STRANGER, Subject, attack::VICTIM, value_of};
+use super::{Chain, DEPLOYER, STRANGER, Subject, attack::VICTIM, value_of, value_with};
 use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt as _};
 use alloy_json_abi::{Function, Param, StateMutability};
 use alloy_primitives::{Address, U256, address};
@@ -90,7 +90,7 @@ fn run(subject: &Subject<'_>, function: &Function, spend: Spend, victim_at: Opti
                     Some(DynSolValue::Address(PROBE))
                 }
                 Spend::TransferFrom => value_of(&kind, STRANGER),
-                Spend::Call => pointed_at_probe(&kind, &payload),
+                Spend::Call => value_with(&kind, PROBE, &payload),
             }
         })
         .collect::<Option<Vec<_>>>()
@@ -115,24 +115,4 @@ fn run(subject: &Subject<'_>, function: &Function, spend: Spend, victim_at: Opti
             .get(&PROBE)
             .and_then(|probe| probe.storage.get(&marked))
             .is_some_and(|slot| slot.present_value == U256::from(1))
-}
-
-/// A value of `kind` with every address the probe and every byte string `payload`.
-fn pointed_at_probe(kind: &DynSolType, payload: &[u8]) -> Option<DynSolValue> {
-    Some(match kind {
-        DynSolType::Bytes => DynSolValue::Bytes(payload.to_vec()),
-        DynSolType::Array(inner) => DynSolValue::Array(vec![pointed_at_probe(inner, payload)?]),
-        DynSolType::FixedArray(inner, size) => DynSolValue::FixedArray(
-            (0..*size)
-                .map(|_| pointed_at_probe(inner, payload))
-                .collect::<Option<_>>()?,
-        ),
-        DynSolType::Tuple(inner) => DynSolValue::Tuple(
-            inner
-                .iter()
-                .map(|t| pointed_at_probe(t, payload))
-                .collect::<Option<_>>()?,
-        ),
-        leaf => value_of(leaf, PROBE)?,
-    })
 }
