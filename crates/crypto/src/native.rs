@@ -97,6 +97,31 @@ pub fn recover_with(
     }
 }
 
+/// [`recover_with`] for a transaction whose EIP-2718 bytes the caller already holds (as it
+/// received and decoded them): they are kept as its encoding instead of encoding it again.
+pub fn recover_encoded(
+    tx: ChainTx,
+    encoded: Bytes,
+    enrolled: impl FnOnce(B256) -> Option<Vec<u8>>,
+) -> Result<RecoveredTx, SignatureError> {
+    debug_assert_eq!(
+        tx.encoded(),
+        encoded.as_ref(),
+        "`encoded` is the transaction's encoding"
+    );
+    match tx {
+        ChainTx::Ethereum(envelope) => {
+            let sender = crate::recover_signer(envelope.signature(), &envelope.signature_hash())?;
+            Ok(RecoveredTx::from_verified_parts(
+                ChainTx::Ethereum(envelope),
+                sender,
+                encoded,
+            ))
+        }
+        native => recover_with(native, enrolled),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

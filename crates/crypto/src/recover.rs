@@ -128,6 +128,57 @@ mod tests {
     }
 
     #[test]
+    fn decoding_hashes_the_received_bytes_and_keeps_them_as_the_encoding() {
+        let eip1559 = TypedTransaction::Eip1559(TxEip1559 {
+            chain_id: 1337,
+            nonce: 1,
+            gas_limit: 21_000,
+            ..Default::default()
+        });
+        for tx in [legacy(), eip1559] {
+            let signed = sign_transaction(tx, &key());
+            let raw = signed.encoded_2718();
+            let decoded =
+                ricaas_primitives::decode_raw_transaction(&raw, 1 << 20).expect("decodes");
+            assert_eq!(decoded.hash(), *signed.tx_hash(), "the hash alloy computes");
+            assert_eq!(
+                decoded.hash(),
+                keccak256(&raw),
+                "the hash of the bytes received"
+            );
+            let kept = crate::native::recover_encoded(decoded, raw.clone().into(), |_| None)
+                .expect("valid signature");
+            let encoded_again = recover_transaction(signed).expect("valid signature");
+            assert_eq!(kept, encoded_again);
+            assert_eq!(kept.encoded().as_ref(), raw.as_slice());
+        }
+    }
+
+    #[test]
+    fn a_legacy_transaction_in_a_longer_encoding_is_refused() {
+        let mut tx = legacy();
+        if let TypedTransaction::Legacy(legacy) = &mut tx {
+            legacy.nonce = 1;
+        }
+        let raw = sign_transaction(tx, &key()).encoded_2718();
+        assert!(ricaas_primitives::decode_raw_transaction(&raw, 1 << 20).is_ok());
+        // [0xf8, length, nonce 0x01, ...]: the nonce written as a one-byte string, 0x81 0x01,
+        // decodes to the same value in one byte more.
+        assert_eq!(
+            (raw[0], raw[2]),
+            (0xf8, 0x01),
+            "a long list starting with nonce 1"
+        );
+        let mut longer = vec![0xf8, raw[1] + 1, 0x81, 0x01];
+        longer.extend_from_slice(&raw[3..]);
+        let err = ricaas_primitives::decode_raw_transaction(&longer, 1 << 20).unwrap_err();
+        assert!(
+            matches!(err, ricaas_primitives::TxDecodeError::Malformed(_)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn high_s_signatures_are_rejected() {
         let signed = sign_transaction(legacy(), &key());
         let TxEnvelope::Legacy(signed) = signed else {

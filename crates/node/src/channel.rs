@@ -330,11 +330,10 @@ impl Channel {
             return Ok((hash, held.sender()));
         }
         let tx = match (origin, envelope) {
-            // Validators vouched for the sender of this exact encoding (their claims are keyed by
-            // the hash of the bytes they recovered from; the decoded envelope must hash alike).
-            (Origin::Vouched(sender), ricaas_primitives::ChainTx::Ethereum(envelope))
-                if alloy_primitives::keccak256(raw) == hash =>
-            {
+            // Validators vouched for the sender of this exact encoding: their claims are keyed by
+            // the Keccak of the bytes they recovered from, which is `hash` (decoding accepts only
+            // the canonical encoding and hashes those bytes).
+            (Origin::Vouched(sender), ricaas_primitives::ChainTx::Ethereum(envelope)) => {
                 self.senders_vouched
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 RecoveredTx::from_verified_parts(
@@ -348,14 +347,18 @@ impl Channel {
             (_, envelope) => {
                 self.senders_recovered
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                ricaas_crypto::native::recover_with(envelope, |id| {
-                    ricaas_execution::system::enrolled_key(
-                        &mut ricaas_execution::system::StateSlots(view.snapshot()),
-                        &id,
-                    )
-                    .ok()
-                    .flatten()
-                })?
+                ricaas_crypto::native::recover_encoded(
+                    envelope,
+                    Bytes::copy_from_slice(raw),
+                    |id| {
+                        ricaas_execution::system::enrolled_key(
+                            &mut ricaas_execution::system::StateSlots(view.snapshot()),
+                            &id,
+                        )
+                        .ok()
+                        .flatten()
+                    },
+                )?
             }
         };
         let sender = tx.sender();

@@ -120,7 +120,7 @@ impl Channel {
             .par_iter()
             .zip(known)
             .enumerate()
-            .map(|(index, ((envelope, _), known))| {
+            .map(|(index, ((envelope, raw), known))| {
                 if envelope.chain_id() != Some(chain_id) {
                     return Err(format!(
                         "transaction {index} is not signed for chain id {chain_id}"
@@ -128,9 +128,11 @@ impl Channel {
                 }
                 match known {
                     Some(tx) => Ok(tx),
-                    None => ricaas_crypto::native::recover_with(envelope.clone(), |id| {
-                        enrolled.get(&id).cloned().flatten()
-                    })
+                    None => ricaas_crypto::native::recover_encoded(
+                        envelope.clone(),
+                        raw.clone(),
+                        |id| enrolled.get(&id).cloned().flatten(),
+                    )
                     .map_err(|e| format!("transaction {index}: {e}")),
                 }
             })

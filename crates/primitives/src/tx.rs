@@ -201,7 +201,8 @@ pub enum TxDecodeError {
 }
 
 /// Decodes an EIP-2718 transaction (typed, legacy RLP, or the native envelope) and checks the
-/// size limit before decoding so oversized input is never parsed.
+/// size limit before decoding so oversized input is never parsed. Only canonical encodings are
+/// accepted: the transaction's hash is the Keccak of `raw`, and encoding it gives `raw` back.
 pub fn decode_raw_transaction(raw: &[u8], max_size: usize) -> Result<ChainTx, TxDecodeError> {
     if raw.is_empty() {
         return Err(TxDecodeError::Empty);
@@ -236,6 +237,23 @@ pub fn decode_raw_transaction(raw: &[u8], max_size: usize) -> Result<ChainTx, Tx
     if envelope.is_eip4844() {
         return Err(TxDecodeError::BlobUnsupported);
     }
+    // The hash is the Keccak of these exact bytes, so they must be the one encoding of what was
+    // decoded (alloy's RLP refuses non-minimal lengths and integers; this also holds the length).
+    if envelope.encode_2718_len() != raw.len() {
+        return Err(TxDecodeError::Malformed(
+            "non-canonical transaction encoding".into(),
+        ));
+    }
+    // Typed envelopes come out of decoding with that hash already; a legacy one would encode
+    // itself again to hash on first use, which every admission and block verification asks for.
+    let envelope = match envelope {
+        TxEnvelope::Legacy(signed) => TxEnvelope::Legacy(alloy_consensus::Signed::new_unchecked(
+            signed.tx().clone(),
+            *signed.signature(),
+            keccak256(raw),
+        )),
+        typed => typed,
+    };
     Ok(ChainTx::Ethereum(envelope))
 }
 

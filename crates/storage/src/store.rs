@@ -127,9 +127,17 @@ impl ChainStore {
             txn.open_table(tables::RECEIPTS)?
                 .insert(height, alloy_rlp::encode(&executed.receipts).as_slice())?;
 
+            // In key order: consecutive inserts walk to neighbouring leaves of the index, where
+            // the transactions' order would send each to a random one.
+            let mut locations: Vec<([u8; 32], u32)> = txs
+                .iter()
+                .enumerate()
+                .map(|(index, tx)| (tx.hash().0, index as u32))
+                .collect();
+            locations.sort_unstable();
             let mut lookup = txn.open_table(tables::TX_LOOKUP)?;
-            for (index, tx) in txs.iter().enumerate() {
-                lookup.insert(&tx.hash().0, (height, index as u32))?;
+            for (hash, index) in &locations {
+                lookup.insert(hash, (height, *index))?;
             }
             let emitters: BTreeSet<Address> = executed
                 .receipts
