@@ -83,18 +83,8 @@ pub fn recover_with(
     tx: ChainTx,
     enrolled: impl FnOnce(B256) -> Option<Vec<u8>>,
 ) -> Result<RecoveredTx, SignatureError> {
-    match tx {
-        ChainTx::Ethereum(envelope) => crate::recover_transaction(envelope),
-        ChainTx::Native { tx: native, hash } => {
-            let sender = verify_native(&native, enrolled)?;
-            let encoded = native.encoded().into();
-            Ok(RecoveredTx::from_verified_parts(
-                ChainTx::Native { tx: native, hash },
-                sender,
-                encoded,
-            ))
-        }
-    }
+    let encoded = tx.encoded().into();
+    recover_encoded(tx, encoded, enrolled)
 }
 
 /// [`recover_with`] for a transaction whose EIP-2718 bytes the caller already holds (as it
@@ -109,17 +99,13 @@ pub fn recover_encoded(
         encoded.as_ref(),
         "`encoded` is the transaction's encoding"
     );
-    match tx {
+    let sender = match &tx {
         ChainTx::Ethereum(envelope) => {
-            let sender = crate::recover_signer(envelope.signature(), &envelope.signature_hash())?;
-            Ok(RecoveredTx::from_verified_parts(
-                ChainTx::Ethereum(envelope),
-                sender,
-                encoded,
-            ))
+            crate::recover_signer(envelope.signature(), &envelope.signature_hash())?
         }
-        native => recover_with(native, enrolled),
-    }
+        ChainTx::Native { tx: native, .. } => verify_native(native, enrolled)?,
+    };
+    Ok(RecoveredTx::from_verified_parts(tx, sender, encoded))
 }
 
 #[cfg(test)]
