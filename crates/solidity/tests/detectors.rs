@@ -2051,6 +2051,89 @@ contract Cross {
     );
 }
 
+/// Past a lock, an open function matters only if the stale value can decide something in it.
+/// One that only adds to the balance (a deposit) while the locked one settles it in place after
+/// the call (`-=`) gives the same balance in either order; one that reads the balance, or a
+/// locked one that overwrites it with a value from before the call, is still reported.
+#[test]
+fn cross_function_reentrancy_needs_an_open_function_the_stale_value_can_mislead() {
+    let settled_in_place = r#"pragma solidity ^0.8.0;
+contract Bank {
+    mapping(address => uint) balances;
+    bool locked;
+    modifier nonReentrant() { require(!locked); locked = true; _; locked = false; }
+    function deposit() external payable {
+        balances[msg.sender] += msg.value;
+    }
+    function withdraw(uint amount) external nonReentrant {
+        require(balances[msg.sender] >= amount);
+        (bool ok, ) = msg.sender.call{value: amount}(""); //~ reentrancy-eth
+        require(ok);
+        balances[msg.sender] -= amount;
+    }
+}
+"#;
+    expect(
+        "reentrancy-eth",
+        &settled_in_place.replace(" //~ reentrancy-eth", ""),
+    );
+    // The deposit's credit is overwritten by a value read before the call.
+    expect(
+        "reentrancy-eth",
+        &settled_in_place.replace(
+            "balances[msg.sender] -= amount;",
+            "balances[msg.sender] = 0;",
+        ),
+    );
+    // A bonus computed from the balance the call has not yet reduced.
+    expect(
+        "reentrancy-eth",
+        &settled_in_place.replace(
+            "balances[msg.sender] += msg.value;",
+            "balances[msg.sender] += msg.value + balances[msg.sender] / 10;",
+        ),
+    );
+    // A decision on it: a cap checked against the balance not yet reduced.
+    expect(
+        "reentrancy-eth",
+        &settled_in_place.replace(
+            "balances[msg.sender] += msg.value;",
+            "require(balances[msg.sender] + msg.value <= 100 ether); balances[msg.sender] += msg.value;",
+        ),
+    );
+    // Written out, and with SafeMath, before 0.5.
+    let spelled_out = r#"pragma solidity ^0.4.24;
+library SafeMath {
+    function add(uint a, uint b) internal pure returns (uint) { uint c = a + b; require(c >= a); return c; }
+}
+contract Bank {
+    using SafeMath for uint;
+    mapping(address => uint) balances;
+    bool locked;
+    modifier nonReentrant() { require(!locked); locked = true; _; locked = false; }
+    function deposit() public payable {
+        balances[msg.sender] = balances[msg.sender].add(msg.value);
+    }
+    function depositFor(address who) public payable {
+        balances[who] = msg.value + balances[who];
+    }
+    function withdraw(uint amount) public nonReentrant {
+        require(balances[msg.sender] >= amount);
+        require(msg.sender.call.value(amount)()); //~ reentrancy-eth
+        balances[msg.sender] = balances[msg.sender] - amount;
+    }
+}
+"#;
+    expect(
+        "reentrancy-eth",
+        &spelled_out.replace(" //~ reentrancy-eth", ""),
+    );
+    expect(
+        "reentrancy-eth",
+        &spelled_out.replace("msg.value + balances[who]", "msg.value * balances[who]"),
+    );
+}
+
 /// The DAO's attack, run: an attacker contract deposits, withdraws, and re-enters from its
 /// fallback. Confirmed where it leaves with more than it put in; a withdrawal that reverts for
 /// it (here: only while paused) stays as the analysis reported it.

@@ -45,14 +45,93 @@ pub const NO_ETH: Rule = Rule {
 
 #[derive(Clone, Copy)]
 enum Event<'a> {
-    Read(i64),
-    Write(i64),
+    /// A state read; `own` when it is the variable's own value in an additive update of itself
+    /// (`v[k] += x`, `v[k] = v[k] + x`, `v[k] = v[k].add(x)`), where the old value decides
+    /// nothing but the sum.
+    Read {
+        variable: i64,
+        own: bool,
+    },
+    Write(i64, Update),
     /// An external call: where to report it, and whether it sends ether with gas to spare.
     Call {
         site: Node<'a>,
         value: bool,
     },
     Placeholder,
+}
+
+/// How a write changes its variable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Update {
+    /// Adds an amount that does not depend on the variable.
+    Add,
+    /// Subtracts such an amount.
+    Sub,
+    /// Anything else: a value replaced, deleted, pushed.
+    Set,
+}
+
+/// Marks the reads of `variable` among `events` as its own old value in an update of itself.
+/// Reads of other variables (the target's indices) stay as they are.
+fn own_reads(events: &mut [Event<'_>], variable: i64) {
+    for event in events {
+        if let Event::Read { variable: v, own } = event
+            && *v == variable
+        {
+            *own = true;
+        }
+    }
+}
+
+/// The operand of an assignment that is its target's own old value, and how the assignment
+/// changes the target: `t += x` is `(t, Add)`, `t = t - x` is `(t, Sub)`, `t = t.add(x)`
+/// (a pure library function, SafeMath's) is `(t, Add)`; the amount `x` is the other operand.
+/// `None` for any other assignment.
+fn additive_update<'a>(
+    program: &Program<'_>,
+    assignment: Node<'a>,
+) -> Option<(Node<'a>, Node<'a>, Update)> {
+    let target = assignment.child("leftHandSide")?;
+    let value = assignment.child("rightHandSide")?;
+    match assignment.str("operator")? {
+        "+=" => return Some((target, value, Update::Add)),
+        "-=" => return Some((target, value, Update::Sub)),
+        "=" => {}
+        _ => return None,
+    }
+    let same = |node: Node<'_>| program.text(unconverted(node)) == program.text(target);
+    let value = unconverted(value);
+    match value.kind() {
+        "BinaryOperation" => {
+            let left = value.child("leftExpression")?;
+            let right = value.child("rightExpression")?;
+            match value.str("operator")? {
+                "+" if same(left) => Some((left, right, Update::Add)),
+                "+" if same(right) => Some((right, left, Update::Add)),
+                "-" if same(left) => Some((left, right, Update::Sub)),
+                _ => None,
+            }
+        }
+        "FunctionCall" => {
+            let member = callee(value).filter(|c| c.is("MemberAccess"))?;
+            let own = member.child("expression").filter(|e| same(*e))?;
+            let mut arguments = value.children("arguments");
+            let (Some(amount), None) = (arguments.next(), arguments.next()) else {
+                return None;
+            };
+            // A library function that cannot write state: SafeMath's (`constant` before 0.4.17).
+            let pure = ["t_function_internal_pure", "t_function_internal_view"]
+                .iter()
+                .any(|t| member.type_identifier().starts_with(t));
+            match member.name_of_member() {
+                "add" if pure => Some((own, amount, Update::Add)),
+                "sub" if pure => Some((own, amount, Update::Sub)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 struct Collector<'p, 'a> {
@@ -291,7 +370,13 @@ impl<'p, 'a> Collector<'p, 'a> {
         match node.kind() {
             "PlaceholderStatement" => events.push(Event::Placeholder),
             "Identifier" => {
-                events.extend(self.state_of(node.referenced()).map(Event::Read));
+                events.extend(
+                    self.state_of(node.referenced())
+                        .map(|variable| Event::Read {
+                            variable,
+                            own: false,
+                        }),
+                );
             }
             "VariableDeclarationStatement" => {
                 if let Some(value) = node.child("initialValue") {
@@ -307,28 +392,46 @@ impl<'p, 'a> Collector<'p, 'a> {
                 }
             }
             "Assignment" => {
+                let target = node.child("leftHandSide");
+                let variable = target.and_then(|t| {
+                    self.state_of(written_variable(t))
+                        .or_else(|| self.slot_place(t))
+                });
+                if let (Some(variable), Some((own, amount, update))) =
+                    (variable, additive_update(self.program, node))
+                    && self.additive(variable, own, amount, target, site, events)
+                {
+                    events.push(Event::Write(variable, update));
+                    return;
+                }
                 if let Some(value) = node.child("rightHandSide") {
                     self.collect(value, site, events);
                 }
-                if let Some(target) = node.child("leftHandSide") {
+                if let Some(target) = target {
                     // Index expressions are read; `x += 1` also reads `x`.
                     self.collect(target, site, events);
-                    if let Some(id) = self
-                        .state_of(written_variable(target))
-                        .or_else(|| self.slot_place(target))
-                    {
-                        events.push(Event::Write(id));
+                    if let Some(id) = variable {
+                        events.push(Event::Write(id, Update::Set));
                     }
                 }
             }
             "UnaryOperation" if matches!(node.str("operator"), Some("++" | "--" | "delete")) => {
                 if let Some(target) = node.child("subExpression") {
+                    let update = match node.str("operator") {
+                        Some("++") => Update::Add,
+                        Some("--") => Update::Sub,
+                        _ => Update::Set,
+                    };
+                    let start = events.len();
                     self.collect(target, site, events);
                     if let Some(id) = self
                         .state_of(written_variable(target))
                         .or_else(|| self.slot_place(target))
                     {
-                        events.push(Event::Write(id));
+                        if update != Update::Set {
+                            own_reads(&mut events[start..], id);
+                        }
+                        events.push(Event::Write(id, update));
                     }
                 }
             }
@@ -336,7 +439,10 @@ impl<'p, 'a> Collector<'p, 'a> {
                 for child in node.subnodes() {
                     self.collect(child, site, events);
                 }
-                events.extend(self.slot_place(node).map(Event::Read));
+                events.extend(self.slot_place(node).map(|variable| Event::Read {
+                    variable,
+                    own: false,
+                }));
             }
             "FunctionCall" => {
                 for child in node.subnodes() {
@@ -365,7 +471,7 @@ impl<'p, 'a> Collector<'p, 'a> {
                     && let Some(id) =
                         self.state_of(target.child("expression").and_then(written_variable))
                 {
-                    events.push(Event::Write(id));
+                    events.push(Event::Write(id, Update::Set));
                     return;
                 }
                 if let Some(called) = target
@@ -382,6 +488,48 @@ impl<'p, 'a> Collector<'p, 'a> {
                 }
             }
         }
+    }
+
+    /// The events of an additive update of `variable` (see [`additive_update`]): the old value
+    /// `own` read as its own, the `amount` as any expression, the target's indices. `false`,
+    /// with nothing added, when the amount reads `variable` itself: then the update is not one.
+    fn additive(
+        &mut self,
+        variable: i64,
+        own: Node<'a>,
+        amount: Node<'a>,
+        target: Option<Node<'a>>,
+        site: Option<Node<'a>>,
+        events: &mut Vec<Event<'a>>,
+    ) -> bool {
+        let mut amount_events = Vec::new();
+        self.collect(amount, site, &mut amount_events);
+        if amount_events
+            .iter()
+            .any(|e| matches!(e, Event::Read { variable: v, .. } if *v == variable))
+        {
+            return false;
+        }
+        let start = events.len();
+        // In evaluation order: `t = t + x` reads `t` before `x`; `t += x` and `t = x + t`
+        // evaluate `x` first.
+        let start_of = |n: Node<'_>| n.span().map(|s| s.start);
+        let own_first =
+            target.is_some_and(|t| own.id() != t.id()) && start_of(own) < start_of(amount);
+        if own_first {
+            self.collect(own, site, events);
+            events.append(&mut amount_events);
+        } else {
+            events.append(&mut amount_events);
+            if target.is_none_or(|t| own.id() != t.id()) {
+                self.collect(own, site, events);
+            }
+        }
+        if let Some(target) = target {
+            self.collect(target, site, events);
+        }
+        own_reads(&mut events[start..], variable);
+        true
     }
 
     /// The events of internal function `function` at a call reported at `site`.
@@ -449,16 +597,33 @@ fn lock_around(events: &[Event<'_>], at: usize) -> Option<i64> {
     let before = &events[..at];
     let after = &events[at + 1..];
     before.iter().enumerate().find_map(|(i, e)| {
-        let Event::Write(lock) = e else {
+        let Event::Write(lock, _) = e else {
             return None;
         };
         (before[..i]
             .iter()
-            .any(|r| matches!(r, Event::Read(v) if v == lock))
+            .any(|r| matches!(r, Event::Read { variable, .. } if variable == lock))
             && after
                 .iter()
-                .any(|w| matches!(w, Event::Write(v) if v == lock)))
+                .any(|w| matches!(w, Event::Write(v, _) if v == lock)))
         .then_some(*lock)
+    })
+}
+
+/// Whether `events` read or write `variable`.
+fn touches(events: &[Event<'_>], variable: i64) -> bool {
+    events.iter().any(
+        |e| matches!(e, Event::Read { variable: v, .. } | Event::Write(v, _) if *v == variable),
+    )
+}
+
+/// Whether every use of `variable` in `events` adds to it an amount that does not depend on it
+/// (`balances[msg.sender] += msg.value`): its old value decides nothing.
+fn only_adds_to(events: &[Event<'_>], variable: i64) -> bool {
+    events.iter().all(|e| match e {
+        Event::Read { variable: v, own } if *v == variable => *own,
+        Event::Write(v, update) if *v == variable => *update == Update::Add,
+        _ => true,
     })
 }
 
@@ -477,14 +642,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             continue;
         }
         let events = collector.function(function, None);
-        let touched: HashSet<i64> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Read(v) | Event::Write(v) => Some(*v),
-                _ => None,
-            })
-            .collect();
-        entries.push((function, touched));
+        entries.push((function, events));
     }
     for (contract, function) in program.functions() {
         if !function.is_entry()
@@ -501,29 +659,46 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             let read_before: HashSet<i64> = events[..at]
                 .iter()
                 .filter_map(|e| match e {
-                    Event::Read(v) => Some(*v),
+                    Event::Read { variable, .. } => Some(*variable),
                     _ => None,
                 })
                 .collect();
-            let stale = events[at + 1..].iter().find_map(|e| match e {
-                Event::Write(v) if read_before.contains(v) => Some(*v),
-                _ => None,
-            });
-            let Some(variable) = stale else {
+            let mut stale: Vec<i64> = Vec::new();
+            for event in &events[at + 1..] {
+                if let Event::Write(v, _) = event
+                    && read_before.contains(v)
+                    && !stale.contains(v)
+                {
+                    stale.push(*v);
+                }
+            }
+            let Some(&first) = stale.first() else {
                 continue;
             };
-            let name = collector.name(variable);
             let rule = if value { &ETH } else { &NO_ETH };
             if let Some(lock) = lock_around(&events, at) {
-                // The lock keeps the callee out of this function; another one that uses the
-                // stale variable without taking the lock is still open to it.
-                let Some((other, _)) = entries.iter().find(|(other, touched)| {
-                    other.node().id() != function.node().id()
-                        && touched.contains(&variable)
-                        && !touched.contains(&lock)
-                }) else {
+                // The lock keeps the callee out of this function; another one that uses a
+                // stale variable without taking the lock is still open to it — unless this
+                // function settles the variable in place after the call (`v -= x`) and the
+                // other only adds to it: the two sums give the same total in either order.
+                let open = stale.iter().find_map(|&variable| {
+                    let in_place = !events[at + 1..]
+                        .iter()
+                        .any(|e| matches!(e, Event::Write(v, Update::Set) if *v == variable));
+                    entries
+                        .iter()
+                        .find(|(other, other_events)| {
+                            other.node().id() != function.node().id()
+                                && touches(other_events, variable)
+                                && !touches(other_events, lock)
+                                && !(in_place && only_adds_to(other_events, variable))
+                        })
+                        .map(|(other, _)| (variable, other))
+                });
+                let Some((variable, other)) = open else {
                     continue;
                 };
+                let name = collector.name(variable);
                 findings.extend(program.finding(
                     rule,
                     site,
@@ -537,6 +712,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 ));
                 continue;
             }
+            let name = collector.name(first);
             findings.extend(program.finding(
                 rule,
                 site,
