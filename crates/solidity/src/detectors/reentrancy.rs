@@ -58,6 +58,8 @@ enum Event<'a> {
         site: Node<'a>,
         value: bool,
     },
+    /// A `require` or `assert`: its condition is [`Collector::checks`] at this index.
+    Check(usize),
     Placeholder,
 }
 
@@ -146,6 +148,9 @@ struct Collector<'p, 'a> {
     slots: std::collections::HashMap<i64, String>,
     /// Calls on contracts the calling function created ([`calls_on_created_contracts`]).
     created: HashSet<i64>,
+    /// The conditions of the `require`s and `assert`s met so far ([`Event::Check`]): the
+    /// condition's text and the state it reads.
+    checks: Vec<(String, HashSet<i64>)>,
 }
 
 /// Whether `call` is a `STATICCALL`: `address.staticcall(…)`, or (solc 0.5 and later) a call of
@@ -319,6 +324,7 @@ impl<'p, 'a> Collector<'p, 'a> {
             inlining: Vec::new(),
             slots: Default::default(),
             created: calls_on_created_contracts(program),
+            checks: Vec::new(),
         }
     }
 
@@ -445,6 +451,24 @@ impl<'p, 'a> Collector<'p, 'a> {
                 }));
             }
             "FunctionCall" => {
+                if let Some(condition) = self.checked_condition(node) {
+                    let start = events.len();
+                    self.collect(condition, site, events);
+                    let reads = events[start..]
+                        .iter()
+                        .filter_map(|e| match e {
+                            Event::Read { variable, .. } => Some(*variable),
+                            _ => None,
+                        })
+                        .collect();
+                    self.checks
+                        .push((self.program.text(unconverted(condition)), reads));
+                    events.push(Event::Check(self.checks.len() - 1));
+                    for message in node.children("arguments").skip(1) {
+                        self.collect(message, site, events);
+                    }
+                    return;
+                }
                 for child in node.subnodes() {
                     self.collect(child, site, events);
                 }
@@ -488,6 +512,14 @@ impl<'p, 'a> Collector<'p, 'a> {
                 }
             }
         }
+    }
+
+    /// The condition of a `require(c, …)` or `assert(c)`.
+    fn checked_condition(&self, call: Node<'a>) -> Option<Node<'a>> {
+        let target = call.child("expression")?;
+        (self.program.is_global(target, "require") || self.program.is_global(target, "assert"))
+            .then(|| call.children("arguments").next())
+            .flatten()
     }
 
     /// The events of an additive update of `variable` (see [`additive_update`]): the old value
@@ -610,6 +642,32 @@ fn lock_around(events: &[Event<'_>], at: usize) -> Option<i64> {
     })
 }
 
+/// Whether, after the call at `at` and before its first write of `variable`, a function checks
+/// a condition on `variable` that it also checked before the call.
+fn checked_again(
+    checks: &[(String, HashSet<i64>)],
+    events: &[Event<'_>],
+    at: usize,
+    variable: i64,
+) -> bool {
+    let after = &events[at + 1..];
+    let until = after
+        .iter()
+        .position(|e| matches!(e, Event::Write(v, _) if *v == variable))
+        .unwrap_or(after.len());
+    let checked_before: HashSet<&str> = events[..at]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Check(i) => Some(checks[*i].0.as_str()),
+            _ => None,
+        })
+        .collect();
+    after[..until].iter().any(|e| {
+        matches!(e, Event::Check(i)
+            if checks[*i].1.contains(&variable) && checked_before.contains(checks[*i].0.as_str()))
+    })
+}
+
 /// Whether `events` read or write `variable`.
 fn touches(events: &[Event<'_>], variable: i64) -> bool {
     events.iter().any(
@@ -672,6 +730,11 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     stale.push(*v);
                 }
             }
+            // A variable the function checks again after the call, before writing it, with the
+            // condition it checked before (`require(isOperationReady(id))` on both sides, as
+            // OpenZeppelin's TimelockController does): a re-entry that changed it fails that
+            // check, and the whole call reverts with it.
+            stale.retain(|&variable| !checked_again(&collector.checks, &events, at, variable));
             let Some(&first) = stale.first() else {
                 continue;
             };
