@@ -30,6 +30,10 @@ pub trait Application: Send + Sync + 'static {
     /// Resolves when new work may have arrived since the last call.
     fn work_arrived(&self) -> impl Future<Output = ()> + Send;
 
+    /// How many transactions have become ready to order since the application started: a count
+    /// that only grows, from which an engine tells a stream that goes on from one that stopped.
+    fn arrivals(&self) -> u64;
+
     /// Builds the next block on top of the current head (executing it). `allow_empty` permits a
     /// block without transactions; otherwise `None` is returned when there is nothing to order.
     fn propose(&self, allow_empty: bool) -> Result<Option<Self::Block>, Self::Error>;

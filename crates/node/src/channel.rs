@@ -90,6 +90,9 @@ pub struct Channel {
     store: ChainStore,
     pool: Mutex<Mempool>,
     work: Notify,
+    /// Transactions admitted ready to order since the channel opened (the solo sequencer's
+    /// measure of a stream's rate).
+    arrivals: std::sync::atomic::AtomicU64,
     head: RwLock<Header>,
     head_tx: watch::Sender<u64>,
     genesis: ExecutedBlock,
@@ -155,6 +158,7 @@ impl Channel {
             rules,
             store,
             work: Notify::new(),
+            arrivals: std::sync::atomic::AtomicU64::new(0),
             head: RwLock::new(head),
             head_tx,
             genesis,
@@ -383,6 +387,8 @@ impl Channel {
         }
         let inserted = self.pool.lock().insert(tx, account.nonce)?;
         if inserted == Inserted::Ready {
+            self.arrivals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.work.notify_one();
         }
         if origin == Origin::Client
@@ -603,6 +609,10 @@ impl Application for Channel {
 
     async fn work_arrived(&self) {
         self.work.notified().await
+    }
+
+    fn arrivals(&self) -> u64 {
+        self.arrivals.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn propose(&self, allow_empty: bool) -> Result<Option<ExecutedBlock>, ExecutionError> {
