@@ -113,21 +113,29 @@ pub fn rpc_transaction(tx: &RecoveredTx, location: Option<(&Header, u64)>) -> Rp
 }
 
 pub fn rpc_block(header: &Header, transactions: &[RecoveredTx], full: bool) -> RpcBlock {
-    let transactions = if full {
-        BlockTransactions::Full(
+    if !full {
+        return rpc_block_with_hashes(header, transactions.iter().map(RecoveredTx::hash).collect());
+    }
+    Block {
+        header: rpc_header(header),
+        uncles: Vec::new(),
+        transactions: BlockTransactions::Full(
             transactions
                 .iter()
                 .enumerate()
                 .map(|(i, tx)| rpc_transaction(tx, Some((header, i as u64))))
                 .collect(),
-        )
-    } else {
-        BlockTransactions::Hashes(transactions.iter().map(RecoveredTx::hash).collect())
-    };
+        ),
+        withdrawals: None,
+    }
+}
+
+/// A block with its transactions' hashes (`eth_getBlockBy*` without full transactions).
+pub fn rpc_block_with_hashes(header: &Header, hashes: Vec<B256>) -> RpcBlock {
     Block {
         header: rpc_header(header),
         uncles: Vec::new(),
-        transactions,
+        transactions: BlockTransactions::Hashes(hashes),
         withdrawals: None,
     }
 }
@@ -194,19 +202,18 @@ impl Serialize for RpcReceipt {
     }
 }
 
+/// The receipt of `tx`, the block's transaction at `index`, among the block's `receipts`.
 pub fn rpc_receipt(
     header: &Header,
-    txs: &[RecoveredTx],
+    tx: &RecoveredTx,
     receipts: &[StoredReceipt],
     index: usize,
 ) -> Option<RpcReceipt> {
-    let tx = txs.get(index)?;
     let receipt = receipts.get(index)?;
-    let hashes: Vec<B256> = txs.iter().map(RecoveredTx::hash).collect();
     let first_log_index: usize = receipts[..index].iter().map(|r| r.logs.len()).sum();
     let logs: Vec<Log> = block_logs(
         header,
-        &hashes[index..=index],
+        std::slice::from_ref(&tx.hash()),
         std::slice::from_ref(receipt),
     )
     .into_iter()

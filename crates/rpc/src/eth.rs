@@ -18,7 +18,6 @@ use jsonrpsee::{
     types::ErrorObjectOwned,
 };
 use ricaas_execution::{BlockContext, CallRequest};
-use ricaas_primitives::RecoveredTx;
 use ricaas_storage::Snapshot;
 use std::sync::Arc;
 
@@ -245,6 +244,16 @@ fn block_at<B: ChannelBackend>(
         return Ok(None);
     };
     let snapshot = rpc.snapshot()?;
+    if !full {
+        // Hashes only: no transaction is decoded.
+        let Some(header) = snapshot.header(height).map_err(errors::storage)? else {
+            return Ok(None);
+        };
+        let hashes = snapshot
+            .transaction_hashes(height)
+            .map_err(errors::storage)?;
+        return Ok(Some(convert::rpc_block_with_hashes(&header, hashes)));
+    }
     let Some(block) = snapshot.block(height).map_err(errors::storage)? else {
         return Ok(None);
     };
@@ -263,13 +272,13 @@ fn transaction_at(
     let Some(height) = height else {
         return Ok(None);
     };
-    let Some(block) = snapshot.block(height).map_err(errors::storage)? else {
+    let Some(header) = snapshot.header(height).map_err(errors::storage)? else {
         return Ok(None);
     };
-    Ok(block
-        .transactions
-        .get(index)
-        .map(|tx| convert::rpc_transaction(tx, Some((&block.header, index as u64)))))
+    Ok(snapshot
+        .transaction(height, index)
+        .map_err(errors::storage)?
+        .map(|tx| convert::rpc_transaction(&tx, Some((&header, index as u64)))))
 }
 
 fn receipts_at(snapshot: &Snapshot, height: u64) -> RpcResult<Option<Vec<RpcReceipt>>> {
@@ -279,7 +288,9 @@ fn receipts_at(snapshot: &Snapshot, height: u64) -> RpcResult<Option<Vec<RpcRece
     let receipts = snapshot.receipts(height).map_err(errors::storage)?;
     Ok(Some(
         (0..block.transactions.len())
-            .filter_map(|i| convert::rpc_receipt(&block.header, &block.transactions, &receipts, i))
+            .filter_map(|i| {
+                convert::rpc_receipt(&block.header, block.transactions.get(i)?, &receipts, i)
+            })
             .collect(),
     ))
 }
@@ -323,12 +334,9 @@ pub(crate) fn logs_in_range(
         if !filter.matches_bloom(header.logs_bloom) {
             continue;
         }
-        let hashes: Vec<B256> = snapshot
-            .transactions(height)
-            .map_err(errors::storage)?
-            .iter()
-            .map(RecoveredTx::hash)
-            .collect();
+        let hashes = snapshot
+            .transaction_hashes(height)
+            .map_err(errors::storage)?;
         let receipts = snapshot.receipts(height).map_err(errors::storage)?;
         logs.extend(
             convert::block_logs(&header, &hashes, &receipts)
@@ -536,18 +544,19 @@ impl<B: ChannelBackend> EthApiServer for EthRpc<B> {
         let Some(location) = snapshot.tx_location(&hash).map_err(errors::storage)? else {
             return Ok(None);
         };
-        let Some(block) = snapshot.block(location.height).map_err(errors::storage)? else {
+        let index = location.index as usize;
+        let (Some(header), Some(tx)) = (
+            snapshot.header(location.height).map_err(errors::storage)?,
+            snapshot
+                .transaction(location.height, index)
+                .map_err(errors::storage)?,
+        ) else {
             return Ok(None);
         };
         let receipts = snapshot
             .receipts(location.height)
             .map_err(errors::storage)?;
-        Ok(convert::rpc_receipt(
-            &block.header,
-            &block.transactions,
-            &receipts,
-            location.index as usize,
-        ))
+        Ok(convert::rpc_receipt(&header, &tx, &receipts, index))
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {

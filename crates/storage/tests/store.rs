@@ -160,3 +160,92 @@ fn wiping_storage_removes_every_slot_from_state_and_commitment() {
         StateLattice::default().root()
     );
 }
+
+/// A transaction as the chain stores it: its EIP-2718 bytes, decoded, with a claimed sender.
+/// Storage never checks signatures, so any well-formed one will do.
+fn stored_tx(nonce: u64, typed: bool) -> ricaas_primitives::RecoveredTx {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_primitives::{Signature, TxKind};
+    let signature = Signature::new(
+        U256::from(7 + nonce),
+        U256::from(11 + nonce),
+        nonce % 2 == 1,
+    );
+    let to = TxKind::Call(Address::repeat_byte(0x42));
+    let envelope: TxEnvelope = if typed {
+        TxEip1559 {
+            chain_id: 1,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10,
+            to,
+            value: U256::from(nonce),
+            ..Default::default()
+        }
+        .into_signed(signature)
+        .into()
+    } else {
+        TxLegacy {
+            chain_id: Some(1),
+            nonce,
+            gas_price: 10,
+            gas_limit: 21_000,
+            to,
+            value: U256::from(nonce),
+            ..Default::default()
+        }
+        .into_signed(signature)
+        .into()
+    };
+    let raw = envelope.encoded_2718();
+    let decoded = ricaas_primitives::decode_raw_transaction(&raw, usize::MAX).expect("canonical");
+    ricaas_primitives::RecoveredTx::from_verified_parts(
+        decoded,
+        Address::repeat_byte(nonce as u8 + 1),
+        raw.into(),
+    )
+}
+
+/// Hash-only and single-transaction reads (what `eth_getBlockByNumber` without full
+/// transactions, `eth_getLogs` and receipt lookups use) agree with decoding the whole block.
+#[test]
+fn transaction_hashes_and_single_transactions_agree_with_the_whole_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ChainStore::open(&dir.path().join("chain.redb")).expect("open");
+    let genesis = block_with(&store, 0, B256::ZERO, StateChanges::default());
+    store.commit_block(&genesis).expect("genesis");
+    let mut block = block_with(&store, 1, genesis.block.hash(), StateChanges::default());
+    block.block.transactions = (0..6).map(|n| stored_tx(n, n % 2 == 0)).collect();
+    block.block.header.transactions_root = Block::transactions_root(&block.block.transactions);
+    store.commit_block(&block).expect("commit");
+
+    let snapshot = store.snapshot().expect("snapshot");
+    let whole = snapshot.transactions(1).expect("decoded");
+    assert_eq!(whole, block.block.transactions);
+    let hashes = snapshot.transaction_hashes(1).expect("hashes");
+    assert_eq!(hashes, whole.iter().map(|tx| tx.hash()).collect::<Vec<_>>());
+    for (index, tx) in whole.iter().enumerate() {
+        assert_eq!(
+            snapshot.transaction(1, index).expect("one").as_ref(),
+            Some(tx)
+        );
+    }
+    assert_eq!(
+        snapshot.transaction(1, whole.len()).expect("past the end"),
+        None
+    );
+    assert_eq!(snapshot.transaction(2, 0).expect("no such block"), None);
+    assert!(
+        snapshot
+            .transaction_hashes(0)
+            .expect("empty block")
+            .is_empty()
+    );
+    assert!(
+        snapshot
+            .transaction_hashes(2)
+            .expect("no such block")
+            .is_empty()
+    );
+}
