@@ -9,7 +9,7 @@ pub struct SoloConfig {
     /// Longest time between the starts of two blocks while the pool is not full: a transaction
     /// that arrives while a block is built waits for the next at most this long from that
     /// block's start (or until the block is committed, if that takes longer). A block is cut
-    /// sooner when the pool fills or when the stream of transactions stops (see [`Stream`]).
+    /// sooner when the pool fills or when the stream of transactions stops (`Stream` below).
     pub block_interval: Duration,
     /// Produce a block every interval even without transactions.
     pub empty_blocks: bool,
