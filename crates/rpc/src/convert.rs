@@ -112,10 +112,8 @@ pub fn rpc_transaction(tx: &RecoveredTx, location: Option<(&Header, u64)>) -> Rp
     }
 }
 
-pub fn rpc_block(header: &Header, transactions: &[RecoveredTx], full: bool) -> RpcBlock {
-    if !full {
-        return rpc_block_with_hashes(header, transactions.iter().map(RecoveredTx::hash).collect());
-    }
+/// A block with its full transactions (`eth_getBlockBy*` with `true`).
+pub fn rpc_block(header: &Header, transactions: &[RecoveredTx]) -> RpcBlock {
     Block {
         header: rpc_header(header),
         uncles: Vec::new(),

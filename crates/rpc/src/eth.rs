@@ -257,11 +257,7 @@ fn block_at<B: ChannelBackend>(
     let Some(block) = snapshot.block(height).map_err(errors::storage)? else {
         return Ok(None);
     };
-    Ok(Some(convert::rpc_block(
-        &block.header,
-        &block.transactions,
-        full,
-    )))
+    Ok(Some(convert::rpc_block(&block.header, &block.transactions)))
 }
 
 fn transaction_at(

@@ -101,8 +101,7 @@ impl Snapshot {
         let Some(body) = self.bodies.get(height)? else {
             return Ok(Vec::new());
         };
-        let raw: Vec<Bytes> =
-            alloy_rlp::Decodable::decode(&mut body.value()).map_err(|e| corrupt("bodies", e))?;
+        let raw = raw_transactions(body.value())?;
         let senders = self
             .senders
             .get(height)?
@@ -121,12 +120,12 @@ impl Snapshot {
         raw.into_iter()
             .zip(senders.chunks_exact(20))
             .map(|(bytes, sender)| {
-                let envelope = ricaas_primitives::decode_raw_transaction(&bytes, usize::MAX)
+                let envelope = ricaas_primitives::decode_raw_transaction(bytes, usize::MAX)
                     .map_err(|e| corrupt("bodies", e))?;
                 Ok(RecoveredTx::from_verified_parts(
                     envelope,
                     Address::from_slice(sender),
-                    bytes,
+                    Bytes::copy_from_slice(bytes),
                 ))
             })
             .collect()
