@@ -6,7 +6,7 @@ use crate::{
     admission::AdmissionError,
     config::ChannelConfig,
     head_view::{HeadView, HeadViewCache},
-    mempool::{Inserted, Mempool},
+    mempool::{Inserted, Mempool, StateNonce},
 };
 use alloy_primitives::{Address, B256, Bytes, U256};
 use parking_lot::{Mutex, RwLock};
@@ -287,6 +287,19 @@ impl Channel {
         raw: &[u8],
         origin: Origin,
     ) -> Result<(B256, Address), AdmissionError> {
+        // Governance may have changed the per-transaction gas cap and the minimum price: every
+        // check reads the head state, through the view shared by all admissions at this head.
+        self.admit_in(raw, origin, &*self.head_view()?)
+    }
+
+    /// Admission against `view`, which a block may have superseded by the time the transaction
+    /// reaches the pool (blocks commit while admissions run).
+    pub(crate) fn admit_in(
+        &self,
+        raw: &[u8],
+        origin: Origin,
+        view: &HeadView,
+    ) -> Result<(B256, Address), AdmissionError> {
         let envelope = decode_raw_transaction(raw, self.config.max_tx_bytes)?;
         match envelope.chain_id() {
             None => {
@@ -302,9 +315,6 @@ impl Channel {
             }
             Some(_) => {}
         }
-        // Governance may have changed the per-transaction gas cap and the minimum price: every
-        // check reads the head state, through the view shared by all admissions at this head.
-        let view = self.head_view()?;
         let consortium = view.consortium();
         let (tx_gas_limit, min_gas_price) = match consortium {
             Some(c) => (
@@ -376,7 +386,7 @@ impl Channel {
         if tx.nonce() < account.nonce && view.snapshot().tx_location(&hash)?.is_some() {
             return Ok((hash, sender));
         }
-        self.check_permission(&tx, &view)?;
+        self.check_permission(&tx, view)?;
         let cost = U256::from(gas) * U256::from(price) + tx.envelope().value();
         if account.balance < cost {
             return Err(AdmissionError::InsufficientFunds {
@@ -385,7 +395,25 @@ impl Channel {
                 cost,
             });
         }
-        let inserted = self.pool.lock().insert(tx, account.nonce)?;
+        let inserted = {
+            let mut pool = self.pool.lock();
+            let mut state = StateNonce {
+                nonce: account.nonce,
+                at_height: view.height().unwrap_or(0),
+            };
+            if pool.needs_newer_state(&sender, state.at_height) {
+                // A block committed since the view was opened cleared this sender from the pool:
+                // the view's nonce may be one that block used. Storage holds that block already
+                // (it is written before the pool is cleared), and while the pool is locked no
+                // later block can clear the sender again.
+                let snapshot = self.store.snapshot()?;
+                state = StateNonce {
+                    nonce: snapshot.account(&sender)?.unwrap_or_default().nonce,
+                    at_height: snapshot.head_height().unwrap_or(0),
+                };
+            }
+            pool.insert(tx, state)?
+        };
         if inserted == Inserted::Ready {
             self.arrivals
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -464,7 +492,7 @@ impl Channel {
     }
 
     /// The head state admission checks against, opened once per head height.
-    fn head_view(&self) -> Result<std::sync::Arc<HeadView>, AdmissionError> {
+    pub(crate) fn head_view(&self) -> Result<std::sync::Arc<HeadView>, AdmissionError> {
         let height = self.head.read().height;
         self.head_views.get(height, || {
             let snapshot = self.store.snapshot()?;

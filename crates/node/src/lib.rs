@@ -21,7 +21,7 @@ pub use config::{
     NetworkConfig, NodeConfig, OrgConfig, RpcConfig, ValidatorEntry,
 };
 pub use creation::{ConfigSignature, CreationError, MAX_SIGNED_CONFIG_BYTES, SignedChannelConfig};
-pub use mempool::{Mempool, PoolError};
+pub use mempool::{Mempool, PoolError, StateNonce};
 pub use node::{
     ChannelManager, ChannelSummary, JOINED_CHANNEL_FILE, NodeError, RunningNode, start_node,
 };

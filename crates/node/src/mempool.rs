@@ -36,6 +36,21 @@ pub enum PoolError {
     },
     #[error("transaction pool is full ({limit} transactions); retry when blocks have drained it")]
     PoolFull { limit: usize },
+    #[error(
+        "the nonce of account {sender} was read at block {read_at}, before block {committed} was committed; send the transaction again"
+    )]
+    StaleNonce {
+        sender: Address,
+        read_at: u64,
+        committed: u64,
+    },
+}
+
+/// A sender's nonce in committed state, and the height of the block that state is at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateNonce {
+    pub nonce: u64,
+    pub at_height: u64,
 }
 
 /// Whether an insert added something new.
@@ -63,6 +78,8 @@ pub struct Mempool {
     /// Every pooled or in-flight transaction by hash, with its sender and nonce.
     known: B256Map<RecoveredTx>,
     queued_total: usize,
+    /// Height of the last block whose transactions left the pool (`remove_included`).
+    committed_height: u64,
 }
 
 impl Mempool {
@@ -73,6 +90,7 @@ impl Mempool {
             senders: AddressMap::default(),
             known: B256Map::default(),
             queued_total: 0,
+            committed_height: 0,
         }
     }
 
@@ -97,14 +115,34 @@ impl Mempool {
         self.senders.get(sender).map(|s| s.next_nonce)
     }
 
-    /// Adds a verified transaction. `state_nonce` is the sender's nonce in committed state.
-    pub fn insert(&mut self, tx: RecoveredTx, state_nonce: u64) -> Result<Inserted, PoolError> {
+    /// Whether a sender's nonce read from committed state at `at_height` is too old for
+    /// `insert`: a block committed since may have used it, and the pool, which would know, has
+    /// forgotten the sender (it keeps no sender without transactions). Storage is written before
+    /// a block's transactions leave the pool, so a state read after this answers true is new
+    /// enough.
+    pub fn needs_newer_state(&self, sender: &Address, at_height: u64) -> bool {
+        at_height < self.committed_height && !self.senders.contains_key(sender)
+    }
+
+    /// Adds a verified transaction. `state` is the sender's nonce in committed state; a sender
+    /// the pool does not track starts from it, so it must be new enough (`needs_newer_state`).
+    pub fn insert(&mut self, tx: RecoveredTx, state: StateNonce) -> Result<Inserted, PoolError> {
         let hash = tx.hash();
         if self.known.contains_key(&hash) {
             return Ok(Inserted::AlreadyKnown);
         }
         let sender = tx.sender();
         let nonce = tx.nonce();
+        if self.needs_newer_state(&sender, state.at_height) {
+            // Starting the sender from an older nonce would queue this transaction behind
+            // nonces already committed, where nothing would ever release it.
+            return Err(PoolError::StaleNonce {
+                sender,
+                read_at: state.at_height,
+                committed: self.committed_height,
+            });
+        }
+        let state_nonce = state.nonce;
         if nonce < state_nonce {
             return Err(PoolError::NonceTooLow {
                 sender,
@@ -221,10 +259,12 @@ impl Mempool {
             .collect()
     }
 
-    /// Removes the transactions of a committed block from wherever they are in the pool, and
-    /// moves each sender's expected nonce past what the block committed: another node may have
-    /// ordered transactions this pool never saw, and the ones queued behind them become ready.
-    pub fn remove_included(&mut self, included: &[RecoveredTx]) {
+    /// Removes the transactions of the committed block at `height` from wherever they are in
+    /// the pool, and moves each sender's expected nonce past what the block committed: another
+    /// node may have ordered transactions this pool never saw, and the ones queued behind them
+    /// become ready.
+    pub fn remove_included(&mut self, height: u64, included: &[RecoveredTx]) {
+        self.committed_height = self.committed_height.max(height);
         self.evict(included);
         let mut committed: AddressMap<u64> = AddressMap::default();
         for tx in included {
@@ -335,6 +375,14 @@ mod tests {
         recover_transaction(sign_transaction(unsigned, &secret)).expect("valid")
     }
 
+    /// A sender's committed nonce as read before any block.
+    fn at_genesis(nonce: u64) -> StateNonce {
+        StateNonce {
+            nonce,
+            at_height: 0,
+        }
+    }
+
     fn pool() -> Mempool {
         Mempool::new(MempoolConfig {
             max_txs: 10,
@@ -345,10 +393,10 @@ mod tests {
     #[test]
     fn future_nonces_wait_and_are_released_in_order() {
         let mut pool = pool();
-        assert_eq!(pool.insert(tx(1, 2), 0), Ok(Inserted::Queued));
-        assert_eq!(pool.insert(tx(1, 1), 0), Ok(Inserted::Queued));
+        assert_eq!(pool.insert(tx(1, 2), at_genesis(0)), Ok(Inserted::Queued));
+        assert_eq!(pool.insert(tx(1, 1), at_genesis(0)), Ok(Inserted::Queued));
         assert_eq!(pool.ready_len(), 0);
-        assert_eq!(pool.insert(tx(1, 0), 0), Ok(Inserted::Ready));
+        assert_eq!(pool.insert(tx(1, 0), at_genesis(0)), Ok(Inserted::Ready));
         let nonces: Vec<u64> = pool.take_ready(10).iter().map(RecoveredTx::nonce).collect();
         assert_eq!(nonces, vec![0, 1, 2]);
         assert_eq!(pool.pending_nonce(&tx(1, 0).sender()), Some(3));
@@ -357,14 +405,17 @@ mod tests {
     #[test]
     fn resubmission_is_idempotent_and_conflicts_are_explained() {
         let mut pool = pool();
-        assert_eq!(pool.insert(tx(1, 0), 0), Ok(Inserted::Ready));
-        assert_eq!(pool.insert(tx(1, 0), 0), Ok(Inserted::AlreadyKnown));
+        assert_eq!(pool.insert(tx(1, 0), at_genesis(0)), Ok(Inserted::Ready));
+        assert_eq!(
+            pool.insert(tx(1, 0), at_genesis(0)),
+            Ok(Inserted::AlreadyKnown)
+        );
         assert!(matches!(
-            pool.insert(tx(1, 0), 1),
+            pool.insert(tx(1, 0), at_genesis(1)),
             Ok(Inserted::AlreadyKnown)
         ));
         assert!(matches!(
-            pool.insert(tx(2, 0), 3),
+            pool.insert(tx(2, 0), at_genesis(3)),
             Err(PoolError::NonceTooLow { next: 3, .. })
         ));
     }
@@ -372,10 +423,10 @@ mod tests {
     #[test]
     fn queues_are_bounded_per_sender_and_in_total() {
         let mut pool = pool();
-        pool.insert(tx(1, 5), 0).expect("queued");
-        pool.insert(tx(1, 6), 0).expect("queued");
+        pool.insert(tx(1, 5), at_genesis(0)).expect("queued");
+        pool.insert(tx(1, 6), at_genesis(0)).expect("queued");
         assert!(matches!(
-            pool.insert(tx(1, 7), 0),
+            pool.insert(tx(1, 7), at_genesis(0)),
             Err(PoolError::SenderQueueFull {
                 limit: 2,
                 next: 0,
@@ -383,10 +434,10 @@ mod tests {
             })
         ));
         for key in 2..10 {
-            pool.insert(tx(key, 0), 0).expect("fits");
+            pool.insert(tx(key, 0), at_genesis(0)).expect("fits");
         }
         assert_eq!(
-            pool.insert(tx(20, 0), 0),
+            pool.insert(tx(20, 0), at_genesis(0)),
             Err(PoolError::PoolFull { limit: 10 })
         );
     }
@@ -394,26 +445,35 @@ mod tests {
     #[test]
     fn committed_and_rejected_transactions_leave_the_pool() {
         let mut pool = pool();
-        pool.insert(tx(1, 0), 0).expect("ready");
-        pool.insert(tx(1, 1), 0).expect("ready");
+        pool.insert(tx(1, 0), at_genesis(0)).expect("ready");
+        pool.insert(tx(1, 1), at_genesis(0)).expect("ready");
         let batch = pool.take_ready(10);
-        pool.remove_included(&batch[..1]);
+        pool.remove_included(1, &batch[..1]);
         pool.drop_rejected(&batch[1..]);
         assert!(pool.is_empty());
         // After the rejection, nonce 1 can be sent again.
         assert_eq!(pool.pending_nonce(&batch[0].sender()), None);
-        assert_eq!(pool.insert(tx(1, 1), 1), Ok(Inserted::Ready));
+        assert_eq!(
+            pool.insert(
+                tx(1, 1),
+                StateNonce {
+                    nonce: 1,
+                    at_height: 1
+                }
+            ),
+            Ok(Inserted::Ready)
+        );
     }
 
     #[test]
     fn a_block_ordered_elsewhere_releases_the_nonces_queued_behind_it() {
         let mut pool = pool();
         // Nonces 2 and 3 wait for 0 and 1, which this pool never saw.
-        pool.insert(tx(1, 2), 0).expect("queued");
-        pool.insert(tx(1, 3), 0).expect("queued");
+        pool.insert(tx(1, 2), at_genesis(0)).expect("queued");
+        pool.insert(tx(1, 3), at_genesis(0)).expect("queued");
         assert_eq!(pool.ready_len(), 0);
         let elsewhere = [tx(1, 0), tx(1, 1)];
-        pool.remove_included(&elsewhere);
+        pool.remove_included(1, &elsewhere);
         assert_eq!(pool.ready_len(), 2);
         // Peeking leaves them in the pool and skips the excluded (already ordered) ones.
         let ready = pool.peek_ready(10, &B256Set::default());
@@ -424,17 +484,56 @@ mod tests {
         let exclude: B256Set = [ready[0].hash()].into_iter().collect();
         assert_eq!(pool.peek_ready(10, &exclude), ready[1..].to_vec());
         assert_eq!(pool.ready_len(), 2);
-        pool.remove_included(&ready);
+        pool.remove_included(2, &ready);
         assert!(pool.is_empty());
     }
 
     #[test]
     fn deferred_transactions_go_first_in_the_next_block() {
         let mut pool = pool();
-        pool.insert(tx(1, 0), 0).expect("ready");
-        pool.insert(tx(2, 0), 0).expect("ready");
+        pool.insert(tx(1, 0), at_genesis(0)).expect("ready");
+        pool.insert(tx(2, 0), at_genesis(0)).expect("ready");
         let batch = pool.take_ready(1);
         pool.return_deferred(batch.clone());
         assert_eq!(pool.take_ready(1), batch);
+    }
+
+    #[test]
+    fn a_nonce_read_before_the_last_commit_is_refused_for_a_sender_the_pool_forgot() {
+        let mut pool = pool();
+        pool.insert(tx(1, 0), at_genesis(0)).expect("ready");
+        let block = pool.take_ready(10);
+        // Block 1 commits nonce 0; the sender has nothing left in the pool and is forgotten.
+        pool.remove_included(1, &block);
+        assert_eq!(pool.pending_nonce(&block[0].sender()), None);
+        // Nonce 1 checked against state read before block 1 (nonce 0 there) must not start the
+        // sender at 0: it would be queued behind a nonce already committed, forever.
+        assert!(pool.needs_newer_state(&block[0].sender(), 0));
+        assert!(matches!(
+            pool.insert(tx(1, 1), at_genesis(0)),
+            Err(PoolError::StaleNonce {
+                read_at: 0,
+                committed: 1,
+                ..
+            })
+        ));
+        assert!(pool.is_empty());
+        // Read again after block 1, the same transaction is ready at once.
+        let fresh = StateNonce {
+            nonce: 1,
+            at_height: 1,
+        };
+        assert!(!pool.needs_newer_state(&block[0].sender(), 1));
+        assert_eq!(pool.insert(tx(1, 1), fresh), Ok(Inserted::Ready));
+        // A sender the pool still tracks keeps its own nonce: an older read is harmless there.
+        assert_eq!(pool.insert(tx(1, 2), at_genesis(0)), Ok(Inserted::Ready));
+        assert_eq!(
+            pool.insert(tx(2, 0), at_genesis(0)),
+            Err(PoolError::StaleNonce {
+                sender: tx(2, 0).sender(),
+                read_at: 0,
+                committed: 1,
+            })
+        );
     }
 }

@@ -41,6 +41,7 @@ pub(crate) fn rejection_reason(error: &AdmissionError) -> &'static str {
         AdmissionError::Pool(PoolError::NonceTaken { .. }) => "nonce_taken",
         AdmissionError::Pool(PoolError::SenderQueueFull { .. }) => "sender_queue_full",
         AdmissionError::Pool(PoolError::PoolFull { .. }) => "pool_full",
+        AdmissionError::Pool(PoolError::StaleNonce { .. }) => "stale_nonce",
         AdmissionError::Storage(_) | AdmissionError::State(_) => "node_error",
     }
 }
@@ -208,11 +209,16 @@ mod tests {
                 next: 0,
             },
             PoolError::PoolFull { limit: 1 },
+            PoolError::StaleNonce {
+                sender,
+                read_at: 0,
+                committed: 1,
+            },
         ]
         .into_iter()
         .map(|e| rejection_reason(&AdmissionError::Pool(e)))
         .collect();
-        assert_eq!(reasons.len(), 4);
+        assert_eq!(reasons.len(), 5);
     }
 
     #[test]

@@ -165,7 +165,7 @@ impl Channel {
         let height = executed.block.header.height;
         self.pool()
             .lock()
-            .remove_included(&executed.block.transactions);
+            .remove_included(height, &executed.block.transactions);
         self.pending().lock().prune(height);
         tracing::info!(
             channel = %self.config().name,
@@ -472,6 +472,7 @@ mod tests {
     use alloy_consensus::{TxLegacy, TypedTransaction};
     use alloy_eips::eip2718::Encodable2718;
     use alloy_primitives::{Address, TxKind, U256};
+    use ricaas_consensus::Application;
     use ricaas_crypto::{DevKey, sign_transaction};
 
     fn open(dev: &DevKey) -> (tempfile::TempDir, Channel) {
@@ -509,6 +510,31 @@ mod tests {
         proposer
             .build_now(&genesis, 20_000, usize::MAX)
             .expect("builds")
+    }
+
+    /// A client sends its next nonce as soon as its last transaction is committed; admission
+    /// may have read the account before that commit and reach the pool after it, when the
+    /// pool has already forgotten the sender. The transaction must become ready, not wait
+    /// forever behind the nonce the block just used.
+    #[test]
+    fn a_transaction_checked_against_the_head_before_a_commit_is_not_stranded_after_it() {
+        let dev = DevKey::random();
+        let (_dir, channel) = open(&dev);
+        channel.submit(&transfer(&dev, 0)).expect("admitted");
+        // Admission of nonce 1 opens its view of the head now (nonce 0 next)...
+        let before_commit = channel.head_view().expect("view");
+        // ...then the block with nonce 0 commits and the pool forgets the sender...
+        let block = channel.propose(false).expect("builds").expect("a block");
+        channel.finalize(block).expect("commits");
+        assert!(channel.pool().lock().is_empty());
+        // ...and only then does nonce 1 reach the pool.
+        channel
+            .admit_in(&transfer(&dev, 1), Origin::Client, &before_commit)
+            .expect("admitted");
+        assert_eq!(channel.pool().lock().ready_len(), 1, "nonce 1 is ready");
+        let next = channel.propose(false).expect("builds").expect("a block");
+        assert_eq!(next.block.transactions.len(), 1);
+        assert_eq!(next.block.transactions[0].nonce(), 1);
     }
 
     /// What `consensus.sender_trust` trades: a node that takes a sender on forged claims
