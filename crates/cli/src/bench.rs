@@ -62,6 +62,11 @@ pub struct BenchArgs {
     /// Transactions per JSON-RPC request (1 = one eth_sendRawTransaction per request).
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// Threads the client's submitters and block watcher run on. One by default: the client
+    /// shares the machine with the endpoint it measures, and a single thread serves its
+    /// connections with the fewest wake-ups (pre-signing uses every core regardless).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
     /// Give up waiting for finality after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
@@ -100,7 +105,7 @@ impl Submitter {
         })
     }
 
-    async fn send_batch(&self, raws: &[String]) -> anyhow::Result<Vec<Result<B256, String>>> {
+    async fn send_batch(&self, raws: &[&str]) -> anyhow::Result<Vec<Result<B256, String>>> {
         let mut batch = BatchRequestBuilder::new();
         for raw in raws {
             batch.insert("eth_sendRawTransaction", rpc_params![raw])?;
@@ -113,6 +118,31 @@ impl Submitter {
             .into_iter()
             .map(|r| r.map_err(|e| e.message().to_string()))
             .collect())
+    }
+}
+
+/// Where a submitter sends its transfers: a raw HTTP/1.1 connection for `http://` endpoints
+/// (`crate::submit`: the cheapest client, so the machine's CPU goes to the endpoint measured),
+/// jsonrpsee for WebSocket ones.
+enum Lane {
+    Http(crate::submit::Connection),
+    Rpc(Submitter),
+}
+
+impl Lane {
+    /// Each transaction's hash or refusal. Only a failure of the connection itself is an
+    /// error: a refused transaction is counted, not fatal.
+    async fn send_raw(&mut self, raws: &[&str]) -> anyhow::Result<Vec<Result<B256, String>>> {
+        match self {
+            Lane::Http(connection) => connection.send_raw(raws).await,
+            Lane::Rpc(client) if raws.len() == 1 => Ok(vec![
+                client
+                    .request::<B256>("eth_sendRawTransaction", rpc_params![raws[0]])
+                    .await
+                    .map_err(|e| e.to_string()),
+            ]),
+            Lane::Rpc(client) => client.send_batch(raws).await,
+        }
     }
 }
 
@@ -291,6 +321,20 @@ async fn enroll(
     Ok(())
 }
 
+/// The runtime `run` is driven on: `--client-threads` threads.
+pub fn runtime(args: &BenchArgs) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = match args.client_threads {
+        0 => bail!("--client-threads must be at least 1"),
+        1 => tokio::runtime::Builder::new_current_thread(),
+        threads => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads);
+            builder
+        }
+    };
+    Ok(builder.enable_all().build()?)
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.senders > 0 && args.txs > 0 && args.concurrency > 0 && args.batch > 0,
@@ -410,7 +454,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     for chunk in funding.chunks(100) {
-        for result in control.send_batch(chunk).await? {
+        let raws: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        for result in control.send_batch(&raws).await? {
             result.map_err(|e| anyhow!("funding transaction rejected: {e}"))?;
         }
     }
@@ -545,12 +590,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .collect();
     anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
     for worker in 0..args.concurrency {
-        let client = submitter(
-            endpoints[worker % endpoints.len()],
-            args.concurrency,
-            reader,
-        )
-        .await?;
+        let endpoint = endpoints[worker % endpoints.len()];
+        let mut lane = if endpoint.starts_with("http://") {
+            Lane::Http(
+                crate::submit::Connection::open(endpoint, headers_for(endpoint, reader)?).await?,
+            )
+        } else {
+            Lane::Rpc(submitter(endpoint, args.concurrency, reader).await?)
+        };
         let signed = signed.clone();
         let (concurrency, batch, rate) = (args.concurrency, args.batch, args.rate);
         tasks.push(tokio::spawn(async move {
@@ -570,18 +617,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     let due = submit_started + Duration::from_secs_f64(position as f64 / rate);
                     tokio::time::sleep_until(due.into()).await;
                 }
-                let raws: Vec<String> = chunk.iter().map(|(_, raw)| raw.clone()).collect();
+                let raws: Vec<&str> = chunk.iter().map(|(_, raw)| raw.as_str()).collect();
                 let at = Instant::now();
-                let results = if batch == 1 {
-                    vec![
-                        client
-                            .request::<B256>("eth_sendRawTransaction", rpc_params![&raws[0]])
-                            .await
-                            .map_err(|e| e.to_string()),
-                    ]
-                } else {
-                    client.send_batch(&raws).await.map_err(|e| e.to_string())?
-                };
+                let results = lane.send_raw(&raws).await.map_err(|e| e.to_string())?;
                 for ((hash, _), result) in chunk.iter().zip(results) {
                     match result {
                         Ok(_) => submitted.push((*hash, at)),

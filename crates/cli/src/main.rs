@@ -11,6 +11,7 @@ mod k8s;
 mod member;
 mod orgs;
 mod platform;
+mod submit;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -112,7 +113,7 @@ fn main() -> anyhow::Result<()> {
         Command::K8s(args) => tokio_runtime()?.block_on(k8s::run(args)),
         Command::Governance(args) => tokio_runtime()?.block_on(governance::run(args)),
         Command::Channel(args) => tokio_runtime()?.block_on(channel::run(args)),
-        Command::Bench(args) => tokio_runtime()?.block_on(bench::run(args)),
+        Command::Bench(args) => bench::runtime(&args)?.block_on(bench::run(args)),
         Command::Platform(args) => tokio_runtime()?.block_on(platform::run(args)),
         Command::Compile(args) => compile::run(args),
         Command::Check(args) => check::run(args),
