@@ -6,6 +6,7 @@
 mod common;
 
 mod bad_input;
+mod bench;
 mod bft;
 mod ca;
 mod channels;
