@@ -29,12 +29,6 @@ sol! {
 const TOKEN_BYTECODE: &str = include_str!("../contracts/Token.bin");
 const TRANSFER_GAS: u64 = 60_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Transport {
-    Http,
-    Ws,
-}
-
 #[derive(clap::Args, Clone)]
 pub struct BenchArgs {
     /// JSON-RPC endpoint (http:// or ws://) to measure.
