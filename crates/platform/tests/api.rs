@@ -247,37 +247,6 @@ impl Client {
         path: &str,
         body: Option<String>,
     ) -> (u16, ureq::http::HeaderMap, String) {
-        self.try_send_full(method, path, body)
-            .expect("HTTP request completes")
-    }
-
-    /// `post` of a body the platform may refuse before reading all of it: `None` when it closed
-    /// the connection while the body was still being written (the client then cannot read the
-    /// answer it sent). Any other failure fails the test.
-    fn post_may_close(&self, path: &str, body: Value) -> Option<(u16, Value)> {
-        match self.try_send_full("POST", path, Some(body.to_string())) {
-            Ok((status, _, text)) => Some((
-                status,
-                serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            )),
-            Err(ureq::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
-                ) =>
-            {
-                None
-            }
-            Err(e) => panic!("HTTP request failed: {e}"),
-        }
-    }
-
-    fn try_send_full(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<String>,
-    ) -> Result<(u16, ureq::http::HeaderMap, String), ureq::Error> {
         let url = format!("{}{path}", self.base);
         let request = ureq::http::Request::builder()
             .method(method)
@@ -297,11 +266,12 @@ impl Client {
         };
         let mut response = self
             .agent
-            .run(request.body(body.unwrap_or_default()).expect("request"))?;
+            .run(request.body(body.unwrap_or_default()).expect("request"))
+            .expect("HTTP request completes");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        Ok((status, headers, text))
+        (status, headers, text)
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
@@ -330,6 +300,39 @@ impl Client {
         assert!(token.starts_with("rcs_"), "{token}");
         self.with_token(token)
     }
+}
+
+/// Writes one HTTP/1.1 request on an open connection and reads its answer (status and JSON
+/// body, by `Content-Length`), leaving the connection open.
+fn exchange(connection: &mut std::net::TcpStream, request: &str) -> (u16, Value) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    connection
+        .write_all(request.as_bytes())
+        .expect("the whole request is written");
+    let mut reader = std::io::BufReader::new(connection);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP status line, got {line:?}"));
+    let mut length = 0;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header line");
+        if line.trim_end().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().expect("Content-Length");
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 fn message(body: &Value) -> &str {
@@ -471,6 +474,32 @@ fn bad_input(served: &Served) {
     let (status, body) = anonymous.post("/api/v1/sessions", huge);
     assert_eq!(status, 413, "{body}");
     assert!(message(&body).contains("larger than"), "{body}");
+    // A refused body is read to its end before the answer: the client reads the 413 whole and
+    // the connection stays open for its next request (a server that answers mid-body and
+    // closes makes clients report a reset connection instead).
+    let address = served.base.trim_start_matches("http://").to_owned();
+    let mut connection = std::net::TcpStream::connect(&address).expect("connect");
+    connection
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let oversized = "x".repeat(1024 * 1024);
+    let (status, body) = exchange(
+        &mut connection,
+        &format!(
+            "POST /api/v1/sessions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{oversized}",
+            oversized.len()
+        ),
+    );
+    assert_eq!(status, 413, "{body}");
+    assert!(message(&body).contains("larger than"), "{body}");
+    let (status, body) = exchange(
+        &mut connection,
+        &format!("GET /api/v1/me HTTP/1.1\r\nHost: {address}\r\n\r\n"),
+    );
+    assert_eq!(
+        status, 401,
+        "the same connection answers the next request: {body}"
+    );
 
     let operator = anonymous.login(None, "admin", &served.operator_password);
     for name in [

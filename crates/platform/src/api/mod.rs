@@ -9,6 +9,7 @@ mod compile;
 mod console;
 mod iam;
 mod keys;
+mod limits;
 mod mfa;
 mod networks;
 pub mod routes;
@@ -815,6 +816,7 @@ pub fn router(platform: Platform) -> Router {
             },
             routes::guard,
         ))
+        .layer(axum::middleware::from_fn(limits::bound_body))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(platform)
 }
