@@ -1302,7 +1302,7 @@ contract Bank {
     function put(uint lockFor) public payable {
         Account storage acc = accounts[msg.sender];
         acc.balance += msg.value;
-        acc.unlockTime = now + lockFor; //~ integer-overflow
+        acc.unlockTime += lockFor; //~ integer-overflow
     }
     function donate(address to) public payable {
         credit[to] += msg.value;
@@ -1379,6 +1379,69 @@ contract Parser {
     }
     function add(uint8 a) public {
         total = total + uint(a) * 2; //~ integer-overflow
+    }
+}
+"#,
+    );
+}
+
+/// A deadline the caller sets from the clock with an offset it picks freely gains nothing by
+/// wrapping: the wrapped time is already past, as an offset of 0 makes it — whether stored
+/// outright, raised to it only when later (a monotone lock) or kept in a struct the caller's
+/// pointer reaches. Reported still: a minimum on the offset the wrap gets under, a modifier
+/// checking it, a deadline used in arithmetic elsewhere, and a lock the caller extends from
+/// its stored value (what SmartBugs' `timeLock` annotates).
+#[test]
+fn a_deadline_set_from_the_clock_with_any_offset_gains_nothing_by_wrapping() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+contract Locks {
+    struct Holder { uint balance; uint unlockTime; }
+    mapping(address => Holder) accounts;
+    mapping(address => uint) until;
+    mapping(address => uint) minimumLock;
+    mapping(address => uint) lockTime;
+    mapping(address => uint) reward;
+    uint public openUntil;
+    event Opened(uint until);
+    modifier atLeastAWeek(uint d) { require(d >= 1 weeks); _; }
+    function put(uint lock) public payable {
+        Holder storage acc = accounts[msg.sender];
+        acc.balance += msg.value;
+        if (now + lock > acc.unlockTime) acc.unlockTime = now + lock;
+    }
+    function collect(uint amount) public {
+        Holder storage acc = accounts[msg.sender];
+        if (acc.balance >= amount && now > acc.unlockTime) {
+            acc.balance -= amount;
+            msg.sender.transfer(amount);
+        }
+    }
+    function open(uint duration) public {
+        openUntil = block.timestamp + duration;
+        emit Opened(openUntil);
+    }
+    function isOpen() public view returns (bool) { return now <= openUntil; }
+    function lockAtLeastAWeek(uint d) public {
+        require(d >= 1 weeks);
+        minimumLock[msg.sender] = now + d; //~ integer-overflow
+    }
+    function lockWithModifier(uint d) public atLeastAWeek(d) {
+        until[msg.sender] = now + d; //~ integer-overflow
+    }
+    function unlocked() public view returns (bool) {
+        return now > until[msg.sender] && now > minimumLock[msg.sender];
+    }
+    function stake(uint d) public {
+        lockTime[msg.sender] = now + d; //~ integer-overflow
+    }
+    function claim() public {
+        require(now > lockTime[msg.sender]);
+        reward[msg.sender] = lockTime[msg.sender] - 1000;
+    }
+    function increaseLockTime(uint secondsToIncrease) public {
+        lockTime[msg.sender] += secondsToIncrease; //~ integer-overflow
     }
 }
 "#,

@@ -758,6 +758,197 @@ fn checked_growth(
     grown
 }
 
+/// The clock: `now` or `block.timestamp`.
+fn is_clock(program: &Program<'_>, node: Node<'_>) -> bool {
+    node.is_global_member("block", "timestamp") || program.is_global(node, "now")
+}
+
+/// Where a value is kept, however an access reaches it: a state variable (through any index),
+/// or a member of a struct type (through any variable or storage pointer of that type).
+#[derive(Debug, PartialEq, Eq)]
+enum Keeper {
+    Variable(i64),
+    Member(String, String),
+}
+
+fn keeper(program: &Program<'_>, node: Node<'_>) -> Option<Keeper> {
+    match node.kind() {
+        "Identifier" => node
+            .referenced()
+            .filter(|id| program.is_state_variable(*id))
+            .map(Keeper::Variable),
+        "IndexAccess" => keeper(program, node.child("baseExpression")?),
+        "MemberAccess" => {
+            let base = node.child("expression")?.type_identifier();
+            if !base.starts_with("t_struct") {
+                return None;
+            }
+            // One struct type whatever the data location of the access.
+            let mut struct_type = base.trim_end_matches("_ptr");
+            for location in ["_storage", "_memory", "_calldata"] {
+                struct_type = struct_type.trim_end_matches(location);
+            }
+            Some(Keeper::Member(
+                struct_type.to_owned(),
+                node.name_of_member().to_owned(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Whether every access to `kept` anywhere in the program overwrites it (`=`), compares it with
+/// the clock (`now > deadline`, `now + d > deadline`), emits it, or returns it from a view: a
+/// deadline, used for nothing but telling whether the time has come.
+fn only_a_deadline(program: &Program<'_>, kept: &Keeper) -> bool {
+    let mut deadline = true;
+    for (_, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, path| {
+            if !deadline {
+                return false;
+            }
+            let hit = match kept {
+                Keeper::Variable(id) => node.is("Identifier") && node.referenced() == Some(*id),
+                Keeper::Member(..) => {
+                    node.is("MemberAccess") && keeper(program, node).as_ref() == Some(kept)
+                }
+            };
+            if !hit {
+                return true;
+            }
+            // The whole access: `deadline[who]` of `deadline`.
+            let mut access = node;
+            let mut depth = path.len();
+            while let Some(parent) = depth.checked_sub(1).map(|i| path[i])
+                && parent.is("IndexAccess")
+                && parent.child("baseExpression").and_then(|b| b.id()) == access.id()
+            {
+                access = parent;
+                depth -= 1;
+            }
+            let around = &path[..depth];
+            deadline = match around.last() {
+                Some(parent)
+                    if parent.is("Assignment")
+                        && parent.child("leftHandSide").and_then(|l| l.id()) == access.id() =>
+                {
+                    parent.str("operator") == Some("=")
+                }
+                Some(parent)
+                    if parent.is("BinaryOperation")
+                        && parent
+                            .str("operator")
+                            .is_some_and(|o| COMPARISONS.contains(&o)) =>
+                {
+                    [
+                        parent.child("leftExpression"),
+                        parent.child("rightExpression"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .filter(|side| side.id() != access.id())
+                    .any(|other| other.any(&mut |n| is_clock(program, n)))
+                }
+                _ => {
+                    around.iter().any(|a| a.is("EmitStatement"))
+                        || (function.is_view() && around.iter().any(|a| a.is("Return")))
+                }
+            };
+            true
+        });
+    }
+    deadline
+}
+
+/// `now + d` with `d` a parameter the caller picks freely — nothing in the function compares it
+/// and no modifier is handed it — kept only as a deadline ([`only_a_deadline`]), either stored
+/// (`unlock = now + d`) or compared with where one is (`if (now + d > unlock) unlock = now + d`).
+/// A wrapped sum is a time already past, and a past deadline behaves as the present one that
+/// `d = 0` gives without wrapping: the caller gains nothing. Still reported: a minimum the
+/// function enforces on `d` (the wrap gets under it), a deadline used in arithmetic, and a lock
+/// the caller extends from its stored value (`lock[msg.sender] += d` moves a deadline the caller
+/// could not otherwise move back).
+fn deadline_from_the_clock(
+    program: &Program<'_>,
+    function: &Function<'_>,
+    body: Node<'_>,
+    path: &[Node<'_>],
+    node: Node<'_>,
+) -> bool {
+    if !node.is("BinaryOperation") || node.str("operator") != Some("+") {
+        return false;
+    }
+    let (Some(left), Some(right)) = (node.child("leftExpression"), node.child("rightExpression"))
+    else {
+        return false;
+    };
+    let (left, right) = (unparenthesized(left), unparenthesized(right));
+    let offset = if is_clock(program, left) {
+        right
+    } else if is_clock(program, right) {
+        left
+    } else {
+        return false;
+    };
+    let Some(parameter) = offset
+        .is("Identifier")
+        .then(|| offset.referenced())
+        .flatten()
+        .filter(|id| function.parameters().any(|p| p.id() == Some(*id)))
+    else {
+        return false;
+    };
+    let mentions =
+        |n: Node<'_>| n.any(&mut |m| m.is("Identifier") && m.referenced() == Some(parameter));
+    // Not bounded: no comparison in the body involves `d` except through this very sum, and no
+    // modifier checks it.
+    let sum = program.text(node);
+    let function_node = function.node();
+    if function_node
+        .children("modifiers")
+        .any(|modifier| mentions(modifier))
+    {
+        return false;
+    }
+    let bounded = body.any(&mut |n| {
+        n.is("BinaryOperation")
+            && n.str("operator")
+                .is_some_and(|o| COMPARISONS.contains(&o) || o == "==" || o == "!=")
+            && [n.child("leftExpression"), n.child("rightExpression")]
+                .into_iter()
+                .flatten()
+                .any(|side| mentions(side) && program.text(side) != sum)
+    });
+    if bounded {
+        return false;
+    }
+    let Some(parent) = path.last() else {
+        return false;
+    };
+    let kept = if parent.is("Assignment") && parent.str("operator") == Some("=") {
+        parent.child("leftHandSide")
+    } else if parent.is("BinaryOperation")
+        && parent
+            .str("operator")
+            .is_some_and(|o| COMPARISONS.contains(&o))
+    {
+        [
+            parent.child("leftExpression"),
+            parent.child("rightExpression"),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|side| side.id() != node.id())
+    } else {
+        None
+    };
+    kept.and_then(|k| keeper(program, k))
+        .is_some_and(|kept| only_a_deadline(program, &kept))
+}
+
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     // Values the caller chooses: parameters of functions anyone can call (an owner's settings
     // are not an attacker's), and `msg.value`.
@@ -858,6 +1049,9 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 return true;
             }
             if op == '+' && within_range(program, &locals, path, left, right) {
+                return true;
+            }
+            if op == '+' && deadline_from_the_clock(program, &function, body, path, node) {
                 return true;
             }
             if op == '*' && full_width {
