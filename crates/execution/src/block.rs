@@ -338,22 +338,51 @@ fn receipt_for(tx: &RecoveredTx, result: &ExecutionResult, gas_before: u64) -> S
     }
 }
 
-/// Computes the header of an executed block: roots over transactions, receipts and state.
-pub fn seal_block<S: StateReader + ?Sized>(
+/// Blocks with at least this many transactions compute their receipts root on a thread of
+/// its own (a thread costs tens of microseconds; the root a couple per transaction).
+const PARALLEL_ROOTS_FROM_TXS: usize = 256;
+
+/// Computes the header of an executed block: roots over transactions, receipts and state. The
+/// three are independent, and sealing sits on the path of every block (after its last
+/// transaction, before its commit or vote): a large block computes its receipts root (the
+/// largest part: every receipt encoded with its bloom and hashed) on one thread while another
+/// computes the transactions root and then the state lattice (itself split among cores when
+/// many keys changed, [`StateReader::lattice_after`]).
+pub fn seal_block<S: StateReader + Sync + ?Sized>(
     snapshot: &S,
     context: &BlockContext,
     outcome: BlockOutcome,
 ) -> Result<ExecutedBlock, ExecutionError> {
-    let lattice = snapshot.lattice_after(&outcome.changes)?;
+    let receipts_root =
+        || StoredReceipt::receipts_root_with_blooms(&outcome.receipts, &outcome.receipt_blooms);
+    let the_rest = || {
+        (
+            Block::transactions_root(&outcome.transactions),
+            snapshot.lattice_after(&outcome.changes),
+        )
+    };
+    let (receipts_root, (transactions_root, lattice)) =
+        if outcome.transactions.len() >= PARALLEL_ROOTS_FROM_TXS {
+            std::thread::scope(|scope| {
+                let receipts = scope.spawn(receipts_root);
+                let rest = the_rest();
+                // A panic computing the root is a bug: raised here as it would have been
+                // without the thread.
+                let receipts = receipts
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (receipts, rest)
+            })
+        } else {
+            (receipts_root(), the_rest())
+        };
+    let lattice = lattice?;
     let header = Header {
         parent_hash: context.parent_hash,
         height: context.height,
         timestamp_ms: context.timestamp_ms,
-        transactions_root: Block::transactions_root(&outcome.transactions),
-        receipts_root: StoredReceipt::receipts_root_with_blooms(
-            &outcome.receipts,
-            &outcome.receipt_blooms,
-        ),
+        transactions_root,
+        receipts_root,
         state_root: lattice.root(),
         logs_bloom: outcome.logs_bloom,
         gas_limit: context.gas_limit,
@@ -373,7 +402,7 @@ pub fn seal_block<S: StateReader + ?Sized>(
 
 /// Re-executes a block produced elsewhere on top of `snapshot` and checks that it yields exactly
 /// the block's header (transactions, receipts and state roots included).
-pub fn verify_block<S: StateReader + ?Sized>(
+pub fn verify_block<S: StateReader + Sync + ?Sized>(
     snapshot: &S,
     rules: &ChainRules,
     block: &Block,

@@ -62,6 +62,14 @@ impl StateLattice {
         self.apply(&slot_element(address, slot, value), false);
     }
 
+    /// Adds another lattice lane by lane: the commitment to the union of two disjoint sets of
+    /// pairs, or a state with a delta applied.
+    pub fn merge(&mut self, other: &StateLattice) {
+        for (lane, delta) in self.0.iter_mut().zip(other.0.iter()) {
+            *lane = lane.wrapping_add(*delta);
+        }
+    }
+
     fn apply(&mut self, element: &[u16; LANES], add: bool) {
         for (lane, delta) in self.0.iter_mut().zip(element.iter()) {
             *lane = if add {
