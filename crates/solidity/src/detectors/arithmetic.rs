@@ -907,10 +907,7 @@ fn deadline_from_the_clock(
     // modifier checks it.
     let sum = program.text(node);
     let function_node = function.node();
-    if function_node
-        .children("modifiers")
-        .any(|modifier| mentions(modifier))
-    {
+    if function_node.children("modifiers").any(&mentions) {
         return false;
     }
     let bounded = body.any(&mut |n| {
