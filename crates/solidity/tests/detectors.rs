@@ -1448,6 +1448,47 @@ contract Locks {
     );
 }
 
+/// A product whose factors only encode a number the caller picks — parameters read nowhere
+/// else, one of which can be 1 — reaches no value the caller could not pass directly. Reported
+/// still: a factor used again on its own (BEC's batch transfer credits each receiver `value`
+/// after checking `count * value`), a factor compared, a product returned as the answer.
+#[test]
+fn a_product_that_only_encodes_the_callers_number_is_no_overflow() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+contract Airdrop {
+    mapping(address => uint) balances;
+    function drop(address token, address from, address[] tos, uint v, uint decimals) public {
+        bytes4 id = bytes4(keccak256("transferFrom(address,address,uint256)"));
+        uint amount = v * 10 ** decimals;
+        for (uint i = 0; i < tos.length; i++) {
+            require(token.call(id, from, tos[i], amount));
+        }
+    }
+    function scaled(address token, address to, uint units, uint unitSize) public {
+        require(token.call(bytes4(keccak256("transfer(address,uint256)")), to, units * unitSize));
+    }
+    function batch(address[] receivers, uint value, uint count) public {
+        uint amount = count * value; //~ integer-overflow
+        require(balances[msg.sender] >= amount);
+        balances[msg.sender] -= amount;
+        for (uint i = 0; i < receivers.length; i++) {
+            balances[receivers[i]] += value; //~ integer-overflow
+        }
+    }
+    function capped(address token, address to, uint v, uint decimals) public {
+        require(decimals <= 18);
+        require(token.call(bytes4(keccak256("transfer(address,uint256)")), to, v * 10 ** decimals)); //~ integer-overflow
+    }
+    function product(uint x, uint y) public pure returns (uint) {
+        return x * y; //~ integer-overflow
+    }
+}
+"#,
+    );
+}
+
 /// A subtraction whose right side is part of its left cannot go below zero: a loop index
 /// minus where it started, an excess computed from the amount, a fixed fraction of it. A
 /// setting only the stored first requester may change is an owner's. The near misses are

@@ -946,6 +946,115 @@ fn deadline_from_the_clock(
         .is_some_and(|kept| only_a_deadline(program, &kept))
 }
 
+/// Whether `call` hands its arguments to another contract: a low-level `call`, or a function of
+/// a contract-typed value other than `this`.
+fn hands_on(call: Node<'_>) -> bool {
+    if !call.is("FunctionCall") {
+        return false;
+    }
+    if let Some((_, member)) = crate::ast::address_member_call(call) {
+        return member == "call";
+    }
+    crate::ast::callee(call).is_some_and(|target| {
+        target.is("MemberAccess")
+            && target.child("expression").is_some_and(|base| {
+                base.type_string().starts_with("contract ")
+                    && !(base.is("Identifier") && base.name() == "this")
+            })
+    })
+}
+
+/// Whether `value` is one of `call`'s arguments as it stands.
+fn argument_of(call: Node<'_>, value: Node<'_>) -> bool {
+    call.children("arguments")
+        .any(|argument| unparenthesized(argument).id() == value.id())
+}
+
+/// `v * k` where `v` and `k` only encode a number the caller picks and hands to another
+/// contract: both are parameters of the function read nowhere else in it (nothing compares
+/// them, nothing uses them apart from this product, no modifier is handed them), `k` can be 1 —
+/// a parameter itself, or `c ** d` of a parameter `d` — and the product (or the local holding
+/// it) is only an argument of calls to other contracts. Every value of the type is `v * 1` for
+/// some `v`: a wrapped product hands on nothing the caller could not have passed directly (an
+/// airdrop's `v * 10 ** decimals` given to a token). Reported still: a factor used again on its
+/// own (BEC's `cnt * _value`, where each receiver is then credited `_value`), a factor compared,
+/// a constant factor, a product this contract keeps, pays or returns.
+fn free_product(
+    function: &Function<'_>,
+    body: Node<'_>,
+    path: &[Node<'_>],
+    node: Node<'_>,
+    left: Node<'_>,
+    right: Node<'_>,
+) -> bool {
+    let parameter = |node: Node<'_>| {
+        let node = unparenthesized(node);
+        node.is("Identifier")
+            .then(|| node.referenced())
+            .flatten()
+            .filter(|id| function.parameters().any(|p| p.id() == Some(*id)))
+    };
+    // `k`, or `c ** d`: a factor the caller can make 1.
+    let unit = |node: Node<'_>| {
+        let node = unparenthesized(node);
+        parameter(node).or_else(|| {
+            (node.is("BinaryOperation") && node.str("operator") == Some("**"))
+                .then(|| node.child("rightExpression").and_then(parameter))
+                .flatten()
+        })
+    };
+    let (free, one) = match (parameter(left), unit(right), parameter(right), unit(left)) {
+        (Some(v), Some(k), _, _) | (_, _, Some(v), Some(k)) => (v, k),
+        _ => return false,
+    };
+    if free == one {
+        return false;
+    }
+    let mentions = |node: Node<'_>, id: i64| {
+        let mut uses = 0;
+        node.walk(&mut |n, _| {
+            if n.is("Identifier") && n.referenced() == Some(id) {
+                uses += 1;
+            }
+            true
+        });
+        uses
+    };
+    let only_here = [free, one].iter().all(|id| {
+        mentions(body, *id) == 1
+            && !function
+                .node()
+                .children("modifiers")
+                .any(|modifier| mentions(modifier, *id) > 0)
+    });
+    if !only_here {
+        return false;
+    }
+    match path.last() {
+        Some(call) if hands_on(*call) && argument_of(*call, node) => true,
+        Some(statement) if statement.is("VariableDeclarationStatement") => {
+            let mut declarations = statement.children("declarations");
+            let (Some(local), None) = (
+                declarations.next().and_then(|d| d.id()),
+                declarations.next(),
+            ) else {
+                return false;
+            };
+            let mut handed_on_only = true;
+            body.walk(&mut |n, around| {
+                if n.is("Identifier") && n.referenced() == Some(local) {
+                    handed_on_only &= around
+                        .last()
+                        .is_some_and(|call| hands_on(*call) && argument_of(*call, n));
+                }
+                handed_on_only
+            });
+            handed_on_only
+        }
+        _ => false,
+    }
+}
+
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     // Values the caller chooses: parameters of functions anyone can call (an owner's settings
     // are not an attacker's), and `msg.value`.
@@ -1052,6 +1161,12 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 return true;
             }
             if op == '*' && full_width {
+                return true;
+            }
+            if op == '*'
+                && node.is("BinaryOperation")
+                && free_product(&function, body, path, node, left, right)
+            {
                 return true;
             }
             // Moved, not created: `to += v` (or `supply -= v`) beside a checked `from -= v`.
