@@ -758,9 +758,16 @@ fn checked_growth(
     grown
 }
 
-/// The clock: `now` or `block.timestamp`.
-fn is_clock(program: &Program<'_>, node: Node<'_>) -> bool {
-    node.is_global_member("block", "timestamp") || program.is_global(node, "now")
+/// How many identifiers in `node` (itself included) refer to declaration `id`.
+fn references(node: Node<'_>, id: i64) -> usize {
+    let mut found = 0;
+    node.walk(&mut |n, _| {
+        if n.is("Identifier") && n.referenced() == Some(id) {
+            found += 1;
+        }
+        true
+    });
+    found
 }
 
 /// Where a value is kept, however an access reaches it: a state variable (through any index),
@@ -850,7 +857,7 @@ fn only_a_deadline(program: &Program<'_>, kept: &Keeper) -> bool {
                     .into_iter()
                     .flatten()
                     .filter(|side| side.id() != access.id())
-                    .any(|other| other.any(&mut |n| is_clock(program, n)))
+                    .any(|other| other.any(&mut |n| super::randomness::is_timestamp(program, n)))
                 }
                 _ => {
                     around.iter().any(|a| a.is("EmitStatement"))
@@ -886,9 +893,9 @@ fn deadline_from_the_clock(
         return false;
     };
     let (left, right) = (unparenthesized(left), unparenthesized(right));
-    let offset = if is_clock(program, left) {
+    let offset = if super::randomness::is_timestamp(program, left) {
         right
-    } else if is_clock(program, right) {
+    } else if super::randomness::is_timestamp(program, right) {
         left
     } else {
         return false;
@@ -901,8 +908,7 @@ fn deadline_from_the_clock(
     else {
         return false;
     };
-    let mentions =
-        |n: Node<'_>| n.any(&mut |m| m.is("Identifier") && m.referenced() == Some(parameter));
+    let mentions = |n: Node<'_>| references(n, parameter) > 0;
     // Not bounded: no comparison in the body involves `d` except through this very sum, and no
     // modifier checks it.
     let sum = program.text(node);
@@ -1010,22 +1016,12 @@ fn free_product(
     if free == one {
         return false;
     }
-    let mentions = |node: Node<'_>, id: i64| {
-        let mut uses = 0;
-        node.walk(&mut |n, _| {
-            if n.is("Identifier") && n.referenced() == Some(id) {
-                uses += 1;
-            }
-            true
-        });
-        uses
-    };
     let only_here = [free, one].iter().all(|id| {
-        mentions(body, *id) == 1
+        references(body, *id) == 1
             && !function
                 .node()
                 .children("modifiers")
-                .any(|modifier| mentions(modifier, *id) > 0)
+                .any(|modifier| references(modifier, *id) > 0)
     });
     if !only_here {
         return false;

@@ -43,7 +43,8 @@ pub const TIMESTAMP: Rule = Rule {
         timestamp; use block numbers for ordering where wall-clock time is not needed.",
 };
 
-fn is_timestamp(program: &Program<'_>, node: Node<'_>) -> bool {
+/// The clock: `block.timestamp` or `now`.
+pub(super) fn is_timestamp(program: &Program<'_>, node: Node<'_>) -> bool {
     node.is_global_member("block", "timestamp") || program.is_global(node, "now")
 }
 
