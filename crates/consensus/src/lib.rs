@@ -20,10 +20,21 @@ pub enum Backlog {
     Full,
 }
 
+/// What an open block holds after a [`fill_block`](Application::fill_block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Filled {
+    /// Transactions moved into the block so far.
+    pub transactions: usize,
+    /// The block takes no more: the engine should cut it now.
+    pub full: bool,
+}
+
 /// The chain as an ordering engine sees it.
 pub trait Application: Send + Sync + 'static {
     type Block: Send + 'static;
     type Error: std::error::Error + Send + Sync + 'static;
+    /// A block being built that still takes transactions (see [`open_block`](Self::open_block)).
+    type Open: Send + 'static;
 
     fn backlog(&self) -> Backlog;
 
@@ -34,9 +45,21 @@ pub trait Application: Send + Sync + 'static {
     /// that only grows, from which an engine tells a stream that goes on from one that stopped.
     fn arrivals(&self) -> u64;
 
-    /// Builds the next block on top of the current head (executing it). `allow_empty` permits a
-    /// block without transactions; otherwise `None` is returned when there is nothing to order.
-    fn propose(&self, allow_empty: bool) -> Result<Option<Self::Block>, Self::Error>;
+    /// Starts the next block on top of the current head. While it is open, the transactions
+    /// [`fill_block`](Self::fill_block) moves into it execute as they arrive, so that cutting it leaves
+    /// only the last few to execute, the seal and the commit.
+    fn open_block(&self) -> Result<Self::Open, Self::Error>;
+
+    /// Moves the transactions that became ready since the last call into the open block.
+    fn fill_block(&self, open: &mut Self::Open) -> Result<Filled, Self::Error>;
+
+    /// Cuts the open block: finishes executing what it holds and seals it. `allow_empty`
+    /// permits a block without transactions; otherwise `None` is returned when it holds none.
+    fn close_block(
+        &self,
+        open: Self::Open,
+        allow_empty: bool,
+    ) -> Result<Option<Self::Block>, Self::Error>;
 
     /// Checks a block proposed by another node (re-executes it).
     fn verify(&self, block: &Self::Block) -> Result<(), Self::Error>;

@@ -120,9 +120,18 @@ impl Ordering for SoloSequencer {
                 stream = Stream::new(Instant::now(), app.arrivals());
             }
             // Batch until the block is full, the interval since the last block has passed, or
-            // the stream of transactions has stopped.
+            // the stream of transactions has stopped. The block is open meanwhile: what arrives
+            // executes while more is batched, instead of all at once after the cut.
             let deadline = last_block + interval;
-            while app.backlog() != Backlog::Full {
+            let opener = app.clone();
+            let mut open = tokio::task::spawn_blocking(move || opener.open_block())
+                .await
+                .map_err(|e| OrderingError::Task(e.to_string()))?
+                .map_err(|e| OrderingError::Application(e.to_string()))?;
+            let mut filled = app
+                .fill_block(&mut open)
+                .map_err(|e| OrderingError::Application(e.to_string()))?;
+            while !filled.full {
                 let now = Instant::now();
                 stream.observe(now, app.arrivals());
                 if now >= deadline || stream.stopped(now, interval) {
@@ -132,17 +141,23 @@ impl Ordering for SoloSequencer {
                     _ = shutdown.changed() => break,
                     _ = tokio::time::sleep_until(deadline.min(now + BATCH_POLL)) => {}
                 }
+                filled = app
+                    .fill_block(&mut open)
+                    .map_err(|e| OrderingError::Application(e.to_string()))?;
             }
-            let worker = app.clone();
-            let had_work = app.backlog() != Backlog::Empty;
-            // The interval runs from when a block's transactions are taken, not from when it is
-            // committed: under steady load the next block starts as soon as this one is durable
-            // if building and committing took the interval or longer, instead of waiting a
-            // further interval (or for a full pool) while the sequencer idles.
+            // The interval runs from when a block is cut, not from when it is committed: under
+            // steady load the next block starts as soon as this one is durable if finishing and
+            // committing it took the interval or longer, instead of waiting a further interval
+            // (or for a full pool) while the sequencer idles.
             let started = Instant::now();
             let arrivals_at_start = app.arrivals();
+            let filled = app
+                .fill_block(&mut open)
+                .map_err(|e| OrderingError::Application(e.to_string()))?;
+            let had_work = filled.transactions > 0;
+            let worker = app.clone();
             let produced = tokio::task::spawn_blocking(move || -> Result<bool, A::Error> {
-                match worker.propose(allow_empty)? {
+                match worker.close_block(open, allow_empty)? {
                     Some(block) => {
                         worker.finalize(block)?;
                         Ok(true)
@@ -166,6 +181,7 @@ impl Ordering for SoloSequencer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Filled;
     use parking_lot::Mutex;
     use std::time::Instant as StdInstant;
 
@@ -187,6 +203,7 @@ mod tests {
     impl Application for SlowBuilder {
         type Block = ();
         type Error = Never;
+        type Open = ();
 
         fn backlog(&self) -> Backlog {
             Backlog::Partial
@@ -200,9 +217,20 @@ mod tests {
             0
         }
 
-        fn propose(&self, _allow_empty: bool) -> Result<Option<()>, Never> {
+        fn open_block(&self) -> Result<(), Never> {
+            Ok(())
+        }
+
+        fn fill_block(&self, _open: &mut ()) -> Result<Filled, Never> {
+            Ok(Filled {
+                transactions: 1,
+                full: false,
+            })
+        }
+
+        fn close_block(&self, _open: (), _allow_empty: bool) -> Result<Option<()>, Never> {
             self.starts.lock().push(StdInstant::now());
-            // Building and executing the block: longer than the interval.
+            // Finishing and sealing the block: longer than the interval.
             std::thread::sleep(self.build_time);
             Ok(Some(()))
         }
@@ -285,6 +313,7 @@ mod tests {
     impl Application for HandFed {
         type Block = ();
         type Error = Never;
+        type Open = u64;
 
         fn backlog(&self) -> Backlog {
             match self.pending.load(std::sync::atomic::Ordering::Relaxed) {
@@ -301,9 +330,20 @@ mod tests {
             self.arrivals.load(std::sync::atomic::Ordering::Relaxed)
         }
 
-        fn propose(&self, allow_empty: bool) -> Result<Option<()>, Never> {
-            let taken = self.pending.swap(0, std::sync::atomic::Ordering::Relaxed);
-            if taken == 0 && !allow_empty {
+        fn open_block(&self) -> Result<u64, Never> {
+            Ok(0)
+        }
+
+        fn fill_block(&self, open: &mut u64) -> Result<Filled, Never> {
+            *open += self.pending.swap(0, std::sync::atomic::Ordering::Relaxed);
+            Ok(Filled {
+                transactions: usize::try_from(*open).unwrap_or(usize::MAX),
+                full: false,
+            })
+        }
+
+        fn close_block(&self, open: u64, allow_empty: bool) -> Result<Option<()>, Never> {
+            if open == 0 && !allow_empty {
                 return Ok(None);
             }
             self.proposed.lock().push(StdInstant::now());

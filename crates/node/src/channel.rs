@@ -11,10 +11,10 @@ use crate::{
 use alloy_primitives::{Address, B256, Bytes, U256};
 use parking_lot::{Mutex, RwLock};
 use ricaas_consensus::bft::ChainBlock;
-use ricaas_consensus::{Application, Backlog};
+use ricaas_consensus::{Application, Backlog, Filled};
 use ricaas_execution::{
-    BlockContext, ChainRules, ExecutionError, Mode, execute_block, intrinsic_gas, seal_block,
-    verify_block,
+    BlockContext, BlockOutcome, ChainRules, ExecutionError, Mode, execute_block, intrinsic_gas,
+    seal_block, verify_block,
 };
 use ricaas_primitives::{
     Block, ChannelId, Header, RecoveredTx, StoredReceipt, decode_raw_transaction,
@@ -503,11 +503,10 @@ impl Channel {
         })
     }
 
-    fn build(
-        &self,
-        transactions: Vec<RecoveredTx>,
-        allow_empty: bool,
-    ) -> Result<Option<ExecutedBlock>, ExecutionError> {
+    /// Opens the next block on the head: its context is fixed now, and a thread of its own
+    /// executes the transactions [`Channel::fill_open`] hands it, in that order, until the block
+    /// is closed.
+    fn open_on_head(&self) -> Result<OpenBlock, ExecutionError> {
         let snapshot = self.store.snapshot()?;
         let parent = snapshot.head_header()?;
         let now = SystemTime::now()
@@ -521,9 +520,64 @@ impl Channel {
             beneficiary: Address::ZERO,
             gas_limit: self.rules.block_gas_limit,
         };
-        let started = std::time::Instant::now();
-        let offered = transactions.len();
-        let outcome = execute_block(&snapshot, &self.rules, &context, transactions, Mode::Build)?;
+        let (feed, batches) = std::sync::mpsc::channel::<Vec<RecoveredTx>>();
+        let rules = self.rules.clone();
+        let in_thread = context.clone();
+        let executor = std::thread::Builder::new()
+            .name(format!("block-{}", context.height))
+            .spawn(move || {
+                let outcome = execute_block(
+                    &snapshot,
+                    &rules,
+                    &in_thread,
+                    batches.into_iter().flatten(),
+                    Mode::Build,
+                )?;
+                Ok((snapshot, outcome))
+            })
+            .map_err(|e| ExecutionError::Evm(format!("could not start a block's executor: {e}")))?;
+        Ok(OpenBlock {
+            context,
+            feed: Some(feed),
+            executor: Some(executor),
+            taken: 0,
+            opened: std::time::Instant::now(),
+        })
+    }
+
+    /// Moves ready transactions from the pool into the open block, up to the block's limit.
+    fn fill_open(&self, open: &mut OpenBlock) -> Filled {
+        let room = self.config.max_block_txs.saturating_sub(open.taken);
+        if room > 0
+            && let Some(feed) = &open.feed
+        {
+            let batch = self.pool.lock().take_ready(room);
+            if !batch.is_empty() {
+                open.taken += batch.len();
+                if let Err(std::sync::mpsc::SendError(batch)) = feed.send(batch) {
+                    // The executor has stopped (on an error `close_open` reports): the
+                    // transactions go back to the pool rather than nowhere.
+                    open.taken -= batch.len();
+                    self.pool.lock().return_deferred(batch);
+                    open.feed = None;
+                }
+            }
+        }
+        Filled {
+            transactions: open.taken,
+            full: open.taken >= self.config.max_block_txs,
+        }
+    }
+
+    /// Cuts the open block: waits for its executor to finish what it was handed, gives back to
+    /// the pool what did not fit and drops what failed, and seals the rest.
+    fn close_open(
+        &self,
+        mut open: OpenBlock,
+        allow_empty: bool,
+    ) -> Result<Option<ExecutedBlock>, ExecutionError> {
+        let cut = std::time::Instant::now();
+        let (snapshot, outcome) = open.finish()?;
         let executed_at = std::time::Instant::now();
         {
             let mut pool = self.pool.lock();
@@ -538,19 +592,64 @@ impl Channel {
         if outcome.transactions.is_empty() && !allow_empty {
             return Ok(None);
         }
+        let context = open.context.clone();
         let sealed = seal_block(&snapshot, &context, outcome)?;
         if let Some(metrics) = self.metrics() {
-            metrics.built(started.elapsed());
+            metrics.built(cut.elapsed());
         }
         tracing::debug!(
             height = context.height,
-            offered,
+            offered = open.taken,
             included = sealed.block.transactions.len(),
-            execute_ms = (executed_at - started).as_secs_f64() * 1e3,
+            open_ms = (cut - open.opened).as_secs_f64() * 1e3,
+            finish_ms = (executed_at - cut).as_secs_f64() * 1e3,
             seal_ms = executed_at.elapsed().as_secs_f64() * 1e3,
             "block built"
         );
         Ok(Some(sealed))
+    }
+
+    /// Builds the next block at once from the transactions ready now (what the solo sequencer
+    /// does over an interval, for tests).
+    #[cfg(test)]
+    pub(crate) fn propose(
+        &self,
+        allow_empty: bool,
+    ) -> Result<Option<ExecutedBlock>, ExecutionError> {
+        let mut open = self.open_on_head()?;
+        self.fill_open(&mut open);
+        self.close_open(open, allow_empty)
+    }
+}
+
+/// A block the solo sequencer has opened and not yet cut: the transactions handed to it are
+/// executing on its own thread, against the head it was opened on. Dropped without being
+/// closed (the sequencer failed), the executor finishes and its work is discarded.
+pub struct OpenBlock {
+    context: BlockContext,
+    feed: Option<std::sync::mpsc::Sender<Vec<RecoveredTx>>>,
+    executor: Option<std::thread::JoinHandle<Result<(Snapshot, BlockOutcome), ExecutionError>>>,
+    /// Transactions handed to the executor.
+    taken: usize,
+    opened: std::time::Instant,
+}
+
+impl OpenBlock {
+    /// Tells the executor nothing more is coming and waits for what it has done.
+    fn finish(&mut self) -> Result<(Snapshot, BlockOutcome), ExecutionError> {
+        self.feed = None;
+        let executor = self
+            .executor
+            .take()
+            .ok_or_else(|| ExecutionError::Evm("the block was already closed".into()))?;
+        executor.join().map_err(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            ExecutionError::Evm(format!("the block's executor panicked: {what}"))
+        })?
     }
 }
 
@@ -625,6 +724,7 @@ pub(crate) fn genesis_block(config: &ChannelConfig) -> Result<ExecutedBlock, Str
 impl Application for Channel {
     type Block = ExecutedBlock;
     type Error = ExecutionError;
+    type Open = OpenBlock;
 
     fn backlog(&self) -> Backlog {
         let ready = self.pool.lock().ready_len();
@@ -643,12 +743,20 @@ impl Application for Channel {
         self.arrivals.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn propose(&self, allow_empty: bool) -> Result<Option<ExecutedBlock>, ExecutionError> {
-        let batch = self.pool.lock().take_ready(self.config.max_block_txs);
-        if batch.is_empty() && !allow_empty {
-            return Ok(None);
-        }
-        self.build(batch, allow_empty)
+    fn open_block(&self) -> Result<OpenBlock, ExecutionError> {
+        self.open_on_head()
+    }
+
+    fn fill_block(&self, open: &mut OpenBlock) -> Result<Filled, ExecutionError> {
+        Ok(self.fill_open(open))
+    }
+
+    fn close_block(
+        &self,
+        open: OpenBlock,
+        allow_empty: bool,
+    ) -> Result<Option<ExecutedBlock>, ExecutionError> {
+        self.close_open(open, allow_empty)
     }
 
     fn verify(&self, block: &ExecutedBlock) -> Result<(), ExecutionError> {

@@ -537,6 +537,110 @@ mod tests {
         assert_eq!(next.block.transactions[0].nonce(), 1);
     }
 
+    /// The solo sequencer opens a block and hands it transactions while it batches: one
+    /// admitted while the block is open (its nonce follows those already executing) joins it,
+    /// the block holds them in arrival order, and it commits to the same state and receipts
+    /// as a block built at once from the same transactions.
+    #[test]
+    fn transactions_that_arrive_while_a_block_is_open_execute_into_it_in_order() {
+        let dev = DevKey::random();
+        let (_dir, channel) = open(&dev);
+        let mut block = channel.open_block().expect("opens");
+        for nonce in 0..2 {
+            channel.submit(&transfer(&dev, nonce)).expect("admitted");
+        }
+        let filled = channel.fill_block(&mut block).expect("fills");
+        assert_eq!((filled.transactions, filled.full), (2, false));
+        assert_eq!(
+            channel.pool().lock().ready_len(),
+            0,
+            "both are in the block"
+        );
+        channel
+            .submit(&transfer(&dev, 2))
+            .expect("nonce 2 is admitted while 0 and 1 execute");
+        assert_eq!(
+            channel.fill_block(&mut block).expect("fills").transactions,
+            3
+        );
+        let built = channel
+            .close_block(block, false)
+            .expect("closes")
+            .expect("a block");
+        let nonces: Vec<u64> = built.block.transactions.iter().map(|t| t.nonce()).collect();
+        assert_eq!(nonces, [0, 1, 2]);
+        assert!(built.receipts.iter().all(|r| r.success));
+
+        // The same three transfers built at once on another node with the same genesis.
+        let (_other_dir, other) = open(&dev);
+        for tx in &built.block.transactions {
+            other.submit(tx.encoded()).expect("admitted");
+        }
+        let at_once = other.propose(false).expect("builds").expect("a block");
+        assert_eq!(
+            at_once.block.header.state_root,
+            built.block.header.state_root
+        );
+        assert_eq!(
+            at_once.block.header.receipts_root,
+            built.block.header.receipts_root
+        );
+        assert_eq!(at_once.block.header.gas_used, built.block.header.gas_used);
+
+        channel.finalize(built).expect("commits");
+        assert!(channel.pool().lock().is_empty());
+        channel
+            .submit(&transfer(&dev, 3))
+            .expect("the next nonce after the commit");
+    }
+
+    /// An open block takes no more than `max_block_txs`: the fill that reaches the limit says
+    /// the block is full, the rest stay ready for the next block, and a block left empty is
+    /// not produced unless empty blocks are allowed.
+    #[test]
+    fn an_open_block_is_full_at_its_transaction_limit_and_the_rest_wait() {
+        let dev = DevKey::random();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = ChannelConfig::development(
+            1337,
+            vec![GenesisAccount {
+                address: dev.address(),
+                balance: U256::from(10u64).pow(U256::from(24)),
+            }],
+            1_000,
+        );
+        config.max_block_txs = 3;
+        let channel = Channel::open(config, dir.path()).expect("opens");
+
+        let empty = channel.open_block().expect("opens");
+        assert!(channel.close_block(empty, false).expect("closes").is_none());
+        let empty = channel.open_block().expect("opens");
+        let produced = channel.close_block(empty, true).expect("closes");
+        let produced = produced.expect("an empty block when allowed");
+        assert!(produced.block.transactions.is_empty());
+        channel.finalize(produced).expect("commits");
+
+        for nonce in 0..5 {
+            channel.submit(&transfer(&dev, nonce)).expect("admitted");
+        }
+        let mut block = channel.open_block().expect("opens");
+        let filled = channel.fill_block(&mut block).expect("fills");
+        assert_eq!((filled.transactions, filled.full), (3, true));
+        assert_eq!(
+            channel.fill_block(&mut block).expect("fills").transactions,
+            3
+        );
+        let built = channel.close_block(block, false).expect("closes");
+        let built = built.expect("a block");
+        assert_eq!(built.block.header.height, 2);
+        assert_eq!(built.block.transactions.len(), 3);
+        channel.finalize(built).expect("commits");
+        assert_eq!(channel.pool().lock().ready_len(), 2, "nonces 3 and 4 wait");
+        let next = channel.propose(false).expect("builds").expect("a block");
+        let nonces: Vec<u64> = next.block.transactions.iter().map(|t| t.nonce()).collect();
+        assert_eq!(nonces, [3, 4]);
+    }
+
     /// What `consensus.sender_trust` trades: a node that takes a sender on forged claims
     /// executes the transfer as the claimed account's, and `ricaas replay`, which recovers every
     /// signature again, finds the stored sender that the signature does not prove.
