@@ -102,7 +102,7 @@ impl ChannelMetrics {
             ),
             build: runtime.histogram(
                 "block_build_seconds",
-                "Time to build (execute and seal) a block this node proposes",
+                "Time from deciding to propose a block to its seal: execution and seal for a BFT proposal; for a solo block, which executes while it is open, what is left to execute at the cut and the seal",
                 DURATION_BUCKETS,
             ),
             verify: runtime.histogram(
