@@ -23,6 +23,7 @@ pub struct Snapshot {
     hash_to_height: ReadOnlyTable<&'static [u8; 32], u64>,
     bodies: ReadOnlyTable<u64, &'static [u8]>,
     senders: ReadOnlyTable<u64, &'static [u8]>,
+    tx_hashes: ReadOnlyTable<u64, &'static [u8]>,
     receipts: ReadOnlyTable<u64, &'static [u8]>,
     tx_lookup: ReadOnlyTable<&'static [u8; 32], (u64, u32)>,
     log_address: ReadOnlyTable<&'static [u8; 28], ()>,
@@ -59,6 +60,7 @@ impl Snapshot {
             hash_to_height: txn.open_table(tables::HASH_TO_HEIGHT)?,
             bodies: txn.open_table(tables::BODIES)?,
             senders: txn.open_table(tables::SENDERS)?,
+            tx_hashes: txn.open_table(tables::TX_HASHES)?,
             receipts: txn.open_table(tables::RECEIPTS)?,
             tx_lookup: txn.open_table(tables::TX_LOOKUP)?,
             log_address: txn.open_table(tables::LOG_ADDRESS)?,
@@ -131,11 +133,22 @@ impl Snapshot {
             .collect()
     }
 
-    /// The hashes of a block's transactions, in order, without decoding them: a transaction's
-    /// hash is the Keccak of its stored encoding (decoding admits only canonical encodings, and
-    /// native transactions hash the same bytes). What `eth_getBlockByNumber` without full
-    /// transactions and `eth_getLogs` need, at a fraction of decoding every transaction.
+    /// The hashes of a block's transactions, in order, without decoding them: what
+    /// `eth_getBlockByNumber` without full transactions and `eth_getLogs` need. Stored at
+    /// commit; a block committed before that table existed has its stored encodings hashed
+    /// instead (a transaction's hash is the Keccak of its stored encoding: decoding admits only
+    /// canonical encodings, and native transactions hash the same bytes).
     pub fn transaction_hashes(&self, height: u64) -> Result<Vec<B256>, StorageError> {
+        if let Some(stored) = self.tx_hashes.get(height)? {
+            let stored = stored.value();
+            if stored.len() % 32 != 0 {
+                return Err(corrupt(
+                    "tx_hashes",
+                    format!("height {height}: {} bytes", stored.len()),
+                ));
+            }
+            return Ok(stored.chunks_exact(32).map(B256::from_slice).collect());
+        }
         let Some(body) = self.bodies.get(height)? else {
             return Ok(Vec::new());
         };

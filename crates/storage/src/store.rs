@@ -46,6 +46,7 @@ impl ChainStore {
             txn.open_table(tables::HASH_TO_HEIGHT)?;
             txn.open_table(tables::BODIES)?;
             txn.open_table(tables::SENDERS)?;
+            txn.open_table(tables::TX_HASHES)?;
             txn.open_table(tables::RECEIPTS)?;
             txn.open_table(tables::TX_LOOKUP)?;
             txn.open_table(tables::LOG_ADDRESS)?;
@@ -124,6 +125,9 @@ impl ChainStore {
             let senders: Vec<u8> = txs.iter().flat_map(|tx| tx.sender().0.0).collect();
             txn.open_table(tables::SENDERS)?
                 .insert(height, senders.as_slice())?;
+            let hashes: Vec<u8> = txs.iter().flat_map(|tx| tx.hash().0).collect();
+            txn.open_table(tables::TX_HASHES)?
+                .insert(height, hashes.as_slice())?;
             txn.open_table(tables::RECEIPTS)?
                 .insert(height, alloy_rlp::encode(&executed.receipts).as_slice())?;
 

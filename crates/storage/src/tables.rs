@@ -11,6 +11,9 @@ pub const HASH_TO_HEIGHT: TableDefinition<&[u8; 32], u64> = TableDefinition::new
 pub const BODIES: TableDefinition<u64, &[u8]> = TableDefinition::new("bodies");
 /// Concatenated 20-byte senders, in block order: signatures are not recovered twice.
 pub const SENDERS: TableDefinition<u64, &[u8]> = TableDefinition::new("senders");
+/// Concatenated 32-byte transaction hashes, in block order: a block's hashes are read without
+/// hashing its transactions again. Absent for blocks committed before the table existed.
+pub const TX_HASHES: TableDefinition<u64, &[u8]> = TableDefinition::new("tx_hashes");
 /// RLP list of `StoredReceipt`.
 pub const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 /// Transaction hash -> (height, index in block).

@@ -249,3 +249,53 @@ fn transaction_hashes_and_single_transactions_agree_with_the_whole_block() {
             .is_empty()
     );
 }
+
+/// A block's transaction hashes are stored when it commits; a block committed by a version
+/// that did not store them (no `tx_hashes` table) still answers, hashing its stored encodings.
+#[test]
+fn transaction_hashes_of_blocks_committed_before_they_were_stored_are_computed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("chain.redb");
+    let expected: Vec<B256> = {
+        let store = ChainStore::open(&path).expect("open");
+        let genesis = block_with(&store, 0, B256::ZERO, StateChanges::default());
+        store.commit_block(&genesis).expect("genesis");
+        let mut block = block_with(&store, 1, genesis.block.hash(), StateChanges::default());
+        block.block.transactions = (0..4).map(|n| stored_tx(n, n % 2 == 0)).collect();
+        block.block.header.transactions_root = Block::transactions_root(&block.block.transactions);
+        store.commit_block(&block).expect("commit");
+        assert_eq!(
+            store
+                .snapshot()
+                .expect("snapshot")
+                .transaction_hashes(1)
+                .expect("stored hashes"),
+            block
+                .block
+                .transactions
+                .iter()
+                .map(|tx| tx.hash())
+                .collect::<Vec<_>>()
+        );
+        block
+            .block
+            .transactions
+            .iter()
+            .map(|tx| tx.hash())
+            .collect()
+    };
+    // What an older version left: the same database without the table.
+    {
+        let db = redb::Database::open(&path).expect("reopen");
+        let txn = db.begin_write().expect("write");
+        let table: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("tx_hashes");
+        assert!(
+            txn.delete_table(table).expect("delete"),
+            "the table existed"
+        );
+        txn.commit().expect("commit");
+    }
+    let store = ChainStore::open(&path).expect("open an older database");
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.transaction_hashes(1).expect("computed"), expected);
+}
