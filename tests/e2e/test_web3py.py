@@ -100,6 +100,33 @@ def test_filtered_logs(w3, token, owner):
     assert token.events.Transfer().get_logs(from_block=0, argument_filters={"to": Account.create().address}) == []
 
 
+def test_receipts_of_one_block_number_their_logs_as_the_block_does(w3, token, owner):
+    """Transfers sent together land in one block; each receipt's logs carry the block-wide
+    log indexes eth_getLogs and eth_getBlockReceipts give them (a receipt is read on its own,
+    the logs before it counted without decoding them)."""
+    nonce = w3.eth.get_transaction_count(owner.address, "pending")
+    signed = []
+    for i in range(4):
+        data = token.functions.transfer(Account.create().address, 10 + i).build_transaction({"from": owner.address, "gas": 100_000, "gasPrice": 0, "nonce": 0, "chainId": 1337})["data"]
+        signed.append(owner.sign_transaction({"to": token.address, "data": data, "gas": 100_000, "gasPrice": 0, "nonce": nonce + i, "chainId": 1337}))
+    # Signed first, then sent back to back, so that they are ordered together.
+    hashes = [w3.eth.send_raw_transaction(s.raw_transaction) for s in signed]
+    receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.05) for h in hashes]
+    by_block = {}
+    for receipt in receipts:
+        by_block.setdefault(receipt.blockNumber, []).append(receipt)
+    for number, in_block in by_block.items():
+        block_logs = {(log.transactionHash, log.logIndex) for log in w3.eth.get_logs({"fromBlock": number, "toBlock": number})}
+        block_receipts = {r.transactionHash: [log.logIndex for log in r.logs] for r in w3.eth.get_block_receipts(number)}
+        for receipt in in_block:
+            assert receipt.logs, "a transfer emits a Transfer event"
+            indexes = [log.logIndex for log in receipt.logs]
+            assert indexes == block_receipts[receipt.transactionHash]
+            assert all((receipt.transactionHash, i) in block_logs for i in indexes)
+    # At least two of the four shared a block, so some receipt's logs do not start at 0.
+    assert any(log.logIndex > 0 for receipt in receipts for log in receipt.logs)
+
+
 def test_native_value_transfer(w3, owner):
     recipient = Account.create().address
     receipt = send(w3, owner, {"to": recipient, "value": 10**18, "gas": 21_000})

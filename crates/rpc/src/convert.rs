@@ -200,15 +200,15 @@ impl Serialize for RpcReceipt {
     }
 }
 
-/// The receipt of `tx`, the block's transaction at `index`, among the block's `receipts`.
+/// The receipt of `tx`, the block's transaction at `index`, whose logs' block-wide indexes
+/// start at `first_log_index` (the logs of the receipts before it).
 pub fn rpc_receipt(
     header: &Header,
     tx: &RecoveredTx,
-    receipts: &[StoredReceipt],
+    receipt: &StoredReceipt,
     index: usize,
-) -> Option<RpcReceipt> {
-    let receipt = receipts.get(index)?;
-    let first_log_index: usize = receipts[..index].iter().map(|r| r.logs.len()).sum();
+    first_log_index: usize,
+) -> RpcReceipt {
     let logs: Vec<Log> = block_logs(
         header,
         std::slice::from_ref(&tx.hash()),
@@ -248,9 +248,9 @@ pub fn rpc_receipt(
     };
     let revert_reason =
         (!receipt.success && !receipt.revert_data.is_empty()).then(|| receipt.revert_data.clone());
-    Some(RpcReceipt {
+    RpcReceipt {
         inner,
         revert_reason,
         native: tx.envelope().ethereum().is_none(),
-    })
+    }
 }

@@ -282,10 +282,17 @@ fn receipts_at(snapshot: &Snapshot, height: u64) -> RpcResult<Option<Vec<RpcRece
         return Ok(None);
     };
     let receipts = snapshot.receipts(height).map_err(errors::storage)?;
+    let mut first_log_index = 0;
     Ok(Some(
-        (0..block.transactions.len())
-            .filter_map(|i| {
-                convert::rpc_receipt(&block.header, block.transactions.get(i)?, &receipts, i)
+        block
+            .transactions
+            .iter()
+            .zip(&receipts)
+            .enumerate()
+            .map(|(i, (tx, receipt))| {
+                let rpc = convert::rpc_receipt(&block.header, tx, receipt, i, first_log_index);
+                first_log_index += receipt.logs.len();
+                rpc
             })
             .collect(),
     ))
@@ -549,10 +556,19 @@ impl<B: ChannelBackend> EthApiServer for EthRpc<B> {
         ) else {
             return Ok(None);
         };
-        let receipts = snapshot
-            .receipts(location.height)
-            .map_err(errors::storage)?;
-        Ok(convert::rpc_receipt(&header, &tx, &receipts, index))
+        let Some((receipt, first_log_index)) = snapshot
+            .receipt(location.height, index)
+            .map_err(errors::storage)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(convert::rpc_receipt(
+            &header,
+            &tx,
+            &receipt,
+            index,
+            first_log_index,
+        )))
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {

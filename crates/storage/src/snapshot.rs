@@ -211,6 +211,42 @@ impl Snapshot {
         alloy_rlp::Decodable::decode(&mut raw.value()).map_err(|e| corrupt("receipts", e))
     }
 
+    /// One receipt of a block and the number of logs the receipts before it hold (where its
+    /// logs' block-wide indexes start), decoding only it: the receipts before it are skipped
+    /// by their RLP headers, so a lookup by transaction hash costs little more in a block of
+    /// 20,000 transactions than in a block of ten. `None` past the block's end.
+    pub fn receipt(
+        &self,
+        height: u64,
+        index: usize,
+    ) -> Result<Option<(StoredReceipt, usize)>, StorageError> {
+        let Some(raw) = self.receipts.get(height)? else {
+            return Ok(None);
+        };
+        let raw = raw.value();
+        let mut buf = raw;
+        let list = alloy_rlp::Header::decode(&mut buf).map_err(|e| corrupt("receipts", e))?;
+        if !list.list || list.payload_length != buf.len() {
+            return Err(corrupt(
+                "receipts",
+                "a block's receipts are not one RLP list",
+            ));
+        }
+        let mut logs_before = 0;
+        for _ in 0..index {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            logs_before += logs_in_receipt(&mut buf).map_err(|e| corrupt("receipts", e))?;
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let receipt: StoredReceipt =
+            alloy_rlp::Decodable::decode(&mut buf).map_err(|e| corrupt("receipts", e))?;
+        Ok(Some((receipt, logs_before)))
+    }
+
     pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>, StorageError> {
         Ok(self.tx_lookup.get(&hash.0)?.map(|v| {
             let (height, index) = v.value();
@@ -300,6 +336,46 @@ impl Snapshot {
 
 /// The stored encodings of a block's transactions, borrowed from its body (an RLP list of byte
 /// strings), without copying them.
+/// Skips one RLP-encoded `StoredReceipt` at the front of `buf` and returns how many logs it
+/// holds, without decoding them: its type, status and two gas fields are passed over, then
+/// the items of its logs list are counted by their headers.
+fn logs_in_receipt(buf: &mut &[u8]) -> Result<usize, alloy_rlp::Error> {
+    let receipt = alloy_rlp::Header::decode(buf)?;
+    if !receipt.list {
+        return Err(alloy_rlp::Error::UnexpectedString);
+    }
+    let mut fields = buf
+        .get(..receipt.payload_length)
+        .ok_or(alloy_rlp::Error::InputTooShort)?;
+    *buf = &buf[receipt.payload_length..];
+    for _ in 0..4 {
+        skip_item(&mut fields)?;
+    }
+    let logs = alloy_rlp::Header::decode(&mut fields)?;
+    if !logs.list {
+        return Err(alloy_rlp::Error::UnexpectedString);
+    }
+    let mut items = fields
+        .get(..logs.payload_length)
+        .ok_or(alloy_rlp::Error::InputTooShort)?;
+    let mut count = 0;
+    while !items.is_empty() {
+        skip_item(&mut items)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Advances `buf` past one RLP item, string or list.
+fn skip_item(buf: &mut &[u8]) -> Result<(), alloy_rlp::Error> {
+    let header = alloy_rlp::Header::decode(buf)?;
+    if header.payload_length > buf.len() {
+        return Err(alloy_rlp::Error::InputTooShort);
+    }
+    *buf = &buf[header.payload_length..];
+    Ok(())
+}
+
 fn raw_transactions(body: &[u8]) -> Result<Vec<&[u8]>, StorageError> {
     let mut buf = body;
     let list = alloy_rlp::Header::decode(&mut buf).map_err(|e| corrupt("bodies", e))?;

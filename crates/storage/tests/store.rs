@@ -299,3 +299,71 @@ fn transaction_hashes_of_blocks_committed_before_they_were_stored_are_computed()
     let snapshot = store.snapshot().expect("snapshot");
     assert_eq!(snapshot.transaction_hashes(1).expect("computed"), expected);
 }
+
+/// One receipt read by itself (what `eth_getTransactionReceipt` uses) equals the one decoded
+/// with the whole block, with the count of the logs before it, for receipts with no log, one,
+/// several, big logs (long RLP headers), a created contract and revert data; past the end, or
+/// in a block that does not exist, there is none.
+#[test]
+fn a_receipt_read_alone_agrees_with_the_whole_blocks_receipts() {
+    use alloy_primitives::{Bytes, Log, LogData};
+    use ricaas_primitives::StoredReceipt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ChainStore::open(&dir.path().join("chain.redb")).expect("open");
+    let genesis = block_with(&store, 0, B256::ZERO, StateChanges::default());
+    store.commit_block(&genesis).expect("genesis");
+    let log = |topics: usize, data: usize| Log {
+        address: Address::repeat_byte(0x42),
+        data: LogData::new_unchecked(
+            (0..topics).map(|t| B256::repeat_byte(t as u8)).collect(),
+            Bytes::from(vec![7u8; data]),
+        ),
+    };
+    let logs_of = [0usize, 1, 3, 0, 2, 1];
+    let receipts: Vec<StoredReceipt> = logs_of
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| StoredReceipt {
+            tx_type: (i % 3) as u8,
+            success: i != 3,
+            cumulative_gas_used: 21_000 * (i as u64 + 1),
+            gas_used: 21_000,
+            logs: (0..count).map(|n| log(n + 1, 70_000 * (i % 2))).collect(),
+            contract_address: if i == 2 {
+                Bytes::from(vec![9u8; 20])
+            } else {
+                Bytes::new()
+            },
+            revert_data: if i == 3 {
+                Bytes::from(vec![8u8; 68])
+            } else {
+                Bytes::new()
+            },
+        })
+        .collect();
+    let mut block = block_with(&store, 1, genesis.block.hash(), StateChanges::default());
+    block.block.transactions = (0..receipts.len() as u64)
+        .map(|n| stored_tx(n, n % 2 == 0))
+        .collect();
+    block.block.header.transactions_root = Block::transactions_root(&block.block.transactions);
+    block.receipts = receipts.clone();
+    store.commit_block(&block).expect("commit");
+
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.receipts(1).expect("all"), receipts);
+    let mut logs_before = 0;
+    for (index, expected) in receipts.iter().enumerate() {
+        assert_eq!(
+            snapshot.receipt(1, index).expect("one"),
+            Some((expected.clone(), logs_before)),
+            "receipt {index}"
+        );
+        logs_before += expected.logs.len();
+    }
+    assert_eq!(
+        snapshot.receipt(1, receipts.len()).expect("past the end"),
+        None
+    );
+    assert_eq!(snapshot.receipt(0, 0).expect("genesis has none"), None);
+    assert_eq!(snapshot.receipt(2, 0).expect("no such block"), None);
+}
