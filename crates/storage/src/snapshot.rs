@@ -223,15 +223,7 @@ impl Snapshot {
         let Some(raw) = self.receipts.get(height)? else {
             return Ok(None);
         };
-        let raw = raw.value();
-        let mut buf = raw;
-        let list = alloy_rlp::Header::decode(&mut buf).map_err(|e| corrupt("receipts", e))?;
-        if !list.list || list.payload_length != buf.len() {
-            return Err(corrupt(
-                "receipts",
-                "a block's receipts are not one RLP list",
-            ));
-        }
+        let mut buf = list_payload(raw.value(), "receipts")?;
         let mut logs_before = 0;
         for _ in 0..index {
             if buf.is_empty() {
@@ -376,12 +368,18 @@ fn skip_item(buf: &mut &[u8]) -> Result<(), alloy_rlp::Error> {
     Ok(())
 }
 
-fn raw_transactions(body: &[u8]) -> Result<Vec<&[u8]>, StorageError> {
-    let mut buf = body;
-    let list = alloy_rlp::Header::decode(&mut buf).map_err(|e| corrupt("bodies", e))?;
+/// The items of a per-block value stored as one RLP list (a body, the receipts), still encoded.
+fn list_payload<'a>(raw: &'a [u8], table: &'static str) -> Result<&'a [u8], StorageError> {
+    let mut buf = raw;
+    let list = alloy_rlp::Header::decode(&mut buf).map_err(|e| corrupt(table, e))?;
     if !list.list || list.payload_length != buf.len() {
-        return Err(corrupt("bodies", "a block body is not one RLP list"));
+        return Err(corrupt(table, "a block's value is not one RLP list"));
     }
+    Ok(buf)
+}
+
+fn raw_transactions(body: &[u8]) -> Result<Vec<&[u8]>, StorageError> {
+    let mut buf = list_payload(body, "bodies")?;
     let mut items = Vec::new();
     while !buf.is_empty() {
         items.push(

@@ -36,6 +36,15 @@ fn block_with(
     }
 }
 
+/// A store in a fresh directory with its genesis block (no state) committed.
+fn store_with_genesis() -> (tempfile::TempDir, ChainStore, ExecutedBlock) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ChainStore::open(&dir.path().join("chain.redb")).expect("open");
+    let genesis = block_with(&store, 0, B256::ZERO, StateChanges::default());
+    store.commit_block(&genesis).expect("genesis");
+    (dir, store, genesis)
+}
+
 fn set_balance(changes: &mut StateChanges, byte: u8, balance: u64) {
     changes.accounts.insert(
         Address::repeat_byte(byte),
@@ -118,10 +127,7 @@ fn blocks_survive_reopen_and_commit_is_idempotent_by_height() {
 
 #[test]
 fn conflicting_and_out_of_order_blocks_are_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = ChainStore::open(&dir.path().join("chain.redb")).expect("open");
-    let genesis = block_with(&store, 0, B256::ZERO, StateChanges::default());
-    store.commit_block(&genesis).expect("commit");
+    let (_dir, store, genesis) = store_with_genesis();
     let mut other = StateChanges::default();
     set_balance(&mut other, 3, 1);
     let conflicting = block_with(&store, 0, B256::ZERO, other);
@@ -211,10 +217,7 @@ fn stored_tx(nonce: u64, typed: bool) -> ricaas_primitives::RecoveredTx {
 /// transactions, `eth_getLogs` and receipt lookups use) agree with decoding the whole block.
 #[test]
 fn transaction_hashes_and_single_transactions_agree_with_the_whole_block() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = ChainStore::open(&dir.path().join("chain.redb")).expect("open");
-    let genesis = block_with(&store, 0, B256::ZERO, StateChanges::default());
-    store.commit_block(&genesis).expect("genesis");
+    let (_dir, store, genesis) = store_with_genesis();
     let mut block = block_with(&store, 1, genesis.block.hash(), StateChanges::default());
     block.block.transactions = (0..6).map(|n| stored_tx(n, n % 2 == 0)).collect();
     block.block.header.transactions_root = Block::transactions_root(&block.block.transactions);
@@ -308,10 +311,7 @@ fn transaction_hashes_of_blocks_committed_before_they_were_stored_are_computed()
 fn a_receipt_read_alone_agrees_with_the_whole_blocks_receipts() {
     use alloy_primitives::{Bytes, Log, LogData};
     use ricaas_primitives::StoredReceipt;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = ChainStore::open(&dir.path().join("chain.redb")).expect("open");
-    let genesis = block_with(&store, 0, B256::ZERO, StateChanges::default());
-    store.commit_block(&genesis).expect("genesis");
+    let (_dir, store, genesis) = store_with_genesis();
     let log = |topics: usize, data: usize| Log {
         address: Address::repeat_byte(0x42),
         data: LogData::new_unchecked(
