@@ -61,6 +61,20 @@ pub trait Application: Send + Sync + 'static {
         allow_empty: bool,
     ) -> Result<Option<Self::Block>, Self::Error>;
 
+    /// Cuts the open block and makes it final at once, as a sequencer that alone decides does:
+    /// returns whether a block was produced. By default [`close_block`](Self::close_block) and
+    /// then [`finalize`](Self::finalize); an application may overlap the two (write the block's
+    /// contents while its header is computed).
+    fn close_and_finalize(&self, open: Self::Open, allow_empty: bool) -> Result<bool, Self::Error> {
+        match self.close_block(open, allow_empty)? {
+            Some(block) => {
+                self.finalize(block)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Checks a block proposed by another node (re-executes it).
     fn verify(&self, block: &Self::Block) -> Result<(), Self::Error>;
 

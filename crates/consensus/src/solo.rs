@@ -156,18 +156,11 @@ impl Ordering for SoloSequencer {
                 .map_err(|e| OrderingError::Application(e.to_string()))?;
             let had_work = filled.transactions > 0;
             let worker = app.clone();
-            let produced = tokio::task::spawn_blocking(move || -> Result<bool, A::Error> {
-                match worker.close_block(open, allow_empty)? {
-                    Some(block) => {
-                        worker.finalize(block)?;
-                        Ok(true)
-                    }
-                    None => Ok(false),
-                }
-            })
-            .await
-            .map_err(|e| OrderingError::Task(e.to_string()))?
-            .map_err(|e| OrderingError::Application(e.to_string()))?;
+            let produced =
+                tokio::task::spawn_blocking(move || worker.close_and_finalize(open, allow_empty))
+                    .await
+                    .map_err(|e| OrderingError::Task(e.to_string()))?
+                    .map_err(|e| OrderingError::Application(e.to_string()))?;
             if produced {
                 last_block = started;
                 trailing_due = had_work;

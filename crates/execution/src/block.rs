@@ -16,7 +16,7 @@ use revm::{
     context_interface::result::ExecutionResult,
 };
 use ricaas_primitives::{Block, Header, RecoveredTx, StoredReceipt};
-use ricaas_storage::{ExecutedBlock, StateChanges, StateReader, StorageError};
+use ricaas_storage::{ExecutedBlock, StateChanges, StateLattice, StateReader, StorageError};
 
 /// Where the block sits: everything the EVM's block environment is derived from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,6 +353,25 @@ pub fn seal_block<S: StateReader + Sync + ?Sized>(
     context: &BlockContext,
     outcome: BlockOutcome,
 ) -> Result<ExecutedBlock, ExecutionError> {
+    let (header, lattice) = seal_header(snapshot, context, &outcome)?;
+    Ok(ExecutedBlock {
+        block: Block {
+            header,
+            transactions: outcome.transactions,
+        },
+        receipts: outcome.receipts,
+        changes: outcome.changes,
+        lattice,
+    })
+}
+
+/// The header [`seal_block`] gives `outcome`, and the state lattice after it, without taking
+/// the outcome: what the block holds can be written elsewhere while its roots are computed.
+pub fn seal_header<S: StateReader + Sync + ?Sized>(
+    snapshot: &S,
+    context: &BlockContext,
+    outcome: &BlockOutcome,
+) -> Result<(Header, StateLattice), ExecutionError> {
     let receipts_root =
         || StoredReceipt::receipts_root_with_blooms(&outcome.receipts, &outcome.receipt_blooms);
     let the_rest = || {
@@ -389,15 +408,7 @@ pub fn seal_block<S: StateReader + Sync + ?Sized>(
         gas_used: outcome.gas_used,
         beneficiary: context.beneficiary,
     };
-    Ok(ExecutedBlock {
-        block: Block {
-            header,
-            transactions: outcome.transactions,
-        },
-        receipts: outcome.receipts,
-        changes: outcome.changes,
-        lattice,
-    })
+    Ok((header, lattice))
 }
 
 /// Re-executes a block produced elsewhere on top of `snapshot` and checks that it yields exactly

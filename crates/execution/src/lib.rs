@@ -11,7 +11,7 @@ mod tx_env;
 
 pub use block::{
     BlockContext, BlockOutcome, ExecutionError, Mode, RejectedTx, execute_block, seal_block,
-    verify_block,
+    seal_header, verify_block,
 };
 pub use call::{CallError, CallOutcome, CallRequest, call, estimate_gas};
 pub use state::StateReadError;

@@ -14,7 +14,7 @@ use ricaas_consensus::bft::ChainBlock;
 use ricaas_consensus::{Application, Backlog, Filled};
 use ricaas_execution::{
     BlockContext, BlockOutcome, ChainRules, ExecutionError, Mode, execute_block, intrinsic_gas,
-    seal_block, verify_block,
+    seal_block, seal_header, verify_block,
 };
 use ricaas_primitives::{
     Block, ChannelId, Header, RecoveredTx, StoredReceipt, decode_raw_transaction,
@@ -573,9 +573,66 @@ impl Channel {
     /// the pool what did not fit and drops what failed, and seals the rest.
     fn close_open(
         &self,
-        mut open: OpenBlock,
+        open: OpenBlock,
         allow_empty: bool,
     ) -> Result<Option<ExecutedBlock>, ExecutionError> {
+        let Some(finished) = self.finish_open(open, allow_empty)? else {
+            return Ok(None);
+        };
+        let timing = finished.timing;
+        let sealed = seal_block(&finished.snapshot, &finished.context, finished.outcome)?;
+        timing.built(self, sealed.block.transactions.len());
+        Ok(Some(sealed))
+    }
+
+    /// Cuts the open block and commits it, writing what it holds (transactions, receipts,
+    /// indexes, state changes) while its header is computed: a solo block is final once
+    /// sealed, so its commit need not wait for the roots, and the two together take about as
+    /// long as the longer of them where one after the other took both.
+    fn close_and_commit(&self, open: OpenBlock, allow_empty: bool) -> Result<bool, ExecutionError> {
+        let Some(finished) = self.finish_open(open, allow_empty)? else {
+            return Ok(false);
+        };
+        let FinishedBlock {
+            snapshot,
+            context,
+            outcome,
+            ..
+        } = &finished;
+        let (sealed, staged) = std::thread::scope(|scope| {
+            let seal = scope.spawn(|| seal_header(snapshot, context, outcome));
+            let staged = self.store.stage_block(
+                context.height,
+                &outcome.transactions,
+                &outcome.receipts,
+                &outcome.changes,
+            );
+            // A panic computing the header is a bug: raised here as it would have been
+            // without the thread.
+            let sealed = seal
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (sealed, staged)
+        });
+        let (header, lattice) = sealed?;
+        finished.timing.built(self, outcome.transactions.len());
+        let committing = std::time::Instant::now();
+        staged?.commit(&header, &lattice)?;
+        let block = Block {
+            header,
+            transactions: finished.outcome.transactions,
+        };
+        self.committed(&block, committing.elapsed());
+        Ok(true)
+    }
+
+    /// Waits for the open block's executor and settles the pool: what did not fit goes back,
+    /// what failed is dropped. `None` when the block holds nothing and may not be empty.
+    fn finish_open(
+        &self,
+        mut open: OpenBlock,
+        allow_empty: bool,
+    ) -> Result<Option<FinishedBlock>, ExecutionError> {
         let cut = std::time::Instant::now();
         let (snapshot, outcome) = open.finish()?;
         let executed_at = std::time::Instant::now();
@@ -592,21 +649,19 @@ impl Channel {
         if outcome.transactions.is_empty() && !allow_empty {
             return Ok(None);
         }
-        let context = open.context.clone();
-        let sealed = seal_block(&snapshot, &context, outcome)?;
-        if let Some(metrics) = self.metrics() {
-            metrics.built(cut.elapsed());
-        }
-        tracing::debug!(
-            height = context.height,
-            offered = open.taken,
-            included = sealed.block.transactions.len(),
-            open_ms = (cut - open.opened).as_secs_f64() * 1e3,
-            finish_ms = (executed_at - cut).as_secs_f64() * 1e3,
-            seal_ms = executed_at.elapsed().as_secs_f64() * 1e3,
-            "block built"
-        );
-        Ok(Some(sealed))
+        let timing = BuildTiming {
+            height: open.context.height,
+            offered: open.taken,
+            opened: open.opened,
+            cut,
+            executed_at,
+        };
+        Ok(Some(FinishedBlock {
+            snapshot,
+            context: open.context.clone(),
+            outcome,
+            timing,
+        }))
     }
 
     /// Builds the next block at once from the transactions ready now (what the solo sequencer
@@ -632,6 +687,42 @@ pub struct OpenBlock {
     /// Transactions handed to the executor.
     taken: usize,
     opened: std::time::Instant,
+}
+
+/// An open block whose executor has finished: what [`Channel::finish_open`] hands to sealing.
+struct FinishedBlock {
+    snapshot: Snapshot,
+    context: BlockContext,
+    outcome: BlockOutcome,
+    timing: BuildTiming,
+}
+
+/// When a solo block was opened, cut and done executing, for its build metric and log line.
+#[derive(Clone, Copy)]
+struct BuildTiming {
+    height: u64,
+    offered: usize,
+    opened: std::time::Instant,
+    cut: std::time::Instant,
+    executed_at: std::time::Instant,
+}
+
+impl BuildTiming {
+    /// Records the block's build (cut to sealed) in the metrics and the debug log.
+    fn built(&self, channel: &Channel, included: usize) {
+        if let Some(metrics) = channel.metrics() {
+            metrics.built(self.cut.elapsed());
+        }
+        tracing::debug!(
+            height = self.height,
+            offered = self.offered,
+            included,
+            open_ms = (self.cut - self.opened).as_secs_f64() * 1e3,
+            finish_ms = (self.executed_at - self.cut).as_secs_f64() * 1e3,
+            seal_ms = self.executed_at.elapsed().as_secs_f64() * 1e3,
+            "block built"
+        );
+    }
 }
 
 impl OpenBlock {
@@ -757,6 +848,14 @@ impl Application for Channel {
         allow_empty: bool,
     ) -> Result<Option<ExecutedBlock>, ExecutionError> {
         self.close_open(open, allow_empty)
+    }
+
+    fn close_and_finalize(
+        &self,
+        open: OpenBlock,
+        allow_empty: bool,
+    ) -> Result<bool, ExecutionError> {
+        self.close_and_commit(open, allow_empty)
     }
 
     fn verify(&self, block: &ExecutedBlock) -> Result<(), ExecutionError> {

@@ -102,7 +102,7 @@ impl ChannelMetrics {
             ),
             build: runtime.histogram(
                 "block_build_seconds",
-                "Time from deciding to propose a block to its seal: execution and seal for a BFT proposal; for a solo block, which executes while it is open, what is left to execute at the cut and the seal",
+                "Time from deciding to propose a block to its seal: execution and seal for a BFT proposal; for a solo block, which executes while it is open, what is left to execute at the cut, then the seal and, alongside it, writing the block's contents",
                 DURATION_BUCKETS,
             ),
             verify: runtime.histogram(
@@ -112,7 +112,7 @@ impl ChannelMetrics {
             ),
             commit: runtime.histogram(
                 "block_commit_seconds",
-                "Time to make a finalized block durable",
+                "Time to make a finalized block durable (for a solo block, whose contents are written while it is sealed: the header and the commit)",
                 DURATION_BUCKETS,
             ),
             _live: vec![

@@ -156,28 +156,33 @@ impl Channel {
     pub(crate) fn commit_executed(&self, executed: &ExecutedBlock) -> Result<(), ExecutionError> {
         let started = std::time::Instant::now();
         self.store().commit_block(executed)?;
+        self.committed(&executed.block, started.elapsed());
+        Ok(())
+    }
+
+    /// What follows a block's commit (`commit_time` long): admission reads the new head, the
+    /// pool lets go of the block's transactions, the head moves.
+    pub(crate) fn committed(&self, block: &Block, commit_time: std::time::Duration) {
         self.forget_head_view();
-        let commit_time = started.elapsed();
         if let Some(metrics) = self.metrics() {
-            metrics.committed(executed.block.transactions.len(), commit_time);
+            metrics.committed(block.transactions.len(), commit_time);
         }
         let commit_ms = commit_time.as_secs_f64() * 1e3;
-        let height = executed.block.header.height;
+        let height = block.header.height;
         self.pool()
             .lock()
-            .remove_included(height, &executed.block.transactions);
+            .remove_included(height, &block.transactions);
         self.pending().lock().prune(height);
         tracing::info!(
             channel = %self.config().name,
             height,
-            txs = executed.block.transactions.len(),
-            gas_used = executed.block.header.gas_used,
-            hash = %executed.block.hash(),
+            txs = block.transactions.len(),
+            gas_used = block.header.gas_used,
+            hash = %block.hash(),
             commit_ms,
             "block committed"
         );
-        self.set_head(executed.block.header.clone());
-        Ok(())
+        self.set_head(block.header.clone());
     }
 }
 
@@ -591,6 +596,88 @@ mod tests {
         assert!(channel.pool().lock().is_empty());
         channel
             .submit(&transfer(&dev, 3))
+            .expect("the next nonce after the commit");
+    }
+
+    /// The solo sequencer closes a block and commits it in one step, writing the block's
+    /// contents while its header is computed: the result is the block `close_block` seals and
+    /// `finalize` commits (same roots, receipts, hashes and state; blocks big enough for the
+    /// receipts root's own thread), the pool lets go of it, and admission reads the new head.
+    #[test]
+    fn a_solo_block_written_while_it_is_sealed_commits_as_one_sealed_then_committed() {
+        let dev = DevKey::random();
+        let (_overlapped_dir, overlapped) = open(&dev);
+        let (_stepwise_dir, stepwise) = open(&dev);
+        let empty = overlapped.open_block().expect("opens");
+        assert!(!overlapped.close_and_finalize(empty, false).expect("closes"));
+        for nonce in 0..300 {
+            let raw = transfer(&dev, nonce);
+            overlapped.submit(&raw).expect("admitted");
+            stepwise.submit(&raw).expect("admitted");
+        }
+        let mut block = overlapped.open_block().expect("opens");
+        assert_eq!(
+            overlapped
+                .fill_block(&mut block)
+                .expect("fills")
+                .transactions,
+            300
+        );
+        assert!(
+            overlapped
+                .close_and_finalize(block, false)
+                .expect("commits")
+        );
+        let mut block = stepwise.open_block().expect("opens");
+        stepwise.fill_block(&mut block).expect("fills");
+        let built = stepwise
+            .close_block(block, false)
+            .expect("closes")
+            .expect("a block");
+        stepwise.finalize(built).expect("commits");
+
+        let (a, b) = (
+            overlapped.store().snapshot().expect("snapshot"),
+            stepwise.store().snapshot().expect("snapshot"),
+        );
+        let (head, expected) = (
+            a.head_header().expect("head"),
+            b.head_header().expect("head"),
+        );
+        assert_eq!(head.height, 1, "the empty block was not produced");
+        assert_eq!(
+            (head.state_root, head.receipts_root, head.transactions_root),
+            (
+                expected.state_root,
+                expected.receipts_root,
+                expected.transactions_root
+            )
+        );
+        assert_eq!(
+            (head.gas_used, head.logs_bloom),
+            (expected.gas_used, expected.logs_bloom)
+        );
+        assert_eq!(a.height_of(&head.hash()).expect("reads"), Some(1));
+        assert_eq!(a.receipts(1).expect("reads"), b.receipts(1).expect("reads"));
+        let hashes = a.transaction_hashes(1).expect("reads");
+        assert_eq!(hashes, b.transaction_hashes(1).expect("reads"));
+        assert!(a.tx_location(&hashes[299]).expect("reads").is_some());
+        assert_eq!(
+            a.account(&dev.address()).expect("reads"),
+            b.account(&dev.address()).expect("reads")
+        );
+        assert_eq!(
+            a.recompute_state_root().expect("recomputes"),
+            head.state_root
+        );
+        assert!(overlapped.pool().lock().is_empty());
+        assert_eq!(
+            overlapped.head(),
+            head,
+            "the channel's head moved to the block"
+        );
+        overlapped
+            .submit(&transfer(&dev, 300))
             .expect("the next nonce after the commit");
     }
 

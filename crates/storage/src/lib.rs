@@ -15,7 +15,7 @@ pub use changes::{AccountState, StateChanges};
 pub use commitment::StateLattice;
 pub use reader::{PendingState, StateReader};
 pub use snapshot::{Snapshot, TxLocation};
-pub use store::{ChainStore, CommitOutcome, ExecutedBlock};
+pub use store::{ChainStore, CommitOutcome, ExecutedBlock, StagedBlock};
 
 /// Why a storage operation failed. Any of these means the disk or the database file is at fault,
 /// or the caller broke an invariant (committing out of order).

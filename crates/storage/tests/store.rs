@@ -367,3 +367,117 @@ fn a_receipt_read_alone_agrees_with_the_whole_blocks_receipts() {
     assert_eq!(snapshot.receipt(0, 0).expect("genesis has none"), None);
     assert_eq!(snapshot.receipt(2, 0).expect("no such block"), None);
 }
+
+/// A block staged (its contents written while its header is computed) is invisible until its
+/// header commits it, then reads exactly as the same block committed at once; a staged block
+/// dropped leaves nothing, and only the block after the head can be staged.
+#[test]
+fn a_staged_block_is_invisible_until_committed_and_then_reads_as_one_committed_at_once() {
+    let (_at_once_dir, at_once, genesis) = store_with_genesis();
+    let (_staged_dir, staged, _) = store_with_genesis();
+    let mut changes = StateChanges::default();
+    set_balance(&mut changes, 1, 100);
+    changes
+        .storage
+        .insert((Address::repeat_byte(2), U256::from(5)), U256::from(0xbeef));
+    let mut block = block_with(&at_once, 1, genesis.block.hash(), changes);
+    block.block.transactions = (0..4).map(|n| stored_tx(n, n % 2 == 0)).collect();
+    block.block.header.transactions_root = Block::transactions_root(&block.block.transactions);
+    let hashes: Vec<B256> = block
+        .block
+        .transactions
+        .iter()
+        .map(|tx| tx.hash())
+        .collect();
+    at_once.commit_block(&block).expect("commit at once");
+
+    let pending = staged
+        .stage_block(
+            1,
+            &block.block.transactions,
+            &block.receipts,
+            &block.changes,
+        )
+        .expect("stages");
+    let before = staged.snapshot().expect("snapshot");
+    assert_eq!(before.head_height(), Some(0), "nothing is visible yet");
+    assert_eq!(before.tx_location(&hashes[0]).expect("reads"), None);
+    assert_eq!(
+        before.account(&Address::repeat_byte(1)).expect("reads"),
+        None
+    );
+    pending
+        .commit(&block.block.header, &block.lattice)
+        .expect("commits");
+
+    let (a, b) = (
+        at_once.snapshot().expect("snapshot"),
+        staged.snapshot().expect("snapshot"),
+    );
+    assert_eq!(b.head_height(), Some(1));
+    assert_eq!(
+        b.head_header().expect("head"),
+        a.head_header().expect("head")
+    );
+    assert_eq!(
+        b.height_of(&block.block.hash()).expect("reads"),
+        Some(1),
+        "the hash index names the block"
+    );
+    assert_eq!(b.block(1).expect("reads"), a.block(1).expect("reads"));
+    assert_eq!(b.transaction_hashes(1).expect("reads"), hashes);
+    for hash in &hashes {
+        assert_eq!(
+            b.tx_location(hash).expect("reads"),
+            a.tx_location(hash).expect("reads")
+        );
+        assert!(b.tx_location(hash).expect("reads").is_some());
+    }
+    assert_eq!(
+        b.account(&Address::repeat_byte(1)).expect("reads"),
+        a.account(&Address::repeat_byte(1)).expect("reads")
+    );
+    assert_eq!(
+        b.storage(&Address::repeat_byte(2), &U256::from(5))
+            .expect("reads"),
+        U256::from(0xbeef)
+    );
+    assert_eq!(
+        b.recompute_state_root().expect("recomputes"),
+        block.block.header.state_root,
+        "the stored lattice is the block's"
+    );
+
+    // Only the block after the head can be staged; a header of another height is refused.
+    for height in [1, 3] {
+        assert!(matches!(
+            staged.stage_block(height, &[], &[], &StateChanges::default()),
+            Err(StorageError::OutOfOrder { head: 1, got }) if got == height
+        ));
+    }
+    let next = block_with(&staged, 2, block.block.hash(), StateChanges::default());
+    let wrong = staged
+        .stage_block(2, &[], &[], &StateChanges::default())
+        .expect("stages");
+    assert!(wrong.commit(&block.block.header, &block.lattice).is_err());
+    // Dropped after writing a transaction: nothing of it remains, and block 2 commits as usual.
+    let mut extra = StateChanges::default();
+    set_balance(&mut extra, 3, 7);
+    let late = stored_tx(9, false);
+    drop(
+        staged
+            .stage_block(2, std::slice::from_ref(&late), &[], &extra)
+            .expect("stages"),
+    );
+    let after = staged.snapshot().expect("snapshot");
+    assert_eq!(after.head_height(), Some(1));
+    assert_eq!(after.tx_location(&late.hash()).expect("reads"), None);
+    assert_eq!(
+        after.account(&Address::repeat_byte(3)).expect("reads"),
+        None
+    );
+    assert_eq!(
+        staged.commit_block(&next).expect("commits"),
+        CommitOutcome::Committed
+    );
+}
