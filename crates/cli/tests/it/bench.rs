@@ -57,6 +57,10 @@ fn every_transfer_the_bench_submits_is_accepted_and_final() {
     );
     assert_all_final(&per_request, 400);
     assert_eq!(per_request["batch"], 1);
+    assert_eq!(
+        per_request["finality_from"], "newHeads",
+        "the node's WebSocket endpoint beside --rpc announces new heads: {per_request}"
+    );
     let batched = bench(
         &node,
         &node.url,
