@@ -67,10 +67,7 @@ impl ChainStore {
         let header = &executed.block.header;
         let height = header.height;
         let hash = header.hash();
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(|e| StorageError::Database(e.to_string()))?;
-        let head = read_head(&txn.open_table(tables::META)?)?;
+        let (txn, head) = self.begin_block_write()?;
         let expected = head.map_or(0, |h| h + 1);
         if height < expected {
             let headers = txn.open_table(tables::HEADERS)?;
@@ -126,10 +123,7 @@ impl ChainStore {
         receipts: &[StoredReceipt],
         changes: &StateChanges,
     ) -> Result<StagedBlock, StorageError> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(|e| StorageError::Database(e.to_string()))?;
-        let head = read_head(&txn.open_table(tables::META)?)?;
+        let (txn, head) = self.begin_block_write()?;
         let expected = head.map_or(0, |h| h + 1);
         if height != expected {
             return Err(StorageError::OutOfOrder {
@@ -139,6 +133,15 @@ impl ChainStore {
         }
         write_contents(&txn, height, transactions, receipts, changes)?;
         Ok(StagedBlock { txn, height })
+    }
+
+    /// A durable write transaction for the next block, and the head it starts from.
+    fn begin_block_write(&self) -> Result<(redb::WriteTransaction, Option<u64>), StorageError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| StorageError::Database(e.to_string()))?;
+        let head = read_head(&txn.open_table(tables::META)?)?;
+        Ok((txn, head))
     }
 }
 
