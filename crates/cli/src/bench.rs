@@ -578,11 +578,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             None
         }
     };
-    let finality_from = if heads.is_some() {
-        "newHeads"
-    } else {
-        "polling"
-    };
+    let subscribed = heads.is_some();
     let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
     let timeout = Duration::from_secs(args.timeout_secs);
     let expected = total;
@@ -639,7 +635,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 },
             }
         }
-        anyhow::Ok(finalized)
+        // Whether announcements lasted to the end, for saying how finality was seen.
+        anyhow::Ok((finalized, heads.is_some()))
     });
 
     let submit_started = Instant::now();
@@ -700,7 +697,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let submit_elapsed = submit_started.elapsed();
     done_tx.send_replace(true);
-    let finalized = watcher.await??;
+    let (finalized, announced_to_the_end) = watcher.await??;
+    let finality_from = match (subscribed, announced_to_the_end) {
+        (true, true) => "newHeads",
+        (true, false) => "newHeads, then polling",
+        (false, _) => "polling",
+    };
 
     let mut latencies: Vec<Duration> = submitted
         .iter()
