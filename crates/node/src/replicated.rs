@@ -681,6 +681,41 @@ mod tests {
             .expect("the next nonce after the commit");
     }
 
+    /// Between a block's write to storage and the head's announcement, its receipts are
+    /// readable: `eth_blockNumber` (and a new block filter's starting point) must already count
+    /// that block, or a client that has just read a receipt sees an older head.
+    #[test]
+    fn the_block_number_never_trails_a_readable_receipt() {
+        use ricaas_rpc::{EthApiServer as _, EthRpc};
+        let dev = DevKey::random();
+        let (_dir, channel) = open(&dev);
+        channel.submit(&transfer(&dev, 0)).expect("admitted");
+        let mut block = channel.open_block().expect("opens");
+        channel.fill_block(&mut block).expect("fills");
+        let built = channel
+            .close_block(block, false)
+            .expect("closes")
+            .expect("a block");
+        let hash = built.block.transactions[0].hash();
+        // Stored, not yet announced: what a reader sees while the commit's bookkeeping runs.
+        channel.store().commit_block(&built).expect("stored");
+        assert_eq!(channel.head().height, 0, "the head is not announced yet");
+        let channel = std::sync::Arc::new(channel);
+        let rpc = EthRpc::new(channel.clone());
+        let receipt = rpc
+            .transaction_receipt(hash)
+            .expect("reads")
+            .expect("the receipt is readable");
+        assert_eq!(receipt.inner.block_number, Some(1));
+        assert_eq!(rpc.block_number().expect("answers").to::<u64>(), 1);
+        let filter = rpc.new_block_filter().expect("installs");
+        assert_eq!(
+            serde_json::to_value(rpc.filter_changes(filter).expect("reads")).expect("json"),
+            serde_json::json!([]),
+            "a filter installed once block 1 was readable does not report it as new"
+        );
+    }
+
     /// An open block takes no more than `max_block_txs`: the fill that reaches the limit says
     /// the block is full, the rest stay ready for the next block, and a block left empty is
     /// not produced unless empty blocks are allowed.

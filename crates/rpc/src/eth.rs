@@ -412,7 +412,10 @@ impl<B: ChannelBackend> EthApiServer for EthRpc<B> {
     }
 
     fn block_number(&self) -> RpcResult<U64> {
-        Ok(U64::from(*self.backend.head_watch().borrow()))
+        // The head announcement moves only after a commit's bookkeeping, so a client that has
+        // already read a receipt from storage could see an older number there: answer from
+        // the same snapshot every other read uses.
+        Ok(U64::from(head(&self.snapshot()?)?))
     }
 
     fn syncing(&self) -> RpcResult<SyncStatus> {
@@ -677,13 +680,13 @@ impl<B: ChannelBackend> EthApiServer for EthRpc<B> {
     }
 
     fn new_filter(&self, filter: Filter) -> RpcResult<U64> {
-        let head = *self.backend.head_watch().borrow();
+        let head = head(&self.snapshot()?)?;
         self.filters
             .install(FilterKind::Logs(Box::new(filter)), head)
     }
 
     fn new_block_filter(&self) -> RpcResult<U64> {
-        let head = *self.backend.head_watch().borrow();
+        let head = head(&self.snapshot()?)?;
         self.filters.install(FilterKind::Blocks, head)
     }
 
