@@ -104,6 +104,12 @@ pub struct Channel {
     /// Senders admission recovered from signatures, and took as vouched by other validators.
     senders_recovered: std::sync::atomic::AtomicU64,
     senders_vouched: std::sync::atomic::AtomicU64,
+    /// Senders recovered while verifying blocks (transactions not in the pool), and senders
+    /// admission took from those instead of recovering them again.
+    senders_recovered_in_blocks: std::sync::atomic::AtomicU64,
+    senders_remembered: std::sync::atomic::AtomicU64,
+    /// Senders recovered for blocks' transactions the pool did not hold.
+    recovered_senders: Mutex<crate::recovered::RecoveredSenders>,
     /// What admission reads from the head state, shared until the head moves.
     head_views: HeadViewCache,
     /// Where the chain is stored.
@@ -167,6 +173,11 @@ impl Channel {
             anonymous_reads: std::sync::atomic::AtomicBool::new(false),
             senders_recovered: std::sync::atomic::AtomicU64::new(0),
             senders_vouched: std::sync::atomic::AtomicU64::new(0),
+            senders_recovered_in_blocks: std::sync::atomic::AtomicU64::new(0),
+            senders_remembered: std::sync::atomic::AtomicU64::new(0),
+            recovered_senders: Mutex::new(crate::recovered::RecoveredSenders::new(
+                crate::recovered::GENERATION,
+            )),
             head_views: HeadViewCache::default(),
             dir: dir.to_path_buf(),
             metrics: OnceLock::new(),
@@ -202,6 +213,34 @@ impl Channel {
             self.senders_recovered.load(Relaxed),
             self.senders_vouched.load(Relaxed),
         )
+    }
+
+    /// Senders recovered while verifying blocks whose transactions the pool did not hold, and
+    /// senders admission then took from those instead of recovering them again.
+    pub fn block_senders(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.senders_recovered_in_blocks.load(Relaxed),
+            self.senders_remembered.load(Relaxed),
+        )
+    }
+
+    /// The sender recovered for a block's transaction `hash` outside the pool, if remembered.
+    pub(crate) fn remembered_sender(&self, hash: &B256) -> Option<Address> {
+        self.recovered_senders.lock().get(hash)
+    }
+
+    /// Remembers the senders a block's verification recovered (Ethereum envelopes only, see
+    /// `crate::recovered`).
+    pub(crate) fn remember_senders(&self, recovered: impl IntoIterator<Item = (B256, Address)>) {
+        let mut count = 0;
+        let mut senders = self.recovered_senders.lock();
+        for (hash, sender) in recovered {
+            senders.insert(hash, sender);
+            count += 1;
+        }
+        self.senders_recovered_in_blocks
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Transactions in the pool: all of them, and those ready for the next block.
@@ -343,11 +382,22 @@ impl Channel {
         if let Some(held) = self.pool.lock().get(&hash) {
             return Ok((hash, held.sender()));
         }
-        let tx = match (origin, envelope) {
+        // A block this node verified may have held these bytes and had their sender recovered
+        // then (`crate::recovered`): the same signature need not be recovered again.
+        let remembered = match &envelope {
+            ricaas_primitives::ChainTx::Ethereum(_) => self.remembered_sender(&hash),
+            ricaas_primitives::ChainTx::Native { .. } => None,
+        };
+        let tx = match (origin, remembered, envelope) {
+            (_, Some(sender), envelope) => {
+                self.senders_remembered
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                RecoveredTx::from_verified_parts(envelope, sender, Bytes::copy_from_slice(raw))
+            }
             // Validators vouched for the sender of this exact encoding: their claims are keyed by
             // the Keccak of the bytes they recovered from, which is `hash` (decoding accepts only
             // the canonical encoding and hashes those bytes).
-            (Origin::Vouched(sender), ricaas_primitives::ChainTx::Ethereum(envelope)) => {
+            (Origin::Vouched(sender), None, ricaas_primitives::ChainTx::Ethereum(envelope)) => {
                 self.senders_vouched
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 RecoveredTx::from_verified_parts(
@@ -358,7 +408,7 @@ impl Channel {
             }
             // A native transaction may name its signer's certificate by the id it was enrolled
             // with.
-            (_, envelope) => {
+            (_, _, envelope) => {
                 self.senders_recovered
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 ricaas_crypto::native::recover_encoded(

@@ -10,6 +10,7 @@ mod head_view;
 mod mempool;
 mod metrics;
 mod node;
+mod recovered;
 mod replay;
 mod replicated;
 

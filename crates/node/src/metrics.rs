@@ -141,6 +141,16 @@ impl ChannelMetrics {
                     "Gossiped transaction senders admission took as vouched for by other validators (consensus.sender_trust) since the node started",
                     reading(|c| i64::try_from(c.admitted_senders().1).unwrap_or(i64::MAX)),
                 ),
+                live(
+                    "block_senders_recovered",
+                    "Transaction senders recovered from signatures while verifying blocks (transactions not in this node's pool) since the node started",
+                    reading(|c| i64::try_from(c.block_senders().0).unwrap_or(i64::MAX)),
+                ),
+                live(
+                    "admission_senders_remembered",
+                    "Transaction senders admission took from a block's verification instead of recovering them again since the node started",
+                    reading(|c| i64::try_from(c.block_senders().1).unwrap_or(i64::MAX)),
+                ),
                 live("storage_bytes", "Bytes of the channel's chain on disk", {
                     Box::new(move || i64::try_from(dir_size(&dir)).unwrap_or(i64::MAX))
                 }),

@@ -111,9 +111,24 @@ impl Channel {
             block
                 .transactions()
                 .iter()
-                .map(|(envelope, _)| pool.get(&envelope.hash()).cloned())
+                .map(|(envelope, raw)| {
+                    let hash = envelope.hash();
+                    pool.get(&hash).cloned().or_else(|| match envelope {
+                        ricaas_primitives::ChainTx::Ethereum(_) => {
+                            self.remembered_sender(&hash).map(|sender| {
+                                RecoveredTx::from_verified_parts(
+                                    envelope.clone(),
+                                    sender,
+                                    raw.clone(),
+                                )
+                            })
+                        }
+                        ricaas_primitives::ChainTx::Native { .. } => None,
+                    })
+                })
                 .collect()
         };
+        let unknown: Vec<bool> = known.iter().map(Option::is_none).collect();
         let chain_id = self.rules().chain_id;
         let transactions = block
             .transactions()
@@ -137,6 +152,15 @@ impl Channel {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        self.remember_senders(
+            transactions
+                .iter()
+                .zip(unknown)
+                .filter(|(tx, unknown)| {
+                    *unknown && matches!(tx.envelope(), ricaas_primitives::ChainTx::Ethereum(_))
+                })
+                .map(|(tx, _)| (tx.hash(), tx.sender())),
+        );
         Ok(Block {
             header: block.header().clone(),
             transactions,
@@ -871,6 +895,51 @@ mod tests {
         // The honest block still commits afterwards: the refusal changed nothing.
         follower.commit(&block).expect("commits");
         assert_eq!(follower.head().hash(), block.hash());
+    }
+
+    /// A block's transaction the pool did not hold has its sender recovered when the block is
+    /// verified; admitting the same bytes afterwards (confirmations that came late, a resend)
+    /// takes that sender instead of recovering the signature again, and outweighs what other
+    /// validators claim. Bytes no block held are still recovered.
+    #[test]
+    fn a_sender_recovered_for_a_verified_block_is_not_recovered_again_at_admission() {
+        let dev = DevKey::random();
+        let block = proposed(&dev);
+        let raw = block.transactions()[0].1.clone();
+        let (_dir, follower) = open(&dev);
+        assert!(matches!(
+            follower.verify_now(&block, 20_000).expect("verifies"),
+            Verdict::Valid
+        ));
+        assert_eq!(follower.block_senders(), (1, 0), "recovered for the block");
+        let (hash, sender) = follower.admit(&raw, Origin::Gossip).expect("admitted");
+        assert_eq!(sender, dev.address());
+        assert_eq!(follower.block_senders(), (1, 1), "taken from the block's");
+        assert_eq!(follower.admitted_senders(), (0, 0), "not recovered again");
+        assert_eq!(
+            follower.pool().lock().get(&hash).map(RecoveredTx::sender),
+            Some(dev.address())
+        );
+        follower
+            .admit(&transfer(&dev, 1), Origin::Gossip)
+            .expect("admitted");
+        assert_eq!(
+            follower.admitted_senders(),
+            (1, 0),
+            "new bytes are recovered"
+        );
+
+        // Claims from other validators do not override what this node recovered itself.
+        let (_dir, other) = open(&dev);
+        assert!(matches!(
+            other.verify_now(&block, 20_000).expect("verifies"),
+            Verdict::Valid
+        ));
+        let (_, sender) = other
+            .admit(&raw, Origin::Vouched(Address::repeat_byte(0x66)))
+            .expect("admitted");
+        assert_eq!(sender, dev.address());
+        assert_eq!(other.admitted_senders(), (0, 0));
     }
 
     #[test]
