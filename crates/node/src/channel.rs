@@ -230,6 +230,14 @@ impl Channel {
         self.recovered_senders.lock().get(hash)
     }
 
+    /// The remembered senders, locked: for looking up a whole block's at once. Taken after the
+    /// pool's lock where both are held.
+    pub(crate) fn remembered_senders(
+        &self,
+    ) -> parking_lot::MutexGuard<'_, crate::recovered::RecoveredSenders> {
+        self.recovered_senders.lock()
+    }
+
     /// Remembers the senders a block's verification recovered (Ethereum envelopes only, see
     /// `crate::recovered`).
     pub(crate) fn remember_senders(&self, recovered: impl IntoIterator<Item = (B256, Address)>) {

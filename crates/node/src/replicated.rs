@@ -107,7 +107,9 @@ impl Channel {
             }
         }
         let known: Vec<Option<RecoveredTx>> = {
+            // Both locks once per block, in the order every other user takes them.
             let pool = self.pool().lock();
+            let remembered = self.remembered_senders();
             block
                 .transactions()
                 .iter()
@@ -115,7 +117,7 @@ impl Channel {
                     let hash = envelope.hash();
                     pool.get(&hash).cloned().or_else(|| match envelope {
                         ricaas_primitives::ChainTx::Ethereum(_) => {
-                            self.remembered_sender(&hash).map(|sender| {
+                            remembered.get(&hash).map(|sender| {
                                 RecoveredTx::from_verified_parts(
                                     envelope.clone(),
                                     sender,

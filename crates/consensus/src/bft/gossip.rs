@@ -22,6 +22,10 @@
 //! claims that disagree, confirmations that do not come within [`CONFIRMATION_WAIT`] (a confirming
 //! validator is down), or more waiting transactions than [`MAX_WAITING`]. A block's transactions
 //! missing from the pool are recovered when the block is verified, so no block waits on gossip.
+//!
+//! Recovery runs on a task of its own ([`RecoveryQueue`]): the task that reads gossip never
+//! waits for it, and recovers what other validators wait to have confirmed before what only
+//! this one needs.
 
 use super::ReplicatedChain;
 use alloy_primitives::{Address, B256, Bytes, keccak256};
@@ -44,6 +48,9 @@ pub(crate) const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
 /// enough that a confirmer that is down delays the forwarder's transactions only briefly at
 /// the others (the forwarder itself proposes them meanwhile).
 pub const CONFIRMATION_WAIT: Duration = Duration::from_secs(1);
+/// How long a forwarded transaction waits for its confirmations while this validator's
+/// recovery is busy: a late confirmation saves a recovery on a machine that is behind.
+pub const BUSY_CONFIRMATION_WAIT: Duration = Duration::from_secs(3);
 /// A confirmer recovers and confirms a large batch in chunks of this many, so that the others
 /// hear about the first senders before the last are recovered.
 const CONFIRM_CHUNK: usize = 256;
@@ -355,18 +362,18 @@ impl Vouching {
         outcome
     }
 
-    /// Transactions whose confirmations did not come in time, to recover locally; drops early
-    /// confirmations no transaction came for.
-    pub(crate) fn expire(&mut self, now: SystemTime) -> Vec<Bytes> {
-        let expired = |since: SystemTime| {
-            now.duration_since(since)
-                .is_ok_and(|waited| waited >= CONFIRMATION_WAIT)
+    /// Transactions that waited `wait` or longer for their confirmations, to recover locally;
+    /// drops early confirmations no transaction came for within [`CONFIRMATION_WAIT`].
+    pub(crate) fn expire(&mut self, now: SystemTime, wait: Duration) -> Vec<Bytes> {
+        let waited = |since: SystemTime, wait: Duration| {
+            now.duration_since(since).is_ok_and(|waited| waited >= wait)
         };
-        self.early.retain(|_, early| !expired(early.since));
+        self.early
+            .retain(|_, early| !waited(early.since, CONFIRMATION_WAIT));
         let late: Vec<B256> = self
             .waiting
             .iter()
-            .filter(|(_, waiting)| expired(waiting.since))
+            .filter(|(_, waiting)| waited(waiting.since, wait))
             .map(|(hash, _)| *hash)
             .collect();
         late.into_iter()
@@ -388,6 +395,61 @@ impl Vouching {
     #[cfg(test)]
     fn waiting(&self) -> usize {
         self.waiting.len()
+    }
+}
+
+/// Recovery the gossip task hands to its recovery task, in the order it is done. Recovery is
+/// the CPU work of gossip; the task that reads messages never waits for it, so confirmations
+/// that settle waiting transactions (cheap) are taken while senders are being recovered.
+///
+/// Batches this validator confirms come first: the others wait for those confirmations, and
+/// each one that misses [`CONFIRMATION_WAIT`] makes every other validator recover that sender
+/// itself — more work on a machine already behind, so later confirmations miss too. What only
+/// this validator needs (late or disagreeing confirmations) is recovered when nothing is to be
+/// confirmed.
+#[derive(Default)]
+pub(crate) struct RecoveryQueue {
+    confirm: std::collections::VecDeque<(Vec<Bytes>, Vec<PublicKey>)>,
+    local: std::collections::VecDeque<Bytes>,
+}
+
+impl RecoveryQueue {
+    /// A forwarded batch to recover and confirm to `to`.
+    pub(crate) fn push_confirm(&mut self, batch: Vec<Bytes>, to: Vec<PublicKey>) {
+        if !batch.is_empty() {
+            self.confirm.push_back((batch, to));
+        }
+    }
+
+    /// Transactions to recover for this validator alone. Beyond [`MAX_WAITING`] queued the
+    /// rest are dropped and their number returned: each came from a validator that holds it in
+    /// its pool and proposes it, and a block holding it is verified (its senders recovered)
+    /// whether or not it reached this pool.
+    pub(crate) fn push_local(&mut self, transactions: Vec<Bytes>) -> usize {
+        let room = MAX_WAITING.saturating_sub(self.local.len());
+        let dropped = transactions.len().saturating_sub(room);
+        self.local.extend(transactions.into_iter().take(room));
+        dropped
+    }
+
+    /// The next chunk of at most [`CONFIRM_CHUNK`] to recover, with whom to confirm its senders
+    /// to (empty for local work): confirmation work first, oldest first.
+    pub(crate) fn next_chunk(&mut self) -> Option<(Vec<Bytes>, Vec<PublicKey>)> {
+        if let Some((mut batch, to)) = self.confirm.pop_front() {
+            if batch.len() > CONFIRM_CHUNK {
+                let rest = batch.split_off(CONFIRM_CHUNK);
+                self.confirm.push_front((rest, to.clone()));
+            }
+            return Some((batch, to));
+        }
+        let take = self.local.len().min(CONFIRM_CHUNK);
+        (take > 0).then(|| (self.local.drain(..take).collect(), Vec::new()))
+    }
+
+    /// Whether anything waits to be recovered: while it does, transactions whose confirmations
+    /// are late stay where a confirmation can still settle them.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.confirm.is_empty() && self.local.is_empty()
     }
 }
 
@@ -434,13 +496,26 @@ pub(crate) fn start_gossip<E, C, S, R>(
             sender.send(recipients, IoBuf::from(message.encode()), false);
         }
     });
+    let queue = Arc::new(parking_lot::Mutex::new(RecoveryQueue::default()));
+    let queued = Arc::new(tokio::sync::Notify::new());
+    // The gossip task ends when its receiver closes; the recovery task follows it.
+    let (closed_tx, closed) = futures::channel::oneshot::channel::<()>();
+    start_recovery(
+        &runtime,
+        chain.clone(),
+        queue.clone(),
+        queued.clone(),
+        confirm_tx,
+        closed,
+    );
     runtime.child("gossip_in").spawn(move |runtime| async move {
+        let _closed = closed_tx;
         let mut vouching = Vouching::default();
         let mut committee: Option<(u64, Committee)> = None;
         loop {
             let received = {
                 let recv = receiver.recv().fuse();
-                let tick = runtime.sleep(CONFIRMATION_WAIT / 2).fuse();
+                let tick = runtime.sleep(EXPIRY_TICK).fuse();
                 futures::pin_mut!(recv, tick);
                 futures::select! {
                     received = recv => Some(received),
@@ -460,12 +535,6 @@ pub(crate) fn start_gossip<E, C, S, R>(
             }
             let Some((_, current)) = &committee else {
                 continue;
-            };
-            // What expired, and what this message settles, is admitted after the message's own
-            // batch (which a confirmer recovers and confirms on its own).
-            let mut settled = Outcome {
-                recover: vouching.expire(now),
-                ..Outcome::default()
             };
             let message = match received {
                 None => None,
@@ -487,57 +556,99 @@ pub(crate) fn start_gossip<E, C, S, R>(
                     vouching.on_confirmations(&peer, entries, current, now)
                 }
             };
-            if !decided.confirm_to.is_empty() {
-                admit(&runtime, &chain, decided, &confirm_tx).await;
-            } else {
-                settled.vouched.extend(decided.vouched);
-                settled.recover.extend(decided.recover);
+            let vouched = {
+                let mut queue = queue.lock();
+                let vouched = route(&mut vouching, &mut queue, decided, now);
+                if !queue.is_empty() {
+                    queued.notify_one();
+                }
+                vouched
+            };
+            if !vouched.is_empty() {
+                // Admitting a vouched sender is a pool insert, no recovery: done here, in order.
+                let chain = chain.clone();
+                let _ = runtime
+                    .child("admit")
+                    .shared(true)
+                    .spawn(move |_| async move { chain.admit_vouched(vouched) })
+                    .await;
             }
-            admit(&runtime, &chain, settled, &confirm_tx).await;
         }
     });
 }
 
+/// Queues what `decided` leaves to recover, and returns the transactions to admit as vouched.
+/// Transactions whose confirmations are late leave the waiting set when the recovery task is
+/// idle: until it would start on them, a late confirmation still settles them. While it is busy
+/// they wait up to [`BUSY_CONFIRMATION_WAIT`] (a confirmer that is down never confirms).
+fn route(
+    vouching: &mut Vouching,
+    queue: &mut RecoveryQueue,
+    decided: Outcome,
+    now: SystemTime,
+) -> Vec<Forwarded> {
+    let wait = if queue.is_empty() {
+        CONFIRMATION_WAIT
+    } else {
+        BUSY_CONFIRMATION_WAIT
+    };
+    let expired = vouching.expire(now, wait);
+    let mut dropped = 0;
+    if decided.confirm_to.is_empty() {
+        dropped += queue.push_local(decided.recover);
+    } else {
+        queue.push_confirm(decided.recover, decided.confirm_to);
+    }
+    dropped += queue.push_local(expired);
+    if dropped > 0 {
+        tracing::debug!(dropped, "gossip recovery queue full: left to blocks");
+    }
+    decided.vouched
+}
+
+/// How often the gossip task looks for transactions whose confirmations are late when no
+/// message comes.
+const EXPIRY_TICK: Duration = Duration::from_millis(100);
+
 /// Confirmations to send, and to whom.
 type Confirming = (Vec<PublicKey>, Vec<(B256, Address)>);
 
-/// Admits an outcome's transactions off the gossip task (recovery is CPU work), and queues the
-/// confirmations of what it recovered.
-async fn admit<E: Spawner, C: ReplicatedChain>(
+/// The recovery task: recovers and admits what the gossip task queues, chunk by chunk off the
+/// async threads (recovery is CPU work), and sends the confirmations of what it recovered.
+fn start_recovery<E: Spawner, C: ReplicatedChain>(
     runtime: &E,
-    chain: &Arc<C>,
-    outcome: Outcome,
-    confirm: &mpsc::UnboundedSender<Confirming>,
+    chain: Arc<C>,
+    queue: Arc<parking_lot::Mutex<RecoveryQueue>>,
+    queued: Arc<tokio::sync::Notify>,
+    confirm: mpsc::UnboundedSender<Confirming>,
+    closed: futures::channel::oneshot::Receiver<()>,
 ) {
-    let confirm_to = outcome.confirm_to;
-    if !outcome.vouched.is_empty() {
-        let chain = chain.clone();
-        let vouched = outcome.vouched;
-        let _ = runtime
-            .child("admit")
-            .shared(true)
-            .spawn(move |_| async move { chain.admit_vouched(vouched) })
-            .await;
-    }
-    let mut recover = outcome.recover;
-    while !recover.is_empty() {
-        let rest = if !confirm_to.is_empty() && recover.len() > CONFIRM_CHUNK {
-            recover.split_off(CONFIRM_CHUNK)
-        } else {
-            Vec::new()
-        };
-        let chain = chain.clone();
-        let recovered = runtime
-            .child("admit")
-            .shared(true)
-            .spawn(move |_| async move { chain.admit_gossip(recover) })
-            .await
-            .unwrap_or_default();
-        if !confirm_to.is_empty() && !recovered.is_empty() {
-            let _ = confirm.send((confirm_to.clone(), recovered));
-        }
-        recover = rest;
-    }
+    runtime
+        .child("gossip_recover")
+        .spawn(move |runtime| async move {
+            let mut closed = closed.fuse();
+            loop {
+                let next = queue.lock().next_chunk();
+                let Some((chunk, confirm_to)) = next else {
+                    let woken = queued.notified().fuse();
+                    futures::pin_mut!(woken);
+                    futures::select! {
+                        _ = woken => continue,
+                        _ = closed => return,
+                    }
+                };
+                let chain = chain.clone();
+                let recovered = runtime
+                    .child("admit")
+                    .shared(true)
+                    .spawn(move |_| async move { chain.admit_gossip(chunk) })
+                    .await
+                    .unwrap_or_default();
+                if !confirm_to.is_empty() && !recovered.is_empty() {
+                    let _ = confirm.send((confirm_to, recovered));
+                }
+            }
+        });
 }
 
 #[cfg(test)]
@@ -654,9 +765,16 @@ mod tests {
         assert!(outcome.confirm_to.is_empty());
         // No confirmation (the confirmer is down): recovered once the wait is over, not before.
         vouching.on_transactions(&keys[0], vec![(raw.clone(), ALICE)], &committee, now);
-        assert!(vouching.expire(now + CONFIRMATION_WAIT / 2).is_empty());
+        assert!(
+            vouching
+                .expire(now + CONFIRMATION_WAIT / 2, CONFIRMATION_WAIT)
+                .is_empty()
+        );
         assert_eq!(vouching.waiting(), 1);
-        assert_eq!(vouching.expire(now + CONFIRMATION_WAIT), vec![raw]);
+        assert_eq!(
+            vouching.expire(now + CONFIRMATION_WAIT, CONFIRMATION_WAIT),
+            vec![raw]
+        );
         assert_eq!(vouching.waiting(), 0);
     }
 
@@ -680,6 +798,82 @@ mod tests {
         let outcome =
             vouching.on_transactions(&keys[1], vec![(raw.clone(), ALICE)], &committee, now);
         assert_eq!(outcome.vouched, vec![(raw, ALICE)]);
+    }
+
+    #[test]
+    fn confirmation_work_is_recovered_first_in_chunks_and_local_work_is_bounded() {
+        let keys = keys(4);
+        let raws = |n: usize, tag: u8| -> Vec<Bytes> {
+            (0..n)
+                .map(|i| Bytes::from(vec![tag, (i >> 8) as u8, i as u8]))
+                .collect()
+        };
+        let mut queue = RecoveryQueue::default();
+        assert!(queue.is_empty() && queue.next_chunk().is_none());
+        assert_eq!(queue.push_local(raws(300, 1)), 0);
+        queue.push_confirm(raws(600, 2), vec![keys[3].clone()]);
+        // The batch to confirm goes first although it came later, in chunks, in its order.
+        let mut confirmed = Vec::new();
+        for expected in [CONFIRM_CHUNK, CONFIRM_CHUNK, 600 - 2 * CONFIRM_CHUNK] {
+            let (chunk, to) = queue.next_chunk().expect("confirmation work");
+            assert_eq!((chunk.len(), to), (expected, vec![keys[3].clone()]));
+            confirmed.extend(chunk);
+        }
+        assert_eq!(confirmed, raws(600, 2));
+        let (chunk, to) = queue.next_chunk().expect("local work");
+        assert_eq!((chunk.len(), to.is_empty()), (CONFIRM_CHUNK, true));
+        // A batch to confirm that arrives meanwhile overtakes the local work left.
+        queue.push_confirm(raws(10, 3), vec![keys[1].clone()]);
+        assert_eq!(queue.next_chunk().map(|(c, _)| c), Some(raws(10, 3)));
+        let (chunk, _) = queue.next_chunk().expect("the rest of the local work");
+        assert_eq!(chunk, raws(300, 1)[CONFIRM_CHUNK..].to_vec());
+        assert!(queue.is_empty());
+        // Local work beyond the bound is dropped and counted; nothing to confirm ever is.
+        assert_eq!(queue.push_local(raws(MAX_WAITING - 5, 4)), 0);
+        assert_eq!(queue.push_local(raws(8, 5)), 3);
+        queue.push_confirm(raws(8, 6), vec![keys[1].clone()]);
+        assert_eq!(queue.next_chunk().map(|(c, _)| c), Some(raws(8, 6)));
+    }
+
+    #[test]
+    fn a_late_transaction_stays_settleable_while_recovery_is_busy() {
+        let keys = keys(4);
+        let now = SystemTime::UNIX_EPOCH;
+        let late = now + CONFIRMATION_WAIT;
+        let committee = Committee::new(keys.clone(), keys[3].clone(), SenderTrust::Minority);
+        let (raw, hash) = tx(6);
+        let mut vouching = Vouching::default();
+        let mut queue = RecoveryQueue::default();
+        let decided =
+            vouching.on_transactions(&keys[0], vec![(raw.clone(), ALICE)], &committee, now);
+        assert!(route(&mut vouching, &mut queue, decided, now).is_empty());
+        assert!(queue.is_empty(), "waits for its confirmation");
+        // Its wait is over, but the recovery task is busy confirming another validator's batch.
+        let (other, _) = tx(7);
+        queue.push_confirm(vec![other.clone()], vec![keys[0].clone()]);
+        assert!(route(&mut vouching, &mut queue, Outcome::default(), late).is_empty());
+        assert_eq!(vouching.waiting(), 1, "not expired while recovery is busy");
+        // The late confirmation still settles it: admitted as vouched, never recovered here.
+        let decided = vouching.on_confirmations(&keys[1], vec![(hash, ALICE)], &committee, late);
+        assert_eq!(
+            route(&mut vouching, &mut queue, decided, late),
+            vec![(raw.clone(), ALICE)]
+        );
+        // Even while recovery stays busy, a confirmation that never comes (its validator is
+        // down) is waited for only so long.
+        let (lost, _) = tx(8);
+        vouching.on_transactions(&keys[0], vec![(lost.clone(), ALICE)], &committee, now);
+        let busy = now + BUSY_CONFIRMATION_WAIT;
+        assert!(route(&mut vouching, &mut queue, Outcome::default(), busy).is_empty());
+        assert_eq!(vouching.waiting(), 0);
+        assert_eq!(queue.next_chunk().map(|(c, _)| c), Some(vec![other]));
+        assert_eq!(queue.next_chunk(), Some((vec![lost], Vec::new())));
+        assert!(queue.next_chunk().is_none());
+        // Once recovery is idle, a late transaction is recovered locally.
+        vouching.on_transactions(&keys[0], vec![(raw.clone(), ALICE)], &committee, now);
+        assert!(route(&mut vouching, &mut queue, Outcome::default(), late).is_empty());
+        assert_eq!(vouching.waiting(), 0);
+        assert_eq!(queue.next_chunk(), Some((vec![raw], Vec::new())));
     }
 
     #[test]
