@@ -20,10 +20,27 @@ import sys
 # (stage, pattern over one frame's symbol), tried in order at each frame from the leaf up.
 STAGES = [
     ("sender recovery (libsecp256k1)", r"secp256k1"),
-    ("block execution (revm, state reads)", r"ricaas_execution::block::execute_block|build_now"),
-    ("seal (transactions and receipts roots, state commitment)", r"ricaas_execution::block::seal_block"),
-    ("commit (redb write, fsync, pool eviction)", r"commit_executed|commit_block"),
-    ("block re-execution on verify", r"verify_now|verify_block"),
+    # The solo sequencer executes on a thread of its own while the block is open; revm's deep
+    # frames often leave its stacks cut short of the node's own functions, so revm and the
+    # block state name the stage too.
+    (
+        "block execution, built or verified (revm, state reads)",
+        r"ricaas_execution::block::execute_block|build_now|OpenBlock|revm_|"
+        r"ricaas_execution::state::BlockState|ricaas_execution::system::(check_sender|judge_sender)|"
+        r"BloomHashes|receipt_for",
+    ),
+    # The receipts root and the state lattice run on threads of their own (scoped, rayon).
+    (
+        "seal (transactions and receipts roots, state commitment)",
+        r"ricaas_execution::block::seal_(block|header)|receipts_root_with_blooms|lattice_after|"
+        r"lattice_delta|ricaas_storage::commitment",
+    ),
+    (
+        "commit (redb write, fsync, pool eviction)",
+        r"commit_executed|commit_block|ChainStore::commit|write_contents|write_state|Mempool::evict",
+    ),
+    # Verification's execution and seal count under those stages; this is what verifying adds.
+    ("verify besides execution and seal", r"verify_now|verify_block"),
     ("admission besides recovery (decode, checks, pool)", r"Channel::admit|Channel::submit|admit_gossip|admit_vouched"),
     ("JSON-RPC (jsonrpsee, serde_json)", r"jsonrpsee|serde_json"),
     ("HTTP (hyper)", r"hyper::"),
