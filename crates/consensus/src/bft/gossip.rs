@@ -34,6 +34,7 @@ use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, IoBuf, Spawner};
 use futures::FutureExt as _;
 use std::{
+    collections::VecDeque,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -267,6 +268,12 @@ struct Early {
 pub(crate) struct Vouching {
     waiting: alloy_primitives::map::B256Map<Waiting>,
     early: alloy_primitives::map::B256Map<Early>,
+    /// Both sets' entries as they came, oldest first, so that expiry (on every gossip message)
+    /// looks at the oldest few rather than scanning thousands of waiting transactions. An entry
+    /// whose transaction settled meanwhile is skipped when it comes to the front; one added
+    /// after the clock stepped back waits behind older ones until they expire.
+    waiting_order: VecDeque<(SystemTime, B256)>,
+    early_order: VecDeque<(SystemTime, B256)>,
 }
 
 /// Whether `claims` settle a sender: `Some(Some(sender))` when `needed` distinct validators
@@ -282,6 +289,16 @@ fn settle(claims: &[(PublicKey, Address)], needed: usize) -> Option<Option<Addre
 fn add_claim(claims: &mut Vec<(PublicKey, Address)>, from: &PublicKey, sender: Address) {
     if !claims.iter().any(|(key, _)| key == from) {
         claims.push((from.clone(), sender));
+    }
+}
+
+impl Outcome {
+    /// Where a settled transaction goes: admitted as vouched, or recovered when claims disagree.
+    fn settled(&mut self, raw: Bytes, sender: Option<Address>) {
+        match sender {
+            Some(sender) => self.vouched.push((raw, sender)),
+            None => self.recover.push(raw),
+        }
     }
 }
 
@@ -309,28 +326,33 @@ impl Vouching {
         }
         for (raw, sender) in entries {
             let hash = keccak256(&raw);
-            let waiting = match self.waiting.remove(&hash) {
-                // The same transaction forwarded by a second validator (a client sent it to both).
-                Some(mut waiting) => {
-                    add_claim(&mut waiting.claims, from, sender);
-                    waiting
+            // The same transaction forwarded by a second validator (a client sent it to both).
+            if self.waiting.contains_key(&hash) {
+                self.add_to_waiting(hash, from, sender, &mut outcome);
+                continue;
+            }
+            let mut claims = vec![(from.clone(), sender)];
+            if let Some(early) = self.early.remove(&hash) {
+                for (key, claimed) in early.claims {
+                    add_claim(&mut claims, &key, claimed);
                 }
+            }
+            match settle(&claims, needed) {
+                Some(decided) => outcome.settled(raw, decided),
+                None if self.waiting.len() >= MAX_WAITING => outcome.recover.push(raw),
                 None => {
-                    let mut claims = vec![(from.clone(), sender)];
-                    if let Some(early) = self.early.remove(&hash) {
-                        for (key, claimed) in early.claims {
-                            add_claim(&mut claims, &key, claimed);
-                        }
-                    }
-                    Waiting {
-                        raw,
-                        claims,
-                        needed,
-                        since: now,
-                    }
+                    self.waiting_order.push_back((now, hash));
+                    self.waiting.insert(
+                        hash,
+                        Waiting {
+                            raw,
+                            claims,
+                            needed,
+                            since: now,
+                        },
+                    );
                 }
-            };
-            self.resolve(hash, waiting, &mut outcome);
+            }
         }
         outcome
     }
@@ -348,18 +370,41 @@ impl Vouching {
             return outcome;
         }
         for (hash, sender) in entries {
-            if let Some(mut waiting) = self.waiting.remove(&hash) {
-                add_claim(&mut waiting.claims, from, sender);
-                self.resolve(hash, waiting, &mut outcome);
-            } else if self.early.len() < MAX_WAITING || self.early.contains_key(&hash) {
-                let early = self.early.entry(hash).or_insert_with(|| Early {
-                    claims: Vec::new(),
-                    since: now,
-                });
+            if self.waiting.contains_key(&hash) {
+                self.add_to_waiting(hash, from, sender, &mut outcome);
+            } else if let Some(early) = self.early.get_mut(&hash) {
                 add_claim(&mut early.claims, from, sender);
+            } else if self.early.len() < MAX_WAITING {
+                self.early_order.push_back((now, hash));
+                self.early.insert(
+                    hash,
+                    Early {
+                        claims: vec![(from.clone(), sender)],
+                        since: now,
+                    },
+                );
             }
         }
         outcome
+    }
+
+    /// Adds `from`'s claim to a waiting transaction, which leaves the waiting set once settled.
+    fn add_to_waiting(
+        &mut self,
+        hash: B256,
+        from: &PublicKey,
+        sender: Address,
+        outcome: &mut Outcome,
+    ) {
+        let Some(waiting) = self.waiting.get_mut(&hash) else {
+            return;
+        };
+        add_claim(&mut waiting.claims, from, sender);
+        if let Some(decided) = settle(&waiting.claims, waiting.needed)
+            && let Some(waiting) = self.waiting.remove(&hash)
+        {
+            outcome.settled(waiting.raw, decided);
+        }
     }
 
     /// Transactions that waited `wait` or longer for their confirmations, to recover locally;
@@ -368,33 +413,46 @@ impl Vouching {
         let waited = |since: SystemTime, wait: Duration| {
             now.duration_since(since).is_ok_and(|waited| waited >= wait)
         };
-        self.early
-            .retain(|_, early| !waited(early.since, CONFIRMATION_WAIT));
-        let late: Vec<B256> = self
-            .waiting
-            .iter()
-            .filter(|(_, waiting)| waited(waiting.since, wait))
-            .map(|(hash, _)| *hash)
-            .collect();
-        late.into_iter()
-            .filter_map(|hash| self.waiting.remove(&hash).map(|w| w.raw))
-            .collect()
-    }
-
-    fn resolve(&mut self, hash: B256, waiting: Waiting, outcome: &mut Outcome) {
-        match settle(&waiting.claims, waiting.needed) {
-            Some(Some(sender)) => outcome.vouched.push((waiting.raw, sender)),
-            Some(None) => outcome.recover.push(waiting.raw),
-            None if self.waiting.len() >= MAX_WAITING => outcome.recover.push(waiting.raw),
-            None => {
-                self.waiting.insert(hash, waiting);
+        while let Some(&(since, hash)) = self.early_order.front() {
+            let current = self.early.get(&hash).is_some_and(|e| e.since == since);
+            if current && !waited(since, CONFIRMATION_WAIT) {
+                break;
+            }
+            self.early_order.pop_front();
+            if current {
+                self.early.remove(&hash);
             }
         }
+        let mut late = Vec::new();
+        while let Some(&(since, hash)) = self.waiting_order.front() {
+            let current = self.waiting.get(&hash).is_some_and(|w| w.since == since);
+            if current && !waited(since, wait) {
+                break;
+            }
+            self.waiting_order.pop_front();
+            if current && let Some(waiting) = self.waiting.remove(&hash) {
+                late.push(waiting.raw);
+            }
+        }
+        // Settled entries wait behind the oldest live one, at most `wait`'s worth of arrivals;
+        // a flood of transactions that settle at once is kept from growing the lists further.
+        if self.waiting_order.len() > 2 * MAX_WAITING {
+            let waiting = &self.waiting;
+            self.waiting_order
+                .retain(|(since, hash)| waiting.get(hash).is_some_and(|w| w.since == *since));
+        }
+        late
     }
 
     #[cfg(test)]
     fn waiting(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// Entries of the expiry lists, settled ones included.
+    #[cfg(test)]
+    fn listed(&self) -> (usize, usize) {
+        (self.waiting_order.len(), self.early_order.len())
     }
 }
 
@@ -874,6 +932,57 @@ mod tests {
         assert!(route(&mut vouching, &mut queue, Outcome::default(), late).is_empty());
         assert_eq!(vouching.waiting(), 0);
         assert_eq!(queue.next_chunk(), Some((vec![raw], Vec::new())));
+    }
+
+    #[test]
+    fn expiry_takes_the_oldest_and_skips_what_settled_meanwhile() {
+        let keys = keys(4);
+        let t0 = SystemTime::UNIX_EPOCH;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let committee = Committee::new(keys.clone(), keys[3].clone(), SenderTrust::Minority);
+        let mut vouching = Vouching::default();
+        let (first, first_hash) = tx(1);
+        let (second, _) = tx(2);
+        let (third, third_hash) = tx(3);
+        for (raw, ms) in [(&first, 0), (&second, 100), (&third, 200)] {
+            let decided =
+                vouching.on_transactions(&keys[0], vec![(raw.clone(), ALICE)], &committee, at(ms));
+            assert_eq!(decided, Outcome::default(), "waits for its confirmation");
+        }
+        // The first settles; the list still holds its entry until it comes to the front.
+        let decided =
+            vouching.on_confirmations(&keys[1], vec![(first_hash, ALICE)], &committee, at(300));
+        assert_eq!(decided.vouched, vec![(first.clone(), ALICE)]);
+        assert_eq!(vouching.listed(), (3, 0));
+        // Nothing waited a second yet; the settled entry at the front is dropped on the way.
+        assert!(vouching.expire(at(999), CONFIRMATION_WAIT).is_empty());
+        assert_eq!(vouching.listed(), (2, 0));
+        assert_eq!(vouching.expire(at(1_100), CONFIRMATION_WAIT), vec![second]);
+        // The same bytes forwarded again wait from then on, not from their first arrival.
+        vouching.on_transactions(&keys[0], vec![(first.clone(), ALICE)], &committee, at(1_150));
+        assert_eq!(vouching.waiting(), 2);
+        assert_eq!(vouching.expire(at(1_200), CONFIRMATION_WAIT), vec![third]);
+        assert!(vouching.expire(at(2_149), CONFIRMATION_WAIT).is_empty());
+        assert_eq!(vouching.expire(at(2_150), CONFIRMATION_WAIT), vec![first]);
+        assert_eq!((vouching.waiting(), vouching.listed()), (0, (0, 0)));
+        // An early confirmation is kept a second for its transaction, then dropped; one whose
+        // transaction came leaves no entry behind once its time is up.
+        let (late, late_hash) = tx(4);
+        vouching.on_confirmations(&keys[1], vec![(late_hash, ALICE)], &committee, at(3_000));
+        vouching.on_confirmations(&keys[1], vec![(third_hash, ALICE)], &committee, at(3_500));
+        assert_eq!(vouching.listed(), (0, 2));
+        let decided =
+            vouching.on_transactions(&keys[0], vec![(late.clone(), ALICE)], &committee, at(3_600));
+        assert_eq!(decided.vouched, vec![(late, ALICE)], "settled by its early confirmation");
+        assert!(vouching.expire(at(4_000), CONFIRMATION_WAIT).is_empty());
+        assert_eq!(vouching.listed(), (0, 1));
+        assert!(vouching.expire(at(4_500), CONFIRMATION_WAIT).is_empty());
+        assert_eq!(vouching.listed(), (0, 0));
+        let (third, _) = tx(3);
+        let decided =
+            vouching.on_transactions(&keys[0], vec![(third, ALICE)], &committee, at(4_600));
+        assert!(decided.vouched.is_empty(), "its early confirmation expired");
+        assert_eq!(vouching.waiting(), 1);
     }
 
     #[test]
