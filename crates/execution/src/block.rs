@@ -131,13 +131,16 @@ pub fn execute_block<S: StateReader + ?Sized>(
     mode: Mode,
 ) -> Result<BlockOutcome, ExecutionError> {
     let mut state = BlockState::new(snapshot);
+    let transactions = transactions.into_iter();
+    // A block of thousands would otherwise grow these a dozen times, copying them each time.
+    let expected = transactions.size_hint().0;
     let mut outcome = BlockOutcome {
-        transactions: Vec::new(),
-        receipts: Vec::new(),
+        transactions: Vec::with_capacity(expected),
+        receipts: Vec::with_capacity(expected),
         changes: StateChanges::default(),
         gas_used: 0,
         logs_bloom: Bloom::default(),
-        receipt_blooms: Vec::new(),
+        receipt_blooms: Vec::with_capacity(expected),
         rejected: Vec::new(),
         deferred: Vec::new(),
     };
@@ -157,7 +160,7 @@ pub fn execute_block<S: StateReader + ?Sized>(
             .with_cfg(cfg_env(&rules))
             .build_mainnet()
             .with_precompiles(RiChainPrecompiles::new(consortium.clone()));
-        for (index, tx) in transactions.into_iter().enumerate() {
+        for (index, tx) in transactions.enumerate() {
             // Every node checks the sender against the membership state as of this point of
             // the block: a proposer cannot slip in a transaction admission would refuse.
             // An approved deployment registers the contract it creates under its name.
