@@ -959,7 +959,12 @@ mod tests {
         assert_eq!(vouching.listed(), (2, 0));
         assert_eq!(vouching.expire(at(1_100), CONFIRMATION_WAIT), vec![second]);
         // The same bytes forwarded again wait from then on, not from their first arrival.
-        vouching.on_transactions(&keys[0], vec![(first.clone(), ALICE)], &committee, at(1_150));
+        vouching.on_transactions(
+            &keys[0],
+            vec![(first.clone(), ALICE)],
+            &committee,
+            at(1_150),
+        );
         assert_eq!(vouching.waiting(), 2);
         assert_eq!(vouching.expire(at(1_200), CONFIRMATION_WAIT), vec![third]);
         assert!(vouching.expire(at(2_149), CONFIRMATION_WAIT).is_empty());
@@ -973,7 +978,11 @@ mod tests {
         assert_eq!(vouching.listed(), (0, 2));
         let decided =
             vouching.on_transactions(&keys[0], vec![(late.clone(), ALICE)], &committee, at(3_600));
-        assert_eq!(decided.vouched, vec![(late, ALICE)], "settled by its early confirmation");
+        assert_eq!(
+            decided.vouched,
+            vec![(late, ALICE)],
+            "settled by its early confirmation"
+        );
         assert!(vouching.expire(at(4_000), CONFIRMATION_WAIT).is_empty());
         assert_eq!(vouching.listed(), (0, 1));
         assert!(vouching.expire(at(4_500), CONFIRMATION_WAIT).is_empty());
