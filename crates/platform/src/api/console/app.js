@@ -1042,7 +1042,11 @@ async function networkPage(name) {
           ? actionButton("Approve", channelOutput, async () => {
             const approved = await api("POST", `${path}/channels/${encodeURIComponent(c.name)}/approvals`, {});
             await loadChannels();
-            return noticeBox(approved.status === "running" ? `Channel ${c.name} approved by every member; its validators joined it.` : `Approved; waiting for ${approved.waiting_for.join(", ")}.`);
+            if (approved.status === "running") return noticeBox(`Channel ${c.name} approved by every member; its validators joined it.`);
+            // A validator that could not join yet is retried by the platform every few seconds;
+            // the table shows the channel running once all have.
+            if (approved.status === "joining") return noticeBox(`Channel ${c.name} approved by every member; its validators are joining${approved.message ? ` (${approved.message})` : ""}. The platform retries until they have.`);
+            return noticeBox(`Approved; waiting for ${approved.waiting_for.join(", ")}.`);
           }) : ""))));
     } catch (error) {
       channels.replaceChildren(el("tr", {}, el("td", { colSpan: 10 }, errorBox(error.message))));
