@@ -356,7 +356,16 @@ pub fn seal_block<S: StateReader + Sync + ?Sized>(
     context: &BlockContext,
     outcome: BlockOutcome,
 ) -> Result<ExecutedBlock, ExecutionError> {
-    let (header, lattice) = seal_header(snapshot, context, &outcome)?;
+    seal_block_with(snapshot, context, outcome, None)
+}
+
+fn seal_block_with<S: StateReader + Sync + ?Sized>(
+    snapshot: &S,
+    context: &BlockContext,
+    outcome: BlockOutcome,
+    transactions_root: Option<B256>,
+) -> Result<ExecutedBlock, ExecutionError> {
+    let (header, lattice) = seal_header_with(snapshot, context, &outcome, transactions_root)?;
     Ok(ExecutedBlock {
         block: Block {
             header,
@@ -375,11 +384,22 @@ pub fn seal_header<S: StateReader + Sync + ?Sized>(
     context: &BlockContext,
     outcome: &BlockOutcome,
 ) -> Result<(Header, StateLattice), ExecutionError> {
+    seal_header_with(snapshot, context, outcome, None)
+}
+
+/// [`seal_header`], taking the transactions root as given when the caller knows it holds for
+/// `outcome`'s transactions.
+fn seal_header_with<S: StateReader + Sync + ?Sized>(
+    snapshot: &S,
+    context: &BlockContext,
+    outcome: &BlockOutcome,
+    transactions_root: Option<B256>,
+) -> Result<(Header, StateLattice), ExecutionError> {
     let receipts_root =
         || StoredReceipt::receipts_root_with_blooms(&outcome.receipts, &outcome.receipt_blooms);
     let the_rest = || {
         (
-            Block::transactions_root(&outcome.transactions),
+            transactions_root.unwrap_or_else(|| Block::transactions_root(&outcome.transactions)),
             snapshot.lattice_after(&outcome.changes),
         )
     };
@@ -414,12 +434,25 @@ pub fn seal_header<S: StateReader + Sync + ?Sized>(
     Ok((header, lattice))
 }
 
+/// What [`verify_block`] may assume of a block's transactions root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionsRoot {
+    /// Compute it over the block's transactions, like every other root.
+    Compute,
+    /// The caller has matched the header's transactions root against these very transactions'
+    /// encodings (a block decoded from the wire is refused otherwise), so it is not computed a
+    /// second time. Verifying executes every transaction or refuses the block, so the executed
+    /// list is the block's.
+    CheckedAgainstHeader,
+}
+
 /// Re-executes a block produced elsewhere on top of `snapshot` and checks that it yields exactly
 /// the block's header (transactions, receipts and state roots included).
 pub fn verify_block<S: StateReader + Sync + ?Sized>(
     snapshot: &S,
     rules: &ChainRules,
     block: &Block,
+    transactions_root: TransactionsRoot,
 ) -> Result<ExecutedBlock, ExecutionError> {
     let context = BlockContext::from(&block.header);
     let outcome = execute_block(
@@ -429,7 +462,21 @@ pub fn verify_block<S: StateReader + Sync + ?Sized>(
         block.transactions.clone(),
         Mode::Verify,
     )?;
-    let executed = seal_block(snapshot, &context, outcome)?;
+    let known_root = match transactions_root {
+        TransactionsRoot::Compute => None,
+        TransactionsRoot::CheckedAgainstHeader => {
+            // Verify mode refuses a block rather than drop a transaction from it; should that
+            // ever change, the root is computed again.
+            let same = outcome.transactions.len() == block.transactions.len()
+                && outcome
+                    .transactions
+                    .iter()
+                    .zip(&block.transactions)
+                    .all(|(executed, listed)| executed.hash() == listed.hash());
+            same.then_some(block.header.transactions_root)
+        }
+    };
+    let executed = seal_block_with(snapshot, &context, outcome, known_root)?;
     let (expected, actual) = (block.hash(), executed.block.hash());
     if expected != actual {
         return Err(ExecutionError::Diverged {

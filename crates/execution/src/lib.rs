@@ -10,8 +10,8 @@ pub mod system;
 mod tx_env;
 
 pub use block::{
-    BlockContext, BlockOutcome, ExecutionError, Mode, RejectedTx, execute_block, seal_block,
-    seal_header, verify_block,
+    BlockContext, BlockOutcome, ExecutionError, Mode, RejectedTx, TransactionsRoot, execute_block,
+    seal_block, seal_header, verify_block,
 };
 pub use call::{CallError, CallOutcome, CallRequest, call, estimate_gas};
 pub use state::StateReadError;

@@ -5,7 +5,8 @@ use alloy_consensus::{TxLegacy, TypedTransaction};
 use alloy_primitives::{Address, B256, Bloom, Bytes, TxKind, U256};
 use ricaas_crypto::{DevKey, recover_transaction, sign_transaction};
 use ricaas_execution::{
-    BlockContext, ChainRules, ExecutionError, Mode, execute_block, seal_block, verify_block,
+    BlockContext, ChainRules, ExecutionError, Mode, TransactionsRoot, execute_block, seal_block,
+    verify_block,
 };
 use ricaas_primitives::{Block, Header, RecoveredTx};
 use ricaas_storage::{AccountState, ChainStore, ExecutedBlock, StateChanges, StateReader as _};
@@ -191,16 +192,45 @@ fn building_executes_transfers_creations_and_reverts_and_drops_invalid_transacti
     );
 
     assert_eq!(
-        verify_block(&other_snapshot, &RULES, &built.block)
-            .expect("verifies")
-            .block
-            .hash(),
+        verify_block(
+            &other_snapshot,
+            &RULES,
+            &built.block,
+            TransactionsRoot::Compute
+        )
+        .expect("verifies")
+        .block
+        .hash(),
         built.block.hash()
+    );
+    // Taking the transactions root from the header (checked at decode) seals the same block.
+    assert_eq!(
+        verify_block(
+            &other_snapshot,
+            &RULES,
+            &built.block,
+            TransactionsRoot::CheckedAgainstHeader
+        )
+        .expect("verifies")
+        .block,
+        built.block
     );
     let mut forged = built.block.clone();
     forged.header.state_root = B256::repeat_byte(9);
+    for transactions_root in [
+        TransactionsRoot::Compute,
+        TransactionsRoot::CheckedAgainstHeader,
+    ] {
+        assert!(matches!(
+            verify_block(&other_snapshot, &RULES, &forged, transactions_root),
+            Err(ExecutionError::Diverged { height: 1, .. })
+        ));
+    }
+    // Without the decode check a wrong transactions root is found by computing it.
+    let mut forged = built.block.clone();
+    forged.header.transactions_root = B256::repeat_byte(7);
     assert!(matches!(
-        verify_block(&other_snapshot, &RULES, &forged),
+        verify_block(&other_snapshot, &RULES, &forged, TransactionsRoot::Compute),
         Err(ExecutionError::Diverged { height: 1, .. })
     ));
 

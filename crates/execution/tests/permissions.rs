@@ -11,7 +11,7 @@ use ricaas_crypto::{
     recover_transaction, sign_transaction,
 };
 use ricaas_execution::{
-    BlockContext, ChainRules, ExecutionError, Mode, execute_block, seal_block,
+    BlockContext, ChainRules, ExecutionError, Mode, TransactionsRoot, execute_block, seal_block,
     system::{self, Consortium},
     verify_block,
 };
@@ -461,7 +461,7 @@ fn a_block_carrying_an_unauthorized_transaction_does_not_verify() {
         .expect("seals")
         .block;
     forged.transactions = vec![chain.transfer(&stranger)];
-    match verify_block(&snapshot, &RULES, &forged) {
+    match verify_block(&snapshot, &RULES, &forged, TransactionsRoot::Compute) {
         Err(ExecutionError::InvalidTransaction { reason, .. }) => {
             assert!(
                 reason.contains("is not enrolled in channel default"),

@@ -13,8 +13,8 @@ use parking_lot::{Mutex, RwLock};
 use ricaas_consensus::bft::ChainBlock;
 use ricaas_consensus::{Application, Backlog, Filled};
 use ricaas_execution::{
-    BlockContext, BlockOutcome, ChainRules, ExecutionError, Mode, execute_block, intrinsic_gas,
-    seal_block, seal_header, verify_block,
+    BlockContext, BlockOutcome, ChainRules, ExecutionError, Mode, TransactionsRoot, execute_block,
+    intrinsic_gas, seal_block, seal_header, verify_block,
 };
 use ricaas_primitives::{
     Block, ChannelId, Header, RecoveredTx, StoredReceipt, decode_raw_transaction,
@@ -919,7 +919,12 @@ impl Application for Channel {
     fn verify(&self, block: &ExecutedBlock) -> Result<(), ExecutionError> {
         let started = std::time::Instant::now();
         let snapshot = self.store.snapshot()?;
-        verify_block(&snapshot, &self.rules, &block.block)?;
+        verify_block(
+            &snapshot,
+            &self.rules,
+            &block.block,
+            TransactionsRoot::Compute,
+        )?;
         if let Some(metrics) = self.metrics() {
             metrics.verified(started.elapsed());
         }

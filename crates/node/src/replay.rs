@@ -6,7 +6,7 @@
 
 use crate::{channel::genesis_block, config::ChannelConfig};
 use alloy_primitives::B256;
-use ricaas_execution::{ChainRules, ExecutionError, verify_block};
+use ricaas_execution::{ChainRules, ExecutionError, TransactionsRoot, verify_block};
 use ricaas_storage::{ChainStore, StorageError};
 use std::path::Path;
 
@@ -123,7 +123,7 @@ pub fn replay_chain(
         transactions += block.transactions.len();
         let before = replica.snapshot()?;
         check_senders(&before, height, &block)?;
-        let replayed = verify_block(&before, &rules, &block)?;
+        let replayed = verify_block(&before, &rules, &block, TransactionsRoot::Compute)?;
         replica.commit_block(&replayed)?;
     }
     let head_header = original.head_header()?;

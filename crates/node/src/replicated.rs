@@ -12,7 +12,7 @@ use ricaas_consensus::{
     bft::{BlockLimits, ChainBlock, ReplicatedChain, Verdict},
 };
 use ricaas_execution::{
-    BlockContext, ExecutionError, Mode, execute_block, seal_block, verify_block,
+    BlockContext, ExecutionError, Mode, TransactionsRoot, execute_block, seal_block, verify_block,
 };
 use ricaas_primitives::{Block, RecoveredTx};
 use ricaas_rpc::ChannelBackend as _;
@@ -45,6 +45,16 @@ struct ParentState {
 impl ParentState {
     fn reader(&self) -> PendingState<'_> {
         PendingState::new(&self.snapshot, &self.layers)
+    }
+}
+
+/// What verifying `block` may take for granted of its transactions root: a block decoded from
+/// the wire had it matched against its transactions' bytes already.
+fn transactions_root_of(block: &ChainBlock) -> TransactionsRoot {
+    if block.transactions_root_checked() {
+        TransactionsRoot::CheckedAgainstHeader
+    } else {
+        TransactionsRoot::Compute
     }
 }
 
@@ -331,7 +341,12 @@ impl Channel {
             Ok(recovered) => recovered,
             Err(reason) => return Ok(Verdict::Invalid(reason)),
         };
-        match verify_block(&state.reader(), self.rules(), &recovered) {
+        match verify_block(
+            &state.reader(),
+            self.rules(),
+            &recovered,
+            transactions_root_of(block),
+        ) {
             Ok(executed) => {
                 if let Some(metrics) = self.metrics() {
                     metrics.verified(started.elapsed());
@@ -455,8 +470,13 @@ impl ReplicatedChain for Channel {
                     }
                 })?;
                 Arc::new(
-                    verify_block(&snapshot, self.rules(), &recovered)
-                        .map_err(|e| self.execution_error(e))?,
+                    verify_block(
+                        &snapshot,
+                        self.rules(),
+                        &recovered,
+                        transactions_root_of(block),
+                    )
+                    .map_err(|e| self.execution_error(e))?,
                 )
             }
         };

@@ -28,22 +28,45 @@ pub struct BlockLimits {
 /// Longest RLP header we accept (ours are ~600 bytes).
 const MAX_HEADER_BYTES: usize = 4096;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ChainBlock {
     header: Header,
     transactions: Vec<(ChainTx, Bytes)>,
     hash: B256,
+    /// Whether decoding matched the header's transactions root against these transactions'
+    /// exact bytes, so verifying the block need not compute it again.
+    transactions_root_checked: bool,
 }
 
+/// Two blocks are equal when they hold the same header and transactions, however they were
+/// obtained (decoded or built here).
+impl PartialEq for ChainBlock {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash
+            && self.header == other.header
+            && self.transactions == other.transactions
+    }
+}
+
+impl Eq for ChainBlock {}
+
 impl ChainBlock {
-    /// A block from a header and its transactions' EIP-2718 bytes, in order.
+    /// A block from a header and its transactions' EIP-2718 bytes, in order. Nothing is checked
+    /// here: a block built from parts is verified in full.
     pub fn new(header: Header, transactions: Vec<(ChainTx, Bytes)>) -> Self {
         let hash = header.hash();
         Self {
             header,
             transactions,
             hash,
+            transactions_root_checked: false,
         }
+    }
+
+    /// True when this block was decoded from bytes, which checks the header's transactions root
+    /// against the transactions' exact encodings ([`Read`]); false for a block built from parts.
+    pub fn transactions_root_checked(&self) -> bool {
+        self.transactions_root_checked
     }
 
     pub fn header(&self) -> &Header {
@@ -136,7 +159,9 @@ impl Read for ChainBlock {
                 "transactions do not match the header's transactions root",
             ));
         }
-        Ok(Self::new(header, transactions))
+        let mut block = Self::new(header, transactions);
+        block.transactions_root_checked = true;
+        Ok(block)
     }
 }
 
@@ -202,7 +227,11 @@ mod tests {
     fn blocks_round_trip_and_forged_or_oversized_encodings_are_refused() {
         let block = empty_block();
         let encoded = block.encode();
-        assert_eq!(decode(&encoded).expect("decodes"), block);
+        let decoded = decode(&encoded).expect("decodes");
+        assert_eq!(decoded, block);
+        // Decoding checked the transactions root; a block built from parts did not.
+        assert!(decoded.transactions_root_checked());
+        assert!(!block.transactions_root_checked());
         // A transactions root that does not match the (empty) transaction list.
         let mut header = block.header().clone();
         header.transactions_root = B256::repeat_byte(9);
