@@ -63,7 +63,9 @@ enum ChannelCommand {
         admins: String,
         #[arg(long, default_value_t = ricaas_primitives::system::DEFAULT_EPOCH_LENGTH)]
         epoch_length: u64,
-        #[arg(long, default_value_t = 500)]
+        /// Longest a transaction waits for its block, in ms (validators propose sooner when a
+        /// block is full).
+        #[arg(long, default_value_t = ricaas_node::BFT_BLOCK_INTERVAL_MS)]
         block_interval_ms: u64,
         /// Where to write the signed configuration.
         #[arg(long)]

@@ -331,7 +331,8 @@ pub(crate) fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Writes keys and configs of `count` validators that share one genesis.
 fn create_bft_network(dir: &Path, args: &UpArgs) -> anyhow::Result<()> {
     let count = args.nodes;
-    let (channel, created) = consortium_channel(dir, args)?;
+    let (mut channel, created) = consortium_channel(dir, args)?;
+    channel.block_interval_ms = ricaas_node::BFT_BLOCK_INTERVAL_MS;
     let rpc_ports = ports(args.rpc_port.unwrap_or(8545), count)?;
     let p2p_ports = ports(args.p2p_port, count)?;
     let validators: Vec<ValidatorEntry> = created

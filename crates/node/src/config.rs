@@ -528,8 +528,24 @@ fn default_max_block_bytes() -> usize {
     16 * 1024 * 1024
 }
 
+/// Default `block_interval_ms` of a channel one sequencer orders: it batches for this long,
+/// and since sealing and committing a block cost about as much for a few hundred transactions
+/// as for thousands, fewer larger blocks carry the most (halving it cost a one-node network a
+/// tenth of its throughput: BENCHMARKS.md, stop 47).
+pub const SOLO_BLOCK_INTERVAL_MS: u64 = 500;
+
+/// Default `block_interval_ms` of a channel BFT validators order: a leader proposes once its
+/// parent is this old (or at once when a block is full). Under load a consensus round — build,
+/// re-execute on every validator, two rounds of votes — takes longer than this, so blocks follow
+/// each other as soon as the validators are ready and a transaction waits for the next round
+/// only; 500 ms left them idle between rounds and doubled the median finality on four
+/// validators (BENCHMARKS.md, stop 47).
+pub const BFT_BLOCK_INTERVAL_MS: u64 = 200;
+
 impl ChannelConfig {
-    /// Defaults for a development channel; `genesis` funds the given accounts.
+    /// Defaults for a development channel; `genesis` funds the given accounts. Its block
+    /// interval suits a one-node network ([`SOLO_BLOCK_INTERVAL_MS`]); a channel of validators
+    /// takes [`BFT_BLOCK_INTERVAL_MS`].
     pub fn development(
         chain_id: u64,
         genesis: Vec<GenesisAccount>,
@@ -538,7 +554,7 @@ impl ChannelConfig {
         Self {
             name: ChannelId::new("default").expect("static name is valid"),
             chain_id,
-            block_interval_ms: 500,
+            block_interval_ms: SOLO_BLOCK_INTERVAL_MS,
             empty_blocks: false,
             max_block_txs: 20_000,
             block_gas_limit: 1_500_000_000,

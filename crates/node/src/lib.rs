@@ -18,8 +18,8 @@ pub use admin::ADMIN_REFUSED_CODE;
 pub use admission::AdmissionError;
 pub use channel::{Channel, ChannelError};
 pub use config::{
-    BftConfig, ChannelConfig, ConfigError, ConsortiumConfig, GenesisAccount, MempoolConfig,
-    NetworkConfig, NodeConfig, OrgConfig, RpcConfig, ValidatorEntry,
+    BFT_BLOCK_INTERVAL_MS, BftConfig, ChannelConfig, ConfigError, ConsortiumConfig, GenesisAccount,
+    MempoolConfig, NetworkConfig, NodeConfig, OrgConfig, RpcConfig, ValidatorEntry,
 };
 pub use creation::{ConfigSignature, CreationError, MAX_SIGNED_CONFIG_BYTES, SignedChannelConfig};
 pub use mempool::{Mempool, PoolError, StateNonce};

@@ -96,8 +96,10 @@ fn default_validators() -> u32 {
 fn default_epoch_length() -> u64 {
     100
 }
+/// The BFT default (the platform's default consensus); a solo network, for development, may
+/// ask for `ricaas_node`'s longer solo interval to batch more.
 fn default_block_interval_ms() -> u64 {
-    500
+    ricaas_node::BFT_BLOCK_INTERVAL_MS
 }
 
 /// What a tenant asks for when it creates a network.

@@ -879,7 +879,7 @@ function networksPage() {
       el("label", {}, "Consensus", el("select", { name: "consensus" }, el("option", { value: "bft" }, "BFT"), el("option", { value: "solo" }, "solo (one node)"))),
       el("label", {}, "Validators", el("input", { name: "validators", type: "number", min: 1, max: 16, value: 4 })),
       el("label", {}, "Epoch length (blocks)", el("input", { name: "epoch_length", type: "number", min: 10, value: 100 })),
-      el("label", {}, "Block interval (ms)", el("input", { name: "block_interval_ms", type: "number", min: 50, max: 60000, value: 500 }))),
+      el("label", {}, "Block interval (ms)", el("input", { name: "block_interval_ms", type: "number", min: 50, max: 60000, value: 200 }))),
     el("div", { class: "toolbar" },
       el("label", {}, "First channel", el("input", { name: "channel", value: "default", required: true })),
       el("label", {}, "Chain id", el("input", { name: "chain_id", type: "number", min: 1, value: 1337 })),
