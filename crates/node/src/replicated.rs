@@ -50,7 +50,7 @@ impl ParentState {
 
 /// What verifying `block` may take for granted of its transactions root: a block decoded from
 /// the wire had it matched against its transactions' bytes already.
-fn transactions_root_of(block: &ChainBlock) -> TransactionsRoot {
+fn root_check_for(block: &ChainBlock) -> TransactionsRoot {
     if block.transactions_root_checked() {
         TransactionsRoot::CheckedAgainstHeader
     } else {
@@ -345,7 +345,7 @@ impl Channel {
             &state.reader(),
             self.rules(),
             &recovered,
-            transactions_root_of(block),
+            root_check_for(block),
         ) {
             Ok(executed) => {
                 if let Some(metrics) = self.metrics() {
@@ -470,13 +470,8 @@ impl ReplicatedChain for Channel {
                     }
                 })?;
                 Arc::new(
-                    verify_block(
-                        &snapshot,
-                        self.rules(),
-                        &recovered,
-                        transactions_root_of(block),
-                    )
-                    .map_err(|e| self.execution_error(e))?,
+                    verify_block(&snapshot, self.rules(), &recovered, root_check_for(block))
+                        .map_err(|e| self.execution_error(e))?,
                 )
             }
         };
