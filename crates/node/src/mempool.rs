@@ -5,7 +5,7 @@
 use crate::config::MempoolConfig;
 use alloy_primitives::{
     Address, B256,
-    map::{AddressMap, B256Map, B256Set},
+    map::{AddressMap, B256Map, B256Set, HashMap},
 };
 use ricaas_primitives::RecoveredTx;
 use std::collections::{BTreeMap, VecDeque};
@@ -61,6 +61,53 @@ pub enum Inserted {
     AlreadyKnown,
 }
 
+/// The pool's transactions by hash, and their hashes by sender and nonce: a transaction whose
+/// nonce a pending one holds is refused naming that one without a scan of the pool under its
+/// lock (which any client could make happen once per transaction it sends).
+#[derive(Default)]
+struct KnownTxs {
+    by_hash: B256Map<RecoveredTx>,
+    by_nonce: HashMap<(Address, u64), B256>,
+}
+
+impl KnownTxs {
+    fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    fn get(&self, hash: &B256) -> Option<&RecoveredTx> {
+        self.by_hash.get(hash)
+    }
+
+    fn contains_key(&self, hash: &B256) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
+    fn hash_of(&self, sender: &Address, nonce: u64) -> Option<B256> {
+        self.by_nonce.get(&(*sender, nonce)).copied()
+    }
+
+    fn insert(&mut self, tx: RecoveredTx) {
+        self.by_nonce.insert((tx.sender(), tx.nonce()), tx.hash());
+        self.by_hash.insert(tx.hash(), tx);
+    }
+
+    fn remove(&mut self, hash: &B256) -> Option<RecoveredTx> {
+        let tx = self.by_hash.remove(hash)?;
+        let key = (tx.sender(), tx.nonce());
+        // Only this transaction's entry: should two of a sender ever share a nonce here, the
+        // index must not lose the one that stays.
+        if self.by_nonce.get(&key) == Some(hash) {
+            self.by_nonce.remove(&key);
+        }
+        Some(tx)
+    }
+}
+
 struct SenderState {
     /// Nonce the next ready transaction of this sender must have.
     next_nonce: u64,
@@ -75,8 +122,8 @@ pub struct Mempool {
     limits: MempoolConfig,
     ready: VecDeque<RecoveredTx>,
     senders: AddressMap<SenderState>,
-    /// Every pooled or in-flight transaction by hash, with its sender and nonce.
-    known: B256Map<RecoveredTx>,
+    /// Every pooled or in-flight transaction.
+    known: KnownTxs,
     queued_total: usize,
     /// Height of the last block whose transactions left the pool (`remove_included`).
     committed_height: u64,
@@ -88,7 +135,7 @@ impl Mempool {
             limits,
             ready: VecDeque::new(),
             senders: AddressMap::default(),
-            known: B256Map::default(),
+            known: KnownTxs::default(),
             queued_total: 0,
             committed_height: 0,
         }
@@ -163,12 +210,7 @@ impl Mempool {
         });
         state.next_nonce = state.next_nonce.max(state_nonce);
         if nonce < state.next_nonce {
-            let existing = self
-                .known
-                .values()
-                .find(|t| t.sender() == sender && t.nonce() == nonce)
-                .map(RecoveredTx::hash)
-                .unwrap_or_default();
+            let existing = self.known.hash_of(&sender, nonce).unwrap_or_default();
             return Err(PoolError::NonceTaken {
                 sender,
                 nonce,
@@ -192,10 +234,10 @@ impl Mempool {
             }
             state.queued.insert(nonce, tx.clone());
             self.queued_total += 1;
-            self.known.insert(hash, tx);
+            self.known.insert(tx);
             return Ok(Inserted::Queued);
         }
-        self.known.insert(hash, tx.clone());
+        self.known.insert(tx.clone());
         self.ready.push_back(tx);
         state.ready += 1;
         state.next_nonce += 1;
@@ -362,12 +404,17 @@ mod tests {
     use secp256k1::SecretKey;
 
     fn tx(key: u8, nonce: u64) -> RecoveredTx {
+        tx_with_gas(key, nonce, 21_000)
+    }
+
+    /// Another transaction of the same sender and nonce for each gas limit.
+    fn tx_with_gas(key: u8, nonce: u64, gas_limit: u64) -> RecoveredTx {
         let secret = SecretKey::from_byte_array([key; 32]).expect("key");
         let unsigned = TypedTransaction::Legacy(TxLegacy {
             chain_id: Some(1),
             nonce,
             gas_price: 0,
-            gas_limit: 21_000,
+            gas_limit,
             to: TxKind::Call(Address::ZERO),
             value: U256::ZERO,
             input: Default::default(),
@@ -418,6 +465,39 @@ mod tests {
             pool.insert(tx(2, 0), at_genesis(3)),
             Err(PoolError::NonceTooLow { next: 3, .. })
         ));
+    }
+
+    #[test]
+    fn a_conflicting_nonce_names_the_pending_transaction_wherever_it_is() {
+        let mut pool = pool();
+        let taken = |pool: &mut Mempool, nonce| match pool
+            .insert(tx_with_gas(1, nonce, 30_000), at_genesis(0))
+        {
+            Err(PoolError::NonceTaken { existing, .. }) => existing,
+            other => panic!("expected a conflict, got {other:?}"),
+        };
+        let (first, second, queued) = (tx(1, 0), tx(1, 1), tx(1, 3));
+        for t in [&first, &second, &queued] {
+            pool.insert(t.clone(), at_genesis(0)).expect("inserted");
+        }
+        // Ready, queued, in a block being built, and back after the block left it out.
+        assert_eq!(taken(&mut pool, 0), first.hash());
+        assert_eq!(taken(&mut pool, 3), queued.hash());
+        let in_flight = pool.take_ready(1);
+        assert_eq!(taken(&mut pool, 0), first.hash());
+        pool.return_deferred(in_flight);
+        assert_eq!(taken(&mut pool, 0), first.hash());
+        // A rejected transaction frees its nonce for a corrected one, which is then the one named.
+        let block = pool.take_ready(2);
+        pool.drop_rejected(&block[1..]);
+        let corrected = tx_with_gas(1, 1, 40_000);
+        pool.insert(corrected.clone(), at_genesis(0))
+            .expect("nonce 1 is free again");
+        assert_eq!(taken(&mut pool, 1), corrected.hash());
+        // Once the chain has committed everything, nothing is left indexed.
+        pool.remove_included(1, &[first, corrected, tx(1, 2), queued]);
+        assert!(pool.is_empty());
+        assert!(pool.known.by_nonce.is_empty(), "{:?}", pool.known.by_nonce);
     }
 
     #[test]
