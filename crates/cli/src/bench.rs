@@ -3,7 +3,7 @@
 //! the chosen concurrency and watches blocks until each transfer is final.
 
 use alloy_consensus::{TxLegacy, TypedTransaction};
-use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use anyhow::{Context, anyhow, bail};
@@ -548,6 +548,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bench: pre-signed {total} transfers in {:.2?}",
         sign_started.elapsed()
     );
+    // Before any load, while the endpoint is idle: what a sender recovery costs this machine now.
+    let recovery_probe = recovery_probe(&senders, &signed)?;
+    eprintln!(
+        "bench: this machine recovers a transfer's sender in {:.1} µs on one core",
+        recovery_probe.as_secs_f64() * 1e6
+    );
 
     if let Some(start_at) = args.start_at_unix_ms {
         let now = unix_ms();
@@ -736,6 +742,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "latency_p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
         // How finality was seen: a newHeads subscription, or polling eth_blockNumber.
         "finality_from": finality_from,
+        // Decoding a pre-signed transfer and recovering its sender on one core, measured before
+        // the load: most of a node's work per transfer, and what changes when the machine does.
+        "recovery_probe_us": recovery_probe.as_secs_f64() * 1e6,
         // Wall-clock window, for adding up benches that ran side by side.
         "submit_started_unix_ms": submit_started_unix_ms,
         "last_final_unix_ms": submit_started_unix_ms + final_elapsed.as_millis() as u64,
@@ -783,6 +792,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "latency p99:     {:.1} ms",
             result["latency_p99_ms"].as_f64().unwrap_or_default()
         );
+        println!(
+            "machine:         sender recovery {:.1} µs on one core (before the load)",
+            result["recovery_probe_us"].as_f64().unwrap_or_default()
+        );
     }
     if let Some(first) = errors.first() {
         eprintln!("bench: first rejection: {first}");
@@ -797,9 +810,86 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many pre-signed transfers [`recovery_probe`] recovers: ~0.1 s on the benchmark machines,
+/// enough to average over scheduling noise.
+const RECOVERY_PROBE_TXS: usize = 2_000;
+
+/// The time this machine takes, on one core, to decode one of the pre-signed transfers and
+/// recover its sender (libsecp256k1, as a node's admission does). Every node spends most of its
+/// CPU on this, and the benchmark machines' speed at it moves by half from hour to hour: printed
+/// beside each result, it says what machine the result was measured on. Each recovered sender
+/// is checked against the key that signed it, so the probe times recoveries that succeed.
+fn recovery_probe(senders: &[DevKey], signed: &[Vec<(B256, String)>]) -> anyhow::Result<Duration> {
+    let raws: Vec<(Address, Vec<u8>)> = senders
+        .iter()
+        .zip(signed)
+        .flat_map(|(key, txs)| txs.iter().map(move |(_, raw)| (key.address(), raw)))
+        .take(RECOVERY_PROBE_TXS)
+        .map(|(sender, raw)| {
+            let bytes = hex::decode(raw.trim_start_matches("0x"))?;
+            Ok((sender, bytes))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(!raws.is_empty(), "no transfers to probe recovery with");
+    let started = Instant::now();
+    for (sender, raw) in &raws {
+        let envelope = alloy_consensus::TxEnvelope::decode_2718(&mut raw.as_slice())
+            .map_err(|e| anyhow!("a pre-signed transfer does not decode: {e}"))?;
+        let recovered = ricaas_crypto::recover_transaction(envelope)
+            .map_err(|e| anyhow!("a pre-signed transfer's sender does not recover: {e}"))?;
+        anyhow::ensure!(
+            recovered.sender() == *sender,
+            "a pre-signed transfer recovers to {} instead of its signer {sender}",
+            recovered.sender()
+        );
+    }
+    Ok(started.elapsed() / raws.len() as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recovery_probe_times_recoveries_that_match_their_signers() {
+        let keys: Vec<DevKey> = (1u8..=3)
+            .map(|i| DevKey::from_hex(&hex::encode([i; 32])).expect("key"))
+            .collect();
+        let transfer = |key: &DevKey, nonce| {
+            sign(
+                key,
+                legacy(
+                    1337,
+                    0,
+                    Call {
+                        nonce,
+                        gas: TRANSFER_GAS,
+                        to: TxKind::Call(Address::repeat_byte(7)),
+                        value: U256::ZERO,
+                        input: Bytes::new(),
+                    },
+                ),
+            )
+        };
+        let signed: Vec<Vec<(B256, String)>> = keys
+            .iter()
+            .map(|key| (0..4).map(|nonce| transfer(key, nonce)).collect())
+            .collect();
+        let per_recovery = recovery_probe(&keys, &signed).expect("every sender recovers");
+        assert!(per_recovery > Duration::ZERO);
+        // Transfers attributed to the wrong signer are refused, not timed.
+        let mut swapped = signed.clone();
+        swapped.swap(0, 1);
+        let error = recovery_probe(&keys, &swapped).expect_err("senders differ");
+        assert!(
+            error.to_string().contains("instead of its signer"),
+            "{error}"
+        );
+        // Bytes that are not a transaction are refused with what is wrong.
+        let garbage = vec![vec![(B256::ZERO, "0x01020304".to_string())]];
+        let error = recovery_probe(&keys, &garbage).expect_err("not a transaction");
+        assert!(error.to_string().contains("does not decode"), "{error}");
+    }
 
     #[test]
     fn sustained_rate_leaves_out_the_first_block_and_the_tail() {

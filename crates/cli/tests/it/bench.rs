@@ -44,6 +44,14 @@ fn assert_all_final(result: &Value, transfers: u64) {
             .is_some_and(|tps| tps > 0.0),
         "{result}"
     );
+    // The machine's speed at recovering a sender, measured before the load, goes with every
+    // result.
+    assert!(
+        result["recovery_probe_us"]
+            .as_f64()
+            .is_some_and(|us| us > 0.0 && us.is_finite()),
+        "{result}"
+    );
 }
 
 #[test]
