@@ -77,6 +77,25 @@ impl<'a> Node<'a> {
         found
     }
 
+    /// For an `InlineAssembly` node: the Solidity declaration a Yul identifier at `src` names
+    /// (solc lists them in `externalReferences`: entries with `declaration` and `src` since 0.6,
+    /// each under its name before).
+    pub fn assembly_reference(&self, src: &str) -> Option<i64> {
+        self.0
+            .get("externalReferences")?
+            .as_array()?
+            .iter()
+            .filter_map(|entry| {
+                if entry.get("declaration").is_some() {
+                    Some(entry)
+                } else {
+                    entry.as_object()?.values().next()
+                }
+            })
+            .find(|entry| entry["src"].as_str() == Some(src))?["declaration"]
+            .as_i64()
+    }
+
     /// The declaration an identifier, member access or type name refers to.
     pub fn referenced(&self) -> Option<i64> {
         self.0["referencedDeclaration"].as_i64()

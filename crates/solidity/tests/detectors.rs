@@ -3409,3 +3409,185 @@ contract Wallet {
     let by_sender = source.replace("tx.origin == owner", "msg.sender == owner");
     assert!(confirmed("tx-origin", &by_sender).is_empty());
 }
+
+/// A requested amount is bounded from above when subtracting it from state reverts on a larger
+/// one: SafeMath's `sub` (bound with `using for`, or called on the library), or 0.8's checked
+/// `x = x - amount`. A `sub` that checks nothing, or one that subtracts from a parameter rather
+/// than from state, bounds nothing.
+#[test]
+fn a_withdrawal_bounded_by_a_checked_subtraction_is_not_reported() {
+    expect(
+        "unprotected-withdrawal",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.6.12;
+library SafeMath {
+    function sub(uint256 a, uint256 b) internal pure returns (uint256) { require(b <= a, "sub"); return a - b; }
+}
+library LooseMath {
+    function less(uint256 a, uint256 b) internal pure returns (uint256) { return a - b; }
+}
+library OldMath {
+    function minus(uint256 a, uint256 b) internal pure returns (uint256) { if (b > a) revert(); return a - b; }
+}
+contract Shares {
+    using SafeMath for uint256;
+    using LooseMath for uint256;
+    mapping(address => uint256) balanceOf;
+    mapping(address => uint256) points;
+    function redeem(uint256 v) external {
+        balanceOf[msg.sender] = balanceOf[msg.sender].sub(v);
+        msg.sender.transfer(v);
+    }
+    function redeemByLibrary(uint256 v) external {
+        balanceOf[msg.sender] = SafeMath.sub(balanceOf[msg.sender], v);
+        msg.sender.transfer(v);
+    }
+    function redeemOld(uint256 v) external {
+        balanceOf[msg.sender] = OldMath.minus(balanceOf[msg.sender], v);
+        msg.sender.transfer(v);
+    }
+    function redeemLoose(uint256 v) external {
+        points[msg.sender] = points[msg.sender].less(v);
+        msg.sender.transfer(v); //~ unprotected-withdrawal
+    }
+    function redeemFromArgument(uint256 v, uint256 cap) external {
+        uint256 left = cap.sub(v);
+        balanceOf[msg.sender] = left;
+        msg.sender.transfer(v); //~ unprotected-withdrawal
+    }
+}
+"#,
+    );
+    expect(
+        "unprotected-withdrawal",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Vault {
+    mapping(address => uint256) balances;
+    function withdraw(uint256 amount) external {
+        balances[msg.sender] = balances[msg.sender] - amount;
+        payable(msg.sender).transfer(amount);
+    }
+    function withdrawAdded(uint256 amount) external {
+        balances[msg.sender] = balances[msg.sender] + amount;
+        payable(msg.sender).transfer(amount); //~ unprotected-withdrawal
+    }
+}
+"#,
+    );
+}
+
+/// A list only one fixed account can add to (`require(msg.sender == issuer)`, a literal address,
+/// `if (msg.sender != owner) revert()`) grows as that account decides: looping over it is not
+/// reported. A list behind a flag the caller sets themselves, or behind a check that lets
+/// everyone but the owner through, is every caller's. A refund loop in an owner-only function
+/// is still held up by one refusing recipient.
+#[test]
+fn a_list_only_one_account_grows_is_not_every_callers() {
+    let source = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Registry {
+    address issuer = msg.sender;
+    address[] holders;
+    address[] partners;
+    address[] members;
+    address[] guests;
+    address[] backers;
+    mapping(address => bool) joined;
+    mapping(address => uint256) paid;
+    modifier onlyIssuer() { if (msg.sender != issuer) revert("issuer"); _; }
+    function addHolder(address a) external {
+        require(msg.sender == issuer, "issuer");
+        holders.push(a);
+    }
+    function addPartner(address a) external {
+        require(msg.sender == address(0x1234), "fixed");
+        partners.push(a);
+    }
+    function addMember(address a) external onlyIssuer {
+        members.push(a);
+    }
+    function join() external {
+        require(!joined[msg.sender], "twice");
+        joined[msg.sender] = true;
+        guests.push(msg.sender);
+    }
+    function back() external payable {
+        require(msg.sender != issuer, "not the issuer");
+        backers.push(msg.sender);
+        paid[msg.sender] += msg.value;
+    }
+    function countHolders() external view returns (uint256 n) {
+        for (uint256 i = 0; i < holders.length; i++) n++;
+        for (uint256 i = 0; i < partners.length; i++) n++;
+        for (uint256 i = 0; i < members.length; i++) n++;
+    }
+    function countGuests() external view returns (uint256 n) {
+        for (uint256 i = 0; i < guests.length; i++) n++; //~ dos-unbounded-loop
+    }
+    function refundAll() external onlyIssuer {
+        for (uint256 i = 0; i < backers.length; i++) { //~ dos-unbounded-loop
+            require(payable(backers[i]).send(paid[backers[i]]), "refund"); //~ dos-failed-payment
+        }
+    }
+}
+"#;
+    expect("dos-unbounded-loop", source);
+    expect("dos-failed-payment", source);
+}
+
+/// A state variable a `delegatecall` runs the code of (in Solidity, or in a proxy's assembly
+/// through a local) decides what runs on the contract's storage: a function anyone can call
+/// that writes it is reported like an owner change; the same function behind the admin check
+/// is not.
+#[test]
+fn writing_a_delegatecall_target_is_an_authority_change() {
+    expect(
+        "unprotected-authority-change",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract AssemblyProxy {
+    address implementation;
+    address admin;
+    constructor(address impl) { implementation = impl; admin = msg.sender; }
+    function upgradeTo(address impl) external { //~ unprotected-authority-change
+        implementation = impl;
+    }
+    fallback() external payable {
+        address impl = implementation;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let result := delegatecall(gas(), impl, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            switch result
+            case 0 { revert(0, returndatasize()) }
+            default { return(0, returndatasize()) }
+        }
+    }
+}
+contract GuardedProxy {
+    address implementation;
+    address admin;
+    constructor(address impl) { implementation = impl; admin = msg.sender; }
+    function upgradeTo(address impl) external {
+        require(msg.sender == admin, "admin");
+        implementation = impl;
+    }
+    fallback() external payable {
+        (bool ok, ) = implementation.delegatecall(msg.data);
+        require(ok);
+    }
+}
+contract OpenProxy {
+    address library_;
+    function setLibrary(address l) external { //~ unprotected-authority-change
+        library_ = l;
+    }
+    function run(bytes calldata data) external {
+        (bool ok, ) = library_.delegatecall(data);
+        require(ok);
+    }
+}
+"#,
+    );
+}

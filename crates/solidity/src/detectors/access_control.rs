@@ -152,6 +152,60 @@ pub(crate) fn asks_about(
             .any(|child| asks_about(program, child, names, zero_asks))
 }
 
+/// Whether only one fixed account may call `function`: it or one of its modifiers requires the
+/// caller to be an address a state variable holds or the code names (`require(msg.sender ==
+/// owner)`, `if (msg.sender != admin) throw;`, `msg.sender == 0x…`). Narrower than
+/// [`owner_only`]: a mapping of flags may be the caller's own registration (`require(!joined[
+/// msg.sender])`), and a comparison that lets everyone else through (`require(msg.sender !=
+/// owner)`) protects nothing.
+pub(crate) fn admin_only(program: &Program<'_>, function: Function<'_>) -> bool {
+    // `caller <operator> account`, either way round.
+    let compares = |node: Node<'_>, operator: &str| {
+        let node = unconverted(node);
+        node.is("BinaryOperation")
+            && node.str("operator") == Some(operator)
+            && match (node.child("leftExpression"), node.child("rightExpression")) {
+                (Some(l), Some(r)) => {
+                    let account =
+                        |n: Node<'_>| stored_account(program, n) || unconverted(n).is("Literal");
+                    (is_caller(program, l) && account(r)) || (is_caller(program, r) && account(l))
+                }
+                _ => false,
+            }
+    };
+    let checks = |body: Node<'_>| {
+        body.any(&mut |node| match node.kind() {
+            "FunctionCall" => {
+                node.child("expression").is_some_and(|c| {
+                    program.is_global(c, "require") || program.is_global(c, "assert")
+                }) && node
+                    .children("arguments")
+                    .next()
+                    .is_some_and(|c| compares(c, "=="))
+            }
+            "IfStatement" => {
+                node.child("condition").is_some_and(|c| compares(c, "!="))
+                    && node.child("trueBody").is_some_and(|t| {
+                        program.reverts(t)
+                            || t.children("statements")
+                                .next()
+                                .is_some_and(|s| program.reverts(s))
+                    })
+            }
+            _ => false,
+        })
+    };
+    function.body().is_some_and(checks)
+        || function.node().children("modifiers").any(|m| {
+            m.child("modifierName")
+                .and_then(|n| n.referenced())
+                .and_then(|id| program.declaration(id))
+                .is_some_and(|d| {
+                    d.is("ModifierDefinition") && Function(d).body().is_some_and(checks)
+                })
+        })
+}
+
 /// Whether `function` checks its caller: itself, its modifiers, or what it calls.
 pub(crate) fn protected(program: &Program<'_>, function: Function<'_>, depth: usize) -> bool {
     match function.node().id() {
@@ -449,6 +503,84 @@ pub(super) fn authority_variables(program: &Program<'_>) -> Authority {
     found
 }
 
+/// State variables whose address a `delegatecall` runs the code of — `implementation` in
+/// `implementation.delegatecall(msg.data)` or a proxy's `delegatecall(gas(), impl, …)` in
+/// assembly with `address impl = implementation;` (also `callcode`). Whoever writes one decides
+/// what code runs on this contract's storage: it is authority as much as an owner is.
+pub(super) fn delegate_targets(program: &Program<'_>) -> HashSet<i64> {
+    let mut found = HashSet::new();
+    for (_, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        // The state variable a local holds (`address impl = implementation;`, or assigned later).
+        let mut held: HashMap<i64, i64> = HashMap::new();
+        let state = |value: Node<'_>| {
+            written_variable(unconverted(value)).filter(|id| program.is_state_variable(*id))
+        };
+        body.walk(&mut |node, _| {
+            match node.kind() {
+                "VariableDeclarationStatement" => {
+                    if let (Some(value), [declaration]) = (
+                        node.child("initialValue"),
+                        &node.children("declarations").collect::<Vec<_>>()[..],
+                    ) && let (Some(local), Some(variable)) = (declaration.id(), state(value))
+                    {
+                        held.insert(local, variable);
+                    }
+                }
+                "Assignment" if node.str("operator") == Some("=") => {
+                    if let Some(local) = node
+                        .child("leftHandSide")
+                        .and_then(|l| l.is("Identifier").then(|| l.referenced()).flatten())
+                        && let Some(variable) = node.child("rightHandSide").and_then(state)
+                    {
+                        held.insert(local, variable);
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
+        let target = |id: i64| {
+            if program.is_state_variable(id) {
+                Some(id)
+            } else {
+                held.get(&id).copied()
+            }
+        };
+        body.walk(&mut |node, path| {
+            if node.is("MemberAccess")
+                && matches!(node.name_of_member(), "delegatecall" | "callcode")
+                && let Some(base) = node.child("expression").map(unconverted)
+            {
+                let id = if base.is("Identifier") {
+                    base.referenced().and_then(target)
+                } else {
+                    state(base)
+                };
+                found.extend(id);
+            }
+            if node.is("YulFunctionCall")
+                && node
+                    .child("functionName")
+                    .is_some_and(|n| matches!(n.name(), "delegatecall" | "callcode"))
+                && let Some(address) = node.children("arguments").nth(1)
+                && address.is("YulIdentifier")
+                && let Some(assembly) = path.iter().rev().find(|p| p.is("InlineAssembly"))
+            {
+                // A Yul name that is a Solidity variable: the assembly block lists it, by place.
+                let declared = address
+                    .str("src")
+                    .and_then(|place| assembly.assembly_reference(place));
+                found.extend(declared.and_then(target));
+            }
+            true
+        });
+    }
+    found
+}
+
 /// State variables that authorize callers, each with the members that do (`None`: the whole
 /// value): `_proposals[id].proposer` compared with the caller makes `proposer` authority, not
 /// `_proposals[id].executed`.
@@ -594,7 +726,11 @@ fn writes_state(
 
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let authority = authority_variables(program);
+    let delegated = delegate_targets(program);
+    let mut authority = authority_variables(program);
+    for id in &delegated {
+        authority.entry(*id).or_default().insert(None);
+    }
     let caller_input = |node: Node<'_>| {
         node.is_global_member("msg", "data")
             || (node.is("Identifier")
@@ -722,13 +858,18 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 .declaration(id)
                 .map(|d| d.name())
                 .unwrap_or_default();
+            let what = if delegated.contains(&id) {
+                "whose code this contract runs on its own storage (`delegatecall`)"
+            } else {
+                "which authorizes callers elsewhere"
+            };
             findings.extend(program.finding(
                 &UNPROTECTED_AUTHORITY,
                 function.node(),
                 &contract,
                 Some(&function),
                 format!(
-                    "{} writes `{variable}`, which authorizes callers elsewhere, and anyone can call it",
+                    "{} writes `{variable}`, {what}, and anyone can call it",
                     function.display_name()
                 ),
             ));

@@ -42,11 +42,12 @@ pub const UNBOUNDED_LOOP: Rule = Rule {
 };
 
 /// State variables some function sets from `msg.sender` or grows with `push`: recipients that
-/// anyone can become.
+/// anyone can become. A function only one fixed account may call (`require(msg.sender ==
+/// owner)`) does not count: its list grows as that account decides, not as anyone does.
 fn caller_set(program: &Program<'_>) -> HashSet<i64> {
     let mut set = HashSet::new();
     for (_, function) in program.functions() {
-        if !function.is_entry() {
+        if !function.is_entry() || super::access_control::admin_only(program, function) {
             continue;
         }
         let Some(body) = function.body() else {
@@ -82,6 +83,8 @@ fn reverting_payment<'a>(
     path: &[Node<'a>],
 ) -> Option<Node<'a>> {
     let (recipient, member) = address_member_call(call)?;
+    // `payable(a).transfer(v)` pays `a`.
+    let recipient = crate::ast::unconverted(recipient);
     match member {
         "transfer" => Some(recipient),
         "send" | "call" => path
@@ -127,13 +130,15 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         let Some(body) = function.body() else {
             continue;
         };
-        // Paying yourself in a function only you may call blocks no one else.
+        // A payment in a function only some may call blocks only them — unless it is in a loop,
+        // where one refusing recipient holds up every later one, whoever runs it (the owner's
+        // refund loop that can never finish).
         let own = super::access_control::protected(program, function, 0);
         body.walk(&mut |node, path| {
             let in_loop = path
                 .iter()
                 .any(|p| matches!(p.kind(), "ForStatement" | "WhileStatement" | "DoWhileStatement"));
-            if !own
+            if (!own || in_loop)
                 && node.is("FunctionCall")
                 && let Some(recipient) = reverting_payment(program, node, path)
                 && !recipient.is_global_member("msg", "sender")

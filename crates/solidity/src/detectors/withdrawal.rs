@@ -179,18 +179,102 @@ fn names_amount(function: &Function<'_>, amount: Node<'_>) -> bool {
             .is_some_and(|id| function.parameters().any(|p| p.id() == Some(id)))
 }
 
-/// With checked arithmetic (0.8), subtracting the amount from state reverts when it is more
-/// than the state holds: that is the bound.
+/// Whether subtracting `amount` from state reverts when it is more than the state holds: that is
+/// the bound. With checked arithmetic (0.8) `x -= amount` and `x = x - amount`; at any version a
+/// call of a function that refuses a second operand larger than its first (SafeMath's `sub`:
+/// `x = x.sub(amount)`, `SafeMath.sub(x, amount)`), with `x` read from state.
 fn debits_checked(program: &Program<'_>, body: Node<'_>, amount: Node<'_>) -> bool {
     let text = program.text(amount);
-    program.checked_arithmetic
-        && body.any(&mut |node| {
-            node.is("Assignment")
-                && node.str("operator") == Some("-=")
-                && node
+    let is_amount = |node: Node<'_>| program.text(unconverted(node)) == text;
+    body.any(&mut |node| {
+        if program.checked_arithmetic && node.is("Assignment") {
+            let subtracted = match node.str("operator") {
+                Some("-=") => node.child("rightHandSide"),
+                Some("=") => node
                     .child("rightHandSide")
-                    .is_some_and(|r| program.text(r) == text)
-        })
+                    .map(unconverted)
+                    .filter(|r| r.is("BinaryOperation") && r.str("operator") == Some("-"))
+                    .and_then(|r| r.child("rightExpression")),
+                _ => None,
+            };
+            if subtracted.is_some_and(is_amount) {
+                return true;
+            }
+        }
+        node.is("FunctionCall")
+            && checked_subtraction(program, node).is_some_and(|(from, subtracted)| {
+                is_amount(subtracted) && reads_state(program, from)
+            })
+    })
+}
+
+/// `(x, y)` when `call` computes `x - y` with a function that reverts unless `y <= x`: a `pure`
+/// or `view` function of the program whose body requires it of its two parameters (`require(b
+/// <= a)`, `assert(a >= b)`, `if (b > a) revert();`). A library function bound with `using for`
+/// takes its receiver first.
+fn checked_subtraction<'a>(program: &Program<'_>, call: Node<'a>) -> Option<(Node<'a>, Node<'a>)> {
+    let callee = program.called_function(call)?;
+    if !callee.is_view() {
+        return None;
+    }
+    let parameters: Vec<i64> = callee.parameters().filter_map(|p| p.id()).collect();
+    let mut arguments: Vec<Node<'a>> = call.children("arguments").collect();
+    if arguments.len() + 1 == parameters.len()
+        && let Some(receiver) = call.child("expression").and_then(|c| c.child("expression"))
+    {
+        arguments.insert(0, receiver);
+    }
+    let ([from, subtracted], [from_id, subtracted_id]) = (&arguments[..], &parameters[..]) else {
+        return None;
+    };
+    let names = |node: Node<'_>, id: i64| {
+        let node = unconverted(node);
+        node.is("Identifier") && node.referenced() == Some(id)
+    };
+    // `small <= large` (or `<`) with the subtrahend small and the minuend large.
+    let bounds = |condition: Node<'_>, holds: bool| {
+        let condition = unconverted(condition);
+        let (Some(l), Some(r)) = (
+            condition.child("leftExpression"),
+            condition.child("rightExpression"),
+        ) else {
+            return false;
+        };
+        let (small, large) = match (condition.str("operator"), holds) {
+            (Some("<=" | "<"), true) | (Some(">" | ">="), false) => (l, r),
+            (Some(">=" | ">"), true) | (Some("<" | "<="), false) => (r, l),
+            _ => return false,
+        };
+        names(small, *subtracted_id) && names(large, *from_id)
+    };
+    let body = callee.body()?;
+    body.any(&mut |node| match node.kind() {
+        "FunctionCall" => {
+            node.child("expression")
+                .is_some_and(|c| program.is_global(c, "require") || program.is_global(c, "assert"))
+                && node
+                    .children("arguments")
+                    .next()
+                    .is_some_and(|c| bounds(c, true))
+        }
+        "IfStatement" => {
+            node.child("condition").is_some_and(|c| bounds(c, false))
+                && node.child("trueBody").is_some_and(|t| {
+                    program.reverts(t)
+                        || t.children("statements")
+                            .next()
+                            .is_some_and(|s| program.reverts(s))
+                })
+        }
+        _ => false,
+    })
+    .then_some((*from, *subtracted))
+}
+
+/// Whether `node` reads a state variable (`balances[msg.sender]`, `total`).
+fn reads_state(program: &Program<'_>, node: Node<'_>) -> bool {
+    crate::taint::written_variable(unconverted(node))
+        .is_some_and(|id| program.is_state_variable(id))
 }
 
 /// `this.balance` or `address(this).balance`: everything the contract holds.
