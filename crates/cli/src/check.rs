@@ -212,14 +212,19 @@ fn print_text(report: &Report, failed: &[(String, String)]) {
 }
 
 fn print_finding(finding: &Finding) {
+    // A weakness the SWC registry has no entry for (short addresses) shows its rule alone.
+    let swc = if finding.swc.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", finding.swc.join(","))
+    };
     println!(
-        "{}:{}:{}: {} [{} {}] {}",
+        "{}:{}:{}: {} [{}{swc}] {}",
         finding.file,
         finding.line,
         finding.column,
         finding.severity.as_str(),
         finding.rule,
-        finding.swc.join(","),
         finding.message
     );
     if let Some(rule) = Report::rule(finding.rule) {

@@ -6,7 +6,8 @@
 //! the contract destroyed (`unprotected-selfdestruct`; when guarded by owners anyone can become,
 //! after the stranger first called another function — the initializer that made them one), or
 //! a storage slot now holding the
-//! stranger's address (`unprotected-authority-change`). A reentrancy (`reentrancy-eth`) is run
+//! stranger's address (`unprotected-authority-change`), any slot changed by the stranger's call
+//! (`unprotected-setting`). A reentrancy (`reentrancy-eth`) is run
 //! as an attack: another account deposits, an attacker contract deposits one ether through each
 //! payable function in turn and calls the flagged function, re-entering it from its fallback when
 //! paid; the finding is confirmed when the attacker leaves with more than it put in. An
@@ -53,6 +54,7 @@ const ONE_ETHER: u128 = 1_000_000_000_000_000_000;
 pub const CONFIRMABLE: &[&str] = &[
     "unprotected-selfdestruct",
     "unprotected-authority-change",
+    "unprotected-setting",
     "misnamed-constructor",
     "reentrancy-eth",
     "integer-overflow",
@@ -245,6 +247,9 @@ fn shown_how(
                         }
                         "controlled-delegatecall" => {
                             "called by an unrelated account with the address of code that stores its caller, the contract's own storage then held that account's address"
+                        }
+                        "unprotected-setting" => {
+                            "called by an unrelated account, it went through and changed the contract's storage"
                         }
                         _ => "called by an unrelated account, it stored that account's address",
                     }
@@ -561,6 +566,11 @@ fn shown(subject: &Subject<'_>, function: &Function, rule: &str, first: Option<&
                     }
                 )
         }
+        // The owner's setting changed by a stranger: any slot the call wrote a new value to.
+        "unprotected-setting" => after
+            .storage
+            .values()
+            .any(|slot| slot.present_value != slot.original_value),
         _ => {
             // The address may share its slot with smaller variables: look at every byte offset.
             let holds = |word: U256| {

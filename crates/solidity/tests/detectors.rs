@@ -3591,3 +3591,136 @@ contract OpenProxy {
 "#,
     );
 }
+
+/// A variable an owner-only function sets, set by a function anyone can call to a value the
+/// caller names or a fixed one (`pause()` beside the owner's `unpause()`, a fee setter without
+/// the modifier): the owner's check is missing there. Not reported: the owner's own setters, a
+/// step of the contract's state machine (the write behind a condition on its state or the
+/// block), a lock set and reset in one function, and what the contract records (`last =
+/// msg.sender`, `at = block.timestamp`).
+#[test]
+fn a_setting_its_owner_controls_set_by_anyone() {
+    expect(
+        "unprotected-setting",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Exchange {
+    address owner = msg.sender;
+    bool paused;
+    uint256 feeBps;
+    uint256 start;
+    bool busy;
+    address last;
+    uint256 at;
+    modifier onlyOwner() { require(msg.sender == owner, "owner"); _; }
+    function unpause() external onlyOwner { paused = false; }
+    function pause() external { //~ unprotected-setting
+        paused = true;
+    }
+    function setFee(uint256 bps) external onlyOwner { feeBps = bps; }
+    function updateFee(uint256 bps) external { //~ unprotected-setting
+        require(bps <= 1000, "at most 10%");
+        feeBps = bps;
+    }
+    function setStart(uint256 s) external onlyOwner { start = s; busy = false; last = address(0); at = 0; }
+    function close() external {
+        if (start > 0 && block.number >= start + 1000) {
+            start = 0;
+        }
+    }
+    function restart(uint256 s) external {
+        require(start == 0, "running");
+        start = s;
+    }
+    function work() external {
+        busy = true;
+        (bool ok, ) = msg.sender.call("");
+        require(ok);
+        busy = false;
+    }
+    function touch() external {
+        last = msg.sender;
+        at = block.timestamp;
+    }
+}
+"#,
+    );
+}
+
+/// A variable the contract pays its funds to (ether or a token transfer), set by a function
+/// anyone can call to an address the caller names: anyone redirects the payments. Behind the
+/// owner's check, or set to the caller by a payable bid, it is not reported.
+#[test]
+fn a_payee_anyone_can_redirect() {
+    expect(
+        "unprotected-authority-change",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+interface IERC20 { function transfer(address to, uint256 v) external returns (bool); }
+contract Fees {
+    IERC20 token;
+    address owner = msg.sender;
+    address feeRecipient;
+    address payable treasury;
+    address leader;
+    uint256 best;
+    constructor(IERC20 t) { token = t; feeRecipient = msg.sender; treasury = payable(msg.sender); }
+    function setFeeRecipient(address r) external { //~ unprotected-authority-change
+        feeRecipient = r;
+    }
+    function setTreasury(address payable t) external {
+        require(msg.sender == owner, "owner");
+        treasury = t;
+    }
+    function collect(uint256 fee) external {
+        require(token.transfer(feeRecipient, fee), "fee");
+    }
+    function sweep() external {
+        treasury.transfer(address(this).balance);
+    }
+    function bid() external payable {
+        require(msg.value > best, "low");
+        payable(leader).transfer(best);
+        leader = msg.sender;
+        best = msg.value;
+    }
+}
+"#,
+    );
+}
+
+/// An owner's setting changed by a stranger, shown by running it: `pause()` goes through for an
+/// unrelated account and changes the contract's storage. A setter whose value is already what
+/// the stranger would set changes nothing and stays unconfirmed.
+#[test]
+fn runs_in_revm_confirm_a_setting_a_stranger_changes() {
+    let source = r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Switch {
+    address owner = msg.sender;
+    bool paused;
+    bool open;
+    modifier onlyOwner() { require(msg.sender == owner, "owner"); _; }
+    function unpause() external onlyOwner { paused = false; }
+    function close() external onlyOwner { open = false; }
+    function pause() external {
+        paused = true;
+    }
+    function shut() external {
+        open = false;
+    }
+}
+"#;
+    let runs = confirmed("unprotected-setting", source);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(
+        runs[0].1,
+        "pause changes the stranger's view of the contract: {runs:?}"
+    );
+    assert!(!runs[1].1, "shut writes the value already there: {runs:?}");
+    assert_confirmed_as(
+        "unprotected-setting",
+        source,
+        "it went through and changed the contract's storage",
+    );
+}

@@ -10,7 +10,7 @@ use crate::{
     Category, Finding, Rule, Severity,
     ast::{
         Function, FunctionKind, Node, TOKEN_HOLDINGS, TOKEN_PULLS, address_member_call, callee,
-        is_zero_literal, token_call, unconverted, use_site,
+        is_zero_literal, payment, token_call, unconverted, use_site,
     },
     program::{Memo, Program},
     taint::{Taint, written_place, written_variable},
@@ -42,6 +42,21 @@ pub const UNPROTECTED_AUTHORITY: Rule = Rule {
         check is taken by whoever calls it first.",
     fix: "Check the caller before writing it (`onlyOwner`), set it in the constructor, and give \
         initializers a guard that only the deployer passes.",
+};
+
+pub const UNPROTECTED_SETTING: Rule = Rule {
+    id: "unprotected-setting",
+    title: "Anyone can change a setting its owner controls",
+    // The registry has no entry for missing access control in general; SWC-105 is its entry
+    // for a missing check on what an owner controls.
+    swc: &["SWC-105"],
+    category: Category::AccessControl,
+    severity: Severity::High,
+    explanation: "Another function lets only the owner write this variable, but this one \
+        writes it too and checks no one: the owner's check is missing here. Anyone can pause \
+        the contract, set its fee or limits, or undo what the owner set.",
+    fix: "Give the function the same check as the owner's (`onlyOwner`), or remove it if only \
+        the owner should change the setting.",
 };
 
 pub const MISNAMED_CONSTRUCTOR: Rule = Rule {
@@ -150,6 +165,132 @@ pub(crate) fn asks_about(
             .subnodes()
             .into_iter()
             .any(|child| asks_about(program, child, names, zero_asks))
+}
+
+/// What an open function `function` (checked by no one) sets that it should not: a variable the
+/// contract pays its funds to, set to an address the caller names (`feeRecipient = r`); or a
+/// variable an owner-only function also sets, set to a value the caller names or a fixed one
+/// (`paused = true` beside the owner's `unpause`). The rule, the place and the message.
+fn unprotected_setting<'a>(
+    program: &Program<'a>,
+    function: Function<'a>,
+    body: Node<'a>,
+    payees: &HashMap<i64, String>,
+    settings: &HashMap<i64, String>,
+) -> Option<(&'static Rule, Node<'a>, String)> {
+    if function.kind() != FunctionKind::Function {
+        return None;
+    }
+    // How many times the function sets each variable: one it sets and resets is a lock or a
+    // step of its own work (`busy = true; …; busy = false;`), not a setting.
+    let mut sets: HashMap<i64, usize> = HashMap::new();
+    body.walk(&mut |node, _| {
+        if let Some(id) = set_variable(program, node) {
+            *sets.entry(id).or_default() += 1;
+        }
+        true
+    });
+    let reads_state = |node: Node<'_>| {
+        node.any(&mut |n| {
+            n.referenced()
+                .is_some_and(|id| program.is_state_variable(id))
+                || n.is_global_member("block", "number")
+                || n.is_global_member("block", "timestamp")
+                || program.is_global(n, "now")
+        })
+    };
+    let mut found = None;
+    body.walk(&mut |node, path| {
+        if found.is_some() || !program.reachable(node) {
+            return false;
+        }
+        let Some(id) = set_variable(program, node) else {
+            return true;
+        };
+        if sets.get(&id).is_some_and(|n| *n > 1) {
+            return true;
+        }
+        let Some(value) = node.child("rightHandSide") else {
+            return true;
+        };
+        let variable = program
+            .declaration(id)
+            .map(|d| d.name())
+            .unwrap_or_default();
+        if let Some(payer) = payees.get(&id)
+            && !value.is("Literal")
+            && named_or_fixed(function, value)
+        {
+            found = Some((
+                &UNPROTECTED_AUTHORITY,
+                function.node(),
+                format!(
+                    "{} sets `{variable}`, where {payer} sends the contract's funds, to an address the caller names, and anyone can call it",
+                    function.display_name()
+                ),
+            ));
+        } else if let Some(owners) = settings.get(&id)
+            && named_or_fixed(function, value)
+            && !in_transition(program, function, body, node, path, &reads_state)
+        {
+            found = Some((
+                &UNPROTECTED_SETTING,
+                function.node(),
+                format!(
+                    "{} sets `{variable}`, which {owners} lets only its owner set, and anyone can call it",
+                    function.display_name()
+                ),
+            ));
+        }
+        found.is_none()
+    });
+    found
+}
+
+/// Whether the assignment `node` (below `path` in `body`) happens only in some state: inside a
+/// branch or loop whose condition reads the contract's state or the block, or after a check
+/// (`require`, `assert`, an `if` that reverts, a modifier's) that does. That is a step of the
+/// contract's own state machine (`if (block.number >= start + period) start = 0;`), which the
+/// owner may also be able to take, not a setting anyone can change at will.
+fn in_transition(
+    program: &Program<'_>,
+    function: Function<'_>,
+    body: Node<'_>,
+    node: Node<'_>,
+    path: &[Node<'_>],
+    reads_state: &dyn Fn(Node<'_>) -> bool,
+) -> bool {
+    let branch = path.iter().any(|p| {
+        matches!(
+            p.kind(),
+            "IfStatement" | "Conditional" | "ForStatement" | "WhileStatement" | "DoWhileStatement"
+        ) && p.child("condition").is_some_and(reads_state)
+    });
+    let Some(at) = node.span().map(|s| s.start) else {
+        return branch;
+    };
+    let check = |n: Node<'_>| {
+        let condition = match n.kind() {
+            "FunctionCall" => n
+                .child("expression")
+                .filter(|c| program.is_global(*c, "require") || program.is_global(*c, "assert"))
+                .and_then(|_| n.children("arguments").next()),
+            "IfStatement" => n.child("condition"),
+            _ => None,
+        };
+        condition.is_some_and(reads_state)
+    };
+    let checked_before = body.any(&mut |n| n.span().is_some_and(|s| s.start < at) && check(n));
+    let checking_modifier = function.node().children("modifiers").any(|m| {
+        m.child("modifierName")
+            .and_then(|n| n.referenced())
+            .and_then(|id| program.declaration(id))
+            .is_some_and(|d| {
+                d.is("ModifierDefinition")
+                    && Function(d).body().is_some_and(|b| b.any(&mut |n| check(n)))
+            })
+    });
+    branch || checked_before || checking_modifier
 }
 
 /// Whether only one fixed account may call `function`: it or one of its modifiers requires the
@@ -581,6 +722,84 @@ pub(super) fn delegate_targets(program: &Program<'_>) -> HashSet<i64> {
     found
 }
 
+/// Whole state variables the contract pays out to, each with a function that pays them: the
+/// recipient of an ether payment (`feeRecipient.transfer(v)`, `payable(treasury).call{value:
+/// v}("")`) or of a token transfer (`token.transfer(treasury, v)`).
+fn payees(program: &Program<'_>) -> HashMap<i64, String> {
+    let mut found = HashMap::new();
+    for (_, function) in program.functions() {
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, _| {
+            if node.is("FunctionCall") {
+                let recipient = payment(node).map(|(to, _)| to).or_else(|| {
+                    token_call(node, &["transfer", "safeTransfer"])
+                        .and_then(|arguments| arguments.first().copied())
+                });
+                if let Some(to) = recipient.map(unconverted)
+                    && to.is("Identifier")
+                    && let Some(id) = to.referenced().filter(|id| program.is_state_variable(*id))
+                {
+                    found.entry(id).or_insert_with(|| function.display_name());
+                }
+            }
+            true
+        });
+    }
+    found
+}
+
+/// Whole state variables an owner-only function sets (`paused = false`, `fee = newFee`), each
+/// with the first such function.
+fn owner_settings(program: &Program<'_>) -> HashMap<i64, String> {
+    let mut found = HashMap::new();
+    for (_, function) in program.functions() {
+        if !function.is_entry()
+            || function.kind() != FunctionKind::Function
+            || !(owner_only(program, function) || admin_only(program, function))
+        {
+            continue;
+        }
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, _| {
+            if let Some(id) = set_variable(program, node) {
+                found.entry(id).or_insert_with(|| function.display_name());
+            }
+            true
+        });
+    }
+    found
+}
+
+/// The whole state variable `node` sets with `=` (`paused = true`), if it is such an assignment.
+fn set_variable(program: &Program<'_>, node: Node<'_>) -> Option<i64> {
+    if !node.is("Assignment") || node.str("operator") != Some("=") {
+        return None;
+    }
+    let target = node.child("leftHandSide")?;
+    target
+        .is("Identifier")
+        .then(|| target.referenced())
+        .flatten()
+        .filter(|id| program.is_state_variable(*id))
+}
+
+/// Whether `value` is what the caller names or a fixed value: a parameter of `function`, or a
+/// literal (`paused = true`). Not the caller themselves, a block value or a computed amount:
+/// those are the contract recording what happened (`lastCaller = msg.sender`,
+/// `updated = block.timestamp`).
+fn named_or_fixed(function: Function<'_>, value: Node<'_>) -> bool {
+    let value = unconverted(value);
+    value.is("Literal")
+        || (value.is("Identifier")
+            && value
+                .referenced()
+                .is_some_and(|id| function.parameters().any(|p| p.id() == Some(id))))
+}
+
 /// State variables that authorize callers, each with the members that do (`None`: the whole
 /// value): `_proposals[id].proposer` compared with the caller makes `proposer` authority, not
 /// `_proposals[id].executed`.
@@ -727,6 +946,8 @@ fn writes_state(
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let delegated = delegate_targets(program);
+    let payees = payees(program);
+    let settings = owner_settings(program);
     let mut authority = authority_variables(program);
     for id in &delegated {
         authority.entry(*id).or_default().insert(None);
@@ -873,6 +1094,11 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     function.display_name()
                 ),
             ));
+        } else if let Some(finding) =
+            unprotected_setting(program, function, body, &payees, &settings)
+        {
+            let (rule, at, message) = finding;
+            findings.extend(program.finding(rule, at, &contract, Some(&function), message));
         }
     }
     findings

@@ -49,6 +49,7 @@ pub const RULES: &[&Rule] = &[
     &arithmetic::RULE,
     &access_control::UNPROTECTED_SELFDESTRUCT,
     &access_control::UNPROTECTED_AUTHORITY,
+    &access_control::UNPROTECTED_SETTING,
     &access_control::MISNAMED_CONSTRUCTOR,
     &access_control::CONTROLLED_DELEGATECALL,
     &denial_of_service::FAILED_PAYMENT,
