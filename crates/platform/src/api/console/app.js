@@ -233,7 +233,7 @@ function reportFindings(report, { resolvable = false, rules = [], onResolved, ju
         jump ? el("a", { href: "#", onclick: (e) => { e.preventDefault(); jump(f); } }, place) : el("span", { class: "mono" }, place),
         " ", el("span", { class: f.resolution ? "badge ok" : f.severity === "high" ? "badge bad" : "badge" }, f.resolution ? `${f.severity}, resolved` : f.severity), " ",
         f.confirmed ? el("span", { class: "badge bad", title: "Shown by running the compiled contract, not only by reading it" }, "confirmed by a run") : null, f.confirmed ? " " : null,
-        el("strong", {}, rule(f.rule).title || f.rule), ` (${f.swc.join(", ")}): ${f.message}`,
+        el("strong", {}, rule(f.rule).title || f.rule), `${f.swc.length ? ` (${f.swc.join(", ")})` : ""}: ${f.message}`,
         (f.related || []).length ? el("p", { class: "related", "data-testid": "related" }, "Also involved: ",
           ...f.related.flatMap((r, i) => [i ? "; " : "",
             jump ? el("a", { href: "#", onclick: (e) => { e.preventDefault(); jump({ ...f, line: r.line, column: r.column }); } }, `line ${r.line}`) : `line ${r.line}`,
