@@ -3724,3 +3724,46 @@ contract Switch {
         "it went through and changed the contract's storage",
     );
 }
+
+/// A stored value the function first requires to stay under a number, added to or multiplied
+/// by a narrow operand, cannot reach 2^256: `x += v` after `require(x < 1e30)` with `v` a
+/// `uint8`, or `require(n <= 1000 && …)` before `n * price` with a `uint128` price. Without the
+/// limit, with a limit at 2^255 (the sum can still carry into bit 256), or with a wide operand,
+/// it is reported.
+#[test]
+fn overflow_not_reported_under_a_limit_checked_first() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.7.0;
+contract Rewards {
+    mapping(address => uint256) reward;
+    uint128 price;
+    uint256 constant CAP = 1000 ether;
+    function addSmall(uint8 v) external {
+        require(reward[msg.sender] < 1e30, "cap");
+        reward[msg.sender] += v;
+    }
+    function addUnderCap(uint16 v) external {
+        require(CAP > reward[msg.sender]);
+        reward[msg.sender] += v;
+    }
+    uint256 total;
+    function cost(uint256 n) external {
+        require(n <= 1000 && n > 0, "count");
+        total = n * price;
+    }
+    function addUnbounded(uint8 v) external {
+        reward[msg.sender] += v; //~ integer-overflow
+    }
+    function addWide(uint256 v) external {
+        require(reward[msg.sender] < 1e30, "cap");
+        reward[msg.sender] += v; //~ integer-overflow
+    }
+    function addNearTop(uint8 v) external {
+        require(reward[msg.sender] < 0x8000000000000000000000000000000000000000000000000000000000000000);
+        reward[msg.sender] += v; //~ integer-overflow
+    }
+}
+"#,
+    );
+}

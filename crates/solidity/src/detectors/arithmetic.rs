@@ -156,6 +156,97 @@ fn bounded_above(program: &Program<'_>, body: Node<'_>) -> std::collections::Has
     found
 }
 
+/// What `body` requires to stay under a number (`require(x < 1e30)`, `assert(k <= 1000 && …)`,
+/// also `K > x`), by the text of the bounded side → the bits its value then has at most.
+fn literal_limits(program: &Program<'_>, body: Node<'_>) -> std::collections::HashMap<String, u32> {
+    let mut found = std::collections::HashMap::new();
+    let mut conditions = Vec::new();
+    body.walk(&mut |node, _| {
+        if node.is("FunctionCall")
+            && node
+                .child("expression")
+                .is_some_and(|c| program.is_global(c, "require") || program.is_global(c, "assert"))
+        {
+            conditions.extend(node.children("arguments").next());
+        }
+        true
+    });
+    while let Some(condition) = conditions.pop() {
+        let condition = unparenthesized(condition);
+        let (Some(l), Some(r)) = (
+            condition.child("leftExpression"),
+            condition.child("rightExpression"),
+        ) else {
+            continue;
+        };
+        let (bounded, limit) = match condition.str("operator") {
+            Some("&&") => {
+                conditions.extend([l, r]);
+                continue;
+            }
+            Some("<" | "<=") => (l, r),
+            Some(">" | ">=") => (r, l),
+            _ => continue,
+        };
+        if let Some(bits) = number_bits(program, limit) {
+            let entry = found.entry(program.text(bounded)).or_insert(bits);
+            *entry = (*entry).min(bits);
+        }
+    }
+    found
+}
+
+/// The bits of a number written in the code or a constant holding one: `1e30` has 100,
+/// `1000 ether` 70. `None` when it is not a number.
+fn number_bits(program: &Program<'_>, node: Node<'_>) -> Option<u32> {
+    let node = unconverted(node);
+    if !node.is("Literal") {
+        let declaration = program.declaration(node.referenced()?)?;
+        return declaration
+            .flag("constant")
+            .then(|| declaration.child("value"))
+            .flatten()
+            .and_then(|value| number_bits(program, value));
+    }
+    if node.str("kind") != Some("number") {
+        return None;
+    }
+    let text = node.str("value")?.replace('_', "");
+    let value = match text.strip_prefix("0x") {
+        Some(hex) => {
+            let digits = hex.trim_start_matches('0');
+            return Some(if digits.is_empty() {
+                0
+            } else {
+                (digits.len() as u32 - 1) * 4
+                    + (32 - u32::from_str_radix(&digits[..1], 16).ok()?.leading_zeros())
+            });
+        }
+        None => text.parse::<f64>().ok()?,
+    };
+    let unit: f64 = match node.str("subdenomination") {
+        None => 1.0,
+        Some("wei" | "seconds") => 1.0,
+        Some("gwei") => 1e9,
+        Some("szabo") => 1e12,
+        Some("finney") => 1e15,
+        Some("ether") => 1e18,
+        Some("minutes") => 60.0,
+        Some("hours") => 3600.0,
+        Some("days") => 86_400.0,
+        Some("weeks") => 604_800.0,
+        Some("years") => 31_536_000.0,
+        Some(_) => return None,
+    };
+    let value = value * unit;
+    Some(if value < 1.0 {
+        0
+    } else {
+        // One more than the integer part of log2, and a bit to spare for rounding.
+        (value.log2().floor() as u32 + 2).min(256)
+    })
+}
+
 /// The terms of a sum as written: `a+b*c+(d+e)` is `a`, `b*c`, `(d+e)`.
 fn terms(sum: &str) -> Vec<&str> {
     let mut found = Vec::new();
@@ -1084,6 +1175,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         let grown = checked_growth(program, body);
         let received = received(program, body);
         let limited = bounded_above(program, body);
+        let limits = literal_limits(program, body);
         let full_width = uses_mulmod(program, body);
         body.walk(&mut |node, path| {
             // 0.8's checked arithmetic: only `unchecked { … }` wraps.
@@ -1116,6 +1208,22 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 && value_bits(program, node, 0, &mut returns) <= type_bits(node.type_string())
             {
                 return true;
+            }
+            // Operands that what they are made of or a limit checked first keeps narrow cannot
+            // reach the width either: `x += v` after `require(x < 1e30)` with `v` a `uint8`.
+            if op != '-' && node.type_string().starts_with("uint") {
+                let mut bits = |x: Node<'_>| {
+                    limits
+                        .get(&program.text(x))
+                        .copied()
+                        .unwrap_or(256)
+                        .min(value_bits(program, x, 1, &mut returns))
+                };
+                let (l, r) = (bits(left), bits(right));
+                let needed = if op == '+' { l.max(r) + 1 } else { l + r };
+                if needed <= type_bits(node.type_string()) {
+                    return true;
+                }
             }
             // Sums and products of ether amounts cannot reach 2^256: all the ether there is fits
             // in 2^90 wei.
