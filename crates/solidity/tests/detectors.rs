@@ -3767,3 +3767,70 @@ contract Rewards {
 "#,
     );
 }
+
+/// What an owner-only function does — adding to the supply, calling the internal mint — done by
+/// a function anyone can call with values the caller names: a mint anyone can use. Not
+/// reported: a function that acts on the caller's own entries (`transfer`), sells what it gives
+/// (`msg.value`), verifies a signature instead, or carries a modifier of its own; nor what only
+/// functions checking the caller's own balance do.
+#[test]
+fn what_only_the_owner_does_done_by_anyone() {
+    expect(
+        "unprotected-owner-action",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+contract Token {
+    address owner = msg.sender;
+    uint256 totalSupply;
+    bool paused;
+    mapping(address => uint256) balanceOf;
+    mapping(address => uint256) nonces;
+    modifier onlyOwner() { _checkOwner(); _; }
+    modifier whenNotPaused() { require(!paused, "paused"); _; }
+    function _checkOwner() internal view { require(msg.sender == owner, "owner"); }
+    function _mint(address to, uint256 amount) internal {
+        totalSupply += amount;
+        balanceOf[to] += amount;
+    }
+    function ownerMint(address to, uint256 amount) external onlyOwner {
+        _mint(to, amount);
+    }
+    function ownerCredit(address to, uint256 amount) external {
+        require(msg.sender == owner, "owner");
+        balanceOf[to] += amount;
+    }
+    function mint(address to, uint256 amount) external { //~ unprotected-owner-action
+        _mint(to, amount);
+    }
+    function credit(address to, uint256 amount) external { //~ unprotected-owner-action
+        balanceOf[to] += amount;
+    }
+    function transfer(address to, uint256 amount) external {
+        balanceOf[msg.sender] -= amount;
+        balanceOf[to] += amount;
+    }
+    function buy(address to) external payable {
+        _mint(to, msg.value * 100);
+    }
+    function mintSigned(address to, uint256 amount, uint8 v, bytes32 r, bytes32 s) external {
+        bytes32 digest = keccak256(abi.encode(to, amount, nonces[to]++));
+        require(ecrecover(digest, v, r, s) == owner, "signature");
+        _mint(to, amount);
+    }
+    function mintWhenOpen(address to, uint256 amount) external whenNotPaused {
+        _mint(to, amount);
+    }
+}
+contract Points {
+    mapping(address => uint256) points;
+    function earn(uint256 n) external {
+        require(points[msg.sender] < 1000, "cap");
+        points[msg.sender] += n;
+    }
+    function grant(address to, uint256 n) external {
+        points[to] += n;
+    }
+}
+"#,
+    );
+}

@@ -59,6 +59,21 @@ pub const UNPROTECTED_SETTING: Rule = Rule {
         the owner should change the setting.",
 };
 
+pub const UNPROTECTED_OWNER_ACTION: Rule = Rule {
+    id: "unprotected-owner-action",
+    title: "Anyone can do what only the owner may do elsewhere",
+    // As for `unprotected-setting`: SWC-105 is the registry's entry for a missing check on
+    // what an owner controls.
+    swc: &["SWC-105"],
+    category: Category::AccessControl,
+    severity: Severity::High,
+    explanation: "An owner-only function does this — calls the same internal function, or \
+        adds to the same balance — and this function does it too, with values the caller \
+        names, without asking who the caller is: the owner's check is missing here. A mint \
+        anyone can call is this: they credit themselves any amount.",
+    fix: "Give the function the same check as the owner's (`onlyOwner`), or remove it.",
+};
+
 pub const MISNAMED_CONSTRUCTOR: Rule = Rule {
     id: "misnamed-constructor",
     title: "Constructor that is an ordinary public function",
@@ -291,6 +306,193 @@ fn in_transition(
             })
     });
     branch || checked_before || checking_modifier
+}
+
+/// What functions that check their caller (an owner's, through any modifier or helper: OpenZeppelin's
+/// `onlyOwner` → `_checkOwner()`) do that an open function might do too: the internal functions
+/// they call (that may change state) and the state they add to or take from (`totalSupply +=
+/// amount`), each with the first such function.
+struct OwnerActions {
+    calls: HashMap<i64, String>,
+    updates: HashMap<i64, String>,
+}
+
+fn owner_actions(program: &Program<'_>) -> OwnerActions {
+    let mut actions = OwnerActions {
+        calls: HashMap::new(),
+        updates: HashMap::new(),
+    };
+    for (_, function) in program.functions() {
+        if !function.is_entry()
+            || function.kind() != FunctionKind::Function
+            || !privileged(program, function)
+        {
+            continue;
+        }
+        let Some(body) = function.body() else {
+            continue;
+        };
+        body.walk(&mut |node, _| {
+            if let Some(callee) = acting_internal_call(program, node) {
+                actions
+                    .calls
+                    .entry(callee)
+                    .or_insert_with(|| function.display_name());
+            }
+            if let Some(id) = compound_update(program, node) {
+                actions
+                    .updates
+                    .entry(id)
+                    .or_insert_with(|| function.display_name());
+            }
+            true
+        });
+    }
+    actions
+}
+
+/// Whether only privileged callers may call `function`: it compares the caller with a stored or
+/// fixed account or looks it up in a list of flags ([`owner_only`], [`admin_only`]), or one of
+/// its modifiers checks the caller, directly or through what it calls (OpenZeppelin's
+/// `onlyOwner` → `_checkOwner()`, `onlyRole(r)` → `_checkRole(r)`). A function that checks the
+/// caller's own entries inline (`require(balances[msg.sender] >= v)`, `from == msg.sender`) is
+/// not: it acts for whoever calls.
+fn privileged(program: &Program<'_>, function: Function<'_>) -> bool {
+    owner_only(program, function)
+        || admin_only(program, function)
+        || function.node().children("modifiers").any(|m| {
+            m.child("modifierName")
+                .and_then(|n| n.referenced())
+                .and_then(|id| program.declaration(id))
+                .is_some_and(|d| d.is("ModifierDefinition") && protected(program, Function(d), 1))
+        })
+}
+
+/// Whether `body` verifies a signature: calls `ecrecover`, or a function of the program that
+/// does (three calls deep: `ECDSA.recover` → `tryRecover` → `ecrecover`).
+fn verifies_signature(program: &Program<'_>, body: Node<'_>, depth: usize) -> bool {
+    body.any(&mut |n| {
+        n.is("FunctionCall")
+            && (n
+                .child("expression")
+                .is_some_and(|c| program.is_global(c, "ecrecover"))
+                || (depth < 3
+                    && program.called_function(n).is_some_and(|callee| {
+                        callee
+                            .body()
+                            .is_some_and(|b| verifies_signature(program, b, depth + 1))
+                    })))
+    })
+}
+
+/// The internal function `node` calls, if it is a call of one of the program's functions that
+/// may change state (not `view`/`pure`) by name (`_mint(to, amount)`).
+fn acting_internal_call(program: &Program<'_>, node: Node<'_>) -> Option<i64> {
+    if !node.is("FunctionCall") || !node.child("expression").is_some_and(|c| c.is("Identifier")) {
+        return None;
+    }
+    let callee = program.called_function(node)?;
+    (!callee.is_view() && matches!(callee.visibility(), "internal" | "private"))
+        .then(|| callee.node().id())
+        .flatten()
+}
+
+/// The state variable `node` adds to or takes from (`x += v`, `m[k] -= v`), if it does.
+fn compound_update(program: &Program<'_>, node: Node<'_>) -> Option<i64> {
+    if !node.is("Assignment") || !matches!(node.str("operator"), Some("+=" | "-=")) {
+        return None;
+    }
+    node.child("leftHandSide")
+        .and_then(written_variable)
+        .filter(|id| program.is_state_variable(*id))
+}
+
+/// An open function (no check of its caller) that does what an owner-only one does: calls the
+/// same internal function with one of its own parameters, or adds a parameter to the same
+/// state. Only where the function never reads who is calling and takes no ether: one that acts
+/// on the caller's own entries (`_transfer(msg.sender, to, v)`) or sells what it gives
+/// (`msg.value`) is not the owner's action.
+fn unprotected_owner_action<'a>(
+    program: &Program<'a>,
+    function: Function<'a>,
+    body: Node<'a>,
+    actions: &OwnerActions,
+) -> Option<(Node<'a>, String)> {
+    if function.kind() != FunctionKind::Function || function.mutability() == "payable" {
+        return None;
+    }
+    let parameters: HashSet<i64> = function.parameters().filter_map(|p| p.id()).collect();
+    if parameters.is_empty() {
+        return None;
+    }
+    let reads_caller =
+        |b: Node<'_>| b.any(&mut |n| is_caller(program, n) || n.is_global_member("msg", "value"));
+    let modifier_reads_caller = function.node().children("modifiers").any(|m| {
+        m.child("modifierName")
+            .and_then(|n| n.referenced())
+            .and_then(|id| program.declaration(id))
+            .is_some_and(|d| Function(d).body().is_some_and(reads_caller))
+    });
+    // A modifier of any kind (`initializer`, `whenNotPaused`) is a guard the function was given
+    // on purpose, and a signature it verifies (`ECDSA.recover(digest, sig) == from`) one of its
+    // own: neither is the owner's check forgotten.
+    let guarded = function.node().children("modifiers").any(|m| {
+        m.child("modifierName")
+            .and_then(|n| n.referenced())
+            .and_then(|id| program.declaration(id))
+            .is_some_and(|d| d.is("ModifierDefinition"))
+    });
+    if reads_caller(body)
+        || modifier_reads_caller
+        || guarded
+        || verifies_signature(program, body, 0)
+    {
+        return None;
+    }
+    let uses_parameter = |n: Node<'_>| {
+        n.any(&mut |x| {
+            x.is("Identifier") && x.referenced().is_some_and(|id| parameters.contains(&id))
+        })
+    };
+    let mut found = None;
+    body.walk(&mut |node, _| {
+        if found.is_some() || !program.reachable(node) {
+            return false;
+        }
+        if let Some(callee) = acting_internal_call(program, node)
+            && let Some(owner) = actions.calls.get(&callee)
+            && node.children("arguments").any(&uses_parameter)
+        {
+            let name = program
+                .declaration(callee)
+                .map(|d| d.name())
+                .unwrap_or_default();
+            found = Some((
+                function.node(),
+                format!(
+                    "{} calls `{name}` with values the caller names, as {owner} does only for its owner, and anyone can call it",
+                    function.display_name()
+                ),
+            ));
+        } else if let Some(id) = compound_update(program, node)
+            && let Some(owner) = actions.updates.get(&id)
+            && node.child("rightHandSide").is_some_and(uses_parameter)
+        {
+            let name = program
+                .declaration(id)
+                .map(|d| d.name())
+                .unwrap_or_default();
+            found = Some((
+                function.node(),
+                format!(
+                    "{} changes `{name}` by an amount the caller names, as {owner} does only for its owner, and anyone can call it",
+                    function.display_name()
+                ),
+            ));
+        }
+        found.is_none()
+    });
+    found
 }
 
 /// Whether only one fixed account may call `function`: it or one of its modifiers requires the
@@ -948,6 +1150,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let delegated = delegate_targets(program);
     let payees = payees(program);
     let settings = owner_settings(program);
+    let actions = owner_actions(program);
     let mut authority = authority_variables(program);
     for id in &delegated {
         authority.entry(*id).or_default().insert(None);
@@ -1099,6 +1302,16 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
         {
             let (rule, at, message) = finding;
             findings.extend(program.finding(rule, at, &contract, Some(&function), message));
+        } else if let Some((at, message)) =
+            unprotected_owner_action(program, function, body, &actions)
+        {
+            findings.extend(program.finding(
+                &UNPROTECTED_OWNER_ACTION,
+                at,
+                &contract,
+                Some(&function),
+                message,
+            ));
         }
     }
     findings

@@ -50,6 +50,7 @@ pub const RULES: &[&Rule] = &[
     &access_control::UNPROTECTED_SELFDESTRUCT,
     &access_control::UNPROTECTED_AUTHORITY,
     &access_control::UNPROTECTED_SETTING,
+    &access_control::UNPROTECTED_OWNER_ACTION,
     &access_control::MISNAMED_CONSTRUCTOR,
     &access_control::CONTROLLED_DELEGATECALL,
     &denial_of_service::FAILED_PAYMENT,
