@@ -211,6 +211,18 @@ impl<'a> Program<'a> {
         self.declarations.get(&id).copied()
     }
 
+    /// The modifiers `function` is declared with, as their definitions (base constructor calls,
+    /// written the same way, name contracts and are left out).
+    pub fn modifiers(&self, function: Function<'_>) -> Vec<Function<'a>> {
+        function
+            .modifier_ids()
+            .into_iter()
+            .filter_map(|id| self.declaration(id))
+            .filter(|d| d.is("ModifierDefinition"))
+            .map(Function)
+            .collect()
+    }
+
     /// Whether `node` is the global identifier `name` (`now`, `blockhash`, `this`): named so
     /// and declared nowhere in the sources (solc gives globals ids of their own).
     pub fn is_global(&self, node: Node<'_>, name: &str) -> bool {

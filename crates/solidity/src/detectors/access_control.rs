@@ -296,15 +296,10 @@ fn in_transition(
         condition.is_some_and(reads_state)
     };
     let checked_before = body.any(&mut |n| n.span().is_some_and(|s| s.start < at) && check(n));
-    let checking_modifier = function.node().children("modifiers").any(|m| {
-        m.child("modifierName")
-            .and_then(|n| n.referenced())
-            .and_then(|id| program.declaration(id))
-            .is_some_and(|d| {
-                d.is("ModifierDefinition")
-                    && Function(d).body().is_some_and(|b| b.any(&mut |n| check(n)))
-            })
-    });
+    let checking_modifier = program
+        .modifiers(function)
+        .iter()
+        .any(|m| m.body().is_some_and(|b| b.any(&mut |n| check(n))));
     branch || checked_before || checking_modifier
 }
 
@@ -360,12 +355,10 @@ fn owner_actions(program: &Program<'_>) -> OwnerActions {
 fn privileged(program: &Program<'_>, function: Function<'_>) -> bool {
     owner_only(program, function)
         || admin_only(program, function)
-        || function.node().children("modifiers").any(|m| {
-            m.child("modifierName")
-                .and_then(|n| n.referenced())
-                .and_then(|id| program.declaration(id))
-                .is_some_and(|d| d.is("ModifierDefinition") && protected(program, Function(d), 1))
-        })
+        || program
+            .modifiers(function)
+            .iter()
+            .any(|m| protected(program, *m, 1))
 }
 
 /// Whether `body` verifies a signature: calls `ecrecover`, or a function of the program that
@@ -427,26 +420,11 @@ fn unprotected_owner_action<'a>(
     }
     let reads_caller =
         |b: Node<'_>| b.any(&mut |n| is_caller(program, n) || n.is_global_member("msg", "value"));
-    let modifier_reads_caller = function.node().children("modifiers").any(|m| {
-        m.child("modifierName")
-            .and_then(|n| n.referenced())
-            .and_then(|id| program.declaration(id))
-            .is_some_and(|d| Function(d).body().is_some_and(reads_caller))
-    });
-    // A modifier of any kind (`initializer`, `whenNotPaused`) is a guard the function was given
-    // on purpose, and a signature it verifies (`ECDSA.recover(digest, sig) == from`) one of its
-    // own: neither is the owner's check forgotten.
-    let guarded = function.node().children("modifiers").any(|m| {
-        m.child("modifierName")
-            .and_then(|n| n.referenced())
-            .and_then(|id| program.declaration(id))
-            .is_some_and(|d| d.is("ModifierDefinition"))
-    });
-    if reads_caller(body)
-        || modifier_reads_caller
-        || guarded
-        || verifies_signature(program, body, 0)
-    {
+    // A modifier of any kind (`initializer`, `whenNotPaused`, one reading the caller) is a guard
+    // the function was given on purpose, and a signature it verifies (`ECDSA.recover(digest,
+    // sig) == from`) one of its own: neither is the owner's check forgotten.
+    let guarded = !program.modifiers(function).is_empty();
+    if reads_caller(body) || guarded || verifies_signature(program, body, 0) {
         return None;
     }
     let uses_parameter = |n: Node<'_>| {
@@ -539,14 +517,10 @@ pub(crate) fn admin_only(program: &Program<'_>, function: Function<'_>) -> bool 
         })
     };
     function.body().is_some_and(checks)
-        || function.node().children("modifiers").any(|m| {
-            m.child("modifierName")
-                .and_then(|n| n.referenced())
-                .and_then(|id| program.declaration(id))
-                .is_some_and(|d| {
-                    d.is("ModifierDefinition") && Function(d).body().is_some_and(checks)
-                })
-        })
+        || program
+            .modifiers(function)
+            .iter()
+            .any(|m| m.body().is_some_and(checks))
 }
 
 /// Whether `function` checks its caller: itself, its modifiers, or what it calls.
@@ -701,14 +675,10 @@ pub(crate) fn owner_only(program: &Program<'_>, function: Function<'_>) -> bool 
         })
     };
     function.body().is_some_and(checks)
-        || function.node().children("modifiers").any(|m| {
-            m.child("modifierName")
-                .and_then(|n| n.referenced())
-                .and_then(|id| program.declaration(id))
-                .is_some_and(|d| {
-                    d.is("ModifierDefinition") && Function(d).body().is_some_and(checks)
-                })
-        })
+        || program
+            .modifiers(function)
+            .iter()
+            .any(|m| m.body().is_some_and(checks))
 }
 
 /// Whether the `delegatecall` target `address` in `function` is this contract's own code:
