@@ -268,6 +268,19 @@ impl<'a> Function<'a> {
     }
 }
 
+/// The values `call` passes to `callee`'s parameters, in order: its arguments, after the
+/// receiver when `callee` is a library function bound with `using for` (`x.sub(v)` passes `x`,
+/// then `v`).
+pub fn arguments_for<'a>(call: Node<'a>, callee: Function<'_>) -> Vec<Node<'a>> {
+    let mut arguments: Vec<Node<'a>> = call.children("arguments").collect();
+    if arguments.len() + 1 == callee.parameters().count()
+        && let Some(receiver) = call.child("expression").and_then(|c| c.child("expression"))
+    {
+        arguments.insert(0, receiver);
+    }
+    arguments
+}
+
 /// The expression a call calls, with `.value(…)`/`.gas(…)` (0.4–0.6) and `{value: …}` (0.6+)
 /// peeled off: for `a.call.value(1)("")` it is `a.call`.
 pub fn callee(call: Node<'_>) -> Option<Node<'_>> {

@@ -246,6 +246,30 @@ impl<'a> Program<'a> {
         }
     }
 
+    /// The condition `statement` enforces, and whether it must hold: `require(c)` and
+    /// `assert(c)` give `(c, true)`; an `if (c)` whose branch reverts at once (`revert()`,
+    /// `throw`, or a block starting with one) gives `(c, false)`. `None` for anything else.
+    pub fn enforced_condition<'n>(&self, statement: Node<'n>) -> Option<(Node<'n>, bool)> {
+        match statement.kind() {
+            "FunctionCall" => statement
+                .child("expression")
+                .filter(|c| self.is_global(*c, "require") || self.is_global(*c, "assert"))
+                .and_then(|_| statement.children("arguments").next())
+                .map(|condition| (condition, true)),
+            "IfStatement" => statement
+                .child("trueBody")
+                .filter(|t| {
+                    self.reverts(*t)
+                        || t.children("statements")
+                            .next()
+                            .is_some_and(|s| self.reverts(s))
+                })
+                .and_then(|_| statement.child("condition"))
+                .map(|condition| (condition, false)),
+            _ => None,
+        }
+    }
+
     /// The function of this program a call calls: by name (an internal call), or `this.f()`,
     /// `super.f()` and library calls; none for builtins, conversions and other contracts'.
     pub fn called_function(&self, call: Node<'_>) -> Option<Function<'a>> {

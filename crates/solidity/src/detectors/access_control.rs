@@ -495,25 +495,13 @@ pub(crate) fn admin_only(program: &Program<'_>, function: Function<'_>) -> bool 
             }
     };
     let checks = |body: Node<'_>| {
-        body.any(&mut |node| match node.kind() {
-            "FunctionCall" => {
-                node.child("expression").is_some_and(|c| {
-                    program.is_global(c, "require") || program.is_global(c, "assert")
-                }) && node
-                    .children("arguments")
-                    .next()
-                    .is_some_and(|c| compares(c, "=="))
-            }
-            "IfStatement" => {
-                node.child("condition").is_some_and(|c| compares(c, "!="))
-                    && node.child("trueBody").is_some_and(|t| {
-                        program.reverts(t)
-                            || t.children("statements")
-                                .next()
-                                .is_some_and(|s| program.reverts(s))
-                    })
-            }
-            _ => false,
+        body.any(&mut |node| {
+            // `require(msg.sender == owner)`, or `if (msg.sender != owner) revert();`.
+            program
+                .enforced_condition(node)
+                .is_some_and(|(condition, holds)| {
+                    compares(condition, if holds { "==" } else { "!=" })
+                })
         })
     };
     function.body().is_some_and(checks)
@@ -608,16 +596,9 @@ fn always_reverts(program: &Program<'_>, function: Function<'_>) -> bool {
 /// The parameters of `callee` that `call` passes the caller in (a library function bound with
 /// `using for` takes its receiver first).
 fn caller_parameters(program: &Program<'_>, call: Node<'_>, callee: Function<'_>) -> HashSet<i64> {
-    let parameters: Vec<Node<'_>> = callee.parameters().collect();
-    let mut arguments: Vec<Node<'_>> = call.children("arguments").collect();
-    if arguments.len() + 1 == parameters.len()
-        && let Some(receiver) = call.child("expression").and_then(|c| c.child("expression"))
-    {
-        arguments.insert(0, receiver);
-    }
-    parameters
-        .iter()
-        .zip(arguments)
+    callee
+        .parameters()
+        .zip(crate::ast::arguments_for(call, callee))
         .filter(|(_, argument)| is_caller(program, unconverted(*argument)))
         .filter_map(|(parameter, _)| parameter.id())
         .collect()

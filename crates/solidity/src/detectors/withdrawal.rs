@@ -218,12 +218,7 @@ fn checked_subtraction<'a>(program: &Program<'_>, call: Node<'a>) -> Option<(Nod
         return None;
     }
     let parameters: Vec<i64> = callee.parameters().filter_map(|p| p.id()).collect();
-    let mut arguments: Vec<Node<'a>> = call.children("arguments").collect();
-    if arguments.len() + 1 == parameters.len()
-        && let Some(receiver) = call.child("expression").and_then(|c| c.child("expression"))
-    {
-        arguments.insert(0, receiver);
-    }
+    let arguments = crate::ast::arguments_for(call, callee);
     let ([from, subtracted], [from_id, subtracted_id]) = (&arguments[..], &parameters[..]) else {
         return None;
     };
@@ -248,25 +243,10 @@ fn checked_subtraction<'a>(program: &Program<'_>, call: Node<'a>) -> Option<(Nod
         names(small, *subtracted_id) && names(large, *from_id)
     };
     let body = callee.body()?;
-    body.any(&mut |node| match node.kind() {
-        "FunctionCall" => {
-            node.child("expression")
-                .is_some_and(|c| program.is_global(c, "require") || program.is_global(c, "assert"))
-                && node
-                    .children("arguments")
-                    .next()
-                    .is_some_and(|c| bounds(c, true))
-        }
-        "IfStatement" => {
-            node.child("condition").is_some_and(|c| bounds(c, false))
-                && node.child("trueBody").is_some_and(|t| {
-                    program.reverts(t)
-                        || t.children("statements")
-                            .next()
-                            .is_some_and(|s| program.reverts(s))
-                })
-        }
-        _ => false,
+    body.any(&mut |node| {
+        program
+            .enforced_condition(node)
+            .is_some_and(|(condition, holds)| bounds(condition, holds))
     })
     .then_some((*from, *subtracted))
 }
