@@ -77,14 +77,27 @@ impl<'a> Node<'a> {
         found
     }
 
-    /// For an `InlineAssembly` node: the Solidity declaration a Yul identifier at `src` names
-    /// (solc lists them in `externalReferences`: entries with `declaration` and `src` since 0.6,
-    /// each under its name before).
+    /// For an `InlineAssembly` node: the Solidity declaration a Yul identifier at `src` names.
     pub fn assembly_reference(&self, src: &str) -> Option<i64> {
+        self.assembly_entries()
+            .find(|entry| entry["src"].as_str() == Some(src))?["declaration"]
+            .as_i64()
+    }
+
+    /// For an `InlineAssembly` node: every Solidity declaration its Yul code names.
+    pub fn assembly_references(&self) -> impl Iterator<Item = i64> + 'a {
+        self.assembly_entries()
+            .filter_map(|entry| entry["declaration"].as_i64())
+    }
+
+    /// solc lists an assembly block's Solidity names in `externalReferences`: entries with
+    /// `declaration` and `src` since 0.6, each under its name before.
+    fn assembly_entries(&self) -> impl Iterator<Item = &'a Value> + 'a {
         self.0
-            .get("externalReferences")?
-            .as_array()?
-            .iter()
+            .get("externalReferences")
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
             .filter_map(|entry| {
                 if entry.get("declaration").is_some() {
                     Some(entry)
@@ -92,8 +105,6 @@ impl<'a> Node<'a> {
                     entry.as_object()?.values().next()
                 }
             })
-            .find(|entry| entry["src"].as_str() == Some(src))?["declaration"]
-            .as_i64()
     }
 
     /// The declaration an identifier, member access or type name refers to.
@@ -270,9 +281,24 @@ impl<'a> Function<'a> {
 
 /// The values `call` passes to `callee`'s parameters, in order: its arguments, after the
 /// receiver when `callee` is a library function bound with `using for` (`x.sub(v)` passes `x`,
-/// then `v`).
+/// then `v`), and named arguments (`f({to: a, amount: v})`) in the order of the parameters.
 pub fn arguments_for<'a>(call: Node<'a>, callee: Function<'_>) -> Vec<Node<'a>> {
     let mut arguments: Vec<Node<'a>> = call.children("arguments").collect();
+    let names: Vec<&str> = call
+        .0
+        .get("names")
+        .and_then(|n| n.as_array())
+        .map(|n| n.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    if !names.is_empty() {
+        return callee
+            .parameters()
+            .map_while(|parameter| {
+                let position = names.iter().position(|n| *n == parameter.name())?;
+                arguments.get(position).copied()
+            })
+            .collect();
+    }
     if arguments.len() + 1 == callee.parameters().count()
         && let Some(receiver) = call.child("expression").and_then(|c| c.child("expression"))
     {

@@ -48,6 +48,31 @@ pub struct Taint<'p, 'a> {
     /// Functions whose calls are summarised by what they return: those with a body and no
     /// inline assembly (found once, not at every call in every round).
     summarised: HashSet<i64>,
+    /// A summarised function's parameter → the labels its calls pass to it. The parameter
+    /// itself holds only its own label ([`parameter_label`]), so that each call's return value
+    /// carries that call's arguments; [`Taint::labels`] resolves the label to all of them.
+    passed: HashMap<i64, Labels>,
+}
+
+/// The label standing for "what the calls pass to parameter `id`" (node ids are never
+/// negative, so these cannot be confused with a source read).
+fn parameter_label(id: i64) -> i64 {
+    -1 - id
+}
+
+/// The parameter a label stands for, if it is a parameter label.
+fn parameter_of(label: i64) -> Option<i64> {
+    (label < 0).then(|| -1 - label)
+}
+
+/// Each parameter of `called` that `call` passes a value to, with that value
+/// ([`crate::ast::arguments_for`]).
+fn arguments_of<'a>(call: Node<'a>, called: Function<'a>) -> Vec<(i64, Node<'a>)> {
+    called
+        .parameters()
+        .zip(crate::ast::arguments_for(call, called))
+        .filter_map(|(parameter, argument)| Some((parameter.id()?, argument)))
+        .collect()
 }
 
 /// The variable an assignment target writes: `x`, `x[i]`, `x.f`, `x[i].f` all write `x`.
@@ -134,8 +159,20 @@ impl<'p, 'a> Taint<'p, 'a> {
                 })
                 .filter_map(|(_, f)| f.node().id())
                 .collect(),
+            passed: HashMap::new(),
         };
         taint.find_aliases();
+        for (_, function) in program.functions() {
+            if function
+                .node()
+                .id()
+                .is_some_and(|id| taint.summarised.contains(&id))
+            {
+                for id in function.parameters().filter_map(|p| p.id()) {
+                    taint.add((id, None), Labels::from([parameter_label(id)]));
+                }
+            }
+        }
         // Each round can only add labels, and there are finitely many: it ends.
         for _ in 0..64 {
             if !taint.round() {
@@ -147,9 +184,37 @@ impl<'p, 'a> Taint<'p, 'a> {
 
     /// The labels of expression `expr`.
     pub fn labels(&self, expr: Node<'a>) -> Labels {
+        self.resolved(self.raw(expr))
+    }
+
+    /// The labels of `expr` as the fixpoint keeps them: a parameter of a summarised function
+    /// stands for what its calls pass ([`parameter_label`]).
+    fn raw(&self, expr: Node<'a>) -> Labels {
         let mut labels = Labels::new();
         self.collect(expr, &mut labels);
         labels
+    }
+
+    /// `labels` with every parameter label replaced by what any call passes to the parameter.
+    fn resolved(&self, labels: Labels) -> Labels {
+        let mut resolved = Labels::new();
+        let mut seen = HashSet::new();
+        let mut pending: Vec<i64> = labels.into_iter().collect();
+        while let Some(label) = pending.pop() {
+            match parameter_of(label) {
+                None => {
+                    resolved.insert(label);
+                }
+                Some(parameter) => {
+                    if seen.insert(parameter)
+                        && let Some(passed) = self.passed.get(&parameter)
+                    {
+                        pending.extend(passed.iter().copied());
+                    }
+                }
+            }
+        }
+        resolved
     }
 
     fn collect(&self, node: Node<'a>, labels: &mut Labels) {
@@ -193,14 +258,27 @@ impl<'p, 'a> Taint<'p, 'a> {
                 if let Some(called) = self.called_function(node)
                     && let Some(id) = called.node().id()
                 {
-                    labels.extend(self.held(id));
                     // With its body here, the function's return values are the summary: the
                     // arguments reach them only through its parameters (`parse(s)` returning a
                     // digit's value carries `s`; `isOwner(a)` returning a flag it looked up
-                    // does not). Assembly can return anything: then the arguments count too.
+                    // does not), and only this call's arguments (`mul(a, b)` here does not
+                    // carry what another call multiplied). Assembly can return anything: then
+                    // the arguments count too.
                     if self.summarised.contains(&id) {
+                        let arguments = arguments_of(node, called);
+                        for label in self.held(id) {
+                            match parameter_of(label)
+                                .and_then(|p| arguments.iter().find(|(q, _)| *q == p))
+                            {
+                                Some((_, argument)) => self.collect(*argument, labels),
+                                None => {
+                                    labels.insert(label);
+                                }
+                            }
+                        }
                         return;
                     }
+                    labels.extend(self.held(id));
                 }
             }
             _ => {}
@@ -234,8 +312,8 @@ impl<'p, 'a> Taint<'p, 'a> {
         }
     }
 
-    /// The labels variable (or function) `id` holds.
-    pub fn held(&self, id: i64) -> Labels {
+    /// The labels variable (or function) `id` holds, parameter labels unresolved.
+    fn held(&self, id: i64) -> Labels {
         self.held
             .get(&id)
             .into_iter()
@@ -293,10 +371,10 @@ impl<'p, 'a> Taint<'p, 'a> {
             // member's (`.owner` carries the caller, not the time).
             return members
                 .into_iter()
-                .map(|(member, argument)| ((target.0, Some(member)), self.labels(argument)))
+                .map(|(member, argument)| ((target.0, Some(member)), self.raw(argument)))
                 .collect();
         }
-        let mut writes = vec![(target, self.labels(value))];
+        let mut writes = vec![(target, self.raw(value))];
         if target.1.is_none()
             && whole_value(value)
             && let Some((source, None)) = place(value)
@@ -373,7 +451,7 @@ impl<'p, 'a> Taint<'p, 'a> {
         for contract in &program.contracts {
             for variable in contract.state_variables() {
                 if let (Some(id), Some(value)) = (variable.id(), variable.child("value")) {
-                    let labels = self.labels(value);
+                    let labels = self.raw(value);
                     changed |= self.add((id, None), labels);
                 }
             }
@@ -384,6 +462,7 @@ impl<'p, 'a> Taint<'p, 'a> {
             };
             let function_id = function.node().id();
             let mut updates: Vec<(Place<'a>, Labels)> = Vec::new();
+            let mut passed: Vec<(i64, Labels)> = Vec::new();
             body.walk(&mut |node, _| {
                 match node.kind() {
                     "Assignment" => {
@@ -403,7 +482,7 @@ impl<'p, 'a> Taint<'p, 'a> {
                             match declared[..] {
                                 [one] => updates.extend(self.assigned((one, None), value)),
                                 _ => {
-                                    let labels = self.labels(value);
+                                    let labels = self.raw(value);
                                     updates.extend(
                                         declared.into_iter().map(|id| ((id, None), labels.clone())),
                                     );
@@ -413,7 +492,7 @@ impl<'p, 'a> Taint<'p, 'a> {
                     }
                     "Return" => {
                         if let (Some(id), Some(value)) = (function_id, node.child("expression")) {
-                            updates.push(((id, None), self.labels(value)));
+                            updates.push(((id, None), self.raw(value)));
                         }
                     }
                     "FunctionCall" => {
@@ -425,25 +504,24 @@ impl<'p, 'a> Taint<'p, 'a> {
                                 callee.child("expression").and_then(written_variable)
                         {
                             for argument in node.children("arguments") {
-                                updates.push(((list, None), self.labels(argument)));
+                                updates.push(((list, None), self.raw(argument)));
                             }
                         }
                         // Arguments flow into the parameters of an internal call; a library
                         // function bound with `using for` takes its receiver first
-                        // (`a.add(b)` is `add(a, b)`).
+                        // (`a.add(b)` is `add(a, b)`). A summarised function's parameters
+                        // keep their own label, which stands for all of this.
                         if let Some(called) = self.called_function(node) {
-                            let arguments: Vec<Node<'a>> = node.children("arguments").collect();
-                            let receiver = node
-                                .child("expression")
-                                .filter(|c| c.is("MemberAccess"))
-                                .and_then(|c| c.child("expression"))
-                                .filter(|_| called.parameters().count() == arguments.len() + 1);
-                            for (parameter, argument) in called
-                                .parameters()
-                                .zip(receiver.into_iter().chain(arguments))
-                            {
-                                if let Some(id) = parameter.id() {
-                                    updates.push(((id, None), self.labels(argument)));
+                            let summarised = called
+                                .node()
+                                .id()
+                                .is_some_and(|id| self.summarised.contains(&id));
+                            for (parameter, argument) in arguments_of(node, called) {
+                                let labels = self.raw(argument);
+                                if summarised {
+                                    passed.push((parameter, labels));
+                                } else {
+                                    updates.push(((parameter, None), labels));
                                 }
                             }
                         }
@@ -467,6 +545,12 @@ impl<'p, 'a> Taint<'p, 'a> {
             }
             for (id, labels) in updates {
                 changed |= self.add(id, labels);
+            }
+            for (parameter, labels) in passed {
+                let held = self.passed.entry(parameter).or_default();
+                let before = held.len();
+                held.extend(labels);
+                changed |= held.len() > before;
             }
         }
         changed

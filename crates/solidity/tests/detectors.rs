@@ -3834,3 +3834,142 @@ contract Points {
 "#,
     );
 }
+
+#[test]
+fn a_helpers_result_carries_only_what_that_call_passed() {
+    // `mul` is called with the caller's amount in `pay` and with stored reserves in `update`:
+    // the product in `update` is not the caller's, so `half`'s sum (reached only from there) is
+    // not an overflow the caller can cause. `grow` passes the caller's amount to `half` itself.
+    let shared = r#"pragma solidity 0.5.16;
+library M {
+    function mul(uint a, uint b) internal pure returns (uint c) {
+        c = a * b;
+        require(a == 0 || c / a == b);
+    }
+    function half(uint y) internal pure returns (uint) {
+        return (y / 3 + y) / 2; MARK
+    }
+}
+contract Pool {
+    using M for uint;
+    uint public reserve = 10;
+    uint public k;
+    uint public paid;
+    function pay(uint amount) external { paid = amount.mul(2); }
+    function update() external { k = M.half(reserve.mul(reserve)); }
+"#;
+    expect(
+        "integer-overflow",
+        &format!("{}}}\n", shared.replace("MARK", "")),
+    );
+    expect(
+        "integer-overflow",
+        &format!(
+            "{}    function grow(uint amount) external {{ k = M.half(amount.mul(3)); }}\n}}\n",
+            shared.replace("MARK", "//~ integer-overflow")
+        ),
+    );
+}
+
+#[test]
+fn a_call_result_checked_in_assembly_is_checked() {
+    expect(
+        "unchecked-call",
+        r#"pragma solidity ^0.8.0;
+contract Forwarder {
+    address public implementation;
+    function forward(bytes memory data) public returns (bytes memory) {
+        (bool success, bytes memory returned) = implementation.delegatecall(data);
+        assembly {
+            if eq(success, 0) { revert(add(returned, 0x20), returndatasize()) }
+        }
+        return returned;
+    }
+    function forwardBlindly(bytes memory data) public {
+        (bool success, bytes memory returned) = implementation.delegatecall(data); //~ unchecked-call
+        assembly { pop(mload(returned)) }
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn a_proxy_runs_the_callers_data_on_the_implementation_its_admin_chose() {
+    // Compound's delegator: the admin sets `implementation`; the fallback and a public helper
+    // forward the caller's data to it, through an internal `delegateTo` the constructor also
+    // calls with the deployer's argument. A library fixed at deployment whose every function the
+    // caller can run (Parity's wallet) and a target from the caller stay reported. Forwarding
+    // the caller's data is not an action only the admin may take, though the admin's upgrade
+    // calls the same helper.
+    let source = r#"pragma solidity ^0.8.0;
+contract Delegator {
+    address public admin;
+    address public implementation;
+    address public immutable library_;
+    constructor(address implementation_, address lib) {
+        admin = msg.sender;
+        library_ = lib;
+        delegateTo(implementation_, abi.encodeWithSignature("initialize()"));
+        implementation = implementation_;
+    }
+    function setImplementation(address implementation_) public {
+        require(msg.sender == admin, "admin only");
+        implementation = implementation_;
+        delegateTo(implementation_, abi.encodeWithSignature("become()"));
+    }
+    function delegateTo(address callee, bytes memory data) internal returns (bytes memory) {
+        (bool success, bytes memory returned) = callee.delegatecall(data);
+        require(success);
+        return returned;
+    }
+    function delegateToImplementation(bytes memory data) public returns (bytes memory) {
+        return delegateTo(implementation, data);
+    }
+    function runLibrary(bytes memory data) public {
+        (bool ok, ) = library_.delegatecall(data); //~ controlled-delegatecall
+        require(ok);
+    }
+    function runAnything(address target, bytes memory data) public {
+        (bool ok, ) = target.delegatecall(data); //~ controlled-delegatecall
+        require(ok);
+    }
+    fallback() external payable {
+        (bool success, ) = implementation.delegatecall(msg.data);
+        require(success);
+    }
+}
+"#;
+    expect("controlled-delegatecall", source);
+    expect("unprotected-owner-action", source);
+}
+
+#[test]
+fn a_delegatecall_is_not_a_callback_into_the_contract() {
+    // The admin's upgrade calls into the new implementation before it records the old one:
+    // that code runs as this contract and cannot call back as a stranger would. A plain call
+    // before the same write is reported.
+    let source = r#"pragma solidity ^0.8.0;
+contract Upgradable {
+    address public admin;
+    address public implementation;
+    address public previous;
+    constructor() { admin = msg.sender; }
+    function upgrade(address next) public {
+        require(msg.sender == admin, "admin only");
+        (bool ok, ) = implementation.delegatecall(abi.encodeWithSignature("resign()"));
+        require(ok);
+        previous = implementation;
+        implementation = next;
+    }
+    function notify(address next) public {
+        require(msg.sender == admin, "admin only");
+        (bool ok, ) = implementation.call(abi.encodeWithSignature("resign()")); //~ reentrancy-no-eth
+        require(ok);
+        previous = implementation;
+        implementation = next;
+    }
+}
+"#;
+    expect("reentrancy-no-eth", source);
+}

@@ -9,8 +9,8 @@
 use crate::{
     Category, Finding, Rule, Severity,
     ast::{
-        Function, FunctionKind, Node, TOKEN_HOLDINGS, TOKEN_PULLS, address_member_call, callee,
-        is_zero_literal, payment, token_call, unconverted, use_site,
+        Function, FunctionKind, Node, TOKEN_HOLDINGS, TOKEN_PULLS, address_member_call,
+        arguments_for, callee, is_zero_literal, payment, token_call, unconverted, use_site,
     },
     program::{Memo, Program},
     taint::{Taint, written_place, written_variable},
@@ -379,15 +379,25 @@ fn verifies_signature(program: &Program<'_>, body: Node<'_>, depth: usize) -> bo
 }
 
 /// The internal function `node` calls, if it is a call of one of the program's functions that
-/// may change state (not `view`/`pure`) by name (`_mint(to, amount)`).
+/// may change state (not `view`/`pure`) by name (`_mint(to, amount)`). Not a helper that
+/// forwards its data to other code by `delegatecall` (a proxy's `delegateTo(impl, data)`): what
+/// it does is whatever the data names, which that code's own checks govern.
 fn acting_internal_call(program: &Program<'_>, node: Node<'_>) -> Option<i64> {
     if !node.is("FunctionCall") || !node.child("expression").is_some_and(|c| c.is("Identifier")) {
         return None;
     }
     let callee = program.called_function(node)?;
-    (!callee.is_view() && matches!(callee.visibility(), "internal" | "private"))
-        .then(|| callee.node().id())
-        .flatten()
+    let forwards = |body: Node<'_>| {
+        body.any(&mut |n| {
+            n.is("FunctionCall")
+                && address_member_call(n).is_some_and(|(_, member)| member == "delegatecall")
+        })
+    };
+    (!callee.is_view()
+        && matches!(callee.visibility(), "internal" | "private")
+        && !callee.body().is_some_and(forwards))
+    .then(|| callee.node().id())
+    .flatten()
 }
 
 /// The state variable `node` adds to or takes from (`x += v`, `m[k] -= v`), if it does.
@@ -598,7 +608,7 @@ fn always_reverts(program: &Program<'_>, function: Function<'_>) -> bool {
 fn caller_parameters(program: &Program<'_>, call: Node<'_>, callee: Function<'_>) -> HashSet<i64> {
     callee
         .parameters()
-        .zip(crate::ast::arguments_for(call, callee))
+        .zip(arguments_for(call, callee))
         .filter(|(_, argument)| is_caller(program, unconverted(*argument)))
         .filter_map(|(parameter, _)| parameter.id())
         .collect()
@@ -662,54 +672,96 @@ pub(crate) fn owner_only(program: &Program<'_>, function: Function<'_>) -> bool 
             .any(|m| m.body().is_some_and(checks))
 }
 
-/// Whether the `delegatecall` target `address` in `function` is this contract's own code:
-/// `this` / `address(this)`, or a parameter of an internal function every call of which passes
-/// that (OpenZeppelin's `Multicall` through `Address.functionDelegateCall(address(this), data)`).
-/// Running its own functions with the caller's data gives the caller nothing they could not
-/// call directly.
-fn own_code(program: &Program<'_>, function: Function<'_>, address: Node<'_>) -> bool {
-    let is_this = |n: Node<'_>| program.is_global(unconverted(n), "this");
-    if is_this(address) {
+/// Whether the `delegatecall` target `address` in `function` is code the contract or its owner
+/// vouches for: this contract itself (`this` / `address(this)`: running its own functions with
+/// the caller's data gives the caller nothing they could not call directly, as in OpenZeppelin's
+/// `Multicall`), an implementation only its owner sets (`chosen`: an upgradeable proxy's, whose
+/// purpose is to run the caller's data on it), a parameter of an owner-only function or of the
+/// constructor, or a parameter of an internal function every call of which passes one of these
+/// (`Address.functionDelegateCall(address(this), data)`, Compound's `delegateTo(implementation,
+/// data)`).
+fn vouched_delegate(
+    program: &Program<'_>,
+    function: Function<'_>,
+    address: Node<'_>,
+    chosen: &HashSet<i64>,
+    depth: usize,
+) -> bool {
+    let address = unconverted(address);
+    if program.is_global(address, "this") {
         return true;
     }
-    let address = unconverted(address);
-    let Some(position) = address
-        .referenced()
-        .and_then(|id| function.parameters().position(|p| p.id() == Some(id)))
+    let Some(referenced) = address.referenced() else {
+        return false;
+    };
+    if chosen.contains(&referenced) {
+        return true;
+    }
+    let Some(position) = function
+        .parameters()
+        .position(|p| p.id() == Some(referenced))
     else {
         return false;
     };
+    if function.kind() == FunctionKind::Constructor {
+        return true;
+    }
+    // What an owner-only function is given is the owner's choice.
     if function.is_entry() {
+        return owner_only(program, function) || admin_only(program, function);
+    }
+    if depth >= 4 {
         return false;
     }
     let Some(id) = function.node().id() else {
         return false;
     };
     let mut calls = 0;
-    let mut all_this = true;
+    let mut all_vouched = true;
     for (_, caller) in program.functions() {
         let Some(body) = caller.body() else { continue };
         body.walk(&mut |node, _| {
-            if node.is("FunctionCall")
+            if all_vouched
+                && node.is("FunctionCall")
                 && program
                     .called_function(node)
                     .is_some_and(|f| f.node().id() == Some(id))
             {
                 calls += 1;
-                let mut arguments: Vec<Node<'_>> = node.children("arguments").collect();
-                // A library function bound with `using for` takes its receiver first.
-                if arguments.len() + 1 == function.parameters().count()
-                    && let Some(receiver) =
-                        node.child("expression").and_then(|c| c.child("expression"))
-                {
-                    arguments.insert(0, receiver);
-                }
-                all_this &= arguments.get(position).is_some_and(|a| is_this(*a));
+                all_vouched &= arguments_for(node, function)
+                    .get(position)
+                    .is_some_and(|a| vouched_delegate(program, caller, *a, chosen, depth + 1));
             }
             true
         });
     }
-    calls > 0 && all_this
+    calls > 0 && all_vouched
+}
+
+/// State variables only owner- or admin-only functions set ([`owner_settings`]): no other
+/// function of the contract's interface writes them.
+fn owner_chosen(program: &Program<'_>, settings: &HashMap<i64, String>) -> HashSet<i64> {
+    let mut openly_set = HashSet::new();
+    for (_, function) in program.functions() {
+        if !function.is_entry()
+            || function.kind() != FunctionKind::Function
+            || owner_only(program, function)
+            || admin_only(program, function)
+        {
+            continue;
+        }
+        if let Some(body) = function.body() {
+            body.walk(&mut |node, _| {
+                openly_set.extend(set_variable(program, node));
+                true
+            });
+        }
+    }
+    settings
+        .keys()
+        .filter(|id| !openly_set.contains(*id))
+        .copied()
+        .collect()
 }
 
 /// Whether `call` succeeding reverts the transaction — `require(!a.delegatecall(d))`, or
@@ -1101,6 +1153,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let delegated = delegate_targets(program);
     let payees = payees(program);
     let settings = owner_settings(program);
+    let chosen = owner_chosen(program, &settings);
     let actions = owner_actions(program);
     let mut authority = authority_variables(program);
     for id in &delegated {
@@ -1172,7 +1225,8 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                 && !success_reverts(program, node, path)
             {
                 let address = target.child("expression");
-                let controlled = !address.is_some_and(|a| own_code(program, function, a))
+                let controlled = !address
+                    .is_some_and(|a| vouched_delegate(program, function, a, &chosen, 0))
                     && (address.is_some_and(|t| !taint.labels(t).is_empty())
                         || node.children("arguments").any(|a| !taint.labels(a).is_empty()));
                 if controlled && !protected(program, function, 0) {

@@ -293,8 +293,11 @@ fn external_call(call: Node<'_>) -> Option<bool> {
     let base = target.child("expression")?;
     let member = target.name_of_member();
     if base.type_string().starts_with("address") {
-        // `transfer` and `send` forward 2,300 gas: too little to call back.
-        return matches!(member, "call" | "delegatecall" | "callcode").then_some(sends);
+        // `transfer` and `send` forward 2,300 gas: too little to call back. `delegatecall`
+        // runs the target's code as this contract, not a stranger that could call back: a
+        // target the caller chooses is `controlled-delegatecall`, and one the contract trusts
+        // (a proxy's implementation, a library) is its own behaviour.
+        return (member == "call").then_some(sends);
     }
     let external = target.0["typeDescriptions"]["typeIdentifier"]
         .as_str()

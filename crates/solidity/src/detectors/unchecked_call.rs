@@ -103,6 +103,11 @@ fn is_read(body: Node<'_>, id: i64) -> bool {
         if read {
             return false;
         }
+        // `assembly { if iszero(ok) { revert(…) } }`: Yul reads it by name.
+        if node.is("InlineAssembly") && node.assembly_references().any(|r| r == id) {
+            read = true;
+            return false;
+        }
         if node.is("Identifier") && node.referenced() == Some(id) {
             // `ok = a.call()` writes it; anything else reads it.
             let written = path.last().is_some_and(|parent| {
