@@ -499,12 +499,25 @@ impl Compiler {
         for (name, content) in &units {
             pragmas.extend(pragma::pragmas(name, content).map_err(CompileError::Invalid)?);
         }
-        let (version, version_reason) = self.choose_version(request, &pragmas, &packages)?;
+        let (mut version, mut version_reason) =
+            self.choose_version(request, &pragmas, &packages)?;
         let soljson = self.install(&version)?;
         let input = standard_input(request, &units);
-        let (long_version, output, too_deep) = self.run(&version, &soljson, &input)?;
+        let (mut long_version, mut output, mut too_deep) = self.run(&version, &soljson, &input)?;
+        let mut diagnostics = diagnostics(&output, &units);
+        if request.version.is_none()
+            && let Some(failure) = diagnostics.iter().find(|d| d.severity == Severity::Error)
+            && let Some(older) = self.older_series_that_compiles(&version, &pragmas, &input)
+        {
+            version_reason = format!(
+                "the newest release allowed by {} that compiles the sources ({version} does not: {})",
+                pragma_texts(&pragmas),
+                failure.message
+            );
+            (version, long_version, output, too_deep) = older;
+            diagnostics = self::diagnostics(&output, &units);
+        }
         let user: BTreeSet<&str> = request.sources.keys().map(String::as_str).collect();
-        let diagnostics = diagnostics(&output, &units);
         let contracts = contracts(&output, &user);
         Ok(CompileOutput {
             success: !diagnostics.iter().any(|d| d.severity == Severity::Error),
@@ -595,6 +608,47 @@ impl Compiler {
             .cloned()
     }
 
+    /// When the newest release a range of pragmas allows does not compile the sources (code
+    /// written for 0.5 under `>=0.5.12`, which 0.8 refuses), the newest release of an older
+    /// series the pragmas also allow that does, trying each series down, at most four.
+    fn older_series_that_compiles(
+        &self,
+        failed: &Version,
+        pragmas: &[Pragma],
+        input: &Value,
+    ) -> Option<(Version, String, Value, BTreeSet<String>)> {
+        if pragmas.is_empty() {
+            return None;
+        }
+        let releases: Vec<Version> = self
+            .releases()
+            .ok()?
+            .into_iter()
+            .filter_map(|r| Version::parse(&r.version).ok())
+            .collect();
+        let mut below = (failed.major, failed.minor);
+        for _ in 0..4 {
+            let older = pragma::select(
+                releases.iter().filter(|v| (v.major, v.minor) < below),
+                pragmas,
+            )?;
+            below = (older.major, older.minor);
+            let Ok(soljson) = self.install(&older) else {
+                continue;
+            };
+            let Ok((long_version, output, too_deep)) = self.run(&older, &soljson, input) else {
+                continue;
+            };
+            let compiled = output["errors"]
+                .as_array()
+                .is_none_or(|errors| errors.iter().all(|e| e["severity"] != "error"));
+            if compiled {
+                return Some((older, long_version, output, too_deep));
+            }
+        }
+        None
+    }
+
     fn choose_version(
         &self,
         request: &CompileRequest,
@@ -624,9 +678,7 @@ impl Compiler {
                 let reason = if pragmas.is_empty() {
                     "the newest release (no pragma names a version)".to_owned()
                 } else {
-                    let mut texts: Vec<String> = pragmas.iter().map(|p| p.text.clone()).collect();
-                    texts.dedup();
-                    format!("the newest release allowed by {}", texts.join(", "))
+                    format!("the newest release allowed by {}", pragma_texts(pragmas))
                 };
                 Ok((version, reason))
             }
@@ -1019,6 +1071,13 @@ fn contracts(output: &Value, user: &BTreeSet<&str>) -> Vec<CompiledContract> {
         }
     }
     found
+}
+
+/// The pragmas' version ranges as written, once each: `^0.8.0, >=0.5.12`.
+fn pragma_texts(pragmas: &[Pragma]) -> String {
+    let mut texts: Vec<&str> = pragmas.iter().map(|p| p.text.as_str()).collect();
+    texts.dedup();
+    texts.join(", ")
 }
 
 fn source_hash(sources: &BTreeMap<String, String>) -> String {

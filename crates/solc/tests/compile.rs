@@ -151,6 +151,45 @@ fn each_series_from_0_4_to_0_8_compiles_with_its_own_release() {
 }
 
 #[test]
+fn an_open_range_falls_back_to_the_newest_older_series_that_compiles() {
+    // Written for 0.7 under `>=0.6.0`: 0.8 refuses `uint256(-1)`, 0.7.6 compiles it.
+    let compiler = compiler();
+    let source = "pragma solidity >=0.6.0;\ncontract C { uint public max = uint256(-1); }\n";
+    let output = compiler
+        .compile(&request(&[("C.sol", source)]), None)
+        .unwrap();
+    assert!(output.success, "{:?}", output.diagnostics);
+    assert_eq!(output.version, "0.7.6");
+    assert!(
+        output
+            .version_reason
+            .starts_with("the newest release allowed by >=0.6.0 that compiles the sources (0.8."),
+        "{}",
+        output.version_reason
+    );
+    assert!(
+        output.version_reason.contains("does not: "),
+        "{}",
+        output.version_reason
+    );
+    // Sources no allowed release compiles keep the newest release's errors.
+    let broken = "pragma solidity >=0.6.0;\ncontract C { function f() public { x = 1; } }\n";
+    let output = compiler
+        .compile(&request(&[("C.sol", broken)]), None)
+        .unwrap();
+    assert!(!output.success);
+    assert!(output.version.starts_with("0.8."), "{}", output.version);
+    assert!(
+        output
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.line == Some(2)),
+        "{:?}",
+        output.diagnostics
+    );
+}
+
+#[test]
 fn errors_and_warnings_name_file_line_and_column_in_old_and_new_releases() {
     let compiler = compiler();
     for pragma in ["^0.8.0", "^0.4.24"] {

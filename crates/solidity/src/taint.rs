@@ -328,11 +328,13 @@ impl<'p, 'a> Taint<'p, 'a> {
 
     /// Whether `call` calls a function of another contract (`token.balanceOf(a)`), not one of
     /// this program's own, a conversion or a builtin.
+    /// (The program may declare that contract's interface, or hold its code: the call still
+    /// runs at whatever address the value names.)
     fn calls_another_contract(&self, call: Node<'a>) -> bool {
         call.str("kind") == Some("functionCall")
-            && self.called_function(call).is_none()
             && crate::ast::callee(call).is_some_and(|callee| {
                 callee.is("MemberAccess")
+                    && callee.type_identifier().starts_with("t_function_external")
                     && callee.child("expression").is_some_and(|base| {
                         base.type_string().starts_with("contract ") && base.name() != "this"
                     })

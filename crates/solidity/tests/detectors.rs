@@ -3973,3 +3973,71 @@ contract Upgradable {
 "#;
     expect("reentrancy-no-eth", source);
 }
+
+#[test]
+fn a_sum_that_undoes_a_subtraction_is_what_was_there() {
+    // `tab = tab - owe` then `tab + owe`: the old `tab`, which fitted. Once `owe` has grown in
+    // between, the sum is new.
+    expect(
+        "integer-overflow",
+        r#"pragma solidity 0.6.12;
+contract Auction {
+    mapping(uint => uint) public tabs;
+    uint public dug;
+    function take(uint id, uint owe) external {
+        uint tab = tabs[id];
+        require(owe <= tab, "too much");
+        tab = tab - owe;
+        tabs[id] = tab;
+        dug = tab + owe;
+    }
+    function takeAgain(uint id, uint owe) external {
+        uint tab = tabs[id];
+        require(owe <= tab, "too much");
+        tab -= owe;
+        tabs[id] = tab;
+        dug = owe + tab;
+    }
+    function takeMore(uint id, uint owe, uint times) external {
+        uint tab = tabs[id];
+        require(owe <= tab, "too much");
+        tab = tab - owe;
+        owe = owe * times; //~ integer-overflow
+        dug = tab + owe; //~ integer-overflow
+    }
+}
+"#,
+    );
+}
+
+#[test]
+fn another_contracts_answer_is_not_the_callers_value() {
+    // The answer of a contract declared by its interface (named results) is that contract's,
+    // whatever key the caller picked; only `grow` passes the caller's own number to `diff`.
+    let shared = r#"pragma solidity 0.6.12;
+interface Vat {
+    function ilks(bytes32 ilk) external returns (uint256 art, uint256 rate);
+}
+contract Jug {
+    Vat public vat;
+    int public last;
+    function diff(uint x, uint y) internal pure returns (int z) {
+        z = int(x) - int(y); MARK
+    }
+    function drip(bytes32 ilk) external {
+        (, uint rate) = vat.ilks(ilk);
+        last = diff(rate, 7);
+    }
+"#;
+    expect(
+        "integer-overflow",
+        &format!("{}}}\n", shared.replace("MARK", "")),
+    );
+    expect(
+        "integer-overflow",
+        &format!(
+            "{}    function grow(uint given) external {{ last = diff(given, 7); }}\n}}\n",
+            shared.replace("MARK", "//~ integer-overflow")
+        ),
+    );
+}

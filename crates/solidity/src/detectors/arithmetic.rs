@@ -702,6 +702,57 @@ fn clamped_below(
     })
 }
 
+/// `x + y` after `x = x - y` (or `x -= y`) with neither assigned in between: the sum is what
+/// `x` held before, which fitted (`tab = tab - owe; … tab + owe`). A subtraction that could
+/// wrap is reported where it is.
+fn undoes_subtraction(body: Node<'_>, sum: Node<'_>, left: Node<'_>, right: Node<'_>) -> bool {
+    let (left, right) = (unconverted(left), unconverted(right));
+    let (Some(a), Some(b)) = (left.referenced(), right.referenced()) else {
+        return false;
+    };
+    if !(left.is("Identifier") && right.is("Identifier")) {
+        return false;
+    }
+    let at = sum.span().map_or(0, |s| s.start);
+    // The start of the last subtraction that took one operand from the other before `at`, and
+    // where each operand was last assigned before `at`.
+    let mut subtracted = None;
+    let mut last_assigned = std::collections::HashMap::new();
+    body.walk(&mut |node, _| {
+        if node.is("Assignment")
+            && let Some(target) = node.child("leftHandSide").and_then(|t| t.referenced())
+            && let Some(start) = node.span().map(|s| s.start)
+            && start < at
+            && (target == a || target == b)
+        {
+            let other = if target == a { b } else { a };
+            let takes_other = match node.str("operator") {
+                Some("-=") => node
+                    .child("rightHandSide")
+                    .is_some_and(|v| unconverted(v).referenced() == Some(other)),
+                Some("=") => node.child("rightHandSide").is_some_and(|v| {
+                    operation(unparenthesized(v)).is_some_and(|(op, l, r)| {
+                        op == '-'
+                            && unconverted(l).referenced() == Some(target)
+                            && unconverted(r).referenced() == Some(other)
+                    })
+                }),
+                _ => false,
+            };
+            if takes_other {
+                subtracted = Some(start);
+            }
+            last_assigned.insert(target, start);
+        }
+        true
+    });
+    subtracted.is_some_and(|subtracted| {
+        [a, b]
+            .iter()
+            .all(|v| last_assigned.get(v).is_none_or(|at| *at <= subtracted))
+    })
+}
+
 /// `s + i` inside `for (…; i < n; …)` with `n` a fixed local `e - s`: below `e`.
 fn within_range(
     program: &Program<'_>,
@@ -1256,6 +1307,9 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
                     || part_of(program, &locals, left, right)
                     || clamped_below(program, body, node, left, right))
             {
+                return true;
+            }
+            if op == '+' && undoes_subtraction(body, node, left, right) {
                 return true;
             }
             if op == '+' && within_range(program, &locals, path, left, right) {
