@@ -386,6 +386,15 @@ impl Compiler {
         }
         let bytes = std::fs::read(staging.path().join("soljson.js"))
             .map_err(|e| cache_error(staging.path(), e))?;
+        // solc@0.4.0 on npm carries a "Page not found" web page where the compiler should be.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
+            return Err(CompileError::Package {
+                package: format!("solc@{version}"),
+                message: "its soljson.js is a web page, not a compiler (the release was \
+                    published broken); choose another release of the same series"
+                    .into(),
+            });
+        }
         std::fs::write(
             staging.path().join("soljson.sha256"),
             hex(&sha2::Sha256::digest(&bytes)),

@@ -513,3 +513,21 @@ fn a_tarball_that_does_not_match_the_published_integrity_is_not_installed() {
     );
     server.join().unwrap();
 }
+
+#[test]
+fn a_release_published_without_its_compiler_is_refused_and_not_installed() {
+    // solc@0.4.0 on npm carries a web page where soljson.js should be.
+    let cache = tempfile::tempdir().unwrap();
+    let compiler = Compiler::new(CompilerConfig::new(cache.path().to_owned()));
+    let e = compiler.install(&"0.4.0".parse().unwrap()).unwrap_err();
+    assert!(matches!(e, CompileError::Package { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("solc@0.4.0: its soljson.js is a web page"),
+        "{e}"
+    );
+    assert!(
+        !cache.path().join("solc/0.4.0").exists(),
+        "nothing was installed"
+    );
+}

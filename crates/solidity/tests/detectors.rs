@@ -4041,3 +4041,37 @@ contract Jug {
         ),
     );
 }
+
+#[test]
+fn weight_bought_at_the_contracts_price_is_not_taken() {
+    // A token sale credits what was paid, to whoever the buyer names: voting weight bought,
+    // not an authority change. Weight handed out for nothing is.
+    expect(
+        "unprotected-authority-change",
+        r#"pragma solidity ^0.4.24;
+contract Club {
+    mapping(address => uint) public weight;
+    uint public proposals;
+    modifier onlyHolders {
+        if (balanceOf(msg.sender) == 0) revert();
+        _;
+    }
+    function balanceOf(address a) public view returns (uint) {
+        return weight[a];
+    }
+    function propose() public onlyHolders {
+        proposals += 1;
+    }
+    function buyFor(address holder) public payable {
+        weight[holder] += msg.value;
+    }
+    function buyAtPrice(address holder) public payable {
+        weight[holder] = weight[holder] + msg.value * 20;
+    }
+    function grant(address holder) public { //~ unprotected-authority-change
+        weight[holder] = 1;
+    }
+}
+"#,
+    );
+}

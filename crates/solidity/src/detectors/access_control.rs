@@ -1093,6 +1093,7 @@ fn writes_authority<'a>(
                 && !own_entry(program, target)
                 && !joins_as_caller(program, taint, node)
                 && !claims_empty_entry(program, body, node)
+                && !paid_for(program, node)
             {
                 written = Some(id);
             } else if depth < 2
@@ -1411,6 +1412,31 @@ fn claims_empty_entry(program: &Program<'_>, body: Node<'_>, assignment: Node<'_
             _ => false,
         }
     })
+}
+
+/// Whether `assignment` adds what the call paid to an amount (`balances[holder] += msg.value`,
+/// `shares[a] = shares[a] + msg.value * rate`): a purchase, whoever it is for, as a token sale
+/// sells voting weight. The weight is bought at the contract's price, not taken.
+fn paid_for(program: &Program<'_>, assignment: Node<'_>) -> bool {
+    let (Some(target), Some(value)) = (
+        assignment.child("leftHandSide"),
+        assignment.child("rightHandSide"),
+    ) else {
+        return false;
+    };
+    let pays = |n: Node<'_>| n.any(&mut |m| m.is_global_member("msg", "value"));
+    match assignment.str("operator") {
+        Some("+=") => pays(value),
+        Some("=") => {
+            value.is("BinaryOperation")
+                && value.str("operator") == Some("+")
+                && value
+                    .child("leftExpression")
+                    .is_some_and(|l| program.text(l) == program.text(target))
+                && value.child("rightExpression").is_some_and(pays)
+        }
+        _ => false,
+    }
 }
 
 /// Whether `assignment` adds the caller as a new entry of a list anyone joins: the value holds
