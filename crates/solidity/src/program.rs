@@ -223,6 +223,25 @@ impl<'a> Program<'a> {
             .collect()
     }
 
+    /// As [`Program::modifiers`], each with its invocation (`ownerExists(msg.sender)`), whose
+    /// arguments go to the modifier's parameters.
+    pub fn modifier_invocations<'f>(
+        &self,
+        function: Function<'f>,
+    ) -> Vec<(crate::ast::Node<'f>, Function<'a>)> {
+        function
+            .node()
+            .children("modifiers")
+            .filter_map(|invocation| {
+                let id = invocation.child("modifierName")?.referenced()?;
+                let definition = self.declaration(id)?;
+                definition
+                    .is("ModifierDefinition")
+                    .then_some((invocation, Function(definition)))
+            })
+            .collect()
+    }
+
     /// Whether `node` is the global identifier `name` (`now`, `blockhash`, `this`): named so
     /// and declared nowhere in the sources (solc gives globals ids of their own).
     pub fn is_global(&self, node: Node<'_>, name: &str) -> bool {

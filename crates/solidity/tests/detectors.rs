@@ -4075,3 +4075,96 @@ contract Club {
 "#,
     );
 }
+
+#[test]
+fn a_modifier_given_the_caller_protects_and_the_contract_itself_is_one_account() {
+    // Gnosis' multisig: `ownerExists(msg.sender)` checks the caller through the modifier's
+    // parameter; `ownerExists(who)` checks someone the caller names. `onlyWallet` lets only the
+    // wallet's own executed transactions in, so its owner list is not every caller's to grow.
+    // A list's indices from a floor the loop starts at, with the index declared before it,
+    // stay above the floor; a length that wraps is still a wrong answer.
+    let source = r#"pragma solidity ^0.4.24;
+contract Wallet {
+    mapping(uint => mapping(address => bool)) public confirmations;
+    mapping(address => bool) public isOwner;
+    address[] public owners;
+    uint public count;
+    modifier onlyWallet() { require(msg.sender == address(this)); _; }
+    modifier ownerExists(address owner) { require(isOwner[owner]); _; }
+    constructor(address[] _owners) public {
+        for (uint i = 0; i < _owners.length; i++) isOwner[_owners[i]] = true;
+        owners = _owners;
+    }
+    function addOwner(address owner) public onlyWallet {
+        isOwner[owner] = true;
+        owners.push(owner);
+    }
+    function removeOwner(address owner) public onlyWallet {
+        isOwner[owner] = false;
+        for (uint i = 0; i < owners.length - 1; i++)
+            if (owners[i] == owner) { owners[i] = owners[owners.length - 1]; break; }
+        owners.length -= 1;
+    }
+    function confirm(uint id) public ownerExists(msg.sender) {
+        confirmations[id][msg.sender] = true;
+    }
+    function confirmFor(uint id, address who) public ownerExists(who) { //~ unprotected-authority-change
+        confirmations[id][who] = true;
+    }
+    function execute(uint id) public ownerExists(msg.sender) {
+        require(confirmations[id][msg.sender]);
+        count += 1;
+    }
+    function ids(uint from, uint to) public view returns (uint[] out) {
+        out = new uint[](to - from); //~ integer-overflow
+        uint i;
+        for (i = from; i < to; i++)
+            out[i - from] = i;
+    }
+    function shift(uint from, uint to) public {
+        count = to - from; //~ integer-overflow
+    }
+}
+"#;
+    expect("unprotected-authority-change", source);
+    expect("dos-unbounded-loop", source);
+    expect("integer-overflow", source);
+}
+
+#[test]
+fn an_amount_clamped_by_a_conditional_and_a_factory_owners_setting() {
+    // Uniswap v3's `collect`: the amount taken is at most what is owed, written as a
+    // conditional; its `onlyFactoryOwner` compares the caller with the owner the stored factory
+    // names, so the owner's values are not an attacker's. The larger of the two, or an open
+    // setter, can wrap.
+    expect(
+        "integer-overflow",
+        r#"pragma solidity 0.7.6;
+interface IFactory { function owner() external view returns (address); }
+contract Pool {
+    address public immutable factory;
+    uint128 public fees;
+    mapping(address => uint128) public owed;
+    constructor(address f) { factory = f; }
+    modifier onlyFactoryOwner() {
+        require(msg.sender == IFactory(factory).owner());
+        _;
+    }
+    function setFees(uint128 a) external onlyFactoryOwner {
+        fees += a;
+    }
+    function addFees(uint128 a) external {
+        fees += a; //~ integer-overflow
+    }
+    function collect(uint128 requested) external returns (uint128 amount) {
+        amount = requested > owed[msg.sender] ? owed[msg.sender] : requested;
+        owed[msg.sender] -= amount;
+    }
+    function collectBadly(uint128 requested) external returns (uint128 amount) {
+        amount = requested < owed[msg.sender] ? owed[msg.sender] : requested;
+        owed[msg.sender] -= amount; //~ integer-overflow
+    }
+}
+"#,
+    );
+}

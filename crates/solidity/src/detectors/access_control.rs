@@ -490,35 +490,44 @@ fn unprotected_owner_action<'a>(
 /// msg.sender])`), and a comparison that lets everyone else through (`require(msg.sender !=
 /// owner)`) protects nothing.
 pub(crate) fn admin_only(program: &Program<'_>, function: Function<'_>) -> bool {
-    // `caller <operator> account`, either way round.
-    let compares = |node: Node<'_>, operator: &str| {
+    // `caller <operator> account`, either way round. The contract itself is such an account
+    // (`require(msg.sender == address(this))`: only its own code, a multisig's executed
+    // transaction, calls).
+    let compares = |node: Node<'_>, operator: &str, callers: &HashSet<i64>| {
         let node = unconverted(node);
+        let caller = |n: Node<'_>| names_caller(program, n, callers);
         node.is("BinaryOperation")
             && node.str("operator") == Some(operator)
             && match (node.child("leftExpression"), node.child("rightExpression")) {
                 (Some(l), Some(r)) => {
-                    let account =
-                        |n: Node<'_>| stored_account(program, n) || unconverted(n).is("Literal");
-                    (is_caller(program, l) && account(r)) || (is_caller(program, r) && account(l))
+                    let account = |n: Node<'_>| {
+                        stored_account(program, n)
+                            || unconverted(n).is("Literal")
+                            || program.is_global(unconverted(n), "this")
+                    };
+                    (caller(l) && account(r)) || (caller(r) && account(l))
                 }
                 _ => false,
             }
     };
-    let checks = |body: Node<'_>| {
+    let checks = |body: Node<'_>, callers: &HashSet<i64>| {
         body.any(&mut |node| {
             // `require(msg.sender == owner)`, or `if (msg.sender != owner) revert();`.
             program
                 .enforced_condition(node)
                 .is_some_and(|(condition, holds)| {
-                    compares(condition, if holds { "==" } else { "!=" })
+                    compares(condition, if holds { "==" } else { "!=" }, callers)
                 })
         })
     };
-    function.body().is_some_and(checks)
+    function.body().is_some_and(|b| checks(b, &HashSet::new()))
         || program
-            .modifiers(function)
-            .iter()
-            .any(|m| m.body().is_some_and(checks))
+            .modifier_invocations(function)
+            .into_iter()
+            .any(|(invocation, modifier)| {
+                let callers = caller_parameters(program, invocation, modifier);
+                modifier.body().is_some_and(|b| checks(b, &callers))
+            })
 }
 
 /// Whether `function` checks its caller: itself, its modifiers, or what it calls.
@@ -549,19 +558,20 @@ fn reads_protection(
         hook.is_some() && program.called_function(call).and_then(|f| f.node().id()) == hook
     };
     let calls_hook = |body: Node<'_>| body.any(&mut |n| n.is("FunctionCall") && is_hook(n));
-    let modifiers = function.node().children("modifiers").any(|m| {
-        m.child("modifierName")
-            .and_then(|n| n.referenced())
-            .and_then(|id| program.declaration(id))
-            .is_some_and(|d| {
-                d.is("ModifierDefinition")
-                    && !Function(d).body().is_some_and(calls_hook)
-                    && (Function(d)
+    // A modifier checks the caller itself, or a parameter the invocation passes the caller in
+    // (`ownerExists(msg.sender)` requiring `isOwner[owner]`).
+    let modifiers =
+        program
+            .modifier_invocations(function)
+            .into_iter()
+            .any(|(invocation, modifier)| {
+                let callers = caller_parameters(program, invocation, modifier);
+                !modifier.body().is_some_and(calls_hook)
+                    && (modifier
                         .body()
-                        .is_some_and(|b| checks_caller(program, b, &HashSet::new()))
-                        || protected(program, Function(d), depth + 1))
-            })
-    });
+                        .is_some_and(|b| checks_caller(program, b, &callers))
+                        || protected(program, modifier, depth + 1))
+            });
     if modifiers {
         return true;
     }
@@ -624,6 +634,17 @@ fn stored_account(program: &Program<'_>, node: Node<'_>) -> bool {
 
 fn stored_account_read(program: &Program<'_>, node: Node<'_>) -> bool {
     match node.kind() {
+        // The account a contract this one stores names: `IFactory(factory).owner()`.
+        "FunctionCall" => {
+            node.children("arguments").next().is_none()
+                && node.child("expression").is_some_and(|callee| {
+                    callee.is("MemberAccess")
+                        && callee.type_identifier().starts_with("t_function_external")
+                        && callee
+                            .child("expression")
+                            .is_some_and(|base| stored_account_read(program, unconverted(base)))
+                })
+        }
         "Identifier" => node
             .referenced()
             .is_some_and(|id| program.is_state_variable(id)),
@@ -647,29 +668,37 @@ fn stored_account_read(program: &Program<'_>, node: Node<'_>) -> bool {
 /// which also counts the caller's own entries (`balances[msg.sender] >= v`).
 pub(crate) fn owner_only(program: &Program<'_>, function: Function<'_>) -> bool {
     let state = |node: Node<'_>| stored_account(program, node);
-    let checks = |body: Node<'_>| {
+    let checks = |body: Node<'_>, callers: &HashSet<i64>| {
+        let caller = |n: Node<'_>| names_caller(program, n, callers);
         body.any(&mut |node| {
             if node.is("BinaryOperation") && matches!(node.str("operator"), Some("==" | "!=")) {
                 let sides: Vec<Node<'_>> = ["leftExpression", "rightExpression"]
                     .iter()
                     .filter_map(|s| node.child(s))
                     .collect();
-                return sides.iter().any(|s| is_caller(program, *s))
-                    && sides.iter().any(|s| state(*s));
+                return sides.iter().any(|s| caller(*s)) && sides.iter().any(|s| state(*s));
             }
             node.is("IndexAccess")
                 && node.type_string() == "bool"
-                && node
-                    .child("indexExpression")
-                    .is_some_and(|n| is_caller(program, n))
+                && node.child("indexExpression").is_some_and(caller)
                 && node.child("baseExpression").is_some_and(state)
         })
     };
-    function.body().is_some_and(checks)
+    function.body().is_some_and(|b| checks(b, &HashSet::new()))
         || program
-            .modifiers(function)
-            .iter()
-            .any(|m| m.body().is_some_and(checks))
+            .modifier_invocations(function)
+            .into_iter()
+            .any(|(invocation, modifier)| {
+                let callers = caller_parameters(program, invocation, modifier);
+                modifier.body().is_some_and(|b| checks(b, &callers))
+            })
+}
+
+/// Whether `node` is the caller: `msg.sender`, `tx.origin`, or one of `callers` (parameters a
+/// modifier or function was passed the caller in).
+fn names_caller(program: &Program<'_>, node: Node<'_>, callers: &HashSet<i64>) -> bool {
+    is_caller(program, node)
+        || (node.is("Identifier") && node.referenced().is_some_and(|id| callers.contains(&id)))
 }
 
 /// Whether the `delegatecall` target `address` in `function` is code the contract or its owner

@@ -382,8 +382,8 @@ fn guarded(
     }
 }
 
-/// `i - b` inside `for (uint i = b; …; i++)` whose body changes neither `i` nor `b`: the index
-/// only grows from `b`.
+/// `i - b` inside `for (uint i = b; …; i++)` (or `for (i = b; …)`) whose body changes neither
+/// `i` nor `b`: the index only grows from `b`.
 fn loop_floor(program: &Program<'_>, path: &[Node<'_>], left: Node<'_>, right: Node<'_>) -> bool {
     let left = unconverted(left);
     let Some(index) = left.is("Identifier").then(|| left.referenced()).flatten() else {
@@ -395,17 +395,27 @@ fn loop_floor(program: &Program<'_>, path: &[Node<'_>], left: Node<'_>, right: N
         if !ancestor.is("ForStatement") {
             return false;
         }
+        // `for (uint i = b; …)`, or `for (i = b; …)` with `i` declared before.
         let starts_at_floor = ancestor
             .child("initializationExpression")
             .is_some_and(|init| {
-                init.is("VariableDeclarationStatement")
+                let assigned = init.child("expression").unwrap_or(init);
+                (init.is("VariableDeclarationStatement")
                     && init
                         .children("declarations")
                         .next()
                         .is_some_and(|d| d.id() == Some(index))
                     && init
                         .child("initialValue")
-                        .is_some_and(|v| program.text(v) == floor)
+                        .is_some_and(|v| program.text(v) == floor))
+                    || (assigned.is("Assignment")
+                        && assigned.str("operator") == Some("=")
+                        && assigned
+                            .child("leftHandSide")
+                            .is_some_and(|t| t.referenced() == Some(index))
+                        && assigned
+                            .child("rightHandSide")
+                            .is_some_and(|v| program.text(v) == floor))
             });
         let increments = ancestor.child("loopExpression").is_some_and(|step| {
             let step = step.child("expression").unwrap_or(step);
@@ -634,10 +644,32 @@ fn part_of(
             .is_some_and(|value| is_part(program, *value, &program.text(left)))
 }
 
-/// Whether `value` is a call of a two-argument `min` (`Math.min(a, b)`) one argument of which is
-/// `whole`: it is at most `whole`.
+/// Whether `value` is at most `whole` by construction: a call of a two-argument `min`
+/// (`Math.min(a, b)`) one argument of which is `whole`, or the same written as a conditional
+/// (`a > whole ? whole : a`, `a < whole ? a : whole`).
 fn is_min_of(program: &Program<'_>, value: Node<'_>, whole: &str) -> bool {
     let value = unconverted(value);
+    if value.is("Conditional") {
+        let text = |n: Option<Node<'_>>| n.map(|n| program.text(unconverted(n)));
+        let Some(condition) = value.child("condition").map(unparenthesized) else {
+            return false;
+        };
+        let (yes, no) = (
+            text(value.child("trueExpression")),
+            text(value.child("falseExpression")),
+        );
+        let (left, right) = (
+            text(condition.child("leftExpression")),
+            text(condition.child("rightExpression")),
+        );
+        // The branch taken when the other side is larger is the smaller one.
+        let smaller = match condition.str("operator") {
+            Some(">" | ">=") => left == no && right == yes,
+            Some("<" | "<=") => left == yes && right == no,
+            _ => false,
+        };
+        return smaller && (yes.as_deref() == Some(whole) || no.as_deref() == Some(whole));
+    }
     let named_min = value.is("FunctionCall")
         && value.child("expression").is_some_and(|c| {
             let name = match c.kind() {
@@ -655,8 +687,9 @@ fn is_min_of(program: &Program<'_>, value: Node<'_>, whole: &str) -> bool {
             .any(|a| program.text(unconverted(*a)) == whole)
 }
 
-/// `x - y` where the one assignment of `y` in `body` before it is `y = min(y, x)` and `x` is not
-/// assigned after that (`start = Math.min(start, end); end - start`).
+/// `x - y` where the one assignment of `y` in `body` before it is `y = min(y, x)` (or its
+/// conditional form) and `x` is not assigned between the two (`start = Math.min(start, end);
+/// end - start`, `amount = requested > owed ? owed : requested; owed -= amount`).
 fn clamped_below(
     program: &Program<'_>,
     body: Node<'_>,
@@ -665,13 +698,14 @@ fn clamped_below(
     right: Node<'_>,
 ) -> bool {
     let (left, right) = (unconverted(left), unconverted(right));
-    let (Some(x), Some(y)) = (left.referenced(), right.referenced()) else {
+    let Some(y) = right.referenced() else {
         return false;
     };
-    if !(left.is("Identifier") && right.is("Identifier")) {
+    if !right.is("Identifier") {
         return false;
     }
     let whole = program.text(left);
+    let at = operation.span().map(|s| s.start).unwrap_or(0);
     let mut clamp = None;
     let mut assignments_of_y = 0;
     let mut x_assigned_at = Vec::new();
@@ -680,7 +714,7 @@ fn clamped_below(
             && let Some(target) = node.child("leftHandSide")
             && let Some(start) = node.span().map(|s| s.start)
         {
-            if target.referenced() == Some(y) {
+            if target.is("Identifier") && target.referenced() == Some(y) {
                 assignments_of_y += 1;
                 if node.str("operator") == Some("=")
                     && node
@@ -690,15 +724,15 @@ fn clamped_below(
                     clamp = Some(start);
                 }
             }
-            if target.referenced() == Some(x) {
+            // The subtraction itself (`owed -= amount`) is not a write before it.
+            if start != at && program.text(target) == whole {
                 x_assigned_at.push(start);
             }
         }
         true
     });
-    let at = operation.span().map(|s| s.start).unwrap_or(0);
     clamp.is_some_and(|clamp| {
-        assignments_of_y == 1 && clamp < at && x_assigned_at.iter().all(|x| *x < clamp)
+        assignments_of_y == 1 && clamp < at && x_assigned_at.iter().all(|x| *x < clamp || *x > at)
     })
 }
 
