@@ -518,11 +518,16 @@ impl Compiler {
             && let Some(failure) = diagnostics.iter().find(|d| d.severity == Severity::Error)
             && let Some(older) = self.older_series_that_compiles(&version, &pragmas, &input)
         {
-            version_reason = format!(
-                "the newest release allowed by {} that compiles the sources ({version} does not: {})",
-                pragma_texts(&pragmas),
-                failure.message
-            );
+            let allowed = if pragmas.is_empty() {
+                "the newest release that compiles the sources (no pragma names a version; "
+                    .to_owned()
+            } else {
+                format!(
+                    "the newest release allowed by {} that compiles the sources (",
+                    pragma_texts(&pragmas)
+                )
+            };
+            version_reason = format!("{allowed}{version} does not: {})", failure.message);
             (version, long_version, output, too_deep) = older;
             diagnostics = self::diagnostics(&output, &units);
         }
@@ -617,18 +622,15 @@ impl Compiler {
             .cloned()
     }
 
-    /// When the newest release a range of pragmas allows does not compile the sources (code
-    /// written for 0.5 under `>=0.5.12`, which 0.8 refuses), the newest release of an older
-    /// series the pragmas also allow that does, trying each series down, at most four.
+    /// When the newest release a range of pragmas (or none) allows does not compile the sources
+    /// (code written for 0.5 under `>=0.5.12`, which 0.8 refuses), the newest release of an
+    /// older series the pragmas also allow that does, trying each series down, at most four.
     fn older_series_that_compiles(
         &self,
         failed: &Version,
         pragmas: &[Pragma],
         input: &Value,
     ) -> Option<(Version, String, Value, BTreeSet<String>)> {
-        if pragmas.is_empty() {
-            return None;
-        }
         let releases: Vec<Version> = self
             .releases()
             .ok()?

@@ -172,6 +172,22 @@ fn an_open_range_falls_back_to_the_newest_older_series_that_compiles() {
         "{}",
         output.version_reason
     );
+    // Without a pragma, the same: every release is allowed.
+    let output = compiler
+        .compile(
+            &request(&[("C.sol", "contract C { uint public max = uint256(-1); }\n")]),
+            None,
+        )
+        .unwrap();
+    assert!(output.success, "{:?}", output.diagnostics);
+    assert_eq!(output.version, "0.7.6");
+    assert!(
+        output.version_reason.starts_with(
+            "the newest release that compiles the sources (no pragma names a version; 0.8."
+        ),
+        "{}",
+        output.version_reason
+    );
     // Sources no allowed release compiles keep the newest release's errors.
     let broken = "pragma solidity >=0.6.0;\ncontract C { function f() public { x = 1; } }\n";
     let output = compiler

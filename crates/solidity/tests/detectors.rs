@@ -4168,3 +4168,51 @@ contract Pool {
 "#,
     );
 }
+
+#[test]
+fn a_transfer_on_a_token_just_created_from_known_code_cannot_fail_silently() {
+    // ConsenSys' EIP20Factory: the token was created here, so its `transfer` is the program's,
+    // and it only ever returns true (it reverts on failure). A token that returns false, or one
+    // the contract did not create, may fail silently.
+    expect(
+        "unchecked-transfer",
+        r#"pragma solidity ^0.4.24;
+contract Strict {
+    mapping(address => uint) balances;
+    constructor(uint amount) public { balances[msg.sender] = amount; }
+    function transfer(address to, uint v) public returns (bool) {
+        require(balances[msg.sender] >= v);
+        balances[msg.sender] -= v;
+        balances[to] += v;
+        return true;
+    }
+}
+contract Lenient {
+    mapping(address => uint) balances;
+    constructor(uint amount) public { balances[msg.sender] = amount; }
+    function transfer(address to, uint v) public returns (bool) {
+        if (balances[msg.sender] < v) return false;
+        balances[msg.sender] -= v;
+        balances[to] += v;
+        return true;
+    }
+}
+contract Factory {
+    Strict public kept;
+    function createStrict(uint amount) public returns (address) {
+        Strict token = new Strict(amount);
+        token.transfer(msg.sender, amount);
+        return address(token);
+    }
+    function createLenient(uint amount) public returns (address) {
+        Lenient token = new Lenient(amount);
+        token.transfer(msg.sender, amount); //~ unchecked-transfer
+        return address(token);
+    }
+    function payFromKept(uint amount) public {
+        kept.transfer(msg.sender, amount); //~ unchecked-transfer
+    }
+}
+"#,
+    );
+}

@@ -172,7 +172,7 @@ fn static_call(program: &Program<'_>, call: Node<'_>) -> bool {
 /// The calls, by id, on a contract the same function created (`Pair p = new Pair(); p.init()`,
 /// or an address `create2` gave in assembly from `type(Pair).creationCode`): what runs is the
 /// program's own code, not a stranger's.
-fn calls_on_created_contracts(program: &Program<'_>) -> HashSet<i64> {
+pub(super) fn calls_on_created_contracts(program: &Program<'_>) -> HashSet<i64> {
     let mut found = HashSet::new();
     for (_, function) in program.functions() {
         let Some(body) = function.body() else {

@@ -9,6 +9,7 @@ use crate::{
     ast::{Function, Node, callee},
     program::Program,
 };
+use std::collections::HashSet;
 
 pub const RULE: Rule = Rule {
     id: "unchecked-call",
@@ -171,8 +172,28 @@ fn is_state(identifier: Node<'_>) -> bool {
     identifier.type_string().contains("storage")
 }
 
+/// Whether `call` (a token move) runs code of this program that never reports failure: the
+/// contract was created by the calling function, so its code is the program's own (`new
+/// EIP20(…)` then `token.transfer(…)`), and every `return` of the function called gives `true`
+/// (it reverts when it fails).
+fn known_to_succeed(program: &Program<'_>, created: &HashSet<i64>, call: Node<'_>) -> bool {
+    call.id().is_some_and(|id| created.contains(&id))
+        && callee(call)
+            .and_then(|c| c.referenced())
+            .and_then(|id| program.declaration(id))
+            .filter(|d| d.is("FunctionDefinition"))
+            .and_then(|d| Function(d).returned_values())
+            .is_some_and(|values| {
+                !values.is_empty()
+                    && values
+                        .iter()
+                        .all(|v| v.is("Literal") && v.str("value") == Some("true"))
+            })
+}
+
 pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let created = super::reentrancy::calls_on_created_contracts(program);
     for (contract, function) in program.functions() {
         let Some(body) = function.body() else {
             continue;
@@ -213,6 +234,7 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             }
             if let Some(member) = token_move(node)
                 && !is_checked(node, path, body)
+                && !known_to_succeed(program, &created, node)
             {
                 findings.extend(program.finding(
                     &UNCHECKED_TRANSFER,
