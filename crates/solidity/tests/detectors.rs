@@ -4216,3 +4216,44 @@ contract Factory {
 "#,
     );
 }
+
+#[test]
+fn a_power_by_squaring_of_the_time_passed_is_not_a_draw() {
+    // Liquity's `_decPow`: the parity of the minutes passed picks a branch of exponentiation by
+    // squaring, whose result is the same power either way. The parity of the time choosing a
+    // winner is a draw.
+    expect(
+        "weak-randomness",
+        r#"pragma solidity 0.6.11;
+contract Fees {
+    uint public rate = 1e18;
+    uint public lastUpdate;
+    address[2] public players;
+    function decPow(uint base, uint n) internal pure returns (uint) {
+        uint y = 1e18;
+        uint x = base;
+        while (n > 1) {
+            if (n % 2 == 0) {
+                x = x * x / 1e18;
+                n = n / 2;
+            } else {
+                y = x * y / 1e18;
+                x = x * x / 1e18;
+                n = (n - 1) / 2;
+            }
+        }
+        return x * y / 1e18;
+    }
+    function decay() external {
+        uint minutesPassed = (block.timestamp - lastUpdate) / 60;
+        rate = rate * decPow(999e15, minutesPassed) / 1e18;
+        lastUpdate = block.timestamp;
+    }
+    function play() external payable {
+        uint pick = block.timestamp % 2; //~ weak-randomness
+        payable(players[pick]).transfer(address(this).balance);
+    }
+}
+"#,
+    );
+}

@@ -94,10 +94,11 @@ fn randomness_inputs<'a>(program: &Program<'a>, node: Node<'a>) -> Option<Vec<No
     }
 }
 
-/// `%`s that move a value by its own remainder — `x - x % n`, `x -= x % n` (round down to a
-/// multiple) and `x + x % n`, `x += x % n` (a mistaken attempt at rounding up): alignment of a
-/// height or a time to a boundary, not a draw. A draw's remainder decides an outcome; it is
-/// not added back to the value it was taken from.
+/// `%`s that are not draws: those that move a value by its own remainder — `x - x % n`, `x -=
+/// x % n` (round down to a multiple) and `x + x % n`, `x += x % n` (a mistaken attempt at
+/// rounding up), alignment of a height or a time to a boundary — and those [`truncates`] and
+/// [`walks_bits`] find. A draw's remainder decides an outcome; it is not added back to the
+/// value it was taken from.
 fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
     let mut found = BTreeSet::new();
     for (_, function) in program.functions() {
@@ -105,7 +106,7 @@ fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
             continue;
         };
         body.walk(&mut |node, path| {
-            if truncates(node, path) {
+            if truncates(node, path) || walks_bits(program, node, path) {
                 found.extend(node.id());
             }
             let sides = match (node.kind(), node.str("operator")) {
@@ -130,6 +131,60 @@ fn roundings(program: &Program<'_>) -> BTreeSet<i64> {
         });
     }
     found
+}
+
+/// Whether `node` is `n % 2` inside a loop that halves `n` (`n = n / 2`, `n /= 2`, `n =
+/// n.div(2)`, `n >>= 1`): the walk over `n`'s bits of exponentiation by squaring (Liquity's
+/// `_decPow` of the minutes passed), whose result is the same power whichever bits `n` has.
+fn walks_bits(program: &Program<'_>, node: Node<'_>, path: &[Node<'_>]) -> bool {
+    let is_literal = |n: Option<Node<'_>>, value: &str| {
+        n.is_some_and(|n| n.is("Literal") && n.str("value") == Some(value))
+    };
+    if !(node.is("BinaryOperation")
+        && node.str("operator") == Some("%")
+        && is_literal(node.child("rightExpression"), "2"))
+    {
+        return false;
+    }
+    let Some(walked) = node.child("leftExpression").map(|n| program.text(n)) else {
+        return false;
+    };
+    let halves = |value: Node<'_>| {
+        value.any(&mut |n| match n.kind() {
+            "BinaryOperation" => {
+                (n.str("operator") == Some("/") && is_literal(n.child("rightExpression"), "2"))
+                    || (n.str("operator") == Some(">>")
+                        && is_literal(n.child("rightExpression"), "1"))
+            }
+            "FunctionCall" => {
+                n.child("expression")
+                    .is_some_and(|c| c.is("MemberAccess") && c.name_of_member() == "div")
+                    && is_literal(n.children("arguments").last(), "2")
+            }
+            _ => false,
+        })
+    };
+    path.iter()
+        .rev()
+        .find(|p| {
+            matches!(
+                p.kind(),
+                "WhileStatement" | "DoWhileStatement" | "ForStatement"
+            )
+        })
+        .is_some_and(|walk| {
+            walk.any(&mut |n| {
+                n.is("Assignment")
+                    && n.child("leftHandSide")
+                        .is_some_and(|t| program.text(t) == walked)
+                    && match n.str("operator") {
+                        Some("/=") => is_literal(n.child("rightHandSide"), "2"),
+                        Some(">>=") => is_literal(n.child("rightHandSide"), "1"),
+                        Some("=") => n.child("rightHandSide").is_some_and(halves),
+                        _ => false,
+                    }
+            })
+        })
 }
 
 /// Whether `node` is `x % 2**k` converted to `uint<k>` (`uint32(block.timestamp % 2**32)`): the
