@@ -56,8 +56,8 @@ def main():
         label, _, rest = spec.partition("=")
         directory, _, paths = rest.partition(":")
         paths = [p for p in paths.split(",") if p]
-        old, files, errors, old_s = run(before, directory, paths)
-        new, _, new_errors, new_s = run(after, directory, paths)
+        old, _, errors, old_s = run(before, directory, paths)
+        new, files, new_errors, new_s = run(after, directory, paths)
         gone = sorted(set(old) - set(new))
         added = sorted(set(new) - set(old))
         rows.append(
@@ -68,7 +68,7 @@ def main():
             for rule, file, line in keys:
                 details.append(f"{sign} {label}: {rule} ({source[(rule, file, line)]}) {file}:{line}")
     print(
-        "| codebase | files read | not checked | before: high / medium / low "
+        "| codebase | files read (after) | not checked | before: high / medium / low "
         "| after: high / medium / low | gone | new | time |"
     )
     print("|---|---|---|---|---|---|---|---|")
