@@ -1,8 +1,8 @@
 //! Where values come from: a flow-insensitive fixpoint over the whole program that labels every
 //! variable (local, parameter, state), and every function's return value, with the source reads
 //! whose values can reach it — through assignments, declarations, `push`, internal calls
-//! (arguments into parameters, return values out) and state variables written in one function
-//! and read in another. A struct's members are kept apart (`acc.balance` does not carry what was
+//! (arguments into parameters, return values out, each call's value carrying only its own
+//! arguments) and state variables written in one function and read in another. A struct's members are kept apart (`acc.balance` does not carry what was
 //! written to `acc.unlockTime`), a local storage pointer writes the state it points into, and a
 //! detector chooses whether a mapping key's labels reach the value read with it. Detectors ask
 //! which sources reach the places they care about.
