@@ -447,25 +447,21 @@ fn unprotected_owner_action<'a>(
         if found.is_some() || !program.reachable(node) {
             return false;
         }
-        if let Some(callee) = acting_internal_call(program, node)
+        // What the function does, to which declaration, and the owner's function doing it.
+        let action = if let Some(callee) = acting_internal_call(program, node)
             && let Some(owner) = actions.calls.get(&callee)
             && node.children("arguments").any(&uses_parameter)
         {
-            let name = program
-                .declaration(callee)
-                .map(|d| d.name())
-                .unwrap_or_default();
-            found = Some((
-                function.node(),
-                format!(
-                    "{} calls `{name}` with values the caller names, as {owner} does only for its owner, and anyone can call it",
-                    function.display_name()
-                ),
-            ));
+            Some(("calls", callee, "with values the caller names", owner))
         } else if let Some(id) = compound_update(program, node)
             && let Some(owner) = actions.updates.get(&id)
             && node.child("rightHandSide").is_some_and(uses_parameter)
         {
+            Some(("changes", id, "by an amount the caller names", owner))
+        } else {
+            None
+        };
+        if let Some((verb, id, how, owner)) = action {
             let name = program
                 .declaration(id)
                 .map(|d| d.name())
@@ -473,7 +469,7 @@ fn unprotected_owner_action<'a>(
             found = Some((
                 function.node(),
                 format!(
-                    "{} changes `{name}` by an amount the caller names, as {owner} does only for its owner, and anyone can call it",
+                    "{} {verb} `{name}` {how}, as {owner} does only for its owner, and anyone can call it",
                     function.display_name()
                 ),
             ));
