@@ -15,7 +15,9 @@
 //! `wrap`: the run shows a wrap of that kind in that function, not which operation made it). An
 //! `arbitrary-storage-write` is confirmed when a write through the array changes another
 //! variable's slot (see `slot`); `arbitrary-transfer-from` and `arbitrary-call` when a stranger's
-//! call makes the contract ask a token to move another account's tokens (see `approval`). Runs that
+//! call makes the contract ask a token to move another account's tokens (see `approval`); a
+//! `short-address` when the holder's transfer to an address missing its last byte moves 256
+//! times the amount (see `short`; also run on the contracts that inherit the flagged one). Runs that
 //! revert, or contracts whose constructor or function cannot be driven this way, leave the
 //! finding as the analysis made it.
 
@@ -23,6 +25,7 @@ mod approval;
 mod attack;
 mod payout;
 mod phish;
+mod short;
 mod slot;
 mod wrap;
 
@@ -64,6 +67,7 @@ pub const CONFIRMABLE: &[&str] = &[
     "tx-origin",
     "arbitrary-transfer-from",
     "arbitrary-call",
+    "short-address",
 ];
 
 /// Where the delegatecall run puts the code the caller chooses: it stores its caller's address
@@ -74,9 +78,12 @@ const PAYLOAD_CODE: [u8; 5] = [0x33, 0x60, 0x00, 0x55, 0x00];
 
 /// Marks the findings of `output`'s contracts that a run confirms, and says so in their
 /// messages, until `deadline`: findings not tried by then stay as the analysis reported them
-/// (the analysis itself is complete; only the demonstration is missing).
+/// (the analysis itself is complete; only the demonstration is missing). A short address is
+/// also run on the contracts that inherit the flagged one (a token's transfer is declared in a
+/// base, and the token that inherits it gives the deployer a balance); `program` says which.
 pub fn confirm(
     output: &ricaas_solc::CompileOutput,
+    program: &crate::program::Program<'_>,
     findings: &mut [Finding],
     deadline: std::time::Instant,
 ) {
@@ -84,51 +91,70 @@ pub fn confirm(
         .iter_mut()
         .filter(|f| CONFIRMABLE.contains(&f.rule) && !f.function.is_empty())
     {
-        if std::time::Instant::now() > deadline {
-            return;
+        let mut candidates = vec![(finding.file.as_str(), finding.contract.as_str())];
+        if finding.rule == "short-address" {
+            candidates.extend(program.heirs(&finding.file, &finding.contract));
         }
-        let Some(contract) = output
-            .contracts
-            .iter()
-            .find(|c| c.deployable && c.name == finding.contract && c.file == finding.file)
-        else {
-            continue;
-        };
-        let Ok(abi) = serde_json::from_value::<JsonAbi>(contract.abi.clone()) else {
-            continue;
-        };
-        let Ok(code) = hex_bytes(&contract.bytecode) else {
-            continue;
-        };
-        // The file's other contracts, deployed beside it: a constructor that takes the address
-        // of a helper (`Bank(address log)`) gets one.
-        let companions: Vec<(JsonAbi, Vec<u8>)> = output
-            .contracts
-            .iter()
-            .filter(|c| c.deployable && c.file == contract.file && c.name != contract.name)
-            .filter_map(|c| {
-                Some((
-                    serde_json::from_value::<JsonAbi>(c.abi.clone()).ok()?,
-                    hex_bytes(&c.bytecode).ok()?,
-                ))
-            })
-            .collect();
-        let subject = Subject {
-            abi: &abi,
-            code: &code,
-            companions: &companions,
-        };
-        let functions: Vec<&Function> = abi
-            .functions
-            .get(&finding.function)
-            .into_iter()
-            .flatten()
-            .collect();
-        if let Some(how) = shown_how(&subject, &functions, finding, deadline) {
+        let mut shown = None;
+        for (file, name) in candidates {
+            if std::time::Instant::now() > deadline {
+                return;
+            }
+            if let Some(how) = shown_on(output, file, name, finding, deadline) {
+                shown = Some(if name == finding.contract {
+                    how
+                } else {
+                    format!("{how}, run on `{name}`, which inherits it")
+                });
+                break;
+            }
+        }
+        if let Some(how) = shown {
             finding.confirmed = true;
             finding.message.push_str(&format!(" (confirmed: {how})"));
         }
     }
+}
+
+/// How a run of the contract `name` of `file` showed `finding`, when one did.
+fn shown_on(
+    output: &ricaas_solc::CompileOutput,
+    file: &str,
+    name: &str,
+    finding: &Finding,
+    deadline: std::time::Instant,
+) -> Option<String> {
+    let contract = output
+        .contracts
+        .iter()
+        .find(|c| c.deployable && c.name == name && c.file == file)?;
+    let abi = serde_json::from_value::<JsonAbi>(contract.abi.clone()).ok()?;
+    let code = hex_bytes(&contract.bytecode).ok()?;
+    // The file's other contracts, deployed beside it: a constructor that takes the address
+    // of a helper (`Bank(address log)`) gets one.
+    let companions: Vec<(JsonAbi, Vec<u8>)> = output
+        .contracts
+        .iter()
+        .filter(|c| c.deployable && c.file == contract.file && c.name != contract.name)
+        .filter_map(|c| {
+            Some((
+                serde_json::from_value::<JsonAbi>(c.abi.clone()).ok()?,
+                hex_bytes(&c.bytecode).ok()?,
+            ))
+        })
+        .collect();
+    let subject = Subject {
+        abi: &abi,
+        code: &code,
+        companions: &companions,
+    };
+    let functions: Vec<&Function> = abi
+        .functions
+        .get(&finding.function)
+        .into_iter()
+        .flatten()
+        .collect();
+    shown_how(&subject, &functions, finding, deadline)
 }
 
 /// How a run of `functions` (the finding's function, overloads included) showed `finding`, in
@@ -189,6 +215,12 @@ fn shown_how(
             .any(|function| approval::spent(subject, function, approval::Spend::Call))
             .then(|| {
                 "called by an unrelated account with a token's address and `transferFrom(another account, the caller, 1)` as the data, it made that call as this contract".to_owned()
+            }),
+        "short-address" => functions
+            .iter()
+            .any(|function| short::shown(subject, function))
+            .then(|| {
+                "called by the account holding the tokens with the recipient's last byte (a zero) left out, it moved what a call with the full address and 256 times the amount moves".to_owned()
             }),
         "arbitrary-storage-write" => {
             let slot = functions
@@ -462,6 +494,18 @@ impl Chain {
     /// Creates `code` as [`DEPLOYER`] with constructor arguments pointing at `addresses` in turn
     /// (then at the deployer), and one ether when the constructor is payable.
     fn create(&mut self, abi: &JsonAbi, code: &[u8], addresses: &[Address]) -> Option<Address> {
+        self.create_with(abi, code, addresses, None)
+    }
+
+    /// [`Chain::create`], with `integer` (clipped to its width) in every integer argument of the
+    /// constructor wider than a byte when given (a `uint8` is a token's decimals: one).
+    fn create_with(
+        &mut self,
+        abi: &JsonAbi,
+        code: &[u8],
+        addresses: &[Address],
+        integer: Option<U256>,
+    ) -> Option<Address> {
         let mut creation = code.to_vec();
         let mut value = U256::ZERO;
         if let Some(constructor) = &abi.constructor {
@@ -474,7 +518,12 @@ impl Chain {
                         "address" => addresses.next().unwrap_or(DEPLOYER),
                         _ => DEPLOYER,
                     };
-                    argument(p, who)
+                    match (integer, p.selector_type().parse().ok()?) {
+                        (Some(integer), DynSolType::Uint(bits)) if bits > 8 => {
+                            Some(clipped(integer, bits))
+                        }
+                        _ => argument(p, who),
+                    }
                 })
                 .collect::<Option<Vec<_>>>()?;
             creation.extend(constructor.abi_encode_input(&args).ok()?);
@@ -501,6 +550,17 @@ impl Chain {
             .collect();
         let target = self.create(subject.abi, subject.code, &companions)?;
         Some((target, companions))
+    }
+
+    /// [`Chain::deploy`], with `integer` in the subject's integer constructor arguments (an
+    /// initial supply).
+    fn deploy_with_integers(&mut self, subject: &Subject<'_>, integer: U256) -> Option<Address> {
+        let companions: Vec<Address> = subject
+            .companions
+            .iter()
+            .filter_map(|(abi, code)| self.create(abi, code, &[]))
+            .collect();
+        self.create_with(subject.abi, subject.code, &companions, Some(integer))
     }
 }
 

@@ -273,7 +273,7 @@ pub fn analyze(
                 Err(deadline::Stopped::Failed) => failed.push(*name),
             }
         }
-        confirm::confirm(output, &mut findings, deadline);
+        confirm::confirm(output, &program, &mut findings, deadline);
         (findings, failed, stopped || program.was_cut())
     };
     let outcome = std::thread::scope(|scope| {

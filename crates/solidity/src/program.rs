@@ -391,6 +391,24 @@ impl<'a> Program<'a> {
             .copied()
     }
 
+    /// The contracts that inherit from the contract `name` of unit `file`, as (unit, name), in
+    /// the order they were declared.
+    pub fn heirs(&self, file: &str, name: &str) -> Vec<(&'a str, &'a str)> {
+        let Some(id) = self
+            .contracts
+            .iter()
+            .find(|c| c.name() == name && self.units[c.unit].name == file)
+            .and_then(|c| c.node.id())
+        else {
+            return Vec::new();
+        };
+        self.contracts
+            .iter()
+            .filter(|c| c.node.id() != Some(id) && c.linearized().contains(&id))
+            .map(|c| (self.units[c.unit].name, c.name()))
+            .collect()
+    }
+
     /// Unit name, line, column and last line of `node`.
     pub fn place(&self, node: Node<'_>) -> Option<(&'a str, usize, usize, usize)> {
         let span = node.span()?;

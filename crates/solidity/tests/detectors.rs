@@ -2136,6 +2136,59 @@ contract Token {
     );
 }
 
+/// A short address is confirmed when the holder's call missing the recipient's last byte moves
+/// what a full call with 256 times the amount moves: the holder's tokens from the constructor,
+/// from an initial supply passed to it, from a sale, or from a token that inherits the flagged
+/// transfer. A transfer that ignores the amount, or a token nobody can hold, stays unconfirmed.
+#[test]
+fn runs_in_revm_confirm_a_short_address_moving_256_times_the_amount() {
+    let base = r#"pragma solidity ^0.4.24;
+contract BasicToken {
+    mapping(address => uint) balances;
+    function transfer(address to, uint amount) public returns (bool) {
+        require(balances[msg.sender] >= amount);
+        balances[msg.sender] -= amount;
+        balances[to] += amount;
+        return true;
+    }
+}
+"#;
+    let shown = "with the recipient's last byte (a zero) left out, it moved what a call with the full address and 256 times the amount moves";
+    let created = format!(
+        "{base}contract Created is BasicToken {{\n    constructor() public {{ balances[msg.sender] = 1000; }}\n}}\n"
+    );
+    assert_confirmed_as(
+        "short-address",
+        &created,
+        &format!("{shown}, run on `Created`, which inherits it"),
+    );
+    let supplied = format!(
+        "{base}contract Supplied is BasicToken {{\n    constructor(uint supply, uint8 decimals) public {{ balances[msg.sender] = supply * 10 ** uint(decimals); }}\n}}\n"
+    );
+    assert_confirmed_as("short-address", &supplied, "run on `Supplied`");
+    let sold = base.replace(
+        "    function transfer",
+        "    function buy() public payable { balances[msg.sender] += msg.value; }\n    function transfer",
+    );
+    assert_confirmed_as("short-address", &sold, shown);
+    // Nobody ever holds a token: nothing to move, nothing shown.
+    assert_reported_unconfirmed("short-address", base, 1);
+    // The amount is read but a fixed unit moves: the shifted amount changes nothing.
+    let fixed = r#"pragma solidity ^0.4.24;
+contract Fixed {
+    mapping(address => uint) balances;
+    mapping(address => uint) asked;
+    constructor() public { balances[msg.sender] = 1000; }
+    function give(address to, uint amount) public {
+        asked[msg.sender] = amount > 0 ? 1 : 0;
+        balances[msg.sender] -= 1;
+        balances[to] += 1;
+    }
+}
+"#;
+    assert_reported_unconfirmed("short-address", fixed, 1);
+}
+
 #[test]
 fn cross_function_reentrancy_past_a_lock_on_one_function() {
     let open = r#"pragma solidity ^0.8.0;
