@@ -79,8 +79,9 @@ const PAYLOAD_CODE: [u8; 5] = [0x33, 0x60, 0x00, 0x55, 0x00];
 /// Marks the findings of `output`'s contracts that a run confirms, and says so in their
 /// messages, until `deadline`: findings not tried by then stay as the analysis reported them
 /// (the analysis itself is complete; only the demonstration is missing). A short address is
-/// also run on the contracts that inherit the flagged one (a token's transfer is declared in a
-/// base, and the token that inherits it gives the deployer a balance); `program` says which.
+/// also run on the contracts that inherit the flagged one and run its function (a token's
+/// transfer is declared in a base, and the token that inherits it gives the deployer a
+/// balance); `program` says which.
 pub fn confirm(
     output: &ricaas_solc::CompileOutput,
     program: &crate::program::Program<'_>,
@@ -93,7 +94,11 @@ pub fn confirm(
     {
         let mut candidates = vec![(finding.file.as_str(), finding.contract.as_str())];
         if finding.rule == "short-address" {
-            candidates.extend(program.heirs(&finding.file, &finding.contract));
+            candidates.extend(program.heirs_running(
+                &finding.file,
+                &finding.contract,
+                &finding.function,
+            ));
         }
         let mut shown = None;
         for (file, name) in candidates {

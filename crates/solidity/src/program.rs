@@ -391,9 +391,10 @@ impl<'a> Program<'a> {
             .copied()
     }
 
-    /// The contracts that inherit from the contract `name` of unit `file`, as (unit, name), in
-    /// the order they were declared.
-    pub fn heirs(&self, file: &str, name: &str) -> Vec<(&'a str, &'a str)> {
+    /// The contracts that inherit from the contract `name` of unit `file` and whose `function`
+    /// runs that contract's (no contract between overrides it without calling `super.function`
+    /// or `Base.function`), as (unit, name), in the order they were declared.
+    pub fn heirs_running(&self, file: &str, name: &str, function: &str) -> Vec<(&'a str, &'a str)> {
         let Some(id) = self
             .contracts
             .iter()
@@ -402,9 +403,36 @@ impl<'a> Program<'a> {
         else {
             return Vec::new();
         };
+        let passes_on = |f: Function<'_>| {
+            f.body().is_some_and(|body| {
+                body.any(&mut |n| {
+                    n.is("MemberAccess")
+                        && n.name_of_member() == function
+                        && n.child("expression").is_some_and(|e| {
+                            e.is("Identifier")
+                                && (e.name() == "super"
+                                    || e.referenced().and_then(|r| self.contract(r)).is_some())
+                        })
+                })
+            })
+        };
         self.contracts
             .iter()
-            .filter(|c| c.node.id() != Some(id) && c.linearized().contains(&id))
+            .filter(|c| c.node.id() != Some(id))
+            .filter(|c| {
+                let line = c.linearized();
+                let Some(base) = line.iter().position(|b| *b == id) else {
+                    return false;
+                };
+                line[..base].iter().all(|between| {
+                    self.contract(*between).is_some_and(|between| {
+                        between
+                            .functions()
+                            .filter(|f| f.node().is("FunctionDefinition") && f.name() == function)
+                            .all(passes_on)
+                    })
+                })
+            })
             .map(|c| (self.units[c.unit].name, c.name()))
             .collect()
     }

@@ -2171,6 +2171,19 @@ contract BasicToken {
         "    function buy() public payable { balances[msg.sender] += msg.value; }\n    function transfer",
     );
     assert_confirmed_as("short-address", &sold, shown);
+    // An heir whose transfer passes on to the base's runs it; one that replaces it does not.
+    let paused = format!(
+        "{base}contract Paused is BasicToken {{\n    bool paused;\n    constructor() public {{ balances[msg.sender] = 1000; }}\n    function transfer(address to, uint amount) public returns (bool) {{ require(!paused); return super.transfer(to, amount); }}\n}}\n"
+    );
+    assert_confirmed_as("short-address", &paused, "run on `Paused`");
+    let replaced = format!(
+        "{base}contract Replaced is BasicToken {{\n    constructor() public {{ balances[msg.sender] = 1000; }}\n    function transfer(address to, uint amount) public returns (bool) {{ balances[msg.sender] -= amount; balances[to] += amount; return true; }}\n}}\n"
+    );
+    // Its own transfer (line 13) is shown on it; the base's (line 4) is not shown through it.
+    assert_eq!(
+        confirmed("short-address", &replaced),
+        [(4, false), (13, true)]
+    );
     // Nobody ever holds a token: nothing to move, nothing shown.
     assert_reported_unconfirmed("short-address", base, 1);
     // The amount is read but a fixed unit moves: the shifted amount changes nothing.
