@@ -1,7 +1,9 @@
 //! `ricaas check`: the contract security checker over Solidity files or directories, each file
 //! compiled with the solcjs release its pragma allows; findings as text, JSON or SARIF 2.1, and
 //! an exit status for CI (1 when something at or above `--fail-on` is found, 2 when a file
-//! could not be checked).
+//! could not be checked). Imports come from the base path, then the project's `node_modules`,
+//! then OpenZeppelin's npm packages at the version the project's package.json (or
+//! `--dependency`) pins.
 
 use anyhow::{Context as _, bail};
 use ricaas_solc::{CompileRequest, Compiler, CompilerConfig, default_cache_dir};
@@ -43,6 +45,74 @@ pub struct CheckArgs {
     /// Where compilers and packages are installed.
     #[arg(long, env = "RICAAS_COMPILER_CACHE")]
     cache: Option<PathBuf>,
+    /// Pin an npm package that imports name (e.g. `@openzeppelin/contracts@4.9.6`, or a range);
+    /// overrides the project's package.json. Repeatable.
+    #[arg(long = "dependency", value_name = "NAME@VERSION")]
+    dependencies: Vec<String>,
+}
+
+/// The package versions a project pins: the `dependencies` and `devDependencies` of the
+/// package.json nearest `base` (itself or an ancestor) that name an npm package imports may use,
+/// as Hardhat and Truffle projects write them. Returns the pins, and notes for stderr: where they
+/// came from, and pins the compiler cannot follow (`npm:` aliases, git URLs), which are skipped —
+/// such imports then come from the project's `node_modules` if it has one, else the newest
+/// release.
+fn project_pins(base: &Path, allowed: &[String]) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut pins = BTreeMap::new();
+    let mut notes = Vec::new();
+    let Some(manifest) = base
+        .ancestors()
+        .map(|dir| dir.join("package.json"))
+        .find(|path| path.is_file())
+    else {
+        return (pins, notes);
+    };
+    let parsed = std::fs::read_to_string(&manifest)
+        .map_err(|e| e.to_string())
+        .and_then(|text| {
+            serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string())
+        });
+    let document = match parsed {
+        Ok(document) => document,
+        Err(e) => {
+            notes.push(format!(
+                "{}: not read ({e}); npm packages are taken at their newest release",
+                manifest.display()
+            ));
+            return (pins, notes);
+        }
+    };
+    for section in ["devDependencies", "dependencies"] {
+        let Some(entries) = document.get(section).and_then(|d| d.as_object()) else {
+            continue;
+        };
+        for (name, spec) in entries {
+            if !allowed.contains(name) {
+                continue;
+            }
+            let Some(spec) = spec.as_str() else {
+                continue;
+            };
+            match ricaas_solc::check_version_range(spec) {
+                Ok(()) => {
+                    pins.insert(name.clone(), spec.to_owned());
+                }
+                Err(e) => notes.push(format!(
+                    "{}: {name} `{spec}` is not a version range the checker follows ({e}); its imports come from node_modules if present, else the newest release",
+                    manifest.display()
+                )),
+            }
+        }
+    }
+    if !pins.is_empty() {
+        let listed: Vec<String> = pins.iter().map(|(n, v)| format!("{n} {v}")).collect();
+        notes.push(format!(
+            "npm packages as {} pins them: {}",
+            manifest.display(),
+            listed.join(", ")
+        ));
+    }
+    (pins, notes)
 }
 
 /// Every `.sol` file named or below a named directory, sorted.
@@ -78,8 +148,19 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         })?),
     };
     let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
-    let compiler = Compiler::new(CompilerConfig::new(cache));
+    let config = CompilerConfig::new(cache);
     let base = crate::compile::base_dir(args.base_path.as_deref())?;
+    let (mut dependencies, notes) = project_pins(&base, &config.packages);
+    for spec in &args.dependencies {
+        let (name, version) = crate::compile::split_package(spec);
+        let version =
+            version.with_context(|| format!("--dependency {spec}: write it as name@version"))?;
+        dependencies.insert(name.to_owned(), version.to_owned());
+    }
+    for note in notes {
+        eprintln!("{note}");
+    }
+    let compiler = Compiler::new(config);
     let files = solidity_files(&args.paths)?;
     if files.is_empty() {
         bail!("no .sol files in {:?}", args.paths);
@@ -99,7 +180,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         };
         let name = crate::compile::source_name(&base, &path)?;
         let one = Instant::now();
-        match check_file(&compiler, &base, &path, &name, &args) {
+        match check_file(&compiler, &base, &path, &name, &dependencies, &args) {
             Ok(found) => {
                 report.findings.extend(found.findings);
                 report.files.extend(found.files);
@@ -157,6 +238,7 @@ fn check_file(
     base: &Path,
     path: &Path,
     name: &str,
+    dependencies: &BTreeMap<String, String>,
     args: &CheckArgs,
 ) -> anyhow::Result<Report> {
     let text =
@@ -164,12 +246,19 @@ fn check_file(
     let request = CompileRequest {
         sources: BTreeMap::from([(name.to_owned(), text)]),
         version: args.version.clone(),
-        dependencies: BTreeMap::new(),
+        dependencies: dependencies.clone(),
         optimize: Some(false),
         runs: None,
         evm_version: None,
     };
-    let loader = |unit: &str| -> Option<String> { std::fs::read_to_string(base.join(unit)).ok() };
+    // An import is a file under the base path, or else a package the project installed: the
+    // nearest `node_modules` holding it, as Node, Hardhat and solc's `--include-path` find it.
+    let loader = |unit: &str| -> Option<String> {
+        std::fs::read_to_string(base.join(unit)).ok().or_else(|| {
+            base.ancestors()
+                .find_map(|dir| std::fs::read_to_string(dir.join("node_modules").join(unit)).ok())
+        })
+    };
     let (_, report) = ricaas_solidity::check(
         compiler,
         &request,

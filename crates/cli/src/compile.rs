@@ -55,7 +55,7 @@ pub struct CompileArgs {
 }
 
 /// `name@version` → (name, version); a leading `@` belongs to the scope.
-fn split_package(spec: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_package(spec: &str) -> (&str, Option<&str>) {
     match spec.get(1..).and_then(|rest| rest.rfind('@')) {
         Some(at) => (&spec[..at + 1], Some(&spec[at + 2..])),
         None => (spec, None),

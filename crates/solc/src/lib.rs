@@ -14,6 +14,12 @@ mod registry;
 mod sources;
 
 pub use pragma::Pragma;
+
+/// Whether `range` is an npm version range the compiler reads for a package pin (`4.9.6`,
+/// `^4.9.0`, `>=3.4 <4`); the reason when not (`npm:` aliases, git and file URLs, tags).
+pub fn check_version_range(range: &str) -> Result<(), String> {
+    pragma::parse_range(range).map(|_| ())
+}
 use registry::Registry;
 use semver::Version;
 use serde::{Deserialize, Serialize};

@@ -195,3 +195,92 @@ fn ricaas_check_names_files_that_do_not_compile_and_still_reports_the_others() {
         "{stderr}"
     );
 }
+
+/// A contract written against OpenZeppelin 4 (`Ownable()` takes no owner; 5 requires one).
+const OWNED: &str = "pragma solidity ^0.8.0;\n\
+import \"@openzeppelin/contracts/access/Ownable.sol\";\n\
+contract Vault is Ownable {\n\
+    constructor() Ownable() {}\n\
+    function pay(address payable to) external {\n\
+        require(tx.origin == owner());\n\
+        to.transfer(1);\n\
+    }\n\
+}\n";
+
+#[test]
+fn ricaas_check_takes_package_versions_from_the_projects_package_json_and_node_modules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("contracts")).expect("dirs");
+    std::fs::write(project.join("contracts/Vault.sol"), OWNED).expect("write");
+    let check = |extra: &[&str]| {
+        let out = ricaas(&project)
+            .args(["check", "contracts", "--fail-on", "none"])
+            .args(extra)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // Pinned by package.json (as a Hardhat project writes it): compiled against 4.9.6.
+    std::fs::write(
+        project.join("package.json"),
+        r#"{"name": "vault", "devDependencies": {"@openzeppelin/contracts": "4.9.6", "hardhat": "^2.22.0"}}"#,
+    )
+    .expect("write");
+    let (code, stdout, stderr) = check(&[]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[tx-origin"), "{stdout}");
+    assert!(
+        stderr.contains("pins them: @openzeppelin/contracts 4.9.6"),
+        "{stderr}"
+    );
+
+    // A pin the checker cannot follow is named, not guessed at; `--dependency` overrides it.
+    std::fs::write(
+        project.join("package.json"),
+        r#"{"dependencies": {"@openzeppelin/contracts": "github:OpenZeppelin/openzeppelin-contracts#v4.9.6"}}"#,
+    )
+    .expect("write");
+    let (code, stdout, stderr) = check(&["--dependency", "@openzeppelin/contracts@4.9.6"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[tx-origin"), "{stdout}");
+    assert!(
+        stderr.contains("is not a version range the checker follows"),
+        "{stderr}"
+    );
+    // Without the override, the newest release (5.x: `Ownable` needs its owner) refuses it.
+    let (code, _, stderr) = check(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("Vault.sol: not checked"), "{stderr}");
+
+    // A package the project installed is read from node_modules (nearest first), whatever
+    // its name.
+    std::fs::remove_file(project.join("package.json")).expect("remove");
+    std::fs::create_dir_all(dir.path().join("node_modules/@acme/auth")).expect("dirs");
+    std::fs::write(
+        dir.path().join("node_modules/@acme/auth/Owned.sol"),
+        "pragma solidity ^0.8.0;\ncontract Owned { address public owner = msg.sender; }\n",
+    )
+    .expect("write");
+    std::fs::write(
+        project.join("contracts/Vault.sol"),
+        "pragma solidity ^0.8.0;\n\
+import \"@acme/auth/Owned.sol\";\n\
+contract Vault is Owned {\n\
+    function pay(address payable to) external {\n\
+        require(tx.origin == owner);\n\
+        to.transfer(1);\n\
+    }\n\
+}\n",
+    )
+    .expect("write");
+    let (code, stdout, stderr) = check(&[]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Vault.sol:5:"), "{stdout}");
+    assert!(stdout.contains("[tx-origin"), "{stdout}");
+}
