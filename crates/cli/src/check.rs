@@ -253,16 +253,26 @@ fn check_file(
     };
     // An import is a file under the base path, or else a package the project installed: the
     // nearest `node_modules` holding it, as Node, Hardhat and solc's `--include-path` find it.
+    // Those are the project's dependencies: read for context, not reported on.
+    let installed = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
     let loader = |unit: &str| -> Option<String> {
-        std::fs::read_to_string(base.join(unit)).ok().or_else(|| {
-            base.ancestors()
-                .find_map(|dir| std::fs::read_to_string(dir.join("node_modules").join(unit)).ok())
-        })
+        if let Ok(text) = std::fs::read_to_string(base.join(unit)) {
+            return Some(text);
+        }
+        let text = base
+            .ancestors()
+            .find_map(|dir| std::fs::read_to_string(dir.join("node_modules").join(unit)).ok())?;
+        if let Ok(mut installed) = installed.lock() {
+            installed.insert(unit.to_owned());
+        }
+        Some(text)
     };
-    let (_, report) = ricaas_solidity::check(
+    let dependency = |unit: &str| installed.lock().is_ok_and(|set| set.contains(unit));
+    let (_, report) = ricaas_solidity::check_excluding(
         compiler,
         &request,
         Some(&loader),
+        &dependency,
         Duration::from_secs(args.time_limit),
     )?;
     Ok(report)

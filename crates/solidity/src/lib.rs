@@ -318,6 +318,18 @@ pub fn check(
     loader: Option<ricaas_solc::Loader<'_>>,
     limit: Duration,
 ) -> Result<(ricaas_solc::CompileOutput, Report), CheckError> {
+    check_excluding(compiler, request, loader, &|_| false, limit)
+}
+
+/// [`check`], with the units `dependency` names (packages the loader read from a project's
+/// `node_modules`) read for context only, as npm packages' units are.
+pub fn check_excluding(
+    compiler: &ricaas_solc::Compiler,
+    request: &ricaas_solc::CompileRequest,
+    loader: Option<ricaas_solc::Loader<'_>>,
+    dependency: &(dyn Fn(&str) -> bool + Sync),
+    limit: Duration,
+) -> Result<(ricaas_solc::CompileOutput, Report), CheckError> {
     let output = compiler.compile(request, loader)?;
     if !output.success {
         let first = output
@@ -332,18 +344,31 @@ pub fn check(
             reason: output.version_reason.clone(),
         });
     }
-    let report = analyze_compilation(&output, limit);
+    let report = analyze_excluding(&output, dependency, limit);
     Ok((output, report))
 }
 
 /// [`analyze`] reporting on the caller's files and those they import from disk; npm packages'
 /// units (OpenZeppelin) are read for context only.
 pub fn analyze_compilation(output: &ricaas_solc::CompileOutput, limit: Duration) -> Report {
+    analyze_excluding(output, &|_| false, limit)
+}
+
+/// [`analyze_compilation`], with the units `dependency` names read for context only too.
+fn analyze_excluding(
+    output: &ricaas_solc::CompileOutput,
+    dependency: &(dyn Fn(&str) -> bool + Sync),
+    limit: Duration,
+) -> Report {
     let from_package = |name: &str| {
         output
             .packages
             .keys()
             .any(|p| name.starts_with(p.as_str()) && name.as_bytes().get(p.len()) == Some(&b'/'))
     };
-    analyze(output, &|name| !from_package(name), limit)
+    analyze(
+        output,
+        &|name| !from_package(name) && !dependency(name),
+        limit,
+    )
 }

@@ -586,6 +586,103 @@ contract Notary {
     );
 }
 
+/// A `delegatecall` followed by a revert whatever it returned (ERC-4337's `delegateAndRevert`, a
+/// simulation) leaves nothing the called code wrote; one a branch may leave before the revert
+/// does.
+#[test]
+fn a_delegatecall_always_reverted_after_runs_code_for_its_answer_only() {
+    expect(
+        "controlled-delegatecall",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+contract Simulator {
+    error Result(bool success, bytes ret);
+    function simulate(address target, bytes calldata data) external {
+        (bool ok, bytes memory ret) = target.delegatecall(data);
+        revert Result(ok, ret);
+    }
+    function simulateMeasured(address target, bytes calldata data) external {
+        uint before = gasleft();
+        (bool ok, bytes memory ret) = target.delegatecall(data);
+        uint used = before - gasleft();
+        revert(string(abi.encode(ok, ret.length, used)));
+    }
+    function maybe(address target, bytes calldata data, bool keep) external {
+        (bool ok, ) = target.delegatecall(data); //~ controlled-delegatecall
+        if (keep) return;
+        revert("undone");
+    }
+    function kept(address target, bytes calldata data) external returns (bool ok) {
+        (ok, ) = target.delegatecall(data); //~ controlled-delegatecall
+    }
+}
+"#,
+    );
+}
+
+/// The clock handed to SafeMath (a swap's deadline `now.add(1800)`, the time passed
+/// `now.sub(start)`) meets only its checks that the arithmetic did not wrap, which no
+/// timestamp trips; a helper that compares the time it is given with a deadline, and a check
+/// that reads the clock itself, still decide on it.
+#[test]
+fn the_clock_through_safemath_wrap_checks_decides_nothing() {
+    expect(
+        "timestamp",
+        r#"pragma solidity ^0.6.12;
+library SafeMath {
+    function add(uint a, uint b) internal pure returns (uint) {
+        uint c = a + b;
+        require(c >= a, "add");
+        return c;
+    }
+    function sub(uint a, uint b) internal pure returns (uint) {
+        require(b <= a, "sub");
+        return a - b;
+    }
+    function mul(uint a, uint b) internal pure returns (uint) {
+        if (a == 0) return 0;
+        uint c = a * b;
+        require(c / a == b, "mul");
+        return c;
+    }
+}
+library DSMath {
+    function add(uint x, uint y) internal pure returns (uint z) {
+        require((z = x + y) >= x, "ds-math-add-overflow");
+    }
+}
+interface Router {
+    function swap(uint amountIn, uint minOut, address to, uint deadline) external;
+}
+contract Strategy {
+    using SafeMath for uint;
+    Router public router;
+    uint public start;
+    uint public end;
+    uint public elapsed;
+    mapping(address => uint) public unlockAt;
+    function harvest(uint amount) external {
+        router.swap(amount, 0, address(this), now.add(1800));
+        router.swap(amount, 0, address(this), DSMath.add(now, 600));
+        elapsed = now.sub(start).mul(2);
+    }
+    function open(uint t) internal view returns (bool) {
+        return t < end;
+    }
+    function notBefore(uint t, uint s) internal pure {
+        require(t >= s, "early");
+    }
+    function buy() external {
+        require(open(now)); //~ timestamp
+        notBefore(now, start); //~ timestamp
+        require(end >= now, "over"); //~ timestamp
+        unlockAt[msg.sender] = end - now;
+    }
+}
+"#,
+    );
+}
+
 /// Taking tokens from an account the caller names spends every approval given to the contract;
 /// from the caller, the contract, a stored seller, or an account that signed or permitted it,
 /// it does not.

@@ -259,12 +259,12 @@ fn ricaas_check_takes_package_versions_from_the_projects_package_json_and_node_m
     assert!(stderr.contains("Vault.sol: not checked"), "{stderr}");
 
     // A package the project installed is read from node_modules (nearest first), whatever
-    // its name.
+    // its name, and not reported on: it is a dependency (its open `kill` is its authors').
     std::fs::remove_file(project.join("package.json")).expect("remove");
     std::fs::create_dir_all(dir.path().join("node_modules/@acme/auth")).expect("dirs");
     std::fs::write(
         dir.path().join("node_modules/@acme/auth/Owned.sol"),
-        "pragma solidity ^0.8.0;\ncontract Owned { address public owner = msg.sender; }\n",
+        "pragma solidity ^0.8.0;\ncontract Owned {\n    address public owner = msg.sender;\n    function kill() public { selfdestruct(payable(msg.sender)); }\n}\n",
     )
     .expect("write");
     std::fs::write(
@@ -283,4 +283,6 @@ contract Vault is Owned {\n\
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("Vault.sol:5:"), "{stdout}");
     assert!(stdout.contains("[tx-origin"), "{stdout}");
+    assert!(!stdout.contains("Owned.sol"), "{stdout}");
+    assert!(!stdout.contains("unprotected-selfdestruct"), "{stdout}");
 }

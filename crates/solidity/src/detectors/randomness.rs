@@ -359,21 +359,21 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             // is followed to where it is read: a timestamp kept as a record decides nothing.
             let used = match node.kind() {
                 "IfStatement" | "WhileStatement" | "ForStatement" | "DoWhileStatement"
-                | "Conditional" => node.child("condition").map(|c| deciding(program, &taint, c)),
+                | "Conditional" => node.child("condition").map(|c| deciding(program, &taint, body, c)),
                 "BinaryOperation"
                     if matches!(
                         node.str("operator"),
                         Some("<" | ">" | "<=" | ">=" | "==" | "!=")
                     ) =>
                 {
-                    Some(deciding(program, &taint, node))
+                    Some(deciding(program, &taint, body, node))
                 }
                 "FunctionCall"
                     if node.child("expression").is_some_and(|c| {
                         program.is_global(c, "require") || program.is_global(c, "assert")
                     }) =>
                 {
-                    node.children("arguments").next().map(|a| deciding(program, &taint, a))
+                    node.children("arguments").next().map(|a| deciding(program, &taint, body, a))
                 }
                 "FunctionCall" => payment(node).map(|(_, amount)| taint.labels(amount)),
                 _ => None,
@@ -428,30 +428,148 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
     findings
 }
 
-/// The block values a condition decides on. A kept value compared with zero asks whether a
-/// time was ever recorded (`records[id].at == 0`: no record yet), which no producer's choice of
-/// timestamp changes; in `a && b`, `a || b` and `!a` each part is read on its own.
+/// The block values a condition in `body` decides on. A kept value compared with zero asks
+/// whether a time was ever recorded (`records[id].at == 0`: no record yet), which no producer's
+/// choice of timestamp changes; nor does a check that arithmetic did not wrap ([`wrap_guard`]:
+/// SafeMath's `c >= a` decides nothing about `now.add(1800)`); in `a && b`, `a || b` and `!a`
+/// each part is read on its own.
 fn deciding<'a>(
     program: &Program<'a>,
     taint: &Taint<'_, 'a>,
+    body: Node<'a>,
     condition: Node<'a>,
 ) -> crate::taint::Labels {
     let condition = unconverted(condition);
+    if wrap_guard(program, body, condition) {
+        return crate::taint::Labels::new();
+    }
     match (condition.kind(), condition.str("operator")) {
         ("BinaryOperation", Some("&&" | "||")) => ["leftExpression", "rightExpression"]
             .iter()
             .filter_map(|side| condition.child(side))
-            .flat_map(|side| deciding(program, taint, side))
+            .flat_map(|side| deciding(program, taint, body, side))
             .collect(),
         ("UnaryOperation", Some("!")) => condition
             .child("subExpression")
-            .map(|inner| deciding(program, taint, inner))
+            .map(|inner| deciding(program, taint, body, inner))
             .unwrap_or_default(),
         ("BinaryOperation", _) if asks_for_a_record(program, condition) => {
             crate::taint::Labels::new()
         }
         _ => taint.labels(condition),
     }
+}
+
+/// Whether `comparison` only asks whether arithmetic in `body` wrapped — the guards of SafeMath,
+/// ds-math and their kin: `c >= a` (or `c > a`, `a <= c`) with `c` the sum `a + b` (a local
+/// given it, or the assignment written in place, `(z = x + y) >= x`); `b <= a` (or `a >= b`,
+/// `a > b`) where `body` computes `a - b`; `c / a == b` with `c` the product `a * b`; and `a ==
+/// 0` where `body` multiplies `a` (the shortcut before the product) — all of them on the
+/// function's own parameters and locals, as in a helper given the values (`require(end >= now)`
+/// reads the clock itself and is a time check, whatever follows it). Such a check reverts only
+/// on numbers near 2^256 or on a difference below zero, which no choice of timestamp makes.
+fn wrap_guard(program: &Program<'_>, body: Node<'_>, comparison: Node<'_>) -> bool {
+    let (Some(left), Some(right)) = (
+        comparison.child("leftExpression").map(unconverted),
+        comparison.child("rightExpression").map(unconverted),
+    ) else {
+        return false;
+    };
+    // A parameter or local named directly.
+    let id = |n: Node<'_>| {
+        let n = unconverted(n);
+        n.is("Identifier")
+            .then(|| n.referenced())
+            .flatten()
+            .filter(|id| {
+                !program.is_state_variable(*id)
+                    && program
+                        .declaration(*id)
+                        .is_some_and(|d| d.is("VariableDeclaration"))
+            })
+    };
+    // The operation a value is the result of: an operation of two named values, written in
+    // place (`z = x + y`) or given to the local the value names.
+    let result_of = |value: Node<'_>| -> Option<(String, i64, i64)> {
+        let operation = |op: Node<'_>| -> Option<(String, i64, i64)> {
+            let op = unconverted(op);
+            if !op.is("BinaryOperation") {
+                return None;
+            }
+            Some((
+                op.str("operator")?.to_owned(),
+                id(op.child("leftExpression")?)?,
+                id(op.child("rightExpression")?)?,
+            ))
+        };
+        if value.is("Assignment") && value.str("operator") == Some("=") {
+            return operation(value.child("rightHandSide")?);
+        }
+        let local = id(value)?;
+        let mut found = None;
+        body.walk(&mut |n, _| {
+            if found.is_some() {
+                return false;
+            }
+            if n.is("VariableDeclarationStatement")
+                && n.children("declarations").any(|d| d.id() == Some(local))
+            {
+                found = n.child("initialValue").and_then(operation);
+            } else if n.is("Assignment")
+                && n.str("operator") == Some("=")
+                && n.child("leftHandSide").and_then(id) == Some(local)
+            {
+                found = n.child("rightHandSide").and_then(operation);
+            }
+            true
+        });
+        found
+    };
+    let computes = |operator: &str, a: i64, b: Option<i64>| {
+        body.any(&mut |n| {
+            n.is("BinaryOperation")
+                && n.str("operator") == Some(operator)
+                && n.child("leftExpression").and_then(id) == Some(a)
+                && b.is_none_or(|b| n.child("rightExpression").and_then(id) == Some(b))
+        })
+    };
+    let (big, small) = match comparison.str("operator") {
+        Some(">=" | ">") => (left, right),
+        Some("<=" | "<") => (right, left),
+        Some("==") => {
+            // `c / a == b`, either way round.
+            let divided_back = |quotient: Node<'_>, other: Node<'_>| {
+                quotient.is("BinaryOperation")
+                    && quotient.str("operator") == Some("/")
+                    && quotient
+                        .child("leftExpression")
+                        .map(unconverted)
+                        .and_then(|c| result_of(c))
+                        .zip(quotient.child("rightExpression").and_then(id))
+                        .zip(id(other))
+                        .is_some_and(|(((op, a, b), divisor), other)| {
+                            op == "*"
+                                && ((divisor == a && other == b) || (divisor == b && other == a))
+                        })
+            };
+            // `a == 0` before `a * b`.
+            let zero_shortcut = |value: Node<'_>, zero: Node<'_>| {
+                is_zero_literal(zero) && id(value).is_some_and(|a| computes("*", a, None))
+            };
+            return divided_back(left, right)
+                || divided_back(right, left)
+                || zero_shortcut(left, right)
+                || zero_shortcut(right, left);
+        }
+        _ => return false,
+    };
+    let sum_checked = result_of(big)
+        .zip(id(small))
+        .is_some_and(|((op, a, b), small)| op == "+" && (small == a || small == b));
+    let difference_checked = id(big)
+        .zip(id(small))
+        .is_some_and(|(a, b)| computes("-", a, Some(b)));
+    sum_checked || difference_checked
 }
 
 /// A value kept in contract state (a variable, a member, an entry), not computed: `now % 15

@@ -105,11 +105,15 @@ pub(super) fn owner_chosen(program: &Program<'_>, settings: &HashMap<i64, String
         .collect()
 }
 
-/// Whether `call` succeeding reverts the transaction — `require(!a.delegatecall(d))`, or
-/// `if (a.delegatecall(d)) revert();` — so nothing the called code wrote can persist: it either
-/// failed (its writes undone) or succeeded and the revert undoes them. Proxies use the pattern
-/// to run code for its return data alone.
+/// Whether `call` succeeding reverts the transaction — `require(!a.delegatecall(d))`, `if
+/// (a.delegatecall(d)) revert();`, or a revert after it whatever it returned (`revert
+/// DelegateAndRevert(success, ret)`, ERC-4337's EntryPoint) — so nothing the called code wrote
+/// can persist: it either failed (its writes undone) or succeeded and the revert undoes them.
+/// Proxies and simulations use the pattern to run code for its return data alone.
 pub(super) fn success_reverts(program: &Program<'_>, call: Node<'_>, path: &[Node<'_>]) -> bool {
+    if reverted_after(program, call, path) {
+        return true;
+    }
     let Some((parent, value, mut ancestors)) = use_site(call, path, |_, _| false) else {
         return false;
     };
@@ -220,4 +224,47 @@ pub(in crate::detectors) fn delegate_targets(program: &Program<'_>) -> HashSet<i
         });
     }
     found
+}
+
+/// Whether a statement after the one holding `call`, in the same block, reverts, with nothing
+/// between that could leave first (a `return`, `break` or `continue`, a branch or loop, `try`,
+/// inline assembly).
+fn reverted_after(program: &Program<'_>, call: Node<'_>, path: &[Node<'_>]) -> bool {
+    let ancestry: Vec<Node<'_>> = path.iter().copied().chain(std::iter::once(call)).collect();
+    let Some(at) = ancestry
+        .iter()
+        .rposition(|n| n.is("Block") || n.is("UncheckedBlock"))
+    else {
+        return false;
+    };
+    let (block, Some(statement)) = (ancestry[at], ancestry.get(at + 1)) else {
+        return false;
+    };
+    for next in block
+        .children("statements")
+        .skip_while(|s| s.id() != statement.id())
+        .skip(1)
+    {
+        if program.reverts(next) {
+            return true;
+        }
+        let may_leave = next.any(&mut |n| {
+            matches!(
+                n.kind(),
+                "Return"
+                    | "Break"
+                    | "Continue"
+                    | "IfStatement"
+                    | "ForStatement"
+                    | "WhileStatement"
+                    | "DoWhileStatement"
+                    | "TryStatement"
+                    | "InlineAssembly"
+            )
+        });
+        if may_leave {
+            return false;
+        }
+    }
+    false
 }
