@@ -544,7 +544,7 @@ fn wrap_guard(program: &Program<'_>, body: Node<'_>, comparison: Node<'_>) -> bo
                     && quotient
                         .child("leftExpression")
                         .map(unconverted)
-                        .and_then(|c| result_of(c))
+                        .and_then(&result_of)
                         .zip(quotient.child("rightExpression").and_then(id))
                         .zip(id(other))
                         .is_some_and(|(((op, a, b), divisor), other)| {
