@@ -586,6 +586,36 @@ contract Notary {
     );
 }
 
+/// A block hash compared with one the caller vouches for, itself checked non-zero (Lido's
+/// deposit guard: guardians signed for that block), identifies a block; compared with a hash
+/// never checked against zero, the zero answer for old blocks passes it.
+#[test]
+fn a_block_hash_checked_against_a_nonzero_expected_hash_identifies_a_block() {
+    expect(
+        "weak-randomness",
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+contract Deposits {
+    error UnexpectedBlockHash();
+    uint public deposited;
+    function deposit(uint blockNumber, bytes32 blockHash) external {
+        if (blockHash == bytes32(0) || blockhash(blockNumber) != blockHash) revert UnexpectedBlockHash();
+        deposited += 1;
+    }
+    function depositChecked(uint blockNumber, bytes32 blockHash) external {
+        require(blockHash != 0);
+        require(blockhash(blockNumber) == blockHash);
+        deposited += 1;
+    }
+    function depositUnguarded(uint blockNumber, bytes32 blockHash) external {
+        require(blockhash(blockNumber) == blockHash); //~ weak-randomness
+        deposited += 1;
+    }
+}
+"#,
+    );
+}
+
 /// A `delegatecall` followed by a revert whatever it returned (ERC-4337's `delegateAndRevert`, a
 /// simulation) leaves nothing the called code wrote; one a branch may leave before the revert
 /// does.

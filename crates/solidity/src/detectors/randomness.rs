@@ -456,8 +456,53 @@ fn deciding<'a>(
         ("BinaryOperation", _) if asks_for_a_record(program, condition) => {
             crate::taint::Labels::new()
         }
+        ("BinaryOperation", Some("==" | "!=")) => {
+            match identifies_block(program, body, condition) {
+                Some(expected) => taint.labels(expected),
+                None => taint.labels(condition),
+            }
+        }
         _ => taint.labels(condition),
     }
+}
+
+/// The expected hash, when `comparison` checks a block's identity — `blockhash(n) == h` (or
+/// `!=`) with `h` a value the function also compares with zero (`if (h == bytes32(0) ||
+/// blockhash(n) != h) revert();`: signers vouched for that block). The hash of a block that
+/// exists is fixed; a producer chooses nothing, and the zero check keeps out the zero
+/// `blockhash` answers for blocks 256 or more back. Without it, the zero answer is the bug.
+fn identifies_block<'a>(
+    program: &Program<'_>,
+    body: Node<'_>,
+    comparison: Node<'a>,
+) -> Option<Node<'a>> {
+    let (left, right) = (
+        unconverted(comparison.child("leftExpression")?),
+        unconverted(comparison.child("rightExpression")?),
+    );
+    let expected = if is_block_value(program, left) && left.is("FunctionCall") {
+        right
+    } else if is_block_value(program, right) && right.is("FunctionCall") {
+        left
+    } else {
+        return None;
+    };
+    let id = expected
+        .is("Identifier")
+        .then(|| expected.referenced())
+        .flatten()?;
+    let compared_with_zero = body.any(&mut |n| {
+        n.is("BinaryOperation")
+            && matches!(n.str("operator"), Some("==" | "!="))
+            && n.child("leftExpression")
+                .zip(n.child("rightExpression"))
+                .is_some_and(|(l, r)| {
+                    let (l, r) = (unconverted(l), unconverted(r));
+                    (l.is("Identifier") && l.referenced() == Some(id) && is_zero_literal(r))
+                        || (r.is("Identifier") && r.referenced() == Some(id) && is_zero_literal(l))
+                })
+    });
+    compared_with_zero.then_some(expected)
 }
 
 /// Whether `comparison` only asks whether arithmetic in `body` wrapped — the guards of SafeMath,
