@@ -650,6 +650,48 @@ contract Simulator {
     );
 }
 
+/// `offset + i` in a loop over `i < limit`, after `offset.add(limit)` (SafeMath, which reverts
+/// on a wrap) was computed, stays below that sum; with no such sum, or with the bound changed in
+/// the loop, it may wrap.
+#[test]
+fn a_loop_index_added_to_a_start_whose_sum_with_the_bound_was_checked() {
+    expect(
+        "integer-overflow",
+        r#"pragma solidity ^0.4.24;
+library SafeMath {
+    function add(uint a, uint b) internal pure returns (uint c) {
+        c = a + b;
+        require(c >= a);
+    }
+}
+contract Registry {
+    using SafeMath for uint;
+    uint[] public keys;
+    uint public total;
+    function page(uint offset, uint limit) external view returns (uint[] memory out) {
+        require(offset.add(limit) <= keys.length);
+        out = new uint[](limit);
+        for (uint i = 0; i < limit; ++i) {
+            out[i] = keys[offset + i];
+        }
+    }
+    function unbounded(uint offset, uint limit) public {
+        for (uint i = 0; i < limit; ++i) {
+            total = offset + i; //~ integer-overflow
+        }
+    }
+    function moved(uint offset, uint limit) public {
+        require(offset.add(limit) <= keys.length);
+        for (uint i = 0; i < limit; ++i) {
+            total = offset + i; //~ integer-overflow
+            limit = keys.length;
+        }
+    }
+}
+"#,
+    );
+}
+
 /// The clock handed to SafeMath (a swap's deadline `now.add(1800)`, the time passed
 /// `now.sub(start)`) meets only its checks that the arithmetic did not wrap, which no
 /// timestamp trips; a helper that compares the time it is given with a deadline, and a check

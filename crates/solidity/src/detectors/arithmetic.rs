@@ -787,6 +787,69 @@ fn undoes_subtraction(body: Node<'_>, sum: Node<'_>, left: Node<'_>, right: Node
     })
 }
 
+/// `s + i` inside `for (…; i < n; …)` where the function adds `s` and `n` with SafeMath
+/// (`s.add(n)`, which reverts on a wrap): `s + i` is below that sum (Lido's `getSigningKeys`
+/// reading `_offset + i` after `_offset.add(_limit) <= total`). Neither `s` nor `n` may change in
+/// the loop.
+fn below_checked_sum(
+    program: &Program<'_>,
+    body: Node<'_>,
+    path: &[Node<'_>],
+    left: Node<'_>,
+    right: Node<'_>,
+) -> bool {
+    let (left, right) = (unconverted(left), unconverted(right));
+    [(left, right), (right, left)].iter().any(|(start, index)| {
+        let Some(index_id) = index.is("Identifier").then(|| index.referenced()).flatten() else {
+            return false;
+        };
+        let start_text = program.text(*start);
+        path.iter().any(|ancestor| {
+            let Some(bound) = ancestor
+                .is("ForStatement")
+                .then(|| ancestor.child("condition"))
+                .flatten()
+                .filter(|c| {
+                    c.str("operator") == Some("<")
+                        && c.child("leftExpression")
+                            .is_some_and(|l| unconverted(l).referenced() == Some(index_id))
+                })
+                .and_then(|c| c.child("rightExpression"))
+                .map(|n| program.text(unconverted(n)))
+            else {
+                return false;
+            };
+            let changed_in_loop = ancestor.child("body").is_some_and(|b| {
+                b.any(&mut |n| {
+                    n.is("Assignment")
+                        && n.child("leftHandSide").is_some_and(|t| {
+                            let t = program.text(t);
+                            t == start_text || t == bound
+                        })
+                })
+            });
+            !changed_in_loop
+                && body.any(&mut |n| {
+                    n.is("FunctionCall")
+                        && n.child("expression").is_some_and(|e| {
+                            e.is("MemberAccess")
+                                && e.name_of_member() == "add"
+                                && e.child("expression")
+                                    .zip(n.children("arguments").next())
+                                    .is_some_and(|(base, argument)| {
+                                        let (base, argument) = (
+                                            program.text(unconverted(base)),
+                                            program.text(unconverted(argument)),
+                                        );
+                                        (base == start_text && argument == bound)
+                                            || (base == bound && argument == start_text)
+                                    })
+                        })
+                })
+        })
+    })
+}
+
 /// `s + i` inside `for (…; i < n; …)` with `n` a fixed local `e - s`: below `e`.
 fn within_range(
     program: &Program<'_>,
@@ -1346,7 +1409,10 @@ pub fn detect(program: &Program<'_>) -> Vec<Finding> {
             if op == '+' && undoes_subtraction(body, node, left, right) {
                 return true;
             }
-            if op == '+' && within_range(program, &locals, path, left, right) {
+            if op == '+'
+                && (within_range(program, &locals, path, left, right)
+                    || below_checked_sum(program, body, path, left, right))
+            {
                 return true;
             }
             if op == '+' && deadline_from_the_clock(program, &function, body, path, node) {
