@@ -466,11 +466,17 @@ impl Compiler {
                 let pragma = pragma::parse_range(range).map_err(|e| {
                     package_error(format!("cannot read the version `{range}`: {e}"))
                 })?;
+                // A range takes releases only; a version named exactly may be a pre-release
+                // (OpenZeppelin published `3.4.1-solc-0.7-2` for solc 0.7 projects).
+                let exact = Version::parse(range).ok();
                 index
                     .versions
                     .keys()
                     .filter_map(|v| Version::parse(v).ok())
-                    .filter(|v| v.pre.is_empty() && pragma.iter().any(|r| r.matches(v)))
+                    .filter(|v| {
+                        exact.as_ref() == Some(v)
+                            || (v.pre.is_empty() && pragma.iter().any(|r| r.matches(v)))
+                    })
                     .max()
                     .map(|v| v.to_string())
                     .ok_or_else(|| package_error(format!("no release matches `{range}`")))?

@@ -294,6 +294,17 @@ contract Coin is ERC20 {
         .unwrap();
     assert!(pinned.success, "{:?}", pinned.diagnostics);
     assert_eq!(pinned.packages["@openzeppelin/contracts"], "4.9.6");
+
+    // A pre-release named exactly is taken (OpenZeppelin's build for solc 0.7, which Uniswap v3
+    // pins); a range still takes releases only.
+    let (_, version) = compiler
+        .install_package("@openzeppelin/contracts", Some("3.4.1-solc-0.7-2"))
+        .unwrap();
+    assert_eq!(version, "3.4.1-solc-0.7-2");
+    let (_, version) = compiler
+        .install_package("@openzeppelin/contracts", Some("^3.4.0"))
+        .unwrap();
+    assert_eq!(version, "3.4.2");
 }
 
 #[test]
