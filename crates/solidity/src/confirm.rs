@@ -548,24 +548,30 @@ impl Chain {
 
     /// [`Chain::deploy`], with the companions' addresses.
     fn deploy_beside(&mut self, subject: &Subject<'_>) -> Option<(Address, Vec<Address>)> {
-        let companions: Vec<Address> = subject
-            .companions
-            .iter()
-            .filter_map(|(abi, code)| self.create(abi, code, &[]))
-            .collect();
-        let target = self.create(subject.abi, subject.code, &companions)?;
-        Some((target, companions))
+        self.deploy_beside_with(subject, None)
     }
 
     /// [`Chain::deploy`], with `integer` in the subject's integer constructor arguments (an
     /// initial supply).
     fn deploy_with_integers(&mut self, subject: &Subject<'_>, integer: U256) -> Option<Address> {
+        self.deploy_beside_with(subject, Some(integer))
+            .map(|(target, _)| target)
+    }
+
+    /// Creates the companions, then the subject with their addresses (and `integer`, when given,
+    /// in its integer constructor arguments).
+    fn deploy_beside_with(
+        &mut self,
+        subject: &Subject<'_>,
+        integer: Option<U256>,
+    ) -> Option<(Address, Vec<Address>)> {
         let companions: Vec<Address> = subject
             .companions
             .iter()
             .filter_map(|(abi, code)| self.create(abi, code, &[]))
             .collect();
-        self.create_with(subject.abi, subject.code, &companions, Some(integer))
+        let target = self.create_with(subject.abi, subject.code, &companions, integer)?;
+        Some((target, companions))
     }
 }
 

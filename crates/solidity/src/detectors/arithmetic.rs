@@ -787,6 +787,36 @@ fn undoes_subtraction(body: Node<'_>, sum: Node<'_>, left: Node<'_>, right: Node
     })
 }
 
+/// For `s + i` (either way round) inside `for (…; i < n; …)` along `path`: each (`s`, the loop,
+/// `n`).
+fn indexed_from<'a>(
+    path: &[Node<'a>],
+    left: Node<'a>,
+    right: Node<'a>,
+) -> Vec<(Node<'a>, Node<'a>, Node<'a>)> {
+    let (left, right) = (unconverted(left), unconverted(right));
+    let mut found = Vec::new();
+    for (start, index) in [(left, right), (right, left)] {
+        let Some(index_id) = index.is("Identifier").then(|| index.referenced()).flatten() else {
+            continue;
+        };
+        for ancestor in path.iter().filter(|a| a.is("ForStatement")) {
+            let bound = ancestor
+                .child("condition")
+                .filter(|c| {
+                    c.str("operator") == Some("<")
+                        && c.child("leftExpression")
+                            .is_some_and(|l| unconverted(l).referenced() == Some(index_id))
+                })
+                .and_then(|c| c.child("rightExpression"));
+            if let Some(bound) = bound {
+                found.push((start, *ancestor, unconverted(bound)));
+            }
+        }
+    }
+    found
+}
+
 /// `s + i` inside `for (…; i < n; …)` where the function adds `s` and `n` with SafeMath
 /// (`s.add(n)`, which reverts on a wrap): `s + i` is below that sum (Lido's `getSigningKeys`
 /// reading `_offset + i` after `_offset.add(_limit) <= total`). Neither `s` nor `n` may change in
@@ -798,33 +828,16 @@ fn below_checked_sum(
     left: Node<'_>,
     right: Node<'_>,
 ) -> bool {
-    let (left, right) = (unconverted(left), unconverted(right));
-    [(left, right), (right, left)].iter().any(|(start, index)| {
-        let Some(index_id) = index.is("Identifier").then(|| index.referenced()).flatten() else {
-            return false;
-        };
-        let start_text = program.text(*start);
-        path.iter().any(|ancestor| {
-            let Some(bound) = ancestor
-                .is("ForStatement")
-                .then(|| ancestor.child("condition"))
-                .flatten()
-                .filter(|c| {
-                    c.str("operator") == Some("<")
-                        && c.child("leftExpression")
-                            .is_some_and(|l| unconverted(l).referenced() == Some(index_id))
-                })
-                .and_then(|c| c.child("rightExpression"))
-                .map(|n| program.text(unconverted(n)))
-            else {
-                return false;
-            };
-            let changed_in_loop = ancestor.child("body").is_some_and(|b| {
+    indexed_from(path, left, right)
+        .into_iter()
+        .any(|(start, looped, bound)| {
+            let (start, bound) = (program.text(start), program.text(bound));
+            let changed_in_loop = looped.child("body").is_some_and(|b| {
                 b.any(&mut |n| {
                     n.is("Assignment")
                         && n.child("leftHandSide").is_some_and(|t| {
                             let t = program.text(t);
-                            t == start_text || t == bound
+                            t == start || t == bound
                         })
                 })
             });
@@ -841,13 +854,12 @@ fn below_checked_sum(
                                             program.text(unconverted(base)),
                                             program.text(unconverted(argument)),
                                         );
-                                        (base == start_text && argument == bound)
-                                            || (base == bound && argument == start_text)
+                                        (base == start && argument == bound)
+                                            || (base == bound && argument == start)
                                     })
                         })
                 })
         })
-    })
 }
 
 /// `s + i` inside `for (…; i < n; …)` with `n` a fixed local `e - s`: below `e`.
@@ -858,30 +870,20 @@ fn within_range(
     left: Node<'_>,
     right: Node<'_>,
 ) -> bool {
-    let (left, right) = (unconverted(left), unconverted(right));
-    [(left, right), (right, left)].iter().any(|(start, index)| {
-        let Some(index_id) = index.is("Identifier").then(|| index.referenced()).flatten() else {
-            return false;
-        };
-        path.iter().any(|ancestor| {
-            ancestor.is("ForStatement")
-                && ancestor.child("condition").is_some_and(|c| {
-                    c.str("operator") == Some("<")
-                        && c.child("leftExpression")
-                            .is_some_and(|l| unconverted(l).referenced() == Some(index_id))
-                        && c.child("rightExpression")
-                            .and_then(|n| unconverted(n).referenced())
-                            .and_then(|n| locals.get(&n))
-                            .is_some_and(|length| {
-                                length.is("BinaryOperation")
-                                    && length.str("operator") == Some("-")
-                                    && length.child("rightExpression").is_some_and(|s| {
-                                        program.text(unconverted(s)) == program.text(*start)
-                                    })
-                            })
+    indexed_from(path, left, right)
+        .into_iter()
+        .any(|(start, _, bound)| {
+            bound
+                .referenced()
+                .and_then(|n| locals.get(&n))
+                .is_some_and(|length| {
+                    length.is("BinaryOperation")
+                        && length.str("operator") == Some("-")
+                        && length
+                            .child("rightExpression")
+                            .is_some_and(|s| program.text(unconverted(s)) == program.text(start))
                 })
         })
-    })
 }
 
 /// Whether `body` uses `mulmod` (in Solidity or assembly): it computes full-width products,
